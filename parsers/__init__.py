@@ -1,0 +1,15 @@
+"""Parser registry. A new source family is one module plus one line here.
+
+RECOGNIZERS classify framed log records, in order (the first to claim a record wins).
+FILE_PARSERS own whole files (event lists, metric exports) when their `sniff` scores highest.
+"""
+
+from __future__ import annotations
+
+from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+
+RECOGNIZERS: tuple[Recognizer, ...] = ()
+
+FILE_PARSERS: tuple[FileParser, ...] = ()
+
+__all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

@@ -1,0 +1,384 @@
+"""Envelope framing: turn the lines of a log file into records (ts, level, logger, host, text).
+
+Two layers, both data-driven and vectorized:
+
+1. The **outer** layer peels what a transport wrapped around each line: a Kubernetes CRI prefix,
+   docker-compose's `svc_1  | `, a syslog header, or a docker `{"log": ...}` JSON line. Structured
+   JSON logs (Serilog compact, python-json-logger, structlog, MEL JSON) are complete records here.
+2. The **inner** layer finds record headers with the `HEADER_VARIANTS` regexes (Python logging,
+   Serilog/NLog/log4net, celery, gunicorn, redis-server, klog, ASP.NET console ...) and joins the
+   lines that follow a header (stack traces) into its record with `cum_sum` + `group_by`.
+
+A file whose lines match no header variant is framed "bare": every line that does not look like
+a continuation (indented frames, `at ...`, `During handling ...`) starts a record.
+
+Add a layout: append a `(name, regex)` to `HEADER_VARIANTS` (named groups: ts, level, logger,
+thread, host, rest). Patterns stay in the linear-time regex subset (no look-around).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import polars as pl
+
+from postmortem.timeparse import with_parsed_ts
+
+MAX_LINE_CHARS = 65536  # longer lines are cut for parsing (counted as a problem)
+HEAD_LINES = 2000
+
+_ISO = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC))?"
+_LEVEL_WORDS = (
+    r"(?:TRACE|DEBUG|INFO|INFORMATION|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|"
+    r"VRB|DBG|INF|WRN|FTL|Trace|Debug|Info|Information|Notice|Warn|Warning|Error|Fatal|Critical|"
+    r"Verbose|trace|debug|info|warn|warning|error|fatal|critical)"
+)
+
+# (name, header regex). Order breaks ties: more specific layouts first.
+HEADER_VARIANTS: tuple[tuple[str, str], ...] = (
+    (
+        "redis_server",
+        r"^(?P<thread>\[\d+\]|\d+:[XCSM]) (?P<ts>\d\d? [A-Z][a-z]{2}(?: \d{4})? "
+        r"\d\d:\d\d:\d\d(?:\.\d+)?) (?P<level>[.*#-]) (?P<rest>.*)$",
+    ),
+    (
+        "celery",
+        r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?): (?P<level>[A-Z]+)/(?P<logger>[^\]]+)\] ?(?P<rest>.*)$",
+    ),
+    (
+        "gunicorn",
+        r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: [+-]\d{4})?)\] \[(?P<thread>\d+)\] \[(?P<level>[A-Z]+)\] (?P<rest>.*)$",
+    ),
+    (
+        "serilog",
+        r"^\[?(?P<ts>" + _ISO + r")\]? \[(?P<level>" + _LEVEL_WORDS + r")\] (?P<rest>.*)$",
+    ),
+    (
+        "nlog",
+        r"^(?P<ts>" + _ISO + r")\|(?P<level>" + _LEVEL_WORDS + r")\|(?P<logger>[^|]*)\|(?P<rest>.*)$",
+    ),
+    (
+        "python_named",  # %(asctime)s - %(name)s - %(levelname)s - %(message)s
+        r"^(?P<ts>" + _ISO + r") - (?P<logger>[\w.$<>\[\]-]+) - (?P<level>" + _LEVEL_WORDS + r") - (?P<rest>.*)$",
+    ),
+    (
+        "iso_level",  # ts [thread] LEVEL [logger -] message (python, log4net, MEL with timestamps)
+        r"^\[?(?P<ts>" + _ISO + r")\]?[ ,:|-]+(?:\[(?P<thread>[^\]]{1,40})\] )?\[?(?P<level>"
+        + _LEVEL_WORDS
+        + r")\]?(?:[ :|-]+(?P<rest>.*))?$",
+    ),
+    (
+        "klog",
+        r"^(?P<level>[IWEF])(?P<ts>\d{4} \d\d:\d\d:\d\d\.\d+)\s+(?P<thread>\d+) (?P<logger>[\w./-]+:\d+)\] (?P<rest>.*)$",
+    ),
+    (
+        "mel_console",  # ASP.NET Core console: "fail: Category[0]" then indented message lines
+        r"^(?P<level>trce|dbug|info|warn|fail|crit): (?P<logger>[^\s\[]+)\[\d+\]\s*(?P<rest>.*)$",
+    ),
+    (
+        "python_basic",  # logging.basicConfig(): "ERROR:root:message"
+        r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[\w.]+):(?P<rest>.*)$",
+    ),
+    (
+        "uvicorn",
+        r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+(?P<rest>.*)$",
+    ),
+    (
+        "iso_plain",
+        r"^\[?(?P<ts>" + _ISO + r")\]?\s+(?P<rest>.*)$",
+    ),
+)
+_VARIANT_FIELDS = ("ts", "level", "logger", "thread", "host", "rest")
+
+# Outer prefixes: (name, regex with groups pts/host/rest).
+OUTER_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("cri", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:stdout|stderr) [FP] (?P<rest>.*)$"),
+    ("compose", r"^(?P<host>[A-Za-z0-9][\w.-]*)\s*\| (?P<rest>.*)$"),
+    ("syslog", r"^(?P<pts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>\S+) [^\s:\[]+(?:\[\d+\])?: (?P<rest>.*)$"),
+    ("kubectl_ts", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(?:Z|[+-]\d\d:\d\d)) (?P<rest>.*)$"),
+)
+
+_CONTINUATION = (
+    r"^(?:\s|at |--- |-->|\^+\s*$|During handling of|The above exception|Caused by:|Inner Message|"
+    r"Exception Details:|Stack ?Trace:|\.\.\. \d+ more)"
+)
+_EXC_TAIL = r"^[\w.]+(?:Error|Exception|Exit|Interrupt|Warning)\b"
+
+# Level words to the normalized LEVELS vocabulary.
+_LEVEL_MAP = {
+    "trace": "trace", "trce": "trace", "vrb": "trace", "verbose": "debug", "-": "debug", ".": "debug",
+    "debug": "debug", "dbug": "debug", "dbg": "debug",
+    "info": "info", "information": "info", "inf": "info", "notice": "info", "*": "info", "i": "info",
+    "warn": "warning", "warning": "warning", "wrn": "warning", "#": "warning", "w": "warning",
+    "error": "error", "err": "error", "fail": "error", "severe": "error", "e": "error",
+    "fatal": "critical", "critical": "critical", "crit": "critical", "ftl": "critical", "f": "critical",
+}
+
+# JSON field candidates, by meaning.
+JSON_TS = ("@t", "timestamp", "@timestamp", "time", "ts", "asctime", "Timestamp", "date", "datetime", "t")
+JSON_MSG = ("@m", "message", "msg", "log", "RenderedMessage", "Message", "event", "@mt", "MessageTemplate")
+JSON_EXC = ("@x", "exc_info", "exception", "Exception", "stack_trace", "exc_text", "error", "stack")
+JSON_LEVEL = ("@l", "level", "levelname", "severity", "Level", "loglevel", "lvl", "log.level")
+JSON_LOGGER = ("logger", "name", "logger_name", "SourceContext", "Category", "category")
+JSON_HOST = ("pod", "pod_name", "hostname", "host", "cloud_RoleInstance", "MachineName", "machineName", "kubernetes.pod_name")
+
+
+def normalize_level(expr: pl.Expr) -> pl.Expr:
+    """Map any level word (Serilog, MEL, klog, redis markers) onto the six normalized levels."""
+    return (
+        expr.str.strip_chars().str.to_lowercase()
+        .replace_strict(_LEVEL_MAP, default=None, return_dtype=pl.String)
+    )
+
+
+def split_lines(text: str) -> pl.DataFrame:
+    """One row per physical line: `line` (1-based) and `raw`, CR stripped, over-long lines cut."""
+    if not text:
+        return pl.DataFrame({"line": pl.Series([], dtype=pl.UInt32), "raw": pl.Series([], dtype=pl.String)})
+    body = text[:-1] if text.endswith("\n") else text
+    s = pl.Series("raw", [body]).str.split("\n").explode()
+    return (
+        pl.DataFrame(s)
+        .with_row_index("line", offset=1)
+        .with_columns(pl.col("raw").str.strip_suffix("\r").str.slice(0, MAX_LINE_CHARS))
+    )
+
+
+def _share(head: pl.Series, pattern: str) -> float:
+    nonblank = head.filter(head.str.strip_chars() != "")
+    if nonblank.len() == 0:
+        return 0.0
+    return float(nonblank.str.contains(pattern).mean() or 0.0)
+
+
+def _head(lines: pl.DataFrame, column: str) -> pl.Series:
+    return lines.get_column(column).head(HEAD_LINES)
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What framing decided for a file, recorded as the file's `parser` label."""
+
+    outer: str | None
+    variants: tuple[str, ...]
+    json_keys: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        parts = [self.outer] if self.outer else []
+        parts += list(self.variants) or ["bare"]
+        return "log:" + "+".join(parts)
+
+
+def _pick_variants(body: pl.Series) -> tuple[str, ...]:
+    """Choose the header variant(s) that explain the most head lines; a second only if it adds lines."""
+    scores = [(name, _share(body, rx)) for name, rx in HEADER_VARIANTS]
+    scores = [s for s in scores if s[1] > 0]
+    if not scores:
+        return ()
+    scores.sort(key=lambda s: -s[1])  # stable: ties keep HEADER_VARIANTS order
+    best = scores[0][0]
+    picked = [best]
+    best_rx = dict(HEADER_VARIANTS)[best]
+    rest = body.filter(~body.str.contains(best_rx) & (body.str.strip_chars() != ""))
+    for name, _ in scores[1:]:
+        if name == "iso_plain" and "iso_level" in picked:
+            continue
+        if rest.len() and _share(rest, dict(HEADER_VARIANTS)[name]) >= 0.2:
+            picked.append(name)
+            break
+    return tuple(picked)
+
+
+def is_json_lines(head: str) -> bool:
+    """True when most non-blank lines of the head are JSON objects."""
+    lines = [ln.strip() for ln in head.splitlines()[:200] if ln.strip()]
+    if not lines:
+        return False
+    objs = sum(1 for ln in lines if ln.startswith("{"))
+    return objs >= 0.6 * len(lines)
+
+
+def _json_keys_present(lines: pl.DataFrame) -> set[str]:
+    keys: set[str] = set()
+    for raw in lines.get_column("raw").head(300).to_list():
+        raw = (raw or "").strip()
+        if not raw.startswith("{"):
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            keys.update(obj)
+            for k, v in obj.items():
+                if isinstance(v, dict):
+                    keys.update(f"{k}.{kk}" for kk in v)
+    return keys
+
+
+def _json_pick(col: pl.Expr, candidates: tuple[str, ...], present: set[str]) -> pl.Expr:
+    exprs = []
+    for key in candidates:
+        if key in present:
+            path = "$." + ".".join(f"['{p}']" for p in key.split("."))
+            exprs.append(col.str.json_path_match(path.replace("$.[", "$[").replace("].[", "][")))
+    if not exprs:
+        return pl.lit(None, dtype=pl.String)
+    return pl.coalesce(exprs)
+
+
+def _frame_json(lines: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
+    """Structured JSON logs: one record per JSON line. Docker `{"log": ...}` goes back to text framing."""
+    present = _json_keys_present(lines)
+    raw = pl.col("raw")
+    is_obj = raw.str.strip_chars().str.starts_with("{")
+    msg = _json_pick(raw, JSON_MSG, present)
+    if "log" in present and ("stream" in present or "time" in present) and not ({"@m", "message", "msg"} & present):
+        # docker json-file: each JSON line is one physical line of a text log
+        inner = lines.with_columns(
+            body=pl.when(is_obj).then(raw.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r"))
+            .otherwise(raw),
+            pts=pl.when(is_obj).then(raw.str.json_path_match("$.time")),
+            ohost=pl.lit(None, dtype=pl.String),
+        )
+        return inner, FramePlan("docker_json", ()), None
+    exc = _json_pick(raw, JSON_EXC, present)
+    text = pl.when(exc.is_not_null() & (exc != "") & (exc != "null")).then(msg + pl.lit("\n") + exc).otherwise(msg)
+    level = _json_pick(raw, JSON_LEVEL, present)
+    if "@t" in present:  # Serilog compact omits @l for Information
+        level = pl.coalesce(level, pl.when(raw.str.contains('"@t"')).then(pl.lit("Information")))
+    framed = lines.with_columns(
+        json_ok=is_obj & msg.is_not_null(),
+        ts_text=_json_pick(raw, JSON_TS, present),
+        level_word=level,
+        logger=_json_pick(raw, JSON_LOGGER, present),
+        host=_json_pick(raw, JSON_HOST, present),
+        text=text,
+    )
+    good = framed.filter(pl.col("json_ok"))
+    records = good.select(
+        "line", "ts_text", "level_word", "logger", "host", "text",
+        thread=pl.lit(None, dtype=pl.String), n_lines=pl.lit(1, dtype=pl.UInt32), envelope=pl.lit("json"),
+    )
+    leftovers = framed.filter(~pl.col("json_ok")).select("line", "raw")
+    plan = FramePlan("json", (), tuple(sorted(present & set(JSON_MSG + JSON_TS + JSON_LEVEL))))
+    return records, plan, leftovers
+
+
+def _outer_strip(lines: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+    """Detect and strip one transport prefix; adds body, pts, ohost."""
+    head = _head(lines, "raw")
+    for name, rx in OUTER_PREFIXES:
+        if _share(head, rx) >= 0.5:
+            g = pl.col("raw").str.extract_groups(rx)
+            out = lines.with_columns(
+                g.struct.field("rest").alias("_rest"),
+                (g.struct.field("pts") if "pts" in rx else pl.lit(None, dtype=pl.String)).alias("pts"),
+                (g.struct.field("host") if "?P<host>" in rx else pl.lit(None, dtype=pl.String)).alias("ohost"),
+            ).with_columns(body=pl.coalesce("_rest", "raw")).drop("_rest")
+            if name == "kubectl_ts" and not _pick_variants(_head(out, "body")):
+                continue  # an ISO timestamp with a plain message: the inner iso_plain variant frames it
+            return out, name
+    return lines.with_columns(
+        body=pl.col("raw"), pts=pl.lit(None, dtype=pl.String), ohost=pl.lit(None, dtype=pl.String)
+    ), None
+
+
+def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str) -> tuple[pl.DataFrame, FramePlan]:
+    """Inner header detection and continuation joining over the `body` column."""
+    variants = _pick_variants(_head(lines, "body"))
+    body = pl.col("body")
+    blank = body.str.strip_chars() == ""
+    if variants:
+        structs = [body.str.extract_groups(dict(HEADER_VARIANTS)[v]) for v in variants]
+        header = pl.any_horizontal([s.struct.field("rest").is_not_null() | s.struct.field(
+            "ts" if "?P<ts>" in dict(HEADER_VARIANTS)[v] else "level").is_not_null() for s, v in zip(structs, variants, strict=True)])
+
+        def field(name: str) -> pl.Expr:
+            exprs = [s.struct.field(name) for s, v in zip(structs, variants, strict=True)
+                     if f"?P<{name}>" in dict(HEADER_VARIANTS)[v]]
+            return pl.coalesce(exprs) if exprs else pl.lit(None, dtype=pl.String)
+
+        df = lines.with_columns(
+            header=header.fill_null(False),
+            h_ts=field("ts"), h_level=field("level"), h_logger=field("logger"),
+            h_host=field("host"), h_rest=field("rest"), h_thread=field("thread"),
+        )
+        envelope = pl.when(pl.col("header")).then(pl.lit(variants[0]))
+        for v, s in zip(variants[1:], structs[1:], strict=True):
+            envelope = pl.when(s.struct.field("rest").is_not_null()).then(pl.lit(v)).otherwise(envelope)
+    else:
+        df = lines.with_columns(
+            header=pl.lit(False), h_ts=pl.lit(None, dtype=pl.String), h_level=pl.lit(None, dtype=pl.String),
+            h_logger=pl.lit(None, dtype=pl.String), h_host=pl.lit(None, dtype=pl.String),
+            h_rest=pl.lit(None, dtype=pl.String), h_thread=pl.lit(None, dtype=pl.String),
+        )
+        envelope = pl.lit(None, dtype=pl.String)
+    prev_indented = body.shift(1).str.contains(r"^\s").fill_null(False)
+    cont_like = body.str.contains(_CONTINUATION) | (body.str.contains(_EXC_TAIL) & prev_indented)
+    # Bare records (no header seen yet, or no variant at all): a non-continuation line starts one.
+    df = df.with_columns(blank=blank, envelope=envelope)
+    df = df.with_columns(
+        seen_header=pl.col("header").cum_max(),
+    ).with_columns(
+        starts=pl.col("header") | (~pl.col("seen_header") & ~pl.col("blank") & ~cont_like.fill_null(False)),
+    ).with_columns(
+        starts=pl.col("starts") | (pl.col("line") == pl.col("line").first()) & ~pl.col("blank"),
+    ).with_columns(rec=pl.col("starts").cast(pl.UInt32).cum_sum())
+    df = df.with_columns(
+        part=pl.when(pl.col("header")).then(pl.coalesce("h_rest", pl.lit(""))).otherwise(body),
+        rec_envelope=pl.col("envelope").first().over("rec"),
+    )
+    nonblank = df.filter(~pl.col("blank") | pl.col("header"))
+    records = (
+        nonblank.group_by("rec", maintain_order=True)
+        .agg(
+            line=pl.col("line").first(),
+            ts_text=pl.coalesce(pl.col("h_ts").first(), pl.col("pts").first()),
+            level_word=pl.col("h_level").first(),
+            logger=pl.col("h_logger").first(),
+            host=pl.coalesce(pl.col("ohost").first(), pl.col("h_host").first()),
+            thread=pl.col("h_thread").first(),
+            text=pl.col("part").str.join("\n"),
+            n_lines=pl.len().cast(pl.UInt32),
+            envelope=pl.col("rec_envelope").first(),
+        )
+        .drop("rec")
+    )
+    return records, FramePlan(outer, variants)
+
+
+def frame(text: str, tz: str = "UTC") -> tuple[pl.DataFrame, FramePlan, int, int]:
+    """Frame a decoded log file into records.
+
+    Returns (records, plan, blank_lines, truncated_lines). `records` has: line, ts (UTC), ts_yearless,
+    level, logger, host, thread, text, n_lines, envelope (variant name, "json", or null for bare records).
+    """
+    lines = split_lines(text)
+    truncated = 0
+    if lines.height:
+        truncated = int(lines.select((pl.col("raw").str.len_chars() >= MAX_LINE_CHARS).sum()).item())
+    blank_lines = int(lines.select((pl.col("raw").str.strip_chars() == "").sum()).item()) if lines.height else 0
+    json_records = None
+    if is_json_lines(text[:65536]):
+        json_records, plan, leftovers = _frame_json(lines, tz)
+        if plan.outer == "docker_json":
+            text_records, tplan = _frame_text(json_records, "docker_json", tz)
+            records, plan = text_records, FramePlan("docker_json", tplan.variants)
+            json_records = None
+        else:
+            left = leftovers.with_columns(
+                body=pl.col("raw"), pts=pl.lit(None, dtype=pl.String), ohost=pl.lit(None, dtype=pl.String)
+            )
+            left_records, _ = _frame_text(left, None, tz) if left.height else (None, None)
+            records = json_records if left_records is None else pl.concat(
+                [json_records, left_records.select(json_records.columns)], how="vertical_relaxed"
+            )
+    else:
+        stripped, outer = _outer_strip(lines)
+        records, plan = _frame_text(stripped, outer, tz)
+    records = with_parsed_ts(records, "ts_text", tz).with_columns(
+        level=normalize_level(pl.col("level_word")),
+    ).drop("ts_text", "level_word").sort("line")
+    return records, plan, blank_lines, truncated

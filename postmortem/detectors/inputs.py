@@ -1,0 +1,58 @@
+"""PM001 unrecognized-input: files or lines that no parser understood."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+
+from postmortem.correlate import Context
+from postmortem.detectors.base import rule_doc
+from postmortem.model import Confidence, Evidence, Finding, Rule, Severity
+
+
+class UnrecognizedInput:
+    """Say what was not read, so nobody trusts a postmortem built on half the logs."""
+
+    rule = Rule(
+        "PM001",
+        "unrecognized-input",
+        Severity.INFO,
+        "files or lines that no parser understood",
+        rule_doc(
+            "input files that were skipped (binary, unreadable, special files) and lines that no parser "
+            "recognized, per file, with samples.",
+            "a postmortem built on logs that were silently dropped can blame the wrong cause; knowing "
+            "what was not read tells you which evidence is missing.",
+            "check the listed files: pass `--source-type NAME=GLOB` if a format was mis-detected, or "
+            "open an issue with a sample of the unrecognized lines.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        files = [f for f in ctx.inputs if f.skipped or f.unrecognized_lines]
+        if not files:
+            return
+        evidence: list[Evidence] = []
+        for f in files:
+            for s in f.unrecognized_samples[:2]:
+                evidence.append(Evidence(f.path, s.line, None, s.text))
+            if f.skipped:
+                evidence.append(Evidence(f.path, 0, None, "; ".join(f.problems)))
+        total = sum(f.unrecognized_lines for f in files)
+        skipped = sum(1 for f in files if f.skipped)
+        yield Finding(
+            rule_id=self.rule.rule_id,
+            name=self.rule.name,
+            severity=self.rule.severity,
+            confidence=Confidence.HIGH,
+            title=f"{total} unrecognized lines in {len(files) - skipped} files; {skipped} files skipped",
+            start=None,
+            end=None,
+            entities=tuple(f.path for f in files),
+            stats={"unrecognized_lines": total, "files_skipped": skipped,
+                   "files_with_unrecognized_lines": len(files) - skipped},
+            evidence=tuple(evidence[:8]),
+            evidence_more=max(0, len(evidence) - 8),
+            recommendation=self.rule.doc.split("Recommendation: ", 1)[1],
+        )

@@ -1,0 +1,271 @@
+"""Ingest: discover files, decode them, pick a parser per file by content, and build the events table.
+
+Nothing is lost: every line of every file ends up in an event, counted as unrecognized, or counted
+as blank, and `InputFile` says which; every problem is one line naming the file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from parsers import FILE_PARSERS, RECOGNIZERS, FileParse, ParseContext
+from parsers.envelopes import MAX_LINE_CHARS, frame
+from postmortem.decode import decode_bytes
+from postmortem.discover import discover
+from postmortem.model import (
+    EVENT_COLUMNS,
+    InputFile,
+    UnrecognizedSample,
+    conform_events,
+    empty_events,
+)
+from postmortem.timeparse import PLACEHOLDER_YEAR
+
+SNIFF_BYTES = 65536
+MAX_SAMPLES = 5
+LOG_PARSER = "log"
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    tz: str = "UTC"
+    year: int | None = None
+    now: datetime | None = None
+    source_types: tuple[tuple[str, str], ...] = ()  # (parser name, glob); glob "*" = every file
+
+
+@dataclass
+class IngestResult:
+    events: pl.DataFrame
+    inputs: list[InputFile]
+    assumptions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def parser_names() -> list[str]:
+    return [LOG_PARSER] + [p.name for p in FILE_PARSERS]
+
+
+def _forced_parser(path: str, opts: IngestOptions) -> str | None:
+    for name, glob in opts.source_types:
+        if glob in ("", "*") or fnmatch.fnmatch(path, glob) or fnmatch.fnmatch(os.path.basename(path), glob):
+            return name
+    return None
+
+
+def _host_from_path(path: str) -> str:
+    name = Path(path).name
+    for suffix in (".gz", ".log", ".txt", ".json", ".jsonl", ".ndjson"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def recognize(records: pl.DataFrame) -> pl.DataFrame:
+    """Run every recognizer over the records not yet claimed; return claimed rows with `source`."""
+    claimed: list[pl.DataFrame] = []
+    remaining = records
+    for recognizer in RECOGNIZERS:
+        if remaining.height == 0:
+            break
+        hits = recognizer.recognize(remaining)
+        if hits.height == 0:
+            continue
+        hits = hits.unique(subset="rec", keep="first", maintain_order=True).with_columns(
+            source=pl.lit(recognizer.name)
+        )
+        claimed.append(hits)
+        remaining = remaining.join(hits.select("rec"), on="rec", how="anti")
+    if not claimed:
+        return pl.DataFrame(schema={"rec": pl.UInt32, "source": pl.String, "kind": pl.String})
+    return pl.concat(claimed, how="diagonal_relaxed")
+
+
+def _first_line(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars_start().str.extract(r"^([^\n]*)", 1).str.slice(0, 2000)
+
+
+def parse_log_text(text: str, ctx: ParseContext) -> FileParse:
+    """Frame a text/JSON log and classify its records; unclaimed framed records become `app.log`."""
+    records, plan, blank, truncated = frame(text, ctx.tz)
+    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    records = records.with_row_index("rec").with_columns(
+        path=pl.lit(ctx.path),
+        host=pl.coalesce("host", pl.lit(_host_from_path(ctx.path))),
+    )
+    hits = recognize(records)
+    joined = records.join(hits, on="rec", how="left", suffix="_hit")
+    is_app = pl.col("source").is_null() & pl.col("envelope").is_not_null()
+    known = pl.col("source").is_not_null() | is_app
+    events = joined.filter(known).with_columns(
+        source=pl.coalesce("source", pl.lit("app")),
+        kind=pl.coalesce("kind", pl.lit("app.log")),
+        host=pl.coalesce(*(["host_hit"] if "host_hit" in joined.columns else []), "host"),
+        message=pl.coalesce(*(["message"] if "message" in joined.columns else []), _first_line(pl.col("text"))),
+    )
+    unrec = joined.filter(~known)
+    problems = []
+    if truncated:
+        problems.append(f"{truncated} lines longer than {MAX_LINE_CHARS} characters were cut for parsing")
+    samples = [
+        UnrecognizedSample(int(r["line"]), (r["text"] or "")[:300])
+        for r in unrec.head(MAX_SAMPLES).select("line", "text").iter_rows(named=True)
+    ]
+    return FileParse(
+        events=conform_events(events),
+        lines=lines,
+        event_lines=int(events.get_column("n_lines").sum() or 0),
+        unrecognized_lines=int(unrec.get_column("n_lines").sum() or 0),
+        blank_lines=blank,
+        records=records.height,
+        problems=problems,
+        unrecognized_samples=samples,
+        label=plan.label(),
+    )
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
+    """Read every input and return the sorted events table with per-file accounting."""
+    opts = opts or IngestOptions()
+    found, skipped = discover(paths)
+    inputs: list[InputFile] = []
+    frames: list[pl.DataFrame] = []
+    warnings: list[str] = []
+    assumptions: list[str] = []
+    for s in skipped:
+        inputs.append(InputFile(path=s.path, skipped=True, problems=[s.reason]))
+        warnings.append(f"{s.path}: {s.reason}")
+    for f in found:
+        info = InputFile(path=f.path, size_bytes=f.size)
+        inputs.append(info)
+        try:
+            data = _read(f.real)
+        except OSError as exc:
+            info.skipped = True
+            info.problems.append(f"unreadable: {exc.strerror or exc}")
+            warnings.append(f"{f.path}: unreadable ({exc.strerror or exc}): skipped")
+            continue
+        decoded = decode_bytes(data)
+        del data
+        info.encoding = decoded.encoding
+        info.problems.extend(decoded.problems)
+        if decoded.binary:
+            info.skipped = True
+            warnings.append(f"{f.path}: binary content: skipped")
+            continue
+        if not decoded.text.strip():
+            info.problems.append("empty file")
+            info.parser = "none"
+            info.lines = decoded.text.count("\n")
+            info.blank_lines = info.lines
+            continue
+        now = opts.now
+        now_source = "--now"
+        if now is None:
+            now = datetime.fromtimestamp(os.path.getmtime(f.real), tz=UTC)
+            now_source = "file modification time"
+        ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
+        result, parser_name = _parse_one(decoded.text, ctx, opts)
+        info.parser = result.label or parser_name
+        info.lines = result.lines
+        info.records = result.records
+        info.event_lines = result.event_lines
+        info.unrecognized_lines = result.unrecognized_lines
+        info.blank_lines = result.blank_lines
+        info.events = result.events.height
+        info.problems.extend(result.problems)
+        info.unrecognized_samples = result.unrecognized_samples
+        for a in result.assumptions:
+            if a not in assumptions:
+                assumptions.append(a)
+        frames.append(result.events)
+        for p in info.problems:
+            warnings.append(f"{f.path}: {p}")
+    events = pl.concat(frames, how="vertical") if frames else empty_events()
+    events, year_note = _resolve_years(events, opts)
+    if year_note:
+        assumptions.append(year_note)
+    if opts.tz == "UTC":
+        assumptions.append("Timestamps without a zone were read as UTC (set --tz to change).")
+    else:
+        assumptions.append(f"Timestamps without a zone were read in {opts.tz} (--tz).")
+    events = (
+        events.sort(["ts", "path", "line"], nulls_last=True, maintain_order=True)
+        .drop("event_id")
+        .with_row_index("event_id")
+        .with_columns(pl.col("event_id").cast(pl.UInt32))
+        .select(EVENT_COLUMNS)
+    )
+    _fill_time_ranges(inputs, events)
+    return IngestResult(events, inputs, assumptions, warnings)
+
+
+def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileParse, str]:
+    """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem."""
+    forced = _forced_parser(ctx.path, opts)
+    chosen = None
+    if forced and forced != LOG_PARSER:
+        chosen = next((p for p in FILE_PARSERS if p.name == forced), None)
+    elif not forced:
+        head = text[:SNIFF_BYTES]
+        best, best_score = None, 0.5  # a file parser must beat the generic log framer
+        for p in FILE_PARSERS:
+            try:
+                score = p.sniff(head)
+            except Exception:  # noqa: BLE001 - a sniffer bug must not stop ingest
+                score = 0.0
+            if score > best_score:
+                best, best_score = p, score
+        chosen = best
+    if chosen is not None:
+        try:
+            return chosen.parse(text, ctx), chosen.name
+        except Exception as exc:  # noqa: BLE001 - report and fall back to line framing
+            fallback = parse_log_text(text, ctx)
+            fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
+            return fallback, LOG_PARSER
+    result = parse_log_text(text, ctx)
+    return result, LOG_PARSER
+
+
+def _resolve_years(events: pl.DataFrame, opts: IngestOptions) -> tuple[pl.DataFrame, str | None]:
+    """Give year-less timestamps (placeholder year) the year of --year or of the other sources."""
+    if events.height == 0:
+        return events, None
+    placeholder = pl.col("ts").dt.year() == PLACEHOLDER_YEAR
+    n = events.select(placeholder.sum()).item()
+    if not n:
+        return events, None
+    if opts.year:
+        year, why = opts.year, "--year"
+    else:
+        years = events.filter(~placeholder & pl.col("ts").is_not_null()).select(pl.col("ts").dt.year().mode().min())
+        year = years.item() if years.height else None
+        why = "the other sources"
+        if year is None:
+            year, why = datetime.now(tz=UTC).year, "the current year (no other source had one)"
+    events = events.with_columns(
+        ts=pl.when(placeholder).then(pl.col("ts").dt.replace(year=year)).otherwise(pl.col("ts"))
+    )
+    return events, f"{n} year-less timestamps were given the year {year}, taken from {why}."
+
+
+def _fill_time_ranges(inputs: list[InputFile], events: pl.DataFrame) -> None:
+    if events.height == 0:
+        return
+    ranges = events.group_by("path").agg(first=pl.col("ts").min(), last=pl.col("ts").max())
+    by_path = {r["path"]: (r["first"], r["last"]) for r in ranges.iter_rows(named=True)}
+    for info in inputs:
+        if info.path in by_path:
+            info.first_ts, info.last_ts = by_path[info.path]

@@ -1,0 +1,191 @@
+"""The data model every stage shares: the events table schema and the report's frozen values.
+
+The column names, `source`/`kind` values, rule IDs and report keys are contracts (design.md §4, §6):
+add to them, never rename.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
+LEVEL_DTYPE = pl.Enum(list(LEVELS))
+TS_DTYPE = pl.Datetime("us", "UTC")
+
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.UInt32(),
+    "ts": TS_DTYPE,
+    "source": pl.String(),
+    "kind": pl.String(),
+    "path": pl.String(),
+    "line": pl.UInt32(),
+    "level": LEVEL_DTYPE,
+    "host": pl.String(),
+    "entity": pl.String(),
+    "message": pl.String(),
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "attrs": pl.String(),
+}
+EVENT_COLUMNS = tuple(EVENT_SCHEMA)
+
+SOURCES = ("stackexchange_redis", "redis_py", "redis_server", "k8s_events", "metrics", "app")
+
+# Normalized metric names (design.md §4).
+METRIC_NAMES = (
+    "connected_clients",
+    "rejected_connections",
+    "connections_received",
+    "evicted_keys",
+    "ops_per_sec",
+    "blocked_clients",
+    "used_memory",
+    "maxclients",
+    "server_load",
+    "cpu",
+)
+
+
+def empty_events() -> pl.DataFrame:
+    """An events table with no rows but the full schema, so concat and joins never guess types."""
+    return pl.DataFrame(schema=EVENT_SCHEMA)
+
+
+def conform_events(df: pl.DataFrame) -> pl.DataFrame:
+    """Give a parser's output exactly the events schema: missing columns become null, order fixed."""
+    cols = []
+    for name, dtype in EVENT_SCHEMA.items():
+        if name in df.columns:
+            cols.append(pl.col(name).cast(dtype, strict=False))
+        else:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+    return df.select(cols)
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is; ordering matters for the exit code threshold."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Confidence(enum.IntEnum):
+    """How sure the detector is that its evidence means what it says."""
+
+    LOW = 0
+    MEDIUM = 1
+    HIGH = 2
+
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A detector's stable identity; `doc` holds What it detects / Why it matters / Recommendation."""
+
+    rule_id: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One input line that proves a finding."""
+
+    path: str
+    line: int
+    ts: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A detector's conclusion with the evidence and the figures behind it."""
+
+    rule_id: str
+    name: str
+    severity: Severity
+    confidence: Confidence
+    title: str
+    start: datetime | None
+    end: datetime | None
+    entities: tuple[str, ...]
+    stats: dict
+    evidence: tuple[Evidence, ...]
+    evidence_more: int = 0
+    recommendation: str = ""
+
+
+@dataclass(frozen=True)
+class UnrecognizedSample:
+    line: int
+    text: str
+
+
+@dataclass
+class InputFile:
+    """Per-file accounting: every line is in an event, unrecognized, or blank; problems are said."""
+
+    path: str
+    parser: str = ""
+    size_bytes: int = 0
+    encoding: str = ""
+    lines: int = 0
+    records: int = 0
+    events: int = 0
+    event_lines: int = 0
+    unrecognized_lines: int = 0
+    blank_lines: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+    unrecognized_samples: list[UnrecognizedSample] = field(default_factory=list)
+    skipped: bool = False
+
+    def accounted(self) -> bool:
+        """True when parsed + unrecognized + blank lines add up to the file's lines."""
+        return self.event_lines + self.unrecognized_lines + self.blank_lines == self.lines
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    ts: datetime
+    end: datetime | None
+    source: str
+    title: str
+    count: int
+    evidence: tuple[Evidence, ...]
+    rule_id: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a renderer may show; renderers see nothing else."""
+
+    tool_version: str
+    inputs: tuple[InputFile, ...]
+    window_start: datetime | None
+    window_end: datetime | None
+    summary: str
+    findings: tuple[Finding, ...]
+    timeline: tuple[TimelineEntry, ...]
+    assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    event_counts: dict = field(default_factory=dict)
+    templates: tuple[dict, ...] = ()
+    redacted: bool = True
+    generated_at: str | None = None
+    extras: dict = field(default_factory=dict)

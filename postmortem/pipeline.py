@@ -1,0 +1,105 @@
+"""The whole analysis as one pure function: paths and options in, a frozen Report out."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import polars as pl
+
+from postmortem import __version__
+from postmortem.correlate import build_context
+from postmortem.detectors import DETECTORS
+from postmortem.ingest import IngestOptions, IngestResult, ingest
+from postmortem.model import Evidence, Finding, Report, TimelineEntry, UnrecognizedSample
+from postmortem.redact import redact_text
+from postmortem.timeline import error_bursts
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    ingest: IngestOptions = IngestOptions()
+    select: tuple[str, ...] = ()  # rule IDs or prefixes ("PM1")
+    ignore: tuple[str, ...] = ()
+    redact: bool = True
+    generated_at: str | None = None
+    since: object | None = None  # datetime
+    until: object | None = None
+
+
+def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
+    if opts.select and not any(rule_id.startswith(s) for s in opts.select):
+        return False
+    return not any(rule_id.startswith(s) for s in opts.ignore)
+
+
+def _redact_evidence(ev: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    return tuple(dataclasses.replace(e, text=redact_text(e.text) or "") for e in ev)
+
+
+def _redact_finding(f: Finding) -> Finding:
+    return dataclasses.replace(f, evidence=_redact_evidence(f.evidence), title=redact_text(f.title) or "")
+
+
+def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
+    """A plain account of what was read and found; story.py replaces it with the causal chain."""
+    files = [f for f in result.inputs if not f.skipped]
+    lines = sum(f.lines for f in files)
+    unrec = sum(f.unrecognized_lines for f in files)
+    ev = result.events
+    by_source = ev.group_by("source").len().sort("source")
+    parts = ", ".join(f"{r['len']} {r['source']}" for r in by_source.iter_rows(named=True))
+    text = f"Read {len(files)} files ({lines} lines) into {ev.height} events ({parts or 'none'}); {unrec} lines unrecognized."
+    if start is not None:
+        text += f" Problems span {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC."
+    serious = [f for f in findings if f.rule_id != "PM001"]
+    if serious:
+        text += " Findings: " + "; ".join(f"{f.rule_id} {f.name}" for f in serious[:6]) + "."
+    return text
+
+
+def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions) -> list[Finding]:
+    findings: list[Finding] = []
+    for det in DETECTORS:
+        if not _wanted(det.rule.rule_id, opts):
+            continue
+        findings.extend(det.detect(events, ctx))
+    findings.sort(key=lambda f: (-int(f.severity), f.rule_id, str(f.start or "")))
+    return findings
+
+
+def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Report, IngestResult]:
+    opts = opts or AnalyzeOptions()
+    result = ingest(paths, opts.ingest)
+    events = result.events
+    if opts.since is not None:
+        events = events.filter(pl.col("ts").is_null() | (pl.col("ts") >= opts.since))
+    if opts.until is not None:
+        events = events.filter(pl.col("ts").is_null() | (pl.col("ts") <= opts.until))
+    ctx = build_context(events, result.inputs, result.assumptions)
+    findings = run_detectors(events, ctx, opts)
+    timeline: list[TimelineEntry] = error_bursts(events)
+    summary = summarize(result, findings, ctx.window_start, ctx.window_end)
+    inputs = result.inputs
+    if opts.redact:
+        findings = [_redact_finding(f) for f in findings]
+        timeline = [dataclasses.replace(t, evidence=_redact_evidence(t.evidence)) for t in timeline]
+        for f in inputs:
+            f.unrecognized_samples = [UnrecognizedSample(s.line, redact_text(s.text) or "")
+                                      for s in f.unrecognized_samples]
+    counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
+    report = Report(
+        tool_version=__version__,
+        inputs=tuple(inputs),
+        window_start=ctx.window_start,
+        window_end=ctx.window_end,
+        summary=summary,
+        findings=tuple(findings),
+        timeline=tuple(timeline),
+        assumptions=tuple(ctx.assumptions),
+        warnings=tuple(result.warnings),
+        event_counts=counts,
+        redacted=opts.redact,
+        generated_at=opts.generated_at,
+    )
+    return report, result

@@ -1,0 +1,1 @@
+"""Report renderers: Markdown, self-contained HTML and JSON from one frozen Report."""

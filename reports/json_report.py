@@ -1,0 +1,82 @@
+"""The JSON report: a plain dict whose keys are a contract (design.md §6)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from postmortem.model import Evidence, Finding, InputFile, Report, TimelineEntry
+
+
+def iso(ts: datetime | None) -> str | None:
+    if ts is None:
+        return None
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _evidence(e: Evidence) -> dict:
+    return {"path": e.path, "line": e.line, "ts": iso(e.ts), "text": e.text}
+
+
+def _finding(f: Finding) -> dict:
+    return {
+        "rule_id": f.rule_id,
+        "name": f.name,
+        "severity": f.severity.label(),
+        "confidence": f.confidence.label(),
+        "title": f.title,
+        "start": iso(f.start),
+        "end": iso(f.end),
+        "entities": list(f.entities),
+        "stats": f.stats,
+        "evidence": [_evidence(e) for e in f.evidence],
+        "evidence_more": f.evidence_more,
+        "recommendation": f.recommendation,
+    }
+
+
+def _input(i: InputFile) -> dict:
+    return {
+        "path": i.path,
+        "parser": i.parser,
+        "records": i.records,
+        "events": i.events,
+        "unrecognized_lines": i.unrecognized_lines,
+        "first_ts": iso(i.first_ts),
+        "last_ts": iso(i.last_ts),
+        "lines": i.lines,
+        "blank_lines": i.blank_lines,
+        "encoding": i.encoding,
+        "size_bytes": i.size_bytes,
+        "skipped": i.skipped,
+        "problems": list(i.problems),
+        "unrecognized_samples": [{"line": s.line, "text": s.text} for s in i.unrecognized_samples],
+    }
+
+
+def _timeline(t: TimelineEntry) -> dict:
+    return {
+        "ts": iso(t.ts), "end": iso(t.end), "source": t.source, "title": t.title, "count": t.count,
+        "rule_id": t.rule_id or None, "evidence": [_evidence(e) for e in t.evidence],
+    }
+
+
+def report_dict(report: Report) -> dict:
+    return {
+        "tool": {"name": "postmortem", "version": report.tool_version},
+        "generated_at": report.generated_at,
+        "inputs": [_input(i) for i in report.inputs],
+        "window": {"start": iso(report.window_start), "end": iso(report.window_end)},
+        "summary": report.summary,
+        "findings": [_finding(f) for f in report.findings],
+        "timeline": [_timeline(t) for t in report.timeline],
+        "assumptions": list(report.assumptions),
+        "warnings": list(report.warnings),
+        "event_counts": report.event_counts,
+        "templates": list(report.templates),
+        "redacted": report.redacted,
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"

@@ -1,0 +1,66 @@
+"""Envelope framing: each layout frames records with the right time, level and text."""
+
+from __future__ import annotations
+
+import pytest
+
+from parsers.envelopes import frame
+
+CASES = {
+    "python": ("2024-01-15 10:02:11,532 ERROR app.cache - boom\nTraceback (most recent call last):\n"
+               "  File \"x.py\", line 1\nredis.exceptions.ConnectionError: Error 111\n", "iso_level", 1, "error"),
+    "python_named": ("2024-01-15 10:02:11,532 - app.cache - ERROR - boom\n", "python_named", 1, "error"),
+    "serilog": ("2024-01-15 10:02:11.532 +00:00 [ERR] boom\n   at X.Y()\n", "serilog", 1, "error"),
+    "nlog": ("2024-01-15 10:02:11.5320|WARN|App.Cache|boom\n", "nlog", 1, "warning"),
+    "celery": ("[2024-01-15 10:02:11,532: WARNING/MainProcess] boom\n", "celery", 1, "warning"),
+    "gunicorn": ("[2024-01-15 10:02:11 +0000] [7] [ERROR] boom\n", "gunicorn", 1, "error"),
+    "redis": ("1:M 15 Jan 2024 10:02:11.532 # boom\n", "redis_server", 1, "warning"),
+    "redis_old": ("[123] 15 Jan 10:02:11.532 * boom\n", "redis_server", 1, "info"),
+    "klog": ("E0115 10:02:11.532000    1234 event.go:12] boom\n", "klog", 1, "error"),
+    "mel": ("fail: App.Cache[0]\n      boom\n      at X\n", "mel_console", 1, "error"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_layouts(name):
+    text, variant, n_records, level = CASES[name]
+    records, plan, _, _ = frame(text)
+    assert variant in plan.variants, plan
+    assert records.height == n_records
+    assert records.get_column("level")[0] == level
+    assert "boom" in records.get_column("text")[0]
+
+
+def test_timestamp_in_utc_and_traceback_joined():
+    records, _, _, _ = frame(CASES["python"][0])
+    assert str(records.get_column("ts")[0]) == "2024-01-15 10:02:11.532000+00:00"
+    assert "redis.exceptions.ConnectionError" in records.get_column("text")[0]
+    assert records.get_column("n_lines")[0] == 4
+
+
+def test_cri_and_compose_prefixes():
+    cri = ("2026-03-14T09:31:02.114Z stdout F 2026-03-14 09:31:02,110 ERROR app - boom\n"
+           "2026-03-14T09:31:02.115Z stdout F   at frame\n")
+    records, plan, _, _ = frame(cri)
+    assert plan.outer == "cri" and records.height == 1
+    compose = "api_1  | 2024-01-15 10:02:11,532 ERROR x - boom\nweb_1  | 2024-01-15 10:02:12,000 INFO y - ok\n"
+    records, plan, _, _ = frame(compose)
+    assert plan.outer == "compose" and records.get_column("host").to_list() == ["api_1", "web_1"]
+
+
+def test_json_lines_serilog_and_docker():
+    serilog = ('{"@t":"2024-01-15T10:02:11.5Z","@m":"Redis down","@x":"X: y\\r\\n   at Z","@l":"Error","pod":"api-1"}\n'
+               '{"@t":"2024-01-15T10:02:12Z","@m":"fine"}\n')
+    records, plan, _, _ = frame(serilog)
+    assert plan.outer == "json"
+    assert records.get_column("level").to_list() == ["error", "info"]
+    assert records.get_column("host")[0] == "api-1" and "at Z" in records.get_column("text")[0]
+    docker = ('{"log":"2024-01-15 10:02:11,532 ERROR app - boom\\n","stream":"stderr","time":"2024-01-15T10:02:11.53Z"}\n'
+              '{"log":"  at frame\\n","stream":"stderr","time":"2024-01-15T10:02:11.54Z"}\n')
+    records, plan, _, _ = frame(docker)
+    assert plan.outer == "docker_json" and records.height == 1 and "at frame" in records.get_column("text")[0]
+
+
+def test_bare_lines_without_envelope_are_framed_one_per_line():
+    records, plan, _, _ = frame("first problem\nsecond problem\n  indented continuation\n")
+    assert plan.variants == () and records.height == 2
