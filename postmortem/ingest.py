@@ -14,8 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-from parsers import FILE_PARSERS, RECOGNIZERS, FileParse, ParseContext
+from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame
+from parsers.recognize import recognize
 from postmortem.decode import decode_bytes
 from postmortem.discover import discover
 from postmortem.model import (
@@ -65,26 +66,6 @@ def _host_from_path(path: str) -> str:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return name
-
-
-def recognize(records: pl.DataFrame) -> pl.DataFrame:
-    """Run every recognizer over the records not yet claimed; return claimed rows with `source`."""
-    claimed: list[pl.DataFrame] = []
-    remaining = records
-    for recognizer in RECOGNIZERS:
-        if remaining.height == 0:
-            break
-        hits = recognizer.recognize(remaining)
-        if hits.height == 0:
-            continue
-        hits = hits.unique(subset="rec", keep="first", maintain_order=True).with_columns(
-            source=pl.lit(recognizer.name)
-        )
-        claimed.append(hits)
-        remaining = remaining.join(hits.select("rec"), on="rec", how="anti")
-    if not claimed:
-        return pl.DataFrame(schema={"rec": pl.UInt32, "source": pl.String, "kind": pl.String})
-    return pl.concat(claimed, how="diagonal_relaxed")
 
 
 def _first_line(text: pl.Expr) -> pl.Expr:
