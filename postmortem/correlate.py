@@ -1,12 +1,15 @@
 """Correlation context: what every detector needs to know about the incident as a whole.
 
-Built once per analysis from the events table and the input accounting.
+Built once per analysis from the events table and the input accounting: the incident window, the
+outage windows per Redis endpoint (the trigger), which hosts talk to which endpoint, per-second
+connection-attempt rates with their baseline, and the client configurations that were logged.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -14,6 +17,33 @@ from postmortem.model import InputFile
 
 ERROR_LEVELS = ("warning", "error", "critical")
 REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")
+CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
+
+# Client-side signs that an endpoint could not be reached (not: server full, slow replies).
+UNREACHABLE_KINDS = ("redis.connect_failed", "redis.connection_lost", "redis.no_connection", "redis.backlog_timeout")
+# Every client or server record of one connection attempt.
+ATTEMPT_KINDS = (
+    "redis.connect_failed", "redis.reconnect_attempt", "redis.max_clients", "redis.server.client_accepted",
+)
+OUTAGE_GAP = timedelta(seconds=15)  # failures closer than this belong to one outage
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A window in which clients could not reach an endpoint."""
+
+    entity: str
+    start: datetime
+    end: datetime
+    event_ids: tuple[int, ...]  # the failures (and server edges) that bound it
+    hosts: tuple[str, ...]
+    server_down: datetime | None = None  # server shutdown / crash, when logged
+    server_up: datetime | None = None  # server ready again, when logged
+    restored: datetime | None = None  # first client-side restore/success after the failures
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
 
 
 @dataclass
@@ -22,15 +52,35 @@ class Context:
     window_start: datetime | None = None
     window_end: datetime | None = None
     assumptions: list[str] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
+    endpoint_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    attempts_per_second: pl.DataFrame | None = None  # columns: second, attempts, hosts
+    attempt_baseline: float = 0.0  # median attempts/s before the first outage (0 when unknown)
+    configs: pl.DataFrame | None = None  # redis.config events with attrs
     extras: dict = field(default_factory=dict)
 
 
 def is_problem() -> pl.Expr:
     """Events that signal trouble: warning and above, or any Redis failure kind."""
     return pl.col("level").cast(pl.String).is_in(ERROR_LEVELS) | (
-        pl.col("kind").str.starts_with("redis.") & ~pl.col("kind").is_in(["redis.config", "redis.connection_restored"])
+        pl.col("kind").str.starts_with("redis.")
+        & ~pl.col("kind").is_in(["redis.config", "redis.connection_restored", "redis.server.client_accepted",
+                                 "redis.server.client_closed"])
         & ~pl.col("kind").str.starts_with("redis.server.")
     )
+
+
+def attr(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:
+    """One field of the `attrs` JSON column (null when absent)."""
+    return pl.col("attrs").str.json_path_match(f"$['{name}']").cast(dtype, strict=False)
+
+
+def attrs_of(row_attrs: str | None) -> dict:
+    try:
+        value = json.loads(row_attrs or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def incident_window(events: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
@@ -43,6 +93,107 @@ def incident_window(events: pl.DataFrame) -> tuple[datetime | None, datetime | N
     return base.get_column("ts").min(), base.get_column("ts").max()
 
 
+def _endpoint(expr: pl.Expr) -> pl.Expr:
+    return pl.coalesce(expr, pl.lit("redis:unknown"))
+
+
+def _server_edges(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter(
+        pl.col("kind").is_in(["redis.server.shutdown", "redis.server.start", "redis.server.ready"])
+        & pl.col("ts").is_not_null()
+    ).sort("ts")
+
+
+def find_outages(events: pl.DataFrame) -> list[Outage]:
+    """Outage windows per endpoint: first failure (or server shutdown) → server ready / last failure."""
+    fails = events.filter(
+        pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(UNREACHABLE_KINDS) & pl.col("ts").is_not_null()
+    ).with_columns(entity=_endpoint(pl.col("entity"))).sort("ts")
+    edges = _server_edges(events)
+    restores = events.filter(pl.col("kind") == "redis.connection_restored").sort("ts")
+    outages: list[Outage] = []
+    if fails.height:
+        fails = fails.with_columns(
+            group=(pl.col("ts").diff().over("entity").fill_null(OUTAGE_GAP * 2) > OUTAGE_GAP)
+            .cast(pl.UInt32).cum_sum().over("entity")
+        )
+        for (entity, _), g in fails.group_by(["entity", "group"], maintain_order=True):
+            start, end = g.get_column("ts").min(), g.get_column("ts").max()
+            down = edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
+                                & (pl.col("ts") >= start - timedelta(minutes=2)))
+            up = edges.filter((pl.col("kind").is_in(["redis.server.ready", "redis.server.start"]))
+                              & (pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(minutes=2)))
+            server_down = down.get_column("ts").max() if down.height else None
+            server_up = None
+            if up.height:
+                ready = up.filter(pl.col("kind") == "redis.server.ready")
+                server_up = (ready if ready.height else up).get_column("ts").min()
+            rest = restores.filter(pl.col("ts") >= start)
+            restored = rest.get_column("ts").min() if rest.height else None
+            o_start = min(x for x in (start, server_down) if x is not None)
+            o_end = server_up if server_up is not None and server_up >= o_start else end
+            if restored is not None and restored < o_end and server_up is None:
+                o_end = restored
+            ids = g.get_column("event_id").to_list()
+            for extra in (down, up):
+                ids += extra.get_column("event_id").to_list()
+            outages.append(Outage(
+                entity=entity, start=o_start, end=max(o_end, o_start), event_ids=tuple(sorted(set(ids))),
+                hosts=tuple(sorted(set(g.get_column("host").drop_nulls().to_list()))),
+                server_down=server_down, server_up=server_up, restored=restored,
+            ))
+    elif edges.height:
+        # Server-only evidence: shutdown followed by a start/ready.
+        rows = edges.select("event_id", "ts", "kind").to_dicts()
+        for i, r in enumerate(rows):
+            if r["kind"] != "redis.server.shutdown":
+                continue
+            nxt = next((x for x in rows[i + 1:] if x["kind"] in ("redis.server.ready", "redis.server.start")), None)
+            if nxt is None:
+                continue
+            outages.append(Outage(entity="redis:server", start=r["ts"], end=nxt["ts"],
+                                  event_ids=(r["event_id"], nxt["event_id"]), hosts=(),
+                                  server_down=r["ts"], server_up=nxt["ts"]))
+    outages.sort(key=lambda o: (o.start, o.entity))
+    return outages
+
+
+def attempts_per_second(events: pl.DataFrame) -> pl.DataFrame:
+    """Connection attempts per second (client attempts, server accepts, rejections), with host counts."""
+    att = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
+    if att.height == 0:
+        return pl.DataFrame(schema={"second": pl.Datetime("us", "UTC"), "attempts": pl.UInt32, "hosts": pl.UInt32})
+    return (
+        att.with_columns(second=pl.col("ts").dt.truncate("1s"))
+        .group_by("second")
+        .agg(attempts=pl.len().cast(pl.UInt32), hosts=pl.col("host").n_unique().cast(pl.UInt32))
+        .sort("second")
+    )
+
+
+def endpoint_hosts(events: pl.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Which hosts (pods) talked to which endpoint, from client events that name both."""
+    links = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("entity").is_not_null()
+                          & pl.col("host").is_not_null())
+    if links.height == 0:
+        return {}
+    grouped = links.group_by("entity").agg(pl.col("host").unique().sort()).sort("entity")
+    return {r["entity"]: tuple(r["host"]) for r in grouped.iter_rows(named=True)}
+
+
 def build_context(events: pl.DataFrame, inputs: list[InputFile], assumptions: list[str]) -> Context:
     start, end = incident_window(events)
-    return Context(inputs=inputs, window_start=start, window_end=end, assumptions=list(assumptions))
+    outages = find_outages(events)
+    aps = attempts_per_second(events)
+    baseline = 0.0
+    if outages and aps.height:
+        before = aps.filter(pl.col("second") < outages[0].start - timedelta(seconds=1))
+        if before.height >= 3:
+            baseline = float(before.get_column("attempts").median() or 0.0)
+    if outages and start is not None:
+        start = min(start, outages[0].start)
+    return Context(
+        inputs=inputs, window_start=start, window_end=end, assumptions=list(assumptions), outages=outages,
+        endpoint_hosts=endpoint_hosts(events), attempts_per_second=aps, attempt_baseline=baseline,
+        configs=events.filter(pl.col("kind") == "redis.config"),
+    )
