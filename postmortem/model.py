@@ -189,3 +189,6 @@ class Report:
     redacted: bool = True
     generated_at: str | None = None
     extras: dict = field(default_factory=dict)
+    # The causal chain (story.py): {"trigger": [...], "amplifiers": [...], "impact": [...]}, each a list of
+    # rule IDs; empty means renderers group findings by rule family.
+    story: dict = field(default_factory=dict)
