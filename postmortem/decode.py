@@ -1,16 +1,48 @@
-"""Bytes to text: gzip, BOMs, UTF-16 without BOM, binary detection and bounded decompression.
+"""Bytes to text: gzip (streamed, bounded size and ratio), BOMs, UTF-16/32, binary and archive detection.
 
-Each problem becomes a one-line note on the file; decoding never raises on bad bytes.
+Each problem becomes a one-line note on the file; decoding never raises on bad bytes. Memory is
+bounded: a file is read, or decompressed, up to `max_input_bytes()` (default 256 MiB, set with the
+environment variable POSTMORTEM_MAX_INPUT_MB), so a gzip bomb never grows past the cap.
 """
 
 from __future__ import annotations
 
+import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-MAX_DECOMPRESSED = 4 * 1024**3  # bytes a single compressed file may expand to
-MAX_RATIO = 200  # decompressed / compressed beyond which we call it a bomb (after 64 MiB)
+DEFAULT_MAX_INPUT_MB = 256
+MAX_INPUT_ENV = "POSTMORTEM_MAX_INPUT_MB"
+MAX_RATIO = 200  # decompressed / compressed beyond which we call it a bomb (after RATIO_GRACE)
 RATIO_GRACE = 64 * 1024**2
+READ_CHUNK = 1024**2  # compressed bytes read per step
+OUT_CHUNK = 8 * 1024**2  # decompressed bytes produced per step
+GZIP_MAGIC = b"\x1f\x8b"
+
+# Containers we do not open (magic bytes → name). Archives hold many files and names we cannot
+# trust; the user extracts them and passes the folder. Checked after gunzip, so .tar.gz is named.
+_ARCHIVES: tuple[tuple[bytes, int, str], ...] = (
+    (b"PK\x03\x04", 0, "zip archive"),
+    (b"PK\x05\x06", 0, "zip archive (empty)"),
+    (b"PK\x07\x08", 0, "zip archive (spanned)"),
+    (b"ustar", 257, "tar archive"),
+    (b"7z\xbc\xaf\x27\x1c", 0, "7z archive"),
+    (b"Rar!\x1a\x07", 0, "rar archive"),
+    (b"BZh", 0, "bzip2 file"),
+    (b"\xfd7zXZ\x00", 0, "xz file"),
+    (b"\x28\xb5\x2f\xfd", 0, "zstd file"),
+)
+
+
+def max_input_bytes() -> int:
+    """The per-file cap on bytes read or decompressed (POSTMORTEM_MAX_INPUT_MB, default 256)."""
+    raw = os.environ.get(MAX_INPUT_ENV, "")
+    try:
+        mb = float(raw) if raw.strip() else DEFAULT_MAX_INPUT_MB
+    except ValueError:
+        mb = DEFAULT_MAX_INPUT_MB
+    return max(1, int(mb * 1024**2)) if mb > 0 else DEFAULT_MAX_INPUT_MB * 1024**2
 
 
 @dataclass
@@ -18,46 +50,64 @@ class Decoded:
     text: str
     encoding: str
     problems: list[str] = field(default_factory=list)
-    binary: bool = False
+    binary: bool = False  # True when the file was not read as text (binary, archive): skip it
 
 
-def gunzip_bounded(data: bytes, problems: list[str]) -> bytes:
-    """Decompress (possibly concatenated) gzip members, stopping at size/ratio limits or corruption."""
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:.0f} MiB" if n >= 1024**2 else f"{n} bytes"
+
+
+def gunzip_stream(chunks: Iterator[bytes], compressed_size: int, limit: int, problems: list[str]) -> bytearray:
+    """Decompress (possibly concatenated) gzip members from compressed chunks.
+
+    Output never exceeds `limit` (+ one OUT_CHUNK while checking); a ratio above MAX_RATIO after
+    RATIO_GRACE bytes also stops it. Corruption and truncation keep what was readable.
+    """
     out = bytearray()
-    rest = data
-    while rest:
-        d = zlib.decompressobj(wbits=47)
+    d = zlib.decompressobj(wbits=47)
+    pending = b""
+    output_bound = False  # the last call stopped at max_length: zlib may hold more output
+    ratio_cap = max(RATIO_GRACE, MAX_RATIO * max(compressed_size, 1))
+    while True:
+        if not pending and not output_bound:
+            pending = next(chunks, b"")
+            if not pending:
+                if not d.eof:
+                    problems.append(f"truncated gzip: kept the {len(out)} bytes decompressed before the end")
+                return out
+        want = min(OUT_CHUNK, limit - len(out) + 1)
         try:
-            while True:
-                chunk = d.decompress(rest, 16 * 1024**2)
-                out += chunk
-                limit_hit = len(out) > MAX_DECOMPRESSED or (
-                    len(out) > RATIO_GRACE and len(out) > MAX_RATIO * len(data)
-                )
-                if limit_hit:
-                    problems.append(
-                        f"decompression stopped at {len(out)} bytes (size or ratio limit: possible gzip bomb)"
-                    )
-                    return bytes(out)
-                rest = d.unconsumed_tail
-                if not rest or d.eof:
-                    break
+            got = d.decompress(pending, want)
         except zlib.error as exc:
             problems.append(f"corrupt gzip after {len(out)} decompressed bytes ({exc}); kept what was readable")
-            return bytes(out)
-        if not d.eof:
-            problems.append(f"truncated gzip: kept the {len(out)} bytes decompressed before the end")
-            return bytes(out)
-        rest = d.unused_data
-        if rest and rest[:2] != b"\x1f\x8b":
-            problems.append(f"{len(rest)} trailing bytes after the gzip stream ignored")
-            break
-    return bytes(out)
+            return out
+        out += got
+        output_bound = len(got) == want
+        pending = d.unconsumed_tail
+        if len(out) > limit or len(out) > ratio_cap:
+            del out[min(limit, len(out)):]
+            why = "size limit" if len(out) >= limit else f"ratio above {MAX_RATIO}:1"
+            problems.append(
+                f"decompression stopped at {_mib(len(out))} ({why}: possible gzip bomb; "
+                f"{MAX_INPUT_ENV} raises the cap); kept what was decompressed"
+            )
+            return out
+        if d.eof:
+            pending = d.unused_data or next(chunks, b"")
+            output_bound = False
+            if not pending:
+                return out
+            if len(pending) < 2:
+                pending += next(chunks, b"")
+            if pending[:2] != GZIP_MAGIC:
+                problems.append("trailing bytes after the gzip stream ignored")
+                return out
+            d = zlib.decompressobj(wbits=47)
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
     """Guess UTF-16 from the NUL pattern of ASCII text: NULs at odd (LE) or even (BE) offsets."""
-    sample = head[:4096]
+    sample = bytes(head[:4096])
     if len(sample) < 4:
         return None
     even_nul = sample[0::2].count(0)
@@ -70,16 +120,20 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
+_CONTROL = bytes(b for b in range(32) if b not in (0, 9, 10, 11, 12, 13, 27))
 
 
-def _binary_reason(head: bytes) -> str | None:
-    """Why the head looks binary (NULs, control bytes, mostly invalid UTF-8), or None for text."""
+def _binary_reason(data: bytes | bytearray) -> str | None:
+    """Why the data looks binary (control bytes, mostly invalid UTF-8), or None for text.
+
+    NUL bytes alone do not make a file binary: `copytruncate` log rotation leaves runs of NULs
+    in front of real text. The judgement is made on the first 64 KiB of non-NUL bytes.
+    """
+    head = bytes(data[:65536])
+    if head.count(0):
+        head = bytes(data[: 4 * 1024**2]).replace(b"\x00", b"")[:65536]
     if not head:
-        return None
-    nul = head.count(0)
-    if nul > 0.01 * len(head):
-        return f"{nul} NUL bytes in the first {len(head)}"
+        return "only NUL bytes" if data else None
     control = len(head) - len(head.translate(None, _CONTROL))
     if control > 0.05 * len(head):
         return f"{control} control bytes in the first {len(head)}"
@@ -89,17 +143,29 @@ def _binary_reason(head: bytes) -> str | None:
     return None
 
 
-def decode_bytes(data: bytes) -> Decoded:
-    """Turn raw file bytes into text, saying what was done."""
-    problems: list[str] = []
-    encoding_parts: list[str] = []
-    if data[:2] == b"\x1f\x8b":
-        data = gunzip_bounded(data, problems)
-        encoding_parts.append("gzip")
-    if data.startswith(b"\xef\xbb\xbf"):
+def _archive(data: bytes | bytearray) -> str | None:
+    for magic, offset, name in _ARCHIVES:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def _to_text(data: bytes | bytearray, parts: list[str], problems: list[str]) -> Decoded:
+    """Decode (already decompressed, size-bounded) bytes, noting every repair."""
+    if kind := _archive(data):
+        parts.append("archive")
+        problems.append(f"{kind}: not opened (archives are not read; extract it and pass the folder)")
+        return Decoded("", "+".join(parts), problems, binary=True)
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        enc = "utf-32-le" if data[:1] == b"\xff" else "utf-32-be"
+        body = data[4 : len(data) - (len(data) - 4) % 4]
+        if (len(data) - 4) % 4:
+            problems.append("byte count of UTF-32 file not a multiple of 4: trailing bytes dropped")
+        text = body.decode(enc, errors="replace")
+    elif data[:3] == b"\xef\xbb\xbf":
         text, enc = data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    elif data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
-        enc = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        enc = "utf-16-le" if data[:2] == b"\xff\xfe" else "utf-16-be"
         body = data[2:]
         if len(body) % 2:
             problems.append("odd byte count in UTF-16 file: last byte dropped")
@@ -107,19 +173,90 @@ def decode_bytes(data: bytes) -> Decoded:
         text = body.decode(enc, errors="replace")
     elif guess := _utf16_without_bom(data):
         enc = guess + " (no BOM)"
-        body = data[: len(data) - len(data) % 2]
-        text = body.decode(guess, errors="replace")
+        if len(data) % 2:
+            problems.append("odd byte count in UTF-16 file: last byte dropped")
+        text = data[: len(data) - len(data) % 2].decode(guess, errors="replace")
     else:
-        head = data[:65536]
-        if why := _binary_reason(head):
-            encoding_parts.append("binary")
-            return Decoded("", "+".join(encoding_parts), problems + [f"binary content ({why}): skipped"], binary=True)
+        if why := _binary_reason(data):
+            parts.append("binary")
+            problems.append(f"binary content ({why}): skipped")
+            return Decoded("", "+".join(parts), problems, binary=True)
         text, enc = data.decode("utf-8", errors="replace"), "utf-8"
     bad = text.count("\ufffd")
     if bad:
         problems.append(f"{bad} undecodable byte sequences replaced with U+FFFD")
-    if "\x00" in text:
-        problems.append(f"{text.count(chr(0))} NUL characters removed")
+    nul = text.count("\x00")
+    if nul:
+        problems.append(f"{nul} NUL characters removed")
         text = text.replace("\x00", "")
-    encoding_parts.append(enc)
-    return Decoded(text, "+".join(encoding_parts), problems)
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+        problems.append("old Mac line endings (CR only) read as line breaks")
+    parts.append(enc)
+    return Decoded(text, "+".join(parts), problems)
+
+
+def _cut_plain(data: bytes, limit: int, problems: list[str]) -> bytes:
+    """Keep the first `limit` bytes, ending at a line break when there is one."""
+    cut = data[:limit]
+    nl = cut.rfind(b"\n")
+    if nl > 0:
+        cut = cut[: nl + 1]
+    problems.append(
+        f"file larger than {_mib(limit)}: only the first {len(cut)} bytes were read ({MAX_INPUT_ENV} raises the cap)"
+    )
+    return cut
+
+
+def decode_bytes(data: bytes | bytearray, limit: int | None = None) -> Decoded:
+    """Turn raw file bytes into text, saying what was done."""
+    limit = limit or max_input_bytes()
+    problems: list[str] = []
+    parts: list[str] = []
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip_stream(iter([bytes(data)]), len(data), limit, problems)
+        parts.append("gzip")
+    elif len(data) > limit:
+        data = _cut_plain(data, limit, problems)
+    return _to_text(data, parts, problems)
+
+
+def read_decoded(path: str, expected_size: int, limit: int | None = None) -> Decoded:
+    """Read and decode one regular file with bounded memory; say if it changed while read.
+
+    Raises OSError when the file cannot be opened or read (the caller reports it).
+    """
+    limit = limit or max_input_bytes()
+    problems: list[str] = []
+    parts: list[str] = []
+    with open(path, "rb") as fh:
+        first = fh.read(READ_CHUNK)
+        raw_read = len(first)
+        complete = True
+        if first[:2] == GZIP_MAGIC:
+
+            def chunks() -> Iterator[bytes]:
+                nonlocal raw_read
+                yield first
+                while block := fh.read(READ_CHUNK):
+                    raw_read += len(block)
+                    yield block
+
+            size_hint = max(expected_size, raw_read)
+            data: bytes | bytearray = gunzip_stream(chunks(), size_hint, limit, problems)
+            parts.append("gzip")
+            complete = not fh.read(1)
+        else:
+            rest = fh.read(limit + 1 - len(first)) if len(first) <= limit else b""
+            data = first + rest
+            raw_read = len(data)
+            if len(data) > limit:
+                data = _cut_plain(data, limit, problems)
+                complete = False
+        size_now = os.fstat(fh.fileno()).st_size
+    if size_now != expected_size or (complete and raw_read != expected_size):
+        problems.append(
+            f"file changed while read (size {expected_size} bytes when listed, {size_now} after reading, "
+            f"{raw_read} read): read what was there"
+        )
+    return _to_text(data, parts, problems)

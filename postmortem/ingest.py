@@ -17,7 +17,7 @@ import polars as pl
 from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame
 from parsers.recognize import recognize
-from postmortem.decode import decode_bytes
+from postmortem.decode import read_decoded
 from postmortem.discover import discover
 from postmortem.model import (
     EVENT_COLUMNS,
@@ -26,6 +26,7 @@ from postmortem.model import (
     conform_events,
     empty_events,
 )
+from postmortem.timecheck import dst_notes, out_of_order
 from postmortem.timeparse import PLACEHOLDER_YEAR
 
 SNIFF_BYTES = 65536
@@ -111,11 +112,6 @@ def parse_log_text(text: str, ctx: ParseContext) -> FileParse:
     )
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
 def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     """Read every input and return the sorted events table with per-file accounting."""
     opts = opts or IngestOptions()
@@ -131,30 +127,33 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
         info = InputFile(path=f.path, size_bytes=f.size)
         inputs.append(info)
         try:
-            data = _read(f.real)
+            decoded = read_decoded(f.real, f.size)
         except OSError as exc:
             info.skipped = True
-            info.problems.append(f"unreadable: {exc.strerror or exc}")
+            info.problems.append(f"unreadable: {exc.strerror or exc}: skipped")
             warnings.append(f"{f.path}: unreadable ({exc.strerror or exc}): skipped")
             continue
-        decoded = decode_bytes(data)
-        del data
         info.encoding = decoded.encoding
         info.problems.extend(decoded.problems)
         if decoded.binary:
             info.skipped = True
-            warnings.append(f"{f.path}: binary content: skipped")
+            warnings.extend(f"{f.path}: {p}" for p in info.problems)
             continue
         if not decoded.text.strip():
-            info.problems.append("empty file")
+            info.problems.append("empty file" if not decoded.text else "only blank lines")
             info.parser = "none"
-            info.lines = decoded.text.count("\n")
+            text = decoded.text
+            info.lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
             info.blank_lines = info.lines
+            warnings.extend(f"{f.path}: {p}" for p in info.problems)
             continue
         now = opts.now
         now_source = "--now"
         if now is None:
-            now = datetime.fromtimestamp(os.path.getmtime(f.real), tz=UTC)
+            try:
+                now = datetime.fromtimestamp(os.path.getmtime(f.real), tz=UTC)
+            except OSError:  # removed since it was read: the read time is the best reference left
+                now = datetime.now(tz=UTC)
             now_source = "file modification time"
         ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
         result, parser_name = _parse_one(decoded.text, ctx, opts)
@@ -166,6 +165,8 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
         info.blank_lines = result.blank_lines
         info.events = result.events.height
         info.problems.extend(result.problems)
+        info.problems.extend(out_of_order(result.events))
+        info.problems.extend(dst_notes(decoded.text, result.events, opts.tz, info.parser.startswith("log")))
         info.unrecognized_samples = result.unrecognized_samples
         for a in result.assumptions:
             if a not in assumptions:
