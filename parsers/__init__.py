@@ -7,8 +7,11 @@ FILE_PARSERS own whole files (event lists, metric exports) when their `sniff` sc
 from __future__ import annotations
 
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+from parsers.stackexchange_redis import StackExchangeRedis
 
-RECOGNIZERS: tuple[Recognizer, ...] = ()
+RECOGNIZERS: tuple[Recognizer, ...] = (
+    StackExchangeRedis(),
+)
 
 FILE_PARSERS: tuple[FileParser, ...] = ()
 

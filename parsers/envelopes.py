@@ -104,6 +104,12 @@ _CONTINUATION = (
     r"Exception Details:|Stack ?Trace:|\.\.\. \d+ more)"
 )
 _EXC_TAIL = r"^[\w.]+(?:Error|Exception|Exit|Interrupt|Warning)\b"
+# A StackExchange.Redis timeout message wrapped by hand over lines: "inst: 0, qu: 0, ...", "(Please take a look".
+_SE_REDIS_WRAP = (
+    r"^(?:(?:next|active|inst|qu|qs|aw|bw|rs|ws|in|in-pipe|out-pipe|last-in|cur-in|sync-ops|async-ops|serverEndpoint|"
+    r"conn-sec|aoc|mc|mgr|clientName|IOCP|WORKER|POOL|v): [^\n]*(?:[,;]|\bv: [\d.]+)\s*$|\(Please take a look at this article|"
+    r"that can cause timeouts: |see https://stackexchange\.github\.io/StackExchange\.Redis/ThreadTheft)"
+)
 
 # Level words to the normalized LEVELS vocabulary.
 _LEVEL_MAP = {
@@ -316,7 +322,8 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str) -> tuple[pl.Dat
         )
         envelope = pl.lit(None, dtype=pl.String)
     prev_indented = body.shift(1).str.contains(r"^\s").fill_null(False)
-    cont_like = body.str.contains(_CONTINUATION) | (body.str.contains(_EXC_TAIL) & prev_indented)
+    cont_like = (body.str.contains(_CONTINUATION) | (body.str.contains(_EXC_TAIL) & prev_indented)
+                 | body.str.contains(_SE_REDIS_WRAP))
     # Bare records (no header seen yet, or no variant at all): a non-continuation line starts one.
     df = df.with_columns(blank=blank, envelope=envelope)
     df = df.with_columns(

@@ -1,0 +1,422 @@
+"""StackExchange.Redis (.NET): exceptions, per-endpoint failure texts, ILogger/TextWriter connect
+logs and logged configuration, as typed `redis.*` events.
+
+Why one module: every SE.Redis text shares the same `key: value` field vocabulary (formats.md §1),
+so one field table serves timeouts (1.0 `qu=0`, 1.x, 2.x, 3.x), failures and connect logs. Fields
+are extracted by NAME, never by position, because their order and presence change per version.
+Secrets are redacted from the text before anything is extracted, so they are never stored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import polars as pl
+
+from postmortem.redact import redact_expr
+
+_EP = r"[\w.\-\[\]*]+:\d+"  # host:port (hosts may be [REDACTED] or masked)
+
+# Words that tie a record to this library (other .NET/Java clients reuse RedisTimeoutException etc.).
+_SE_CONTEXT = (
+    r"StackExchange\.Redis|SE\.Redis-v|ConnectionMultiplexer|IConnectionMultiplexer|"
+    r"(?:^|[^.\w])Redis(?:Timeout|Connection|Server|Command)Exception"
+)
+_FAILURE_TYPES = (
+    "UnableToResolvePhysicalConnection|SocketFailure|AuthenticationFailure|ProtocolFailure|InternalFailure|"
+    "SocketClosed|ConnectionDisposed|Loading|UnableToConnect|ResponseIntegrityFailure|CircuitBreaker"
+)
+# Per-endpoint failure text (2.x RecordConnectionFailed): "SocketFailure (...) on host:port/Interactive, ..."
+_ENDPOINT_FAILURE = r"\b(" + _FAILURE_TYPES + r")(?: \([^)]*\))? on ([^\s/,]+)/(?:Interactive|Subscription)\b"
+# 2.7.4+ ILogger: "Connection failed: {EndPoint} ({ConnectionType}, {FailureType}): {ErrorMessage}"
+_ILOGGER_FAILED = r"Connection failed: (\S+) \((?:Interactive|Subscription), (" + _FAILURE_TYPES + r"|None)\)"
+
+# Connect-log (ConnectionMultiplexer.Connect(..., log) / LoggerFactory) steps.
+_CONNECT_LOG_STRONG = (
+    r"Connecting \((?:sync|async)\) on |unique nodes specified|OnConnectedAsync |"
+    r"Awaiting (?:\d+ available )?task completion|tasks? completed cleanly|Requesting tie-break|__Booksleeve_TieBreak|"
+    r"Sending critical tracer|Endpoint is \(Interactive: |/(?:Interactive|Subscription)(?:: )?Connect(?:ing|ed)|"
+    r"Connected (?:Interactive|Subscription)/|Allowing (?:\d+ )?endpoint|OnEstablishingAsync complete|"
+    r"Sync timeouts: \d+; async timeouts|Did not respond \(Task\.Status|\(SE\.Redis-v"
+)
+_CONNECT_LOG_WEAK = (
+    r"BeginConnect|EndConnect|Server handshake|Authenticating (?:\(|via )|Setting client (?:name|lib)|Auto-configur|"
+    r"Flushing outbound buffer|Starting (?:poll|read|heartbeat)|Connect complete|Endpoint summary:|Task summary:|"
+    r"Total connect time: |Configuring TLS|TLS connection established|Returned with success|Election|"
+    r"Cluster: \d+ of \d+ slots|Broadcasting reconfigure|Writing(?: to \w+/|: )|faulted: |Faulted: |Connect failed: |"
+    r"Connect task canceled|Checking \S+ is available"
+)
+_LOG_TIME = r"^\s*\d\d:\d\d:\d\d\.\d{3,7}: "  # TextWriter connect log prefix (time of day only)
+_EP_PREFIX = r"^\s*(?:\d\d:\d\d:\d\d\.\d{3,7}: )?\s*_?" + _EP + r"(?:/(?:Interactive|Subscription))?:? "
+_CONNECT_FAULT = (
+    r"faulted: |: Faulted: |OnConnectedAsync completed \((?:Disconnected|Faulted)|"
+    r"Endpoint is \(Interactive: (?:Disconnected|Connecting)|Did not respond \(Task|Connect task canceled|Connect failed: "
+)
+
+# Connection strings ("host:6380,password=...,abortConnect=False") and ConfigurationOptions code.
+_CS_KEYS = (
+    "abortConnect|allowAdmin|asyncTimeout|channelPrefix|checkCertificateRevocation|configCheckSeconds|"
+    "configChannel|connectRetry|connectTimeout|defaultDatabase|keepAlive|name|password|proxy|resolveDns|"
+    "responseTimeout|serviceName|ssl|sslHost|sslProtocols|syncTimeout|tiebreaker|user|version|setlib|"
+    "protocol|highIntegrity|tunnel|writeBuffer|highPriorityThreads|preserveAsyncOrder"
+)
+_CONN_STRING = r"(?i)((?:" + _EP + r"|[\w.\-\[\]]+),(?:[^\s\"';,]+,)*(?:" + _CS_KEYS + r")=[^\s\"';]*)"
+_BARE_ENDPOINTS = _LOG_TIME + r"(" + _EP + r"(?:," + _EP + r")*)\s*$"
+_PROPS_STRONG = (
+    r"\b(?:AbortOnConnectFail|ReconnectRetryPolicy|BacklogPolicy|ConnectRetry|SyncTimeout|AsyncTimeout|"
+    r"ConfigCheckSeconds|IncludeDetailInExceptions)\s*\"?\s*[=:]|\bnew (?:Exponential|Linear)Retry\s*\(|"
+    r"BacklogPolicy\.(?:Default|FailFast)"
+)
+_PROP_ASSIGN = (
+    r"^\s*(?:[\w]+\.)*(?:ConnectTimeout|KeepAlive|Ssl|SslProtocols|AllowAdmin|ClientName|DefaultDatabase|"
+    r"HeartbeatInterval|ResolveDns|Password|User|EndPoints\.Add)\s*(?:=\s*[^;=]+;?|\([^;]*\);?)\s*$"
+)
+
+_SE_RESTORED = r"\bConnectionRestored\b|(?i:redis connection (?:was )?restored|reconnected to redis)"
+_SE_RECONNECT = r"Resurrecting \S+ \(retry: \d+\)|Resetting failing connections to retry|Retrying - attempts left: \d+|" \
+    r"Subscriptions attempting reconnect: \d+"
+
+# (kind, pattern, needs SE context). First match wins.
+_RULES: tuple[tuple[str, str, bool], ...] = (
+    ("redis.backlog_timeout", r"The message timed out in the backlog|The timeout was reached before the message "
+     r"could be written|The message was in the backlog when connection was disposed", False),
+    ("redis.timeout", r"Timeout performing \S|Timeout awaiting response \(|StackExchange\.Redis\.RedisTimeoutException|"
+     r"(?:^|[^.\w])RedisTimeoutException\b", False),
+    ("redis.no_connection", r"No connection (?:is (?:active/)?available|\(requires writable)|"
+     r"Connection to Redis never succeeded", False),
+    ("redis.auth_failed", r"There was an authentication failure|AuthenticationFailure (?:on |\()|"
+     r"Redis(?:Server|Connection)Exception: (?:NOAUTH|WRONGPASS)", False),
+    ("redis.loading", r"RedisServerException: LOADING|LOADING Redis is loading the dataset|Loading on " + _EP, False),
+    ("redis.connect_failed", r"It was not possible to connect to the redis server", False),
+    ("_ilogger_failed", _ILOGGER_FAILED, False),
+    ("_endpoint_failure", _ENDPOINT_FAILURE, False),
+    ("redis.connection_lost", r"Dead socket detected, no reads in \d+ seconds", False),
+    ("redis.reconnect_attempt", _SE_RECONNECT, False),
+    ("redis.reconnect_attempt", r"\bReconnecting\b", True),
+    ("redis.connection_restored", _SE_RESTORED, False),
+    ("redis.connect_failed", _CONNECT_FAULT + r"|ConnectionFailed\b", True),
+    ("redis.config", _PROPS_STRONG, False),
+    ("redis.config", _PROP_ASSIGN, False),
+    ("redis.config", _CONN_STRING, False),
+    ("redis.config", _BARE_ENDPOINTS, False),
+    ("_connect_log", _CONNECT_LOG_STRONG, False),
+    ("_connect_log", r"(?:" + _LOG_TIME + r"|" + _EP_PREFIX + r").*(?:" + _CONNECT_LOG_WEAK + ")", False),
+)
+
+
+def _failure_kind(failure_type: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """Map a ConnectionFailureType (and the previous physical state) onto the events vocabulary."""
+    connecting = text.str.contains(r"state: (?:Connecting|ConnectedEstablishing)\b|origin: (?:BeginConnect|ConnectedAsync)")
+    return (
+        pl.when(failure_type.is_in(["UnableToConnect", "UnableToResolvePhysicalConnection"]))
+        .then(pl.lit("redis.connect_failed"))
+        .when(failure_type == "AuthenticationFailure").then(pl.lit("redis.auth_failed"))
+        .when(failure_type == "Loading").then(pl.lit("redis.loading"))
+        .when(failure_type == "CircuitBreaker").then(pl.lit("redis.no_connection"))
+        .when(connecting).then(pl.lit("redis.connect_failed"))
+        .otherwise(pl.lit("redis.connection_lost"))
+    )
+
+
+def _kv(text: pl.Expr, key: str, value: str) -> pl.Expr:
+    """`key: value` or `key=value` (1.0 layout) by name; keys are bounded so `in` never matches `last-in`."""
+    return text.str.extract(r"(?:^|[\s,(\[])" + re.escape(key) + r"(?:: ?|=)(" + value + r")", 1)
+
+
+_INT = r"-?\d+"
+# (attr name, key in the text, value pattern, dtype). Order here is the order in attrs.
+_FIELDS: tuple[tuple[str, str, str, pl.DataType], ...] = (
+    ("inst", "inst", _INT, pl.Int64()),
+    ("queue", "queue", _INT, pl.Int64()),
+    ("qu", "qu", _INT, pl.Int64()),
+    ("qs", "qs", _INT, pl.Int64()),
+    ("qc", "qc", _INT, pl.Int64()),
+    ("wr", "wr", r"\d+(?:/\d+)?", pl.String()),
+    ("wq", "wq", _INT, pl.Int64()),
+    ("aw", "aw", r"True|False|true|false", pl.Boolean()),
+    ("bw", "bw", r"\w+", pl.String()),
+    ("rs", "rs", r"\w+", pl.String()),
+    ("ws", "ws", r"\w+", pl.String()),
+    ("in", "in", r"\d+(?:/\d+)?", pl.Int64()),
+    ("in_pair", "in", r"\d+/\d+", pl.String()),  # 1.0 layout "in=0/0"
+    ("in-pipe", "in-pipe", _INT, pl.Int64()),
+    ("out-pipe", "out-pipe", _INT, pl.Int64()),
+    ("ar", "ar", _INT, pl.Int64()),
+    ("last-in", "last-in", _INT, pl.Int64()),
+    ("cur-in", "cur-in", _INT, pl.Int64()),
+    ("lm", "lm", r"\d+/\d+/\d+/\d+", pl.String()),
+    ("sync-ops", "sync-ops", _INT, pl.Int64()),
+    ("async-ops", "async-ops", _INT, pl.Int64()),
+    ("serverEndpoint", "serverEndpoint", r"[^\s,]+", pl.String()),
+    ("conn-sec", "conn-sec", r"[\d.]+|n/a", pl.String()),
+    ("aoc", "aoc", r"[01]", pl.Int64()),
+    ("mc", "mc", r"\d+/\d+/\d+", pl.String()),
+    ("mgr", "mgr", r"\d+ of \d+ available|[A-Za-z]+", pl.String()),
+    ("err", "err", r"[^,]*", pl.String()),
+    ("clientName", "clientName", r"[^,]*", pl.String()),
+    ("keyHashSlot", "keyHashSlot", _INT, pl.Int64()),
+    ("Local-CPU", "Local-CPU", r"[\d.]+%|n/a|[A-Za-z]+", pl.String()),
+    ("v", "v", r"\d+(?:\.\d+)+", pl.String()),
+    # per-endpoint failure text (RecordConnectionFailed)
+    ("last", "last", r"[A-Z]+", pl.String()),
+    ("origin", "origin", r"\w+", pl.String()),
+    ("outstanding", "outstanding", _INT, pl.Int64()),
+    ("last-read", "last-read", r"\d+s ago", pl.String()),
+    ("last-write", "last-write", r"\d+s ago", pl.String()),
+    ("unanswered-write", "unanswered-write", r"\d+s ago", pl.String()),
+    ("keep-alive", "keep-alive", r"\d+s", pl.String()),
+    ("state", "state", r"\w+", pl.String()),
+    ("last-heartbeat", "last-heartbeat", r"never|\d+s ago", pl.String()),
+    ("global", "global", r"\d+s ago", pl.String()),
+)
+_POOL_STATS = r"\(Busy=(\d+),Free=(\d+),Min=(\d+),Max=(\d+)\)"
+
+
+def _int(e: pl.Expr) -> pl.Expr:
+    return e.cast(pl.Int64, strict=False)
+
+
+def _flag(e: pl.Expr) -> pl.Expr:
+    return e.str.to_lowercase().replace_strict({"true": True, "false": False}, default=None, return_dtype=pl.Boolean)
+
+
+def _encode(fields: list[pl.Expr]) -> pl.Expr:
+    """JSON object of the fields without null members (first field is never null: `client`)."""
+    return pl.struct(fields).struct.json_encode().str.replace_all(r",\"[\w-]+\":null", "")
+
+
+class StackExchangeRedis:
+    """Recognizer for StackExchange.Redis texts in any envelope (see module docstring)."""
+
+    name: ClassVar[str] = "stackexchange_redis"
+    example: ClassVar[str] = (
+        "Timeout awaiting response (outbound=0KiB, inbound=0KiB, 5984ms elapsed, timeout is 5000ms), command=GET, "
+        "..., qs: 57, ..., clientName: api-6f7c9d-x2k8p(SE.Redis-v2.6.122.38350), WORKER: (Busy=61,...)"
+    )
+    samples: ClassVar[tuple[str, ...]] = (
+        "StackExchange.Redis.RedisTimeoutException: Timeout performing GET (5000ms), next: GET Identity:Session:***, "
+        "inst: 3, qu: 0, qs: 10, aw: False, rs: ReadAsync, ws: Idle, in: 8384, in-pipe: 0, out-pipe: 0, "
+        "serverEndpoint: , mgr: 9 of 10 available, clientName: yingkehuiyuan-5db544c847-t9vll, "
+        "IOCP: (Busy=0,Free=1000,Min=4,Max=1000), WORKER: (Busy=2963,Free=29804,Min=12402,Max=32767), v: 2.0.601.3402\n",
+        "Timeout performing GET {KEY}, inst: 1, mgr: CheckForHeartbeat, err: never, queue: 36147, qu: 0, qs: 36147, "
+        "qc: 0, wr: 0, wq: 0, in: 8192, ar: 0, IOCP: (Busy=0,Free=1000,Min=8,Max=1000), "
+        "WORKER: (Busy=51,Free=32716,Min=8,Max=32767)\n",
+        "SocketFailure on xx.redis.cache.windows.net:6380/Interactive, Idle/Faulted, last: GET, origin: ReadFromPipe, "
+        "outstanding: 12, last-read: 22s ago, last-write: 1s ago, unanswered-write: 19s ago, keep-alive: 60s, "
+        "state: ConnectedEstablished, mgr: 9 of 10 available, in: 0, last-heartbeat: 1s ago, v: 2.7.33.41805\n",
+        "13:47:45.2344: Connecting (sync) on .NET 7.0.16 (StackExchange.Redis: v2.7.17.27058)\n"
+        "13:47:45.2678: redisserver:6379,syncTimeout=1000,allowAdmin=True,connectTimeout=1000,ssl=False,abortConnect=False\n",
+        "config.AbortOnConnectFail = true;\nconfig.ReconnectRetryPolicy = new ExponentialRetry (5000);\n",
+    )
+
+    def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
+        any_rule = "|".join(f"(?:{rx})" for _, rx, _ in _RULES)
+        cand = records.filter(pl.col("text").str.contains(any_rule))
+        if cand.height == 0:
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        logger = pl.col("logger").fill_null("") if "logger" in cand.columns else pl.lit("")
+        cand = cand.with_columns(
+            _t=redact_expr(pl.col("text")),
+            _se=pl.col("text").str.contains(_SE_CONTEXT) | logger.str.contains(r"StackExchange\.Redis"),
+        )
+        t = pl.col("_t")
+        rule = pl.lit(None, dtype=pl.String)
+        for kind, rx, needs_se in reversed(_RULES):
+            cond = t.str.contains(rx) & (pl.col("_se") if needs_se else pl.lit(True))
+            rule = pl.when(cond).then(pl.lit(kind)).otherwise(rule)
+        match_any = "|".join(f"(?:{rx})" for _, rx, _ in _RULES)
+        cand = cand.with_columns(_rule=rule).filter(pl.col("_rule").is_not_null())
+        if cand.height == 0:
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        # The line holding the exception, and the exception text up to the first stack frame.
+        line_rx = r"(?m)^([^\n]*(?:" + match_any + r")[^\n]*)"
+        cand = cand.with_columns(
+            _line=pl.coalesce(t.str.extract(line_rx, 1), t.str.extract(r"^([^\n]*)", 1)),
+            _head=t.str.extract(r"(?s)^(.*?)(?:\n[ \t]+(?:at |--- |[\w.`<>]+\.\w+[\[(])|$)", 1)
+            .str.replace_all(r"\s*\n\s*", " "),
+        )
+        return cand.select(
+            "rec",
+            kind=self._kind(),
+            entity=self._entity(),
+            host=self._host(),
+            message=pl.col("_line").str.strip_chars().str.slice(0, 2000),
+            attrs=self._attrs(),
+        )
+
+    @staticmethod
+    def _failure_type() -> pl.Expr:
+        h = pl.col("_head")
+        return pl.coalesce(
+            h.str.extract(_ILOGGER_FAILED, 2),
+            h.str.extract(_ENDPOINT_FAILURE, 1),
+            h.str.extract(r"\b(" + _FAILURE_TYPES + r") on [A-Z]+\b", 1),
+            h.str.extract(r"\b(" + _FAILURE_TYPES + r"|ConnectTimeout)\b", 1),
+        )
+
+    def _kind(self) -> pl.Expr:
+        rule, h = pl.col("_rule"), pl.col("_head")
+        ftype = self._failure_type()
+        connect_log = (
+            pl.when(pl.col("_t").str.contains(_CONNECT_FAULT)).then(pl.lit("redis.connect_failed"))
+            .otherwise(pl.lit("redis.connect_log"))
+        )
+        return (
+            pl.when(rule.is_in(["_ilogger_failed", "_endpoint_failure"])).then(_failure_kind(ftype, h))
+            .when(rule == "_connect_log").then(connect_log)
+            .otherwise(rule)
+        )
+
+    @staticmethod
+    def _entity() -> pl.Expr:
+        h = pl.col("_head")
+        ep = pl.coalesce(
+            _kv(h, "serverEndpoint", r"[^\s,]+").str.replace(r"^Unspecified/", ""),
+            h.str.extract(_ENDPOINT_FAILURE, 2),
+            h.str.extract(_ILOGGER_FAILED, 1),
+            h.str.extract(r"Resurrecting (" + _EP + r")", 1),
+            h.str.extract(_EP_PREFIX.replace(_EP, "(" + _EP + ")", 1), 1),
+            h.str.extract(r"(?:BeginConnect|EndConnect|Connect complete|Connected \w+/|_Connecting|Checking) ?:? ?(" + _EP + ")", 1),
+            h.str.extract(r"(" + _EP + r") faulted: ", 1),
+        )
+        ep = pl.when(ep.str.contains(r"^[\w.\-\[\]]+:\d+$")).then(ep)
+        return pl.lit("redis:") + ep
+
+    @staticmethod
+    def _client_name() -> pl.Expr:
+        h = pl.col("_head")
+        return pl.coalesce(_kv(h, "clientName", r"[^,]*").str.strip_chars(), h.str.extract(r"Setting client name: (\S+)", 1))
+
+    def _host(self) -> pl.Expr:
+        cn = self._client_name()
+        pod = pl.coalesce(
+            cn.str.extract(r"^([\w.-]+)\(SE\.Redis-v", 1),
+            cn.str.extract(r"^([a-z0-9][a-z0-9-]*-[a-z0-9]{5})$", 1),  # Kubernetes pod name without suffix (2.0)
+        )
+        return pod
+
+    def _attrs(self) -> pl.Expr:
+        h, t = pl.col("_head"), pl.col("_t")
+        out: list[pl.Expr] = [pl.lit("stackexchange_redis").alias("client")]
+        out.append(t.str.extract(r"((?:StackExchange\.Redis\.)?Redis\w*Exception|TimeoutException)", 1).alias("exception"))
+        out.append(self._failure_type().alias("failure_type"))
+        command = pl.coalesce(
+            h.str.extract(r"Timeout performing ([A-Z][A-Z.]*)\b", 1),
+            h.str.extract(r"command=([A-Z][A-Z.]*)", 1),
+            h.str.extract(r"to service this operation: ([A-Z][A-Z.]*)", 1),
+        )
+        out.append(command.alias("command"))
+        out.append(_kv(h, "active", r"[A-Z][A-Z.]*").alias("active"))
+        out.append(_kv(h, "next", r"[A-Z][A-Z.]*").alias("next"))
+        out.append(_int(pl.coalesce(
+            h.str.extract(r"Timeout performing \S+ \((\d+)ms\)", 1),
+            h.str.extract(r"timeout is (\d+)ms", 1),
+            h.str.extract(r"became available \((\d+)ms\)", 1),
+            _kv(h, "timeout", r"\d+"),
+        )).alias("timeout_ms"))
+        out.append(_int(h.str.extract(r"(\d+)ms elapsed", 1)).alias("elapsed_ms"))
+        out.append(_int(h.str.extract(r"outbound[=:] ?(\d+)KiB", 1)).alias("outbound_kib"))
+        out.append(_int(h.str.extract(r"inbound[=:] ?(\d+)KiB", 1)).alias("inbound_kib"))
+        out.append(pl.when(h.str.contains("possible thread-theft indicated")).then(pl.lit(True)).alias("thread_theft"))
+        for attr, key, value, dtype in _FIELDS:
+            raw = _kv(h, key, value).str.strip_chars()
+            if dtype == pl.Int64():
+                e = _int(raw)
+            elif dtype == pl.Boolean():
+                e = _flag(raw)
+            else:
+                e = raw
+            out.append(e.alias(attr))
+        out.append(_int(_kv(h, "PerfCounterHelperkeyHashSlot", _INT)).alias("PerfCounterHelperkeyHashSlot"))
+        mc = _kv(h, "mc", r"\d+/\d+/\d+")
+        for i, name in enumerate(("mc_attempts", "mc_completed", "mc_closed")):
+            out.append(_int(mc.str.split("/").list.get(i, null_on_oob=True)).alias(name))
+        mgr = _kv(h, "mgr", r"\d+ of \d+ available")
+        out.append(_int(mgr.str.extract(r"^(\d+)", 1)).alias("mgr_available"))
+        out.append(_int(mgr.str.extract(r"of (\d+)", 1)).alias("mgr_total"))
+        for pool in ("IOCP", "WORKER"):
+            for i, stat in enumerate(("busy", "free", "min", "max"), start=1):
+                out.append(_int(h.str.extract(pool + r": ?" + _POOL_STATS, i)).alias(f"{pool.lower()}_{stat}"))
+        pool_rx = r"POOL: ?\(Threads=(\d+),QueuedItems=(\d+),CompletedItems=(\d+)(?:,Timers=(\d+))?\)"
+        for i, stat in enumerate(("threads", "queued_items", "completed_items", "timers"), start=1):
+            out.append(_int(h.str.extract(pool_rx, i)).alias(f"pool_{stat}"))
+        lm = _kv(h, "lm", r"\d+/\d+/\d+/\d+")
+        for i, name in enumerate(("lm_live", "lm_created", "lm_disposed", "lm_finalized")):
+            out.append(_int(lm.str.split("/").list.get(i, null_on_oob=True)).alias(name))
+        out.append(pl.col("_t").str.extract(r"Resurrecting \S+ \(retry: (\d+)\)", 1).cast(pl.Int64, strict=False)
+                   .alias("retry"))
+        out.append(h.str.extract(r"Retrying - attempts left: (\d+)", 1).cast(pl.Int64, strict=False).alias("attempts_left"))
+        out.append(self._client_name().alias("client_name"))
+        out.append(pl.coalesce(
+            _kv(h, "v", r"\d+(?:\.\d+)+"),
+            t.str.extract(r"SE\.Redis-v(\d+(?:\.\d+)+)", 1),
+            t.str.extract(r"StackExchange\.Redis: v(\d+(?:\.\d+)+)", 1),
+            t.str.extract(r"StackExchange\.Redis(?:\.StrongName)?, Version=(\d+(?:\.\d+)+)", 1),
+        ).alias("lib_version"))
+        out.append(self._inner_kind().alias("inner_kind"))
+        out.append(h.str.extract(r"faulted: ([^,]+?)(?:\s*$|, )", 1).alias("connect_log_faulted"))
+        out.append(pl.when((pl.col("_rule") != "_connect_log")
+                           & t.str.contains(r"\n\s+(?:_Connecting |BeginConnect|Requesting tie-break|\S+ faulted: )"))
+                   .then(pl.lit(True)).alias("connect_log"))
+        out.append(t.str.extract(_LOG_TIME.replace(r"\d\d:\d\d:\d\d\.\d{3,7}", r"(\d\d:\d\d:\d\d\.\d{3,7})"), 1)
+                   .alias("log_time"))
+        out.extend(self._config_fields())
+        return _encode(out)
+
+    @staticmethod
+    def _inner_kind() -> pl.Expr:
+        """For no-connection and backlog texts: what the wrapped inner failure says."""
+        h = pl.col("_head")
+        rule = pl.col("_rule")
+        wraps = rule.is_in(["redis.no_connection", "redis.backlog_timeout"])
+        return (
+            pl.when(wraps & h.str.contains("There was an authentication failure|AuthenticationFailure"))
+            .then(pl.lit("redis.auth_failed"))
+            .when(wraps & h.str.contains("It was not possible to connect|UnableToConnect"))
+            .then(pl.lit("redis.connect_failed"))
+            .when(wraps & h.str.contains(_ENDPOINT_FAILURE))
+            .then(_failure_kind(h.str.extract(_ENDPOINT_FAILURE, 1), h))
+        )
+
+    @staticmethod
+    def _config_fields() -> list[pl.Expr]:
+        """Parsed options of a logged connection string or ConfigurationOptions code (config events only)."""
+        is_cfg = pl.col("_rule") == "redis.config"
+        h = pl.col("_head")
+        cs = pl.coalesce(h.str.extract(_CONN_STRING, 1), h.str.extract(_BARE_ENDPOINTS, 1))
+
+        def opt(names: str, value: str) -> pl.Expr:
+            rx = r"(?i)(?:^|[\s,.{(])(?:" + names + r")\"?\s*[=:]\s*\"?(" + value + ")"
+            return pl.when(is_cfg).then(h.str.extract(rx, 1))
+
+        ints = {
+            "connectTimeout": "connectTimeout", "syncTimeout": "syncTimeout", "asyncTimeout": "asyncTimeout",
+            "connectRetry": "connectRetry", "keepAlive": "keepAlive", "configCheckSeconds": "configCheckSeconds",
+            "defaultDatabase": "defaultDatabase",
+        }
+        out = [_flag(opt("abortConnect|AbortOnConnectFail", "true|false")).alias("abortConnect")]
+        out += [_int(opt(k, r"-?\d+")).alias(name) for name, k in ints.items()]
+        out.append(_flag(opt("ssl", "true|false")).alias("ssl"))
+        out.append(_flag(opt("allowAdmin", "true|false")).alias("allowAdmin"))
+        out.append(opt("sslProtocols", r"[\w|]+").alias("sslProtocols"))
+        policy = h.str.extract_groups(r"(?P<p>ExponentialRetry|LinearRetry)\s*\(\s*(?P<a>[\d_]+)?(?:\s*,\s*(?P<b>[\d_]+))?")
+        name = policy.struct.field("p")
+        arg = policy.struct.field("a").str.replace_all("_", "")
+        out.append(pl.when(is_cfg & name.is_not_null()).then(
+            name + pl.lit("(") + pl.coalesce(arg, pl.lit("")) + pl.lit(")")).alias("reconnect_retry_policy"))
+        out.append(pl.when(is_cfg).then(_int(arg)).alias("reconnect_retry_ms"))
+        out.append(pl.when(is_cfg).then(_int(policy.struct.field("b").str.replace_all("_", ""))).alias("reconnect_retry_max_ms"))
+        out.append(pl.when(is_cfg).then(pl.coalesce(
+            h.str.extract(r"BacklogPolicy\.(Default|FailFast)", 1),
+            pl.when(h.str.contains(r"BacklogPolicy\s*=\s*new\b")).then(pl.lit("custom")),
+        )).alias("backlog_policy"))
+        endpoints = cs.str.split(",").list.eval(pl.element().filter(~pl.element().str.contains("="))).list.join(",")
+        out.append(pl.when(is_cfg).then(pl.coalesce(
+            pl.when(endpoints != "").then(endpoints),
+            h.str.extract(r"EndPoints\.Add\(\s*\"([^\"]+)\"", 1),
+        )).alias("endpoints"))
+        out.append(pl.when(is_cfg & cs.is_not_null()).then(pl.lit(True)).alias("connection_string"))
+        out.append(pl.when(is_cfg).then(opt("name|ClientName", r"[^,\s\";]+")).alias("config_client_name"))
+        out.append(pl.when(is_cfg & h.str.contains(r"(?i)\bpassword\s*[=:]")).then(pl.lit(True)).alias("has_password"))
+        return out
