@@ -13,6 +13,8 @@ from postmortem.detectors import DETECTORS
 from postmortem.ingest import IngestOptions, IngestResult, ingest
 from postmortem.model import Evidence, Finding, Report, TimelineEntry, UnrecognizedSample
 from postmortem.redact import redact_text
+from postmortem.story import build_story
+from postmortem.templates import message_templates
 from postmortem.timeline import error_bursts
 
 
@@ -58,12 +60,16 @@ def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
     return text
 
 
-def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions) -> list[Finding]:
+def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions, warnings: list[str]) -> list[Finding]:
+    """Run the selected detectors; one detector's bug becomes a warning, never a lost report."""
     findings: list[Finding] = []
     for det in DETECTORS:
         if not _wanted(det.rule.rule_id, opts):
             continue
-        findings.extend(det.detect(events, ctx))
+        try:
+            findings.extend(det.detect(events, ctx))
+        except Exception as exc:  # noqa: BLE001
+            warnings.append(f"detector {det.rule.rule_id} failed: {type(exc).__name__}: {exc}")
     findings.sort(key=lambda f: (-int(f.severity), f.rule_id, str(f.start or "")))
     return findings
 
@@ -77,9 +83,16 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     if opts.until is not None:
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") <= opts.until))
     ctx = build_context(events, result.inputs, result.assumptions)
-    findings = run_detectors(events, ctx, opts)
+    findings = run_detectors(events, ctx, opts, result.warnings)
     timeline: list[TimelineEntry] = error_bursts(events)
-    summary = summarize(result, findings, ctx.window_start, ctx.window_end)
+    story = build_story(findings)
+    accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
+    summary = f"{story.summary} {accounting}" if story and story.summary else accounting
+    unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
+    templates = message_templates(events, unrecognized)
+    if opts.redact:
+        templates = [{**t, "template": redact_text(t["template"]), "example": redact_text(t["example"])}
+                     for t in templates]
     inputs = result.inputs
     if opts.redact:
         findings = [_redact_finding(f) for f in findings]
@@ -101,5 +114,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         event_counts=counts,
         redacted=opts.redact,
         generated_at=opts.generated_at,
+        templates=tuple(templates),
+        extras={"story": story.as_dict() if story else None},
     )
     return report, result

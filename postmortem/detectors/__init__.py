@@ -3,10 +3,56 @@
 from __future__ import annotations
 
 from postmortem.detectors.base import Detector
+from postmortem.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
+from postmortem.detectors.clock import ClockSkew
+from postmortem.detectors.configs import (
+    AbortConnectTrue,
+    ConnectionPerRequest,
+    LowMinThreads,
+    RetryWithoutBackoff,
+    TimeoutsMisconfigured,
+    UnboundedPool,
+)
 from postmortem.detectors.inputs import UnrecognizedInput
+from postmortem.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
+from postmortem.detectors.metrics import (
+    ConnectedClientsSpike,
+    ConnectionChurn,
+    Evictions,
+    RejectedConnections,
+)
+from postmortem.detectors.storm import (
+    MaxclientsSaturation,
+    PoolExhaustion,
+    ReconnectStorm,
+    RedisUnreachable,
+    RetryStorm,
+)
 
 DETECTORS: tuple[Detector, ...] = (
     UnrecognizedInput(),
+    ClockSkew(),
+    RedisUnreachable(),
+    ReconnectStorm(),
+    RetryStorm(),
+    MaxclientsSaturation(),
+    PoolExhaustion(),
+    ThreadpoolStarvation(),
+    SlowResponses(),
+    RedisLoading(),
+    AbortConnectTrue(),
+    RetryWithoutBackoff(),
+    ConnectionPerRequest(),
+    UnboundedPool(),
+    LowMinThreads(),
+    TimeoutsMisconfigured(),
+    PodRestarts(),
+    HpaFeedback(),
+    LivenessDependsOnRedis(),
+    ConnectedClientsSpike(),
+    RejectedConnections(),
+    ConnectionChurn(),
+    Evictions(),
 )
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 import polars as pl
 
 from postmortem.correlate import Context
-from postmortem.model import Evidence, Finding, Rule
+from postmortem.model import Confidence, Evidence, Finding, Rule, Severity
 
 MAX_EVIDENCE = 8
 
@@ -39,3 +39,35 @@ def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[
 
 def rule_doc(what: str, why: str, recommendation: str) -> str:
     return f"What it detects: {what}\n\nWhy it matters: {why}\n\nRecommendation: {recommendation}"
+
+
+def finding(
+    rule: Rule,
+    title: str,
+    rows: pl.DataFrame,
+    stats: dict,
+    confidence: Confidence,
+    entities: tuple[str, ...] = (),
+    severity: Severity | None = None,
+    start=None,
+    end=None,
+) -> Finding | None:
+    """Build a Finding from the event rows that prove it; None when there is no evidence to cite."""
+    evidence, more = evidence_rows(rows)
+    if not evidence:
+        return None
+    timed = rows.filter(pl.col("ts").is_not_null())
+    if start is None and timed.height:
+        start = timed.get_column("ts").min()
+    if end is None and timed.height:
+        end = timed.get_column("ts").max()
+    recommendation = rule.doc.split("Recommendation: ", 1)[-1] if "Recommendation: " in rule.doc else ""
+    return Finding(
+        rule_id=rule.rule_id, name=rule.name, severity=severity or rule.severity, confidence=confidence,
+        title=title, start=start, end=end, entities=tuple(sorted(set(entities))), stats=stats,
+        evidence=evidence, evidence_more=more, recommendation=recommendation,
+    )
+
+
+def rows_by_ids(events: pl.DataFrame, ids) -> pl.DataFrame:
+    return events.filter(pl.col("event_id").is_in(list(ids)))

@@ -1,0 +1,126 @@
+"""PM105–PM107: client-side slowness that is not an outage: thread-pool starvation, timeouts while
+connected, and a server still loading its dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+
+from postmortem.correlate import Context, attr
+from postmortem.detectors.base import finding, rule_doc
+from postmortem.model import Confidence, Finding, Rule, Severity
+
+INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min
+
+
+def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
+    """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs."""
+    return events.filter(pl.col("source") == "stackexchange_redis").with_columns(
+        worker_busy=attr("worker_busy", pl.Int64), worker_min=attr("worker_min", pl.Int64),
+        iocp_busy=attr("iocp_busy", pl.Int64), iocp_min=attr("iocp_min", pl.Int64),
+    ).filter(
+        (pl.col("worker_busy") > pl.col("worker_min")) | (pl.col("iocp_busy") > pl.col("iocp_min"))
+    ).with_columns(
+        excess=pl.max_horizontal(pl.col("worker_busy") - pl.col("worker_min"), pl.col("iocp_busy") - pl.col("iocp_min"))
+    )
+
+
+class ThreadpoolStarvation:
+    rule = Rule(
+        "PM105", "threadpool-starvation", Severity.HIGH,
+        ".NET WORKER/IOCP Busy > Min in timeouts",
+        rule_doc(
+            "StackExchange.Redis timeouts whose WORKER or IOCP thread-pool stats show Busy above Min.",
+            "above Min the .NET thread pool adds about one thread per 500 ms, so replies that already arrived "
+            "wait for a thread to run their continuation: timeouts, then reconnects, then more load.",
+            "make the call path async end to end; as a stop-gap raise ThreadPool.SetMinThreads above the "
+            "observed Busy count.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        rows = thread_stats(events)
+        if rows.height == 0:
+            return
+        peak = rows.sort("excess", descending=True).row(0, named=True)
+        stats = {
+            "timeouts_with_busy_above_min": rows.height,
+            "peak_worker_busy": peak["worker_busy"], "worker_min": peak["worker_min"],
+            "peak_iocp_busy": peak["iocp_busy"], "iocp_min": peak["iocp_min"],
+            "busy_minus_min": int(peak["excess"]),
+            "injection_delay_s": round(int(peak["excess"]) * INJECTION_S_PER_THREAD, 1),
+            "hosts": rows.get_column("host").n_unique(),
+        }
+        title = (f"{rows.height} timeouts with thread-pool Busy above Min (peak {peak['excess']} over Min ≈ "
+                 f"{stats['injection_delay_s']} s of thread injection)")
+        f = finding(self.rule, title, rows, stats, Confidence.HIGH,
+                    entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+class SlowResponses:
+    rule = Rule(
+        "PM106", "slow-responses", Severity.MEDIUM,
+        "timeouts while connected (server, network or client-read slowness)",
+        rule_doc(
+            "command timeouts (StackExchange.Redis `Timeout performing`/`Timeout awaiting response`, redis-py "
+            "`Timeout reading from`) outside the windows in which Redis was unreachable.",
+            "timeouts on a live connection point at a slow server (big keys, blocking commands, CPU), a saturated "
+            "network, or a client that cannot read fast enough; each one can trigger a retry or a reconnect.",
+            "look at qs/in in the timeout text (many pending replies = server or network, bytes waiting in `in` = "
+            "client), SLOWLOG on the server, and payload sizes; keep timeouts realistic rather than short.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        rows = events.filter(pl.col("kind") == "redis.timeout")
+        for o in ctx.outages:
+            rows = rows.filter(~pl.col("ts").is_between(o.start, o.end).fill_null(False))
+        if rows.height == 0:
+            return
+        with_qs = rows.with_columns(qs=attr("qs", pl.Int64), timeout_ms=attr("timeout_ms", pl.Int64))
+        stats = {
+            "timeouts": rows.height,
+            "hosts": rows.get_column("host").n_unique(),
+            "max_qs": with_qs.get_column("qs").max(),
+            "timeout_ms": with_qs.get_column("timeout_ms").drop_nulls().mode().min() if with_qs.get_column(
+                "timeout_ms").drop_nulls().len() else None,
+        }
+        title = f"{rows.height} command timeouts while connected on {stats['hosts']} hosts"
+        f = finding(self.rule, title, rows, stats, Confidence.MEDIUM,
+                    entities=tuple(rows.get_column("entity").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+class RedisLoading:
+    rule = Rule(
+        "PM107", "redis-loading", Severity.MEDIUM,
+        "LOADING / BusyLoadingError after a restart",
+        rule_doc(
+            "clients told `LOADING Redis is loading the dataset in memory`, and the server's own `DB loaded from "
+            "disk` time.",
+            "after a restart Redis refuses commands until the dataset is loaded; clients that treat LOADING as a "
+            "connection error reconnect in a loop for the whole load time.",
+            "treat LOADING as retryable with backoff, keep the dataset (or RDB/AOF) small enough to load fast, "
+            "and fail over to a loaded replica instead of restarting the primary.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        rows = events.filter(
+            (pl.col("kind") == "redis.loading")
+            | ((pl.col("source") == "redis_server") & pl.col("message").str.contains(r"DB loaded from disk"))
+        )
+        if rows.height == 0:
+            return
+        clients = rows.filter(pl.col("kind") == "redis.loading").height
+        load = rows.with_columns(s=pl.col("message").str.extract(r"DB loaded from disk: ([0-9.]+) seconds", 1)
+                                 .cast(pl.Float64, strict=False)).get_column("s").max()
+        stats = {"loading_errors": clients, "load_seconds": load}
+        title = f"{clients} LOADING errors" + (f"; dataset took {load} s to load" if load else "")
+        f = finding(self.rule, title, rows, stats, Confidence.HIGH if clients else Confidence.MEDIUM)
+        if f and (clients or (load or 0) >= 5):
+            yield f

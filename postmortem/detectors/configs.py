@@ -1,0 +1,391 @@
+"""PM401–PM406: the client configurations behind the storm, from logged configs and from behaviour.
+
+Config evidence is matched on the logged text (connection strings, constructor kwargs, property
+assignments) so it works whatever the parser put in `attrs`; behaviour evidence (evenly spaced
+retries, `aoc: 1`, `lm`/`mc` growth, Busy > Min) comes from the failure events themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+
+from postmortem.correlate import Context, attr
+from postmortem.detectors.base import finding, rule_doc
+from postmortem.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
+from postmortem.detectors.storm import maxclients_value
+from postmortem.model import Confidence, Finding, Rule, Severity
+
+CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
+
+
+def configs(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter(pl.col("kind") == "redis.config")
+
+
+def _config_text() -> pl.Expr:
+    return pl.concat_str([pl.col("message"), pl.col("attrs")], separator=" ", ignore_nulls=True)
+
+
+def client_versions(events: pl.DataFrame) -> dict:
+    """Client library versions seen, per client family (from attrs or text)."""
+    out: dict = {}
+    se = events.filter(pl.col("source") == "stackexchange_redis").with_columns(
+        v=pl.coalesce(attr("v"), attr("lib_version"), pl.col("message").str.extract(r"SE\.Redis-v([0-9.]+)", 1))
+    ).get_column("v").drop_nulls()
+    if se.len():
+        out["stackexchange_redis"] = se.sort().item(-1)
+    py = configs(events).filter(pl.col("source") == "redis_py").with_columns(
+        v=pl.coalesce(attr("version"), pl.col("message").str.extract(r"(?i)redis(?:-py|==| )\s*v?(\d+\.\d+(?:\.\d+)?)", 1))
+    ).get_column("v").drop_nulls()
+    if py.len():
+        out["redis_py"] = py.sort().item(-1)
+    return out
+
+
+def _major(version: str | None) -> int | None:
+    try:
+        return int(str(version).split(".")[0])
+    except (TypeError, ValueError):
+        return None
+
+
+class AbortConnectTrue:
+    rule = Rule(
+        "PM401", "abort-connect-true", Severity.HIGH,
+        "StackExchange.Redis abortConnect=true (config string, `aoc: 1`, UnableToConnect text)",
+        rule_doc(
+            "StackExchange.Redis configured with abortConnect=true: in a logged connection string or "
+            "ConfigurationOptions, as `aoc: 1` in timeout messages, or in the `Error connecting right now. To "
+            "allow this multiplexer to continue retrying ... use abortConnect=false` text.",
+            "with abortConnect=true `Connect()` throws when Redis is briefly unreachable, so pods crash at start "
+            "or keep a dead multiplexer; Kubernetes restarts them and every restart reconnects at once.",
+            "set abortConnect=false (AbortOnConnectFail = false) with connectRetry=5 and connectTimeout=10000, and "
+            "create the multiplexer once per process.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        text = _config_text()
+        cfg = configs(events).filter(
+            text.str.contains(r"(?i)abortConnect\s*[=:]\s*\"?true|AbortOnConnectFail\"?\s*[=:]\s*\"?true")
+        )
+        aoc = events.filter(pl.col("source") == "stackexchange_redis").filter(
+            (attr("aoc") == "1") | pl.col("message").str.contains(r"\baoc: 1\b"))
+        advisory = events.filter(
+            pl.col("message").str.contains(
+                r"Error connecting right now\. To allow this multiplexer|to create a disconnected multiplexer, disable AbortOnConnectFail")
+        )
+        rows = pl.concat([cfg, aoc, advisory]).unique("event_id")
+        if rows.height == 0:
+            return
+        stats = {"config_lines": cfg.height, "aoc_1_messages": aoc.height, "advisory_messages": advisory.height,
+                 "hosts": rows.get_column("host").n_unique(), "client": "stackexchange_redis",
+                 "client_version": client_versions(events).get("stackexchange_redis")}
+        parts = [f"{n} {what}" for n, what in ((cfg.height, "config lines"), (aoc.height, "`aoc: 1` messages"),
+                                              (advisory.height, "abort-on-connect errors")) if n]
+        f = finding(self.rule, "abortConnect=true: " + ", ".join(parts), rows, stats,
+                    Confidence.HIGH if cfg.height or aoc.height else Confidence.MEDIUM,
+                    entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Per host: failure runs during outages whose gaps do not grow (no backoff). Returns host rows."""
+    if not ctx.outages:
+        return pl.DataFrame()
+    fails = events.filter(
+        pl.col("source").is_in(["stackexchange_redis", "redis_py"])
+        & pl.col("kind").is_in(["redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost",
+                                "redis.no_connection"])
+        & pl.col("ts").is_not_null()
+    )
+    window = pl.lit(False)
+    for o in ctx.outages:
+        window = window | pl.col("ts").is_between(o.start, o.end)
+    fails = fails.filter(window).sort(["host", "ts"])
+    if fails.height == 0:
+        return pl.DataFrame()
+    gaps = fails.with_columns(gap=pl.col("ts").diff().over("host").dt.total_microseconds() / 1e6,
+                              idx=pl.int_range(pl.len()).over("host"), n=pl.len().over("host"))
+    per_host = gaps.filter(pl.col("gap").is_not_null()).group_by("host").agg(
+        n=pl.len() + 1,
+        first_third=pl.col("gap").filter(pl.col("idx") <= pl.col("n") / 3).median(),
+        last_third=pl.col("gap").filter(pl.col("idx") >= 2 * pl.col("n") / 3).median(),
+        median_gap=pl.col("gap").median(),
+    ).filter(
+        (pl.col("n") >= 6) & (pl.col("median_gap") <= 2.0)
+        & (pl.col("last_third") <= 1.5 * pl.col("first_third") + 0.05)
+    ).sort("host")
+    return per_host
+
+
+class RetryWithoutBackoff:
+    rule = Rule(
+        "PM402", "retry-without-backoff", Severity.HIGH,
+        "LinearRetry / NoBackoff / ConstantBackoff, or evenly spaced retries",
+        rule_doc(
+            "reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
+            "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
+            "`Trying again in N seconds` with a constant N, or, from behaviour alone, failures per pod whose "
+            "spacing does not grow during the outage.",
+            "pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
+            "moment Redis is back it meets the whole fleet at once.",
+            "redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
+            "before); StackExchange.Redis: `ReconnectRetryPolicy = new ExponentialRetry(5000, 30000)`.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        text = _config_text()
+        cfg = configs(events).filter(
+            text.str.contains(r"NoBackoff\s*\(|ConstantBackoff\s*\(|LinearRetry\s*\(|retries\s*[=:]\s*-1\b")
+        )
+        celery = events.filter(pl.col("message").str.contains(r"Trying again in \d+(?:\.\d+)? seconds")).with_columns(
+            delay=pl.col("message").str.extract(r"Trying again in (\d+(?:\.\d+)?) seconds", 1).cast(pl.Float64)
+        )
+        constant_celery = celery if celery.height >= 3 and celery.get_column("delay").n_unique() == 1 else celery.head(0)
+        hosts = evenly_spaced_retries(events, ctx)
+        behaviour = pl.DataFrame()
+        if hosts.height:
+            behaviour = events.filter(pl.col("host").is_in(hosts.get_column("host").to_list())
+                                      & pl.col("kind").is_in(["redis.connect_failed", "redis.reconnect_attempt"]))
+            behaviour = behaviour.filter(pl.col("ts").is_between(ctx.outages[0].start, ctx.outages[-1].end))
+            behaviour = behaviour.group_by("host", maintain_order=True).head(2).select(events.columns)
+        parts = [df for df in (cfg, constant_celery.drop("delay") if constant_celery.height else None, behaviour)
+                 if df is not None and df.height]
+        if not parts:
+            return
+        rows = pl.concat(parts).unique("event_id")
+        stats: dict = {"config_lines": cfg.height, "client_versions": client_versions(events)}
+        if hosts.height:
+            stats["hosts_without_backoff"] = hosts.height
+            stats["median_retry_gap_s"] = round(float(hosts.get_column("median_gap").median()), 3)
+        if constant_celery.height:
+            stats["constant_retry_delay_s"] = constant_celery.get_column("delay")[0]
+        fam = cfg.get_column("source").unique().to_list()
+        stats["client"] = "redis_py" if "redis_py" in fam else ("stackexchange_redis" if fam else None)
+        what = []
+        if cfg.height:
+            found = sorted(set(cfg.get_column("message").str.extract_all(
+                r"NoBackoff\s*\(\)|ConstantBackoff\s*\([^)]*\)|LinearRetry\s*\([^)]*\)|retries\s*=\s*-1").explode()
+                .drop_nulls().to_list()))
+            what.append("configured " + ", ".join(found[:4]))
+        if hosts.height:
+            what.append(f"{hosts.height} pods retried every {stats['median_retry_gap_s']} s without growing delays")
+        if constant_celery.height:
+            what.append(f"constant {stats['constant_retry_delay_s']} s retry delay")
+        confidence = Confidence.HIGH if cfg.height and hosts.height else (
+            Confidence.HIGH if cfg.height else Confidence.MEDIUM)
+        f = finding(self.rule, "retries without backoff: " + "; ".join(what), rows, stats, confidence,
+                    entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+class ConnectionPerRequest:
+    rule = Rule(
+        "PM403", "connection-per-request", Severity.HIGH,
+        "a multiplexer or client per request (`lm`, `mc` growth, connections per pod)",
+        rule_doc(
+            "StackExchange.Redis `lm: live/created/...` with more than one multiplexer created, `mc:` connect "
+            "attempts growing on one multiplexer, or a server that accepts and closes connections at a steady "
+            "high rate (a connection per request).",
+            "a connection per request turns every request into a TCP (and TLS) handshake; under load or after a "
+            "blip this becomes the connection storm itself.",
+            "create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
+            "singleton); in Python one module-level Redis client with a bounded pool per process.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        se = events.filter(pl.col("source") == "stackexchange_redis").with_columns(
+            lm_created=pl.coalesce(attr("lm_created", pl.Int64),
+                                   pl.col("message").str.extract(r"\blm: \d+/(\d+)/", 1).cast(pl.Int64, strict=False)),
+            mc_attempts=pl.coalesce(attr("mc_attempts", pl.Int64),
+                                    pl.col("message").str.extract(r"\bmc: (\d+)/", 1).cast(pl.Int64, strict=False)),
+        )
+        lm = se.filter(pl.col("lm_created") > 1)
+        mc = se.filter(pl.col("mc_attempts").is_not_null()).sort("ts")
+        mc_growth = 0
+        mc_rows = mc.head(0)
+        if mc.height >= 3:
+            per_host = mc.group_by("host").agg(lo=pl.col("mc_attempts").min(), hi=pl.col("mc_attempts").max())
+            mc_growth = int((per_host.get_column("hi") - per_host.get_column("lo")).max() or 0)
+            if mc_growth >= 10:
+                mc_rows = pl.concat([mc.head(1), mc.tail(1)])
+        churn = events.filter(pl.col("kind").is_in(["redis.server.client_accepted", "redis.server.client_closed"]))
+        churn_rows = churn.head(0)
+        churn_rate = 0.0
+        outside = churn
+        for o in ctx.outages:
+            outside = outside.filter(~pl.col("ts").is_between(o.start, o.end + (o.end - o.start)))
+        accepted = outside.filter(pl.col("kind") == "redis.server.client_accepted")
+        closed = outside.filter(pl.col("kind") == "redis.server.client_closed")
+        if accepted.height >= 50 and closed.height >= 0.8 * accepted.height:
+            span = (accepted.get_column("ts").max() - accepted.get_column("ts").min()).total_seconds() or 1.0
+            churn_rate = accepted.height / span
+            if churn_rate >= 5:
+                churn_rows = pl.concat([accepted.head(2), closed.head(2)])
+        rows = pl.concat([lm.drop("lm_created", "mc_attempts"), mc_rows.drop("lm_created", "mc_attempts"), churn_rows])
+        if rows.height == 0:
+            return
+        stats = {"max_multiplexers_created": int(lm.get_column("lm_created").max()) if lm.height else None,
+                 "mc_attempts_growth": mc_growth or None,
+                 "steady_accepts_per_s": round(churn_rate, 1) if churn_rows.height else None,
+                 "client_versions": client_versions(events)}
+        what = []
+        if lm.height:
+            what.append(f"{stats['max_multiplexers_created']} multiplexers created (lm)")
+        if mc_rows.height:
+            what.append(f"connect attempts grew by {mc_growth} on one multiplexer (mc)")
+        if churn_rows.height:
+            what.append(f"server accepted and closed {churn_rate:.1f} connections/s outside the outage")
+        f = finding(self.rule, "connection per request: " + "; ".join(what), rows, stats,
+                    Confidence.HIGH if lm.height or churn_rows.height else Confidence.MEDIUM)
+        if f:
+            yield f
+
+
+class UnboundedPool:
+    rule = Rule(
+        "PM404", "unbounded-pool", Severity.HIGH,
+        "redis-py pool without a cap, or pods × pool > maxclients",
+        rule_doc(
+            "redis-py clients built without `max_connections` (or with `max_connections=None`), which up to 7.x "
+            "means 2**31, or a per-pod pool cap that times the number of pods exceeds maxclients.",
+            "an uncapped pool opens as many connections as there are concurrent requests; during a storm every "
+            "pod does so at once and the fleet exceeds maxclients.",
+            "cap the pool: `BlockingConnectionPool(max_connections=20, timeout=2)`, and size maxclients as "
+            "pods × cap plus headroom.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        py = configs(events).filter(pl.col("source").is_in(["redis_py", "app"])).filter(
+            pl.col("message").str.contains(r"(?i)redis|pool")
+        )
+        text = _config_text()
+        unbounded = py.filter(
+            text.str.contains(r"max_connections\s*[=:]\s*(?:None|null|\"None\")")
+            | (text.str.contains(r"(?i)\bRedis\(|ConnectionPool\(|redis://") & ~text.str.contains(r"max_connections"))
+        )
+        unbounded = unbounded.filter(~pl.col("message").str.contains(r"BlockingConnectionPool"))
+        caps = py.with_columns(cap=pl.coalesce(attr("max_connections", pl.Int64),
+                                               text.str.extract(r"max_connections\s*[=:]\s*(\d+)", 1)
+                                               .cast(pl.Int64, strict=False))).filter(pl.col("cap").is_not_null())
+        maxclients, _ = maxclients_value(events)
+        pods = events.filter(pl.col("source") == "redis_py").get_column("host").n_unique()
+        over = caps.drop("cap").head(0)
+        if caps.height and maxclients and pods:
+            cap = int(caps.get_column("cap").max())
+            if cap * pods > maxclients:
+                over = caps.drop("cap").head(2)
+        rows = pl.concat([unbounded, over]).unique("event_id")
+        if rows.height == 0:
+            return
+        version = client_versions(events).get("redis_py")
+        major = _major(version)
+        if unbounded.height and major is not None and major >= 8 and not over.height:
+            # 8.0+ defaults max_connections to 100: only an explicit None is unbounded
+            rows = unbounded.filter(text.str.contains(r"max_connections\s*[=:]\s*None"))
+            if rows.height == 0:
+                return
+        stats = {"unbounded_configs": unbounded.height, "pods": pods, "maxclients": int(maxclients) if maxclients else None,
+                 "client": "redis_py", "client_version": version}
+        if over.height:
+            stats["pool_cap"] = int(caps.get_column("cap").max())
+            stats["connection_demand"] = stats["pool_cap"] * pods
+        title = (f"{unbounded.height} redis-py clients without a pool cap" if unbounded.height else
+                 f"pods × pool = {stats.get('connection_demand')} exceeds maxclients {stats['maxclients']}")
+        f = finding(self.rule, title, rows, stats, Confidence.HIGH if over.height or unbounded.height > 0 else Confidence.MEDIUM,
+                    entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+class LowMinThreads:
+    rule = Rule(
+        "PM405", "low-min-threads", Severity.MEDIUM,
+        ".NET ThreadPool minimum below the burst (Busy > Min)",
+        rule_doc(
+            "the .NET ThreadPool minimum (the `Min` of WORKER/IOCP in StackExchange.Redis timeouts) set below the "
+            "number of busy threads seen during the incident.",
+            "bursts above Min wait for thread injection (about one thread per 500 ms); with sync-over-async code "
+            "that delay turns into timeouts and reconnects.",
+            "raise the minimum to the observed peak (`ThreadPool.SetMinThreads(200, 200)` at startup) and remove "
+            "sync-over-async calls.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        rows = thread_stats(events)
+        if rows.height == 0:
+            return
+        peak = rows.sort("excess", descending=True).row(0, named=True)
+        busy = max(peak["worker_busy"] or 0, peak["iocp_busy"] or 0)
+        stats = {"worker_min": peak["worker_min"], "iocp_min": peak["iocp_min"], "peak_busy": busy,
+                 "suggested_min_threads": int(busy * 1.25) + 1,
+                 "injection_delay_s": round(int(peak["excess"]) * INJECTION_S_PER_THREAD, 1),
+                 "client": "stackexchange_redis", "client_version": client_versions(events).get("stackexchange_redis")}
+        title = f"ThreadPool Min {peak['worker_min']} (WORKER) / {peak['iocp_min']} (IOCP) below a burst of {busy} busy threads"
+        f = finding(self.rule, title, rows, stats, Confidence.HIGH,
+                    entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+class TimeoutsMisconfigured:
+    rule = Rule(
+        "PM406", "timeouts-misconfigured", Severity.MEDIUM,
+        "timeouts too low or missing (syncTimeout, connectTimeout, socket_timeout)",
+        rule_doc(
+            "StackExchange.Redis syncTimeout/asyncTimeout below 1000 ms or connectTimeout below 5000 ms (in a "
+            "connection string or in `Timeout performing GET (500ms)` texts), and redis-py clients with "
+            "`socket_timeout=None` (no timeout: hung sockets hold pool slots) or below 0.5 s.",
+            "timeouts that are too short fire under GC or CPU pressure and feed retries; missing timeouts let "
+            "dead connections pile up until the pool is exhausted; a connectTimeout too short for a TLS handshake "
+            "during a mass reconnect makes every reconnect fail.",
+            "syncTimeout=5000,asyncTimeout=5000,connectTimeout=10000; redis-py socket_timeout=2, "
+            "socket_connect_timeout=2 (the 8.0 defaults are 5 s).",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        text = _config_text()
+        cfg = configs(events).with_columns(
+            sync=text.str.extract(r"(?i)(?:syncTimeout|asyncTimeout)\s*[=:]\s*(\d+)", 1).cast(pl.Int64, strict=False),
+            connect=text.str.extract(r"(?i)connectTimeout\s*[=:]\s*(\d+)", 1).cast(pl.Int64, strict=False),
+            sock=text.str.extract(r"socket_timeout\s*[=:]\s*([0-9.]+|None)", 1),
+        )
+        bad_cfg = cfg.filter((pl.col("sync") < 1000) | (pl.col("connect") < 5000) | (pl.col("sock") == "None")
+                             | (pl.col("sock").cast(pl.Float64, strict=False) < 0.5))
+        short = events.filter(pl.col("kind") == "redis.timeout").with_columns(
+            ms=pl.coalesce(attr("timeout_ms", pl.Int64),
+                           pl.col("message").str.extract(r"\((\d+)ms\)|timeout is (\d+)ms", 1).cast(pl.Int64, strict=False))
+        ).filter(pl.col("ms") < 1000)
+        rows = pl.concat([bad_cfg.drop("sync", "connect", "sock"), short.drop("ms").head(3)]).unique("event_id")
+        if rows.height == 0:
+            return
+        stats = {
+            "min_sync_timeout_ms": bad_cfg.get_column("sync").min(),
+            "min_connect_timeout_ms": bad_cfg.get_column("connect").min(),
+            "socket_timeout_none": bad_cfg.filter(pl.col("sock") == "None").height,
+            "short_timeout_errors": short.height,
+            "client_versions": client_versions(events),
+        }
+        what = []
+        if stats["min_sync_timeout_ms"] is not None and stats["min_sync_timeout_ms"] < 1000:
+            what.append(f"syncTimeout {stats['min_sync_timeout_ms']} ms")
+        if stats["min_connect_timeout_ms"] is not None and stats["min_connect_timeout_ms"] < 5000:
+            what.append(f"connectTimeout {stats['min_connect_timeout_ms']} ms")
+        if stats["socket_timeout_none"]:
+            what.append("socket_timeout=None")
+        if short.height:
+            what.append(f"{short.height} timeouts under 1000 ms")
+        f = finding(self.rule, "timeouts misconfigured: " + ", ".join(what), rows, stats,
+                    Confidence.HIGH if bad_cfg.height else Confidence.MEDIUM)
+        if f:
+            yield f

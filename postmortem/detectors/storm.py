@@ -1,0 +1,303 @@
+"""PM100–PM104: the trigger (Redis unreachable) and the storm it set off.
+
+The figures here are the ones users cannot get elsewhere: peak connection attempts per second
+against the pre-incident baseline, synchrony across pods, amplification, and persistence after
+the trigger ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import polars as pl
+
+from postmortem.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context, attr, is_problem
+from postmortem.detectors.base import finding, rows_by_ids, rule_doc
+from postmortem.model import Confidence, Finding, Rule, Severity
+
+STORM_FLOOR = 20  # attempts/s below which no burst is called a storm, whatever the baseline
+STORM_RATIO = 5.0  # peak ÷ baseline that makes a burst a storm
+SYNC_BUCKET = "100ms"
+PERSIST_MIN_S = 5.0  # errors this long after the trigger ended mean retries kept the incident alive
+
+
+def _in_outage(ctx: Context) -> pl.Expr:
+    cond = pl.lit(False)
+    for o in ctx.outages:
+        cond = cond | pl.col("ts").is_between(o.start, o.end)
+    return cond
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+class RedisUnreachable:
+    rule = Rule(
+        "PM100", "redis-unreachable", Severity.HIGH,
+        "windows in which clients could not reach an endpoint (the trigger)",
+        rule_doc(
+            "windows in which Redis clients failed to connect or lost their connections to an endpoint "
+            "(connection refused, socket failures, no connection available), joined with the server's own "
+            "shutdown and ready lines when they were logged.",
+            "this is usually the trigger of a connection storm: a short blip makes every client reconnect at once.",
+            "find out why the endpoint went away (failover, restart, network), and make sure clients ride "
+            "through such blips: jittered reconnect backoff, bounded retries, abortConnect=false.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        for o in ctx.outages:
+            rows = rows_by_ids(events, o.event_ids)
+            failures = rows.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).height
+            confirmed = o.server_down is not None or o.server_up is not None
+            confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
+            stats = {
+                "endpoint": o.entity,
+                "seconds": round(o.seconds, 3),
+                "client_failures": failures,
+                "hosts": len(o.hosts),
+                "server_down": o.server_down.isoformat() if o.server_down else None,
+                "server_up": o.server_up.isoformat() if o.server_up else None,
+            }
+            title = (f"{o.entity} unreachable for {_fmt_s(o.seconds)} "
+                     f"({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failures} client failures from {len(o.hosts)} hosts")
+            f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
+                        start=o.start, end=o.end)
+            if f:
+                yield f
+
+
+def storm_window(events: pl.DataFrame, ctx: Context):
+    """Seconds after the first outage start where attempts against a live server exceed the threshold."""
+    if not ctx.outages:
+        return None
+    live = events.filter(
+        pl.col("kind").is_in(["redis.reconnect_attempt", "redis.max_clients", "redis.server.client_accepted",
+                              "redis.connect_failed"])
+        & pl.col("ts").is_not_null()
+        & ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
+        & (pl.col("ts") >= ctx.outages[0].start)
+    )
+    if live.height == 0:
+        return None
+    per_s = (live.with_columns(second=pl.col("ts").dt.truncate("1s"))
+             .group_by("second").agg(attempts=pl.len(), hosts=pl.col("host").n_unique()).sort("second"))
+    baseline = ctx.attempt_baseline
+    threshold = max(STORM_FLOOR, STORM_RATIO * baseline)
+    hot = per_s.filter(pl.col("attempts") >= threshold)
+    if hot.height == 0:
+        return None
+    start = hot.get_column("second").min()
+    # extend while the rate stays above half the threshold, allowing one quiet second
+    end = start
+    for r in per_s.filter(pl.col("second") >= start).iter_rows(named=True):
+        if r["second"] - end > timedelta(seconds=2):
+            break
+        if r["attempts"] >= threshold / 2:
+            end = r["second"]
+    end = end + timedelta(seconds=1)
+    window = live.filter(pl.col("ts").is_between(start, end, closed="left"))
+    return start, end, window, per_s, threshold
+
+
+class ReconnectStorm:
+    rule = Rule(
+        "PM101", "reconnect-storm", Severity.CRITICAL,
+        "thundering herd: connection attempts far above baseline, synchronized across pods",
+        rule_doc(
+            "a burst of connection attempts (server `Accepted` lines, client reconnects, connect failures and "
+            "maxclients rejections against a live server) far above the pre-incident rate, right after an outage.",
+            "when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
+            "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
+            "cache down (a metastable failure). Scaling Redis up does not fix it.",
+            "spread reconnects out: jittered exponential backoff (StackExchange.Redis ExponentialRetry, redis-py "
+            "Retry(ExponentialWithJitterBackoff(...))), a bounded pool per pod, and no new connection per request.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        found = storm_window(events, ctx)
+        if found is None:
+            return
+        start, end, window, per_s, threshold = found
+        in_win = per_s.filter(pl.col("second").is_between(start, end, closed="left"))
+        peak_row = in_win.sort(["attempts", "second"], descending=[True, False]).row(0, named=True)
+        baseline = ctx.attempt_baseline
+        stats: dict = {
+            "attempts": window.height,
+            "peak_attempts_per_s": int(peak_row["attempts"]),
+            "peak_at": peak_row["second"].isoformat(),
+            "baseline_attempts_per_s": round(baseline, 2),
+            "threshold_attempts_per_s": round(threshold, 2),
+            "seconds": round((end - start).total_seconds(), 1),
+        }
+        if baseline > 0:
+            stats["peak_vs_baseline"] = round(peak_row["attempts"] / baseline, 1)
+        clients = window.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("host").is_not_null())
+        if clients.height >= 10 and clients.get_column("host").n_unique() >= 2:
+            buckets = clients.with_columns(b=pl.col("ts").dt.truncate(SYNC_BUCKET)).with_columns(
+                multi=pl.col("host").n_unique().over("b") >= 2
+            )
+            stats["synchrony"] = round(float(buckets.get_column("multi").mean()), 3)
+            stats["pods"] = clients.get_column("host").n_unique()
+        ops = events.filter(
+            pl.col("ts").is_between(start, end, closed="left")
+            & (pl.col("source").is_in(CLIENT_SOURCES) | (pl.col("source") == "app"))
+            & (pl.col("kind") != "redis.config")
+        ).height
+        server_side = window.filter(pl.col("source") == "redis_server").height + window.filter(
+            pl.col("kind") == "redis.max_clients").height
+        if ops and server_side:
+            stats["amplification"] = round(server_side / ops, 2)
+            stats["amplification_basis"] = "server-side attempts ÷ logged client operations in the storm window"
+        rejected = window.filter(pl.col("kind") == "redis.max_clients").height
+        stats["rejected"] = rejected
+        evidence_rows = pl.concat([
+            window.filter(pl.col("ts").dt.truncate("1s") == peak_row["second"]).head(4),
+            window.filter(pl.col("kind") == "redis.max_clients").head(2),
+            window.head(2),
+        ]).unique("event_id").sort("ts")
+        more = window.height - evidence_rows.height
+        title = (f"{window.height} connection attempts in {stats['seconds']} s after the outage, peaking at "
+                 f"{stats['peak_attempts_per_s']}/s" + (f" ({stats['peak_vs_baseline']}× baseline)" if baseline > 0 else "")
+                 + (f"; {rejected} rejected at maxclients" if rejected else ""))
+        confidence = Confidence.HIGH if rejected or stats.get("synchrony", 0) >= 0.5 else Confidence.MEDIUM
+        f = finding(self.rule, title, evidence_rows, stats, confidence,
+                    entities=tuple(o.entity for o in ctx.outages), start=start, end=end)
+        if f:
+            from dataclasses import replace
+
+            yield replace(f, evidence_more=max(more, 0))
+
+
+class RetryStorm:
+    rule = Rule(
+        "PM102", "retry-storm", Severity.HIGH,
+        "retries beyond budget; errors that persist after the trigger ended",
+        rule_doc(
+            "client errors that keep coming after the endpoint is back (persistence), at a rate per pod that "
+            "exceeds a retry budget.",
+            "errors that outlive their trigger are the signature of a metastable failure: the retries themselves "
+            "are now the load that keeps Redis from recovering.",
+            "keep one retry layer with a budget (at most 3 per request and ≤ 10 % of requests), with jittered "
+            "backoff, and a circuit breaker that fails fast while Redis is down.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        if not ctx.outages:
+            return
+        trigger_end = ctx.outages[-1].end
+        after = events.filter(
+            pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & (pl.col("ts") > trigger_end)
+            & (pl.col("kind") != "redis.config")
+        ).sort("ts")
+        if after.height < 10:
+            return
+        # the contiguous error run after the trigger (gaps under 10 s)
+        run = after.with_columns(gap=pl.col("ts").diff().dt.total_seconds().fill_null(0) > 10).with_columns(
+            part=pl.col("gap").cum_sum()).filter(pl.col("part") == 0)
+        last = run.get_column("ts").max()
+        persistence = (last - trigger_end).total_seconds()
+        if persistence < PERSIST_MIN_S:
+            return
+        per_host = (run.with_columns(second=pl.col("ts").dt.truncate("1s"))
+                    .group_by(["host", "second"]).len().get_column("len"))
+        stats = {
+            "persistence_s": round(persistence, 1),
+            "errors_after_trigger": run.height,
+            "hosts": run.get_column("host").n_unique(),
+            "peak_errors_per_pod_per_s": int(per_host.max() or 0),
+            "trigger_end": trigger_end.isoformat(),
+        }
+        title = (f"errors persisted {_fmt_s(persistence)} after Redis was back: {run.height} errors from "
+                 f"{stats['hosts']} hosts, up to {stats['peak_errors_per_pod_per_s']}/s per pod")
+        f = finding(self.rule, title, run, stats, Confidence.MEDIUM if persistence < 15 else Confidence.HIGH,
+                    entities=tuple(run.get_column("host").drop_nulls().unique().sort().to_list()),
+                    start=trigger_end, end=last)
+        if f:
+            yield f
+
+
+def maxclients_value(events: pl.DataFrame) -> tuple[float | None, str]:
+    """maxclients from metrics, else the server log, else None."""
+    m = events.filter(pl.col("metric") == "maxclients")
+    if m.height:
+        return float(m.get_column("value").max()), "metrics"
+    s = events.filter(pl.col("source") == "redis_server").with_columns(mc=attr("maxclients", pl.Float64)).filter(
+        pl.col("mc").is_not_null())
+    if s.height:
+        return float(s.get_column("mc").min()), "redis-server log"
+    return None, ""
+
+
+class MaxclientsSaturation:
+    rule = Rule(
+        "PM103", "maxclients-saturation", Severity.CRITICAL,
+        "`max number of clients reached`, rejected connections, clients at maxclients",
+        rule_doc(
+            "clients told `ERR max number of clients reached`, the server rejecting connections, or connected "
+            "clients at 90 % or more of maxclients.",
+            "once Redis is full every new connection is rejected, and clients that retry rejected connects "
+            "(redis-py 6.x does by default) keep it full: healthy pods cannot get a connection either.",
+            "size maxclients as pods × per-pod pool cap plus headroom (and `ulimit -n` ≥ maxclients + 32), cap "
+            "every client pool, and stop opening a connection per request.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        rej = events.filter(
+            (pl.col("kind") == "redis.max_clients")
+            | ((pl.col("source") == "redis_server") & pl.col("message").str.contains("(?i)max number of clients"))
+        )
+        maxclients, mc_source = maxclients_value(events)
+        cc = events.filter(pl.col("metric") == "connected_clients")
+        near = pl.DataFrame()
+        if maxclients and cc.height:
+            near = cc.filter(pl.col("value") >= 0.9 * maxclients)
+        if rej.height == 0 and near.height == 0:
+            return
+        rows = pl.concat([rej, near]) if near.height else rej
+        stats: dict = {"rejections_logged": rej.height, "hosts": rej.get_column("host").n_unique()}
+        if rej.height and rej.filter(pl.col("ts").is_not_null()).height:
+            stats["first_rejection"] = rej.get_column("ts").min().isoformat()
+        if maxclients:
+            stats["maxclients"] = int(maxclients)
+            stats["maxclients_source"] = mc_source
+        if cc.height:
+            stats["peak_connected_clients"] = int(cc.get_column("value").max())
+        title = f"{rej.height} connections rejected at maxclients from {stats['hosts']} hosts"
+        if near.height:
+            title += f"; connected clients reached {stats['peak_connected_clients']} of {int(maxclients)}"
+        f = finding(self.rule, title, rows, stats, Confidence.HIGH,
+                    entities=tuple(rej.get_column("entity").drop_nulls().unique().to_list()))
+        if f:
+            yield f
+
+
+class PoolExhaustion:
+    rule = Rule(
+        "PM104", "pool-exhaustion", Severity.HIGH,
+        "client pool exhausted (`Too many connections`, `No connection available.`)",
+        rule_doc(
+            "redis-py `Too many connections` (ConnectionPool at max_connections) and `No connection available.` "
+            "(BlockingConnectionPool timed out waiting).",
+            "requests queue behind a full pool; usually connections are held by hung sockets (no socket_timeout) "
+            "or the pool is too small for the concurrency.",
+            "set socket_timeout and socket_connect_timeout so dead connections are freed, size the pool for the "
+            "real concurrency, and use BlockingConnectionPool with a short timeout.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        rows = events.filter(pl.col("kind") == "redis.pool_exhausted")
+        if rows.height == 0:
+            return
+        hosts = rows.get_column("host").n_unique()
+        stats = {"events": rows.height, "hosts": hosts}
+        f = finding(self.rule, f"connection pool exhausted {rows.height} times on {hosts} hosts", rows, stats,
+                    Confidence.HIGH, entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
+        if f:
+            yield f

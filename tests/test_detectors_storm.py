@@ -1,0 +1,212 @@
+"""PM1xx and PM4xx detectors: one positive and one negative fixture per rule, plus the story."""
+
+from __future__ import annotations
+
+from postmortem.detectors import DETECTORS
+from postmortem.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
+from postmortem.detectors.configs import (
+    AbortConnectTrue,
+    ConnectionPerRequest,
+    LowMinThreads,
+    RetryWithoutBackoff,
+    TimeoutsMisconfigured,
+    UnboundedPool,
+)
+from postmortem.detectors.storm import (
+    MaxclientsSaturation,
+    PoolExhaustion,
+    ReconnectStorm,
+    RedisUnreachable,
+    RetryStorm,
+)
+from postmortem.story import build_story
+
+from .events_factory import ev, run
+
+EP = "redis:redis:6379"
+
+
+def outage(pods=("pod-a", "pod-b"), start=28.0, end=40.0, step=0.05):
+    """No-backoff clients hammering a dead endpoint, plus the server's own shutdown/ready lines."""
+    rows = [ev(start - 0.5, "redis_server", "redis.server.shutdown", host="redis", level="warning", path="redis.log"),
+            ev(end, "redis_server", "redis.server.ready", host="redis", level="info", path="redis.log")]
+    for p in pods:
+        t = start
+        while t < end:
+            rows.append(ev(t, "redis_py", "redis.connect_failed", host=p, entity=EP, path=f"{p}.log",
+                           message="Error 111 connecting to redis:6379. Connection refused."))
+            t += step
+    return rows
+
+
+def herd(start=40.0, n=400, rejected=100, pods=("pod-a", "pod-b")):
+    rows = []
+    for i in range(n):
+        rows.append(ev(start + i * 0.004, "redis_server", "redis.server.client_accepted", host="redis",
+                       level="debug", path="redis.log", message=f"Accepted 10.0.0.1:{40000 + i}"))
+    for i in range(rejected):
+        p = pods[i % len(pods)]
+        rows.append(ev(start + 0.01 + i * 0.01, "redis_py", "redis.max_clients", host=p, entity=EP, path=f"{p}.log",
+                       message="max number of clients reached"))
+    return rows
+
+
+def baseline(until=27.0):
+    return [ev(s, "redis_server", "redis.server.client_accepted", host="redis", level="debug", path="redis.log")
+            for s in range(0, int(until), 1)]
+
+
+def ids(findings):
+    return [f.rule_id for f in findings]
+
+
+def test_every_rule_has_docs_and_unique_ids():
+    rule_ids = [d.rule.rule_id for d in DETECTORS]
+    assert len(rule_ids) == len(set(rule_ids))
+    for d in DETECTORS:
+        for part in ("What it detects", "Why it matters", "Recommendation"):
+            assert part in d.rule.doc, (d.rule.rule_id, part)
+
+
+def test_pm100_outage_bounded_by_server_edges():
+    (f,) = run(RedisUnreachable(), outage())
+    assert f.start.second == 27 and abs(f.stats["seconds"] - 12.5) < 0.01
+    assert f.stats["hosts"] == 2 and f.evidence and f.evidence[0].line > 0
+
+
+def test_pm100_negative_without_failures():
+    assert run(RedisUnreachable(), baseline()) == []
+
+
+def test_pm101_storm_after_outage():
+    (f,) = run(ReconnectStorm(), baseline() + outage() + herd())
+    assert f.stats["peak_attempts_per_s"] >= 200 and f.stats["rejected"] == 100
+    assert f.stats["peak_vs_baseline"] >= 100
+    assert f.start.second == 40
+
+
+def test_pm101_negative_for_a_trickle_of_reconnects():
+    assert run(ReconnectStorm(), baseline() + outage() + herd(n=10, rejected=0)) == []
+
+
+def test_pm102_errors_persist_after_recovery():
+    rows = outage() + [ev(40 + i * 0.5, "redis_py", "redis.max_clients", host="pod-a", entity=EP)
+                       for i in range(40)]
+    (f,) = run(RetryStorm(), rows)
+    assert f.stats["persistence_s"] >= 19
+
+
+def test_pm102_negative_when_errors_stop_with_the_outage():
+    assert run(RetryStorm(), outage()) == []
+
+
+def test_pm103_maxclients():
+    (f,) = run(MaxclientsSaturation(), herd())
+    assert f.stats["rejections_logged"] == 100 and f.stats["hosts"] == 2
+
+
+def test_pm103_connected_clients_near_maxclients_from_metrics():
+    rows = [ev(0, "metrics", "metric.sample", metric="maxclients", value=100, level="info"),
+            ev(1, "metrics", "metric.sample", metric="connected_clients", value=95, level="info")]
+    (f,) = run(MaxclientsSaturation(), rows)
+    assert f.stats["peak_connected_clients"] == 95
+    rows[1]["value"] = 20
+    assert run(MaxclientsSaturation(), rows) == []
+
+
+def test_pm104_pool_exhaustion_and_negative():
+    rows = [ev(i, "redis_py", "redis.pool_exhausted", message="Too many connections") for i in range(3)]
+    assert ids(run(PoolExhaustion(), rows)) == ["PM104"]
+    assert run(PoolExhaustion(), outage()) == []
+
+
+SE_TIMEOUT = {"worker_busy": 61, "worker_min": 4, "iocp_busy": 0, "iocp_min": 4, "qs": 57, "timeout_ms": 5000}
+
+
+def test_pm105_pm405_threadpool_busy_above_min():
+    rows = [ev(i, "stackexchange_redis", "redis.timeout", attrs=SE_TIMEOUT) for i in range(3)]
+    (f,) = run(ThreadpoolStarvation(), rows)
+    assert f.stats["busy_minus_min"] == 57 and f.stats["injection_delay_s"] == 28.5
+    (g,) = run(LowMinThreads(), rows)
+    assert g.stats["suggested_min_threads"] > 61
+    fine = [ev(1, "stackexchange_redis", "redis.timeout", attrs={**SE_TIMEOUT, "worker_busy": 2})]
+    assert run(ThreadpoolStarvation(), fine) == [] and run(LowMinThreads(), fine) == []
+
+
+def test_pm106_timeouts_outside_outage_only():
+    inside = outage() + [ev(30, "redis_py", "redis.timeout", host="pod-a")]
+    assert run(SlowResponses(), inside) == []
+    outside = outage() + [ev(100, "redis_py", "redis.timeout", host="pod-a")]
+    assert ids(run(SlowResponses(), outside)) == ["PM106"]
+
+
+def test_pm107_loading():
+    rows = [ev(1, "redis_py", "redis.loading", message="Redis is loading the dataset in memory")]
+    assert ids(run(RedisLoading(), rows)) == ["PM107"]
+    assert run(RedisLoading(), outage()) == []
+
+
+def cfg(text, source="stackexchange_redis", **kw):
+    return ev(0, source, "redis.config", message=text, level="info", **kw)
+
+
+def test_pm401_abort_connect():
+    assert ids(run(AbortConnectTrue(), [cfg("redis:6379,abortConnect=true,ssl=False")])) == ["PM401"]
+    assert ids(run(AbortConnectTrue(), [ev(1, "stackexchange_redis", "redis.timeout", message="x, aoc: 1, mc: 1/1/0")])) == ["PM401"]
+    assert run(AbortConnectTrue(), [cfg("redis:6379,abortConnect=false")]) == []
+
+
+def test_pm402_config_and_behaviour():
+    (f,) = run(RetryWithoutBackoff(), [cfg("Redis(retry=Retry(NoBackoff(), -1))", source="redis_py")])
+    assert "NoBackoff()" in f.title
+    (g,) = run(RetryWithoutBackoff(), outage())
+    assert g.stats["hosts_without_backoff"] == 2 and g.stats["median_retry_gap_s"] <= 0.06
+
+
+def test_pm402_negative_for_exponential_backoff():
+    rows = [ev(28 - 0.5, "redis_server", "redis.server.shutdown", host="redis", path="redis.log"),
+            ev(60, "redis_server", "redis.server.ready", host="redis", path="redis.log")]
+    t, gap = 28.0, 0.1
+    while t < 60:
+        rows.append(ev(t, "redis_py", "redis.connect_failed", host="pod-a", entity=EP))
+        t += gap
+        gap *= 2
+    rows.append(cfg("Redis(retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3))", source="redis_py"))
+    assert run(RetryWithoutBackoff(), rows) == []
+
+
+def test_pm403_multiplexer_per_request():
+    rows = [ev(i, "stackexchange_redis", "redis.timeout", message=f"Timeout ..., lm: 3/{40 + i}/0/0, mc: 1/1/0")
+            for i in range(3)]
+    (f,) = run(ConnectionPerRequest(), rows)
+    assert f.stats["max_multiplexers_created"] == 42
+    one = [ev(1, "stackexchange_redis", "redis.timeout", message="Timeout ..., mc: 1/1/0")]
+    assert run(ConnectionPerRequest(), one) == []
+
+
+def test_pm404_unbounded_pool_and_capped_pool():
+    rows = [cfg("redis client: Redis(host='redis', max_connections=None) redis-py 5.0.1", source="redis_py")]
+    (f,) = run(UnboundedPool(), rows)
+    assert f.stats["client_version"] == "5.0.1"
+    capped = [cfg("pool = BlockingConnectionPool(host='redis', max_connections=20) redis-py 5.0.1", source="redis_py")]
+    assert run(UnboundedPool(), capped) == []
+
+
+def test_pm406_timeouts():
+    (f,) = run(TimeoutsMisconfigured(), [cfg("redis:6379,syncTimeout=500,connectTimeout=1000")])
+    assert f.stats["min_sync_timeout_ms"] == 500 and f.stats["min_connect_timeout_ms"] == 1000
+    assert run(TimeoutsMisconfigured(), [cfg("redis:6379,syncTimeout=5000,connectTimeout=10000")]) == []
+
+
+def test_story_names_trigger_amplifier_and_numbers():
+    rows = baseline() + outage() + herd() + [cfg("Redis(retry=Retry(NoBackoff(), -1))", source="redis_py")]
+    from .events_factory import context, table
+
+    events = table(rows)
+    ctx = context(events)
+    findings = [f for d in DETECTORS for f in d.detect(events, ctx)]
+    story = build_story(findings)
+    assert story.trigger == ("PM100",) and "PM402" in story.amplifiers and "PM103" in story.impact
+    assert story.summary.startswith("A 12.5 s Redis outage (redis:redis:6379) at 02:12:27 UTC triggered a reconnect storm")
+    assert "retries without backoff" in story.summary
+    assert build_story([]) is None
