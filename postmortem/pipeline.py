@@ -115,6 +115,6 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         redacted=opts.redact,
         generated_at=opts.generated_at,
         templates=tuple(templates),
-        extras={"story": story.as_dict() if story else None},
+        story=story.as_dict() if story else {},
     )
     return report, result
