@@ -208,5 +208,47 @@ def explain(rule_id):
     click.echo(f"{rule.rule_id} {rule.name} ({rule.severity.label()})\n\n{rule.doc}")
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", default="postmortem-batch", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the per-incident reports and the index.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: CPUs, at most 4).")
+@click.option("--executor", metavar="dask://HOST:PORT", help="Run on an existing Dask cluster instead.")
+@click.option("--force", is_flag=True, help="Re-analyze incidents whose inputs did not change.")
+@with_input_options
+def batch(directory, output, jobs, executor, force, tz, year, now, source_type):
+    """Analyze each sub-folder or archive of DIRECTORY as one incident; write reports and an index.
+
+    Exit 0 when every incident was analyzed, 1 if any failed (its error is in the index), 2 usage error.
+    """
+    import os
+
+    from tqdm import tqdm
+
+    from postmortem.batch import BatchUsageError, run_batch
+    from postmortem.pipeline import AnalyzeOptions
+
+    opts = AnalyzeOptions(ingest=_ingest_options(tz, year, now, source_type))
+    bar = tqdm(total=0, unit="incident", file=sys.stderr, disable=None)
+
+    def progress(total, outcome):
+        bar.total = total
+        bar.update(1 if outcome is not None else 0)
+
+    try:
+        res = run_batch(directory, output, opts, jobs=jobs or min(4, os.cpu_count() or 1), executor=executor, force=force, progress=progress)
+    except BatchUsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        bar.close()
+    if res.skipped:
+        click.echo(f"postmortem: skipped {res.skipped} unchanged incidents (--force re-analyzes them)", err=True)
+    for inc in res.failed:
+        click.echo(f"postmortem: error: {inc.name}: {inc.error}", err=True)
+    click.echo(f"postmortem: wrote {Path(output) / 'index.md'}: {len(res.incidents)} incidents, "
+               f"{res.analyzed} analyzed, {res.skipped} unchanged, {len(res.failed)} failed", err=True)
+    sys.exit(1 if res.failed else 0)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,75 @@
+"""Content-hash cache: re-running a batch skips incidents whose inputs and options did not change.
+
+The key of an incident is a sha256 over (relative path, size, content sha256) of each of its files,
+the tool version and the analysis options. It lives in OUT/.cache.json next to the reports it vouches for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from postmortem import __version__
+
+CACHE_NAME = ".cache.json"
+CACHE_FORMAT = 1
+_CHUNK = 1 << 20
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _input_files(root: Path) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of every regular file under root, sorted; a file root is itself."""
+    if root.is_file():
+        return [(root.name, root)]
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            p = Path(dirpath) / name
+            if p.is_file():
+                out.append((p.relative_to(root).as_posix(), p))
+    return sorted(out)
+
+
+def options_fingerprint(opts: object) -> str:
+    """A stable text for the analysis options (a dataclass), so a changed option invalidates the cache."""
+    data = dataclasses.asdict(opts) if dataclasses.is_dataclass(opts) else opts
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def incident_key(root: str | os.PathLike, options: str) -> str:
+    """sha256 over the incident's files (relative path, size, content hash), tool version and options."""
+    h = hashlib.sha256()
+    h.update(f"postmortem {__version__}\0cache {CACHE_FORMAT}\0{options}\0".encode())
+    for rel, p in _input_files(Path(root)):
+        h.update(f"{rel}\0{p.stat().st_size}\0{_file_sha256(p)}\0".encode())
+    return h.hexdigest()
+
+
+def load_cache(out: Path) -> dict[str, str]:
+    """incident name → key of its last successful analysis; an unreadable cache is an empty one."""
+    try:
+        doc = json.loads((out / CACHE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT or not isinstance(doc.get("incidents"), dict):
+        return {}
+    return {str(k): str(v) for k, v in doc["incidents"].items()}
+
+
+def save_cache(out: Path, entries: dict[str, str]) -> None:
+    """Write the cache atomically (temp file + rename), so an interrupted run never leaves half a file."""
+    tmp = out / (CACHE_NAME + ".tmp")
+    doc = {"format": CACHE_FORMAT, "incidents": dict(sorted(entries.items()))}
+    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / CACHE_NAME)
