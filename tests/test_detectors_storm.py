@@ -210,3 +210,16 @@ def test_story_names_trigger_amplifier_and_numbers():
     assert story.summary.startswith("A 12.5 s Redis outage (redis:redis:6379) at 02:12:27 UTC triggered a reconnect storm")
     assert "retries without backoff" in story.summary
     assert build_story([]) is None
+
+
+def test_pm406_version_aware_socket_timeout_default():
+    old = [cfg("redis client: Redis(host='redis', port=6379) redis-py 5.0.1", source="redis_py")]
+    (f,) = run(TimeoutsMisconfigured(), old)
+    assert f.stats["socket_timeout_none"] == 1
+    new = [cfg("redis client: Redis(host='redis', port=6379) redis-py 8.0.0", source="redis_py")]
+    assert run(TimeoutsMisconfigured(), new) == []
+
+
+def test_pm101_ranks_top_pods():
+    (f,) = run(ReconnectStorm(), baseline() + outage() + herd(pods=("pod-a", "pod-a", "pod-b")))
+    assert list(f.stats["top_pods"]) == ["pod-a", "pod-b"]

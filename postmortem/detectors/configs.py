@@ -360,6 +360,12 @@ class TimeoutsMisconfigured:
             connect=text.str.extract(r"(?i)connectTimeout\s*[=:]\s*(\d+)", 1).cast(pl.Int64, strict=False),
             sock=text.str.extract(r"socket_timeout\s*[=:]\s*([0-9.]+|None)", 1),
         )
+        major = _major(client_versions(events).get("redis_py"))
+        if major is not None and major < 8:
+            # up to 7.x a redis-py client built without socket_timeout has none (formats.md §2.4)
+            implicit = (pl.col("source") == "redis_py") & text.str.contains(r"Redis\(|ConnectionPool\(|redis://") \
+                & ~text.str.contains("socket_timeout")
+            cfg = cfg.with_columns(sock=pl.when(implicit).then(pl.lit("None")).otherwise(pl.col("sock")))
         bad_cfg = cfg.filter((pl.col("sync") < 1000) | (pl.col("connect") < 5000) | (pl.col("sock") == "None")
                              | (pl.col("sock").cast(pl.Float64, strict=False) < 0.5))
         short = events.filter(pl.col("kind") == "redis.timeout").with_columns(

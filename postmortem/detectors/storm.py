@@ -142,6 +142,9 @@ class ReconnectStorm:
             )
             stats["synchrony"] = round(float(buckets.get_column("multi").mean()), 3)
             stats["pods"] = clients.get_column("host").n_unique()
+        if clients.height:
+            top = clients.group_by("host").len().sort(["len", "host"], descending=[True, False]).head(5)
+            stats["top_pods"] = {r["host"]: r["len"] for r in top.iter_rows(named=True)}
         ops = events.filter(
             pl.col("ts").is_between(start, end, closed="left")
             & (pl.col("source").is_in(CLIENT_SOURCES) | (pl.col("source") == "app"))
