@@ -6,6 +6,7 @@ FILE_PARSERS own whole files (event lists, metric exports) when their `sniff` sc
 
 from __future__ import annotations
 
+from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
 from parsers.stackexchange_redis import StackExchangeRedis
 
@@ -13,6 +14,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     StackExchangeRedis(),
 )
 
-FILE_PARSERS: tuple[FileParser, ...] = ()
+FILE_PARSERS: tuple[FileParser, ...] = (
+    AppInsightsCsv(),
+)
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

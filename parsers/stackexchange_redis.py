@@ -70,7 +70,7 @@ _PROPS_STRONG = (
 )
 _PROP_ASSIGN = (
     r"^\s*(?:[\w]+\.)*(?:ConnectTimeout|KeepAlive|Ssl|SslProtocols|AllowAdmin|ClientName|DefaultDatabase|"
-    r"HeartbeatInterval|ResolveDns|Password|User|EndPoints\.Add)\s*(?:=\s*[^;=]+;?|\([^;]*\);?)\s*$"
+    r"HeartbeatInterval|ResolveDns|Password|User|EndPoints|EndPoints\.Add)\s*(?:=\s*[^;=]+;?|\([^;]*\);?)\s*$"
 )
 
 _SE_RESTORED = r"\bConnectionRestored\b|(?i:redis connection (?:was )?restored|reconnected to redis)"
@@ -247,13 +247,16 @@ class StackExchangeRedis:
 
     @staticmethod
     def _failure_type() -> pl.Expr:
-        h = pl.col("_head")
-        return pl.coalesce(
+        h, rule = pl.col("_head"), pl.col("_rule")
+        loose = rule.is_in(["redis.connect_failed", "redis.no_connection", "redis.backlog_timeout"])
+        found = pl.coalesce(
             h.str.extract(_ILOGGER_FAILED, 2),
             h.str.extract(_ENDPOINT_FAILURE, 1),
             h.str.extract(r"\b(" + _FAILURE_TYPES + r") on [A-Z]+\b", 1),
-            h.str.extract(r"\b(" + _FAILURE_TYPES + r"|ConnectTimeout)\b", 1),
+            pl.when(h.str.contains("There was an authentication failure")).then(pl.lit("AuthenticationFailure")),
+            pl.when(loose).then(h.str.extract(r"\b(" + _FAILURE_TYPES + r"|ConnectTimeout)\b", 1)),
         )
+        return pl.when(rule != "redis.config").then(found)
 
     def _kind(self) -> pl.Expr:
         rule, h = pl.col("_rule"), pl.col("_head")
@@ -279,6 +282,9 @@ class StackExchangeRedis:
             h.str.extract(_EP_PREFIX.replace(_EP, "(" + _EP + ")", 1), 1),
             h.str.extract(r"(?:BeginConnect|EndConnect|Connect complete|Connected \w+/|_Connecting|Checking) ?:? ?(" + _EP + ")", 1),
             h.str.extract(r"(" + _EP + r") faulted: ", 1),
+            # any host:port, but not where the text carries a command key ("GET cart:1234")
+            pl.when(~pl.col("_rule").is_in(["redis.timeout", "redis.backlog_timeout", "redis.no_connection", "redis.loading"]))
+            .then(h.str.extract(r"(?:^|[\s(=@,;\"'])((?:[A-Za-z\[][\w.\-\[\]*]*|\d{1,3}(?:\.\d{1,3}){3}):\d{4,5})\b", 1)),
         )
         ep = pl.when(ep.str.contains(r"^[\w.\-\[\]]+:\d+$")).then(ep)
         return pl.lit("redis:") + ep
@@ -414,7 +420,7 @@ class StackExchangeRedis:
         endpoints = cs.str.split(",").list.eval(pl.element().filter(~pl.element().str.contains("="))).list.join(",")
         out.append(pl.when(is_cfg).then(pl.coalesce(
             pl.when(endpoints != "").then(endpoints),
-            h.str.extract(r"EndPoints\.Add\(\s*\"([^\"]+)\"", 1),
+            h.str.extract(r"EndPoints(?:\.Add\(|\s*=\s*\{)\s*\"([^\"]+)\"", 1),
         )).alias("endpoints"))
         out.append(pl.when(is_cfg & cs.is_not_null()).then(pl.lit(True)).alias("connection_string"))
         out.append(pl.when(is_cfg).then(opt("name|ClientName", r"[^,\s\";]+")).alias("config_client_name"))
