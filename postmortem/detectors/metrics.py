@@ -1,0 +1,331 @@
+"""PM301–PM304: what the Redis server's own metrics say (clients, rejections, churn, evictions).
+
+Reads `metrics` rows (`kind` `metric.sample`, normalized `metric`, `value`, entity `redis:<instance>`).
+Counters (`rejected_connections`, `connections_received`, `evicted_keys`) are turned into increases
+between consecutive samples per entity; a drop is a counter reset (a restart), after which the new
+value is the increase. Baselines are taken before the incident starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from postmortem.correlate import Context, attr
+from postmortem.detectors.base import finding, rule_doc
+from postmortem.model import Confidence, Finding, Rule, Severity
+
+DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
+NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent
+SPIKE_RATIO = 3.0  # connected_clients this many times the baseline ...
+SPIKE_FLOOR = 100  # ... and at least this many clients above it
+CHURN_RATIO = 5.0  # connections per second this many times the baseline ...
+CHURN_FLOOR = 50.0  # ... and at least this many per second
+MAX_ROWS = 8
+NEAR_INCIDENT = timedelta(minutes=10)  # evictions this close to the incident window belong to it
+
+
+def samples(events: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """Timed samples of one normalized metric, per entity in time order."""
+    return (
+        events.filter((pl.col("source") == "metrics") & (pl.col("metric") == metric)
+                      & pl.col("value").is_not_null() & pl.col("value").is_finite() & pl.col("ts").is_not_null())
+        .with_columns(entity=pl.col("entity").fill_null("redis:unknown"))
+        .sort(["entity", "ts", "path", "line"])
+    )
+
+
+def with_increases(df: pl.DataFrame) -> pl.DataFrame:
+    """Add `inc` (counter increase since the previous sample), `reset` and `dt` (seconds) per entity."""
+    prev = pl.col("value").shift(1).over("entity")
+    return df.with_columns(
+        inc=pl.when(prev.is_null()).then(None)
+        .when(pl.col("value") >= prev).then(pl.col("value") - prev)
+        .otherwise(pl.col("value")),
+        reset=(pl.col("value") < prev).fill_null(False),
+        dt=pl.col("ts").diff().over("entity").dt.total_microseconds() / 1e6,
+    )
+
+
+def incident_start(ctx: Context) -> datetime | None:
+    return ctx.outages[0].start if ctx.outages else ctx.window_start
+
+
+def baseline(g: pl.DataFrame, col: str, ref: datetime | None) -> tuple[float | None, str | None]:
+    """Median before the incident; with no sample before it, the median of the first quarter."""
+    if ref is not None:
+        before = g.filter(pl.col("ts") < ref).get_column(col).drop_nulls()
+        if before.len():
+            return float(before.median()), f"median of {before.len()} samples before {ref.isoformat()}"
+    vals = g.get_column(col).drop_nulls()
+    if vals.len() >= 4:
+        k = vals.len() // 4
+        return float(vals.head(k).median()), f"median of the first {k} samples (none before the incident)"
+    return None, None
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(float(x), 3)
+
+
+def _entities(df: pl.DataFrame) -> list[str]:
+    return sorted(set(df.get_column("entity").to_list()))
+
+
+def _maxclients(events: pl.DataFrame, entity: str) -> tuple[pl.DataFrame, int, str]:
+    """The limit for `entity`: a metric sample, else a redis-server log attr, else the default."""
+    m = samples(events, "maxclients")
+    own = m.filter(pl.col("entity") == entity)
+    if own.height == 0 and m.get_column("entity").n_unique() == 1:
+        own = m  # one exporter, one server: its limit is this server's
+    if own.height:
+        row = own.tail(1)
+        return row, int(row.get_column("value")[0]), "maxclients metric"
+    logged = events.filter((pl.col("source") == "redis_server")
+                           & attr("maxclients", pl.Int64).is_not_null()).sort(["ts", "path", "line"], nulls_last=True)
+    if logged.height:
+        row = logged.tail(1)
+        return row, int(row.select(attr("maxclients", pl.Int64)).item()), "redis-server log"
+    return m.head(0), DEFAULT_MAXCLIENTS, f"assumed default {DEFAULT_MAXCLIENTS} (not in the inputs)"
+
+
+class ConnectedClientsSpike:
+    """PM301: connected clients far above normal or close to maxclients: the server is filling up."""
+
+    rule = Rule(
+        "PM301",
+        "connected-clients-spike",
+        Severity.HIGH,
+        "connected clients far above baseline or near maxclients",
+        rule_doc(
+            f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
+            f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
+            f"assumption), or at least {SPIKE_RATIO:g}× and {SPIKE_FLOOR} above the pre-incident baseline.",
+            "each client holds a connection and a file descriptor; when the count reaches maxclients "
+            "the server answers new connections with `max number of clients reached`, and clients "
+            "that retry those connects make the storm worse.",
+            "cap per-process pools (redis-py `BlockingConnectionPool(max_connections=20)`, one "
+            "multiplexer per process in .NET), size maxclients as pods × pool cap plus headroom, and "
+            "raise `ulimit -n` above maxclients + 32.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        s = samples(events, "connected_clients")
+        ref = incident_start(ctx)
+        for entity in _entities(s):
+            g = s.filter(pl.col("entity") == entity)
+            peak = g.sort(["value", "ts"], descending=[True, False]).head(1)
+            peak_v = float(peak.get_column("value")[0])
+            base, base_from = baseline(g, "value", ref)
+            mc_row, maxclients, mc_from = _maxclients(events, entity)
+            near = peak_v > NEAR_MAXCLIENTS * maxclients
+            spike = base is not None and peak_v >= SPIKE_RATIO * max(base, 1.0) and peak_v - base >= SPIKE_FLOOR
+            if not (near or spike):
+                continue
+            threshold = NEAR_MAXCLIENTS * maxclients if near else SPIKE_RATIO * max(base or 0.0, 1.0)
+            first_above = g.filter(pl.col("value") >= threshold).head(1)
+            stats = {
+                "peak": _num(peak_v), "peak_ts": _iso(peak.get_column("ts")[0]),
+                "baseline": _num(base) if base is not None else None, "baseline_from": base_from,
+                "ratio": round(peak_v / base, 2) if base else None,
+                "maxclients": maxclients, "maxclients_from": mc_from,
+                "pct_of_maxclients": round(100 * peak_v / maxclients, 1) if maxclients else None,
+                "first_above_ts": _iso(first_above.get_column("ts")[0]),
+            }
+            parts = [f"peak {stats['peak']} connected clients"]
+            if near:
+                parts.append(f"{stats['pct_of_maxclients']}% of maxclients {maxclients}"
+                             + (" (assumed default)" if "assumed" in mc_from else ""))
+            if base is not None:
+                parts.append(f"baseline {stats['baseline']}" + (f" ({stats['ratio']}×)" if base else ""))
+            rows = pl.concat([first_above, peak, mc_row.select(s.columns)], how="vertical_relaxed").unique(
+                "event_id", keep="first").sort(["ts", "path", "line"])
+            f = finding(self.rule, f"{entity}: " + ", ".join(parts), rows, stats,
+                        Confidence.HIGH if spike or (near and "assumed" not in mc_from) else Confidence.MEDIUM,
+                        entities=(entity,), severity=Severity.HIGH if near or peak_v >= 10 * (base or 1) else
+                        Severity.MEDIUM, start=first_above.get_column("ts")[0], end=g.get_column("ts").max())
+            if f:
+                yield f
+
+
+def _increase_rows(g: pl.DataFrame) -> pl.DataFrame:
+    """The largest increases (the peaks) plus the sample just before the first one."""
+    up = g.filter(pl.col("inc") > 0)
+    peaks = up.sort(["inc", "ts"], descending=[True, False]).head(MAX_ROWS - 1)
+    first_idx = g.with_row_index("_i").filter(pl.col("inc") > 0).get_column("_i")[0]
+    before = g.slice(max(0, first_idx - 1), 1)
+    return pl.concat([before, peaks]).unique("event_id", keep="first").sort(["ts", "path", "line"])
+
+
+class RejectedConnections:
+    """PM302: the server turned connections away (maxclients): clients saw `max number of clients reached`."""
+
+    rule = Rule(
+        "PM302",
+        "rejected-connections",
+        Severity.CRITICAL,
+        "the server's rejected-connections counter rising",
+        rule_doc(
+            "increases of the `rejected_connections` counter (INFO stats, "
+            "`redis_rejected_connections_total`) between consecutive samples per server, with counter "
+            "resets (a restart) handled; a single sample above zero is reported as cumulative since "
+            "the server started.",
+            "every rejection is a client that could not connect because the server was at maxclients; "
+            "clients retry those connects, so rejections feed the storm that caused them. Any "
+            "rejection is critical.",
+            "find who holds the connections (pods × pool size, leaked clients), cap the pools, raise "
+            "maxclients together with `ulimit -n`, and make clients back off with jitter on "
+            "`max number of clients reached`.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        s = with_increases(samples(events, "rejected_connections"))
+        for entity in _entities(s):
+            g = s.filter(pl.col("entity") == entity)
+            total = float(g.get_column("inc").sum() or 0.0)
+            if total > 0:
+                rows = _increase_rows(g)
+                peak = g.sort(["inc", "ts"], descending=[True, False], nulls_last=True).head(1)
+                up = g.filter(pl.col("inc") > 0)
+                per_min = g.filter((pl.col("inc") > 0) & (pl.col("dt") > 0)).select(
+                    (pl.col("inc") * 60 / pl.col("dt").clip(lower_bound=60)).max()).item()
+                stats = {
+                    "rejected": _num(total), "peak_increase": _num(peak.get_column("inc")[0]),
+                    "peak_ts": _iso(peak.get_column("ts")[0]),
+                    "max_per_minute": _num(per_min) if per_min is not None else None,
+                    "first_increase_ts": _iso(up.get_column("ts").min()),
+                    "last_increase_ts": _iso(up.get_column("ts").max()),
+                    "counter_resets": int(g.get_column("reset").sum()), "samples": g.height,
+                }
+                title = (f"{entity}: {stats['rejected']} connections rejected between {stats['first_increase_ts']} "
+                         f"and {stats['last_increase_ts']} (peak +{stats['peak_increase']} at {stats['peak_ts']})")
+                f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),
+                            start=up.get_column("ts").min(), end=up.get_column("ts").max())
+            else:
+                last = g.tail(1)
+                value = float(last.get_column("value")[0])
+                if g.get_column("inc").drop_nulls().len() or value <= 0:
+                    continue  # several samples and no increase: nothing was rejected in this span
+                stats = {"rejected_since_server_start": _num(value), "samples": 1,
+                         "ts": _iso(last.get_column("ts")[0])}
+                title = (f"{entity}: rejected_connections counter at {stats['rejected_since_server_start']} "
+                         f"(one sample: rejections since the server started)")
+                f = finding(self.rule, title, last, stats, Confidence.LOW, entities=(entity,),
+                            severity=Severity.HIGH)
+            if f:
+                yield f
+
+
+class ConnectionChurn:
+    """PM303: connections opened per second far above normal: a reconnect storm seen from the server."""
+
+    rule = Rule(
+        "PM303",
+        "connection-churn",
+        Severity.HIGH,
+        "connections received per second far above baseline",
+        rule_doc(
+            f"the rate of new connections (the `connections_received` counter's increase per second, "
+            f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
+            f"pre-incident baseline and at least {CHURN_FLOOR:g} per second.",
+            "a connection costs the server an accept, a file descriptor, often a TLS handshake and "
+            "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
+            "commands need, so latency rises, clients time out and reconnect again.",
+            "reuse connections (one multiplexer or pool per process), reconnect with exponential "
+            "backoff and jitter, and look for code that creates a client per request.",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        received = with_increases(samples(events, "connections_received")).with_columns(
+            rate=pl.when(pl.col("dt") > 0).then(pl.col("inc") / pl.col("dt")))
+        created = samples(events, "connections_created_per_sec").with_columns(rate=pl.col("value"))
+        ref = incident_start(ctx)
+        for metric, s in (("connections_received", received), ("connections_created_per_sec", created)):
+            for entity in _entities(s):
+                g = s.filter(pl.col("entity") == entity)
+                if g.get_column("rate").drop_nulls().len() == 0:
+                    continue
+                peak = g.sort(["rate", "ts"], descending=[True, False], nulls_last=True).head(1)
+                peak_v = float(peak.get_column("rate")[0])
+                base, base_from = baseline(g, "rate", ref)
+                if base is None or peak_v < CHURN_FLOOR or peak_v < CHURN_RATIO * base:
+                    continue
+                threshold = max(CHURN_FLOOR, CHURN_RATIO * base)
+                high = g.filter(pl.col("rate") >= threshold)
+                stats = {
+                    "metric": metric, "peak_per_s": _num(round(peak_v, 3)), "peak_ts": _iso(peak.get_column("ts")[0]),
+                    "baseline_per_s": _num(round(base, 3)), "baseline_from": base_from,
+                    "ratio": round(peak_v / base, 1) if base else None,
+                    "samples_above": high.height,
+                    "first_above_ts": _iso(high.get_column("ts").min()),
+                    "last_above_ts": _iso(high.get_column("ts").max()),
+                }
+                ratio = f"{stats['ratio']}× " if stats["ratio"] else ""
+                title = (f"{entity}: {stats['peak_per_s']} new connections/s at {stats['peak_ts']}, "
+                         f"{ratio}the baseline of {stats['baseline_per_s']}/s")
+                rows = pl.concat([g.filter(pl.col("ts") < high.get_column("ts").min()).tail(1),
+                                  high.sort(["rate", "ts"], descending=[True, False]).head(MAX_ROWS - 1)],
+                                 how="vertical_relaxed").unique("event_id", keep="first")
+                f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),
+                            severity=Severity.HIGH if peak_v >= 2 * threshold else Severity.MEDIUM,
+                            start=high.get_column("ts").min(), end=high.get_column("ts").max())
+                if f:
+                    yield f
+
+
+class Evictions:
+    """PM304: keys evicted under memory pressure: cache misses that send load to the backing store."""
+
+    rule = Rule(
+        "PM304",
+        "evictions",
+        Severity.MEDIUM,
+        "keys evicted under memory pressure",
+        rule_doc(
+            "increases of the `evicted_keys` counter between consecutive samples per server (resets "
+            "handled), with the peak and, when exported, the memory in use at that time.",
+            "evictions mean Redis hit maxmemory: evicted keys become cache misses, misses go to the "
+            "database and back into Redis, and output or client buffers (connection storms) can "
+            "push memory over the limit in the first place.",
+            "size maxmemory for the working set plus client buffers, set `maxmemory-clients` (7.0+) "
+            "to bound connection memory, and choose an eviction policy that matches the data "
+            "(`allkeys-lru` for caches, `noeviction` for data that must not vanish).",
+        ),
+    )
+
+    def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        s = with_increases(samples(events, "evicted_keys"))
+        mem = samples(events, "used_memory")
+        for entity in _entities(s):
+            g = s.filter(pl.col("entity") == entity)
+            total = float(g.get_column("inc").sum() or 0.0)
+            if total <= 0:
+                continue
+            up = g.filter(pl.col("inc") > 0)
+            peak = up.sort(["inc", "ts"], descending=[True, False]).head(1)
+            start, end = up.get_column("ts").min(), up.get_column("ts").max()
+            in_window = (ctx.window_start is not None and ctx.window_end is not None
+                         and start <= ctx.window_end + NEAR_INCIDENT and end >= ctx.window_start - NEAR_INCIDENT)
+            m = mem.filter(pl.col("entity") == entity)
+            stats = {
+                "evicted": _num(total), "peak_increase": _num(peak.get_column("inc")[0]),
+                "peak_ts": _iso(peak.get_column("ts")[0]), "first_increase_ts": _iso(start),
+                "last_increase_ts": _iso(end), "counter_resets": int(g.get_column("reset").sum()),
+                "during_incident": in_window,
+                "used_memory_peak": _num(m.get_column("value").max()) if m.height else None,
+            }
+            title = (f"{entity}: {stats['evicted']} keys evicted between {stats['first_increase_ts']} and "
+                     f"{stats['last_increase_ts']} (peak +{stats['peak_increase']})")
+            f = finding(self.rule, title, _increase_rows(g), stats, Confidence.HIGH, entities=(entity,),
+                        severity=Severity.MEDIUM if in_window else Severity.LOW, start=start, end=end)
+            if f:
+                yield f

@@ -1,0 +1,304 @@
+"""PM002, PM2xx and PM3xx on small events tables: one fixture that must fire and one that must not."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from postmortem.correlate import build_context
+from postmortem.detectors import DETECTORS
+from postmortem.detectors.clock import ClockSkew
+from postmortem.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
+from postmortem.detectors.metrics import (
+    ConnectedClientsSpike,
+    ConnectionChurn,
+    Evictions,
+    RejectedConnections,
+)
+from postmortem.model import EVENT_COLUMNS, Confidence, Severity, conform_events
+
+T0 = datetime(2026, 3, 14, 2, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def ev(seconds, source, kind, *, host=None, entity=None, message="", level="info", metric=None, value=None,
+       attrs=None, path=None) -> dict:
+    return {"ts": at(seconds), "source": source, "kind": kind, "path": path or f"{source}.log", "line": None,
+            "level": level, "host": host, "entity": entity, "message": message or kind, "metric": metric,
+            "value": value, "attrs": json.dumps(attrs) if attrs else None}
+
+
+def k8s(seconds, reason, obj, message, *, count=None, first=None, level="info") -> dict:
+    attrs = {"count": count} if count else {}
+    if first is not None:
+        attrs["first_ts"] = at(first).isoformat().replace("+00:00", "Z")
+        attrs["last_ts"] = at(seconds).isoformat().replace("+00:00", "Z")
+    return ev(seconds, "k8s_events", f"k8s.{reason}", entity=obj, message=message, level=level,
+              attrs=attrs or None, path="events.txt")
+
+
+def sample(seconds, metric, value, entity="redis:10.0.0.7:9121") -> dict:
+    return ev(seconds, "metrics", "metric.sample", entity=entity, metric=metric, value=float(value),
+              message=f"{metric} {value}", path="metrics.prom")
+
+
+def client_fail(seconds, host="api-1", kind="redis.connect_failed") -> dict:
+    return ev(seconds, "stackexchange_redis", kind, host=host, entity="redis:redis:6379", level="error",
+              message=f"{kind} on redis:6379", path=f"{host}.log")
+
+
+def client_restored(seconds, host="api-1") -> dict:
+    return ev(seconds, "stackexchange_redis", "redis.connection_restored", host=host, entity="redis:redis:6379",
+              message="Connection restored", path=f"{host}.log")
+
+
+def server(seconds, kind) -> dict:
+    return ev(seconds, "redis_server", kind, host="redis-0", message=kind, path="redis-server.log")
+
+
+def table(rows: list[dict]) -> pl.DataFrame:
+    by_path: dict[str, int] = {}
+    for r in sorted(rows, key=lambda r: (r["path"], r["ts"])):
+        by_path[r["path"]] = r["line"] = by_path.get(r["path"], 0) + 1
+    df = conform_events(pl.DataFrame(rows, infer_schema_length=None))
+    return (df.sort(["ts", "path", "line"]).drop("event_id").with_row_index("event_id")
+            .with_columns(pl.col("event_id").cast(pl.UInt32)).select(EVENT_COLUMNS))
+
+
+def run(detector, rows: list[dict]):
+    events = table(rows)
+    return list(detector.detect(events, build_context(events, [], [])))
+
+
+def only(findings):
+    assert len(findings) == 1, findings
+    f = findings[0]
+    assert f.evidence and all(e.path and e.line > 0 for e in f.evidence)
+    return f
+
+
+OUTAGE = [server(0, "redis.server.shutdown"), *[client_fail(s) for s in (1, 3, 6, 9)],
+          server(12, "redis.server.ready"), client_restored(13)]
+
+
+# PM201 pod-restarts
+
+def test_pm201_counts_backoff_and_liveness_kills_of_app_pods():
+    f = only(run(PodRestarts(), [*OUTAGE,
+        k8s(20, "BackOff", "pod:default/api-1", "Back-off restarting failed container api in pod api-1_default(0c1f)",
+            count=7, first=5, level="warning"),
+        k8s(8, "Killing", "pod:default/api-2", "Container api failed liveness probe, will be restarted", count=2),
+    ]))
+    assert f.stats["pods_affected"] == 2
+    assert f.stats["restart_events"] == 9
+    assert f.stats["by_reason"] == {"BackOff": 7, "Killing": 2}
+    assert f.severity == Severity.HIGH
+    assert f.entities == ("pod:default/api-1", "pod:default/api-2")
+    assert f.start == at(5) and "2 pods restarting" in f.title
+
+
+def test_pm201_ignores_image_backoff_rollouts_and_old_restarts():
+    assert run(PodRestarts(), [*OUTAGE,
+        k8s(10, "BackOff", "pod:default/api-1", 'Back-off pulling image "api:v2"', level="warning"),
+        k8s(11, "Killing", "pod:default/api-2", "Stopping container api"),
+        k8s(-3600, "BackOff", "pod:default/api-3", "Back-off restarting failed container api", level="warning"),
+    ]) == []
+
+
+# PM202 hpa-feedback
+
+SCALE_UP = [
+    k8s(30, "SuccessfulRescale", "hpa:default/worker",
+        "New size: 6; reason: cpu resource utilization (percentage of request) above target"),
+    k8s(31, "ScalingReplicaSet", "deployment:default/worker", "Scaled up replica set worker-5c8f7b to 6 from 2"),
+]
+
+
+def test_pm202_scale_up_right_after_outage_with_connection_demand():
+    f = only(run(HpaFeedback(), [*OUTAGE, sample(-60, "connected_clients", 200), *SCALE_UP]))
+    (step,) = f.stats["workloads"]
+    assert (step["workload"], step["replicas_before"], step["replicas_after"]) == ("default/worker", 2, 6)
+    assert step["scale_up_s_after_trouble_start"] == [30.0, 31.0]
+    assert f.stats["replicas_added"] == 4
+    assert f.stats["connections_per_pod"] == 100  # 200 clients ÷ 2 replicas
+    assert f.stats["connection_demand_added"] == 400
+    assert f.confidence == Confidence.HIGH
+    assert "2→6" in f.title and "400 more connections" in f.title
+
+
+def test_pm202_ignores_scale_downs_and_scale_ups_long_after():
+    late = [dict(r, ts=r["ts"] + timedelta(hours=2)) for r in SCALE_UP]
+    down = k8s(40, "ScalingReplicaSet", "deployment:default/worker", "Scaled down replica set worker-5c8f7b to 1")
+    assert run(HpaFeedback(), [*OUTAGE, *late, down]) == []
+    assert run(HpaFeedback(), SCALE_UP) == []  # no Redis trouble at all
+
+
+# PM203 liveness-depends-on-redis
+
+LIVENESS = [
+    k8s(5, "Unhealthy", "pod:default/api-1", "Liveness probe failed: HTTP probe failed with statuscode: 500",
+        count=3, first=3, level="warning"),
+    k8s(8, "Killing", "pod:default/api-1", "Container api failed liveness probe, will be restarted"),
+]
+
+
+def test_pm203_liveness_kill_follows_redis_errors():
+    f = only(run(LivenessDependsOnRedis(), [*OUTAGE, *LIVENESS]))
+    assert f.stats["pods"] == 1 and f.stats["kills"] == 1 and f.stats["liveness_failures"] == 3
+    assert f.stats["delay_first_error_to_first_kill_s"] == 7.0  # first error at +1 s, kill at +8 s
+    assert f.confidence == Confidence.HIGH
+    assert {e.path for e in f.evidence} == {"api-1.log", "events.txt"}
+
+
+def test_pm203_needs_redis_errors_liveness_and_the_same_pod():
+    assert run(LivenessDependsOnRedis(), LIVENESS) == []  # no Redis errors
+    other_pod = [LIVENESS[0], k8s(8, "Killing", "pod:default/api-9", "Container api failed liveness probe")]
+    assert run(LivenessDependsOnRedis(), [*OUTAGE, *other_pod]) == []
+    readiness = [k8s(5, "Unhealthy", "pod:default/api-1", "Readiness probe failed: statuscode: 503"), LIVENESS[1]]
+    assert run(LivenessDependsOnRedis(), [*OUTAGE, *readiness]) == []
+    long_before = [dict(r, ts=r["ts"] - timedelta(hours=1)) for r in LIVENESS]
+    assert run(LivenessDependsOnRedis(), [*OUTAGE, *long_before]) == []
+
+
+# PM301 connected-clients-spike
+
+def test_pm301_spike_over_baseline_and_near_maxclients():
+    rows = [*OUTAGE, *[sample(s, "connected_clients", 400) for s in (-60, -45, -30, -15)],
+            sample(15, "connected_clients", 3981), sample(30, "connected_clients", 9400),
+            sample(-60, "maxclients", 10000)]
+    f = only(run(ConnectedClientsSpike(), rows))
+    assert f.stats["peak"] == 9400 and f.stats["baseline"] == 400 and f.stats["ratio"] == 23.5
+    assert f.stats["maxclients_from"] == "maxclients metric" and f.stats["pct_of_maxclients"] == 94.0
+    assert f.severity == Severity.HIGH
+    assert f.stats["first_above_ts"] == at(30).isoformat()
+    assert any(e.text.startswith("maxclients") for e in f.evidence)
+
+
+def test_pm301_default_maxclients_is_stated_as_assumption():
+    f = only(run(ConnectedClientsSpike(), [sample(0, "connected_clients", 9998)]))
+    assert f.stats["maxclients"] == 10000 and "assumed" in f.stats["maxclients_from"]
+    assert "assumed default" in f.title and f.confidence == Confidence.MEDIUM
+
+
+def test_pm301_quiet_clients_do_not_fire():
+    rows = [*OUTAGE, *[sample(s, "connected_clients", 400 + s) for s in range(-60, 60, 15)]]
+    assert run(ConnectedClientsSpike(), rows) == []
+    small = [*OUTAGE, sample(-30, "connected_clients", 10), sample(15, "connected_clients", 60)]
+    assert run(ConnectedClientsSpike(), small) == []  # 6× but only +50 clients
+
+
+# PM302 rejected-connections
+
+def test_pm302_counter_increase_with_reset_is_critical():
+    values = [(-30, 5), (-15, 5), (15, 105), (30, 405), (45, 10), (60, 10)]  # reset at +45 s: +10
+    f = only(run(RejectedConnections(), [*OUTAGE, *[sample(s, "rejected_connections", v) for s, v in values]]))
+    assert f.stats["rejected"] == 410 and f.stats["peak_increase"] == 300
+    assert f.stats["counter_resets"] == 1
+    assert f.stats["peak_ts"] == at(30).isoformat()
+    assert f.severity == Severity.CRITICAL and f.start == at(15) and f.end == at(45)
+    assert [e.line for e in f.evidence] == [2, 3, 4, 5]  # the sample before, then the increases
+
+
+def test_pm302_flat_counter_does_not_fire():
+    rows = [sample(s, "rejected_connections", 5) for s in (0, 15, 30)]
+    assert run(RejectedConnections(), rows) == []
+    assert run(RejectedConnections(), [sample(0, "rejected_connections", 0)]) == []
+
+
+def test_pm302_single_sample_is_cumulative_and_low_confidence():
+    f = only(run(RejectedConnections(), [sample(0, "rejected_connections", 412)]))
+    assert f.stats["rejected_since_server_start"] == 412
+    assert f.confidence == Confidence.LOW and f.severity == Severity.HIGH
+
+
+# PM303 connection-churn
+
+def test_pm303_connection_rate_far_above_baseline():
+    total, rows = 1000, []
+    for s in range(-60, 61, 10):
+        total += 20 if s <= 0 else 2000  # 2/s before, 200/s during
+        rows.append(sample(s, "connections_received", total))
+    f = only(run(ConnectionChurn(), [*OUTAGE, *rows]))
+    assert f.stats["peak_per_s"] == 200 and f.stats["baseline_per_s"] == 2 and f.stats["ratio"] == 100
+    assert f.stats["first_above_ts"] == at(10).isoformat()
+    assert f.severity == Severity.HIGH
+
+
+def test_pm303_azure_created_per_second_gauge():
+    rows = [*OUTAGE, *[sample(s, "connections_created_per_sec", v)
+                       for s, v in ((-120, 3), (-60, 4), (0, 5), (60, 340))]]
+    f = only(run(ConnectionChurn(), rows))
+    assert f.stats["metric"] == "connections_created_per_sec" and f.stats["peak_per_s"] == 340
+
+
+def test_pm303_steady_or_small_churn_does_not_fire():
+    steady = [sample(s, "connections_received", 1000 + 100 * i) for i, s in enumerate(range(-60, 61, 10))]
+    assert run(ConnectionChurn(), [*OUTAGE, *steady]) == []
+    small = [*OUTAGE, *[sample(s, "connections_created_per_sec", v) for s, v in ((-60, 1), (-30, 1), (30, 20))]]
+    assert run(ConnectionChurn(), small) == []  # 20× but below 50/s
+
+
+# PM304 evictions
+
+def test_pm304_evictions_during_incident():
+    rows = [*OUTAGE, *[sample(s, "evicted_keys", v) for s, v in ((-30, 0), (0, 0), (15, 1200), (30, 1500))],
+            sample(15, "used_memory", 2.1e9)]
+    f = only(run(Evictions(), rows))
+    assert f.stats["evicted"] == 1500 and f.stats["peak_increase"] == 1200
+    assert f.stats["during_incident"] is True and f.severity == Severity.MEDIUM
+    assert f.stats["used_memory_peak"] == 2100000000
+
+
+def test_pm304_no_increase_no_finding():
+    assert run(Evictions(), [*OUTAGE, *[sample(s, "evicted_keys", 77) for s in (0, 15, 30)]]) == []
+
+
+# PM002 clock-skew
+
+def _skewed_client(offset: float, host: str) -> list[dict]:
+    return [client_fail(1 + offset, host), client_fail(4 + offset, host), client_restored(14 + offset, host)]
+
+
+def test_pm002_client_behind_on_both_edges():
+    f = only(run(ClockSkew(), [server(0, "redis.server.shutdown"), server(12, "redis.server.ready"),
+                               *_skewed_client(-30, "api-1"), *_skewed_client(0, "api-2")]))
+    assert f.entities == ("api-1",)
+    assert f.stats["offset_s"] == -28.5
+    assert [e["offset_s"] for e in f.stats["edges"]] == [-29.0, -28.0]
+    assert "behind" in f.title and f.stats["all_client_hosts_agree"] is False
+    assert len(f.evidence) == 4
+
+
+def test_pm002_needs_two_agreeing_edges():
+    down_only = [server(0, "redis.server.shutdown"), server(12, "redis.server.ready"),
+                 client_fail(-30, "api-1")]  # no restore: one edge only
+    assert run(ClockSkew(), down_only) == []
+    disagree = [server(0, "redis.server.shutdown"), server(12, "redis.server.ready"),
+                client_fail(-30, "api-1"), client_restored(13, "api-1")]
+    assert run(ClockSkew(), disagree) == []
+    normal_lag = [server(0, "redis.server.shutdown"), server(12, "redis.server.ready"),
+                  *_skewed_client(2.5, "api-1")]  # small positive offsets are ordinary lag
+    assert run(ClockSkew(), normal_lag) == []
+
+
+# Contracts
+
+@pytest.mark.parametrize("rule_id", ["PM002", "PM201", "PM202", "PM203", "PM301", "PM302", "PM303", "PM304"])
+def test_rules_registered_with_docs(rule_id):
+    (det,) = [d for d in DETECTORS if d.rule.rule_id == rule_id]
+    for part in ("What it detects: ", "Why it matters: ", "Recommendation: "):
+        assert part in det.rule.doc
+
+
+def test_deterministic():
+    rows = [*OUTAGE, *LIVENESS, *SCALE_UP, *[sample(s, "rejected_connections", v) for s, v in ((0, 0), (15, 9))]]
+    dets = (PodRestarts(), HpaFeedback(), LivenessDependsOnRedis(), RejectedConnections(), ClockSkew())
+    first = [run(d, rows) for d in dets]
+    again = [run(d, list(reversed(rows))) for d in dets]
+    assert first == again
