@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+from parsers.k8s_events import K8sEvents
+from parsers.metrics import (
+    AzureMetricsCsv,
+    CloudMetricTable,
+    GrafanaCsv,
+    PromApiJson,
+    PromExposition,
+    RedisInfo,
+)
 from parsers.stackexchange_redis import StackExchangeRedis
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
@@ -16,6 +25,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
 
 FILE_PARSERS: tuple[FileParser, ...] = (
     AppInsightsCsv(),
+    K8sEvents(),
+    PromApiJson(),
+    PromExposition(),
+    GrafanaCsv(),
+    AzureMetricsCsv(),
+    CloudMetricTable(),
+    RedisInfo(),
 )
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]
