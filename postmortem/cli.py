@@ -106,7 +106,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     from postmortem.model import Severity
     from postmortem.pipeline import AnalyzeOptions
     from postmortem.pipeline import analyze as run
-    from reports.render import RENDERERS
+    from reports.render import render
 
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
@@ -123,7 +123,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     if not read or all(i.lines == 0 for i in read):
         click.echo("postmortem: error: nothing could be read from the given paths", err=True)
         sys.exit(2)
-    text = RENDERERS[fmt](report)
+    text = render(report, fmt, events=result.events, output=Path(output) if output else None)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"postmortem: wrote {output}", err=True)

@@ -78,5 +78,11 @@ def report_dict(report: Report) -> dict:
     }
 
 
+def render_json_doc(doc: dict) -> str:
+    """Serialize a report document: stable key order, UTF-8, values that JSON lacks as strings."""
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+
+
 def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    """The contract keys only (reports.render.render adds story, impact, recommendations, ...)."""
+    return render_json_doc(report_dict(report))

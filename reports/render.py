@@ -1,23 +1,48 @@
-"""One Jinja environment for every text format; renderers see only the Report."""
+"""One Jinja environment for every text format, and `render`, the single entry point for reports.
+
+`render(report, fmt, events=..., output=...)` redacts the report (unless --no-redact), derives the
+postmortem sections, draws the charts when the events table is given, and returns the text. For
+Markdown written to a file the charts go beside it in `<stem>_files/` and are linked; HTML inlines them.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
 
+import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from postmortem.model import Report
-from reports.json_report import iso, render_json
+from reports import charts as charts_mod
+from reports.json_report import iso, render_json_doc, report_dict
+from reports.mermaid import gantt
+from reports.recommendations import action_items, recommendations
+from reports.redaction import redact_report, scrub
+from reports.sections import causes, detection, duration, impact, merged_timeline
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
+_MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|>|\d+[.)]\s|\d+[.)]$)")
 
 
 def md_escape(text: object) -> str:
-    """Make log text inert in Markdown: no tables broken, no markup, no HTML, one line."""
+    """Make log text inert in Markdown: no tables broken, no links, no HTML, no block markup, one line."""
     s = "" if text is None else str(text)
     s = s.replace("\r", " ").replace("\n", " ⏎ ")
-    return _MD_SPECIAL.sub(r"\\\1", s)
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return _MD_BLOCK_START.sub(_unblock, s)
+
+
+def _unblock(m: re.Match) -> str:
+    """Escape a list / heading / quote marker at the start of a line (`1.` becomes `1\\.`)."""
+    marker = m.group(2)
+    if marker[0].isdigit():
+        return m.group(1) + marker[:-2 if marker[-1].isspace() else -1] + "\\" + marker.lstrip("0123456789")
+    return m.group(1) + "\\" + marker
 
 
 def md_code(text: object) -> str:
@@ -29,10 +54,27 @@ def md_code(text: object) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
+def md_fence(code: str) -> str:
+    """A fence longer than any backtick run inside the block."""
+    run = max((len(m) for m in re.findall(r"`+", code)), default=0)
+    return "`" * max(3, run + 1)
+
+
 def fmt_ts(ts: datetime | None, with_date: bool = True) -> str:
     if ts is None:
         return "—"
     return ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z" if with_date else ts.strftime("%H:%M:%S.%f")[:-3]
+
+
+def fmt_value(v: object) -> str:
+    """Stats values: floats rounded, lists joined, so tables stay short and stable."""
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    if isinstance(v, list | tuple):
+        return ", ".join(fmt_value(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={fmt_value(x)}" for k, x in v.items())
+    return "" if v is None else str(v)
 
 
 def _env(autoescape: bool) -> Environment:
@@ -44,16 +86,98 @@ def _env(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, code=md_code, ts=fmt_ts, iso=iso)
+    env.filters.update(md=md_escape, code=md_code, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
+    env.globals.update(duration=duration)
     return env
 
 
+def _scrub_impact(imp, redacted: bool):
+    if not redacted:
+        return imp
+    from dataclasses import replace
+
+    return replace(imp, hosts=tuple((scrub(h), n) for h, n in imp.hosts), endpoints=scrub(imp.endpoints))
+
+
+def _scrub_detection(signs, redacted: bool):
+    if not redacted:
+        return signs
+    from dataclasses import replace
+
+    return tuple(replace(s, evidence=replace(s.evidence, text=scrub(s.evidence.text))) for s in signs)
+
+
+def sections(report: Report, events: pl.DataFrame | None) -> dict:
+    """Everything the templates show besides the report itself (report already redacted)."""
+    return {
+        "causes": causes(report),
+        "impact": _scrub_impact(impact(report, events), report.redacted),
+        "detection": _scrub_detection(detection(events), report.redacted),
+        "timeline": merged_timeline(report),
+        "recommendations": recommendations(report),
+        "actions": action_items(report),
+        "gantt": gantt(report),
+    }
+
+
+def _json_sections(s: dict) -> dict:
+    imp = s["impact"]
+    return {
+        "story": {role: [f.rule_id for _, f in items] for role, items in s["causes"].items()},
+        "impact": {
+            "errors": [{"kind": k.kind, "count": k.count, "hosts": k.hosts, "first": iso(k.first),
+                        "last": iso(k.last)} for k in imp.errors],
+            "hosts": [{"host": h, "problems": n} for h, n in imp.hosts],
+            "endpoints": list(imp.endpoints),
+            "pods": list(imp.pods),
+            "durations": [{"what": w, "duration": d} for w, d in imp.durations],
+        },
+        "detection": [{"source": d.source, "ts": iso(d.ts), "lag": d.lag, "kind": d.kind,
+                       "evidence": {"path": d.evidence.path, "line": d.evidence.line}} for d in s["detection"]],
+        "recommendations": [
+            {"rule_id": r.rule_id, "title": r.title, "advice": r.advice,
+             "snippets": [asdict(sn) for sn in r.snippets]} for r in s["recommendations"]
+        ],
+        "action_items": [{"kind": a.kind, "text": a.text, "rule_ids": list(a.rule_ids)} for a in s["actions"]],
+    }
+
+
+def chart_dir(output: Path) -> Path:
+    return output.with_name(output.stem + "_files")
+
+
+def render(report: Report, fmt: str, events: pl.DataFrame | None = None, output: Path | None = None) -> str:
+    """The report as `md`, `html` or `json` text; Markdown to a file also writes its chart files."""
+    report = redact_report(report)
+    s = sections(report, events)
+    if fmt == "json":
+        return render_json_doc({**report_dict(report), **_json_sections(s)})
+    charts = charts_mod.render_charts(report, events) if fmt == "html" or output is not None else []
+    if fmt == "html":
+        figs = [(c, Markup(charts_mod.inline_svg(c))) for c in charts]
+        return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs)
+    if fmt != "md":
+        raise ValueError(f"unknown report format {fmt!r}")
+    links = []
+    if charts and output is not None:
+        folder = chart_dir(output)
+        folder.mkdir(parents=True, exist_ok=True)
+        for c in charts:
+            (folder / f"{c.name}.svg").write_text(c.svg, encoding="utf-8")
+            links.append((c, quote(f"{folder.name}/{c.name}.svg")))
+    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links)
+
+
 def render_markdown(report: Report) -> str:
-    return _env(False).get_template("report.md.j2").render(r=report)
+    return render(report, "md")
 
 
 def render_html(report: Report) -> str:
-    return _env(True).get_template("report.html.j2").render(r=report)
+    return render(report, "html")
+
+
+def render_json(report: Report) -> str:
+    return render(report, "json")
 
 
 RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
