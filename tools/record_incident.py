@@ -1,0 +1,610 @@
+"""Record a real Redis incident: a local redis-server, a fleet of redis-py "pods", and a mid-run outage.
+
+Why: parsers and detectors need logs that real software wrote, with the measured truth beside them.
+The recorder starts its own redis-server on 127.0.0.1 (verbose log), runs bounded client processes that
+log the way applications do, takes Redis down mid-run (SIGTERM and restart, or SIGSTOP/SIGCONT), polls
+INFO every 200 ms, and writes the log folder plus `<folder>.facts.json` next to it (outside the folder,
+so the analyzer never reads it as a log). Every child runs in its own process group and is killed by
+its PID at the end; a watchdog ends the run after `--timeout` seconds.
+
+    python tools/record_incident.py --scenario storm --out /tmp/incident/storm --seconds 12
+
+The same file is the pod program (`--pod NAME --pod-config JSON`), started with this interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+HOST = "127.0.0.1"
+POLL_INTERVAL = 0.2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One client fleet and server configuration; every field ends up in the facts file."""
+
+    name: str
+    maxclients: int
+    pods: int
+    workers: int  # handler threads per pod (a ThreadPoolExecutor, like a threaded web worker)
+    rate: float  # requests per second per pod
+    backoff: str  # redis.backoff class name
+    backoff_base: float
+    backoff_cap: float
+    retries: int  # redis-py Retry count (-1 = forever)
+    pool: str  # ConnectionPool or BlockingConnectionPool
+    max_connections: int | None
+    pool_timeout: float | None  # BlockingConnectionPool wait
+    socket_timeout: float | None
+    socket_connect_timeout: float | None
+    app_retry_interval: float  # the app's own retry loop around a request (0 = no app retry)
+    request_timeout: float  # the app gives up a request after this many seconds
+    pod_prefix: str
+    job_share: float = 0.5  # share of requests that are jobs (logged with a traceback on failure)
+    job_work: float = 0.1  # seconds a job holds its connection (WATCH, compute, MULTI/EXEC)
+
+
+SCENARIOS = {
+    # No backoff, app-level hammering, an effectively unbounded pool, a low maxclients.
+    "storm": Scenario(
+        name="storm", maxclients=16, pods=4, workers=8, rate=4.0, backoff="NoBackoff", backoff_base=0.0,
+        backoff_cap=0.0, retries=3, pool="ConnectionPool", max_connections=None, pool_timeout=None,
+        socket_timeout=None, socket_connect_timeout=None, app_retry_interval=0.25, request_timeout=2.0,
+        pod_prefix="worker-5c8f7b",
+    ),
+    # Jittered exponential backoff, a capped blocking pool, timeouts, a normal maxclients.
+    "healthy": Scenario(
+        name="healthy", maxclients=10000, pods=4, workers=8, rate=4.0, backoff="ExponentialWithJitterBackoff",
+        backoff_base=0.05, backoff_cap=1.0, retries=3, pool="BlockingConnectionPool", max_connections=3,
+        pool_timeout=2.0, socket_timeout=2.0, socket_connect_timeout=1.0, app_retry_interval=0.0,
+        request_timeout=2.0, pod_prefix="api-6d4b9f",
+    ),
+}
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as UTC ISO 8601 with milliseconds (the facts file's only time format)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pod_names(scenario: Scenario) -> list[str]:
+    """Kubernetes-looking pod names, stable per scenario so recordings are comparable."""
+    rng = random.Random(scenario.name)
+    alphabet = string.ascii_lowercase + string.digits
+    return [f"{scenario.pod_prefix}-{''.join(rng.choices(alphabet, k=5))}" for _ in range(scenario.pods)]
+
+
+# ----------------------------------------------------------------------------------------- pod side
+
+
+def error_kind(exc: BaseException) -> str:
+    """Classify a client-visible failure by its redis-py message (formats.md §2.2)."""
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection_refused"
+    if "max number of clients reached" in text:
+        return "max_clients"
+    if "No connection available" in text or "Too many connections" in text:
+        return "pool_exhausted"
+    if "Timeout" in text or "timed out" in text:
+        return "timeout"
+    if "Connection closed by server" in text or "Error while reading" in text or "reset by peer" in text:
+        return "connection_lost"
+    return f"other:{type(exc).__name__}"
+
+
+def build_client(sc: Scenario, port: int, name: str):
+    """The redis-py client exactly as the scenario says, and the config line an app would log for it."""
+    import redis
+    from redis import backoff as backoffs
+    from redis.retry import Retry
+
+    cls = getattr(backoffs, sc.backoff, None) or backoffs.EqualJitterBackoff
+    if cls.__name__ == "NoBackoff":
+        backoff, backoff_repr = cls(), "NoBackoff()"
+    else:
+        backoff = cls(cap=sc.backoff_cap, base=sc.backoff_base)
+        backoff_repr = f"{cls.__name__}(base={sc.backoff_base}, cap={sc.backoff_cap})"
+    retry = Retry(backoff, sc.retries)
+    kwargs = dict(
+        host=HOST, port=port, retry=retry, socket_timeout=sc.socket_timeout,
+        socket_connect_timeout=sc.socket_connect_timeout, client_name=name,
+    )
+    if sc.pool == "BlockingConnectionPool":
+        pool = redis.BlockingConnectionPool(max_connections=sc.max_connections, timeout=sc.pool_timeout, **kwargs)
+        client = redis.Redis(connection_pool=pool, retry=retry)
+        pool_repr = f"connection_pool=BlockingConnectionPool(max_connections={sc.max_connections}, timeout={sc.pool_timeout})"
+    else:
+        client = redis.Redis(max_connections=sc.max_connections, **kwargs)
+        pool_repr = f"max_connections={sc.max_connections}"
+    line = (
+        f"redis client: Redis(host='{HOST}', port={port}, retry=Retry({backoff_repr}, {sc.retries}), {pool_repr}, "
+        f"socket_timeout={sc.socket_timeout}, socket_connect_timeout={sc.socket_connect_timeout}) "
+        f"redis-py {redis.__version__}"
+    )
+    return client, line
+
+
+def run_job(client, key: str, work: float) -> None:
+    """Optimistic read-modify-write: WATCH pins a pooled connection for the whole job, as apps do."""
+    with client.pipeline() as pipe:
+        pipe.watch(key)
+        current = int(pipe.get(key) or 0)
+        time.sleep(work)
+        pipe.multi()
+        pipe.set(key, current + 1)
+        pipe.execute()
+
+
+@dataclass
+class PodStats:
+    ok: int = 0
+    failed_requests: int = 0
+    errors: dict = field(default_factory=dict)  # kind -> count of client-visible failures
+    first_error: dict = field(default_factory=dict)  # kind -> epoch seconds
+    last_error: dict = field(default_factory=dict)
+
+    def error(self, kind: str, now: float) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        self.first_error.setdefault(kind, now)
+        self.last_error[kind] = now
+
+
+def run_pod(name: str, cfg: dict) -> int:
+    """One application process: requests arrive at a fixed rate and are handled by a thread pool."""
+    from redis.exceptions import RedisError
+
+    sc = Scenario(**cfg["scenario"])
+    port, start_at, stop_at = cfg["port"], cfg["start_at"], cfg["stop_at"]
+    logging.Formatter.converter = time.gmtime  # apps in containers log UTC
+    handler = logging.FileHandler(Path(cfg["out"]) / f"{name}.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    log_start, log_jobs, log_cache = (logging.getLogger(n) for n in ("app.startup", "app.jobs", "app.cache"))
+
+    client, config_line = build_client(sc, port, name)
+    log_start.info(config_line)
+    stats, lock = PodStats(), threading.Lock()
+    rng = random.Random(name)
+
+    def handle(req: int, is_job: bool) -> None:
+        deadline = time.time() + sc.request_timeout
+        attempts = 0
+        while True:
+            try:
+                if is_job:
+                    run_job(client, f"job:{name}:{req % 50}", sc.job_work)
+                    log_jobs.info("processed job %d", req)
+                else:
+                    client.get(f"session:{req % 200}")
+                with lock:
+                    stats.ok += 1
+                return
+            except RedisError as exc:
+                now = time.time()
+                attempts += 1
+                with lock:
+                    stats.error(error_kind(exc), now)
+                if sc.app_retry_interval <= 0 or now + sc.app_retry_interval >= deadline:
+                    with lock:
+                        stats.failed_requests += 1
+                    if is_job:
+                        log_jobs.exception("job %d failed after %d attempts", req, attempts)
+                    else:
+                        log_cache.error("cache read failed after %d attempts: %s", attempts, exc)
+                    return
+                (log_jobs if is_job else log_cache).warning(
+                    "redis call failed (attempt %d), retrying in %.2fs: %s", attempts, sc.app_retry_interval, exc
+                )
+                time.sleep(sc.app_retry_interval)
+
+    time.sleep(max(0.0, start_at - time.time()))
+    pool = ThreadPoolExecutor(max_workers=sc.workers, thread_name_prefix=name)
+    req, interval = 0, 1.0 / sc.rate
+    next_at = time.time() + rng.random() * interval
+    while next_at < stop_at:
+        time.sleep(max(0.0, next_at - time.time()))
+        req += 1
+        pool.submit(handle, req, rng.random() < sc.job_share)
+        next_at += interval
+    pool.shutdown(wait=True, cancel_futures=True)
+    with lock:
+        out = asdict(stats) | {"requests": req}
+    print(json.dumps(out), flush=True)
+    handler.flush()
+    return 0
+
+
+# -------------------------------------------------------------------------------------- server side
+
+
+class RedisServer:
+    """A redis-server child on 127.0.0.1 in its own process group, restartable on the same port."""
+
+    def __init__(self, binary: str, port: int, logfile: Path, maxclients: int, workdir: str):
+        self.port = port
+        self.args = [
+            binary, "--port", str(port), "--bind", HOST, "--loglevel", "verbose", "--logfile", str(logfile),
+            "--maxclients", str(maxclients), "--save", "", "--appendonly", "no", "--dir", workdir,
+            "--daemonize", "no", "--protected-mode", "yes",
+        ]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, TZ="UTC")
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 5.0) -> float:
+        """SIGTERM (redis shuts down cleanly and logs it); returns when the process has exited."""
+        self.signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(self.proc)
+            self.proc.wait(2)
+        return time.time()
+
+
+def kill_group(proc: subprocess.Popen | None) -> None:
+    """Kill a child's own process group (its pgid is its pid, from start_new_session)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Poller:
+    """INFO every 200 ms over one dedicated connection; also the readiness probe after a restart."""
+
+    FIELDS = ("connected_clients", "rejected_connections", "total_connections_received", "maxclients",
+              "instantaneous_ops_per_sec", "uptime_in_seconds", "used_memory", "blocked_clients")
+
+    def __init__(self, port: int):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        pool = redis.ConnectionPool(
+            host=HOST, port=port, max_connections=1, socket_timeout=0.5, socket_connect_timeout=0.5,
+            retry=Retry(NoBackoff(), 0), client_name="postmortem-recorder",
+        )
+        self.client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        self.lock = threading.Lock()
+        self.snapshots: list[dict] = []
+        self.failures: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="info-poller", daemon=True)
+
+    def poll(self) -> dict | None:
+        from redis.exceptions import RedisError
+
+        now = time.time()
+        try:
+            with self.lock:
+                info = self.client.info()
+        except RedisError as exc:
+            self.failures.append((now, str(exc)))
+            return None
+        snap = {"ts": now} | {k: info.get(k) for k in self.FIELDS}
+        self.snapshots.append(snap)
+        return snap
+
+    def wait_ready(self, limit: float) -> float | None:
+        """Ping in a tight loop so this connection is among the first ones the new server accepts."""
+        from redis.exceptions import RedisError
+
+        end = time.time() + limit
+        while time.time() < end:
+            try:
+                with self.lock:
+                    if self.client.ping():
+                        return time.time()
+            except RedisError:
+                time.sleep(0.002)
+        return None
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_INTERVAL):
+            self.poll()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+# ------------------------------------------------------------------------------------------ recorder
+
+
+@dataclass
+class Run:
+    """Everything started, so the finally block and the watchdog can end it by PID."""
+
+    server: RedisServer | None = None
+    pods: dict[str, subprocess.Popen] = field(default_factory=dict)
+    timed_out: bool = False
+
+    def kill_all(self) -> None:
+        for proc in self.pods.values():
+            kill_group(proc)
+        if self.server is not None:
+            kill_group(self.server.proc)
+        for proc in [*self.pods.values(), self.server.proc if self.server else None]:
+            if proc is not None:
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+
+
+def sleep_until(t: float) -> None:
+    time.sleep(max(0.0, t - time.time()))
+
+
+def lifetime_totals(snapshots: list[dict], key: str) -> list[int]:
+    """A counter's final value per server lifetime (a restart resets INFO counters; uptime drops)."""
+    totals: list[int] = []
+    last_uptime = None
+    for snap in snapshots:
+        value, uptime = snap.get(key), snap.get("uptime_in_seconds")
+        if value is None:
+            continue
+        if not totals or (last_uptime is not None and uptime is not None and uptime < last_uptime):
+            totals.append(value)
+        totals[-1] = value
+        last_uptime = uptime
+    return totals
+
+
+def first_increase(snapshots: list[dict], key: str) -> float | None:
+    """When a counter first went above zero, from the polls (upper bound: the poll that saw it)."""
+    for snap in snapshots:
+        if (snap.get(key) or 0) > 0:
+            return snap["ts"]
+    return None
+
+
+def write_prometheus(path: Path, port: int, snapshots: list[dict], failures: list[tuple[float, str]]) -> None:
+    """The polls as a redis_exporter-style export: one family after another, samples with ms timestamps."""
+    addr = f'addr="redis://{HOST}:{port}"'
+    families = [
+        ("redis_up", "gauge", "Information about the Redis instance", None),
+        ("redis_connected_clients", "gauge", "connected_clients metric", "connected_clients"),
+        ("redis_rejected_connections_total", "counter", "rejected_connections metric", "rejected_connections"),
+        ("redis_connections_received_total", "counter", "total_connections_received metric",
+         "total_connections_received"),
+        ("redis_config_maxclients", "gauge", "config_maxclients metric", "maxclients"),
+    ]
+    scrapes = sorted([(s["ts"], s) for s in snapshots] + [(ts, None) for ts, _ in failures], key=lambda x: x[0])
+    out: list[str] = []
+    for name, kind, help_text, key in families:
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for ts, snap in scrapes:
+            ms = int(ts * 1000)
+            if key is None:
+                out.append(f"{name}{{{addr}}} {0 if snap is None else 1} {ms}")
+            elif snap is not None and snap.get(key) is not None:
+                out.append(f"{name}{{{addr}}} {snap[key]} {ms}")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def count_lines(path: Path, pattern: str) -> int:
+    rx = re.compile(pattern)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return sum(1 for line in fh if rx.search(line))
+
+
+def merge_pod_stats(stats: dict[str, dict]) -> dict:
+    errors: dict[str, int] = {}
+    first: dict[str, float] = {}
+    for s in stats.values():
+        for kind, n in s["errors"].items():
+            errors[kind] = errors.get(kind, 0) + n
+        for kind, ts in s["first_error"].items():
+            first[kind] = min(ts, first.get(kind, ts))
+    return {
+        "requests": sum(s["requests"] for s in stats.values()),
+        "ok": sum(s["ok"] for s in stats.values()),
+        "failed_requests": sum(s["failed_requests"] for s in stats.values()),
+        "errors_by_kind": dict(sorted(errors.items())),
+        "first_error_by_kind": {k: iso(v) for k, v in sorted(first.items())},
+    }
+
+
+def redis_server_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    m = re.search(r"v=(\S+)", out)
+    return m.group(1) if m else out.strip()
+
+
+def record(
+    scenario: Scenario, out: Path, seconds: float, port: int | None = None, outage: str = "restart",
+    timeout: float = 30.0, binary: str | None = None,
+) -> dict:
+    """Run the scenario into `out` and return the measured facts (also written beside `out`)."""
+    import redis
+
+    binary = binary or shutil.which("redis-server")
+    if not binary:
+        raise FileNotFoundError("redis-server is not on PATH")
+    out.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    workdir = tempfile.mkdtemp(prefix="record-incident-")
+    run = Run()
+    watchdog = threading.Timer(timeout, lambda: (setattr(run, "timed_out", True), run.kill_all()))
+    watchdog.daemon = True
+    warmup = max(2.0, seconds * 0.25)
+    down = max(2.0, seconds * 0.25)
+    names = pod_names(scenario)
+    facts: dict = {}
+    try:
+        watchdog.start()
+        run.server = RedisServer(binary, port, out / "redis-server.log", scenario.maxclients, workdir)
+        run.server.start()
+        poller = Poller(port)
+        if poller.wait_ready(5.0) is None:
+            raise RuntimeError(f"redis-server did not become ready on {HOST}:{port}")
+        poller.start()
+        start_at = time.time() + 1.5  # the pods import redis-py meanwhile
+        stop_at = start_at + seconds
+        cfg = {"scenario": asdict(scenario), "port": port, "out": str(out), "start_at": start_at, "stop_at": stop_at}
+        for name in names:
+            run.pods[name] = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--pod", name, "--pod-config", json.dumps(cfg)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            )
+        sleep_until(start_at + warmup)
+        poller.poll()
+        outage_start = time.time()
+        if outage == "pause":
+            run.server.signal(signal.SIGSTOP)
+            server_down = outage_start
+            sleep_until(outage_start + down)
+            run.server.signal(signal.SIGCONT)
+        else:
+            server_down = run.server.stop()
+            sleep_until(outage_start + down)
+            run.server.start()
+        outage_end = poller.wait_ready(5.0)
+        if outage_end is None:
+            raise RuntimeError("redis-server did not come back after the outage")
+        pod_stats: dict[str, dict] = {}
+        pod_problems: dict[str, str] = {}
+        for name, proc in run.pods.items():
+            wait = max(1.0, stop_at + scenario.request_timeout + 5.0 - time.time())
+            try:
+                stdout, stderr = proc.communicate(timeout=wait)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+                stdout, stderr = proc.communicate()
+            lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode == 0 and lines:
+                pod_stats[name] = json.loads(lines[-1])
+            else:
+                pod_problems[name] = f"exit {proc.returncode}: {stderr.strip()[-500:]}"
+        poller.stop()
+        poller.poll()
+        run_end = run.server.stop()
+        if run.timed_out:
+            raise TimeoutError(f"recording exceeded --timeout {timeout} s")
+        snaps = poller.snapshots
+        rejected = lifetime_totals(snaps, "rejected_connections")
+        received = lifetime_totals(snaps, "total_connections_received")
+        write_prometheus(out / "redis-exporter.prom", port, snaps, poller.failures)
+        server_log = out / "redis-server.log"
+        facts = {
+            "scenario": scenario.name,
+            "parameters": asdict(scenario) | {"seconds": seconds, "outage": outage, "outage_seconds": down,
+                                              "warmup_seconds": warmup, "port": port, "pods": names},
+            "versions": {"redis_server": redis_server_version(binary), "redis_py": redis.__version__,
+                         "python": sys.version.split()[0]},
+            "recorded_at": iso(start_at),
+            "run": {"start": iso(start_at), "end": iso(run_end)},
+            "outage": {"kind": outage, "start": iso(outage_start), "server_down": iso(server_down),
+                       "end": iso(outage_end), "seconds": round(outage_end - outage_start, 3)},
+            "first_rejected_connection": {
+                "info_poll": iso(first_increase(snaps, "rejected_connections")),
+                "client_error": None,
+            },
+            "rejected_connections": {"total": sum(rejected), "per_server_lifetime": rejected},
+            "connections_accepted": {
+                "total_connections_received": sum(received),
+                "per_server_lifetime": received,
+                "server_log_accepted_lines": count_lines(server_log, r" - Accepted "),
+            },
+            "max_connected_clients": max((s["connected_clients"] or 0 for s in snaps), default=0),
+            "polls": {"interval_ms": int(POLL_INTERVAL * 1000), "ok": len(snaps), "failed": len(poller.failures)},
+            "clients": merge_pod_stats(pod_stats) if pod_stats else {},
+            "clients_by_pod": pod_stats,
+            "pod_problems": pod_problems,
+            "files": {p.name: {"bytes": p.stat().st_size, "lines": count_lines(p, r"")}
+                      for p in sorted(out.iterdir()) if p.is_file()},
+        }
+        if facts["clients"]:
+            facts["first_rejected_connection"]["client_error"] = facts["clients"]["first_error_by_kind"].get(
+                "max_clients")
+        facts_path = out.parent / f"{out.name}.facts.json"
+        facts_path.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+        return facts
+    finally:
+        watchdog.cancel()
+        run.kill_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="storm")
+    ap.add_argument("--out", type=Path, help="log folder to write (facts go to <out>.facts.json beside it)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="traffic duration (outage included)")
+    ap.add_argument("--clients", type=int, help="number of pod processes (default: the scenario's)")
+    ap.add_argument("--workers", type=int, help="handler threads per pod (default: the scenario's)")
+    ap.add_argument("--port", type=int, help="port for redis-server (default: a free one)")
+    ap.add_argument("--outage", choices=("restart", "pause"), default="restart",
+                    help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang)")
+    ap.add_argument("--timeout", type=float, default=30.0, help="hard limit for the whole run, seconds")
+    ap.add_argument("--pod", help=argparse.SUPPRESS)
+    ap.add_argument("--pod-config", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.pod:
+        return run_pod(args.pod, json.loads(args.pod_config))
+    if args.out is None:
+        ap.error("--out is required")
+    sc = SCENARIOS[args.scenario]
+    if args.clients:
+        sc = replace(sc, pods=max(1, min(args.clients, 16)))
+    if args.workers:
+        sc = replace(sc, workers=max(1, min(args.workers, 32)))
+    if args.seconds <= 0 or args.seconds > 60:
+        ap.error("--seconds must be in (0, 60]")
+    facts = record(sc, args.out, args.seconds, args.port, args.outage, args.timeout)
+    print(json.dumps({k: facts[k] for k in ("outage", "first_rejected_connection", "rejected_connections",
+                                            "connections_accepted", "clients")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
