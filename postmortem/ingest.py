@@ -214,11 +214,28 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
         try:
             return chosen.parse(text, ctx), chosen.name
         except Exception as exc:  # noqa: BLE001 - report and fall back to line framing
-            fallback = parse_log_text(text, ctx)
+            fallback = _parse_log_guarded(text, ctx)
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return fallback, LOG_PARSER
-    result = parse_log_text(text, ctx)
+    result = _parse_log_guarded(text, ctx)
     return result, LOG_PARSER
+
+
+def _parse_log_guarded(text: str, ctx: ParseContext) -> FileParse:
+    """Line framing, with a last resort: if it crashes, every line is counted, none is an event."""
+    try:
+        return parse_log_text(text, ctx)
+    except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()
+        blank = sum(1 for ln in lines if not ln.strip())
+        samples = [UnrecognizedSample(i, ln[:300]) for i, ln in enumerate(lines, 1) if ln.strip()][:MAX_SAMPLES]
+        return FileParse(
+            events=empty_events(), lines=len(lines), event_lines=0, unrecognized_lines=len(lines) - blank,
+            blank_lines=blank, unrecognized_samples=samples, label="none",
+            problems=[f"log parser failed ({type(exc).__name__}: {str(exc)[:200]}); all lines counted as unrecognized"],
+        )
 
 
 def _resolve_years(events: pl.DataFrame, opts: IngestOptions) -> tuple[pl.DataFrame, str | None]:
