@@ -43,7 +43,7 @@ _HEADER_TOKEN = re.compile(r"LAST ?SEEN|FIRST ?SEEN|[A-Z][A-Z_]+|[A-Z][a-z]+(?:[
 _KV = re.compile(r"^(\s*)([A-Z][A-Za-z ]*?):\s*(.*?)\s*$")
 _JSON_EVENT_KEYS = re.compile(r'"(?:involvedObject|regarding)"\s*:')
 _YAML_EVENT = re.compile(r"^\s*(?:- )?(?:involvedObject|regarding):\s*$", re.M)
-_EXPORTER_LINE = re.compile(r'^\s*\{.*"(?:involvedObject|regarding)"\s*:.*"reason"\s*:')
+_EXPORTER_LINE = re.compile(r'^\s*\{.*"(?:involvedObject|regarding)"\s*:\s*\{.*\}\s*$')
 _KIND_ENTITY = {
     "pod": "pod",
     "deployment": "deployment",
@@ -161,8 +161,8 @@ def _valid_cells(cells: dict[str, str]) -> bool:
 
 
 def _split_cells(row: str, cols: list[tuple[str, int]]) -> dict[str, str] | None:
-    """Fallback for misaligned rows: split on runs of 2+ spaces; only when the cell count matches."""
-    parts = re.split(r"\s{2,}", row.strip())
+    """Rows with tabs split on each tab (empty cells kept); others on runs of 2+ spaces; count must match."""
+    parts = [c.strip() for c in row.strip("\n").split("\t")] if "\t" in row else re.split(r"\s{2,}", row.strip())
     names = [c[0] for c in cols]
     if len(parts) == len(names):
         return dict(zip(names, parts, strict=True))
@@ -186,9 +186,9 @@ def _get_table(acc: _Acc, start: int, ctx: ParseContext) -> int:
             break
         if _GET_HEADER.match(row) or _DESCRIBE_HEADER.match(row):
             break
-        cells = _slice(row, cols)
-        if not _valid_cells(cells):
-            cells = _split_cells(row, cols)
+        cells = _split_cells(raw, cols) if "\t" in raw else _slice(row, cols)
+        if not cells or not _valid_cells(cells):
+            cells = _split_cells(raw, cols)
         if cells and _valid_cells(cells):
             last_event = _event_from_cells(cells, i + 1, acc, ctx)
             acc.events.append(last_event)
@@ -573,7 +573,7 @@ def _json_lines(acc: _Acc) -> bool:
     """kubernetes-event-exporter output: one Event JSON per line (its own zerolog lines are not events)."""
     got = False
     for i, raw in enumerate(acc.lines):
-        if not _EXPORTER_LINE.match(raw):
+        if not (_EXPORTER_LINE.match(raw) and '"reason"' in raw):
             continue
         try:
             obj = json.loads(raw)
@@ -587,44 +587,56 @@ def _json_lines(acc: _Acc) -> bool:
     return got
 
 
+def _yaml_items(lines: list[str]) -> tuple[list[tuple[int, int]], int | None]:
+    """(start, end) line ranges of the items under `items:`, or of `---` documents; and the items line."""
+    items_at = next((i for i, ln in enumerate(lines) if re.match(r"^\s*items:\s*$", ln)), None)
+    if items_at is None:
+        cuts = [i for i, ln in enumerate(lines) if ln.strip() == "---"]
+        bounds = [0] + [c + 1 for c in cuts] + [len(lines) + 1]
+        return [(a, min(b - 1, len(lines))) for a, b in zip(bounds, bounds[1:], strict=False) if a < len(lines)], None
+    ranges: list[tuple[int, int]] = []
+    indent = None
+    for i in range(items_at + 1, len(lines)):
+        ln = lines[i]
+        if not ln.strip():
+            continue
+        width = len(ln) - len(ln.lstrip(" "))
+        if indent is None and ln.lstrip().startswith("- "):
+            indent = width
+        if indent is None:
+            break
+        if width == indent and ln.lstrip().startswith("- "):
+            ranges.append((i, i + 1))
+        elif width > indent and ranges:
+            ranges[-1] = (ranges[-1][0], i + 1)
+        else:
+            break
+    return ranges, items_at
+
+
 def _yaml_doc(acc: _Acc) -> bool:
     """`-o yaml` lists (or single Events), parsed item by item so a bad item costs only its lines."""
     lines = acc.lines
-    starts: list[int] = []
-    indent = None
-    items_at = next((i for i, ln in enumerate(lines) if re.match(r"^\s*items:\s*$", ln)), None)
-    if items_at is not None:
-        for i in range(items_at + 1, len(lines)):
-            m = re.match(r"^(\s*)- ", lines[i])
-            if m and (indent is None or len(m.group(1)) == indent):
-                indent = len(m.group(1))
-                starts.append(i)
-            elif lines[i].strip() and not lines[i].startswith(" " * ((indent or 0) + 1)) and indent is not None:
-                if not re.match(r"^\s*- ", lines[i]):
-                    break
-    else:
-        starts = [i for i, ln in enumerate(lines) if ln.strip() == "---"] or [0]
+    ranges, items_at = _yaml_items(lines)
     got = False
-    bounds = starts + [len(lines)]
-    for k, s in enumerate(starts):
-        chunk = lines[s : bounds[k + 1]]
-        text = "\n".join(chunk)
+    for s, e in ranges:
+        chunk = lines[s:e]
         if items_at is not None:
-            text = " " * (indent or 0) + "  " + text.lstrip()[1:].lstrip() if text.lstrip().startswith("-") else text
-            text = _dedent(text)
+            first = chunk[0].replace("- ", "  ", 1)
+            chunk = [first] + chunk[1:]
         try:
-            doc = yaml.safe_load(text)
+            doc = yaml.safe_load(_dedent("\n".join(chunk)))
         except yaml.YAMLError:
             acc.problems.append(f"YAML event item at line {s + 1} could not be read")
             continue
         ev = _from_object(doc, s + 1) if isinstance(doc, dict) else None
         if ev:
             acc.events.append(ev)
-            acc.used.update(range(s, bounds[k + 1]))
+            acc.used.update(range(s, e))
             got = True
-    if got and items_at is not None:
-        acc.used.update(i for i in range(0, len(lines)) if i <= items_at and lines[i][:1].isalpha())
-        acc.used.update(i for i in range(len(lines)) if re.match(r"^(?:apiVersion|kind|metadata|  resourceVersion|  selfLink|  continue):", lines[i]))
+    if got and items_at is not None:  # the List envelope: top-level keys and their nested lines
+        covered = {i for s, e in ranges for i in range(s, e)}
+        acc.used.update(i for i in range(len(lines)) if i not in covered and lines[i].strip())
     elif not got:
         acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
     return got
@@ -751,7 +763,7 @@ def _to_frame(acc: _Acc, ctx: ParseContext) -> pl.DataFrame:
 def _looks_structured(head: str) -> str | None:
     if _JSON_EVENT_KEYS.search(head) and '"reason"' in head:
         lines = [ln for ln in head.splitlines() if ln.strip()]
-        exporter = sum(1 for ln in lines if _EXPORTER_LINE.match(ln))
+        exporter = sum(1 for ln in lines if _EXPORTER_LINE.match(ln) and '"reason"' in ln)
         return "jsonl" if exporter and exporter >= len(lines) // 2 else "json"
     if _YAML_EVENT.search(head) and re.search(r"(?m)^\s*(?:- )?reason:\s", head):
         return "yaml"

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from typing import ClassVar
@@ -94,13 +95,14 @@ class GrafanaCsv:
             return 0.0
         header = lines[start].lstrip("\ufeff")
         sep = sep or delimiter(header)
-        cells = [c.strip().strip('"') for c in header.split(sep)]
+        cells = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
         if len(cells) < 2 or not any(TIME_HEADER.match(c) for c in cells):
             return 0.0
         if any(c in ("MetricName", "TimeGenerated") for c in cells):
             return 0.0
         body = [ln for ln in lines[start + 1 :] if ln.strip()][:20]
-        if not body or sum(1 for ln in body if ln.count(sep) >= len(cells) - 1) < 0.8 * len(body):
+        widths = [len(next(csv.reader([ln], delimiter=sep))) for ln in body]
+        if not body or sum(1 for w in widths if w == len(cells)) < 0.8 * len(body):
             return 0.0
         return 0.85
 

@@ -29,7 +29,7 @@ _ALIASES = {
     "used_memory": ("redis_memory_used_bytes", "used_memory", "usedmemory", "BytesUsedForCache"),
     "maxclients": ("redis_config_maxclients", "redis_max_clients", "maxclients", "config_maxclients"),
     "server_load": ("serverLoad", "allserverLoad"),
-    "cpu": ("percentProcessorTime", "allpercentProcessorTime", "CPUUtilization", "EngineCPUUtilization"),
+    "cpu": ("CPU", "percentProcessorTime", "allpercentProcessorTime", "CPUUtilization", "EngineCPUUtilization"),
     "connections_created_per_sec": ("allConnectionsCreatedPerSecond", "connectionsCreatedPerSecond"),
 }
 

@@ -57,7 +57,7 @@ class PromApiJson:
             labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
             name = labels.pop("__name__", "") or "value"
             points = series.get("values") if kind == "matrix" else [series.get("value")]
-            at = line or _line_for(lines, labels)
+            at = line or _line_for(lines, name, labels)
             for p in points or []:
                 if not (isinstance(p, list) and len(p) == 2):
                     continue
@@ -69,12 +69,10 @@ class PromApiJson:
         return account(lines, used, samples_frame(samples, ctx.path), problems=problems, records=len(samples))
 
 
-def _line_for(lines: list[str], labels: dict[str, str]) -> int:
-    """Pretty-printed responses: the line where this series' first label value appears (1 if none)."""
-    probe = next(iter(labels.values()), None)
-    if probe:
-        needle = json.dumps(probe)
-        for i, ln in enumerate(lines):
-            if needle in ln:
-                return i + 1
+def _line_for(lines: list[str], name: str, labels: dict[str, str]) -> int:
+    """Multi-line responses: the first line holding this series' name and first label value (1 if none)."""
+    needles = [json.dumps(name)] + [json.dumps(v) for v in list(labels.values())[:1]]
+    for i, ln in enumerate(lines):
+        if all(n in ln for n in needles):
+            return i + 1
     return 1
