@@ -29,22 +29,30 @@ UP = ("redis.server.ready", "redis.server.start")
 
 
 def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
-    """(shutdown row, next ready row) pairs from redis-server logs, in time order."""
+    """(shutdown row, next ready row) pairs from redis-server logs, in time order.
+
+    A shutdown logs several lines ("User requested shutdown", "ready to exit"): the first one is
+    the edge. A start without a ready line stands in for ready.
+    """
     rows = (events.filter((pl.col("source") == "redis_server") & pl.col("kind").is_in([DOWN, *UP])
                           & pl.col("ts").is_not_null())
             .sort(["ts", "path", "line"]).to_dicts())
-    cycles = []
-    for i, r in enumerate(rows):
-        if r["kind"] != DOWN:
+    cycles, down, start = [], None, None
+    for r in rows:
+        if r["kind"] == DOWN:
+            if down is not None and start is not None:  # came back (no ready line), went down again
+                cycles.append((down, start))
+                down, start = None, None
+            down = down or r
+        elif down is None:
             continue
-        nxt = []
-        for x in rows[i + 1:]:
-            if x["kind"] == DOWN:
-                break
-            nxt.append(x)
-        ready = [x for x in nxt if x["kind"] == "redis.server.ready"] or nxt
-        if ready:
-            cycles.append((r, ready[0]))
+        elif r["kind"] == "redis.server.ready":
+            cycles.append((down, r))
+            down, start = None, None
+        elif start is None:
+            start = r
+    if down is not None and start is not None:
+        cycles.append((down, start))
     return cycles
 
 

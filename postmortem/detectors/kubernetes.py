@@ -267,6 +267,11 @@ class LivenessDependsOnRedis:
         pods = sorted(set(kills.get_column("entity").to_list()))
         unhealthy = unhealthy.filter(pl.col("entity").is_in(pods))
         first_kill = kills.get_column("first").min()
+        # SE.Redis clientName / the log file name is usually the pod: prefer that pod's own first error.
+        names = [p.rsplit("/", 1)[-1] for p in pods]
+        own = errs.filter(pl.col("host").is_in(names))
+        if own.height:
+            errs, first_err = own, own.get_column("ts").min()
         liveness_kill = kills.get_column("message").fill_null("").str.contains(r"(?i)liveness").all()
         stats = {
             "pods": len(pods),
