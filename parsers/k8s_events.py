@@ -833,6 +833,8 @@ class K8sEvents:
             _hpa_tables(acc, ctx)
             if not acc.events:
                 _kv_block(acc)
+            if not acc.events and re.search(r"(?m)^(?:apiVersion|items|kind):", text):
+                acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
         return self._result(acc, ctx)
 
     def _result(self, acc: _Acc, ctx: ParseContext) -> FileParse:
