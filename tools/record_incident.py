@@ -67,17 +67,43 @@ class Scenario:
 SCENARIOS = {
     # No backoff, app-level hammering, an effectively unbounded pool, a low maxclients.
     "storm": Scenario(
-        name="storm", maxclients=16, pods=4, workers=8, rate=4.0, backoff="NoBackoff", backoff_base=0.0,
-        backoff_cap=0.0, retries=3, pool="ConnectionPool", max_connections=None, pool_timeout=None,
-        socket_timeout=None, socket_connect_timeout=None, app_retry_interval=0.25, request_timeout=2.0,
+        name="storm",
+        maxclients=16,
+        pods=4,
+        workers=8,
+        rate=4.0,
+        backoff="NoBackoff",
+        backoff_base=0.0,
+        backoff_cap=0.0,
+        retries=3,
+        pool="ConnectionPool",
+        max_connections=None,
+        pool_timeout=None,
+        socket_timeout=None,
+        socket_connect_timeout=None,
+        app_retry_interval=0.25,
+        request_timeout=2.0,
         pod_prefix="worker-5c8f7b",
     ),
     # Jittered exponential backoff, a capped blocking pool, timeouts, a normal maxclients.
     "healthy": Scenario(
-        name="healthy", maxclients=10000, pods=4, workers=8, rate=4.0, backoff="ExponentialWithJitterBackoff",
-        backoff_base=0.05, backoff_cap=1.0, retries=3, pool="BlockingConnectionPool", max_connections=3,
-        pool_timeout=2.0, socket_timeout=2.0, socket_connect_timeout=1.0, app_retry_interval=0.0,
-        request_timeout=2.0, pod_prefix="api-6d4b9f",
+        name="healthy",
+        maxclients=10000,
+        pods=4,
+        workers=8,
+        rate=4.0,
+        backoff="ExponentialWithJitterBackoff",
+        backoff_base=0.05,
+        backoff_cap=1.0,
+        retries=3,
+        pool="BlockingConnectionPool",
+        max_connections=3,
+        pool_timeout=2.0,
+        socket_timeout=2.0,
+        socket_connect_timeout=1.0,
+        app_retry_interval=0.0,
+        request_timeout=2.0,
+        pod_prefix="api-6d4b9f",
     ),
 }
 
@@ -135,11 +161,17 @@ def build_client(sc: Scenario, port: int, name: str):
         backoff_repr = f"{cls.__name__}(base={sc.backoff_base}, cap={sc.backoff_cap})"
     retry = Retry(backoff, sc.retries)
     kwargs = dict(
-        host=HOST, port=port, retry=retry, socket_timeout=sc.socket_timeout,
-        socket_connect_timeout=sc.socket_connect_timeout, client_name=name,
+        host=HOST,
+        port=port,
+        retry=retry,
+        socket_timeout=sc.socket_timeout,
+        socket_connect_timeout=sc.socket_connect_timeout,
+        client_name=name,
     )
     if sc.pool == "BlockingConnectionPool":
-        pool = redis.BlockingConnectionPool(max_connections=sc.max_connections, timeout=sc.pool_timeout, **kwargs)
+        pool = redis.BlockingConnectionPool(
+            max_connections=sc.max_connections, timeout=sc.pool_timeout, **kwargs
+        )
         client = redis.Redis(connection_pool=pool, retry=retry)
         pool_repr = f"connection_pool=BlockingConnectionPool(max_connections={sc.max_connections}, timeout={sc.pool_timeout})"
     else:
@@ -224,7 +256,10 @@ def run_pod(name: str, cfg: dict) -> int:
                         log_cache.error("cache read failed after %d attempts: %s", attempts, exc)
                     return
                 (log_jobs if is_job else log_cache).warning(
-                    "redis call failed (attempt %d), retrying in %.2fs: %s", attempts, sc.app_retry_interval, exc
+                    "redis call failed (attempt %d), retrying in %.2fs: %s",
+                    attempts,
+                    sc.app_retry_interval,
+                    exc,
                 )
                 time.sleep(sc.app_retry_interval)
 
@@ -254,9 +289,27 @@ class RedisServer:
     def __init__(self, binary: str, port: int, logfile: Path, maxclients: int, workdir: str):
         self.port = port
         self.args = [
-            binary, "--port", str(port), "--bind", HOST, "--loglevel", "verbose", "--logfile", str(logfile),
-            "--maxclients", str(maxclients), "--save", "", "--appendonly", "no", "--dir", workdir,
-            "--daemonize", "no", "--protected-mode", "yes",
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            HOST,
+            "--loglevel",
+            "verbose",
+            "--logfile",
+            str(logfile),
+            "--maxclients",
+            str(maxclients),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
         ]
         self.proc: subprocess.Popen | None = None
 
@@ -297,8 +350,16 @@ def kill_group(proc: subprocess.Popen | None) -> None:
 class Poller:
     """INFO every 200 ms over one dedicated connection; also the readiness probe after a restart."""
 
-    FIELDS = ("connected_clients", "rejected_connections", "total_connections_received", "maxclients",
-              "instantaneous_ops_per_sec", "uptime_in_seconds", "used_memory", "blocked_clients")
+    FIELDS = (
+        "connected_clients",
+        "rejected_connections",
+        "total_connections_received",
+        "maxclients",
+        "instantaneous_ops_per_sec",
+        "uptime_in_seconds",
+        "used_memory",
+        "blocked_clients",
+    )
 
     def __init__(self, port: int):
         import redis
@@ -306,8 +367,13 @@ class Poller:
         from redis.retry import Retry
 
         pool = redis.ConnectionPool(
-            host=HOST, port=port, max_connections=1, socket_timeout=0.5, socket_connect_timeout=0.5,
-            retry=Retry(NoBackoff(), 0), client_name="postmortem-recorder",
+            host=HOST,
+            port=port,
+            max_connections=1,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
+            client_name="postmortem-recorder",
         )
         self.client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
         self.lock = threading.Lock()
@@ -408,26 +474,41 @@ def first_increase(snapshots: list[dict], key: str) -> float | None:
 
 
 def write_prometheus(path: Path, port: int, snapshots: list[dict], failures: list[tuple[float, str]]) -> None:
-    """The polls as a redis_exporter-style export: one family after another, samples with ms timestamps."""
+    """The polls as redis_exporter scrapes appended to one file (one per second, samples with ms timestamps)."""
     addr = f'addr="redis://{HOST}:{port}"'
     families = [
         ("redis_up", "gauge", "Information about the Redis instance", None),
         ("redis_connected_clients", "gauge", "connected_clients metric", "connected_clients"),
-        ("redis_rejected_connections_total", "counter", "rejected_connections metric", "rejected_connections"),
-        ("redis_connections_received_total", "counter", "total_connections_received metric",
-         "total_connections_received"),
+        (
+            "redis_rejected_connections_total",
+            "counter",
+            "rejected_connections metric",
+            "rejected_connections",
+        ),
+        (
+            "redis_connections_received_total",
+            "counter",
+            "total_connections_received metric",
+            "total_connections_received",
+        ),
         ("redis_config_maxclients", "gauge", "config_maxclients metric", "maxclients"),
     ]
-    scrapes = sorted([(s["ts"], s) for s in snapshots] + [(ts, None) for ts, _ in failures], key=lambda x: x[0])
+    polls = sorted([(s["ts"], s) for s in snapshots] + [(ts, None) for ts, _ in failures], key=lambda x: x[0])
     out: list[str] = []
-    for name, kind, help_text, key in families:
-        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        for ts, snap in scrapes:
-            ms = int(ts * 1000)
+    seen: set[int] = set()
+    for ts, snap in polls:
+        if int(ts) in seen:
+            continue
+        seen.add(int(ts))
+        ms = int(ts * 1000)
+        for name, kind, help_text, key in families:
             if key is None:
-                out.append(f"{name}{{{addr}}} {0 if snap is None else 1} {ms}")
-            elif snap is not None and snap.get(key) is not None:
-                out.append(f"{name}{{{addr}}} {snap[key]} {ms}")
+                value = 0 if snap is None else 1
+            elif snap is None or snap.get(key) is None:
+                continue
+            else:
+                value = snap[key]
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name}{{{addr}}} {value} {ms}"]
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
@@ -449,6 +530,7 @@ def merge_pod_stats(stats: dict[str, dict]) -> dict:
         "requests": sum(s["requests"] for s in stats.values()),
         "ok": sum(s["ok"] for s in stats.values()),
         "failed_requests": sum(s["failed_requests"] for s in stats.values()),
+        "cancelled_at_stop": sum(s["requests"] - s["ok"] - s["failed_requests"] for s in stats.values()),
         "errors_by_kind": dict(sorted(errors.items())),
         "first_error_by_kind": {k: iso(v) for k, v in sorted(first.items())},
     }
@@ -461,8 +543,13 @@ def redis_server_version(binary: str) -> str:
 
 
 def record(
-    scenario: Scenario, out: Path, seconds: float, port: int | None = None, outage: str = "restart",
-    timeout: float = 30.0, binary: str | None = None,
+    scenario: Scenario,
+    out: Path,
+    seconds: float,
+    port: int | None = None,
+    outage: str = "restart",
+    timeout: float = 30.0,
+    binary: str | None = None,
 ) -> dict:
     """Run the scenario into `out` and return the measured facts (also written beside `out`)."""
     import redis
@@ -470,6 +557,7 @@ def record(
     binary = binary or shutil.which("redis-server")
     if not binary:
         raise FileNotFoundError("redis-server is not on PATH")
+    out = out.resolve()  # redis-server runs in its own --dir, so relative paths would move
     out.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="record-incident-")
@@ -490,11 +578,20 @@ def record(
         poller.start()
         start_at = time.time() + 1.5  # the pods import redis-py meanwhile
         stop_at = start_at + seconds
-        cfg = {"scenario": asdict(scenario), "port": port, "out": str(out), "start_at": start_at, "stop_at": stop_at}
+        cfg = {
+            "scenario": asdict(scenario),
+            "port": port,
+            "out": str(out),
+            "start_at": start_at,
+            "stop_at": stop_at,
+        }
         for name in names:
             run.pods[name] = subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--pod", name, "--pod-config", json.dumps(cfg)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
             )
         sleep_until(start_at + warmup)
         poller.poll()
@@ -504,13 +601,16 @@ def record(
             server_down = outage_start
             sleep_until(outage_start + down)
             run.server.signal(signal.SIGCONT)
+            resumed = time.time()
         else:
             server_down = run.server.stop()
             sleep_until(outage_start + down)
             run.server.start()
-        outage_end = poller.wait_ready(5.0)
-        if outage_end is None:
+            resumed = None
+        poller_back = poller.wait_ready(8.0)
+        if poller_back is None:
             raise RuntimeError("redis-server did not come back after the outage")
+        outage_end = resumed or poller_back  # a restarted server is back when it answers PING
         pod_stats: dict[str, dict] = {}
         pod_problems: dict[str, str] = {}
         for name, proc in run.pods.items():
@@ -537,14 +637,30 @@ def record(
         server_log = out / "redis-server.log"
         facts = {
             "scenario": scenario.name,
-            "parameters": asdict(scenario) | {"seconds": seconds, "outage": outage, "outage_seconds": down,
-                                              "warmup_seconds": warmup, "port": port, "pods": names},
-            "versions": {"redis_server": redis_server_version(binary), "redis_py": redis.__version__,
-                         "python": sys.version.split()[0]},
+            "parameters": asdict(scenario)
+            | {
+                "seconds": seconds,
+                "outage": outage,
+                "outage_seconds": down,
+                "warmup_seconds": warmup,
+                "port": port,
+                "pods": names,
+            },
+            "versions": {
+                "redis_server": redis_server_version(binary),
+                "redis_py": redis.__version__,
+                "python": sys.version.split()[0],
+            },
             "recorded_at": iso(start_at),
             "run": {"start": iso(start_at), "end": iso(run_end)},
-            "outage": {"kind": outage, "start": iso(outage_start), "server_down": iso(server_down),
-                       "end": iso(outage_end), "seconds": round(outage_end - outage_start, 3)},
+            "outage": {
+                "kind": outage,
+                "start": iso(outage_start),
+                "server_down": iso(server_down),
+                "end": iso(outage_end),
+                "seconds": round(outage_end - outage_start, 3),
+                "first_ping_after": iso(poller_back),
+            },
             "first_rejected_connection": {
                 "info_poll": iso(first_increase(snaps, "rejected_connections")),
                 "client_error": None,
@@ -553,19 +669,28 @@ def record(
             "connections_accepted": {
                 "total_connections_received": sum(received),
                 "per_server_lifetime": received,
+                # redis logs "Accepted" before the maxclients check, so rejected connections are in it too
                 "server_log_accepted_lines": count_lines(server_log, r" - Accepted "),
             },
             "max_connected_clients": max((s["connected_clients"] or 0 for s in snaps), default=0),
-            "polls": {"interval_ms": int(POLL_INTERVAL * 1000), "ok": len(snaps), "failed": len(poller.failures)},
+            "polls": {
+                "interval_ms": int(POLL_INTERVAL * 1000),
+                "ok": len(snaps),
+                "failed": len(poller.failures),
+            },
             "clients": merge_pod_stats(pod_stats) if pod_stats else {},
             "clients_by_pod": pod_stats,
             "pod_problems": pod_problems,
-            "files": {p.name: {"bytes": p.stat().st_size, "lines": count_lines(p, r"")}
-                      for p in sorted(out.iterdir()) if p.is_file()},
+            "files": {
+                p.name: {"bytes": p.stat().st_size, "lines": count_lines(p, r"")}
+                for p in sorted(out.iterdir())
+                if p.is_file()
+            },
         }
         if facts["clients"]:
             facts["first_rejected_connection"]["client_error"] = facts["clients"]["first_error_by_kind"].get(
-                "max_clients")
+                "max_clients"
+            )
         facts_path = out.parent / f"{out.name}.facts.json"
         facts_path.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
         return facts
@@ -583,8 +708,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, help="number of pod processes (default: the scenario's)")
     ap.add_argument("--workers", type=int, help="handler threads per pod (default: the scenario's)")
     ap.add_argument("--port", type=int, help="port for redis-server (default: a free one)")
-    ap.add_argument("--outage", choices=("restart", "pause"), default="restart",
-                    help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang)")
+    ap.add_argument(
+        "--outage",
+        choices=("restart", "pause"),
+        default="restart",
+        help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang)",
+    )
     ap.add_argument("--timeout", type=float, default=30.0, help="hard limit for the whole run, seconds")
     ap.add_argument("--pod", help=argparse.SUPPRESS)
     ap.add_argument("--pod-config", help=argparse.SUPPRESS)
@@ -601,8 +730,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.seconds > 60:
         ap.error("--seconds must be in (0, 60]")
     facts = record(sc, args.out, args.seconds, args.port, args.outage, args.timeout)
-    print(json.dumps({k: facts[k] for k in ("outage", "first_rejected_connection", "rejected_connections",
-                                            "connections_accepted", "clients")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: facts[k]
+                for k in (
+                    "outage",
+                    "first_rejected_connection",
+                    "rejected_connections",
+                    "connections_accepted",
+                    "clients",
+                )
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
