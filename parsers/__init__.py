@@ -17,10 +17,14 @@ from parsers.metrics import (
     PromExposition,
     RedisInfo,
 )
+from parsers.redis_py import RedisPyRecognizer
+from parsers.redis_server import RedisServerRecognizer
 from parsers.stackexchange_redis import StackExchangeRedis
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
     StackExchangeRedis(),
+    RedisPyRecognizer(),
+    RedisServerRecognizer(),
 )
 
 FILE_PARSERS: tuple[FileParser, ...] = (

@@ -43,6 +43,11 @@ HEADER_VARIANTS: tuple[tuple[str, str], ...] = (
         r"\d\d:\d\d:\d\d(?:\.\d+)?) (?P<level>[.*#-]) (?P<rest>.*)$",
     ),
     (
+        "redis_server_prefixed",  # Docker Desktop adds local time before the (UTC) redis header: keep redis'
+        r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\S* (?P<thread>\[\d+\]|\d+:[XCSM]) "
+        r"(?P<ts>\d\d? [A-Z][a-z]{2}(?: \d{4})? \d\d:\d\d:\d\d(?:\.\d+)?) (?P<level>[.*#-]) (?P<rest>.*)$",
+    ),
+    (
         "celery",
         r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?): (?P<level>[A-Z]+)/(?P<logger>[^\]]+)\] ?(?P<rest>.*)$",
     ),
@@ -103,7 +108,7 @@ _CONTINUATION = (
     r"^(?:\s|at |--- |-->|\^+\s*$|During handling of|The above exception|Caused by:|Inner Message|"
     r"Exception Details:|Stack ?Trace:|\.\.\. \d+ more)"
 )
-_EXC_TAIL = r"^[\w.]+(?:Error|Exception|Exit|Interrupt|Warning)\b"
+_EXC_TAIL = r"^[\w.]+(?:Error|Exception|Exit|Interrupt|Interrupted|Warning)\b"  # Interrupted: django-redis
 # A StackExchange.Redis timeout message wrapped by hand over lines: "inst: 0, qu: 0, ...", "(Please take a look".
 _SE_REDIS_WRAP = (
     r"^(?:(?:next|active|inst|qu|qs|aw|bw|rs|ws|in|in-pipe|out-pipe|last-in|cur-in|sync-ops|async-ops|serverEndpoint|"
@@ -113,7 +118,7 @@ _SE_REDIS_WRAP = (
 
 # Level words to the normalized LEVELS vocabulary.
 _LEVEL_MAP = {
-    "trace": "trace", "trce": "trace", "vrb": "trace", "verbose": "debug", "-": "debug", ".": "debug",
+    "trace": "trace", "trce": "trace", "vrb": "trace", "verbose": "debug", "-": "debug", ".": "trace",  # redis: . debug < - verbose
     "debug": "debug", "dbug": "debug", "dbg": "debug",
     "info": "info", "information": "info", "inf": "info", "notice": "info", "*": "info", "i": "info",
     "warn": "warning", "warning": "warning", "wrn": "warning", "#": "warning", "w": "warning",

@@ -1,0 +1,322 @@
+"""redis-py (and redis.asyncio, aioredis, django-redis, celery/kombu) errors and client configuration.
+
+redis-py itself logs almost nothing (formats.md §2.5): the evidence is the application logging the
+exceptions of §2.2, often as a whole traceback. A record is classified by its *decisive line*: the
+last line carrying a redis-py message (the exception that propagated), else the last socket-level
+error of a traceback that runs through redis-py frames. Server replies that every client shares
+(`max number of clients reached`, `LOADING`, `NOAUTH`, `READONLY`) need Python context, and text of
+other clients (ioredis, Redisson, Jedis, StackExchange.Redis) is never claimed.
+Configuration (URLs, `Redis(...)` kwargs, `Retry(...)`, versions) becomes `redis.config` with the
+options parsed into attrs and secrets redacted at parse time.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+
+from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
+from postmortem.redact import redact_expr
+
+# --- error messages (formats.md §2.2) --------------------------------------------------------------------
+# redis-py wording: claimed without further context.
+_RECONNECT = r"Cannot connect to (?:rediss?|redis\+socket|redis\+sentinel|sentinel)://"
+_CONNECT = (
+    r"(?i:error -?\d+ connecting to )|(?i:error connecting to )\S|Timeout connecting to server|"
+    r"Connect call failed \("
+)
+_POOL = r"No connection available\.|(?:MaxConnectionsError|ConnectionError)\b\S{0,3}\s*['\"]?Too many connections"
+_TIMEOUT = r"(?i:timeout reading from )|Timeout writing to socket"
+_LOST = (
+    r"Connection closed by server\.|(?i:error while reading from )|(?i:error -?\d+ while writing to socket)|"
+    r"Bad response from PING health check|Connection has data|Connection not ready|"
+    r"ConnectionClosedError|Reader at end of file"
+)
+_LOADING_STRICT = r"BusyLoadingError"
+_AUTH_STRICT = r"AuthenticationError|AuthenticationWrongNumberOfArgsError"
+_READONLY_STRICT = r"ReadOnlyError"
+# Server replies every client shows: need Python context (a traceback, a redis-py class, ...).
+_MAXCLIENTS = r"max number of clients(?: \+ cluster connections)? reached"
+_LOADING = r"Redis is loading the dataset in memory|LOADING Redis is loading"
+_AUTH = (
+    r"WRONGPASS|NOAUTH|invalid username-password pair|Authentication required\.|ERR invalid password|"
+    r"Client sent AUTH, but no password is set|called without any password configured"
+)
+_READONLY = r"READONLY You can't write|You can't write against a read only (?:replica|slave)"
+_POOL_SHARED = r"Too many connections"
+# Class-only evidence (7.2+ `%r` is `network:ConnectionError`; bare `redis.exceptions.X` lines).
+# Anchored at the line start so source lines (`raise X(...)`, `except X:`) are not evidence.
+_CLASS = (
+    r"(?m:^\s*(?:redis|aioredis|django_redis)\.(?:exceptions|errors)\.\w+)|\b(?:network|tls|auth|server):[A-Z]\w*Error\b|"
+    r"(?m:^\s*(?:ConnectionInterrupted|ResponseError|OutOfMemoryError|ClusterDownError|MasterDownError|"
+    r"MaxConnectionsError|NoScriptError|ExecAbortError|PubSubError)\b)"
+)
+# Socket-level builtins: only inside a traceback through redis-py (or its `sock.connect(...)` line).
+_SOCK_CONNECT = (
+    r"ConnectionRefusedError|\[Errno 111\]|\[WinError 10061\]|gaierror|Name or service not known|"
+    r"Temporary failure in name resolution|nodename nor servname|No route to host|Too many open files"
+)
+_SOCK_LOST = r"ConnectionResetError|BrokenPipeError|\[Errno 104\]|\[Errno 32\]|\[WinError 10054\]|Connection reset by peer"
+_SOCK_TIMEOUT = r"(?:socket\.)?timeout: timed out|TimeoutError: (?:\[Errno 110\]|timed out)|Connection timed out"
+
+_STRICT = "|".join((_RECONNECT, _CONNECT, _POOL, _TIMEOUT, _LOST, _LOADING_STRICT, _AUTH_STRICT, _READONLY_STRICT))
+_SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED))
+_SOCKET = "|".join((_SOCK_CONNECT, _SOCK_LOST, _SOCK_TIMEOUT))
+
+
+def _line(rx: str) -> str:
+    return r"(?m)^[^\n]*(?:" + rx + r")[^\n]*$"
+
+
+# The redis-py wording inside a decisive line (drops envelope debris and pasted tails).
+_DETAIL = (
+    r"(?i)(?:cannot connect to \S+ )?(?:error -?\d+ connecting to |error connecting to |error -?\d+ while writing to )"
+    r"\S+?\.(?: [^.\n]*\.)?|(?i)error while reading from [^\n]*?(?:\)|$)|"
+    r"(?i)timeout (?:reading from|writing to|connecting to) [\w.:/\[\]-]*\w|Connection closed by server\.|"
+    r"Too many connections|No connection available\.|max number of clients(?: \+ cluster connections)? reached|"
+    r"Redis is loading the dataset in memory"
+)
+_EXC_TOKEN = r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupted)(?::|\(|$| at )"
+
+
+_PY_CONTEXT = (
+    r"Traceback \(most recent call|File \"[^\"]+\", line \d+|(?:redis|aioredis)\.(?:exceptions|errors|asyncio)|"
+    r"django_redis|kombu|celery|\b[A-Z]\w*(?:Error|Interrupted)(?::\s|\(['\"])"
+)
+_REDIS_FRAMES = r"File \"[^\"]*[/\\](?:redis|aioredis)[/\\][^\"]*\", line \d+|\bsock\.connect\(socket_address\)"
+_FOREIGN = (
+    r"(?i)ioredis|redisson|jedis|lettuce|node_modules|StackExchange\.Redis|RedisConnectionException|"
+    r"RedisTimeoutException|ECONNREFUSED|\.js:\d+|\.java:\d+|\.cs:line \d+|(?m:^\s+at [\w.$<>]+[ (])"
+)
+_TAIL = r"(?m)^\s*[A-Za-z_][\w.]*(?:Error|Exception|Interrupted|Exit)(?::|$)"
+
+# --- configuration ------------------------------------------------------------------------------------------
+_VERSION = (
+    r"(?i)\bredis-py[ /v:=]*(\d+\.\d+(?:\.\d+)?\w*)|(?:^|[\s,;'\"(\[])redis==(\d+\.\d+(?:\.\d+)?\w*)|"
+    r"redis\.__version__\W{1,6}(\d+\.\d+(?:\.\d+)?\w*)"
+)
+_URL = r"(?i)\b((?:rediss?|unix|redis\+sentinel|redis\+socket)://[^\s'\"<>,]+)"
+_CONFIG = (
+    r"\b(?:Strict)?Redis(?:Cluster)?\(|\b(?:Blocking)?ConnectionPool\(|\bfrom_url\(|\bRetry\(|"
+    r"\b(?:No|Constant|Exponential\w*|FullJitter|EqualJitter|DecorrelatedJitter)Backoff\(|"
+    r"\b(?:socket_timeout|socket_connect_timeout|max_connections|health_check_interval|retry_on_timeout)['\"]?\s*[=:]|"
+    r"(?i:\b(?:transport|results|broker\w*|result_backend|location|\w*redis\w*url|url)\b['\"]?\s*[:=>.]*\s*['\"]?"
+    r"(?:rediss?|unix)://)|(?i:rediss?://\S*\?\S*=)|" + _VERSION
+)
+OPTIONS = (
+    "host", "port", "db", "username", "max_connections", "socket_timeout", "socket_connect_timeout",
+    "socket_keepalive", "health_check_interval", "retry_on_timeout", "retries", "timeout", "ssl",
+    "client_name", "decode_responses",
+)
+_RETRY = (
+    r"Retry\(\s*(?:backoff\s*=\s*)?(?P<backoff>\w+Backoff)\((?P<args>[^()]*)\)\s*,\s*(?:retries\s*=\s*)?"
+    r"(?P<retries>-?\d+)"
+)
+
+
+def _option(text: pl.Expr, key: str) -> pl.Expr:
+    """`key=value` / `'key': value` / `?key=value`, quotes stripped; None stays "None" (it means unbounded)."""
+    return (
+        text.str.extract(r"(?:^|[\s,(?&{'\"])" + key + r"['\"]?\s*[=:]\s*('[^']*'|\"[^\"]*\"|[^,\s)}&\]]+)", 1)
+        .str.strip_chars("'\"")
+    )
+
+
+def _classify(hit: pl.Expr, phase: pl.Expr) -> pl.Expr:
+    """The kind for the decisive line (priority: most specific first)."""
+    cls = hit.str.extract(r"(?:^|[\s.:(])(\w+Error)\b", 1)
+    return (
+        pl.when(hit.str.contains(_RECONNECT)).then(pl.lit("redis.reconnect_attempt"))
+        .when(hit.str.contains(_MAXCLIENTS)).then(pl.lit("redis.max_clients"))
+        .when(hit.str.contains(_POOL + "|" + _POOL_SHARED + r"|MaxConnectionsError")).then(pl.lit("redis.pool_exhausted"))
+        .when(hit.str.contains(_LOADING_STRICT + "|" + _LOADING)).then(pl.lit("redis.loading"))
+        .when(hit.str.contains(_AUTH_STRICT + "|" + _AUTH)).then(pl.lit("redis.auth_failed"))
+        .when(hit.str.contains(_READONLY_STRICT + "|" + _READONLY)).then(pl.lit("redis.readonly"))
+        .when(hit.str.contains(_CONNECT + "|" + _SOCK_CONNECT)).then(pl.lit("redis.connect_failed"))
+        .when(hit.str.contains(_TIMEOUT)).then(pl.lit("redis.timeout"))
+        .when(hit.str.contains(_LOST + "|" + _SOCK_LOST)).then(pl.lit("redis.connection_lost"))
+        .when(hit.str.contains(_SOCK_TIMEOUT) & (phase == "connect")).then(pl.lit("redis.connect_failed"))
+        .when(hit.str.contains(_SOCK_TIMEOUT)).then(pl.lit("redis.timeout"))
+        .when(cls == "TimeoutError").then(pl.lit("redis.timeout"))
+        .otherwise(pl.lit("redis.error"))
+    )
+
+
+def _phase(text: pl.Expr, hit: pl.Expr) -> pl.Expr:
+    """Where it failed: from the message wording, else the last redis-py frame's function."""
+    fn = text.str.extract_all(r"(?m), in (\w+)\s*$").list.last().str.extract(r"in (\w+)", 1)
+    return (
+        pl.when(hit.str.contains(r"(?i)connecting to|Connect call failed|Cannot connect to")).then(pl.lit("connect"))
+        .when(hit.str.contains(r"(?i)reading from")).then(pl.lit("read"))
+        .when(hit.str.contains(r"(?i)writing to")).then(pl.lit("write"))
+        .when(text.str.contains(r"\bsock\.connect\(")).then(pl.lit("connect"))
+        .when(fn.is_in(["connect", "_connect", "on_connect", "create_connection", "connect_check_health"]))
+        .then(pl.lit("connect"))
+        .when(fn.is_in(["read_response", "_read_response", "_read_from_socket", "readline", "read", "recv",
+                        "can_read", "read_from_socket"])).then(pl.lit("read"))
+        .when(fn.is_in(["send_packed_command", "sendall", "send_command", "_send_packed_command"])).then(pl.lit("write"))
+    )
+
+
+def _endpoint(s: pl.Expr) -> pl.Expr:
+    """`host:port` from the places redis-py names an endpoint (message wording, redis URLs)."""
+    host = r"([\w.-]*[\w]|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:]*[0-9A-Fa-f])"
+    return pl.coalesce(
+        s.str.extract(r"(?i)(?:connecting to|reading from|timeout reading from)\s+(?:unix socket: )?" + host + r":(\d{1,5})\b", 0)
+        .str.replace(r"(?i)^(?:connecting to|reading from|timeout reading from)\s+(?:unix socket: )?", ""),
+        s.str.extract(r"(?i)(?:rediss?|redis\+socket)://(?:[^@\s/]*@)?" + host + r":(\d{1,5})\b", 0)
+        .str.replace(r"(?i)^[a-z+]+://(?:[^@\s/]*@)?", ""),
+        s.str.extract(r"on node " + host + r":(\d{1,5})\b", 0).str.replace(r"^on node ", ""),
+    )
+
+
+class RedisPyRecognizer:
+    name: ClassVar[str] = "redis_py"
+    example: ClassVar[str] = "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused."
+    samples: ClassVar[tuple[str, ...]] = (
+        "ConnectionError: Error 111 connecting to localhost:6379. Connection refused.",
+        "` server - Error trying to receive messages: Error 10061 connecting to localhost:6379. No connection could be "
+        "made because the target machine actively refused it.`",
+        "[2016-02-08 19:12:36,069: ERROR/MainProcess] Unrecoverable error: TimeoutError('Timeout reading from socket',)",
+        "controller_1  | [2020-03-09 17:31:21,787: ERROR/MainProcess] consumer: Cannot connect to redis://localhost:6379/1: "
+        "Error 99 connecting to localhost:6379. Cannot assign requested address..\n"
+        "controller_1  | Trying again in 6.00 seconds... (3/100)",
+        "ERROR Handled exception: BusyLoadingError: Redis is loading the dataset in memory",
+        "redis.exceptions.ConnectionError: Error while reading from socket: ('Connection closed by server.',)",
+        "Error while reading from bytedeck-redis.ilwwmc.0001.cac1.cache.amazonaws.com:6379 : (110, 'Connection timed out')",
+        "redis.exceptions.ConnectionError: Error 97 connecting to localhost:6379. Address family not supported by protocol.",
+        "worker_1    |     sock.connect(socket_address)\nworker_1    | TimeoutError: [Errno 110] Connection timed out",
+    )
+
+    def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
+        text = pl.col("text").fill_null("")
+        candidate = (
+            text.str.contains(_STRICT + "|" + _SHARED + "|" + _SOCKET + "|" + _CLASS + "|" + _REDIS_FRAMES + "|" + _CONFIG)
+            & ~pl.col("envelope").is_in(REDIS_ENVELOPES).fill_null(False)
+        )
+        # celery prints "Trying again in ..." on the next line; pasted text may frame it apart
+        df = records.with_columns(_next=text.shift(-1)).filter(candidate)
+        if df.height == 0:
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        py = text.str.contains(_PY_CONTEXT)
+        frames = text.str.contains(_REDIS_FRAMES)
+        foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
+        strict = text.str.extract_all(_line(_STRICT)).list.last()
+        shared = pl.when(py).then(text.str.extract_all(_line(_STRICT + "|" + _SHARED)).list.last())
+        sock = pl.when(frames).then(text.str.extract_all(_line(_SOCKET)).list.last())
+        cls = text.str.extract_all(_line(_CLASS)).list.last()
+        df = df.with_columns(
+            _hit=pl.coalesce(shared, strict, sock, cls),
+            _foreign=foreign,
+            # a traceback through redis-py whose exception line was cut off (pasted fragments)
+            _cut=frames & ~text.str.contains(_TAIL) & (text.str.count_matches(r'File "') >= 2),
+            _config=text.str.contains(_CONFIG),
+        ).filter(~pl.col("_foreign"))
+        hit = pl.col("_hit")
+        df = df.with_columns(_phase=_phase(text, hit.fill_null("")))
+        error_kind = _classify(hit, pl.col("_phase"))
+        df = df.with_columns(
+            kind=pl.when(hit.is_not_null()).then(error_kind)
+            .when(pl.col("_cut")).then(pl.lit("redis.error"))
+            .when(pl.col("_config")).then(pl.lit("redis.config"))
+        ).filter(pl.col("kind").is_not_null())
+        if df.height == 0:
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        errors = self._errors(df.filter(pl.col("kind") != "redis.config"))
+        configs = self._configs(df.filter(pl.col("kind") == "redis.config"))
+        return pl.concat([errors, configs], how="diagonal_relaxed").sort("rec")
+
+    @staticmethod
+    def _errors(df: pl.DataFrame) -> pl.DataFrame:
+        text = pl.col("text").fill_null("")
+        hit = pl.col("_hit").str.strip_chars()
+        classes = hit.str.extract_all(_EXC_TOKEN).list.eval(pl.element().str.extract(r"^([\w.]+)", 1))
+        errno = pl.coalesce(
+            hit.str.extract(r"(?i)error (-?\d+) (?:connecting|while)", 1),
+            hit.str.extract(r"\[(?:Errno|WinError) (-?\d+)\]", 1),
+            hit.str.extract(r"\((-?\d+), '", 1),
+            text.str.extract(r"(?i)error (-?\d+) (?:connecting|while)", 1),
+            text.str.extract(r"\[(?:Errno|WinError) (-?\d+)\]", 1),
+        ).cast(pl.Int64, strict=False)
+        endpoint = pl.coalesce(_endpoint(hit), _endpoint(text))
+        ep = endpoint.str.extract_groups(r"^(?P<host>.+):(?P<port>\d+)$")
+        socket_path = hit.str.extract(r"connecting to (?:unix socket: )?(/\S+?)\.(?:\s|$)", 1)
+        detail = pl.coalesce(
+            hit.str.extract("(" + _DETAIL + ")", 1),
+            hit.str.extract(r"^(?:.*\b[A-Za-z_][\w.]*(?:Error|Exception|Interrupted)(?::\s+|\(['\"]))?(.*)$", 1)
+            .str.replace(r"['\"],?\)$", ""),
+        )
+        retry_rx = r"Trying again in (?P<s>[\d.]+) seconds\.*(?: \((?P<n>\d+)/(?P<max>\d+)\))?"
+        retry = pl.coalesce(
+            text.str.extract(r"(Trying again in [^\n]*)", 1),
+            pl.when(pl.col("kind") == "redis.reconnect_attempt").then(pl.col("_next").str.extract(r"^\W*(Trying again in [^\n]*)", 1)),
+        ).str.extract_groups(retry_rx)
+        timeout = pl.col("_hit").str.contains(r"(?i)timeout|timed out|\b110\b|WinError 10060") | (errno == 110)
+        last_fn = text.str.extract_all(r"(?m), in (\w+)\s*$").list.last().str.extract(r"in (\w+)", 1)
+        return df.select(
+            "rec",
+            "kind",
+            entity=pl.coalesce(
+                pl.lit("redis:") + endpoint,
+                pl.lit("redis:") + socket_path,
+            ),
+            message=redact_expr(pl.coalesce(hit, text.str.extract(r"^\s*([^\n]*)", 1))).str.slice(0, 2000),
+            value=retry.struct.field("s").cast(pl.Float64, strict=False),
+            attrs=compact_attrs(
+                exception=classes.list.last().str.extract(r"(\w+)$", 1),
+                wrapper=pl.when(classes.list.len() > 1).then(classes.list.first()),
+                errno=errno,
+                host=ep.struct.field("host"),
+                port=ep.struct.field("port").cast(pl.Int64, strict=False),
+                socket=socket_path,
+                error=redact_expr(detail.str.strip_chars()).str.slice(0, 500),
+                phase=pl.col("_phase"),
+                timeout=pl.when(timeout).then(pl.lit(True)),
+                retry_in_s=retry.struct.field("s").cast(pl.Float64, strict=False),
+                attempt=retry.struct.field("n").cast(pl.Int64, strict=False),
+                max_attempts=retry.struct.field("max").cast(pl.Int64, strict=False),
+                truncated=pl.when(pl.col("_hit").is_null()).then(pl.lit(True)),
+                last_frame=pl.when(pl.col("_hit").is_null()).then(last_fn),
+            ),
+        )
+
+    @staticmethod
+    def _configs(df: pl.DataFrame) -> pl.DataFrame:
+        text = pl.col("text").fill_null("")
+        line = pl.coalesce(text.str.extract_all(_line(_CONFIG)).list.first(), text.str.extract(r"^([^\n]*)", 1))
+        url = line.str.extract(_URL, 1)
+        url_ep = url.str.extract_groups(
+            r"(?i)^[a-z+]+://(?:[^@/\s]*@)?(?P<host>\[[^\]]+\]|[^:/?\s]+)(?::(?P<port>\d+))?(?:/(?P<db>\d+))?"
+        )
+        retry = line.str.extract_groups(_RETRY)
+        version = line.str.extract_groups(_VERSION)
+        opts = {k: _option(line, k) for k in OPTIONS}
+        host = pl.coalesce(opts["host"], url_ep.struct.field("host"))
+        port = pl.coalesce(opts["port"], url_ep.struct.field("port"))
+        pool = line.str.extract(r"\b((?:Blocking)?ConnectionPool)\(", 1)
+        return df.select(
+            "rec",
+            "kind",
+            entity=pl.when(host.is_not_null()).then(
+                pl.lit("redis:") + host + pl.when(port.is_not_null()).then(pl.lit(":") + port).otherwise(pl.lit(""))
+            ),
+            message=redact_expr(line.str.strip_chars()).str.slice(0, 2000),
+            attrs=compact_attrs(
+                client=pl.lit("redis_py"),
+                version=pl.coalesce(*(version.struct.field(str(i)) for i in (1, 2, 3))),
+                url=redact_expr(url),
+                host=host,
+                port=port,
+                db=pl.coalesce(opts["db"], url_ep.struct.field("db")),
+                password=pl.when(line.str.contains(r"(?i)\bpassword\s*[=:]|://[^:/@\s]*:[^@/\s]+@")).then(pl.lit("***")),
+                pool=pool,
+                constructor=line.str.extract(r"\b((?:Strict)?Redis(?:Cluster)?(?:\.from_url)?)\(", 1),
+                retry=line.str.extract(r"\b(Retry\([^()]*(?:\([^()]*\)[^()]*)*\))", 1),
+                backoff=pl.coalesce(retry.struct.field("backoff"),
+                                    line.str.extract(r"\b(\w+Backoff)\(", 1)),
+                backoff_args=retry.struct.field("args"),
+                **{k: v for k, v in opts.items() if k not in ("host", "port", "db", "retries")},
+                retries=pl.coalesce(retry.struct.field("retries"), opts["retries"]),
+            ),
+        )

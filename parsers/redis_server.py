@@ -1,0 +1,255 @@
+"""redis-server's own log: startup, readiness, shutdown, limits, accept errors and connection churn.
+
+The envelope framer already splits `pid:role DD Mon [YYYY] HH:MM:SS.mmm <mark> message` (and the
+2.x `[pid] ...` layout) into `thread`, `ts`, `level` and the message. This recognizer classifies the
+message. It also reads lines whose redis header the framer did not see (syslog or journal noise in
+front of it) and message-only text whose wording is unique to redis-server (pasted fragments).
+Generic wording (`Accepted 1.2.3.4:5`, `Client closed connection`) is claimed only with a redis header.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+
+from parsers.base import attrs_json
+
+REDIS_ENVELOPES = ("redis_server", "redis_server_prefixed")
+ROLE_NAMES = {"X": "sentinel", "C": "child", "S": "replica", "M": "master"}
+# level (normalized by the framer) back to the redis marker: . debug, - verbose, * notice, # warning
+MARKERS = {"trace": ".", "debug": "-", "info": "*", "warning": "#"}
+
+_HEADER = (
+    r"(?:(?P<pid>\d+):(?P<role>[XCSM])|\[(?P<opid>\d+)\]) \d\d? [A-Z][a-z]{2}(?: \d{4})? "
+    r"\d\d:\d\d:\d\d(?:\.\d+)? (?P<mark>[.*#-]) (?P<msg>.*)$"
+)
+_EMBEDDED = r"^.*?(?:^|[\s:])" + _HEADER  # a redis header after syslog / journal / paste noise
+
+_LOGO_VERSION = r"Redis (\d+\.\d+\.\d+) \([0-9a-f]+/\d+\) \d+ bit"
+_CONF_DIRECTIVE = (
+    r"^(maxclients|tcp-backlog|timeout|tcp-keepalive|maxmemory|maxmemory-policy|maxmemory-clients|"
+    r"max-new-connections-per-cycle|max-new-tls-connections-per-cycle|client-output-buffer-limit|port|bind|"
+    r"loglevel|protected-mode|appendonly|save)\s+(\S.*?)\s*$"
+)
+
+# (kind, attrs["event"], pattern over the message) in priority order. `generic` rows need a redis header.
+_RULES: tuple[tuple[str, str, str, bool], ...] = (
+    ("redis.server.start", "starting", r"oO0OoO0OoO0Oo Redis is starting", False),
+    ("redis.server.start", "started", r"^Server started, Redis version \S+", False),
+    ("redis.server.log", "version", r"^Redis version=\S+, bits=", False),
+    ("redis.server.ready", "ready", r"^Ready to accept connections", False),
+    ("redis.server.ready", "ready", r"^The server is now ready to accept connections", False),
+    ("redis.server.shutdown", "requested", r"^(?:User requested shutdown|Received SIG\w+ scheduling shutdown)", False),
+    ("redis.server.shutdown", "exit", r"Redis is now ready to exit", False),
+    ("redis.server.shutdown", "fatal_load_error", r"^Fatal error loading the DB", False),
+    ("redis.server.warning", "maxclients", r"maxclients has been reduced to -?\d+", False),
+    ("redis.server.warning", "maxclients", r"^You requested maxclients of \d+", False),
+    ("redis.server.warning", "maxclients", r"setting the max clients configuration to -?\d+", False),
+    ("redis.server.warning", "maxclients", r"not able to handle the specified number of clients", False),
+    ("redis.server.warning", "open_files", r"^Server can't set maximum open files to \d+", False),
+    ("redis.server.warning", "accept_error", r"^Error accepting a client connection", False),
+    ("redis.server.warning", "accept_error", r"^Accepting client connection: ", False),
+    ("redis.server.warning", "accept_error", r"^accept4?\(\d+, .*\) = -1 E[MN]FILE", False),
+    ("redis.server.warning", "fd_event_error", r"^Error registering fd event for the new client", False),
+    ("redis.server.warning", "tcp_backlog", r"The TCP backlog setting of \d+ cannot be enforced", False),
+    ("redis.server.warning", "overcommit_memory", r"overcommit_memory is set to 0", False),
+    ("redis.server.warning", "thp", r"WARNING you have Transpar|Transparent Huge Pages \(THP\)", False),
+    ("redis.server.warning", "output_buffer_limit", r"for overcoming of output buffer limits", False),
+    ("redis.server.warning", "query_buffer_limit", r"^Closing client that reached max query buffer length", False),
+    ("redis.server.warning", "client_eviction", r"^Evicting client: ", False),
+    ("redis.server.warning", "replication_link_lost", r"^Connection with (?:master|replica \S+) lost", False),
+    ("redis.server.warning", "no_config_file", r"^Warning: no config file specified", False),
+    (
+        "redis.server.warning", "rdb_error",
+        r"^(?:Can't handle RDB format version|Short read or OOM loading DB|Wrong RDB checksum|"
+        r"Bad file format reading the append only file|Background saving error|Failed opening the RDB file|"
+        r"Write error saving DB on disk)",
+        False,
+    ),
+    ("redis.server.log", "open_files", r"^Increased maximum number of open files to \d+", False),
+    ("redis.server.log", "loaded", r"^DB loaded from (?:disk|append only file): [\d.]+ seconds", False),
+    ("redis.server.warning", "other", r"^WARNING\b", True),
+    ("redis.server.client_accepted", "accepted", r"^Accepted (?:\S+:\d+|connection to \S+)\s*$", True),
+    ("redis.server.client_closed", "closed", r"^Client closed connection", True),
+    ("redis.server.client_closed", "idle", r"^Closing idle client", True),
+    ("redis.server.client_closed", "read_error", r"^Reading from client: ", True),
+    ("metric.sample", "clients", r"^\d+ clients connected \(\d+ (?:slaves|replicas)\), \d+ bytes in use", True),
+)
+
+
+def _num(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.Float64, strict=False)
+
+
+def compact_attrs(**fields: pl.Expr) -> pl.Expr:
+    """`attrs_json` without the null fields, so each kind carries only what it has."""
+    return (
+        attrs_json(**fields)
+        .str.replace_all(r'"[\w]+":null,?', "")
+        .str.replace(r",\}$", "}")
+    )
+
+
+class RedisServerRecognizer:
+    name: ClassVar[str] = "redis_server"
+    example: ClassVar[str] = "1:M 15 Jan 2024 10:02:11.532 # WARNING: The TCP backlog setting of 511 cannot be enforced ..."
+    samples: ClassVar[tuple[str, ...]] = (
+        "18651:C 07 Jun 16:49:09.526 # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\n"
+        "18651:C 07 Jun 16:49:09.527 # Redis version=4.0.9, bits=64, commit=00000000, modified=0, pid=18651, just started\n"
+        "18651:M 07 Jun 16:49:09.530 * Ready to accept connections\n",
+        "1:M 31 Jul 2020 22:35:05.210 # WARNING: The TCP backlog setting of 511 cannot be enforced because "
+        "/proc/sys/net/core/somaxconn is set to the lower value of 128.\n",
+        "[4252] 08 Oct 21:13:53.518 # Accepting client connection: accept: Unknown error\n"
+        "[5820] 08 Oct 21:13:54.888 # Server started, Redis version 2.8.12\n",
+        "32316:M 19 Sep 15:15:42.466 # Error registering fd event for the new client: Numerical result out of "
+        "range (fd=10128)\n",
+        "[1249] 05 May 14:41:13.131 * DB loaded from disk: 56.168 seconds\n"
+        "[1249] 05 May 14:41:13.132 * The server is now ready to accept connections on port 6379\n",
+        "Sep  3 10:19:40 localhost redis-server: 6082:M 03 Sep 2022 10:19:40.949 # WARNING overcommit_memory is set "
+        "to 0! Background save may fail under low memory condition.\n",
+        "2023-04-05 11:47:26 1:M 05 Apr 2023 09:47:26.931 # Fatal error loading the DB: Invalid argument. Exiting.\n",
+        "cache_1     | 1:M 07 Jan 2023 19:16:34.747 * Ready to accept connections\n",
+        "subscribe scheduled to be closed ASAP for overcoming of output buffer limits.\n",
+    )
+
+    def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
+        text = pl.col("text").fill_null("")
+        first = text.str.extract(r"^([^\n]*)", 1).str.strip_chars_end()
+        env = pl.col("envelope").is_in(REDIS_ENVELOPES).fill_null(False)
+        emb = first.str.extract_groups(_EMBEDDED)
+        thread = pl.col("thread").fill_null("").str.extract_groups(r"^\[?(?P<pid>\d+)\]?(?::(?P<role>[XCSM]))?$")
+        df = records.with_columns(
+            _first=first,
+            _env=env,
+            _emb_msg=pl.when(~env).then(emb.struct.field("msg")),
+            _emb_pid=pl.coalesce(emb.struct.field("pid"), emb.struct.field("opid")),
+            _emb_role=emb.struct.field("role"),
+            _emb_mark=emb.struct.field("mark"),
+            _thr_pid=thread.struct.field("pid"),
+            _thr_role=thread.struct.field("role"),
+        )
+        headed = pl.col("_env") | pl.col("_emb_msg").is_not_null()
+        msg = pl.coalesce(pl.col("_emb_msg"), pl.col("_first").str.strip_chars())
+        df = df.with_columns(_msg=msg, _headed=headed)
+        m = pl.col("_msg")
+        kind = pl.lit(None, dtype=pl.String)
+        event = pl.lit(None, dtype=pl.String)
+        for k, ev, rx, generic in reversed(_RULES):
+            hit = m.str.contains(rx) & (pl.col("_headed") if generic else pl.lit(True))
+            kind = pl.when(hit).then(pl.lit(k)).otherwise(kind)
+            event = pl.when(hit).then(pl.lit(ev)).otherwise(event)
+        logo = text.str.extract(_LOGO_VERSION, 1)
+        conf = m.str.extract_groups(_CONF_DIRECTIVE)
+        is_conf = conf.struct.field("1").is_not_null() & pl.col("envelope").is_null() & pl.col("_emb_msg").is_null()
+        kind = (
+            pl.when(kind.is_not_null()).then(kind)
+            .when(is_conf).then(pl.lit("redis.config"))
+            .when(pl.col("_headed") | logo.is_not_null()).then(pl.lit("redis.server.log"))
+        )
+        event = pl.when(is_conf & event.is_null()).then(pl.lit("config")).otherwise(event)
+        df = df.with_columns(kind=kind, _event=event, _logo=logo,
+                             _conf_key=conf.struct.field("1"), _conf_val=conf.struct.field("2"))
+        # a pasted ASCII logo (no header): say which line made it a redis-server record
+        logo_line = text.str.extract(r"(?m)^[^\n]*?(" + _LOGO_VERSION + r")", 1)
+        df = df.with_columns(_msg=pl.when(~pl.col("_headed") & logo.is_not_null() & pl.col("_event").is_null())
+                             .then(logo_line).otherwise(pl.col("_msg")))
+        df = df.filter(pl.col("kind").is_not_null())
+        if df.height == 0:
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        return self._fields(df)
+
+    def _fields(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Per-kind numbers and addresses, read by field name from the classified rows."""
+        m = pl.col("_msg")
+        version = pl.coalesce(
+            m.str.extract(r"^Redis version=([\w.]+)", 1),
+            m.str.extract(r"^Server started, Redis version (\S+)", 1),
+            pl.col("_logo"),
+        )
+        # `oO0Oo Redis is starting` (4.0+) is followed by the version line: carry the version over
+        version = pl.when(pl.col("_event") == "starting").then(
+            pl.when(pl.col("_event").shift(-1) == "version").then(version.shift(-1))
+        ).otherwise(version)
+        maxclients = pl.coalesce(
+            m.str.extract(r"maxclients has been reduced to (-?\d+)", 1),
+            m.str.extract(r"^You requested maxclients of (\d+)", 1),
+            m.str.extract(r"setting the max clients configuration to (-?\d+)", 1),
+            pl.when(pl.col("_conf_key") == "maxclients").then(pl.col("_conf_val")),
+        )
+        client = pl.coalesce(
+            m.str.extract(r"^Accepted (\S+:\d+)\s*$", 1),
+            m.str.extract(r"^Accepted connection to (\S+)", 1),
+            m.str.extract(r"\baddr=(\S+?)[\s)]", 1),
+            m.str.extract(r"\baddr=(\S+)$", 1),
+        )
+        error = pl.coalesce(
+            m.str.extract(r"^Error accepting a client connection: (.*?)(?: \((?:addr=|conn: ).*)?$", 1),
+            m.str.extract(r"^Accepting client connection: (.*)$", 1),
+            m.str.extract(r"^accept4?\(.*\) = -1 (E\w+ \(.*\))", 1),
+            m.str.extract(r"^Error registering fd event for the new client(?: connection)?: (.*?)(?: \(.*\))?$", 1),
+            m.str.extract(r"^Server can't set maximum open files to \d+ because of OS error: (.*?)\.?$", 1),
+            m.str.extract(r"^Unable to set the max number of files limit to \d+ \(([^)]*)\)", 1),
+            m.str.extract(r"^Fatal error loading the DB: (.*?)\.? Exiting\.?$", 1),
+            m.str.extract(r"^Reading from client: (.*)$", 1),
+            pl.when(pl.col("_event") == "rdb_error").then(m),
+        )
+        loading_s = m.str.extract(r"^DB loaded from (?:disk|append only file): ([\d.]+) seconds", 1)
+        backlog = m.str.extract_groups(r"TCP backlog setting of (?P<b>\d+) cannot be enforced because (?P<f>\S+) "
+                                       r"is set to the lower value of (?P<s>\d+)")
+        clients = m.str.extract(r"^(\d+) clients connected", 1)
+        port = pl.coalesce(
+            m.str.extract(r"accept connections on port (\d+)", 1),
+            m.str.extract(r"^Running mode=\w+, port=(\d+)", 1),
+            pl.col("text").str.extract(r"\n\s*\|[^\n]*Port: (\d+)", 1),
+        )
+        role = pl.coalesce(pl.col("_emb_role"), pl.when(pl.col("_env")).then(pl.col("_thr_role")))
+        marker = pl.coalesce(
+            pl.col("_emb_mark"),
+            pl.when(pl.col("_env")).then(
+                pl.col("level").cast(pl.String).replace_strict(MARKERS, default=None, return_dtype=pl.String)
+            ),
+        )
+        value = pl.coalesce(
+            _num(maxclients), _num(loading_s), _num(backlog.struct.field("s")), _num(clients),
+            _num(m.str.extract(r"try with (\d+)", 1)),
+        )
+        host = pl.col("host")
+        return df.select(
+            "rec",
+            "kind",
+            entity=pl.when(host.is_not_null() & (host != "")).then(pl.lit("redis:") + host)
+            .otherwise(pl.lit("redis:server")),
+            message=m.str.slice(0, 2000),
+            metric=pl.when(pl.col("kind") == "metric.sample").then(pl.lit("connected_clients")),
+            value=value,
+            attrs=compact_attrs(
+                event=pl.col("_event"),
+                pid=pl.coalesce(pl.col("_emb_pid"), pl.when(pl.col("_env")).then(pl.col("_thr_pid"))),
+                role=role,
+                role_name=role.replace_strict(ROLE_NAMES, default=None, return_dtype=pl.String),
+                marker=marker,
+                version=version,
+                port=port,
+                maxclients=_num(maxclients),
+                fds_required=_num(m.str.extract(r"requiring at least (\d+) max file descriptors", 1)),
+                maxclients_possible=_num(m.str.extract(r"try with (\d+)", 1)),
+                max_open_files=_num(pl.coalesce(
+                    m.str.extract(r"maximum number of open files to (\d+)", 1),
+                    m.str.extract(r"maximum open files to (\d+)", 1),
+                    m.str.extract(r"max number of files limit to (\d+)", 1),
+                )),
+                original_open_files=_num(m.str.extract(r"it was originally set to (\d+)", 1)),
+                tcp_backlog=_num(backlog.struct.field("b")),
+                somaxconn=_num(backlog.struct.field("s")),
+                somaxconn_source=backlog.struct.field("f"),
+                loading_s=_num(loading_s),
+                client=client,
+                error=error,
+                fd=_num(m.str.extract(r"\(fd=(\d+)\)", 1)),
+                connected_clients=_num(clients),
+                directive=pl.col("_conf_key"),
+                setting=pl.col("_conf_val"),
+                via=pl.when(m.str.contains(r"^accept4?\(")).then(pl.lit("strace")),
+            ),
+        )
