@@ -41,7 +41,7 @@ def delimiter(header: str) -> str:
 
 def read_rows(lines: list[str], start: int, sep: str) -> tuple[list[str], pl.DataFrame, list[int]]:
     """Header names, all-string cells, and the 0-based line index of each data row (blank lines skipped)."""
-    header = next(csv.reader([lines[start].lstrip("\ufeff")], delimiter=sep))
+    header = csv_row(lines[start].lstrip("\ufeff"), sep)
     header = [h.strip() or f"column_{k}" for k, h in enumerate(header)]
     seen: dict[str, int] = {}
     names = []
@@ -49,7 +49,7 @@ def read_rows(lines: list[str], start: int, sep: str) -> tuple[list[str], pl.Dat
         seen[h] = seen.get(h, 0) + 1
         names.append(h if seen[h] == 1 else f"{h}_{seen[h]}")
     idx = [i for i in range(start + 1, len(lines)) if lines[i].strip()]
-    body = "\n".join(lines[i] for i in idx)
+    body = "\n".join(lines[i].replace("\r", " ") for i in idx)
     rows = list(csv.reader(io.StringIO(body), delimiter=sep)) if body else []
     if len(rows) != len(idx):  # quoted newlines: keep rows, lines are approximate
         idx = (idx + [idx[-1] if idx else start] * len(rows))[: len(rows)]
@@ -57,6 +57,11 @@ def read_rows(lines: list[str], start: int, sep: str) -> tuple[list[str], pl.Dat
     rows = [(r + [""] * width)[:width] for r in rows]
     data = pl.DataFrame({n: [r[k] for r in rows] for k, n in enumerate(names)}, schema=dict.fromkeys(names, pl.String))
     return names, data, idx
+
+
+def csv_row(line: str, sep: str) -> list[str]:
+    """One CSV record from one line (stray CRs are blanked; the csv module rejects them)."""
+    return next(csv.reader([line.replace("\r", " ")], delimiter=sep), [])
 
 
 def decimal_comma(values: pl.Series) -> bool:

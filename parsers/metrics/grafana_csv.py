@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from typing import ClassVar
@@ -14,6 +13,7 @@ import polars as pl
 from parsers.base import FileParse, ParseContext
 from parsers.metrics.csvtable import (
     TIME_HEADER,
+    csv_row,
     decimal_comma,
     delimiter,
     number_expr,
@@ -85,7 +85,8 @@ class GrafanaCsv:
     samples: ClassVar[tuple[str, ...]] = (
         "Series;Time;Value\nvalA;2015-06-11T11:50:00.000Z;1.1\nvalA;2015-06-11T11:51:00.000Z;1.2\n"
         "valB;2015-06-11T11:50:00.000Z;2.0\n",
-        '\ufeff"Time","connected clients","rejected"\r\n1773454320000,412,0\r\n1773454380000,3981,12',
+        '\ufeff"Time","redis_connected_clients{addr=""redis://redis:6379""}","rejected"\r\n'
+        "1773454320000,412,0\r\n1773454380000,3981,12",
     )
 
     def sniff(self, head: str) -> float:
@@ -95,13 +96,13 @@ class GrafanaCsv:
             return 0.0
         header = lines[start].lstrip("\ufeff")
         sep = sep or delimiter(header)
-        cells = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
+        cells = [c.strip() for c in csv_row(header, sep)]
         if len(cells) < 2 or not any(TIME_HEADER.match(c) for c in cells):
             return 0.0
         if any(c in ("MetricName", "TimeGenerated") for c in cells):
             return 0.0
         body = [ln for ln in lines[start + 1 :] if ln.strip()][:20]
-        widths = [len(next(csv.reader([ln], delimiter=sep))) for ln in body]
+        widths = [len(csv_row(ln, sep)) for ln in body]
         if not body or sum(1 for w in widths if w == len(cells)) < 0.8 * len(body):
             return 0.0
         return 0.85
