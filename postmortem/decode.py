@@ -197,9 +197,9 @@ def _to_text(data: bytes | bytearray, parts: list[str], problems: list[str]) -> 
 
 
 def _cut_plain(data: bytes, limit: int, problems: list[str]) -> bytes:
-    """Keep the first `limit` bytes, ending at a line break when there is one."""
+    """Keep the first `limit` bytes, ending at a line break when one is near the end."""
     cut = data[:limit]
-    nl = cut.rfind(b"\n")
+    nl = cut.rfind(b"\n", max(0, limit - 65536))
     if nl > 0:
         cut = cut[: nl + 1]
     problems.append(
