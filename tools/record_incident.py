@@ -644,7 +644,7 @@ def record(
                 "outage_seconds": down,
                 "warmup_seconds": warmup,
                 "port": port,
-                "pods": names,
+                "pod_names": names,
             },
             "versions": {
                 "redis_server": redis_server_version(binary),
