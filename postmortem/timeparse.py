@@ -51,20 +51,48 @@ def _normalized(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def parse_ts(expr: pl.Expr, tz: str = "UTC") -> tuple[pl.Expr, pl.Expr]:
-    """Return (UTC datetime expression, year-less flag expression) for a string column of times."""
+def _formats_in_use(sample: pl.Series | None) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
+    """Which layouts occur in a sample of the column, so the full column is parsed with those only."""
+    if sample is None:
+        return _AWARE_FORMATS, _NAIVE_FORMATS, _YEARLESS_FORMATS, True
+    frame = pl.DataFrame({"t": sample}).select(n=_normalized(pl.col("t")))
+    norm = pl.col("n")
+
+    def hits(fmt: str, dtype: pl.DataType, prefix: bool = False) -> int:
+        e = (pl.lit(f"{PLACEHOLDER_YEAR} ") + norm.str.replace(r"^[IWEF](\d{4} )", "$1")) if prefix else norm
+        return int(frame.select(e.str.strptime(dtype, fmt, strict=False).is_not_null().sum()).item())
+
+    aware = tuple(f for f in _AWARE_FORMATS if hits(f, pl.Datetime("us", "UTC")))
+    naive = tuple(f for f in _NAIVE_FORMATS if hits(f, _DT))
+    yearless = tuple(f for f in _YEARLESS_FORMATS if hits(f, _DT, prefix=True))
+    epoch = bool(frame.select(norm.str.contains(r"^\d{9,13}(?:\.\d+)?$").any()).item())
+    return aware, naive, yearless, epoch
+
+
+def parse_ts(expr: pl.Expr, tz: str = "UTC", sample: pl.Series | None = None) -> tuple[pl.Expr, pl.Expr]:
+    """Return (UTC datetime expression, year-less flag expression) for a string column of times.
+
+    With a `sample` of the column only the layouts seen in it are tried on the whole column, which
+    is most of the cost on big files.
+    """
+    aware_f, naive_f, yearless_f, use_epoch = _formats_in_use(sample)
     norm = _normalized(expr)
-    aware = pl.coalesce([norm.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in _AWARE_FORMATS])
-    naive = pl.coalesce([norm.str.strptime(_DT, f, strict=False) for f in _NAIVE_FORMATS])
+    null_dt = pl.lit(None, dtype=_DT)
+    aware = pl.coalesce([norm.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in aware_f]) \
+        if aware_f else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    naive = pl.coalesce([norm.str.strptime(_DT, f, strict=False) for f in naive_f]) if naive_f else null_dt
     yl_text = pl.lit(f"{PLACEHOLDER_YEAR} ") + norm.str.replace(r"^[IWEF](\d{4} )", "$1")
-    yearless = pl.coalesce([yl_text.str.strptime(_DT, f, strict=False) for f in _YEARLESS_FORMATS])
-    epoch_num = norm.str.extract(r"^(\d{9,10}(?:\.\d+)?|\d{12,13})$").cast(pl.Float64, strict=False)
-    epoch = (
-        pl.when(epoch_num > 1e11).then(epoch_num * 1_000).otherwise(epoch_num * 1_000_000)
-        .cast(pl.Int64, strict=False)
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-    )
+    yearless = pl.coalesce([yl_text.str.strptime(_DT, f, strict=False) for f in yearless_f]) if yearless_f else null_dt
+    if use_epoch:
+        epoch_num = norm.str.extract(r"^(\d{9,10}(?:\.\d+)?|\d{12,13})$").cast(pl.Float64, strict=False)
+        epoch = (
+            pl.when(epoch_num > 1e11).then(epoch_num * 1_000).otherwise(epoch_num * 1_000_000)
+            .cast(pl.Int64, strict=False)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+        )
+    else:
+        epoch = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
     local = pl.coalesce([naive, yearless])
     local_utc = local.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
         "UTC"
@@ -76,5 +104,20 @@ def parse_ts(expr: pl.Expr, tz: str = "UTC") -> tuple[pl.Expr, pl.Expr]:
 
 def with_parsed_ts(df: pl.DataFrame, column: str = "ts_text", tz: str = "UTC") -> pl.DataFrame:
     """Add `ts` and `ts_yearless` columns parsed from a string column."""
-    ts, flag = parse_ts(pl.col(column), tz)
-    return df.with_columns(ts.alias("ts"), flag.fill_null(False).alias("ts_yearless"))
+    col = df.get_column(column)
+    present = col.drop_nulls()
+    if present.len() == 0:
+        return df.with_columns(pl.lit(None, dtype=TS_DTYPE).alias("ts"), pl.lit(False).alias("ts_yearless"))
+    # sample spread over the file: the head and an even stride, so a mid-file layout change is seen
+    stride = max(1, present.len() // 500)
+    sample = pl.concat([present.head(500), present.gather_every(stride).head(500)])
+    ts, flag = parse_ts(pl.col(column), tz, sample)
+    out = df.with_columns(ts.alias("ts"), flag.fill_null(False).alias("ts_yearless"))
+    failed = pl.col("ts").is_null() & pl.col(column).is_not_null()
+    if out.select(failed.any()).item():
+        # a layout the sample did not show: parse just those rows with every layout
+        out = out.with_row_index("_row")
+        all_ts, all_flag = parse_ts(pl.col(column), tz, None)
+        fixed = out.filter(failed).select("_row", all_ts.alias("ts"), all_flag.fill_null(False).alias("ts_yearless"))
+        out = out.update(fixed, on="_row").drop("_row")
+    return out
