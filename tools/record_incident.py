@@ -431,7 +431,21 @@ class Run:
 
     server: RedisServer | None = None
     pods: dict[str, subprocess.Popen] = field(default_factory=dict)
-    timed_out: bool = False
+    timeout: float = 30.0
+    expired: threading.Event = field(default_factory=threading.Event)
+
+    def expire(self) -> None:
+        """The watchdog: mark the run as over and kill every child at once."""
+        self.expired.set()
+        self.kill_all()
+
+    def check(self) -> None:
+        if self.expired.is_set():
+            raise TimeoutError(f"recording exceeded --timeout {self.timeout} s")
+
+    def sleep_until(self, t: float) -> None:
+        self.expired.wait(max(0.0, t - time.time()))
+        self.check()
 
     def kill_all(self) -> None:
         for proc in self.pods.values():
@@ -444,10 +458,6 @@ class Run:
                     proc.wait(5)
                 except subprocess.TimeoutExpired:
                     pass
-
-
-def sleep_until(t: float) -> None:
-    time.sleep(max(0.0, t - time.time()))
 
 
 def lifetime_totals(snapshots: list[dict], key: str) -> list[int]:
@@ -561,8 +571,8 @@ def record(
     out.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="record-incident-")
-    run = Run()
-    watchdog = threading.Timer(timeout, lambda: (setattr(run, "timed_out", True), run.kill_all()))
+    run = Run(timeout=timeout)
+    watchdog = threading.Timer(timeout, run.expire)
     watchdog.daemon = True
     warmup = max(2.0, seconds * 0.25)
     down = max(2.0, seconds * 0.25)
@@ -593,22 +603,23 @@ def record(
                 text=True,
                 start_new_session=True,
             )
-        sleep_until(start_at + warmup)
+        run.sleep_until(start_at + warmup)
         poller.poll()
         outage_start = time.time()
         if outage == "pause":
             run.server.signal(signal.SIGSTOP)
             server_down = outage_start
-            sleep_until(outage_start + down)
+            run.sleep_until(outage_start + down)
             run.server.signal(signal.SIGCONT)
             resumed = time.time()
         else:
             server_down = run.server.stop()
-            sleep_until(outage_start + down)
+            run.sleep_until(outage_start + down)
             run.server.start()
             resumed = None
         poller_back = poller.wait_ready(8.0)
         if poller_back is None:
+            run.check()
             raise RuntimeError("redis-server did not come back after the outage")
         outage_end = resumed or poller_back  # a restarted server is back when it answers PING
         pod_stats: dict[str, dict] = {}
@@ -628,8 +639,7 @@ def record(
         poller.stop()
         poller.poll()
         run_end = run.server.stop()
-        if run.timed_out:
-            raise TimeoutError(f"recording exceeded --timeout {timeout} s")
+        run.check()
         snaps = poller.snapshots
         rejected = lifetime_totals(snaps, "rejected_connections")
         received = lifetime_totals(snaps, "total_connections_received")
