@@ -22,6 +22,7 @@ from postmortem.redact import redact_expr
 # --- error messages (formats.md §2.2) --------------------------------------------------------------------
 # redis-py wording: claimed without further context.
 _RECONNECT = r"Cannot connect to (?:rediss?|redis\+socket|redis\+sentinel|sentinel)://"
+_RESTORED = r"(?:^|\s)Connected to (?:rediss?|redis\+socket|redis\+sentinel|sentinel)://"  # kombu, after a retry
 _CONNECT = (
     r"(?i:error -?\d+ connecting to )|(?i:error connecting to )\S|Timeout connecting to server|"
     r"Connect call failed \("
@@ -46,11 +47,12 @@ _AUTH = (
 _READONLY = r"READONLY You can't write|You can't write against a read only (?:replica|slave)"
 _POOL_SHARED = r"Too many connections"
 # Class-only evidence (7.2+ `%r` is `network:ConnectionError`; bare `redis.exceptions.X` lines).
-# Anchored at the line start so source lines (`raise X(...)`, `except X:`) are not evidence.
+# An exception line: the class then `: message` or nothing, so source lines (`raise X(...)`,
+# `except X:`) are not evidence.
 _CLASS = (
-    r"(?m:^\s*(?:redis|aioredis|django_redis)\.(?:exceptions|errors)\.\w+)|\b(?:network|tls|auth|server):[A-Z]\w*Error\b|"
-    r"(?m:^\s*(?:ConnectionInterrupted|ResponseError|OutOfMemoryError|ClusterDownError|MasterDownError|"
-    r"MaxConnectionsError|NoScriptError|ExecAbortError|PubSubError)\b)"
+    r"(?m:(?:^|[^\w.])(?:(?:redis|aioredis|django_redis)\.(?:exceptions|errors)\.\w+|ConnectionInterrupted|"
+    r"ResponseError|OutOfMemoryError|ClusterDownError|MasterDownError|MaxConnectionsError|NoScriptError|"
+    r"ExecAbortError|PubSubError)(?::\s+\S|$))|\b(?:network|tls|auth|server):[A-Z]\w*Error\b"
 )
 # Socket-level builtins: only inside a traceback through redis-py (or its `sock.connect(...)` line).
 _SOCK_CONNECT = (
@@ -60,7 +62,7 @@ _SOCK_CONNECT = (
 _SOCK_LOST = r"ConnectionResetError|BrokenPipeError|\[Errno 104\]|\[Errno 32\]|\[WinError 10054\]|Connection reset by peer"
 _SOCK_TIMEOUT = r"(?:socket\.)?timeout: timed out|TimeoutError: (?:\[Errno 110\]|timed out)|Connection timed out"
 
-_STRICT = "|".join((_RECONNECT, _CONNECT, _POOL, _TIMEOUT, _LOST, _LOADING_STRICT, _AUTH_STRICT, _READONLY_STRICT))
+_STRICT = "|".join((_RECONNECT, _RESTORED, _CONNECT, _POOL, _TIMEOUT, _LOST, _LOADING_STRICT, _AUTH_STRICT, _READONLY_STRICT))
 _SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED))
 _SOCKET = "|".join((_SOCK_CONNECT, _SOCK_LOST, _SOCK_TIMEOUT))
 
@@ -72,7 +74,7 @@ def _line(rx: str) -> str:
 # The redis-py wording inside a decisive line (drops envelope debris and pasted tails).
 _DETAIL = (
     r"(?i)(?:cannot connect to \S+ )?(?:error -?\d+ connecting to |error connecting to |error -?\d+ while writing to )"
-    r"\S+?\.(?: [^.\n]*\.)?|(?i)error while reading from [^\n]*?(?:\)|$)|"
+    r"(?:unix socket: )?\S+?\.(?: [^.\n]*\.?|$)|(?i)error while reading from [^\n]*?(?:\)|$)|"
     r"(?i)timeout (?:reading from|writing to|connecting to) [\w.:/\[\]-]*\w|Connection closed by server\.|"
     r"Too many connections|No connection available\.|max number of clients(?: \+ cluster connections)? reached|"
     r"Redis is loading the dataset in memory"
@@ -82,11 +84,12 @@ _EXC_TOKEN = r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupted)(?::|\(|$| at )"
 
 _PY_CONTEXT = (
     r"Traceback \(most recent call|File \"[^\"]+\", line \d+|(?:redis|aioredis)\.(?:exceptions|errors|asyncio)|"
-    r"django_redis|kombu|celery|\b[A-Z]\w*(?:Error|Interrupted)(?::\s|\(['\"])"
+    r"django_redis|kombu|celery|\b(?:ConnectionError|TimeoutError|ResponseError|BusyLoadingError|ReadOnlyError|"
+    r"AuthenticationError|OutOfMemoryError|MaxConnectionsError|ConnectionInterrupted|RedisError)(?::\s|\(['\"])"
 )
 _REDIS_FRAMES = r"File \"[^\"]*[/\\](?:redis|aioredis)[/\\][^\"]*\", line \d+|\bsock\.connect\(socket_address\)"
 _FOREIGN = (
-    r"(?i)ioredis|redisson|jedis|lettuce|node_modules|StackExchange\.Redis|RedisConnectionException|"
+    r"(?i)\bioredis|redisson|jedis|lettuce|node_modules|StackExchange\.Redis|RedisConnectionException|"
     r"RedisTimeoutException|ECONNREFUSED|\.js:\d+|\.java:\d+|\.cs:line \d+|(?m:^\s+at [\w.$<>]+[ (])"
 )
 _TAIL = r"(?m)^\s*[A-Za-z_][\w.]*(?:Error|Exception|Interrupted|Exit)(?::|$)"
@@ -128,6 +131,7 @@ def _classify(hit: pl.Expr, phase: pl.Expr) -> pl.Expr:
     cls = hit.str.extract(r"(?:^|[\s.:(])(\w+Error)\b", 1)
     return (
         pl.when(hit.str.contains(_RECONNECT)).then(pl.lit("redis.reconnect_attempt"))
+        .when(hit.str.contains(_RESTORED)).then(pl.lit("redis.connection_restored"))
         .when(hit.str.contains(_MAXCLIENTS)).then(pl.lit("redis.max_clients"))
         .when(hit.str.contains(_POOL + "|" + _POOL_SHARED + r"|MaxConnectionsError")).then(pl.lit("redis.pool_exhausted"))
         .when(hit.str.contains(_LOADING_STRICT + "|" + _LOADING)).then(pl.lit("redis.loading"))

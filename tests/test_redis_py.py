@@ -1,0 +1,180 @@
+"""redis-py recognizer: every corpus snippet, each Python envelope, config parsing, and no false claims.
+
+Fixtures in tests/data/redis_py/ are constructed from the verbatim templates of formats.md §2.2
+inside the envelopes real apps use; tests/data/corpus/ is real pasted text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parsers.base import ParseContext
+from parsers.redis_py import RedisPyRecognizer
+from postmortem.ingest import parse_log_text
+
+from .conftest import DATA
+
+CORPUS = DATA / "corpus"
+FIXTURES = DATA / "redis_py"
+
+# snippet -> the redis_py kinds it must yield (INDEX.md signal). None: no redis-py text survives in the
+# snippet (only celery/django frames, prose, or raw RESP), so nothing may be claimed.
+EXPECTED: dict[str, set[str] | None] = {
+    "pinterest/snappass#6": {"redis.connect_failed"},
+    "redis/redis-py#1466": {"redis.connect_failed"},
+    "akulakov/django-mcbv#7": {"redis.connect_failed"},
+    "ScanOC/trunk-player#35": {"redis.connect_failed"},
+    "oppia/oppia#23687": {"redis.connection_lost"},
+    "redis/redis-py#1796": {"redis.connection_lost"},
+    "celery/celery#3046": {"redis.timeout"},
+    "Suor/django-cacheops#315": {"redis.error"},  # read path, exception line cut off
+    "celery/celery#2606": None,
+    "redis/redis-py#668": None,
+    "robotics-4-all/commlib-py#23": {"redis.connect_failed"},
+    "IBM/mcp-context-forge#4724 (root-cause config arithmetic)": None,
+    "WeblateOrg/weblate#3529": {"redis.loading"},
+    "TransformerOptimus/SuperAGI#1377": {"redis.reconnect_attempt"},
+    "Netflix-Skunkworks/sketchy#28": {"redis.reconnect_attempt", "redis.config"},
+    "PostHog/posthog#3028": {"redis.connect_failed"},
+    "openwisp/openwisp-controller#158": {"redis.reconnect_attempt"},
+    "honmaple/maple-bbs#41": {"redis.connect_failed", "redis.error"},
+    "CERT-Polska/karton#184": None,
+    "bytedeck/bytedeck#1226": {"redis.connection_lost"},
+    "nickjj/docker-django-example#12": {"redis.connect_failed"},
+    "django/channels#783": {"redis.connection_lost"},
+}
+
+
+def snippets(name: str) -> dict[str, str]:
+    parts = re.split(r"(?m)^=== SOURCE: (.+) ===\n", (CORPUS / name).read_text(encoding="utf-8"))
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def parse(text: str, path: str = "app.log"):
+    return parse_log_text(text, ParseContext(path=path))
+
+
+def attrs(row: dict) -> dict:
+    return json.loads(row["attrs"] or "{}")
+
+
+def test_expected_table_covers_the_corpus():
+    assert set(EXPECTED) == set(snippets("redis-py.txt"))
+
+
+@pytest.mark.parametrize("source", sorted(EXPECTED))
+def test_corpus_snippet_kinds(source):
+    result = parse(snippets("redis-py.txt")[source])
+    kinds = set(result.events.filter(pl.col("source") == "redis_py").get_column("kind"))
+    assert kinds == (EXPECTED[source] or set()), kinds
+
+
+@pytest.mark.parametrize("name", ["other-clients.txt", "stackexchange-redis.txt", "redis-server.txt", "k8s-events.txt"])
+def test_other_sources_are_never_redis_py(name):
+    for source, body in snippets(name).items():
+        events = parse(body).events
+        assert events.filter(pl.col("source") == "redis_py").height == 0, source
+
+
+def test_corpus_fields():
+    s = snippets("redis-py.txt")
+    row = parse(s["TransformerOptimus/SuperAGI#1377"]).events.filter(pl.col("source") == "redis_py").row(0, named=True)
+    assert row["entity"] == "redis:super__redis:6379"
+    assert attrs(row).items() >= {"errno": 111, "retry_in_s": 2.0, "attempt": 1, "max_attempts": 100}.items()
+    row = parse(s["openwisp/openwisp-controller#158"]).events.filter(pl.col("source") == "redis_py").row(0, named=True)
+    assert (attrs(row)["errno"], attrs(row)["attempt"], attrs(row)["retry_in_s"]) == (99, 3, 6.0)
+    row = parse(s["akulakov/django-mcbv#7"]).events.filter(pl.col("source") == "redis_py").row(0, named=True)
+    assert attrs(row)["errno"] == 10061 and row["entity"] == "redis:localhost:6379"
+    rows = parse(s["Netflix-Skunkworks/sketchy#28"]).events.filter(pl.col("kind") == "redis.reconnect_attempt")
+    assert [attrs(r)["retry_in_s"] for r in rows.iter_rows(named=True)] == [2.0, 4.0]  # backoff evidence
+    row = parse(s["celery/celery#3046"]).events.filter(pl.col("source") == "redis_py").row(0, named=True)
+    assert attrs(row)["exception"] == "TimeoutError" and row["level"] == "error" and row["ts"] is not None
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.log")), ids=lambda p: p.stem)
+def test_envelope_golden(path, golden):
+    result = parse(path.read_text(encoding="utf-8"), path.name)
+    assert result.lines == result.event_lines + result.unrecognized_lines + result.blank_lines
+    lines = [f"# {path.name}: {result.label}, {result.lines} lines, {result.records} records"]
+    for r in result.events.iter_rows(named=True):
+        lines.append(f"{r['line']}\t{r['source']}\t{r['kind']}\t{r['level']}\t{r['ts']}\t{r['entity']}\t"
+                     f"{r['message']}\t{r['attrs']}")
+    golden(f"redis_py_{path.stem}.txt", "\n".join(lines) + "\n")
+
+
+def test_whole_traceback_is_one_record_and_chain_keeps_the_propagated_error():
+    result = parse((FIXTURES / "chained.log").read_text(encoding="utf-8"))
+    first = result.events.row(0, named=True)
+    assert first["kind"] == "redis.connect_failed" and first["line"] == 1
+    a = attrs(first)
+    assert a["wrapper"].endswith("ConnectionInterrupted") and a["errno"] == 111
+    assert result.events.filter(pl.col("message").str.contains("KeyError")).height == 0
+
+
+def test_secrets_are_redacted_at_parse_time():
+    for name in ("config.log", "celery.log", "json.log"):
+        events = parse((FIXTURES / name).read_text(encoding="utf-8")).events.filter(pl.col("source") == "redis_py")
+        blob = " ".join(events.get_column("message").to_list() + events.get_column("attrs").to_list())
+        for secret in ("hunter2", "s3cr3t", "Pa55w0rd"):
+            assert secret not in blob, (name, secret)
+
+
+def test_config_options_and_versions():
+    events = parse((FIXTURES / "config.log").read_text(encoding="utf-8")).events
+    cfg = {r["line"]: attrs(r) for r in events.filter(pl.col("kind") == "redis.config").iter_rows(named=True)}
+    assert cfg[1].items() >= {"version": "5.0.1", "backoff": "NoBackoff", "retries": "-1", "max_connections": "None",
+                          "socket_timeout": "None", "client": "redis_py"}.items()
+    assert cfg[2].items() >= {"pool": "BlockingConnectionPool", "max_connections": "20", "timeout": "2",
+                          "health_check_interval": "30", "socket_connect_timeout": "2"}.items()
+    assert cfg[3].items() >= {"host": "cache.example.com", "port": "6380", "db": "1", "socket_timeout": "5",
+                          "max_connections": "50", "health_check_interval": "10"}.items()
+    assert cfg[4].items() >= {"backoff": "ExponentialBackoff", "retries": "3", "retry_on_timeout": "True"}.items()
+    assert cfg[5]["version"] == "4.6.0"
+    assert cfg[6].items() >= {"backoff": "ConstantBackoff", "backoff_args": "0.5", "retries": "5"}.items()
+    assert cfg[7]["max_connections"] == "100"
+    assert 8 not in cfg  # django-redis==, hiredis== are not redis-py versions
+
+
+def test_shared_server_replies_need_python_context():
+    bare = "ERR max number of clients reached\nReplyError: NOAUTH Authentication required.\n"
+    assert parse(bare).events.filter(pl.col("source") == "redis_py").height == 0
+    js = ("[ioredis] Unhandled error event: ReplyError: ERR max number of clients reached\n"
+          "    at Socket.<anonymous> (/app/node_modules/ioredis/built/redis/index.js:1:1)\n")
+    assert parse(js).events.filter(pl.col("source") == "redis_py").height == 0
+
+
+def test_samples_are_recognized():
+    rec = RedisPyRecognizer()
+    for sample in rec.samples:
+        events = parse(sample).events
+        assert events.filter(pl.col("source") == "redis_py").height >= 1, sample
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(
+    st.text(max_size=120),
+    st.sampled_from([
+        "redis.exceptions.ConnectionError: Error 111 connecting to x:6379. Connection refused.",
+        "Traceback (most recent call last):", '  File "/x/redis/connection.py", line 1, in connect',
+        "Trying again in 2.00 seconds... (1/100)", "Redis(host='a', password='p', max_connections=None)",
+        "[2024-01-01 00:00:00,000: ERROR/MainProcess] consumer: Cannot connect to redis://a:1/0: Error 111",
+        "ConnectionError: max number of clients reached", "    at x (y.js:1:1)", "",
+    ]),
+), max_size=25))
+def test_arbitrary_text_never_crashes_and_lines_add_up(lines):
+    text = "\n".join(lines)
+    result = parse(text)
+    assert result.lines == result.event_lines + result.unrecognized_lines + result.blank_lines
+    assert result.events.filter(pl.col("source") == "redis_py").get_column("attrs").map_elements(
+        lambda a: isinstance(json.loads(a), dict), return_dtype=pl.Boolean).all() in (True, None)
+
+
+def test_fixture_files_are_small():
+    assert all(p.stat().st_size < 200_000 for p in Path(FIXTURES).iterdir())
