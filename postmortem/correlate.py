@@ -108,7 +108,11 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     """Outage windows per endpoint: first failure (or server shutdown) → server ready / last failure."""
     fails = events.filter(
         pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(UNREACHABLE_KINDS) & pl.col("ts").is_not_null()
-    ).with_columns(entity=_endpoint(pl.col("entity"))).sort("ts")
+    ).sort("ts")
+    known = fails.get_column("entity").drop_nulls().unique()
+    if known.len() == 1:  # a failure that names no endpoint belongs to the only endpoint there is
+        fails = fails.with_columns(entity=pl.coalesce("entity", pl.lit(known[0])))
+    fails = fails.with_columns(entity=_endpoint(pl.col("entity")))
     edges = _server_edges(events)
     restores = events.filter(pl.col("kind") == "redis.connection_restored").sort("ts")
     outages: list[Outage] = []

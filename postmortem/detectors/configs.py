@@ -18,6 +18,9 @@ from postmortem.detectors.storm import maxclients_value
 from postmortem.model import Confidence, Finding, Rule, Severity
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
+# Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
+# failures are usually just the request rate and prove nothing about the retry policy.
+NO_BACKOFF_GAP_S = 0.1
 
 
 def configs(events: pl.DataFrame) -> pl.DataFrame:
@@ -116,7 +119,7 @@ def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         last_third=pl.col("gap").filter(pl.col("idx") >= 2 * pl.col("n") / 3).median(),
         median_gap=pl.col("gap").median(),
     ).filter(
-        (pl.col("n") >= 6) & (pl.col("median_gap") <= 2.0)
+        (pl.col("n") >= 6) & (pl.col("median_gap") <= NO_BACKOFF_GAP_S)
         & (pl.col("last_third") <= 1.5 * pl.col("first_third") + 0.05)
     ).sort("host")
     return per_host
