@@ -91,6 +91,7 @@ class AppInsightsCsv:
         text = text.lstrip("\ufeff")
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         reader = csv.DictReader(io.StringIO(text, newline=""))
+        physical = text.splitlines()
         rows: list[dict] = []
         problems: list[str] = []
         samples: list[UnrecognizedSample] = []
@@ -99,6 +100,9 @@ class AppInsightsCsv:
         try:
             for row in reader:
                 end = reader.line_num
+                while start < end and not physical[start - 1].strip():  # blank lines the reader skipped
+                    blank += 1
+                    start += 1
                 n = end - start + 1
                 ts = _first(row, _TS_COLS)
                 msg = _first(row, _MSG_COLS) or _exception_text(row)
@@ -117,8 +121,8 @@ class AppInsightsCsv:
                         "host": _first(row, _HOST_COLS), "text": msg or "", "n_lines": n,
                     })
                 start = end + 1
-        except csv.Error as exc:  # a cut-off export: keep the rows read so far
-            problems.append(f"CSV ended inside a quoted field after line {start - 1} ({exc})")
+        except csv.Error as exc:  # e.g. an oversized field: keep the rows read so far
+            problems.append(f"CSV unreadable after line {start - 1} ({exc}); the rest is counted unrecognized")
             unrec += max(lines - start + 1, 0)
         else:
             blank += max(lines - start + 1, 0)  # trailing blank lines the reader skipped
