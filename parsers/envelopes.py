@@ -48,6 +48,10 @@ HEADER_VARIANTS: tuple[tuple[str, str], ...] = (
         r"(?P<ts>\d\d? [A-Z][a-z]{2}(?: \d{4})? \d\d:\d\d:\d\d(?:\.\d+)?) (?P<level>[.*#-]) (?P<rest>.*)$",
     ),
     (
+        "redis_signal",  # redis >= 5 logs from its signal handler: "6082:signal-handler (1662200702) Received SIGTERM ..."
+        r"^(?P<thread>\d+:signal-handler) \((?P<ts>\d{9,10})\) (?P<rest>.*)$",
+    ),
+    (
         "celery",
         r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?): (?P<level>[A-Z]+)/(?P<logger>[^\]]+)\] ?(?P<rest>.*)$",
     ),

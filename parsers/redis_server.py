@@ -15,7 +15,7 @@ import polars as pl
 
 from parsers.base import attrs_json
 
-REDIS_ENVELOPES = ("redis_server", "redis_server_prefixed")
+REDIS_ENVELOPES = ("redis_server", "redis_server_prefixed", "redis_signal")
 ROLE_NAMES = {"X": "sentinel", "C": "child", "S": "replica", "M": "master"}
 # level (normalized by the framer) back to the redis marker: . debug, - verbose, * notice, # warning
 MARKERS = {"trace": ".", "debug": "-", "info": "*", "warning": "#"}
@@ -118,7 +118,7 @@ class RedisServerRecognizer:
         first = text.str.extract(r"^([^\n]*)", 1).str.strip_chars_end()
         env = pl.col("envelope").is_in(REDIS_ENVELOPES).fill_null(False)
         emb = first.str.extract_groups(_EMBEDDED)
-        thread = pl.col("thread").fill_null("").str.extract_groups(r"^\[?(?P<pid>\d+)\]?(?::(?P<role>[XCSM]))?$")
+        thread = pl.col("thread").fill_null("").str.extract_groups(r"^\[?(?P<pid>\d+)\]?(?::(?:(?P<role>[XCSM])|signal-handler))?$")
         df = records.with_columns(
             _first=first,
             _env=env,
