@@ -53,7 +53,8 @@ def _windows(report: Report) -> list[tuple[str, datetime, datetime]]:
 def _figure(title: str, ylabel: str):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=SIZE, dpi=100, layout="constrained")
+    fig = Figure(figsize=SIZE, dpi=100)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.16)
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11, loc="left")
     ax.set_ylabel(ylabel, fontsize=9)
@@ -97,21 +98,34 @@ def _connections(report: Report, events: pl.DataFrame) -> Chart | None:
     return Chart("connections", "Connected clients", _finish(fig, ax, report, "postmortem-connections"))
 
 
-def _per_second(df: pl.DataFrame, by: str) -> pl.DataFrame:
-    return (df.with_columns(sec=pl.col("ts").dt.truncate("1s")).group_by(["sec", by]).len()
-            .sort(["sec", by]))
+def _bucket(df: pl.DataFrame) -> tuple[str, str]:
+    """Per second for incidents up to an hour, per minute beyond (keeps the SVG small)."""
+    span = (df.get_column("ts").max() - df.get_column("ts").min()).total_seconds()
+    return ("1s", "s") if span <= 3600 else ("1m", "min")
+
+
+def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> dict[str, tuple[list, list]]:
+    """Counts per bucket for each key, with empty buckets as 0 so quiet seconds show as quiet."""
+    binned = df.with_columns(sec=pl.col("ts").dt.truncate(every)).group_by(["sec", by]).len()
+    grid = pl.datetime_range(binned.get_column("sec").min(), binned.get_column("sec").max(), every,
+                             eager=True, time_zone="UTC").alias("sec").to_frame()
+    out = {}
+    for key in keys:
+        part = grid.join(binned.filter(pl.col(by) == key).select("sec", "len"), on="sec", how="left")
+        out[key] = (part.get_column("sec").to_list(), part.get_column("len").fill_null(0).to_list())
+    return out
 
 
 def _attempts(report: Report, events: pl.DataFrame) -> Chart | None:
     rows = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
     if rows.height == 0:
         return None
-    counts = _per_second(rows, "kind")
-    fig, ax = _figure("Connection attempts and errors per second", "events / s")
-    for kind in [k for k in ATTEMPT_KINDS if k in set(counts.get_column("kind"))]:
-        part = counts.filter(pl.col("kind") == kind)
-        ax.plot(part.get_column("sec").to_list(), part.get_column("len").to_list(), linewidth=1.2,
-                marker="o", markersize=2, label=kind.removeprefix("redis."))
+    every, unit = _bucket(rows)
+    present = set(rows.get_column("kind"))
+    kinds = [k for k in ATTEMPT_KINDS if k in present]
+    fig, ax = _figure(f"Connection attempts and errors per {unit}", f"events / {unit}")
+    for kind, (xs, ys) in _series(rows, "kind", kinds, every).items():
+        ax.plot(xs, ys, linewidth=1.2, drawstyle="steps-post", label=kind.removeprefix("redis."))
     return Chart("attempts", "Connection attempts and errors", _finish(fig, ax, report, "postmortem-attempts"))
 
 
@@ -122,12 +136,10 @@ def _pods(report: Report, events: pl.DataFrame) -> Chart | None:
         return None
     top = (rows.group_by("host").len().sort(["len", "host"], descending=[True, False]).head(TOP_HOSTS)
            .get_column("host").to_list())
-    counts = _per_second(rows.filter(pl.col("host").is_in(top)), "host")
-    fig, ax = _figure(f"Connection attempts per second, top {len(top)} hosts", "attempts / s")
-    for host in top:
-        part = counts.filter(pl.col("host") == host)
-        ax.plot(part.get_column("sec").to_list(), part.get_column("len").to_list(), linewidth=1,
-                marker="o", markersize=2, label=_label(host, report.redacted))
+    every, unit = _bucket(rows)
+    fig, ax = _figure(f"Connection attempts per {unit}, top {len(top)} hosts", f"attempts / {unit}")
+    for host, (xs, ys) in _series(rows.filter(pl.col("host").is_in(top)), "host", top, every).items():
+        ax.plot(xs, ys, linewidth=1, drawstyle="steps-post", label=_label(host, report.redacted))
     return Chart("pods", "Attempts per host", _finish(fig, ax, report, "postmortem-pods"))
 
 

@@ -22,7 +22,7 @@ def mermaid_label(text: object, limit: int = 60) -> str:
 
 def gantt(report: Report) -> str:
     """The gantt block (without fences), or "" when no finding has a time window."""
-    lines = ["gantt", "    title Key findings (UTC)", "    dateFormat YYYY-MM-DD HH:mm:ss",
+    lines = ["gantt", "    title Key findings, UTC", "    dateFormat YYYY-MM-DD HH:mm:ss",
              "    axisFormat %H:%M:%S"]
     tasks = 0
     groups = causes(report)

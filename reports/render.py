@@ -136,7 +136,8 @@ def _json_sections(s: dict) -> dict:
                        "evidence": {"path": d.evidence.path, "line": d.evidence.line}} for d in s["detection"]],
         "recommendations": [
             {"rule_id": r.rule_id, "title": r.title, "advice": r.advice,
-             "snippets": [asdict(sn) for sn in r.snippets]} for r in s["recommendations"]
+             "snippets": [asdict(sn) for sn in r.snippets],
+             "same_as": [{"label": label, "rule_id": rid} for label, rid in r.same_as]} for r in s["recommendations"]
         ],
         "action_items": [{"kind": a.kind, "text": a.text, "rule_ids": list(a.rule_ids)} for a in s["actions"]],
     }
