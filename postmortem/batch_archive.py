@@ -111,7 +111,7 @@ def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
             if info.is_dir():
                 (dest / rel).mkdir(parents=True, exist_ok=True)
                 continue
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # 0: made by a tool that sets no type
                 raise ArchiveError(f"member {info.filename!r} is a link or special file")
             if str(rel) == ".":
                 raise ArchiveError(f"member {info.filename!r} has no file name")

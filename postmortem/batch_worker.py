@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from postmortem.batch_archive import ArchiveError, ArchiveLimits, extract_archive
 from postmortem.pipeline import AnalyzeOptions
 from postmortem.redact import redact_text
@@ -58,16 +60,28 @@ def _relocate(value, old: str, new: str):
     return value
 
 
+def _render(report, fmt: str, events: pl.DataFrame) -> str:
+    """Through `reports.render.render` (which also uses the events) when present, else `RENDERERS`."""
+    from reports import render as renderers
+
+    entry = getattr(renderers, "render", None)
+    return entry(report, fmt, events=events) if entry is not None else renderers.RENDERERS[fmt](report)
+
+
 def _analyze_folder(job: IncidentJob, folder: Path) -> dict[str, str]:
     from postmortem.pipeline import analyze
-    from reports.render import RENDERERS
 
-    report, _ = analyze([str(folder)], job.options)
+    report, result = analyze([str(folder)], job.options)
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
         raise ValueError("nothing could be read from this incident")
-    report = _relocate(report, str(folder), job.name)
-    return {fmt: RENDERERS[fmt](report) for fmt in FORMATS}
+    old = str(folder)
+    report = _relocate(report, old, job.name)
+    events = result.events.with_columns(
+        pl.col(c).str.replace_all(old, job.name, literal=True)
+        for c, t in result.events.schema.items() if t == pl.String()
+    )
+    return {fmt: _render(report, fmt, events) for fmt in FORMATS}
 
 
 def run_incident(job: IncidentJob) -> IncidentOutcome:
