@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import zlib
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
