@@ -115,23 +115,53 @@ class RedisServerRecognizer:
 
     def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
         text = pl.col("text").fill_null("")
-        first = text.str.extract(r"^([^\n]*)", 1).str.strip_chars_end()
         env = pl.col("envelope").is_in(REDIS_ENVELOPES).fill_null(False)
-        emb = first.str.extract_groups(_EMBEDDED)
-        thread = pl.col("thread").fill_null("").str.extract_groups(r"^\[?(?P<pid>\d+)\]?(?::(?:(?P<role>[XCSM])|signal-handler))?$")
         df = records.with_columns(
-            _first=first,
-            _env=env,
-            _emb_msg=pl.when(~env).then(emb.struct.field("msg")),
+            _first=text.str.splitn("\n", 2).struct.field("field_0").str.strip_chars_end(), _env=env
+        )
+        # Records without a redis header: one pass keeps only those that could be redis-server text.
+        loose = "|".join([_EMBEDDED, _LOGO_VERSION, _CONF_DIRECTIVE] + [rx for _, _, rx, generic in _RULES if not generic])
+        other = df.filter(~pl.col("_env")).filter(
+            pl.col("_first").str.strip_chars().str.contains(loose) | text.str.contains(_LOGO_VERSION)
+        )
+        emb = pl.col("_first").str.extract_groups(_EMBEDDED)
+        other = other.with_columns(
+            _emb_msg=emb.struct.field("msg"),
             _emb_pid=pl.coalesce(emb.struct.field("pid"), emb.struct.field("opid")),
             _emb_role=emb.struct.field("role"),
             _emb_mark=emb.struct.field("mark"),
+        )
+        thread = pl.col("thread").fill_null("").str.extract_groups(
+            r"^\[?(?P<pid>\d+)\]?(?::(?:(?P<role>[XCSM])|signal-handler))?$"
+        )
+        headed = pl.concat([df.filter(pl.col("_env")), other], how="diagonal_relaxed").with_columns(
             _thr_pid=thread.struct.field("pid"),
             _thr_role=thread.struct.field("role"),
+            _msg=pl.coalesce(pl.col("_emb_msg"), pl.col("_first").str.strip_chars()),
+            _headed=pl.col("_env") | pl.col("_emb_msg").is_not_null(),
         )
-        headed = pl.col("_env") | pl.col("_emb_msg").is_not_null()
-        msg = pl.coalesce(pl.col("_emb_msg"), pl.col("_first").str.strip_chars())
-        df = df.with_columns(_msg=msg, _headed=headed)
+        # Connection churn dominates verbose logs: classify it with anchored prefixes, fields by name.
+        m = pl.col("_msg")
+        hot_kind = (
+            pl.when(~pl.col("_headed")).then(pl.lit(None, dtype=pl.String))
+            .when(m.str.starts_with("Accepted ")).then(pl.lit("redis.server.client_accepted"))
+            .when(m.str.starts_with("Client closed connection")).then(pl.lit("redis.server.client_closed"))
+        )
+        headed = headed.with_columns(_hot=hot_kind)
+        hot = headed.filter(pl.col("_hot").is_not_null())
+        cold = headed.filter(pl.col("_hot").is_null())
+        parts = [self._hot_fields(hot)] if hot.height else []
+        cold = self._classify(cold)
+        if cold.height:
+            parts.append(self._fields(cold))
+        if not parts:
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        return pl.concat(parts, how="diagonal_relaxed").sort("rec")
+
+    @staticmethod
+    def _classify(df: pl.DataFrame) -> pl.DataFrame:
+        """Kind and event for the rarer lines, by the priority order of `_RULES`."""
+        text = pl.col("text").fill_null("")
         m = pl.col("_msg")
         kind = pl.lit(None, dtype=pl.String)
         event = pl.lit(None, dtype=pl.String)
@@ -154,10 +184,43 @@ class RedisServerRecognizer:
         logo_line = text.str.extract(r"(?m)^[^\n]*?(" + _LOGO_VERSION + r")", 1)
         df = df.with_columns(_msg=pl.when(~pl.col("_headed") & logo.is_not_null() & pl.col("_event").is_null())
                              .then(logo_line).otherwise(pl.col("_msg")))
-        df = df.filter(pl.col("kind").is_not_null())
-        if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
-        return self._fields(df)
+        return df.filter(pl.col("kind").is_not_null())
+
+    @staticmethod
+    def _common(df: pl.DataFrame) -> dict[str, pl.Expr]:
+        role = pl.coalesce(pl.col("_emb_role"), pl.when(pl.col("_env")).then(pl.col("_thr_role")))
+        host = pl.col("host")
+        return {
+            "entity": pl.when(host.is_not_null() & (host != "")).then(pl.lit("redis:") + host)
+            .otherwise(pl.lit("redis:server")),
+            "pid": pl.coalesce(pl.col("_emb_pid"), pl.when(pl.col("_env")).then(pl.col("_thr_pid"))),
+            "role": role,
+            "role_name": role.replace_strict(ROLE_NAMES, default=None, return_dtype=pl.String),
+            "marker": pl.coalesce(
+                pl.col("_emb_mark"),
+                pl.when(pl.col("_env")).then(
+                    pl.col("level").cast(pl.String).replace_strict(MARKERS, default=None, return_dtype=pl.String)
+                ),
+            ),
+        }
+
+    def _hot_fields(self, df: pl.DataFrame) -> pl.DataFrame:
+        m = pl.col("_msg")
+        c = self._common(df)
+        return df.lazy().select(
+            "rec",
+            kind=pl.col("_hot"),
+            entity=c["entity"],
+            message=m.str.slice(0, 2000),
+            attrs=compact_attrs(
+                event=pl.when(pl.col("_hot") == "redis.server.client_accepted").then(pl.lit("accepted"))
+                .otherwise(pl.lit("closed")),
+                pid=c["pid"], role=c["role"], role_name=c["role_name"], marker=c["marker"],
+                client=pl.coalesce(m.str.extract(r"^Accepted (\S+:\d+)", 1),
+                                   m.str.extract(r"^Accepted connection to (\S+)", 1),
+                                   m.str.extract(r" addr=(\S+)", 1)),
+            ),
+        ).collect()
 
     def _fields(self, df: pl.DataFrame) -> pl.DataFrame:
         """Per-kind numbers and addresses, read by field name from the classified rows."""
@@ -203,32 +266,21 @@ class RedisServerRecognizer:
             m.str.extract(r"^Running mode=\w+, port=(\d+)", 1),
             pl.col("text").str.extract(r"\n\s*\|[^\n]*Port: (\d+)", 1),
         )
-        role = pl.coalesce(pl.col("_emb_role"), pl.when(pl.col("_env")).then(pl.col("_thr_role")))
-        marker = pl.coalesce(
-            pl.col("_emb_mark"),
-            pl.when(pl.col("_env")).then(
-                pl.col("level").cast(pl.String).replace_strict(MARKERS, default=None, return_dtype=pl.String)
-            ),
-        )
+        c = self._common(df)
         value = pl.coalesce(
             _num(maxclients), _num(loading_s), _num(backlog.struct.field("s")), _num(clients),
             _num(m.str.extract(r"try with (\d+)", 1)),
         )
-        host = pl.col("host")
-        return df.select(
+        return df.lazy().select(
             "rec",
             "kind",
-            entity=pl.when(host.is_not_null() & (host != "")).then(pl.lit("redis:") + host)
-            .otherwise(pl.lit("redis:server")),
+            entity=c["entity"],
             message=m.str.slice(0, 2000),
             metric=pl.when(pl.col("kind") == "metric.sample").then(pl.lit("connected_clients")),
             value=value,
             attrs=compact_attrs(
                 event=pl.col("_event"),
-                pid=pl.coalesce(pl.col("_emb_pid"), pl.when(pl.col("_env")).then(pl.col("_thr_pid"))),
-                role=role,
-                role_name=role.replace_strict(ROLE_NAMES, default=None, return_dtype=pl.String),
-                marker=marker,
+                pid=c["pid"], role=c["role"], role_name=c["role_name"], marker=c["marker"],
                 version=version,
                 port=port,
                 maxclients=_num(maxclients),
@@ -252,4 +304,4 @@ class RedisServerRecognizer:
                 setting=pl.col("_conf_val"),
                 via=pl.when(m.str.contains(r"^accept4?\(")).then(pl.lit("strace")),
             ),
-        )
+        ).collect()
