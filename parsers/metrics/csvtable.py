@@ -34,7 +34,7 @@ def strip_preamble(lines: list[str]) -> tuple[int, str | None]:
 
 
 def delimiter(header: str) -> str:
-    counts = {d: len(re.findall(re.escape(d) + r'(?=(?:[^"]*"[^"]*")*[^"]*$)', header)) for d in (";", ",", "\t", "|")}
+    counts = {d: len(csv_row(header, d)) - 1 for d in (";", ",", "\t", "|")}  # separators outside quotes
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
