@@ -82,6 +82,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") >= opts.since))
     if opts.until is not None:
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") <= opts.until))
+    result.events = events  # renderers (impact, charts) see the same window as the detectors
     ctx = build_context(events, result.inputs, result.assumptions)
     findings = run_detectors(events, ctx, opts, result.warnings)
     timeline: list[TimelineEntry] = error_bursts(events)

@@ -58,3 +58,13 @@ def test_rules_and_explain():
     res = run("explain", "PM001")
     assert res.exit_code == 0 and "Why it matters" in res.output
     assert CliRunner().invoke(main, ["explain", "PM999"]).exit_code == 2
+
+
+def test_since_until_limit_the_report(tmp_path):
+    from .conftest import DATA
+
+    storm = DATA / "recorded" / "storm"
+    full = json.loads(run("analyze", str(storm), "-f", "json", "--exit-zero").output)
+    start = full["window"]["start"]
+    late = json.loads(run("analyze", str(storm), "-f", "json", "--exit-zero", "--since", "2099-01-01T00:00:00Z").output)
+    assert start and not [f for f in late["findings"] if f["rule_id"] != "PM001"]
