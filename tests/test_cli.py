@@ -64,7 +64,7 @@ def test_since_until_limit_the_report(tmp_path):
     from .conftest import DATA
 
     storm = DATA / "recorded" / "storm"
-    full = json.loads(run("analyze", str(storm), "-f", "json", "--exit-zero").output)
+    full = json.loads(run("analyze", str(storm), "-f", "json", "--exit-zero").stdout)
     start = full["window"]["start"]
-    late = json.loads(run("analyze", str(storm), "-f", "json", "--exit-zero", "--since", "2099-01-01T00:00:00Z").output)
+    late = json.loads(run("analyze", str(storm), "-f", "json", "--exit-zero", "--since", "2099-01-01T00:00:00Z").stdout)
     assert start and not [f for f in late["findings"] if f["rule_id"] != "PM001"]
