@@ -222,7 +222,7 @@ def _json_keys_present(lines: pl.DataFrame) -> set[str]:
             continue
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON is just not a record
             continue
         if isinstance(obj, dict):
             keys.update(obj)
