@@ -90,8 +90,10 @@ class AppInsightsCsv:
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
         text = text.lstrip("\ufeff")
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        physical = text.splitlines()
+        # Lines are counted on "\n" (as ingest does); a lone "\r" must not end a row for the reader either.
+        body = text.replace("\r\n", "\n").replace("\r", " ")
+        reader = csv.DictReader(io.StringIO(body, newline=""))
+        physical = body.split("\n")
         rows: list[dict] = []
         problems: list[str] = []
         samples: list[UnrecognizedSample] = []
