@@ -71,7 +71,7 @@ class FileParser(Protocol):
 
 
 def attrs_json(**fields: pl.Expr) -> pl.Expr:
-    """Build the `attrs` JSON string from named expressions, dropping nulls for compact output."""
+    """Build the `attrs` JSON string from named expressions (null fields are kept as JSON null)."""
     return pl.struct([e.alias(k) for k, e in fields.items()]).struct.json_encode()
 
 
