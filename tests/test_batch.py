@@ -311,7 +311,7 @@ def test_dask_executor_runs_the_same_function(tmp_path):
     (root / "healthy" / "web.log").write_text(HEALTHY_LOG)
     shutil.copytree(EXAMPLE, root / "storm")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+                                  host="127.0.0.1", dashboard_address=":0") as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
         res = run_batch(root, tmp_path / "out", executor=f"dask://{address}")
     assert res.analyzed == 2 and not res.failed
