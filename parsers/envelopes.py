@@ -333,35 +333,48 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str) -> tuple[pl.Dat
     prev_indented = body.shift(1).str.contains(r"^\s").fill_null(False)
     cont_like = (body.str.contains(_CONTINUATION) | (body.str.contains(_EXC_TAIL) & prev_indented)
                  | body.str.contains(_SE_REDIS_WRAP))
-    # Bare records (no header seen yet, or no variant at all): a non-continuation line starts one.
     df = df.with_columns(blank=blank, envelope=envelope)
+    # Bare framing (a non-continuation line starts a record) applies only before the first header,
+    # or to the whole file without a variant: the continuation regexes run on that prefix only.
+    has_header = bool(variants) and bool(df.select(pl.col("header").any()).item())
+    n_bare = int(df.select(pl.col("header").arg_max()).item()) if has_header else df.height
+    parts = []
+    if n_bare:
+        parts.append(df.slice(0, n_bare).with_columns(starts=~pl.col("blank") & ~cont_like.fill_null(False)))
+    if n_bare < df.height:
+        parts.append(df.slice(n_bare).with_columns(starts=pl.col("header")))
+    df = pl.concat(parts) if len(parts) > 1 else (parts[0] if parts else df.with_columns(starts=pl.lit(False)))
     df = df.with_columns(
-        seen_header=pl.col("header").cum_max(),
-    ).with_columns(
-        starts=pl.col("header") | (~pl.col("seen_header") & ~pl.col("blank") & ~cont_like.fill_null(False)),
-    ).with_columns(
-        starts=pl.col("starts") | (pl.col("line") == pl.col("line").first()) & ~pl.col("blank"),
+        starts=pl.col("starts") | ((pl.col("line") == pl.col("line").first()) & ~pl.col("blank")),
     ).with_columns(rec=pl.col("starts").cast(pl.UInt32).cum_sum())
-    df = df.with_columns(
+    nonblank = df.filter(~pl.col("blank") | pl.col("header")).with_columns(
         part=pl.when(pl.col("header")).then(pl.coalesce("h_rest", pl.lit(""))).otherwise(body),
-        rec_envelope=pl.col("envelope").first().over("rec"),
     )
-    nonblank = df.filter(~pl.col("blank") | pl.col("header"))
-    records = (
-        nonblank.group_by("rec", maintain_order=True)
+    # Most records are one line: take those as they are, group only the multi-line ones.
+    single = pl.col("starts") & pl.col("starts").shift(-1).fill_null(True)
+    fields = dict(
+        line=pl.col("line"),
+        ts_text=pl.coalesce(pl.col("h_ts"), pl.col("pts")),
+        level_word=pl.col("h_level"),
+        logger=pl.col("h_logger"),
+        host=pl.coalesce(pl.col("ohost"), pl.col("h_host")),
+        thread=pl.col("h_thread"),
+    )
+    singles = nonblank.filter(single).select(
+        **fields, text=pl.col("part"), n_lines=pl.lit(1, dtype=pl.UInt32), envelope=pl.col("envelope"),
+    )
+    multi = (
+        nonblank.filter(~single)
+        .group_by("rec", maintain_order=True)
         .agg(
-            line=pl.col("line").first(),
-            ts_text=pl.coalesce(pl.col("h_ts").first(), pl.col("pts").first()),
-            level_word=pl.col("h_level").first(),
-            logger=pl.col("h_logger").first(),
-            host=pl.coalesce(pl.col("ohost").first(), pl.col("h_host").first()),
-            thread=pl.col("h_thread").first(),
+            **{k: v.first() for k, v in fields.items()},
             text=pl.col("part").str.join("\n"),
             n_lines=pl.len().cast(pl.UInt32),
-            envelope=pl.col("rec_envelope").first(),
+            envelope=pl.col("envelope").first(),
         )
         .drop("rec")
     )
+    records = pl.concat([singles, multi], how="vertical_relaxed").sort("line") if multi.height else singles
     return records, FramePlan(outer, variants)
 
 
