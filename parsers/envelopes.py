@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from parsers.noise import split_noise
 from postmortem.timeparse import with_parsed_ts
 
 MAX_LINE_CHARS = 65536  # longer lines are cut for parsing (counted as a problem)
@@ -300,9 +301,17 @@ def _outer_strip(lines: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     ), None
 
 
-def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str) -> tuple[pl.DataFrame, FramePlan]:
-    """Inner header detection and continuation joining over the `body` column."""
+def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
+                summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
+    """Inner header detection and continuation joining over the `body` column.
+
+    With `summarize`, noise lines (parsers/noise.py) become per-second activity records instead.
+    """
     variants = _pick_variants(_head(lines, "body"))
+    activity = None
+    if summarize and variants:
+        rxs = [dict(HEADER_VARIANTS)[v] for v in variants]
+        lines, activity = split_noise(lines, rxs, rxs[0], variants, tz)
     body = pl.col("body")
     blank = body.str.strip_chars() == ""
     if variants:
@@ -375,11 +384,14 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str) -> tuple[pl.Dat
         .drop("rec")
     )
     records = pl.concat([singles, multi], how="vertical_relaxed").sort("line") if multi.height else singles
-    return records, FramePlan(outer, variants)
+    return records, FramePlan(outer, variants), activity
 
 
-def frame(text: str, tz: str = "UTC") -> tuple[pl.DataFrame, FramePlan, int, int]:
+def frame(text: str, tz: str = "UTC", summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, int, int]:
     """Frame a decoded log file into records.
+
+    With `summarize`, single-line info/debug records that mention nothing Redis-related are returned
+    as per-host, per-second `envelope == "activity"` records (n_lines = how many), see parsers/noise.py.
 
     Returns (records, plan, blank_lines, truncated_lines). `records` has: line, ts (UTC), ts_yearless,
     level, logger, host, thread, text, n_lines, envelope (variant name, "json", or null for bare records).
@@ -390,24 +402,28 @@ def frame(text: str, tz: str = "UTC") -> tuple[pl.DataFrame, FramePlan, int, int
         truncated = int(lines.select((pl.col("raw").str.len_chars() >= MAX_LINE_CHARS).sum()).item())
     blank_lines = int(lines.select((pl.col("raw").str.strip_chars() == "").sum()).item()) if lines.height else 0
     json_records = None
+    activity = None
     if is_json_lines(text[:65536]):
         json_records, plan, leftovers = _frame_json(lines, tz)
         if plan.outer == "docker_json":
-            text_records, tplan = _frame_text(json_records, "docker_json", tz)
+            text_records, tplan, activity = _frame_text(json_records, "docker_json", tz, summarize)
             records, plan = text_records, FramePlan("docker_json", tplan.variants)
             json_records = None
         else:
             left = leftovers.with_columns(
                 body=pl.col("raw"), pts=pl.lit(None, dtype=pl.String), ohost=pl.lit(None, dtype=pl.String)
             )
-            left_records, _ = _frame_text(left, None, tz) if left.height else (None, None)
+            left_records = _frame_text(left, None, tz)[0] if left.height else None
             records = json_records if left_records is None else pl.concat(
                 [json_records, left_records.select(json_records.columns)], how="vertical_relaxed"
             )
     else:
         stripped, outer = _outer_strip(lines)
-        records, plan = _frame_text(stripped, outer, tz)
+        records, plan, activity = _frame_text(stripped, outer, tz, summarize)
     records = with_parsed_ts(records, "ts_text", tz).with_columns(
         level=normalize_level(pl.col("level_word")),
-    ).drop("ts_text", "level_word").sort("line")
+    ).drop("ts_text", "level_word")
+    if activity is not None and activity.height:
+        records = pl.concat([records, activity.select(records.columns)], how="vertical_relaxed")
+    records = records.sort("line")
     return records, plan, blank_lines, truncated

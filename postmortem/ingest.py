@@ -40,6 +40,7 @@ class IngestOptions:
     year: int | None = None
     now: datetime | None = None
     source_types: tuple[tuple[str, str], ...] = ()  # (parser name, glob); glob "*" = every file
+    summarize_noise: bool = True  # low-level app lines as per-second app.activity events (parsers/noise.py)
 
 
 @dataclass
@@ -73,21 +74,28 @@ def _first_line(text: pl.Expr) -> pl.Expr:
     return text.str.strip_chars_start().str.extract(r"^([^\n]*)", 1).str.slice(0, 2000)
 
 
-def parse_log_text(text: str, ctx: ParseContext) -> FileParse:
-    """Frame a text/JSON log and classify its records; unclaimed framed records become `app.log`."""
-    records, plan, blank, truncated = frame(text, ctx.tz)
+def parse_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> FileParse:
+    """Frame a text/JSON log and classify its records; unclaimed framed records become `app.log`.
+
+    Noise (single-line info/debug records with nothing Redis-related, parsers/noise.py) becomes
+    `app.activity` events, one per host and second with `value` = the number of records.
+    """
+    records, plan, blank, truncated = frame(text, ctx.tz, summarize=summarize)
     lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
     records = records.with_row_index("rec").with_columns(
         path=pl.lit(ctx.path),
         host=pl.coalesce("host", pl.lit(_host_from_path(ctx.path))),
     )
-    hits = recognize(records)
+    is_activity = pl.col("envelope") == "activity"
+    hits = recognize(records.filter(~is_activity.fill_null(False)))
     joined = records.join(hits, on="rec", how="left", suffix="_hit")
     is_app = pl.col("source").is_null() & pl.col("envelope").is_not_null()
     known = pl.col("source").is_not_null() | is_app
     events = joined.filter(known).with_columns(
         source=pl.coalesce("source", pl.lit("app")),
-        kind=pl.coalesce("kind", pl.lit("app.log")),
+        kind=pl.when(is_activity).then(pl.lit("app.activity")).otherwise(pl.coalesce("kind", pl.lit("app.log"))),
+        value=pl.when(is_activity).then(pl.col("n_lines").cast(pl.Float64)).otherwise(
+            pl.col("value") if "value" in joined.columns else pl.lit(None, dtype=pl.Float64)),
         host=pl.coalesce(*(["host_hit"] if "host_hit" in joined.columns else []), "host"),
         message=pl.coalesce(*(["message"] if "message" in joined.columns else []), _first_line(pl.col("text"))),
     )
@@ -214,17 +222,17 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
         try:
             return chosen.parse(text, ctx), chosen.name
         except Exception as exc:  # noqa: BLE001 - report and fall back to line framing
-            fallback = _parse_log_guarded(text, ctx)
+            fallback = _parse_log_guarded(text, ctx, opts.summarize_noise)
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return fallback, LOG_PARSER
-    result = _parse_log_guarded(text, ctx)
+    result = _parse_log_guarded(text, ctx, opts.summarize_noise)
     return result, LOG_PARSER
 
 
-def _parse_log_guarded(text: str, ctx: ParseContext) -> FileParse:
+def _parse_log_guarded(text: str, ctx: ParseContext, summarize: bool = True) -> FileParse:
     """Line framing, with a last resort: if it crashes, every line is counted, none is an event."""
     try:
-        return parse_log_text(text, ctx)
+        return parse_log_text(text, ctx, summarize)
     except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
         lines = text.split("\n")
         if text.endswith("\n"):

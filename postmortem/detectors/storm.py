@@ -145,11 +145,14 @@ class ReconnectStorm:
         if clients.height:
             top = clients.group_by("host").len().sort(["len", "host"], descending=[True, False]).head(5)
             stats["top_pods"] = {r["host"]: r["len"] for r in top.iter_rows(named=True)}
-        ops = events.filter(
+        in_window = events.filter(
             pl.col("ts").is_between(start, end, closed="left")
             & (pl.col("source").is_in(CLIENT_SOURCES) | (pl.col("source") == "app"))
             & (pl.col("kind") != "redis.config")
-        ).height
+        )
+        # an app.activity row stands for `value` summarized log records
+        ops = int(in_window.select(
+            pl.when(pl.col("kind") == "app.activity").then(pl.col("value")).otherwise(1.0).sum()).item() or 0)
         server_side = window.filter(pl.col("source") == "redis_server").height + window.filter(
             pl.col("kind") == "redis.max_clients").height
         if ops and server_side:

@@ -1,0 +1,87 @@
+"""Summarize the bulk of an application log that cannot matter to a Redis postmortem.
+
+Most lines of a big incident folder are single-line INFO/DEBUG records ("GET /api 200", "job
+done"). Carrying each as an event costs memory and recognizer time for nothing, so a header line is
+*noise* when it is a one-line record, mentions nothing a recognizer could claim (`RELEVANT`) and no
+warning-or-worse word. Noise lines are counted into one `app.activity` record per host and second
+(value = the number of lines): they stay parsed and accounted, and still show the app's activity
+(the logical operations behind amplification figures).
+
+`RELEVANT` must stay a superset of what every recognizer claims on one line; a test runs the
+fixtures with and without summarizing and compares the recognized events.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Anything a recognizer might claim, and every warning-or-worse word (case-insensitive, unanchored).
+RELEVANT = (
+    r"(?i)redis|timeout|timed out|connect|socket|multiplexer|backlog|loading|auth|resurrect|heartbeat|"
+    r"endpoint|fail|retry|retries|pool|clients|accepted|closed|readonly|read only|busy|wrongpass|noauth|"
+    r"econn|errno|error|exception|traceback|refused|reset|broken pipe|unreachable|warn|fatal|critical|crit|"
+    r"severe|wrn|ftl|err\b|exit|signal|maxclients|ulimit|somaxconn|abort|kombu|celery|sentinel|cluster|"
+    r"master|replica|slave|oom|memory|config|version|@|://"
+)
+# Envelopes whose every line is relevant (redis-server's own log).
+ALWAYS_RELEVANT = ("redis_server", "redis_server_prefixed", "redis_signal")
+SAMPLE = 500
+
+
+def _ts_slice(headers: pl.DataFrame, ts_group: pl.Expr) -> tuple[int, int] | None:
+    """(offset, length) when the timestamp sits at a fixed place in every sampled header line."""
+    sample = headers.head(SAMPLE).select(body=pl.col("body"), ts=ts_group).drop_nulls()
+    if sample.height == 0:
+        return None
+    found = sample.select(
+        off=pl.col("body").str.find(pl.col("ts"), literal=True), n=pl.col("ts").str.len_chars()
+    )
+    if found.get_column("off").n_unique() == 1 and found.get_column("n").n_unique() == 1:
+        off = found.get_column("off")[0]
+        return (int(off), int(found.get_column("n")[0])) if off is not None else None
+    return None
+
+
+def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
+                variants: tuple[str, ...], tz: str = "UTC") -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Return (lines still to frame, activity records or None).
+
+    `lines` has line, body, pts, ohost; `header_rx` are the chosen variants' regexes; `ts_rx` is the
+    first variant's regex (its `ts` group dates the activity).
+    """
+    if not variants or set(variants) & set(ALWAYS_RELEVANT) or ts_rx is None or "?P<ts>" not in ts_rx:
+        return lines, None
+    body = pl.col("body")
+    hdr = pl.any_horizontal([body.str.contains(rx) for rx in header_rx])
+    marked = lines.with_columns(_hdr=hdr).with_columns(
+        _noise=pl.col("_hdr") & pl.col("_hdr").shift(-1).fill_null(True) & ~body.str.contains(RELEVANT)
+    )
+    noise = marked.filter(pl.col("_noise"))
+    if noise.height == 0:
+        return lines, None
+    kept = marked.filter(~pl.col("_noise")).drop("_hdr", "_noise")
+    ts_group = body.str.extract_groups(ts_rx).struct.field("ts")
+    where = _ts_slice(noise, ts_group)
+    ts_text = body.str.slice(*where) if where else ts_group
+    from postmortem.timeparse import with_parsed_ts  # late: keeps parsers importable on their own
+
+    dated = with_parsed_ts(noise.select("line", "ohost", "pts", ts_text=pl.coalesce(ts_text, pl.col("pts"))),
+                           "ts_text", tz)
+    activity = (
+        dated.with_columns(second=pl.col("ts").dt.truncate("1s"))
+        .group_by(["ohost", "second"], maintain_order=True)
+        .agg(line=pl.col("line").min(), n_lines=pl.len().cast(pl.UInt32), ts_text=pl.col("ts_text").first())
+        .select(
+            "line",
+            ts=pl.col("second"),
+            ts_yearless=pl.lit(False),
+            level=pl.lit("info"),
+            logger=pl.lit(None, dtype=pl.String),
+            host=pl.col("ohost"),
+            thread=pl.lit(None, dtype=pl.String),
+            text=pl.format("{} info/debug lines summarized", pl.col("n_lines")),
+            n_lines="n_lines",
+            envelope=pl.lit("activity"),
+        )
+    )
+    return kept, activity
