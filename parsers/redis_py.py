@@ -200,7 +200,9 @@ class RedisPyRecognizer:
             & ~pl.col("envelope").is_in(REDIS_ENVELOPES).fill_null(False)
         )
         # celery prints "Trying again in ..." on the next line; pasted text may frame it apart
-        df = records.with_columns(_next=text.shift(-1)).filter(candidate)
+        # the next record of the same file (recognition may run over many files at once)
+        nxt = text.shift(-1).over("path") if "path" in records.columns else text.shift(-1)
+        df = records.with_columns(_next=nxt).filter(candidate)
         if df.height == 0:
             return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
         py = text.str.contains(_PY_CONTEXT)

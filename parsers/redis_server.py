@@ -231,8 +231,11 @@ class RedisServerRecognizer:
             pl.col("_logo"),
         )
         # `oO0Oo Redis is starting` (4.0+) is followed by the version line: carry the version over
+        def following(e: pl.Expr) -> pl.Expr:  # the next row of the same file
+            return e.shift(-1).over("path") if "path" in df.columns else e.shift(-1)
+
         version = pl.when(pl.col("_event") == "starting").then(
-            pl.when(pl.col("_event").shift(-1) == "version").then(version.shift(-1))
+            pl.when(following(pl.col("_event")) == "version").then(following(version))
         ).otherwise(version)
         maxclients = pl.coalesce(
             m.str.extract(r"maxclients has been reduced to (-?\d+)", 1),

@@ -30,6 +30,7 @@ from postmortem.timecheck import dst_notes, out_of_order
 from postmortem.timeparse import PLACEHOLDER_YEAR
 
 SNIFF_BYTES = 65536
+CLASSIFY_BATCH_ROWS = 300_000  # framed records kept before the recognizers run over them
 MAX_SAMPLES = 5
 LOG_PARSER = "log"
 
@@ -74,20 +75,46 @@ def _first_line(text: pl.Expr) -> pl.Expr:
     return text.str.strip_chars_start().str.extract(r"^([^\n]*)", 1).str.slice(0, 2000)
 
 
-def parse_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> FileParse:
-    """Frame a text/JSON log and classify its records; unclaimed framed records become `app.log`.
+@dataclass
+class FramedLog:
+    """A log file framed into records, waiting for the recognizers (run over many files at once)."""
+
+    records: pl.DataFrame
+    lines: int
+    blank: int
+    truncated: int
+    label: str
+
+
+def frame_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> FramedLog:
+    """Frame a text/JSON log into records with `path` and `host` set.
 
     Noise (single-line info/debug records with nothing Redis-related, parsers/noise.py) becomes
-    `app.activity` events, one per host and second with `value` = the number of records.
+    `app.activity` records, one per host and second, with `n_lines` = the number of records.
     """
     records, plan, blank, truncated = frame(text, ctx.tz, summarize=summarize)
     lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    records = records.with_row_index("rec").with_columns(
+    records = records.with_columns(
         path=pl.lit(ctx.path),
         host=pl.coalesce("host", pl.lit(_host_from_path(ctx.path))),
     )
-    is_activity = pl.col("envelope") == "activity"
-    hits = recognize(records.filter(~is_activity.fill_null(False)))
+    return FramedLog(records, lines, blank, truncated, plan.label())
+
+
+def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
+    """Run the recognizers once over the records of many files; unclaimed framed records become `app.log`.
+
+    One pass over all files instead of one per file: each recognizer's fixed cost (regex compilation,
+    plan building) is paid once per batch, which matters for folders of many small pod logs.
+    """
+    if not framed:
+        return []
+    records = pl.concat(
+        [f.records.with_columns(_file=pl.lit(i, dtype=pl.UInt32)) for i, f in enumerate(framed)],
+        how="vertical_relaxed",
+    ).with_row_index("rec")
+    is_activity = (pl.col("envelope") == "activity").fill_null(False)
+    hits = recognize(records.filter(~is_activity))
     joined = records.join(hits, on="rec", how="left", suffix="_hit")
     is_app = pl.col("source").is_null() & pl.col("envelope").is_not_null()
     known = pl.col("source").is_not_null() | is_app
@@ -100,24 +127,36 @@ def parse_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> File
         message=pl.coalesce(*(["message"] if "message" in joined.columns else []), _first_line(pl.col("text"))),
     )
     unrec = joined.filter(~known)
-    problems = []
-    if truncated:
-        problems.append(f"{truncated} lines longer than {MAX_LINE_CHARS} characters were cut for parsing")
-    samples = [
-        UnrecognizedSample(int(r["line"]), (r["text"] or "")[:300])
-        for r in unrec.head(MAX_SAMPLES).select("line", "text").iter_rows(named=True)
-    ]
-    return FileParse(
-        events=conform_events(events),
-        lines=lines,
-        event_lines=int(events.get_column("n_lines").sum() or 0),
-        unrecognized_lines=int(unrec.get_column("n_lines").sum() or 0),
-        blank_lines=blank,
-        records=records.height,
-        problems=problems,
-        unrecognized_samples=samples,
-        label=plan.label(),
-    )
+    events_by_file = events.partition_by("_file", as_dict=True, maintain_order=True)
+    unrec_by_file = unrec.partition_by("_file", as_dict=True, maintain_order=True)
+    out = []
+    for i, f in enumerate(framed):
+        ev = events_by_file.get((i,), events.head(0))
+        un = unrec_by_file.get((i,), unrec.head(0))
+        problems = []
+        if f.truncated:
+            problems.append(f"{f.truncated} lines longer than {MAX_LINE_CHARS} characters were cut for parsing")
+        samples = [
+            UnrecognizedSample(int(r["line"]), (r["text"] or "")[:300])
+            for r in un.head(MAX_SAMPLES).select("line", "text").iter_rows(named=True)
+        ]
+        out.append(FileParse(
+            events=conform_events(ev),
+            lines=f.lines,
+            event_lines=int(ev.get_column("n_lines").sum() or 0),
+            unrecognized_lines=int(un.get_column("n_lines").sum() or 0),
+            blank_lines=f.blank,
+            records=f.records.height,
+            problems=problems,
+            unrecognized_samples=samples,
+            label=f.label,
+        ))
+    return out
+
+
+def parse_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> FileParse:
+    """Frame and classify one log file (batch ingest frames files first and classifies them together)."""
+    return classify_framed([frame_log_text(text, ctx, summarize)])[0]
 
 
 def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
@@ -128,6 +167,8 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     frames: list[pl.DataFrame] = []
     warnings: list[str] = []
     assumptions: list[str] = []
+    pending: list[tuple[InputFile, FramedLog, str | None]] = []
+    pending_rows = 0
     for s in skipped:
         inputs.append(InputFile(path=s.path, skipped=True, problems=[s.reason]))
         warnings.append(f"{s.path}: {s.reason}")
@@ -165,23 +206,16 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
             now_source = "file modification time"
         ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
         result, parser_name = _parse_one(decoded.text, ctx, opts)
-        info.parser = result.label or parser_name
-        info.lines = result.lines
-        info.records = result.records
-        info.event_lines = result.event_lines
-        info.unrecognized_lines = result.unrecognized_lines
-        info.blank_lines = result.blank_lines
-        info.events = result.events.height
-        info.problems.extend(result.problems)
-        info.problems.extend(out_of_order(result.events))
-        info.problems.extend(dst_notes(decoded.text, result.events, opts.tz, info.parser.startswith("log")))
-        info.unrecognized_samples = result.unrecognized_samples
-        for a in result.assumptions:
-            if a not in assumptions:
-                assumptions.append(a)
-        frames.append(result.events)
-        for p in info.problems:
-            warnings.append(f"{f.path}: {p}")
+        if isinstance(result, FramedLog):
+            # recognizers run over many files at once: keep the framed records until the batch is full
+            pending.append((info, result, decoded.text if opts.tz != "UTC" else None))
+            pending_rows += result.records.height
+            if pending_rows >= CLASSIFY_BATCH_ROWS:
+                _classify_pending(pending, opts, assumptions, frames, warnings)
+                pending, pending_rows = [], 0
+            continue
+        _finish(info, result, parser_name, decoded.text, opts, assumptions, frames, warnings)
+    _classify_pending(pending, opts, assumptions, frames, warnings)
     events = pl.concat(frames, how="vertical") if frames else empty_events()
     events, year_note = _resolve_years(events, opts)
     if year_note:
@@ -201,7 +235,54 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     return IngestResult(events, inputs, assumptions, warnings)
 
 
-def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileParse, str]:
+def _finish(info: InputFile, result: FileParse, parser_name: str, text: str | None, opts: IngestOptions,
+            assumptions: list[str], frames: list[pl.DataFrame], warnings: list[str]) -> None:
+    """Copy a parse result into the file's accounting, with the per-file time checks."""
+    info.parser = result.label or parser_name
+    info.lines = result.lines
+    info.records = result.records
+    info.event_lines = result.event_lines
+    info.unrecognized_lines = result.unrecognized_lines
+    info.blank_lines = result.blank_lines
+    info.events = result.events.height
+    info.problems.extend(result.problems)
+    is_log = info.parser.startswith("log")
+    if is_log:  # metric exports list series one after another: their order says nothing
+        info.problems.extend(out_of_order(result.events))
+    if text is not None:
+        info.problems.extend(dst_notes(text, result.events, opts.tz, is_log))
+    info.unrecognized_samples = result.unrecognized_samples
+    for a in result.assumptions:
+        if a not in assumptions:
+            assumptions.append(a)
+    frames.append(result.events)
+    for p in info.problems:
+        warnings.append(f"{info.path}: {p}")
+
+
+def _classify_pending(pending: list, opts: IngestOptions, assumptions: list[str], frames: list[pl.DataFrame],
+                      warnings: list[str]) -> None:
+    """Recognize a batch of framed log files together; if the batch fails, file by file."""
+    if not pending:
+        return
+    try:
+        results = classify_framed([framed for _, framed, _ in pending])
+    except Exception:  # noqa: BLE001 - find the file that breaks it, keep the others
+        results = [_classify_guarded(framed) for _, framed, _ in pending]
+    for (info, _, text), result in zip(pending, results, strict=True):
+        _finish(info, result, LOG_PARSER, text, opts, assumptions, frames, warnings)
+
+
+def _classify_guarded(framed: FramedLog) -> FileParse:
+    try:
+        return classify_framed([framed])[0]
+    except Exception as exc:  # noqa: BLE001
+        samples = [UnrecognizedSample(int(r["line"]), (r["text"] or "")[:300])
+                   for r in framed.records.head(MAX_SAMPLES).select("line", "text").iter_rows(named=True)]
+        return _unrecognized_result(framed.lines, framed.blank, samples, exc)
+
+
+def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileParse | FramedLog, str]:
     """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem."""
     forced = _forced_parser(ctx.path, opts)
     chosen = None
@@ -225,8 +306,10 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
             fallback = _parse_log_guarded(text, ctx, opts.summarize_noise)
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return fallback, LOG_PARSER
-    result = _parse_log_guarded(text, ctx, opts.summarize_noise)
-    return result, LOG_PARSER
+    try:
+        return frame_log_text(text, ctx, opts.summarize_noise), LOG_PARSER
+    except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
+        return _all_unrecognized(text, exc), LOG_PARSER
 
 
 def _parse_log_guarded(text: str, ctx: ParseContext, summarize: bool = True) -> FileParse:
@@ -234,16 +317,25 @@ def _parse_log_guarded(text: str, ctx: ParseContext, summarize: bool = True) -> 
     try:
         return parse_log_text(text, ctx, summarize)
     except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
-        lines = text.split("\n")
-        if text.endswith("\n"):
-            lines.pop()
-        blank = sum(1 for ln in lines if not ln.strip())
-        samples = [UnrecognizedSample(i, ln[:300]) for i, ln in enumerate(lines, 1) if ln.strip()][:MAX_SAMPLES]
-        return FileParse(
-            events=empty_events(), lines=len(lines), event_lines=0, unrecognized_lines=len(lines) - blank,
-            blank_lines=blank, unrecognized_samples=samples, label="none",
-            problems=[f"log parser failed ({type(exc).__name__}: {str(exc)[:200]}); all lines counted as unrecognized"],
-        )
+        return _all_unrecognized(text, exc)
+
+
+def _all_unrecognized(text: str, exc: Exception) -> FileParse:
+    """The last resort for a file the log parser crashed on: every line counted, none an event."""
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    blank = sum(1 for ln in lines if not ln.strip())
+    samples = [UnrecognizedSample(i, ln[:300]) for i, ln in enumerate(lines, 1) if ln.strip()][:MAX_SAMPLES]
+    return _unrecognized_result(len(lines), blank, samples, exc)
+
+
+def _unrecognized_result(lines: int, blank: int, samples: list[UnrecognizedSample], exc: Exception) -> FileParse:
+    return FileParse(
+        events=empty_events(), lines=lines, event_lines=0, unrecognized_lines=lines - blank,
+        blank_lines=blank, unrecognized_samples=samples, label="none",
+        problems=[f"log parser failed ({type(exc).__name__}: {str(exc)[:200]}); all lines counted as unrecognized"],
+    )
 
 
 def _resolve_years(events: pl.DataFrame, opts: IngestOptions) -> tuple[pl.DataFrame, str | None]:
