@@ -30,7 +30,8 @@ from postmortem.timecheck import dst_notes, out_of_order
 from postmortem.timeparse import PLACEHOLDER_YEAR
 
 SNIFF_BYTES = 65536
-CLASSIFY_BATCH_ROWS = 300_000  # framed records kept before the recognizers run over them
+CLASSIFY_BATCH_ROWS = 100_000  # framed records kept before the recognizers run over them
+CHUNK_CHARS = 16 * 1024 * 1024  # a bigger log is framed piece by piece, so memory stays bounded
 MAX_SAMPLES = 5
 LOG_PARSER = "log"
 
@@ -206,13 +207,14 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
             now_source = "file modification time"
         ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
         result, parser_name = _parse_one(decoded.text, ctx, opts)
-        if isinstance(result, FramedLog):
+        if isinstance(result, list):
             # recognizers run over many files at once: keep the framed records until the batch is full
-            pending.append((info, result, decoded.text if opts.tz != "UTC" else None))
-            pending_rows += result.records.height
-            if pending_rows >= CLASSIFY_BATCH_ROWS:
-                _classify_pending(pending, opts, assumptions, frames, warnings)
-                pending, pending_rows = [], 0
+            for chunk in result:
+                pending.append((info, chunk, decoded.text if opts.tz != "UTC" else None))
+                pending_rows += chunk.records.height
+                if pending_rows >= CLASSIFY_BATCH_ROWS:
+                    _classify_pending(pending, opts, assumptions, frames, warnings)
+                    pending, pending_rows = [], 0
             continue
         _finish(info, result, parser_name, decoded.text, opts, assumptions, frames, warnings)
     _classify_pending(pending, opts, assumptions, frames, warnings)
@@ -238,26 +240,29 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
 def _finish(info: InputFile, result: FileParse, parser_name: str, text: str | None, opts: IngestOptions,
             assumptions: list[str], frames: list[pl.DataFrame], warnings: list[str]) -> None:
     """Copy a parse result into the file's accounting, with the per-file time checks."""
-    info.parser = result.label or parser_name
-    info.lines = result.lines
-    info.records = result.records
-    info.event_lines = result.event_lines
-    info.unrecognized_lines = result.unrecognized_lines
-    info.blank_lines = result.blank_lines
-    info.events = result.events.height
-    info.problems.extend(result.problems)
+    # additive: a big log file arrives in several chunks
+    info.parser = info.parser or result.label or parser_name
+    info.lines += result.lines
+    info.records += result.records
+    info.event_lines += result.event_lines
+    info.unrecognized_lines += result.unrecognized_lines
+    info.blank_lines += result.blank_lines
+    info.events += result.events.height
+    info.problems.extend(p for p in result.problems if p not in info.problems)
     is_log = info.parser.startswith("log")
     if is_log:  # metric exports list series one after another: their order says nothing
         info.problems.extend(out_of_order(result.events))
     if text is not None:
         info.problems.extend(dst_notes(text, result.events, opts.tz, is_log))
-    info.unrecognized_samples = result.unrecognized_samples
+    info.unrecognized_samples = (info.unrecognized_samples + result.unrecognized_samples)[:MAX_SAMPLES]
     for a in result.assumptions:
         if a not in assumptions:
             assumptions.append(a)
     frames.append(result.events)
     for p in info.problems:
-        warnings.append(f"{info.path}: {p}")
+        line = f"{info.path}: {p}"
+        if line not in warnings:
+            warnings.append(line)
 
 
 def _classify_pending(pending: list, opts: IngestOptions, assumptions: list[str], frames: list[pl.DataFrame],
@@ -282,7 +287,35 @@ def _classify_guarded(framed: FramedLog) -> FileParse:
         return _unrecognized_result(framed.lines, framed.blank, samples, exc)
 
 
-def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileParse | FramedLog, str]:
+def split_text(text: str, size: int) -> list[str]:
+    """Cut a big log into pieces of about `size` characters, each ending at a line break that starts a
+    new record (the next line is not indented and not a traceback or exception tail), so no record is
+    split. Every piece but the last ends with a newline; joined, the pieces are the text."""
+    pieces, start = [], 0
+    while len(text) - start > size:
+        cut = text.find("\n", start + size)
+        while cut != -1 and cut + 1 < len(text) and _continues(text, cut + 1):
+            cut = text.find("\n", cut + 1)
+        if cut == -1 or cut + 1 >= len(text):
+            break
+        pieces.append(text[start:cut + 1])
+        start = cut + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+_CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")
+
+
+def _continues(text: str, pos: int) -> bool:
+    """Whether the line at `pos` continues the record above it (so a chunk must not start there)."""
+    if text.startswith(_CONTINUATION_STARTS, pos):
+        return True
+    word = text[pos:pos + 200].split(":", 1)[0]
+    return word.endswith(("Error", "Exception", "Exit", "Interrupt", "Warning")) and " " not in word
+
+
+def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileParse | list[FramedLog], str]:
     """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem."""
     forced = _forced_parser(ctx.path, opts)
     chosen = None
@@ -307,7 +340,15 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return fallback, LOG_PARSER
     try:
-        return frame_log_text(text, ctx, opts.summarize_noise), LOG_PARSER
+        if len(text) <= CHUNK_CHARS or opts.tz != "UTC":  # the DST check needs the whole text
+            return [frame_log_text(text, ctx, opts.summarize_noise)], LOG_PARSER
+        chunks, offset = [], 0
+        for piece in split_text(text, CHUNK_CHARS):
+            framed = frame_log_text(piece, ctx, opts.summarize_noise)
+            framed.records = framed.records.with_columns(pl.col("line") + offset)
+            offset += framed.lines
+            chunks.append(framed)
+        return chunks, LOG_PARSER
     except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
         return _all_unrecognized(text, exc), LOG_PARSER
 

@@ -1,0 +1,35 @@
+"""Big logs are framed in pieces: the result must not depend on where the pieces were cut."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import postmortem.ingest as ingest_mod
+from postmortem.ingest import ingest, split_text
+
+from .conftest import DATA
+
+
+def test_split_text_never_cuts_inside_a_record():
+    text = "2024-01-01 00:00:00,000 ERROR a - x\nTraceback (most recent call last):\n  File \"a\"\nValueError: y\n" * 40
+    for size in (1, 30, 100, 1000):
+        parts = split_text(text, size)
+        assert "".join(parts) == text
+        assert all(p.startswith("2024-") for p in parts)
+
+
+@pytest.mark.parametrize("name", ["recorded/storm", "example-incident", "redis_py"])
+def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
+    whole = ingest([str(DATA / name)])
+    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 2000)
+    monkeypatch.setattr(ingest_mod, "CLASSIFY_BATCH_ROWS", 50)
+    chunked = ingest([str(DATA / name)])
+    cols = ["ts", "source", "kind", "path", "line", "host", "entity", "message", "attrs"]
+    keep = pl.col("kind") != "app.activity"
+    assert chunked.events.filter(keep).select(cols).equals(whole.events.filter(keep).select(cols))
+    total = pl.col("value").filter(pl.col("kind") == "app.activity").sum()
+    assert chunked.events.select(total).item() == whole.events.select(total).item()
+    for a, b in zip(chunked.inputs, whole.inputs, strict=True):
+        assert (a.path, a.parser, a.lines, a.event_lines, a.unrecognized_lines, a.blank_lines) == (
+            b.path, b.parser, b.lines, b.event_lines, b.unrecognized_lines, b.blank_lines)
