@@ -51,6 +51,25 @@ def _normalized(expr: pl.Expr) -> pl.Expr:
     )
 
 
+# Common zone-less layouts that parse straight from the raw text, with no normalization pass.
+_RAW_FORMATS = (
+    "%Y-%m-%d %H:%M:%S,%3f",  # Python logging
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%d %b %Y %H:%M:%S%.f",  # redis-server 3.2+
+    "%Y-%m-%dT%H:%M:%S%.f",
+)
+
+
+def _raw_format(sample: pl.Series) -> str | None:
+    """A layout that parses every sampled value as it is, when there is one."""
+    frame = pl.DataFrame({"t": sample})
+    for fmt in _RAW_FORMATS:
+        ok = frame.select(pl.col("t").str.strptime(_DT, fmt, strict=False).is_not_null().all()).item()
+        if ok:
+            return fmt
+    return None
+
+
 def _formats_in_use(sample: pl.Series | None) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
     """Which layouts occur in a sample of the column, so the full column is parsed with those only."""
     if sample is None:
@@ -111,7 +130,13 @@ def with_parsed_ts(df: pl.DataFrame, column: str = "ts_text", tz: str = "UTC") -
     # sample spread over the file: the head and an even stride, so a mid-file layout change is seen
     stride = max(1, present.len() // 500)
     sample = pl.concat([present.head(500), present.gather_every(stride).head(500)])
-    ts, flag = parse_ts(pl.col(column), tz, sample)
+    raw = _raw_format(sample)
+    if raw is not None:  # fast path: one strptime, no normalization regexes
+        ts = pl.col(column).str.strptime(_DT, raw, strict=False).dt.replace_time_zone(
+            tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC").cast(TS_DTYPE)
+        flag = pl.lit(False)
+    else:
+        ts, flag = parse_ts(pl.col(column), tz, sample)
     out = df.with_columns(ts.alias("ts"), flag.fill_null(False).alias("ts_yearless"))
     failed = pl.col("ts").is_null() & pl.col(column).is_not_null()
     if out.select(failed.any()).item():

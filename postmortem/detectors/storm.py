@@ -232,8 +232,9 @@ def maxclients_value(events: pl.DataFrame) -> tuple[float | None, str]:
     m = events.filter(pl.col("metric") == "maxclients")
     if m.height:
         return float(m.get_column("value").max()), "metrics"
-    s = events.filter(pl.col("source") == "redis_server").with_columns(mc=attr("maxclients", pl.Float64)).filter(
-        pl.col("mc").is_not_null())
+    s = events.filter(
+        (pl.col("source") == "redis_server") & pl.col("attrs").str.contains("maxclients", literal=True)
+    ).with_columns(mc=attr("maxclients", pl.Float64)).filter(pl.col("mc").is_not_null())
     if s.height:
         return float(s.get_column("mc").min()), "redis-server log"
     return None, ""
