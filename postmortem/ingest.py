@@ -218,7 +218,8 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
             continue
         _finish(info, result, parser_name, decoded.text, opts, assumptions, frames, warnings)
     _classify_pending(pending, opts, assumptions, frames, warnings)
-    events = pl.concat(frames, how="vertical") if frames else empty_events()
+    events = pl.concat(frames, how="vertical", rechunk=False) if frames else empty_events()
+    frames.clear()  # the per-file tables are in `events` now: let them go before the sort copies it
     events, year_note = _resolve_years(events, opts)
     if year_note:
         assumptions.append(year_note)
