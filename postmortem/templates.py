@@ -1,8 +1,9 @@
 """Group unrecognized lines and app error messages into templates, with counts.
 
 Variable parts (numbers, hex ids, IPs, quoted strings, UUIDs) are masked first, so the same message
-with different values becomes one template; scikit-learn (TF-IDF over word tokens + agglomerative
-clustering with a cosine distance threshold) then merges templates that differ in a word or two.
+with different values becomes one template. When there are more templates than the report shows,
+scikit-learn (term-frequency vectors over word tokens, no idf so shared words dominate, and
+agglomerative clustering with a cosine distance threshold) merges templates that differ in a word or two.
 Deterministic: sorted inputs, no random state involved.
 """
 
@@ -68,13 +69,15 @@ def message_templates(events: pl.DataFrame, unrecognized: list[str]) -> list[dic
 
 
 def _cluster(templates: list[str]) -> list[int]:
-    if len(templates) < 2:
+    """Cluster labels per template. Up to MAX_TEMPLATES distinct templates are all shown as they are,
+    so scikit-learn (about 2 s to import) is loaded only when there are more to merge."""
+    if len(templates) <= MAX_TEMPLATES:
         return list(range(len(templates)))
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     try:
-        matrix = TfidfVectorizer(token_pattern=r"[A-Za-z_<>]{2,}", lowercase=True).fit_transform(templates)
+        matrix = TfidfVectorizer(token_pattern=r"[A-Za-z_<>]{2,}", lowercase=True, use_idf=False).fit_transform(templates)
     except ValueError:  # no tokens at all (only digits or punctuation)
         return list(range(len(templates)))
     model = AgglomerativeClustering(
