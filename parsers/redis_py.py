@@ -202,10 +202,17 @@ class RedisPyRecognizer:
         # celery prints "Trying again in ..." on the next line; pasted text may frame it apart
         # the next record of the same file (recognition may run over many files at once)
         nxt = text.shift(-1).over("path") if "path" in records.columns else text.shift(-1)
-        df = records.with_columns(_next=nxt).filter(candidate)
+        # A file whose other records show redis-py (a redis.exceptions traceback, a logged client
+        # config) is a redis-py app log: its bare server replies ("max number of clients reached")
+        # are redis-py's too, even on lines with no Python context of their own. "File" means the
+        # records of that file in this recognition batch (a file over 16 MiB may span batches).
+        py_record = text.str.contains(_PY_CONTEXT) & text.str.contains(r"redis|Redis")
+        py_file = (py_record | text.str.contains(_CONFIG)).any()
+        py_file = py_file.over("path") if "path" in records.columns else py_file
+        df = records.with_columns(_next=nxt, _py_file=py_file).filter(candidate)
         if df.height == 0:
             return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
-        py = text.str.contains(_PY_CONTEXT)
+        py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file")
         frames = text.str.contains(_REDIS_FRAMES)
         foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
         strict = text.str.extract_all(_line(_STRICT)).list.last()
