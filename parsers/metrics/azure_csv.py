@@ -13,10 +13,10 @@ from typing import ClassVar
 import polars as pl
 
 from parsers.base import FileParse, ParseContext
-from parsers.metrics.csvtable import TIME_HEADER, delimiter, number_expr, read_rows, strip_preamble, time_expr
-from parsers.metrics.grafana_csv import table_events
+from parsers.metrics.csvtable import TIME_HEADER, delimiter, number_expr, strip_preamble, time_expr
+from parsers.metrics.grafana_csv import parse_csv_table, table_events
 from parsers.metrics.names import normalize, squash
-from parsers.metrics.rows import KIND, SOURCE, account, samples_frame, split_text
+from parsers.metrics.rows import KIND, SOURCE, samples_frame, split_text
 from postmortem.model import conform_events
 
 _AZURE_NAMES = {
@@ -57,20 +57,15 @@ class AzureMetricsCsv:
         return 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
-        lines = split_text(text)
-        start, sep = strip_preamble(lines)
-        if start >= len(lines):
-            return account(lines, set(), samples_frame([], ctx.path), problems=["CSV has no header line"])
-        sep = sep or delimiter(lines[start].lstrip("\ufeff"))
-        names, data, idx = read_rows(lines, start, sep)
-        base = {n.split(" [")[0].strip(): n for n in names}
-        if "MetricName" in base:
-            events, problem = _long(base, data, idx, ctx)
-        else:
-            events, problem = table_events(names, data, idx, ctx)
-        if problem:
-            return account(lines, set(), events, problems=[problem])
-        return account(lines, set(range(start + 1)) | set(idx), events)
+        return parse_csv_table(text, ctx, _events)
+
+
+def _events(names: list[str], data: pl.DataFrame, idx: list[int], ctx: ParseContext) -> tuple[pl.DataFrame, str | None]:
+    """AzureMetrics long rows (MetricName column) or a wide portal export."""
+    base = {n.split(" [")[0].strip(): n for n in names}
+    if "MetricName" in base:
+        return _long(base, data, idx, ctx)
+    return table_events(names, data, idx, ctx)
 
 
 def _long(base: dict[str, str], data: pl.DataFrame, idx: list[int], ctx: ParseContext) -> tuple[pl.DataFrame, str | None]:

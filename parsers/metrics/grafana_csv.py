@@ -108,13 +108,19 @@ class GrafanaCsv:
         return 0.85
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
-        lines = split_text(text)
-        start, sep = strip_preamble(lines)
-        if start >= len(lines):
-            return account(lines, set(), samples_frame([], ctx.path), problems=["CSV has no header line"])
-        sep = sep or delimiter(lines[start].lstrip("\ufeff"))
-        names, data, idx = read_rows(lines, start, sep)
-        events, problem = table_events(names, data, idx, ctx)
-        if problem:
-            return account(lines, set(), events, problems=[problem])
-        return account(lines, set(range(start + 1)) | set(idx), events)
+        return parse_csv_table(text, ctx, table_events)
+
+
+def parse_csv_table(text: str, ctx: ParseContext, events_of) -> FileParse:
+    """Read a metric CSV (preamble, delimiter, rows) and account its lines; `events_of(names, data,
+    idx, ctx)` turns the rows into (events, problem). Shared by the Grafana and Azure exports."""
+    lines = split_text(text)
+    start, sep = strip_preamble(lines)
+    if start >= len(lines):
+        return account(lines, set(), samples_frame([], ctx.path), problems=["CSV has no header line"])
+    sep = sep or delimiter(lines[start].lstrip("\ufeff"))
+    names, data, idx = read_rows(lines, start, sep)
+    events, problem = events_of(names, data, idx, ctx)
+    if problem:
+        return account(lines, set(), events, problems=[problem])
+    return account(lines, set(range(start + 1)) | set(idx), events)
