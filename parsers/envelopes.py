@@ -149,7 +149,29 @@ def normalize_level(expr: pl.Expr) -> pl.Expr:
 
 
 def split_lines(text: str) -> pl.DataFrame:
-    """One row per physical line: `line` (1-based) and `raw`, CR stripped, over-long lines cut."""
+    """One row per physical line: `line` (1-based) and `raw`, CR stripped, over-long lines cut.
+
+    polars' CSV reader splits lines multi-threaded, ~7x faster than `str.split` + `explode`; it is
+    used with a separator byte the text does not contain, so every line is one field, quoting off.
+    """
+    if not text:
+        return pl.DataFrame({"line": pl.Series([], dtype=pl.UInt32), "raw": pl.Series([], dtype=pl.String)})
+    sep = next((c for c in _FREE_SEPARATORS if c not in text), None)
+    # the CSV reader would drop a leading BOM and strip every CR before a line feed, not just one
+    if sep is None or text.startswith("\ufeff") or "\r\r" in text:
+        return split_lines_plain(text)
+    raw = pl.read_csv(text.encode("utf-8"), has_header=False, separator=sep, quote_char=None, comment_prefix=None,
+                      schema={"raw": pl.String})
+    return raw.with_row_index("line", offset=1).with_columns(
+        pl.col("raw").fill_null("").str.strip_suffix("\r").str.slice(0, MAX_LINE_CHARS)
+    )
+
+
+_FREE_SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c", "\x01", "\x02", "\x03")
+
+
+def split_lines_plain(text: str) -> pl.DataFrame:
+    """`split_lines` by `str.split` + `explode`: the reference, and the fallback for odd texts."""
     if not text:
         return pl.DataFrame({"line": pl.Series([], dtype=pl.UInt32), "raw": pl.Series([], dtype=pl.String)})
     body = text[:-1] if text.endswith("\n") else text

@@ -13,6 +13,8 @@ fixtures with and without summarizing and compares the recognized events.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 # Anything a recognizer might claim, and every warning-or-worse word (case-insensitive, unanchored).
@@ -42,6 +44,26 @@ def _ts_slice(headers: pl.DataFrame, ts_group: pl.Expr) -> tuple[int, int] | Non
     return None
 
 
+_FRACTION = re.compile(r":\d\d([.,]\d+)")
+_FRACTION_RX = r"(:\d\d)[.,]\d+"
+
+
+def _second_keys(noise: pl.DataFrame, stamp: pl.Expr) -> pl.Series:
+    """`stamp` without its fractional seconds. By position when the sample has them at one place and
+    every row agrees (two slices: ~20x cheaper than a regex replace on every line), else by regex."""
+    sample = noise.head(SAMPLE).select(stamp).to_series().to_list()
+    spans = {m.span(1) if (m := _FRACTION.search(s or "")) else None for s in sample}
+    if len(spans) == 1 and None not in spans:
+        (a, b), = spans
+        cut = noise.select(
+            key=pl.concat_str(stamp.str.slice(0, a), stamp.str.slice(b)),
+            ok=stamp.str.slice(a, b - a).str.contains(r"^[.,]\d+$") & ~stamp.str.slice(b, 1).str.contains(r"^\d"),
+        )
+        if cut.get_column("ok").all():
+            return cut.get_column("key")
+    return noise.select(key=stamp.str.replace(_FRACTION_RX, "$1")).to_series()
+
+
 def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
                 variants: tuple[str, ...], tz: str = "UTC") -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Return (lines still to frame, activity records or None).
@@ -53,13 +75,14 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
         return lines, None
     body = pl.col("body")
     hdr = pl.any_horizontal([body.str.contains(rx) for rx in header_rx])
-    marked = lines.with_columns(_hdr=hdr).with_columns(
-        _noise=pl.col("_hdr") & pl.col("_hdr").shift(-1).fill_null(True) & ~body.str.contains(RELEVANT)
+    # one with_columns: polars runs the two regex scans on two threads
+    marked = lines.with_columns(_hdr=hdr, _rel=body.str.contains(RELEVANT)).with_columns(
+        _noise=pl.col("_hdr") & pl.col("_hdr").shift(-1).fill_null(True) & ~pl.col("_rel")
     )
     noise = marked.filter(pl.col("_noise"))
     if noise.height == 0:
         return lines, None
-    kept = marked.filter(~pl.col("_noise")).drop("_hdr", "_noise")
+    kept = marked.filter(~pl.col("_noise")).drop("_hdr", "_rel", "_noise")
     ts_group = body.str.extract_groups(ts_rx).struct.field("ts")
     where = _ts_slice(noise, ts_group)
     ts_text = body.str.slice(*where) if where else ts_group
@@ -67,10 +90,11 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
 
     # Drop fractional seconds first, then parse only the distinct seconds: one parse per second of log
     # instead of one per line.
-    keyed = noise.select(
-        "line", "ohost",
-        key=pl.coalesce(ts_text, pl.col("pts")).str.replace(r"(:\d\d)[.,]\d+", "$1"),
-    ).group_by(["ohost", "key"], maintain_order=True).agg(line=pl.col("line").min(), n=pl.len())
+    stamp = pl.coalesce(ts_text, pl.col("pts"))
+    keyed = (
+        noise.select("line", "ohost").with_columns(key=_second_keys(noise, stamp))
+        .group_by(["ohost", "key"], maintain_order=True).agg(line=pl.col("line").min(), n=pl.len())
+    )
     dated = with_parsed_ts(keyed, "key", tz)
     activity = (
         dated.with_columns(second=pl.col("ts").dt.truncate("1s"))

@@ -5,6 +5,8 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage error or not
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,9 +101,11 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Exit 2 if any input could not be read.")
 @click.option("--no-redact", is_flag=True, help="Show secrets in the report (the report says so).")
 @click.option("--generated-at", help="Timestamp to print in the report (default: none, for reproducible output).")
+@click.option("--jobs", type=click.IntRange(min=1),
+              help="Processes that read and frame files of a big input (default: CPUs, at most 4).")
 @with_input_options
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
-            generated_at, tz, year, now, source_type):
+            generated_at, jobs, tz, year, now, source_type):
     """Analyze incident logs under PATHS and write a postmortem."""
     from postmortem.model import Severity
     from postmortem.pipeline import AnalyzeOptions
@@ -112,7 +116,8 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
         fmt = {"html": "html", "htm": "html", "json": "json"}.get(suffix, "md")
     opts = AnalyzeOptions(
-        ingest=_ingest_options(tz, year, now, source_type),
+        ingest=dataclasses.replace(_ingest_options(tz, year, now, source_type),
+                                   jobs=jobs or min(4, os.cpu_count() or 1)),
         select=_split_rules(select), ignore=_split_rules(ignore), redact=not no_redact,
         generated_at=generated_at, since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
     )
@@ -221,8 +226,6 @@ def batch(directory, output, jobs, executor, force, tz, year, now, source_type):
 
     Exit 0 when every incident was analyzed, 1 if any failed (its error is in the index), 2 usage error.
     """
-    import os
-
     from tqdm import tqdm
 
     from postmortem.batch import BatchUsageError, run_batch

@@ -18,7 +18,7 @@ from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame
 from parsers.recognize import recognize
 from postmortem.decode import read_decoded
-from postmortem.discover import discover
+from postmortem.discover import Discovered, discover
 from postmortem.model import (
     EVENT_COLUMNS,
     InputFile,
@@ -33,6 +33,7 @@ SNIFF_BYTES = 65536
 CLASSIFY_BATCH_ROWS = 100_000  # framed records kept before the recognizers run over them
 CHUNK_CHARS = 16 * 1024 * 1024  # a bigger log is framed piece by piece, so memory stays bounded
 MAX_SAMPLES = 5
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read in-process: workers take ~1 s to start
 LOG_PARSER = "log"
 
 
@@ -43,6 +44,7 @@ class IngestOptions:
     now: datetime | None = None
     source_types: tuple[tuple[str, str], ...] = ()  # (parser name, glob); glob "*" = every file
     summarize_noise: bool = True  # low-level app lines as per-second app.activity events (parsers/noise.py)
+    jobs: int = 1  # worker processes that read and frame files (see `_read_all`)
 
 
 @dataclass
@@ -160,64 +162,34 @@ def parse_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> File
     return classify_framed([frame_log_text(text, ctx, summarize)])[0]
 
 
+@dataclass
+class _Part:
+    """What ingesting some of the files gave, before the events of all parts are merged and sorted."""
+
+    inputs: list[tuple[int, InputFile]] = field(default_factory=list)  # (discovery index, file)
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+
+
 def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     """Read every input and return the sorted events table with per-file accounting."""
     opts = opts or IngestOptions()
     found, skipped = discover(paths)
     inputs: list[InputFile] = []
-    frames: list[pl.DataFrame] = []
     warnings: list[str] = []
-    assumptions: list[str] = []
-    pending: list[tuple[InputFile, FramedLog, str | None]] = []
-    pending_rows = 0
     for s in skipped:
         inputs.append(InputFile(path=s.path, skipped=True, problems=[s.reason]))
         warnings.append(f"{s.path}: {s.reason}")
-    for f in found:
-        info = InputFile(path=f.path, size_bytes=f.size)
-        inputs.append(info)
-        try:
-            decoded = read_decoded(f.real, f.size)
-        except OSError as exc:
-            info.skipped = True
-            info.problems.append(f"unreadable: {exc.strerror or exc}: skipped")
-            warnings.append(f"{f.path}: unreadable ({exc.strerror or exc}): skipped")
-            continue
-        info.encoding = decoded.encoding
-        info.problems.extend(decoded.problems)
-        if decoded.binary:
-            info.skipped = True
-            warnings.extend(f"{f.path}: {p}" for p in info.problems)
-            continue
-        if not decoded.text.strip():
-            info.problems.append("empty file" if not decoded.text else "only blank lines")
-            info.parser = "none"
-            text = decoded.text
-            info.lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-            info.blank_lines = info.lines
-            warnings.extend(f"{f.path}: {p}" for p in info.problems)
-            continue
-        now = opts.now
-        now_source = "--now"
-        if now is None:
-            try:
-                now = datetime.fromtimestamp(os.path.getmtime(f.real), tz=UTC)
-            except OSError:  # removed since it was read: the read time is the best reference left
-                now = datetime.now(tz=UTC)
-            now_source = "file modification time"
-        ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
-        result, parser_name = _parse_one(decoded.text, ctx, opts)
-        if isinstance(result, list):
-            # recognizers run over many files at once: keep the framed records until the batch is full
-            for chunk in result:
-                pending.append((info, chunk, decoded.text if opts.tz != "UTC" else None))
-                pending_rows += chunk.records.height
-                if pending_rows >= CLASSIFY_BATCH_ROWS:
-                    _classify_pending(pending, opts, assumptions, frames, warnings)
-                    pending, pending_rows = [], 0
-            continue
-        _finish(info, result, parser_name, decoded.text, opts, assumptions, frames, warnings)
-    _classify_pending(pending, opts, assumptions, frames, warnings)
+    parts = _ingest_parts(list(enumerate(found)), opts)
+    inputs += [info for _, info in sorted((i for p in parts for i in p.inputs), key=lambda i: i[0])]
+    order = {f.path: i for i, f in reversed(list(enumerate(found)))}
+    # warnings in file order whatever the worker that produced them (sort is stable)
+    warnings += sorted((w for p in parts for w in p.warnings),
+                       key=lambda w: order.get(w.split(": ", 1)[0], len(order)))
+    assumptions = list(dict.fromkeys(a for p in parts for a in p.assumptions))
+    frames = [f for p in parts for f in p.frames]
+    parts.clear()
     events = pl.concat(frames, how="vertical", rechunk=False) if frames else empty_events()
     frames.clear()  # the per-file tables are in `events` now: let them go before the sort copies it
     events, year_note = _resolve_years(events, opts)
@@ -236,6 +208,105 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     )
     _fill_time_ranges(inputs, events)
     return IngestResult(events, inputs, assumptions, warnings)
+
+
+def _ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> _Part:
+    """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files."""
+    part = _Part()
+    pending: list[tuple[InputFile, FramedLog, str | None]] = []
+    pending_rows = 0
+    for index, f in found:
+        info, outcome = _read_one(f, opts)
+        part.inputs.append((index, info))
+        part.warnings.extend(outcome.warnings)
+        if outcome.result is None:
+            continue
+        if not isinstance(outcome.result, list):
+            _finish(info, outcome.result, outcome.parser, outcome.text, opts, part.assumptions, part.frames,
+                    part.warnings)
+            continue
+        # recognizers run over many files at once: keep the framed records until the batch is full
+        for chunk in outcome.result:
+            pending.append((info, chunk, outcome.text))
+            pending_rows += chunk.records.height
+            if pending_rows >= CLASSIFY_BATCH_ROWS:
+                _classify_pending(pending, opts, part.assumptions, part.frames, part.warnings)
+                pending, pending_rows = [], 0
+    _classify_pending(pending, opts, part.assumptions, part.frames, part.warnings)
+    return part
+
+
+def _ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> list[_Part]:
+    """Ingest in this process, or in `opts.jobs` spawned workers, each given files of about equal total
+    size, when the input is big enough to repay their start-up (each imports polars and the parsers)."""
+    big = sum(f.size or 0 for _, f in found) >= PARALLEL_MIN_BYTES
+    jobs = min(opts.jobs, len(found))
+    if jobs <= 1 or not big:
+        return [_ingest_files(found, opts)]
+    groups: list[list] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for item in sorted(found, key=lambda item: -(item[1].size or 0)):  # largest first, to the least loaded
+        k = loads.index(min(loads))
+        groups[k].append(item)
+        loads[k] += item[1].size or 0
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    groups = [sorted(g, key=lambda item: item[0]) for g in groups if g]
+    # spawn, not fork: polars' thread pool does not survive a fork
+    with ProcessPoolExecutor(max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_ingest_files, groups, [opts] * len(groups)))
+
+
+@dataclass
+class _Outcome:
+    """What reading and parsing one file gave: a file parser's result, framed log pieces, or nothing."""
+
+    result: FileParse | list[FramedLog] | None = None
+    parser: str = LOG_PARSER
+    text: str | None = None  # kept only for the checks that need the whole text (see `_finish`)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
+    """Decode one discovered file and parse it (file parser) or frame it (logs); runs in a worker too."""
+    info = InputFile(path=f.path, size_bytes=f.size)
+    out = _Outcome()
+    try:
+        decoded = read_decoded(f.real, f.size)
+    except OSError as exc:
+        info.skipped = True
+        info.problems.append(f"unreadable: {exc.strerror or exc}: skipped")
+        out.warnings.append(f"{f.path}: unreadable ({exc.strerror or exc}): skipped")
+        return info, out
+    info.encoding = decoded.encoding
+    info.problems.extend(decoded.problems)
+    if decoded.binary:
+        info.skipped = True
+        out.warnings.extend(f"{f.path}: {p}" for p in info.problems)
+        return info, out
+    if not decoded.text.strip():
+        info.problems.append("empty file" if not decoded.text else "only blank lines")
+        info.parser = "none"
+        text = decoded.text
+        info.lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        info.blank_lines = info.lines
+        out.warnings.extend(f"{f.path}: {p}" for p in info.problems)
+        return info, out
+    now = opts.now
+    now_source = "--now"
+    if now is None:
+        try:
+            now = datetime.fromtimestamp(os.path.getmtime(f.real), tz=UTC)
+        except OSError:  # removed since it was read: the read time is the best reference left
+            now = datetime.now(tz=UTC)
+        now_source = "file modification time"
+    ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
+    out.result, out.parser = _parse_one(decoded.text, ctx, opts)
+    # the DST check (non-UTC only) needs a log's whole text; file parsers' checks always get it
+    if not isinstance(out.result, list) or opts.tz != "UTC":
+        out.text = decoded.text
+    return info, out
 
 
 def _finish(info: InputFile, result: FileParse, parser_name: str, text: str | None, opts: IngestOptions,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from parsers.envelopes import frame
+from parsers.envelopes import frame, split_lines, split_lines_plain
 
 CASES = {
     "python": ("2024-01-15 10:02:11,532 ERROR app.cache - boom\nTraceback (most recent call last):\n"
@@ -64,3 +67,13 @@ def test_json_lines_serilog_and_docker():
 def test_bare_lines_without_envelope_are_framed_one_per_line():
     records, plan, _, _ = frame("first problem\nsecond problem\n  indented continuation\n")
     assert plan.variants == () and records.height == 2
+
+
+_LINE_TEXT = st.text(alphabet=st.sampled_from(list("ab \t\r\n\"#,\x1f\x1e\ufeffé€")), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LINE_TEXT)
+def test_fast_line_split_equals_the_plain_split(text):
+    """The CSV-reader line split (the hot path) gives exactly the rows of `str.split` on any text."""
+    assert_frame_equal(split_lines(text), split_lines_plain(text))

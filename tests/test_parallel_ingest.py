@@ -1,0 +1,58 @@
+"""Ingest in worker processes gives exactly what ingest in one process gives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from polars.testing import assert_frame_equal
+
+import postmortem.ingest as ingest_mod
+from postmortem.ingest import IngestOptions, ingest
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_workers_give_the_same_events_accounting_and_warnings(tmp_path, monkeypatch):
+    for folder in ("recorded/storm", "example-incident"):
+        for f in (DATA / folder).iterdir():
+            shutil.copy(f, tmp_path / f"{Path(folder).name}-{f.name}")
+    (tmp_path / "empty.log").write_text("")
+    (tmp_path / "binary.log").write_bytes(b"\x00\x01\x02" * 100)
+    serial = ingest([str(tmp_path)], IngestOptions(jobs=1))
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)  # the parent decides: workers for any size
+    parallel = ingest([str(tmp_path)], IngestOptions(jobs=2))
+    assert serial.events.height > 1000
+    assert_frame_equal(serial.events, parallel.events)
+    assert serial.inputs == parallel.inputs
+    assert serial.warnings == parallel.warnings
+    assert sorted(serial.assumptions) == sorted(parallel.assumptions)
+
+
+def test_files_are_spread_by_size(monkeypatch):
+    """The largest files go to different workers, so two workers finish at about the same time."""
+    seen = []
+
+    class FakePool:
+        def __init__(self, max_workers, mp_context):
+            self.n = max_workers
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, fn, groups, opts):
+            seen.extend(groups)
+            return [ingest_mod._Part() for _ in groups]
+
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", FakePool)
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    found = [(i, ingest_mod.Discovered(f"f{i}", f"/x/f{i}", size)) for i, size in enumerate([10, 90, 50, 45, 5])]
+    ingest_mod._ingest_parts(found, IngestOptions(jobs=2))
+    sizes = [sorted(f.size for _, f in g) for g in seen]
+    assert sorted(sizes) == [[5, 45, 50], [10, 90]]  # greedy: 90|50, 45→50 side, 10→90 side, 5
+    assert all([i for i, _ in g] == sorted(i for i, _ in g) for g in seen)  # each in discovery order
