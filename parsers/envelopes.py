@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from parsers import churn
 from parsers.noise import split_noise
 from postmortem.timeparse import with_parsed_ts
 
@@ -156,15 +157,22 @@ def split_lines(text: str) -> pl.DataFrame:
     """
     if not text:
         return pl.DataFrame({"line": pl.Series([], dtype=pl.UInt32), "raw": pl.Series([], dtype=pl.String)})
-    sep = next((c for c in _FREE_SEPARATORS if c not in text), None)
+    data = text.encode("utf-8")
+    sep = next((c for c in _FREE_SEPARATORS if c.encode() not in data), None)
     # the CSV reader would drop a leading BOM and strip every CR before a line feed, not just one
-    if sep is None or text.startswith("\ufeff") or "\r\r" in text:
+    if sep is None or data.startswith(b"\xef\xbb\xbf") or b"\r\r" in data:
         return split_lines_plain(text)
-    raw = pl.read_csv(text.encode("utf-8"), has_header=False, separator=sep, quote_char=None, comment_prefix=None,
-                      schema={"raw": pl.String})
-    return raw.with_row_index("line", offset=1).with_columns(
-        pl.col("raw").fill_null("").str.strip_suffix("\r").str.slice(0, MAX_LINE_CHARS)
-    )
+    raw = pl.read_csv(data, has_header=False, separator=sep, quote_char=None, comment_prefix=None,
+                      schema={"raw": pl.String}).get_column("raw")
+    del data
+    # each repair only when needed: they copy every line
+    if raw.null_count():
+        raw = raw.fill_null("")
+    if "\r" in text:
+        raw = raw.str.strip_suffix("\r")
+    if (raw.str.len_bytes().max() or 0) > MAX_LINE_CHARS:
+        raw = raw.str.slice(0, MAX_LINE_CHARS)
+    return pl.DataFrame({"raw": raw}).with_row_index("line", offset=1)
 
 
 _FREE_SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c", "\x01", "\x02", "\x03")
@@ -331,6 +339,8 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
     """
     variants = _pick_variants(_head(lines, "body"))
     activity = None
+    if summarize and variants and variants[0] == churn.VARIANT:
+        lines = churn.split_churn(lines, dict(HEADER_VARIANTS)[churn.VARIANT])
     if summarize and variants:
         rxs = [dict(HEADER_VARIANTS)[v] for v in variants]
         lines, activity = split_noise(lines, rxs, rxs[0], variants, tz)
@@ -391,8 +401,12 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
         host=pl.coalesce(pl.col("ohost"), pl.col("h_host")),
         thread=pl.col("h_thread"),
     )
+    summarized = "_weight" in nonblank.columns  # connection churn, parsers/churn.py
     singles = nonblank.filter(single).select(
-        **fields, text=pl.col("part"), n_lines=pl.lit(1, dtype=pl.UInt32), envelope=pl.col("envelope"),
+        **fields, text=pl.col("part"),
+        n_lines=pl.coalesce("_weight", pl.lit(1, dtype=pl.UInt32)) if summarized else pl.lit(1, dtype=pl.UInt32),
+        envelope=pl.col("envelope"),
+        last_line=pl.col("_last_line") if summarized else pl.lit(None, dtype=pl.UInt32),
     )
     multi = (
         nonblank.filter(~single)
@@ -402,6 +416,7 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
             text=pl.col("part").str.join("\n"),
             n_lines=pl.len().cast(pl.UInt32),
             envelope=pl.col("envelope").first(),
+            last_line=pl.lit(None, dtype=pl.UInt32),
         )
         .drop("rec")
     )
@@ -410,19 +425,27 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
 
 
 def frame(text: str, tz: str = "UTC", summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, int, int]:
+    """Frame a decoded log file into records: `frame_counted` without the line count."""
+    return frame_counted(text, tz, summarize)[:4]
+
+
+def frame_counted(text: str, tz: str = "UTC",
+                  summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, int, int, int]:
     """Frame a decoded log file into records.
 
     With `summarize`, single-line info/debug records that mention nothing Redis-related are returned
     as per-host, per-second `envelope == "activity"` records (n_lines = how many), see parsers/noise.py.
 
-    Returns (records, plan, blank_lines, truncated_lines). `records` has: line, ts (UTC), ts_yearless,
-    level, logger, host, thread, text, n_lines, envelope (variant name, "json", or null for bare records).
+    Returns (records, plan, blank_lines, truncated_lines, lines). `records` has: line, ts (UTC),
+    ts_yearless, level, logger, host, thread, text, n_lines, last_line (of a summarized group, else
+    null), envelope (variant name, "json", or null for bare records).
     """
     lines = split_lines(text)
+    raw = pl.col("raw")
     truncated = 0
-    if lines.height:
-        truncated = int(lines.select((pl.col("raw").str.len_chars() >= MAX_LINE_CHARS).sum()).item())
-    blank_lines = int(lines.select((pl.col("raw").str.strip_chars() == "").sum()).item()) if lines.height else 0
+    if lines.height and (lines.select(raw.str.len_bytes().max()).item() or 0) >= MAX_LINE_CHARS:
+        truncated = int(lines.select((raw.str.len_chars() >= MAX_LINE_CHARS).sum()).item())
+    blank_lines = int(lines.select(raw.str.contains(r"^\s*$").sum()).item()) if lines.height else 0
     json_records = None
     activity = None
     if is_json_lines(text[:65536]):
@@ -445,7 +468,10 @@ def frame(text: str, tz: str = "UTC", summarize: bool = False) -> tuple[pl.DataF
     records = with_parsed_ts(records, "ts_text", tz).with_columns(
         level=normalize_level(pl.col("level_word")),
     ).drop("ts_text", "level_word")
+    if "last_line" not in records.columns:  # JSON records
+        records = records.with_columns(last_line=pl.lit(None, dtype=pl.UInt32))
     if activity is not None and activity.height:
+        activity = activity.with_columns(last_line=pl.lit(None, dtype=pl.UInt32))
         records = pl.concat([records, activity.select(records.columns)], how="vertical_relaxed")
     records = records.sort("line")
-    return records, plan, blank_lines, truncated
+    return records, plan, blank_lines, truncated, lines.height

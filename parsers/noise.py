@@ -48,20 +48,31 @@ _FRACTION = re.compile(r":\d\d([.,]\d+)")
 _FRACTION_RX = r"(:\d\d)[.,]\d+"
 
 
-def _second_keys(noise: pl.DataFrame, stamp: pl.Expr) -> pl.Series:
-    """`stamp` without its fractional seconds. By position when the sample has them at one place and
-    every row agrees (two slices: ~20x cheaper than a regex replace on every line), else by regex."""
+def _seconds(noise: pl.DataFrame, stamp: pl.Expr, where: tuple[int, int] | None) -> pl.DataFrame:
+    """Noise lines counted per host and timestamp-without-fractional-seconds (`key`): line, n.
+
+    When the timestamp sits at a fixed place (`where`) and its fraction too (in the sample, and the
+    separator character in every row), the count groups on two slices of the line, never building a
+    string per line: ~10x cheaper than a regex replace. Otherwise by regex replace.
+    """
     sample = noise.head(SAMPLE).select(stamp).to_series().to_list()
     spans = {m.span(1) if (m := _FRACTION.search(s or "")) else None for s in sample}
-    if len(spans) == 1 and None not in spans:
+    if where is not None and len(spans) == 1 and None not in spans:
         (a, b), = spans
-        cut = noise.select(
-            key=pl.concat_str(stamp.str.slice(0, a), stamp.str.slice(b)),
-            ok=stamp.str.slice(a, b - a).str.contains(r"^[.,]\d+$") & ~stamp.str.slice(b, 1).str.contains(r"^\d"),
-        )
-        if cut.get_column("ok").all():
-            return cut.get_column("key")
-    return noise.select(key=stamp.str.replace(_FRACTION_RX, "$1")).to_series()
+        off, n = where
+        body = pl.col("body")
+        sep = noise.select(body.str.slice(off + a, 1).unique()).to_series().to_list()
+        if set(sep) <= {".", ","}:
+            return (
+                noise.group_by("ohost", body.str.slice(off, a).alias("_k1"), body.str.slice(off + b, n - b).alias("_k2"),
+                               maintain_order=True)
+                .agg(line=pl.col("line").min(), n=pl.len())
+                .select("ohost", "line", "n", key=pl.concat_str("_k1", "_k2"))
+            )
+    return (
+        noise.select("line", "ohost", key=stamp.str.replace(_FRACTION_RX, "$1"))
+        .group_by(["ohost", "key"], maintain_order=True).agg(line=pl.col("line").min(), n=pl.len())
+    )
 
 
 def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
@@ -91,10 +102,7 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     # Drop fractional seconds first, then parse only the distinct seconds: one parse per second of log
     # instead of one per line.
     stamp = pl.coalesce(ts_text, pl.col("pts"))
-    keyed = (
-        noise.select("line", "ohost").with_columns(key=_second_keys(noise, stamp))
-        .group_by(["ohost", "key"], maintain_order=True).agg(line=pl.col("line").min(), n=pl.len())
-    )
+    keyed = _seconds(noise, stamp, where)
     dated = with_parsed_ts(keyed, "key", tz)
     activity = (
         dated.with_columns(second=pl.col("ts").dt.truncate("1s"))

@@ -156,6 +156,7 @@ def _to_text(data: bytes | bytearray, parts: list[str], problems: list[str]) -> 
         parts.append("archive")
         problems.append(f"{kind}: not opened (archives are not read; extract it and pass the folder)")
         return Decoded("", "+".join(parts), problems, binary=True)
+    strict = False  # True when the bytes decoded without a single replacement
     if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
         enc = "utf-32-le" if data[:1] == b"\xff" else "utf-32-be"
         body = data[4 : len(data) - (len(data) - 4) % 4]
@@ -181,11 +182,15 @@ def _to_text(data: bytes | bytearray, parts: list[str], problems: list[str]) -> 
             parts.append("binary")
             problems.append(f"binary content ({why}): skipped")
             return Decoded("", "+".join(parts), problems, binary=True)
-        text, enc = data.decode("utf-8", errors="replace"), "utf-8"
-    bad = text.count("\ufffd")
-    if bad:
-        problems.append(f"{bad} undecodable byte sequences replaced with U+FFFD")
-    nul = text.count("\x00")
+        try:  # valid UTF-8 (the common case) needs no count of replacements
+            text, enc, strict = data.decode("utf-8"), "utf-8", True
+        except UnicodeDecodeError:
+            text, enc, strict = data.decode("utf-8", errors="replace"), "utf-8", False
+    if not strict:
+        bad = text.count("\ufffd")
+        if bad:
+            problems.append(f"{bad} undecodable byte sequences replaced with U+FFFD")
+    nul = text.count("\x00") if "\x00" in text else 0
     if nul:
         problems.append(f"{nul} NUL characters removed")
         text = text.replace("\x00", "")

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from parsers import FILE_PARSERS, FileParse, ParseContext
-from parsers.envelopes import MAX_LINE_CHARS, frame
+from parsers.envelopes import MAX_LINE_CHARS, frame_counted
 from parsers.recognize import recognize
 from postmortem.decode import read_decoded
 from postmortem.discover import Discovered, discover
@@ -95,8 +95,7 @@ def frame_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> Fram
     Noise (single-line info/debug records with nothing Redis-related, parsers/noise.py) becomes
     `app.activity` records, one per host and second, with `n_lines` = the number of records.
     """
-    records, plan, blank, truncated = frame(text, ctx.tz, summarize=summarize)
-    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    records, plan, blank, truncated, lines = frame_counted(text, ctx.tz, summarize=summarize)
     records = records.with_columns(
         path=pl.lit(ctx.path),
         host=pl.coalesce("host", pl.lit(_host_from_path(ctx.path))),

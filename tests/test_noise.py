@@ -2,7 +2,8 @@
 
 Every fixture is ingested twice, with and without summarizing low-level app lines into
 `app.activity`: the non-app events (everything the recognizers claim) and the line accounting
-must be identical, and the activity counts must add up to the app.log records they replace.
+must be identical, and the activity counts must add up to the app.log records they replace. Connection
+churn lines (parsers/churn.py) must add up, per second, to the lines they replace.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from .conftest import DATA
 FIXTURES = sorted(p.name for p in DATA.iterdir() if p.is_dir() and p.name not in ("hostile",))
 
 
+CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
+
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_summarizing_keeps_every_recognized_event(name):
     on = ingest([str(DATA / name)], IngestOptions(summarize_noise=True))
     off = ingest([str(DATA / name)], IngestOptions(summarize_noise=False))
     cols = ["ts", "source", "kind", "path", "line", "host", "entity", "message", "attrs"]
-    recognized_on = on.events.filter(pl.col("source") != "app").select(cols)
-    recognized_off = off.events.filter(pl.col("source") != "app").select(cols)
-    assert recognized_on.equals(recognized_off)
+    plain = (pl.col("source") != "app") & ~pl.col("kind").is_in(CHURN)
+    assert on.events.filter(plain).select(cols).equals(off.events.filter(plain).select(cols))
     for a, b in zip(on.inputs, off.inputs, strict=True):
         assert (a.path, a.lines, a.unrecognized_lines, a.blank_lines, a.event_lines) == (
             b.path, b.lines, b.unrecognized_lines, b.blank_lines, b.event_lines)
@@ -32,3 +35,14 @@ def test_summarizing_keeps_every_recognized_event(name):
     app_on = on.events.filter(pl.col("kind") == "app.log").height
     app_off = off.events.filter(pl.col("kind") == "app.log").height
     assert app_on + summarized == app_off
+    # connection churn (parsers/churn.py): per file, kind and second, the weights add up to the lines
+    # and every summary row is the first line of its group, as it was
+    per_second = ["path", "kind", pl.col("ts").dt.truncate("1s")]
+    churn_on = on.events.filter(pl.col("kind").is_in(CHURN))
+    churn_off = off.events.filter(pl.col("kind").is_in(CHURN))
+    weights = churn_on.group_by(per_second).agg(n=pl.col("value").sum().cast(pl.Int64)).sort(pl.all())
+    counts = churn_off.group_by(per_second).agg(n=pl.len().cast(pl.Int64)).sort(pl.all())
+    assert weights.equals(counts)
+    firsts = churn_off.join(churn_on.select("path", "line"), on=["path", "line"], how="semi")
+    assert firsts.height == churn_on.height
+    assert firsts.select("ts", "kind", "host", "entity").equals(churn_on.select("ts", "kind", "host", "entity"))

@@ -1,0 +1,52 @@
+"""Summarize redis-server's per-connection lines (`Accepted ...`, `Client closed connection ...`).
+
+A verbose redis-server logs one line per connection opened or closed: during a connection storm that
+is most of the folder (a million lines per 75 MB). They matter only as counts per second, so the
+lines of one file, host, kind and second become one record: the first line of the group, framed and
+recognized as usual, with `n_lines` = how many connections it stands for and `last_line` = the last
+line's number. The redis_server recognizer turns `n_lines` into the event's `value` (its weight, see
+postmortem/model.py `event_weight`); every line stays accounted as an event line.
+
+Only plain redis-server headers (`pid:role dd Mon yyyy hh:mm:ss.mmm marker`) are summarized, and only
+single-line records, checked with one regex each; the second is the text before the first `.`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# The redis_server header variant, its message starting with a churn phrase.
+CHURN_RX = (
+    r"^(?:\[\d+\]|\d+:[XCSM]) \d\d? [A-Z][a-z]{2}(?: \d{4})? \d\d:\d\d:\d\d\.\d+ [.*#-] "
+    r"(?:Accepted \S+:\d+\s*$|Client closed connection)"
+)
+VARIANT = "redis_server"
+
+
+def split_churn(lines: pl.DataFrame, header_rx: str) -> pl.DataFrame:
+    """`lines` with each group of churn lines (file, host, kind, second) reduced to its first line,
+    which gets `_weight` (lines in the group) and `_last_line`; other lines get nulls there."""
+    body = pl.col("body")
+    marked = lines.with_columns(
+        _churn=body.str.contains(CHURN_RX),
+        _next_hdr=body.str.contains(header_rx).shift(-1).fill_null(True),
+    )
+    churn = marked.filter(pl.col("_churn") & pl.col("_next_hdr"))
+    if churn.height < 2:
+        return lines.with_columns(_weight=pl.lit(None, dtype=pl.UInt32), _last_line=pl.lit(None, dtype=pl.UInt32))
+    groups = (
+        churn.select(
+            "line", "ohost",
+            _second=body.str.slice(0, body.str.find(".", literal=True)),
+            _accepted=body.str.contains(" Accepted ", literal=True),
+        )
+        .group_by(["ohost", "_second", "_accepted"], maintain_order=True)
+        .agg(pl.col("line").first(), _weight=pl.len().cast(pl.UInt32), _last_line=pl.col("line").last())
+        .select("line", "_weight", "_last_line")
+    )
+    rest = marked.filter(~(pl.col("_churn") & pl.col("_next_hdr"))).drop("_churn", "_next_hdr")
+    firsts = churn.drop("_churn", "_next_hdr").join(groups, on="line", how="inner")
+    return pl.concat(
+        [rest.with_columns(_weight=pl.lit(None, dtype=pl.UInt32), _last_line=pl.lit(None, dtype=pl.UInt32)), firsts],
+        how="vertical_relaxed",
+    ).sort("line")
