@@ -284,7 +284,7 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
         info.skipped = True
         out.warnings.extend(f"{f.path}: {p}" for p in info.problems)
         return info, out
-    if not decoded.text.strip():
+    if not decoded.text or decoded.text.isspace():
         info.problems.append("empty file" if not decoded.text else "only blank lines")
         info.parser = "none"
         text = decoded.text

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from parsers.envelopes import frame, split_lines, split_lines_plain
+from parsers.envelopes import HEADER_MATCH, HEADER_VARIANTS, frame, split_lines, split_lines_plain
 
 CASES = {
     "python": ("2024-01-15 10:02:11,532 ERROR app.cache - boom\nTraceback (most recent call last):\n"
@@ -77,3 +78,19 @@ _LINE_TEXT = st.text(alphabet=st.sampled_from(list("ab \t\r\n\"#,\x1f\x1e\ufeff√
 def test_fast_line_split_equals_the_plain_split(text):
     """The CSV-reader line split (the hot path) gives exactly the rows of `str.split` on any text."""
     assert_frame_equal(split_lines(text), split_lines_plain(text))
+
+
+_HEADER_BITS = st.sampled_from([
+    "2024-01-15 10:02:11,532", "2024-01-15T10:02:11.5320 +00:00", "[2024-01-15 10:02:11]", "1:M 15 Jan 2024 10:02:11.532",
+    "[123] 15 Jan 10:02:11.532", "E0115 10:02:11.532000", "fail: App.Cache[0]", "INFO", "ERROR:", "[INF]", "[ERR]",
+    "WARNING", "|", " - ", ": ", " ", "  ", "[main]", "*", "#", "-", "x", "app.cache", "/MainProcess]", "7", "INFOx",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HEADER_BITS, min_size=1, max_size=8).map("".join))
+def test_match_only_header_regexes_match_the_same_lines(line):
+    """The cheap `str.contains` forms of the header regexes accept exactly the lines the full ones do."""
+    s = pl.Series([line])
+    for name, rx in HEADER_VARIANTS:
+        assert s.str.contains(rx)[0] == s.str.contains(HEADER_MATCH[name])[0], (name, line)
