@@ -5,6 +5,12 @@ The envelope framer already splits `pid:role DD Mon [YYYY] HH:MM:SS.mmm <mark> m
 message. It also reads lines whose redis header the framer did not see (syslog or journal noise in
 front of it) and message-only text whose wording is unique to redis-server (pasted fragments).
 Generic wording (`Accepted 1.2.3.4:5`, `Client closed connection`) is claimed only with a redis header.
+
+Connection churn (`client_accepted` / `client_closed`) can be one line per connection, a million rows
+for a verbose incident log, so the framer may summarize it: one record for the churn lines of one
+file, host, kind and second, with `n_lines` connections from `line` to `last_line`, carrying the
+first line's time and text. Its event keeps that first line as example and evidence, with `value` =
+how many connections (1.0 for a single line) so counts sum `postmortem.model.event_weight()`.
 """
 
 from __future__ import annotations
@@ -89,6 +95,31 @@ def compact_attrs(**fields: pl.Expr) -> pl.Expr:
         .str.replace_all(r'"[\w]+":null,?', "")
         .str.replace(r",\}$", "}")
     )
+
+
+CHURN_KINDS = ("redis.server.client_accepted", "redis.server.client_closed")
+
+
+def _churn_lines(df: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+    """(connections, last line) of a churn record: `n_lines` (1 when absent) and `last_line` (may be null).
+
+    A framer summary holds only its first line's text; a churn line that swallowed continuation lines
+    (text with a newline, no `last_line`) is still one connection.
+    """
+    n = pl.col("n_lines").cast(pl.Float64, strict=False) if "n_lines" in df.columns else pl.lit(None, pl.Float64)
+    last = pl.col("last_line").cast(pl.UInt32, strict=False) if "last_line" in df.columns else pl.lit(None, pl.UInt32)
+    summary = last.is_not_null() | ~pl.col("text").fill_null("").str.contains("\n", literal=True)
+    return pl.when(summary).then(n.fill_null(1.0).clip(lower_bound=1.0)).otherwise(pl.lit(1.0)), last
+
+
+def _churn_message(m: pl.Expr, n: pl.Expr, last: pl.Expr) -> pl.Expr:
+    """The line itself; for a summary `57 × Accepted 10.1.201.171:54030 … (lines 1200–1290)`."""
+    lines = pl.when(last.is_not_null()).then(
+        pl.format(" (lines {}–{})", pl.col("line"), last)
+    ).otherwise(pl.lit(""))
+    return pl.when(n > 1).then(
+        pl.format("{} × {} …", n.cast(pl.Int64), m.str.slice(0, 200)) + lines
+    ).otherwise(m.str.slice(0, 2000))
 
 
 class RedisServerRecognizer:
@@ -205,20 +236,26 @@ class RedisServerRecognizer:
         }
 
     def _hot_fields(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Churn rows; a summarized record (`n_lines` > 1) says how many connections and which lines."""
         m = pl.col("_msg")
         c = self._common(df)
+        n, last = _churn_lines(df)
+        many = n > 1
         return df.lazy().select(
             "rec",
             kind=pl.col("_hot"),
             entity=c["entity"],
-            message=m.str.slice(0, 2000),
+            message=_churn_message(m, n, last),
+            value=n,
             attrs=compact_attrs(
-                event=pl.when(pl.col("_hot") == "redis.server.client_accepted").then(pl.lit("accepted"))
+                event=pl.when(pl.col("_hot") == CHURN_KINDS[0]).then(pl.lit("accepted"))
                 .otherwise(pl.lit("closed")),
                 pid=c["pid"], role=c["role"], role_name=c["role_name"], marker=c["marker"],
                 client=pl.coalesce(m.str.extract(r"^Accepted (\S+:\d+)", 1),
                                    m.str.extract(r"^Accepted connection to (\S+)", 1),
                                    m.str.extract(r" addr=(\S+)", 1)),
+                summarized=pl.when(many).then(n.cast(pl.Int64)),
+                last_line=pl.when(many).then(last),
             ),
         ).collect()
 
@@ -270,15 +307,18 @@ class RedisServerRecognizer:
             pl.col("text").str.extract(r"\n\s*\|[^\n]*Port: (\d+)", 1),
         )
         c = self._common(df)
-        value = pl.coalesce(
+        churn = pl.col("kind").is_in(CHURN_KINDS)
+        n, last = _churn_lines(df)
+        value = pl.when(churn).then(n).otherwise(pl.coalesce(
             _num(maxclients), _num(loading_s), _num(backlog.struct.field("s")), _num(clients),
             _num(m.str.extract(r"try with (\d+)", 1)),
-        )
+        ))
+        many = churn & (n > 1)
         return df.lazy().select(
             "rec",
             "kind",
             entity=c["entity"],
-            message=m.str.slice(0, 2000),
+            message=pl.when(churn).then(_churn_message(m, n, last)).otherwise(m.str.slice(0, 2000)),
             metric=pl.when(pl.col("kind") == "metric.sample").then(pl.lit("connected_clients")),
             value=value,
             attrs=compact_attrs(
@@ -306,5 +346,7 @@ class RedisServerRecognizer:
                 directive=pl.col("_conf_key"),
                 setting=pl.col("_conf_val"),
                 via=pl.when(m.str.contains(r"^accept4?\(")).then(pl.lit("strace")),
+                summarized=pl.when(many).then(n.cast(pl.Int64)),
+                last_line=pl.when(many).then(last),
             ),
         ).collect()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.model import InputFile
+from postmortem.model import InputFile, event_weight
 
 ERROR_LEVELS = ("warning", "error", "critical")
 REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")
@@ -21,7 +21,7 @@ CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 
 # Client-side signs that an endpoint could not be reached (not: server full, slow replies).
 UNREACHABLE_KINDS = ("redis.connect_failed", "redis.connection_lost", "redis.no_connection", "redis.backlog_timeout")
-# Every client or server record of one connection attempt.
+# Every client or server record of a connection attempt (a server churn row may stand for many: weigh it).
 ATTEMPT_KINDS = (
     "redis.connect_failed", "redis.reconnect_attempt", "redis.max_clients", "redis.server.client_accepted",
 )
@@ -163,14 +163,17 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
 
 
 def attempts_per_second(events: pl.DataFrame) -> pl.DataFrame:
-    """Connection attempts per second (client attempts, server accepts, rejections), with host counts."""
+    """Connection attempts per second (client attempts, server accepts, rejections), with host counts.
+
+    Attempts are summed by `event_weight()`: one summarized `Accepted` row counts its connections.
+    """
     att = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
     if att.height == 0:
         return pl.DataFrame(schema={"second": pl.Datetime("us", "UTC"), "attempts": pl.UInt32, "hosts": pl.UInt32})
     return (
         att.with_columns(second=pl.col("ts").dt.truncate("1s"))
         .group_by("second")
-        .agg(attempts=pl.len().cast(pl.UInt32), hosts=pl.col("host").n_unique().cast(pl.UInt32))
+        .agg(attempts=event_weight().sum().round().cast(pl.UInt32), hosts=pl.col("host").n_unique().cast(pl.UInt32))
         .sort("second")
     )
 

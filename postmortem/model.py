@@ -50,6 +50,25 @@ METRIC_NAMES = (
 )
 
 
+# Kinds whose row may stand for many log lines (summarized noise, summarized connection churn): their
+# `value` is how many. Anything that counts these kinds must sum `event_weight()`, not count rows.
+WEIGHTED_KINDS = ("app.activity", "redis.server.client_accepted", "redis.server.client_closed")
+
+
+def event_weight() -> pl.Expr:
+    """How many log records an event stands for: `value` for `WEIGHTED_KINDS` (1 when null), else 1."""
+    return (
+        pl.when(pl.col("kind").is_in(WEIGHTED_KINDS))
+        .then(pl.col("value").fill_null(1.0))
+        .otherwise(pl.lit(1.0))
+    )
+
+
+def weighted_count(events: pl.DataFrame) -> int:
+    """How many log records `events` stands for: the sum of `event_weight()` (0 for no rows)."""
+    return int(round(events.select(event_weight().sum()).item() or 0)) if events.height else 0
+
+
 def empty_events() -> pl.DataFrame:
     """An events table with no rows but the full schema, so concat and joins never guess types."""
     return pl.DataFrame(schema=EVENT_SCHEMA)

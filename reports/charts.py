@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from postmortem.model import Report
+from postmortem.model import Report, event_weight
 from postmortem.redact import redact_text
 
 ATTEMPT_KINDS = (
@@ -105,8 +105,12 @@ def _bucket(df: pl.DataFrame) -> tuple[str, str]:
 
 
 def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> dict[str, tuple[list, list]]:
-    """Counts per bucket for each key, with empty buckets as 0 so quiet seconds show as quiet."""
-    binned = df.with_columns(sec=pl.col("ts").dt.truncate(every)).group_by(["sec", by]).len()
+    """Counts per bucket for each key, with empty buckets as 0 so quiet seconds show as quiet.
+
+    A summarized row (connection churn, activity) counts as the `event_weight()` lines it stands for.
+    """
+    binned = (df.with_columns(sec=pl.col("ts").dt.truncate(every)).group_by(["sec", by])
+              .agg(len=event_weight().sum().round().cast(pl.Int64)))
     grid = pl.datetime_range(binned.get_column("sec").min(), binned.get_column("sec").max(), every,
                              eager=True, time_zone="UTC").alias("sec").to_frame()
     out = {}

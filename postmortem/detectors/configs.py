@@ -15,7 +15,7 @@ from postmortem.correlate import Context, attr
 from postmortem.detectors.base import finding, rule_doc
 from postmortem.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.detectors.storm import maxclients_value
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.model import Confidence, Finding, Rule, Severity, weighted_count
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
@@ -227,9 +227,11 @@ class ConnectionPerRequest:
             outside = outside.filter(~pl.col("ts").is_between(o.start, o.end + (o.end - o.start)))
         accepted = outside.filter(pl.col("kind") == "redis.server.client_accepted")
         closed = outside.filter(pl.col("kind") == "redis.server.client_closed")
-        if accepted.height >= 50 and closed.height >= 0.8 * accepted.height:
+        # a summarized churn row stands for `value` connections
+        n_accepted, n_closed = weighted_count(accepted), weighted_count(closed)
+        if n_accepted >= 50 and n_closed >= 0.8 * n_accepted:
             span = (accepted.get_column("ts").max() - accepted.get_column("ts").min()).total_seconds() or 1.0
-            churn_rate = accepted.height / span
+            churn_rate = n_accepted / span
             if churn_rate >= 5:
                 churn_rows = pl.concat([accepted.head(2), closed.head(2)])
         rows = pl.concat([lm.drop("lm_created", "mc_attempts"), mc_rows.drop("lm_created", "mc_attempts"), churn_rows])

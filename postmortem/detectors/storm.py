@@ -14,7 +14,7 @@ import polars as pl
 
 from postmortem.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context, attr, is_problem
 from postmortem.detectors.base import finding, rows_by_ids, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.model import Confidence, Finding, Rule, Severity, event_weight, weighted_count
 
 STORM_FLOOR = 20  # attempts/s below which no burst is called a storm, whatever the baseline
 STORM_RATIO = 5.0  # peak ÷ baseline that makes a burst a storm
@@ -82,8 +82,11 @@ def storm_window(events: pl.DataFrame, ctx: Context):
     )
     if live.height == 0:
         return None
+    # a summarized `Accepted` row counts its connections
     per_s = (live.with_columns(second=pl.col("ts").dt.truncate("1s"))
-             .group_by("second").agg(attempts=pl.len(), hosts=pl.col("host").n_unique()).sort("second"))
+             .group_by("second")
+             .agg(attempts=event_weight().sum().round().cast(pl.UInt32), hosts=pl.col("host").n_unique())
+             .sort("second"))
     baseline = ctx.attempt_baseline
     threshold = max(STORM_FLOOR, STORM_RATIO * baseline)
     hot = per_s.filter(pl.col("attempts") >= threshold)
@@ -125,8 +128,9 @@ class ReconnectStorm:
         in_win = per_s.filter(pl.col("second").is_between(start, end, closed="left"))
         peak_row = in_win.sort(["attempts", "second"], descending=[True, False]).row(0, named=True)
         baseline = ctx.attempt_baseline
+        attempts = weighted_count(window)
         stats: dict = {
-            "attempts": window.height,
+            "attempts": attempts,
             "peak_attempts_per_s": int(peak_row["attempts"]),
             "peak_at": peak_row["second"].isoformat(),
             "baseline_attempts_per_s": round(baseline, 2),
@@ -150,10 +154,8 @@ class ReconnectStorm:
             & (pl.col("source").is_in(CLIENT_SOURCES) | (pl.col("source") == "app"))
             & (pl.col("kind") != "redis.config")
         )
-        # an app.activity row stands for `value` summarized log records
-        ops = int(in_window.select(
-            pl.when(pl.col("kind") == "app.activity").then(pl.col("value")).otherwise(1.0).sum()).item() or 0)
-        server_side = window.filter(pl.col("source") == "redis_server").height + window.filter(
+        ops = weighted_count(in_window)  # an app.activity row stands for `value` summarized log records
+        server_side = weighted_count(window.filter(pl.col("source") == "redis_server")) + window.filter(
             pl.col("kind") == "redis.max_clients").height
         if ops and server_side:
             stats["amplification"] = round(server_side / ops, 2)
@@ -166,7 +168,7 @@ class ReconnectStorm:
             window.head(2),
         ]).unique("event_id").sort("ts")
         more = window.height - evidence_rows.height
-        title = (f"{window.height} connection attempts in {stats['seconds']} s after the outage, peaking at "
+        title = (f"{attempts} connection attempts in {stats['seconds']} s after the outage, peaking at "
                  f"{stats['peak_attempts_per_s']}/s" + (f" ({stats['peak_vs_baseline']}× baseline)" if baseline > 0 else "")
                  + (f"; {rejected} rejected at maxclients" if rejected else ""))
         confidence = Confidence.HIGH if rejected or stats.get("synchrony", 0) >= 0.5 else Confidence.MEDIUM
