@@ -229,10 +229,12 @@ class StackExchangeRedis:
         cand = cand.with_columns(_rule=rule).filter(pl.col("_rule").is_not_null())
         if cand.height == 0:
             return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
-        # The line holding the exception, and the exception text up to the first stack frame.
-        line_rx = r"(?m)^([^\n]*(?:" + match_any + r")[^\n]*)"
+        # The line holding the exception, and the exception text up to the first stack frame. The
+        # first line that matches, found line by line: one `(?m)` extraction with this alternation
+        # inside a capture group cost ~0.5 ms per record (100x more).
+        first_hit = t.str.split("\n").list.eval(pl.element().filter(pl.element().str.contains(match_any)).first())
         cand = cand.with_columns(
-            _line=pl.coalesce(t.str.extract(line_rx, 1), t.str.extract(r"^([^\n]*)", 1)),
+            _line=pl.coalesce(first_hit.list.first(), t.str.extract(r"^([^\n]*)", 1)),
             _head=t.str.extract(r"(?s)^(.*?)(?:\n[ \t]+(?:at |--- |[\w.`<>]+\.\w+[\[(])|$)", 1)
             .str.replace_all(r"\s*\n\s*", " "),
         )
