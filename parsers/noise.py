@@ -52,8 +52,8 @@ def _seconds(noise: pl.DataFrame, stamp: pl.Expr, where: tuple[int, int] | None)
     """Noise lines counted per host and timestamp-without-fractional-seconds (`key`): line, n.
 
     When the timestamp sits at a fixed place (`where`) and its fraction too (in the sample, and the
-    separator character in every row), the count groups on two slices of the line, never building a
-    string per line: ~10x cheaper than a regex replace. Otherwise by regex replace.
+    separator character in every row), runs of equal slices are counted, never building a string per
+    line: ~20x cheaper than a regex replace and a hash group-by. Otherwise by regex replace.
     """
     sample = noise.head(SAMPLE).select(stamp).to_series().to_list()
     spans = {m.span(1) if (m := _FRACTION.search(s or "")) else None for s in sample}
@@ -63,11 +63,17 @@ def _seconds(noise: pl.DataFrame, stamp: pl.Expr, where: tuple[int, int] | None)
         body = pl.col("body")
         sep = noise.select(body.str.slice(off + a, 1).unique()).to_series().to_list()
         if set(sep) <= {".", ","}:
-            return (
-                noise.group_by("ohost", body.str.slice(off, a).alias("_k1"), body.str.slice(off + b, n - b).alias("_k2"),
-                               maintain_order=True)
-                .agg(line=pl.col("line").min(), n=pl.len())
-                .select("ohost", "line", "n", key=pl.concat_str("_k1", "_k2"))
+            # lines come in time order: count runs of one second (no hashing); a second that comes back
+            # later is another run, merged when the activity is grouped per second
+            keys = noise.select("line", "ohost", _k1=body.str.slice(off, a), _k2=body.str.slice(off + b, n - b))
+            starts = keys.with_row_index("_i").filter(
+                pl.col("_k1").ne_missing(pl.col("_k1").shift()) | pl.col("_k2").ne_missing(pl.col("_k2").shift())
+                | pl.col("ohost").ne_missing(pl.col("ohost").shift()) | (pl.col("_i") == 0)
+            )
+            return starts.select(
+                "ohost", "line",
+                n=(pl.col("_i").shift(-1).fill_null(keys.height) - pl.col("_i")).cast(pl.UInt32),
+                key=pl.concat_str("_k1", "_k2"),
             )
     return (
         noise.select("line", "ohost", key=stamp.str.replace(_FRACTION_RX, "$1"))

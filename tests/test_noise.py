@@ -46,3 +46,15 @@ def test_summarizing_keeps_every_recognized_event(name):
     firsts = churn_off.join(churn_on.select("path", "line"), on=["path", "line"], how="semi")
     assert firsts.height == churn_on.height
     assert firsts.select("ts", "kind", "host", "entity").equals(churn_on.select("ts", "kind", "host", "entity"))
+
+
+def test_activity_counts_per_second_with_lines_out_of_order():
+    """Runs of one second are counted; a second that comes back later still adds up to one record."""
+    from parsers.envelopes import frame
+
+    stamps = ["10:00:00,100", "10:00:00,900", "10:00:01,000", "10:00:00,950", "10:00:01,500", "10:00:02,000"]
+    text = "".join(f"2024-01-15 {s} INFO app.jobs - processed job {i}\n" for i, s in enumerate(stamps))
+    records, _, _, _ = frame(text, summarize=True)
+    activity = records.filter(pl.col("envelope") == "activity").sort("ts")
+    assert activity.select(pl.col("ts").dt.strftime("%S"), "n_lines", "line").rows() == [
+        ("00", 3, 1), ("01", 2, 3), ("02", 1, 6)]
