@@ -252,8 +252,11 @@ def read_decoded(path: str, expected_size: int, limit: int | None = None) -> Dec
             parts.append("gzip")
             complete = not fh.read(1)
         else:
-            rest = fh.read(limit + 1 - len(first)) if len(first) <= limit else b""
-            data = first + rest
+            try:  # one read into one buffer: `first + rest` would copy the whole file again
+                fh.seek(0)
+                data = fh.read(limit + 1)
+            except OSError:  # not seekable
+                data = first + (fh.read(limit + 1 - len(first)) if len(first) <= limit else b"")
             raw_read = len(data)
             if len(data) > limit:
                 data = _cut_plain(data, limit, problems)
