@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -358,21 +359,21 @@ def _classify_guarded(framed: FramedLog) -> FileParse:
         return _unrecognized_result(framed.lines, framed.blank, samples, exc)
 
 
-def split_text(text: str, size: int) -> list[str]:
+def split_text(text: str, size: int) -> Iterator[str]:
     """Cut a big log into pieces of about `size` characters, each ending at a line break that starts a
     new record (the next line is not indented and not a traceback or exception tail), so no record is
-    split. Every piece but the last ends with a newline; joined, the pieces are the text."""
-    pieces, start = [], 0
+    split. Every piece but the last ends with a newline; joined, the pieces are the text. A generator:
+    only the piece being framed is copied out of the text."""
+    start = 0
     while len(text) - start > size:
         cut = text.find("\n", start + size)
         while cut != -1 and cut + 1 < len(text) and _continues(text, cut + 1):
             cut = text.find("\n", cut + 1)
         if cut == -1 or cut + 1 >= len(text):
             break
-        pieces.append(text[start:cut + 1])
+        yield text[start:cut + 1]
         start = cut + 1
-    pieces.append(text[start:])
-    return pieces
+    yield text[start:]
 
 
 _CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")

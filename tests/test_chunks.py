@@ -14,7 +14,7 @@ from .conftest import DATA
 def test_split_text_never_cuts_inside_a_record():
     text = "2024-01-01 00:00:00,000 ERROR a - x\nTraceback (most recent call last):\n  File \"a\"\nValueError: y\n" * 40
     for size in (1, 30, 100, 1000):
-        parts = split_text(text, size)
+        parts = list(split_text(text, size))
         assert "".join(parts) == text
         assert all(p.startswith("2024-") for p in parts)
 
