@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from parsers.base import ParseContext
 from parsers.redis_server import RedisServerRecognizer
-from postmortem.ingest import IngestOptions, ingest, parse_log_text
+from postmortem.ingest import IngestOptions, frame_log_text, ingest, parse_log_text
+from postmortem.model import event_weight
 
 from .conftest import DATA
 
@@ -106,14 +107,82 @@ def test_framing_golden(path, golden):
 
 def test_verbose_lines_and_limits():
     ev = server_events((FIXTURES / "verbose_7x.log").read_text(encoding="utf-8"))
-    kinds = ev.get_column("kind").to_list()
-    assert kinds.count("redis.server.client_accepted") == 2 and kinds.count("redis.server.client_closed") == 2
+    churn = ev.filter(pl.col("kind").is_in(["redis.server.client_accepted", "redis.server.client_closed"]))
+    per_kind = dict(churn.group_by("kind").agg(event_weight().sum()).iter_rows())
+    assert per_kind == {"redis.server.client_accepted": 2.0, "redis.server.client_closed": 2.0}
     assert attrs_at(ev, 9)["client"] == "10.1.0.20:40000" and attrs_at(ev, 9)["marker"] == "."
     assert attrs_at(ev, 5)["maxclients"] == 4064.0 and attrs_at(ev, 3)["fds_required"] == 10032.0
     assert attrs_at(ev, 11).items() >= {"client": "10.1.2.3:51234", "error": "Connection reset by peer"}.items()
     assert attrs_at(ev, 12)["error"] == "accept: Too many open files"
     assert attrs_at(ev, 1)["version"] == "7.2.4"  # carried from the version line
     assert ev.filter(pl.col("kind") == "redis.server.shutdown").height == 2
+
+
+CHURN_LOG = (
+    "1:M 14 Mar 2026 02:12:40.040 - Accepted 10.1.201.171:54030\n"
+    "1:M 14 Mar 2026 02:12:40.041 - Client closed connection id=7 addr=10.1.2.3:5555 laddr=10.0.0.1:6379 fd=9\n"
+    "1:M 14 Mar 2026 02:12:40.300 - Closing idle client\n"
+    "1:M 14 Mar 2026 02:12:41.000 # WARNING overcommit_memory is set to 0!\n"
+)
+
+
+def churn_records(**by_line: tuple[int, int | None]) -> pl.DataFrame:
+    """CHURN_LOG framed without summaries, then given the framer's summary columns by hand:
+    `L<line>=(n_lines, last_line)`; the other records keep n_lines 1 and no last_line."""
+    records = frame_log_text(CHURN_LOG, ParseContext(path="redis.log"), summarize=False).records
+    n = {int(k[1:]): v[0] for k, v in by_line.items()}
+    last = {int(k[1:]): v[1] for k, v in by_line.items()}
+    return records.drop("last_line", strict=False).with_columns(
+        n_lines=pl.col("line").replace_strict(n, default=pl.col("n_lines"), return_dtype=pl.UInt32),
+        last_line=pl.col("line").replace_strict(last, default=None, return_dtype=pl.UInt32),
+    ).with_row_index("rec")
+
+
+def recognized(records: pl.DataFrame) -> dict[int, dict]:
+    hits = RedisServerRecognizer().recognize(records).join(records.select("rec", "line"), on="rec")
+    return {r["line"]: {**r, "attrs": json.loads(r["attrs"])} for r in hits.iter_rows(named=True)}
+
+
+def test_summarized_churn_records_carry_their_connections():
+    rows = recognized(churn_records(L1=(57, 1290), L2=(3, 9), L3=(4, 12)))
+    acc, closed, idle, warn = rows[1], rows[2], rows[3], rows[4]
+    assert acc["kind"] == "redis.server.client_accepted" and acc["value"] == 57.0
+    assert acc["message"] == "57 × Accepted 10.1.201.171:54030 … (lines 1–1290)"
+    assert acc["attrs"]["summarized"] == 57 and acc["attrs"]["last_line"] == 1290
+    assert acc["attrs"]["client"] == "10.1.201.171:54030" and acc["attrs"]["event"] == "accepted"
+    assert closed["kind"] == "redis.server.client_closed" and closed["value"] == 3.0
+    assert closed["message"].startswith("3 × Client closed connection id=7") and closed["attrs"]["last_line"] == 9
+    assert closed["attrs"]["client"] == "10.1.2.3:5555"
+    # a churn kind classified by the rules (not the fast prefixes) is weighted the same way
+    assert idle["kind"] == "redis.server.client_closed" and idle["attrs"]["event"] == "idle"
+    assert idle["value"] == 4.0 and idle["attrs"]["summarized"] == 4 and idle["message"].endswith("(lines 3–12)")
+    assert warn["kind"] == "redis.server.warning" and warn["value"] is None and "summarized" not in warn["attrs"]
+
+
+def test_single_churn_lines_weigh_one_with_or_without_the_summary_columns():
+    plain = churn_records()
+    for records in (plain, plain.drop("last_line"), plain.drop("last_line", "n_lines")):
+        rows = recognized(records)
+        for line in (1, 2, 3):
+            assert rows[line]["value"] == 1.0 and "summarized" not in rows[line]["attrs"]
+            assert "×" not in rows[line]["message"]
+    assert rows[1]["message"] == "Accepted 10.1.201.171:54030"
+
+
+def test_churn_line_with_continuation_lines_is_one_connection():
+    rows = recognized(churn_records(L1=(3, None)).with_columns(
+        text=pl.when(pl.col("line") == 1).then(pl.col("text") + "\n  stray\n  lines").otherwise("text")))
+    assert rows[1]["value"] == 1.0 and rows[1]["message"] == "Accepted 10.1.201.171:54030"
+    # a summary without `last_line` (its text is one line) still counts its connections
+    rows = recognized(churn_records(L1=(5, None)))
+    assert rows[1]["value"] == 5.0 and rows[1]["message"] == "5 × Accepted 10.1.201.171:54030 …"
+
+
+def test_framed_summary_keeps_every_connection_accounted():
+    text = "".join(f"1:M 14 Mar 2026 02:12:40.{i:03d} - Accepted 10.0.0.{i % 7}:{40000 + i}\n" for i in range(300))
+    result = parse(text)
+    assert result.events.select(event_weight().sum()).item() == 300.0
+    assert result.event_lines == result.lines == 300
 
 
 def test_generic_wording_needs_a_redis_header():

@@ -227,10 +227,12 @@ class ConnectionPerRequest:
             outside = outside.filter(~pl.col("ts").is_between(o.start, o.end + (o.end - o.start)))
         accepted = outside.filter(pl.col("kind") == "redis.server.client_accepted")
         closed = outside.filter(pl.col("kind") == "redis.server.client_closed")
-        # a summarized churn row stands for `value` connections
+        # A summarized churn row stands for `value` connections of one second and carries the first one's
+        # time, so the rate is over whole seconds: the same figure whether or not the lines were summarized.
         n_accepted, n_closed = weighted_count(accepted), weighted_count(closed)
         if n_accepted >= 50 and n_closed >= 0.8 * n_accepted:
-            span = (accepted.get_column("ts").max() - accepted.get_column("ts").min()).total_seconds() or 1.0
+            seconds = accepted.get_column("ts").dt.truncate("1s")
+            span = (seconds.max() - seconds.min()).total_seconds() + 1.0
             churn_rate = n_accepted / span
             if churn_rate >= 5:
                 churn_rows = pl.concat([accepted.head(2), closed.head(2)])
