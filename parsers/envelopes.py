@@ -234,7 +234,13 @@ class FramePlan:
 
 def _pick_variants(body: pl.Series) -> tuple[str, ...]:
     """Choose the header variant(s) that explain the most head lines; a second only if it adds lines."""
-    scores = [(name, _share(body, HEADER_MATCH[name])) for name, _ in HEADER_VARIANTS]
+    nonblank = body.filter(body.str.strip_chars() != "")
+    if nonblank.len() == 0:
+        return ()
+    shares = pl.DataFrame({"b": nonblank}).select(  # one call: polars scores the variants in parallel
+        pl.col("b").str.contains(HEADER_MATCH[name]).mean().alias(name) for name, _ in HEADER_VARIANTS
+    ).row(0, named=True)
+    scores = [(name, float(shares[name] or 0.0)) for name, _ in HEADER_VARIANTS]
     scores = [s for s in scores if s[1] > 0]
     if not scores:
         return ()

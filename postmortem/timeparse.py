@@ -61,31 +61,38 @@ _RAW_FORMATS = (
 
 
 def _raw_format(sample: pl.Series) -> str | None:
-    """A layout that parses every sampled value as it is, when there is one."""
-    frame = pl.DataFrame({"t": sample})
-    for fmt in _RAW_FORMATS:
-        ok = frame.select(pl.col("t").str.strptime(_DT, fmt, strict=False).is_not_null().all()).item()
-        if ok:
-            return fmt
-    return None
+    """A layout that parses every sampled value as it is, when there is one (all tried in one call)."""
+    ok = pl.DataFrame({"t": sample}).select(
+        pl.col("t").str.strptime(_DT, fmt, strict=False).is_not_null().all().alias(str(i))
+        for i, fmt in enumerate(_RAW_FORMATS)
+    ).row(0)
+    return next((fmt for fmt, good in zip(_RAW_FORMATS, ok, strict=True) if good), None)
 
 
 def _formats_in_use(sample: pl.Series | None) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
-    """Which layouts occur in a sample of the column, so the full column is parsed with those only."""
+    """Which layouts occur in a sample of the column, so the full column is parsed with those only.
+
+    Every layout is tried in one polars call: per-file fixed cost matters for folders of many logs."""
     if sample is None:
         return _AWARE_FORMATS, _NAIVE_FORMATS, _YEARLESS_FORMATS, True
     frame = pl.DataFrame({"t": sample}).select(n=_normalized(pl.col("t")))
     norm = pl.col("n")
+    yl_text = pl.lit(f"{PLACEHOLDER_YEAR} ") + norm.str.replace(r"^[IWEF](\d{4} )", "$1")
+    tries = (
+        [("a", f, norm.str.strptime(pl.Datetime("us", "UTC"), f, strict=False)) for f in _AWARE_FORMATS]
+        + [("n", f, norm.str.strptime(_DT, f, strict=False)) for f in _NAIVE_FORMATS]
+        + [("y", f, yl_text.str.strptime(_DT, f, strict=False)) for f in _YEARLESS_FORMATS]
+    )
+    counts = frame.select(
+        *(e.is_not_null().any().alias(str(i)) for i, (_, _, e) in enumerate(tries)),
+        epoch=norm.str.contains(r"^\d{9,13}(?:\.\d+)?$").any(),
+    ).row(0, named=True)
+    found = [(group, f) for i, (group, f, _) in enumerate(tries) if counts[str(i)]]
 
-    def hits(fmt: str, dtype: pl.DataType, prefix: bool = False) -> int:
-        e = (pl.lit(f"{PLACEHOLDER_YEAR} ") + norm.str.replace(r"^[IWEF](\d{4} )", "$1")) if prefix else norm
-        return int(frame.select(e.str.strptime(dtype, fmt, strict=False).is_not_null().sum()).item())
+    def of(group: str) -> tuple[str, ...]:
+        return tuple(f for g, f in found if g == group)
 
-    aware = tuple(f for f in _AWARE_FORMATS if hits(f, pl.Datetime("us", "UTC")))
-    naive = tuple(f for f in _NAIVE_FORMATS if hits(f, _DT))
-    yearless = tuple(f for f in _YEARLESS_FORMATS if hits(f, _DT, prefix=True))
-    epoch = bool(frame.select(norm.str.contains(r"^\d{9,13}(?:\.\d+)?$").any()).item())
-    return aware, naive, yearless, epoch
+    return of("a"), of("n"), of("y"), bool(counts["epoch"])
 
 
 def parse_ts(expr: pl.Expr, tz: str = "UTC", sample: pl.Series | None = None) -> tuple[pl.Expr, pl.Expr]:
