@@ -88,8 +88,8 @@ class AppInsightsCsv:
         return 0.95 if hits >= 2 else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)  # a lone BOM is a line too
         text = text.lstrip("\ufeff")
-        lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         # Lines are counted on "\n" (as ingest does); a lone "\r" must not end a row for the reader either.
         body = text.replace("\r\n", "\n").replace("\r", " ")
         reader = csv.DictReader(io.StringIO(body, newline=""))
