@@ -15,6 +15,9 @@ def recognize(records: pl.DataFrame) -> pl.DataFrame:
     for recognizer in RECOGNIZERS:
         if remaining.height == 0:
             break
+        # one chunk per column: columns with different chunk layouts made a polars select panic
+        # ("assertion failed: i < self.len()") on a 3 GiB server log
+        remaining = remaining.rechunk()
         hits = recognizer.recognize(remaining)
         if hits.height == 0:
             continue

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from postmortem.batch_archive import ArchiveError, ArchiveLimits, extract_archive
+from postmortem.failures import RECOVERABLE
 from postmortem.pipeline import AnalyzeOptions
 from postmortem.redact import redact_text
 
@@ -99,7 +100,7 @@ def run_incident(job: IncidentJob) -> IncidentOutcome:
             out.texts = _analyze_folder(job, Path(job.path))
     except ArchiveError as exc:
         out.error = f"archive rejected: {exc}"
-    except Exception as exc:  # noqa: BLE001 - the batch must survive any one incident
+    except RECOVERABLE as exc:  # noqa: BLE001 - the batch must survive any one incident
         out.error = f"{type(exc).__name__}: {exc}"
     out.error = redact_text(out.error) or ""
     out.seconds = time.perf_counter() - started

@@ -20,6 +20,7 @@ from parsers.envelopes import MAX_LINE_CHARS, frame_counted
 from parsers.recognize import recognize
 from postmortem.decode import read_decoded
 from postmortem.discover import Discovered, discover
+from postmortem.failures import RECOVERABLE
 from postmortem.model import (
     EVENT_COLUMNS,
     InputFile,
@@ -255,7 +256,17 @@ def _ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> l
     groups = [sorted(g, key=lambda item: item[0]) for g in groups if g]
     # spawn, not fork: polars' thread pool does not survive a fork
     with ProcessPoolExecutor(max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_ingest_files, groups, [opts] * len(groups)))
+        futures = [pool.submit(_ingest_files, g, opts) for g in groups]
+        parts = []
+        for group, fut in zip(groups, futures, strict=True):
+            try:
+                parts.append(fut.result())
+            except RECOVERABLE as exc:  # noqa: BLE001 - a lost worker (killed, crashed): do its files here
+                part = _ingest_files(group, opts)
+                part.warnings.append(f"a worker process failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                                     f"its {len(group)} files were read again in the main process")
+                parts.append(part)
+        return parts
 
 
 @dataclass
@@ -344,7 +355,7 @@ def _classify_pending(pending: list, opts: IngestOptions, assumptions: list[str]
         return
     try:
         results = classify_framed([framed for _, framed, _ in pending])
-    except Exception:  # noqa: BLE001 - find the file that breaks it, keep the others
+    except RECOVERABLE:  # noqa: BLE001 - find the file that breaks it, keep the others
         results = [_classify_guarded(framed) for _, framed, _ in pending]
     for (info, _, text), result in zip(pending, results, strict=True):
         _finish(info, result, LOG_PARSER, text, opts, assumptions, frames, warnings)
@@ -353,7 +364,7 @@ def _classify_pending(pending: list, opts: IngestOptions, assumptions: list[str]
 def _classify_guarded(framed: FramedLog) -> FileParse:
     try:
         return classify_framed([framed])[0]
-    except Exception as exc:  # noqa: BLE001
+    except RECOVERABLE as exc:  # noqa: BLE001
         samples = [UnrecognizedSample(int(r["line"]), (r["text"] or "")[:300])
                    for r in framed.records.head(MAX_SAMPLES).select("line", "text").iter_rows(named=True)]
         return _unrecognized_result(framed.lines, framed.blank, samples, exc)
@@ -399,7 +410,7 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
         for p in FILE_PARSERS:
             try:
                 score = p.sniff(head)
-            except Exception:  # noqa: BLE001 - a sniffer bug must not stop ingest
+            except RECOVERABLE:  # noqa: BLE001 - a sniffer bug must not stop ingest
                 score = 0.0
             if score > best_score:
                 best, best_score = p, score
@@ -407,7 +418,7 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
     if chosen is not None:
         try:
             return chosen.parse(text, ctx), chosen.name
-        except Exception as exc:  # noqa: BLE001 - report and fall back to line framing
+        except RECOVERABLE as exc:  # noqa: BLE001 - report and fall back to line framing
             fallback = _parse_log_guarded(text, ctx, opts.summarize_noise)
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return fallback, LOG_PARSER
@@ -421,7 +432,7 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
             offset += framed.lines
             chunks.append(framed)
         return chunks, LOG_PARSER
-    except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
+    except RECOVERABLE as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
         return _all_unrecognized(text, exc), LOG_PARSER
 
 
@@ -429,7 +440,7 @@ def _parse_log_guarded(text: str, ctx: ParseContext, summarize: bool = True) -> 
     """Line framing, with a last resort: if it crashes, every line is counted, none is an event."""
     try:
         return parse_log_text(text, ctx, summarize)
-    except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
+    except RECOVERABLE as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
         return _all_unrecognized(text, exc)
 
 

@@ -10,6 +10,7 @@ import polars as pl
 from postmortem import __version__
 from postmortem.correlate import build_context
 from postmortem.detectors import DETECTORS
+from postmortem.failures import RECOVERABLE
 from postmortem.ingest import IngestOptions, IngestResult, ingest
 from postmortem.model import Evidence, Finding, Report, TimelineEntry, UnrecognizedSample
 from postmortem.redact import redact_text
@@ -68,7 +69,7 @@ def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions, warnings: lis
             continue
         try:
             findings.extend(det.detect(events, ctx))
-        except Exception as exc:  # noqa: BLE001
+        except RECOVERABLE as exc:  # noqa: BLE001
             warnings.append(f"detector {det.rule.rule_id} failed: {type(exc).__name__}: {exc}")
     findings.sort(key=lambda f: (-int(f.severity), f.rule_id, str(f.start or "")))
     return findings

@@ -43,9 +43,13 @@ def test_files_are_spread_by_size(monkeypatch):
         def __exit__(self, *exc):
             return False
 
-        def map(self, fn, groups, opts):
-            seen.extend(groups)
-            return [ingest_mod._Part() for _ in groups]
+        def submit(self, fn, group, opts):
+            from concurrent.futures import Future
+
+            seen.append(group)
+            fut = Future()
+            fut.set_result(ingest_mod._Part())
+            return fut
 
     import concurrent.futures
 
@@ -56,3 +60,54 @@ def test_files_are_spread_by_size(monkeypatch):
     sizes = [sorted(f.size for _, f in g) for g in seen]
     assert sorted(sizes) == [[5, 45, 50], [10, 90]]  # greedy: 90|50, 45→50 side, 10→90 side, 5
     assert all([i for i, _ in g] == sorted(i for i, _ in g) for g in seen)  # each in discovery order
+
+
+def test_a_lost_worker_has_its_files_read_in_the_main_process(tmp_path, monkeypatch):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    for f in (DATA / "recorded/storm").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+
+    class LosingPool:
+        def __init__(self, max_workers, mp_context):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, group, opts):
+            fut = Future()
+            fut.set_exception(BrokenProcessPool("killed"))
+            return fut
+
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", LosingPool)
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    serial = ingest([str(tmp_path)], IngestOptions(jobs=1))
+    rescued = ingest([str(tmp_path)], IngestOptions(jobs=2))
+    assert_frame_equal(serial.events, rescued.events)
+    assert sum("a worker process failed (BrokenProcessPool: killed)" in w for w in rescued.warnings) == 2
+
+
+def test_a_polars_panic_in_a_recognizer_is_a_problem_not_a_crash(tmp_path, monkeypatch):
+    """PanicException derives from BaseException: the guards must still catch it (postmortem/failures.py)."""
+    from polars.exceptions import PanicException
+
+    from parsers.redis_server import RedisServerRecognizer
+
+    shutil.copy(DATA / "recorded/storm/redis-server.log", tmp_path / "redis-server.log")
+    shutil.copy(DATA / "recorded/storm/worker-5c8f7b-d15yn.log", tmp_path / "worker.log")
+
+    def panic(self, records):
+        raise PanicException("assertion failed: i < self.len()")
+
+    monkeypatch.setattr(RedisServerRecognizer, "recognize", panic)
+    result = ingest([str(tmp_path)], IngestOptions(jobs=1))
+    server = next(i for i in result.inputs if i.path == "redis-server.log")
+    assert server.unrecognized_lines + server.blank_lines == server.lines > 0
+    assert any("PanicException" in p for p in server.problems)
