@@ -53,7 +53,7 @@ class Decoded:
     binary: bool = False  # True when the file was not read as text (binary, archive): skip it
 
 
-def _mib(n: int) -> str:
+def size_text(n: int) -> str:
     return f"{n / 1024**2:.0f} MiB" if n >= 1024**2 else f"{n} bytes"
 
 
@@ -88,7 +88,7 @@ def gunzip_stream(chunks: Iterator[bytes], compressed_size: int, limit: int, pro
             del out[min(limit, len(out)):]
             why = "size limit" if len(out) >= limit else f"ratio above {MAX_RATIO}:1"
             problems.append(
-                f"decompression stopped at {_mib(len(out))} ({why}: possible gzip bomb; "
+                f"decompression stopped at {size_text(len(out))} ({why}: possible gzip bomb; "
                 f"{MAX_INPUT_ENV} raises the cap); kept what was decompressed"
             )
             return out
@@ -208,7 +208,7 @@ def _cut_plain(data: bytes, limit: int, problems: list[str]) -> bytes:
     if nl > 0:
         cut = cut[: nl + 1]
     problems.append(
-        f"file larger than {_mib(limit)}: only the first {len(cut)} bytes were read ({MAX_INPUT_ENV} raises the cap)"
+        f"file larger than {size_text(limit)}: only the first {len(cut)} bytes were read ({MAX_INPUT_ENV} raises the cap)"
     )
     return cut
 

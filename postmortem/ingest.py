@@ -18,7 +18,7 @@ import polars as pl
 from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_counted
 from parsers.recognize import recognize
-from postmortem.decode import read_decoded
+from postmortem.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.discover import Discovered, discover
 from postmortem.failures import RECOVERABLE
 from postmortem.model import (
@@ -28,6 +28,7 @@ from postmortem.model import (
     conform_events,
     empty_events,
 )
+from postmortem.stream import split_text, utf8_pieces
 from postmortem.timecheck import dst_notes, out_of_order
 from postmortem.timeparse import PLACEHOLDER_YEAR
 
@@ -35,6 +36,7 @@ SNIFF_BYTES = 65536
 CLASSIFY_BATCH_ROWS = 100_000  # framed records kept before the recognizers run over them
 CHUNK_CHARS = 16 * 1024 * 1024  # a bigger log is framed piece by piece, so memory stays bounded
 MAX_SAMPLES = 5
+STREAM_MIN_BYTES = 32 * 1024 * 1024  # plain UTF-8 logs above this are read piece by piece (stream.py)
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read in-process: workers take ~1 s to start
 LOG_PARSER = "log"
 
@@ -222,12 +224,15 @@ def _ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> _
         part.warnings.extend(outcome.warnings)
         if outcome.result is None:
             continue
-        if not isinstance(outcome.result, list):
+        if isinstance(outcome.result, FileParse):
             _finish(info, outcome.result, outcome.parser, outcome.text, opts, part.assumptions, part.frames,
                     part.warnings)
             continue
         # recognizers run over many files at once: keep the framed records until the batch is full
         for chunk in outcome.result:
+            if isinstance(chunk, FileParse):  # a streamed piece the framer failed on
+                _finish(info, chunk, LOG_PARSER, None, opts, part.assumptions, part.frames, part.warnings)
+                continue
             pending.append((info, chunk, outcome.text))
             pending_rows += chunk.records.height
             if pending_rows >= CLASSIFY_BATCH_ROWS:
@@ -273,7 +278,7 @@ def _ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> l
 class _Outcome:
     """What reading and parsing one file gave: a file parser's result, framed log pieces, or nothing."""
 
-    result: FileParse | list[FramedLog] | None = None
+    result: FileParse | list[FramedLog] | Iterator[FramedLog | FileParse] | None = None
     parser: str = LOG_PARSER
     text: str | None = None  # kept only for the checks that need the whole text (see `_finish`)
     warnings: list[str] = field(default_factory=list)
@@ -284,6 +289,9 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
     info = InputFile(path=f.path, size_bytes=f.size)
     out = _Outcome()
     try:
+        if f.size > STREAM_MIN_BYTES and opts.tz == "UTC" and (streamed := _stream_log(f, opts, info)):
+            out.result = streamed
+            return info, out
         decoded = read_decoded(f.real, f.size)
     except OSError as exc:
         info.skipped = True
@@ -304,6 +312,50 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
         info.blank_lines = info.lines
         out.warnings.extend(f"{f.path}: {p}" for p in info.problems)
         return info, out
+    ctx = _context(f, opts)
+    out.result, out.parser = _parse_one(decoded.text, ctx, opts)
+    # the DST check (non-UTC only) needs a log's whole text; file parsers' checks always get it
+    if not isinstance(out.result, list) or opts.tz != "UTC":
+        out.text = decoded.text
+    return info, out
+
+
+def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | FileParse] | None:
+    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/stream.py), or None when
+    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format).
+
+    Raises OSError when the file cannot be read (the caller reports it)."""
+    with open(f.real, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if (head[:2] == GZIP_MAGIC or head[:3] == b"\xef\xbb\xbf" or head[:2] in (b"\xff\xfe", b"\xfe\xff")
+            or b"\n" not in head or b"\x00" in head or decode_bytes(head).binary):
+        return None
+    ctx = _context(f, opts)
+    if _choose_parser(head.decode("utf-8", "ignore"), f.path, opts) is not None:
+        return None
+    info.encoding = "utf-8"
+
+    def pieces() -> Iterator[FramedLog | FileParse]:
+        offset = 0
+        for piece in utf8_pieces(f.real, f.size, CHUNK_CHARS, max_input_bytes(), info.problems):
+            try:
+                framed = frame_log_text(piece, ctx, opts.summarize_noise)
+            except RECOVERABLE as exc:  # noqa: BLE001 - this piece is counted, the file goes on
+                failed = _all_unrecognized(piece, exc)
+                failed.unrecognized_samples = [UnrecognizedSample(s.line + offset, s.text)
+                                               for s in failed.unrecognized_samples]
+                offset += failed.lines
+                yield failed
+                continue
+            framed.records = framed.records.with_columns(pl.col("line") + offset)
+            offset += framed.lines
+            yield framed
+
+    return pieces()
+
+
+def _context(f: Discovered, opts: IngestOptions) -> ParseContext:
+    """The parse context of a file: relative ages are resolved against --now, else its mtime."""
     now = opts.now
     now_source = "--now"
     if now is None:
@@ -312,12 +364,7 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
         except OSError:  # removed since it was read: the read time is the best reference left
             now = datetime.now(tz=UTC)
         now_source = "file modification time"
-    ctx = ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
-    out.result, out.parser = _parse_one(decoded.text, ctx, opts)
-    # the DST check (non-UTC only) needs a log's whole text; file parsers' checks always get it
-    if not isinstance(out.result, list) or opts.tz != "UTC":
-        out.text = decoded.text
-    return info, out
+    return ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
 
 
 def _finish(info: InputFile, result: FileParse, parser_name: str, text: str | None, opts: IngestOptions,
@@ -370,51 +417,26 @@ def _classify_guarded(framed: FramedLog) -> FileParse:
         return _unrecognized_result(framed.lines, framed.blank, samples, exc)
 
 
-def split_text(text: str, size: int) -> Iterator[str]:
-    """Cut a big log into pieces of about `size` characters, each ending at a line break that starts a
-    new record (the next line is not indented and not a traceback or exception tail), so no record is
-    split. Every piece but the last ends with a newline; joined, the pieces are the text. A generator:
-    only the piece being framed is copied out of the text."""
-    start = 0
-    while len(text) - start > size:
-        cut = text.find("\n", start + size)
-        while cut != -1 and cut + 1 < len(text) and _continues(text, cut + 1):
-            cut = text.find("\n", cut + 1)
-        if cut == -1 or cut + 1 >= len(text):
-            break
-        yield text[start:cut + 1]
-        start = cut + 1
-    yield text[start:]
-
-
-_CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")
-
-
-def _continues(text: str, pos: int) -> bool:
-    """Whether the line at `pos` continues the record above it (so a chunk must not start there)."""
-    if text.startswith(_CONTINUATION_STARTS, pos):
-        return True
-    word = text[pos:pos + 200].split(":", 1)[0]
-    return word.endswith(("Error", "Exception", "Exit", "Interrupt", "Warning")) and " " not in word
+def _choose_parser(head: str, path: str, opts: IngestOptions):
+    """The file parser for this file (--source-type, else the best sniff score above 0.5), or None
+    for the line-log framer."""
+    forced = _forced_parser(path, opts)
+    if forced:
+        return next((p for p in FILE_PARSERS if p.name == forced), None)
+    best, best_score = None, 0.5  # a file parser must beat the generic log framer
+    for p in FILE_PARSERS:
+        try:
+            score = p.sniff(head)
+        except RECOVERABLE:  # noqa: BLE001 - a sniffer bug must not stop ingest
+            score = 0.0
+        if score > best_score:
+            best, best_score = p, score
+    return best
 
 
 def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileParse | list[FramedLog], str]:
     """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem."""
-    forced = _forced_parser(ctx.path, opts)
-    chosen = None
-    if forced and forced != LOG_PARSER:
-        chosen = next((p for p in FILE_PARSERS if p.name == forced), None)
-    elif not forced:
-        head = text[:SNIFF_BYTES]
-        best, best_score = None, 0.5  # a file parser must beat the generic log framer
-        for p in FILE_PARSERS:
-            try:
-                score = p.sniff(head)
-            except RECOVERABLE:  # noqa: BLE001 - a sniffer bug must not stop ingest
-                score = 0.0
-            if score > best_score:
-                best, best_score = p, score
-        chosen = best
+    chosen = _choose_parser(text[:SNIFF_BYTES], ctx.path, opts)
     if chosen is not None:
         try:
             return chosen.parse(text, ctx), chosen.name

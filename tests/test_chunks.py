@@ -40,3 +40,51 @@ def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
     for a, b in zip(chunked.inputs, whole.inputs, strict=True):
         assert (a.path, a.parser, a.lines, a.event_lines, a.unrecognized_lines, a.blank_lines) == (
             b.path, b.parser, b.lines, b.event_lines, b.unrecognized_lines, b.blank_lines)
+
+
+@pytest.mark.parametrize("name", ["recorded/storm", "example-incident", "redis_py"])
+def test_streamed_ingest_equals_whole_file_ingest(monkeypatch, name):
+    """A big plain UTF-8 log is read and framed piece by piece (postmortem/stream.py): same result."""
+    whole = ingest([str(DATA / name)])
+    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 3000)
+    streamed = ingest([str(DATA / name)])
+    cols = ["ts", "source", "kind", "path", "line", "host", "entity", "message", "attrs"]
+    summaries = ("app.activity", "redis.server.client_accepted", "redis.server.client_closed")
+    keep = ~pl.col("kind").is_in(summaries)
+    assert streamed.events.filter(keep).select(cols).equals(whole.events.filter(keep).select(cols))
+    for a, b in zip(streamed.inputs, whole.inputs, strict=True):
+        assert (a.path, a.parser, a.encoding, a.lines, a.event_lines, a.unrecognized_lines, a.blank_lines,
+                a.problems) == (b.path, b.parser, b.encoding, b.lines, b.event_lines, b.unrecognized_lines,
+                                b.blank_lines, b.problems)
+
+
+def test_streamed_pieces_repair_bad_bytes_and_respect_the_cap(tmp_path):
+    from postmortem.stream import utf8_pieces
+
+    line = "2024-01-15 10:02:11,532 ERROR app.cache - Error 111 connecting to redis:6379. Connection refused.\n"
+    data = (line * 50).encode() + b"bad \xff\xfe byte\x00\n" + (line * 50).encode()
+    path = tmp_path / "app.log"
+    path.write_bytes(data)
+    problems: list[str] = []
+    pieces = list(utf8_pieces(str(path), len(data), 1000, len(data), problems))
+    assert len(pieces) > 5 and all(p.endswith("\n") for p in pieces)
+    assert "".join(pieces) == data.decode("utf-8", "replace").replace("\x00", "")
+    assert problems == ["2 undecodable byte sequences replaced with U+FFFD", "1 NUL characters removed"]
+    problems = []
+    capped = "".join(utf8_pieces(str(path), len(data), 1000, 5000, problems))
+    assert capped.endswith("\n") and 4000 < len(capped) <= 5000  # cut at the last line break before the cap
+    assert problems[-1] == "file larger than 5000 bytes: only the first 4913 bytes were read (POSTMORTEM_MAX_INPUT_MB raises the cap)"
+
+
+def test_streaming_never_cuts_inside_a_traceback(tmp_path):
+    from postmortem.stream import utf8_pieces
+
+    record = ("2024-01-01 00:00:00,000 ERROR a - x\nTraceback (most recent call last):\n  File \"a\"\n"
+              "ValueError: y\n")
+    path = tmp_path / "app.log"
+    path.write_text(record * 60)
+    for size in (10, 100, 333):
+        pieces = list(utf8_pieces(str(path), path.stat().st_size, size, 10**9, []))
+        assert "".join(pieces) == record * 60
+        assert all(p.startswith("2024-") for p in pieces)

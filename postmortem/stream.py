@@ -1,0 +1,128 @@
+"""Cut a big log into pieces between records, from text in memory or streamed from the file.
+
+A piece ends at a line break after which a new record starts (the next line is not indented and not
+a traceback or exception tail), so framing piece by piece gives the records framing the whole gives
+(tests/test_chunks.py). A plain UTF-8 file is read piece by piece (`utf8_pieces`): its whole text is
+never in memory, only the piece being framed, so memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from postmortem.decode import MAX_INPUT_ENV, size_text
+
+_CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")
+_LOOKAHEAD = 256  # bytes of the next line needed to tell whether it continues a record
+
+
+def continues(text: str, pos: int) -> bool:
+    """Whether the line at `pos` continues the record above it (so a piece must not start there)."""
+    if text.startswith(_CONTINUATION_STARTS, pos):
+        return True
+    word = text[pos:pos + 200].split(":", 1)[0]
+    return word.endswith(("Error", "Exception", "Exit", "Interrupt", "Warning")) and " " not in word
+
+
+def split_text(text: str, size: int) -> Iterator[str]:
+    """Pieces of about `size` characters; every piece but the last ends with a newline; joined, they
+    are the text. A generator: only the piece being framed is copied out of the text."""
+    start = 0
+    while len(text) - start > size:
+        cut = text.find("\n", start + size)
+        while cut != -1 and cut + 1 < len(text) and continues(text, cut + 1):
+            cut = text.find("\n", cut + 1)
+        if cut == -1 or cut + 1 >= len(text):
+            break
+        yield text[start:cut + 1]
+        start = cut + 1
+    yield text[start:]
+
+
+def _boundary(buf: bytearray, start: int, eof: bool) -> int | None:
+    """End of the first piece of `buf` at or after `start`, or None when more bytes must be read."""
+    pos = buf.find(b"\n", start)
+    while pos != -1:
+        nxt = pos + 1
+        if len(buf) - nxt < _LOOKAHEAD and not eof and buf.find(b"\n", nxt) == -1:
+            return None  # the next line is not all here yet
+        if nxt >= len(buf):
+            return len(buf)
+        if not continues(bytes(buf[nxt:nxt + _LOOKAHEAD]).decode("utf-8", "ignore"), 0):
+            return nxt
+        pos = buf.find(b"\n", nxt)
+    return len(buf) if eof else None
+
+
+class PieceDecoder:
+    """UTF-8 pieces to text with the repairs decode.py makes on a whole file, counted over all pieces."""
+
+    def __init__(self) -> None:
+        self.replaced = 0
+        self.nul = 0
+
+    def __call__(self, data: bytes | bytearray) -> str:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="replace")
+            self.replaced += text.count("\ufffd")
+        if "\x00" in text:
+            self.nul += text.count("\x00")
+            text = text.replace("\x00", "")
+        return text
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.replaced:
+            out.append(f"{self.replaced} undecodable byte sequences replaced with U+FFFD")
+        if self.nul:
+            out.append(f"{self.nul} NUL characters removed")
+        return out
+
+
+def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: list[str]) -> Iterator[str]:
+    """The text of a plain UTF-8 file in pieces of about `size` bytes, cut between records.
+
+    At most `limit` bytes are read (cut at a line break, as decode.py does); repairs, the cap and a
+    file that changed while read are appended to `problems` when the last piece has been given."""
+    decode = PieceDecoder()
+    read = given = 0
+    capped = False
+    with open(path, "rb") as fh:
+        buf = bytearray()
+        eof = False
+        need = size + _LOOKAHEAD
+        while True:
+            while not eof and len(buf) < need:
+                block = fh.read(min(size, limit + 1 - read))
+                if not block:
+                    eof = True
+                    break
+                buf += block
+                read += len(block)
+                if read > limit:
+                    capped = eof = True
+                    del buf[len(buf) - (read - limit):]
+                    nl = buf.rfind(b"\n", max(0, len(buf) - 65536))
+                    if nl > 0:
+                        del buf[nl + 1:]
+            if not buf:
+                break
+            cut = _boundary(buf, min(size, len(buf)), eof) if len(buf) > size else (len(buf) if eof else None)
+            if cut is None:
+                need = len(buf) + size  # one record longer than a piece: read on
+                continue
+            given += cut
+            yield decode(buf[:cut])
+            del buf[:cut]
+            need = size + _LOOKAHEAD
+        size_now = os.fstat(fh.fileno()).st_size
+    problems.extend(decode.problems())
+    if capped:
+        problems.append(f"file larger than {size_text(limit)}: only the first {given} bytes were read "
+                        f"({MAX_INPUT_ENV} raises the cap)")
+    elif size_now != expected_size or read != expected_size:
+        problems.append(f"file changed while read (size {expected_size} bytes when listed, {size_now} after "
+                        f"reading, {read} read): read what was there")
