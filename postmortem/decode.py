@@ -2,7 +2,8 @@
 
 Each problem becomes a one-line note on the file; decoding never raises on bad bytes. Memory is
 bounded: a file is read, or decompressed, up to `max_input_bytes()` (default 256 MiB, set with the
-environment variable POSTMORTEM_MAX_INPUT_MB), so a gzip bomb never grows past the cap.
+environment variable POSTMORTEM_MAX_INPUT_MB), so a gzip bomb never grows past the cap. (Big plain
+UTF-8 logs do not come here: postmortem/stream.py reads them piece by piece, in bounded memory.)
 """
 
 from __future__ import annotations

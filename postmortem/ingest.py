@@ -337,7 +337,9 @@ def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator
 
     def pieces() -> Iterator[FramedLog | FileParse]:
         offset = 0
-        for piece in utf8_pieces(f.real, f.size, CHUNK_CHARS, max_input_bytes(), info.problems):
+        # memory does not grow with a streamed file: read it all (up to its listed size, if it grows)
+        limit = max(max_input_bytes(), f.size)
+        for piece in utf8_pieces(f.real, f.size, CHUNK_CHARS, limit, info.problems):
             try:
                 framed = frame_log_text(piece, ctx, opts.summarize_noise)
             except RECOVERABLE as exc:  # noqa: BLE001 - this piece is counted, the file goes on

@@ -120,9 +120,9 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
             need = size + _LOOKAHEAD
         size_now = os.fstat(fh.fileno()).st_size
     problems.extend(decode.problems())
-    if capped:
+    if capped and size_now == expected_size:
         problems.append(f"file larger than {size_text(limit)}: only the first {given} bytes were read "
                         f"({MAX_INPUT_ENV} raises the cap)")
-    elif size_now != expected_size or read != expected_size:
+    elif size_now != expected_size or (read != expected_size and not capped):
         problems.append(f"file changed while read (size {expected_size} bytes when listed, {size_now} after "
                         f"reading, {read} read): read what was there")

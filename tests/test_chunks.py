@@ -88,3 +88,15 @@ def test_streaming_never_cuts_inside_a_traceback(tmp_path):
         pieces = list(utf8_pieces(str(path), path.stat().st_size, size, 10**9, []))
         assert "".join(pieces) == record * 60
         assert all(p.startswith("2024-") for p in pieces)
+
+
+def test_a_streamed_log_is_read_whole_past_the_decode_cap(tmp_path, monkeypatch):
+    """The per-file cap bounds memory for whole-text reads; a streamed log needs none, so none applies."""
+    line = "2024-01-15 10:02:11,532 ERROR app.cache - Error 111 connecting to redis:6379. Connection refused.\n"
+    (tmp_path / "app.log").write_text(line * 30000)  # ~2.9 MB
+    monkeypatch.setenv("POSTMORTEM_MAX_INPUT_MB", "1")
+    capped = ingest([str(tmp_path)]).inputs[0]
+    assert capped.lines < 30000 and any("only the first" in p for p in capped.problems)
+    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 1024**2)
+    streamed = ingest([str(tmp_path)]).inputs[0]
+    assert streamed.lines == 30000 and streamed.event_lines == 30000 and streamed.problems == []
