@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from postmortem.batch_archive import ArchiveLimits, archive_stem
 from postmortem.batch_cache import incident_key, load_cache, options_fingerprint, save_cache
 from postmortem.batch_index import (
@@ -28,6 +30,8 @@ from postmortem.batch_worker import FORMATS, IncidentJob, IncidentOutcome, run_i
 from postmortem.pipeline import AnalyzeOptions
 
 DASK_SCHEME = "dask://"
+# First characters that make a spreadsheet evaluate a CSV cell as a formula.
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 class BatchUsageError(ValueError):
@@ -143,6 +147,19 @@ def _cached_summary(out: Path, name: str) -> IncidentSummary | None:
         return None
 
 
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix `'` to String cells a spreadsheet would run as a formula (OWASP CSV injection advice).
+
+    Log text (titles, incident names) is untrusted: a cell starting with = + - @ tab or CR is
+    evaluated by Excel, LibreOffice and Sheets. Only String columns are touched, so numbers and
+    timestamps keep their values and types.
+    """
+    return frame.with_columns(
+        pl.col(name).str.replace(_FORMULA_START, "'$0")
+        for name, dtype in frame.schema.items() if dtype == pl.String
+    )
+
+
 def write_index(out: Path, incidents: list[IncidentSummary], generated_at: str | None = None) -> None:
     """index.md, index.html (chart inline), the chart beside them, findings.csv and findings.parquet."""
     ctx = index_context(incidents, generated_at)
@@ -151,9 +168,12 @@ def write_index(out: Path, incidents: list[IncidentSummary], generated_at: str |
     (out / "index.md").write_text(render_index(ctx, "md"), encoding="utf-8")
     (out / "index.html").write_text(render_index(ctx, "html", svg), encoding="utf-8")
     frame = findings_frame(incidents)
+    # Parquet keeps the raw values: it is read by programs, not opened by spreadsheets.
     frame.write_parquet(out / "findings.parquet")
-    frame.with_columns(frame["start"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                       frame["end"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(out / "findings.csv")
+    # Guard before formatting the timestamps, so they (not log text) stay unprefixed.
+    safe = spreadsheet_safe(frame)
+    safe.with_columns(safe["start"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                      safe["end"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(out / "findings.csv")
 
 
 def run_batch(

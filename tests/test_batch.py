@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as csv_module
 import io
 import json
 import shutil
@@ -14,7 +15,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from postmortem.batch import run_batch
+from postmortem import batch_cache
+from postmortem.batch import run_batch, spreadsheet_safe, write_index
 from postmortem.batch_archive import ArchiveError, ArchiveLimits, extract_archive
 from postmortem.batch_index import incidents_chart_svg, index_context, recurrences, render_index
 from postmortem.batch_summary import FindingRow, IncidentSummary, rule_role, summary_from_json
@@ -151,6 +153,84 @@ def test_rerun_skips_unchanged_incidents_and_force_reanalyzes(batch_dir, first_r
 
     res = CliRunner().invoke(main, ["batch", str(changed), "-o", str(tmp_path / "out2"), "--force"])
     assert res.exit_code == 0 and "skipped" not in res.output
+
+
+def _healthy_root(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    (root / "healthy").mkdir(parents=True)
+    (root / "healthy" / "web.log").write_text(HEALTHY_LOG)
+    return root
+
+
+def test_cache_misses_when_the_tool_fingerprint_changes(tmp_path, monkeypatch):
+    root, out = _healthy_root(tmp_path), tmp_path / "out"
+    monkeypatch.setattr(batch_cache, "tool_fingerprint", lambda: "0.1.0+aaaa")
+    assert run_batch(root, out).analyzed == 1
+    same = run_batch(root, out)
+    assert (same.analyzed, same.skipped) == (0, 1)
+    monkeypatch.setattr(batch_cache, "tool_fingerprint", lambda: "0.1.0+bbbb")
+    changed = run_batch(root, out)
+    assert (changed.analyzed, changed.skipped) == (1, 0)
+    assert batch_cache.incident_key(root / "healthy", "{}") != batch_cache.incident_key(root / "healthy", "{ }")
+
+
+def test_source_digest_follows_source_bytes_not_byte_code(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "templates").mkdir(parents=True)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "a.py").write_text("X = 1\n")
+    (pkg / "templates" / "t.md.j2").write_text("{{ x }}\n")
+    (pkg / "__pycache__" / "a.cpython-312.pyc").write_bytes(b"\0")
+    digest = batch_cache.source_digest({"pkg": pkg})
+    (pkg / "__pycache__" / "a.cpython-312.pyc").write_bytes(b"\1")
+    (pkg / "notes.txt").write_text("not code")
+    assert batch_cache.source_digest({"pkg": pkg}) == digest
+    (pkg / "templates" / "t.md.j2").write_text("{{ y }}\n")
+    after_template = batch_cache.source_digest({"pkg": pkg})
+    assert after_template != digest
+    (pkg / "a.py").write_text("X = 2\n")
+    assert batch_cache.source_digest({"pkg": pkg}) not in (digest, after_template)
+    assert batch_cache.source_digest({"other": pkg}) != batch_cache.source_digest({"pkg": pkg})
+
+
+def test_tool_fingerprint_is_the_version_and_a_hash_of_the_installed_packages():
+    import postmortem
+
+    fp = batch_cache.tool_fingerprint()
+    assert fp == batch_cache.tool_fingerprint() and fp.startswith(postmortem.__version__ + "+")
+    roots = {n: Path(__import__(n).__file__).parent for n in batch_cache.TOOL_PACKAGES}
+    assert fp == f"{postmortem.__version__}+{batch_cache.source_digest(roots)}"
+
+
+HOSTILE = ('=HYPERLINK("http://x","y")', "+1+1", "@SUM(A1)", "-2+3", "\tcmd", "\r=1")
+
+
+def test_findings_csv_neutralizes_formulas_and_parquet_keeps_raw_text(tmp_path):
+    incidents = [_summary(f"{h}-incident", _report([_finding("PM402", "retry-without-backoff", title=h)], 0))
+                 for h in HOSTILE]
+    incidents.append(_summary("plain", _report([_finding("PM100", "redis-unreachable", title="down 12 s")], 1)))
+    write_index(tmp_path, incidents)
+    with open(tmp_path / "findings.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv_module.DictReader(fh))
+    pq = pl.read_parquet(tmp_path / "findings.parquet")
+    assert len(rows) == pq.height == len(HOSTILE) + 1
+    titles = {r["title"] for r in rows}
+    assert {"'" + h for h in HOSTILE} | {"down 12 s"} == titles
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in titles
+    assert {r["incident"] for r in rows} == {f"'{h}-incident" for h in HOSTILE} | {"plain"}
+    assert set(pq["title"]) == set(HOSTILE) | {"down 12 s"}
+    assert set(pq["incident"]) == {f"{h}-incident" for h in HOSTILE} | {"plain"}
+    for row in rows:  # timestamps and the other columns keep their text
+        assert row["start"].startswith("2026-01-") and row["end"].startswith("2026-01-")
+        assert row["severity"] == "high" and row["stats"].startswith("{")
+
+
+def test_spreadsheet_guard_touches_only_string_columns():
+    frame = pl.DataFrame({"n": [-2, 3], "x": [-1.5, 0.0], "s": ["-2", "a=b"], "u": [None, "@x"]})
+    safe = spreadsheet_safe(frame)
+    assert safe.schema == frame.schema
+    assert safe["n"].to_list() == [-2, 3] and safe["x"].to_list() == [-1.5, 0.0]
+    assert safe["s"].to_list() == ["'-2", "a=b"] and safe["u"].to_list() == [None, "'@x"]
 
 
 def test_usage_errors_exit_2(tmp_path):
