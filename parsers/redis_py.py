@@ -34,6 +34,12 @@ _LOST = (
     r"Bad response from PING health check|Connection has data|Connection not ready|"
     r"ConnectionClosedError|Reader at end of file"
 )
+# A pipeline that had WATCHed keys loses its connection: redis-py raises WatchError with this wording
+# (2.x-3.x and aioredis "occured on while", 4.x-7.x "occurred on while", 8.x "A {type(error).__name__}
+# occurred while": ConnectionError, TimeoutError, `timeout` for socket.timeout before 3.10).
+_WATCH_FAILED = r"\bA (?:[A-Z]\w*Error|timeout) occurr?ed (?:on )?while watching one or more keys"
+_WATCH_TIMEOUT = r"\bA (?:TimeoutError|timeout) occurr?ed (?:on )?while watching"
+_WATCH_LOST = r"\bA ConnectionError occurr?ed (?:on )?while watching"
 _LOADING_STRICT = r"BusyLoadingError"
 _AUTH_STRICT = r"AuthenticationError|AuthenticationWrongNumberOfArgsError"
 _READONLY_STRICT = r"ReadOnlyError"
@@ -50,9 +56,13 @@ _POOL_SHARED = r"Too many connections"
 # An exception line: the class then `: message` or nothing, so source lines (`raise X(...)`,
 # `except X:`) are not evidence.
 _CLASS = (
-    r"(?m:(?:^|[^\w.])(?:(?:redis|aioredis|django_redis)\.(?:exceptions|errors)\.\w+|ConnectionInterrupted|"
+    r"(?m:(?:^|[^\w.\n])(?:(?:redis|aioredis|django_redis)\.(?:exceptions|errors)\.\w+|ConnectionInterrupted|"
     r"ResponseError|OutOfMemoryError|ClusterDownError|MasterDownError|MaxConnectionsError|NoScriptError|"
-    r"ExecAbortError|PubSubError)(?::\s+\S|$))|\b(?:network|tls|auth|server):[A-Z]\w*Error\b"
+    r"ExecAbortError|PubSubError)(?::[ \t]+\S|$))|\b(?:network|tls|auth|server):[A-Z]\w*Error\b|"
+    # optimistic-lock conflict (EXEC answered nil): a redis-py error, not a connectivity one; the
+    # bare wording "Watched variable changed" is other software's too, so the class must be there
+    # (`WatchError: ...`, or its repr after `: ` / at a line start, unlike `raise WatchError("...")`)
+    r"(?:\bWatchError: |(?m:^|: )WatchError\(['\"])Watched variable changed\."
 )
 # Socket-level builtins: only inside a traceback through redis-py (or its `sock.connect(...)` line).
 _SOCK_CONNECT = (
@@ -62,7 +72,8 @@ _SOCK_CONNECT = (
 _SOCK_LOST = r"ConnectionResetError|BrokenPipeError|\[Errno 104\]|\[Errno 32\]|\[WinError 10054\]|Connection reset by peer"
 _SOCK_TIMEOUT = r"(?:socket\.)?timeout: timed out|TimeoutError: (?:\[Errno 110\]|timed out)|Connection timed out"
 
-_STRICT = "|".join((_RECONNECT, _RESTORED, _CONNECT, _POOL, _TIMEOUT, _LOST, _LOADING_STRICT, _AUTH_STRICT, _READONLY_STRICT))
+_STRICT = "|".join((_RECONNECT, _RESTORED, _CONNECT, _POOL, _TIMEOUT, _LOST, _WATCH_FAILED, _LOADING_STRICT, _AUTH_STRICT,
+                    _READONLY_STRICT))
 _SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED))
 _SOCKET = "|".join((_SOCK_CONNECT, _SOCK_LOST, _SOCK_TIMEOUT))
 
@@ -77,7 +88,7 @@ _DETAIL = (
     r"(?:unix socket: )?\S+?\.(?: [^.\n]*\.?|$)|(?i)error while reading from [^\n]*?(?:\)|$)|"
     r"(?i)timeout (?:reading from|writing to|connecting to) [\w.:/\[\]-]*\w|Connection closed by server\.|"
     r"Too many connections|No connection available\.|max number of clients(?: \+ cluster connections)? reached|"
-    r"Redis is loading the dataset in memory"
+    r"Redis is loading the dataset in memory|" + _WATCH_FAILED
 )
 _EXC_TOKEN = r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupted)(?::|\(|$| at )"
 
@@ -137,6 +148,13 @@ def _classify(hit: pl.Expr, phase: pl.Expr) -> pl.Expr:
         .when(hit.str.contains(_LOADING_STRICT + "|" + _LOADING)).then(pl.lit("redis.loading"))
         .when(hit.str.contains(_AUTH_STRICT + "|" + _AUTH)).then(pl.lit("redis.auth_failed"))
         .when(hit.str.contains(_READONLY_STRICT + "|" + _READONLY)).then(pl.lit("redis.readonly"))
+        # Lost while watching: WATCH had been answered on that connection (redis-py sets `watching` only
+        # then), so it was established and then failed. Like every errno-less ConnectionError wording
+        # here ("Connection closed by server.", "Error while reading from"), that is connection_lost;
+        # connect_failed needs connect wording or a connect errno. The subclasses named in 8.x
+        # wording (BusyLoadingError, AuthenticationError, MaxConnectionsError) matched their kinds above.
+        .when(hit.str.contains(_WATCH_TIMEOUT)).then(pl.lit("redis.timeout"))
+        .when(hit.str.contains(_WATCH_LOST)).then(pl.lit("redis.connection_lost"))
         .when(hit.str.contains(_CONNECT + "|" + _SOCK_CONNECT)).then(pl.lit("redis.connect_failed"))
         .when(hit.str.contains(_TIMEOUT)).then(pl.lit("redis.timeout"))
         .when(hit.str.contains(_LOST + "|" + _SOCK_LOST)).then(pl.lit("redis.connection_lost"))
@@ -277,7 +295,10 @@ class RedisPyRecognizer:
             message=redact_expr(pl.coalesce(hit, text.str.extract(r"^\s*([^\n]*)", 1))).str.slice(0, 2000),
             value=retry.struct.field("s").cast(pl.Float64, strict=False),
             attrs=compact_attrs(
-                exception=classes.list.last().str.extract(r"(\w+)$", 1),
+                # an app logging only str(e) of the WatchError: the wording names what redis-py raised
+                exception=pl.coalesce(classes.list.last().str.extract(r"(\w+)$", 1),
+                                      pl.when(hit.str.contains(_WATCH_FAILED)).then(pl.lit("WatchError"))),
+                cause=hit.str.extract(r"\bA ([A-Z]\w*Error|timeout) occurr?ed (?:on )?while watching", 1),
                 wrapper=pl.when(classes.list.len() > 1).then(classes.list.first()),
                 errno=errno,
                 host=ep.struct.field("host"),

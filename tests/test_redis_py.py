@@ -178,3 +178,98 @@ def test_arbitrary_text_never_crashes_and_lines_add_up(lines):
 
 def test_fixture_files_are_small():
     assert all(p.stat().st_size < 200_000 for p in Path(FIXTURES).iterdir())
+
+
+# --- WATCH: a pipeline's lost connection vs an optimistic-lock conflict ---------------------------------------
+# redis-py's own wordings (client.py Pipeline: _disconnect_reset_raise / _disconnect_raise_reset, 8.x
+# _disconnect_raise_on_watching; _execute_transaction for the conflict), each as an app logs str(e).
+WATCH_WORDINGS = {
+    "A ConnectionError occured on while watching one or more keys": "redis.connection_lost",  # 2.x-3.x, aioredis
+    "A ConnectionError occurred on while watching one or more keys": "redis.connection_lost",  # 4.x-7.x
+    "A ConnectionError occurred while watching one or more keys": "redis.connection_lost",  # 8.x
+    "A TimeoutError occurred while watching one or more keys": "redis.timeout",  # 8.x, a timed-out read
+    "A timeout occurred while watching one or more keys": "redis.timeout",  # 8.x, socket.timeout before 3.10
+    "A BusyLoadingError occurred while watching one or more keys": "redis.loading",  # a ConnectionError subclass
+}
+
+
+@pytest.mark.parametrize("wording", sorted(WATCH_WORDINGS))
+def test_lost_while_watching_wordings(wording):
+    line = f"2026-11-23 03:08:31,428 WARNING app.jobs - redis call failed (attempt 1), retrying in 0.25s: {wording}\n"
+    events = parse(line).events
+    row = events.row(0, named=True)
+    assert (events.height, row["source"], row["kind"]) == (1, "redis_py", WATCH_WORDINGS[wording])
+    a = attrs(row)
+    assert a["exception"] == "WatchError" and a["error"] == wording
+    assert a["cause"] == wording.split()[1]
+
+
+def test_watch_fixture_kinds_and_fields():
+    result = parse((FIXTURES / "watch.log").read_text(encoding="utf-8"))
+    kinds = {r["line"]: (r["source"], r["kind"]) for r in result.events.iter_rows(named=True)}
+    assert kinds == {
+        1: ("redis_py", "redis.connection_lost"),  # traceback through _disconnect_reset_raise
+        18: ("redis_py", "redis.connection_lost"),
+        19: ("redis_py", "redis.timeout"),
+        20: ("redis_py", "redis.connection_lost"),  # "WatchError: ... occured on while"
+        21: ("redis_py", "redis.error"),  # Watched variable changed.: a conflict, not a connectivity failure
+        34: ("app", "app.log"),  # the bare conflict wording without the class is not claimed
+        35: ("app", "app.log"),  # another program's "Watched variable changed:"
+    }
+    first = result.events.row(0, named=True)
+    assert first["message"] == "redis.exceptions.WatchError: A ConnectionError occurred on while watching one or more keys"
+    conflict = result.events.filter(pl.col("line") == 21).row(0, named=True)
+    assert conflict["message"] == "redis.exceptions.WatchError: Watched variable changed."  # not the `raise` line
+    assert attrs(conflict) == {"exception": "WatchError", "error": "Watched variable changed."}
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("[2024-05-02 10:15:02,300: WARNING/ForkPoolWorker-2] Task app.tasks.reserve[5f1c] retry: Retry in 1s: "
+     "WatchError('A ConnectionError occurred on while watching one or more keys')", "redis.connection_lost"),
+    ("[2024-05-02 10:15:03,400: WARNING/ForkPoolWorker-1] Task app.tasks.reserve[0b7e] retry: Retry in 1s: "
+     "WatchError('Watched variable changed.')", "redis.error"),
+    ("2024-05-02 10:15:03,001 WARNING app.cart - conflict: WatchError: Watched variable changed.", "redis.error"),
+    ('    raise WatchError("Watched variable changed.")', None),  # a source line is not evidence
+    ("2024-05-02 10:15:03,001 WARNING app - Sentinel failover occurred while watching one or more keys", None),
+    ("2024-05-02 10:15:03,001 WARNING app - Watched variable changed.", None),
+])
+def test_watch_error_forms(text, kind):
+    events = parse(text + "\n").events.filter(pl.col("source") == "redis_py")
+    assert events.get_column("kind").to_list() == ([kind] if kind else [])
+
+
+def _burst(tmp_path: Path, message: str) -> list:
+    from postmortem.correlate import find_outages
+    from postmortem.ingest import ingest
+
+    lines = [f"2026-11-23 03:08:{10 + i:02d},000 WARNING app.jobs - job {i} failed: {message}" for i in range(12)]
+    tmp_path.mkdir()
+    (tmp_path / "worker.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    events = ingest([str(tmp_path)]).events
+    assert events.filter(pl.col("source") == "redis_py").height == 12
+    return find_outages(events)
+
+
+def test_watch_conflicts_are_not_an_outage_but_lost_watches_are(tmp_path):
+    from postmortem.correlate import ATTEMPT_KINDS, UNREACHABLE_KINDS
+
+    assert "redis.error" not in UNREACHABLE_KINDS + ATTEMPT_KINDS
+    assert _burst(tmp_path / "a", "redis.exceptions.WatchError: Watched variable changed.") == []
+    lost = _burst(tmp_path / "b", "redis.exceptions.WatchError: A ConnectionError occurred while watching one or more keys")
+    assert len(lost) == 1 and len(lost[0].event_ids) == 12
+
+
+@pytest.mark.parametrize("scenario", ["storm", "healthy"])
+def test_recorded_client_errors_match_what_the_recorder_measured(scenario):
+    """Per pod, every error the recording clients counted is one redis_py event of the matching kind."""
+    from postmortem.ingest import ingest
+
+    recorded = DATA / "recorded"
+    facts = json.loads((recorded / f"{scenario}.facts.json").read_text(encoding="utf-8"))
+    events = ingest([str(recorded / scenario)]).events.filter(
+        (pl.col("source") == "redis_py") & (pl.col("kind") != "redis.config"))
+    kind_of = {"connection_refused": "redis.connect_failed", "max_clients": "redis.max_clients",
+               "other:WatchError": "redis.connection_lost"}  # the recordings' WatchErrors are lost watches
+    for pod, measured in facts["clients_by_pod"].items():
+        found = dict(events.filter(pl.col("host") == pod).group_by("kind").len().iter_rows())
+        assert found == {kind_of[k]: n for k, n in measured["errors"].items()}, pod
