@@ -339,7 +339,15 @@ def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator
         offset = 0
         # memory does not grow with a streamed file: read it all (up to its listed size, if it grows)
         limit = max(max_input_bytes(), f.size)
-        for piece in utf8_pieces(f.real, f.size, CHUNK_CHARS, limit, info.problems):
+        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, limit, info.problems)
+        while True:
+            try:
+                piece = next(stream)
+            except StopIteration:
+                return
+            except OSError as exc:  # an I/O error part way: keep what was read, say where it stopped
+                info.problems.append(f"read error after {offset} lines ({exc.strerror or exc}): kept what was read")
+                return
             try:
                 framed = frame_log_text(piece, ctx, opts.summarize_noise)
             except RECOVERABLE as exc:  # noqa: BLE001 - this piece is counted, the file goes on

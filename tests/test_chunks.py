@@ -100,3 +100,23 @@ def test_a_streamed_log_is_read_whole_past_the_decode_cap(tmp_path, monkeypatch)
     monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 1024**2)
     streamed = ingest([str(tmp_path)]).inputs[0]
     assert streamed.lines == 30000 and streamed.event_lines == 30000 and streamed.problems == []
+
+
+def test_an_io_error_part_way_through_a_streamed_log_keeps_what_was_read(tmp_path, monkeypatch):
+    import postmortem.stream as stream_mod
+
+    line = "2024-01-15 10:02:11,532 ERROR app.cache - Error 111 connecting to redis:6379. Connection refused.\n"
+    (tmp_path / "app.log").write_text(line * 200)
+    real = stream_mod.utf8_pieces
+
+    def failing(*args, **kwargs):
+        pieces = real(*args, **kwargs)
+        yield next(pieces)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(ingest_mod, "utf8_pieces", failing)
+    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 2000)
+    info = ingest([str(tmp_path)]).inputs[0]
+    assert 0 < info.lines < 200 and info.event_lines == info.lines
+    assert any(p.startswith(f"read error after {info.lines} lines (Input/output error)") for p in info.problems)
