@@ -238,6 +238,8 @@ def _ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> _
             if pending_rows >= CLASSIFY_BATCH_ROWS:
                 _classify_pending(pending, opts, part.assumptions, part.frames, part.warnings)
                 pending, pending_rows = [], 0
+        # a streamed file says what it repaired once its last piece is read
+        part.warnings.extend(w for w in (f"{info.path}: {p}" for p in info.problems) if w not in part.warnings)
     _classify_pending(pending, opts, part.assumptions, part.frames, part.warnings)
     return part
 
