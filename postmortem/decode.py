@@ -183,23 +183,50 @@ def _to_text(data: bytes | bytearray, parts: list[str], problems: list[str]) -> 
             parts.append("binary")
             problems.append(f"binary content ({why}): skipped")
             return Decoded("", "+".join(parts), problems, binary=True)
-        try:  # valid UTF-8 (the common case) needs no count of replacements
-            text, enc, strict = data.decode("utf-8"), "utf-8", True
-        except UnicodeDecodeError:
-            text, enc, strict = data.decode("utf-8", errors="replace"), "utf-8", False
-    if not strict:
-        bad = text.count("\ufffd")
-        if bad:
-            problems.append(f"{bad} undecodable byte sequences replaced with U+FFFD")
-    nul = text.count("\x00") if "\x00" in text else 0
-    if nul:
-        problems.append(f"{nul} NUL characters removed")
-        text = text.replace("\x00", "")
+        text, strict = utf8_text(data)
+        enc = "utf-8"
+    repairs = Repairs()
+    text = repairs.clean(text, strict)
+    problems.extend(repairs.problems())
     if "\r" in text and "\n" not in text:
         text = text.replace("\r", "\n")
         problems.append("old Mac line endings (CR only) read as line breaks")
     parts.append(enc)
     return Decoded(text, "+".join(parts), problems)
+
+
+def utf8_text(data: bytes | bytearray) -> tuple[str, bool]:
+    """(text, strict): valid UTF-8, the common case, decodes without a count of replacements to make."""
+    try:
+        return data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace"), False
+
+
+class Repairs:
+    """Replacement characters and NULs in decoded text, counted over one file (or all its streamed
+    pieces, see postmortem/stream.py) and said as problem lines."""
+
+    def __init__(self) -> None:
+        self.replaced = 0
+        self.nul = 0
+
+    def clean(self, text: str, strict: bool) -> str:
+        """Count what decoding replaced (unless it was strict) and remove NULs."""
+        if not strict:
+            self.replaced += text.count("\ufffd")
+        if "\x00" in text:
+            self.nul += text.count("\x00")
+            text = text.replace("\x00", "")
+        return text
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.replaced:
+            out.append(f"{self.replaced} undecodable byte sequences replaced with U+FFFD")
+        if self.nul:
+            out.append(f"{self.nul} NUL characters removed")
+        return out
 
 
 def _cut_plain(data: bytes, limit: int, problems: list[str]) -> bytes:

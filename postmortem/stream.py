@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from postmortem.decode import MAX_INPUT_ENV, size_text
+from postmortem.decode import MAX_INPUT_ENV, Repairs, size_text, utf8_text
 
 _CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")
 _LOOKAHEAD = 256  # bytes of the next line needed to tell whether it continues a record
@@ -55,39 +55,12 @@ def _boundary(buf: bytearray, start: int, eof: bool) -> int | None:
     return len(buf) if eof else None
 
 
-class PieceDecoder:
-    """UTF-8 pieces to text with the repairs decode.py makes on a whole file, counted over all pieces."""
-
-    def __init__(self) -> None:
-        self.replaced = 0
-        self.nul = 0
-
-    def __call__(self, data: bytes | bytearray) -> str:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("utf-8", errors="replace")
-            self.replaced += text.count("\ufffd")
-        if "\x00" in text:
-            self.nul += text.count("\x00")
-            text = text.replace("\x00", "")
-        return text
-
-    def problems(self) -> list[str]:
-        out = []
-        if self.replaced:
-            out.append(f"{self.replaced} undecodable byte sequences replaced with U+FFFD")
-        if self.nul:
-            out.append(f"{self.nul} NUL characters removed")
-        return out
-
-
 def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: list[str]) -> Iterator[str]:
     """The text of a plain UTF-8 file in pieces of about `size` bytes, cut between records.
 
     At most `limit` bytes are read (cut at a line break, as decode.py does); repairs, the cap and a
     file that changed while read are appended to `problems` when the last piece has been given."""
-    decode = PieceDecoder()
+    repairs = Repairs()
     read = given = 0
     capped = False
     with open(path, "rb") as fh:
@@ -115,11 +88,11 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
                 need = len(buf) + size  # one record longer than a piece: read on
                 continue
             given += cut
-            yield decode(buf[:cut])
+            yield repairs.clean(*utf8_text(buf[:cut]))
             del buf[:cut]
             need = size + _LOOKAHEAD
         size_now = os.fstat(fh.fileno()).st_size
-    problems.extend(decode.problems())
+    problems.extend(repairs.problems())
     if capped and size_now == expected_size:
         problems.append(f"file larger than {size_text(limit)}: only the first {given} bytes were read "
                         f"({MAX_INPUT_ENV} raises the cap)")
