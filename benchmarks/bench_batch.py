@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/pm-bench-batch"))
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from postmortem.batch import run_batch
+    from postmortem.batch.run import run_batch
 
     shutil.rmtree(args.work, ignore_errors=True)
     generate(args.work / "in", args.incidents, args.seed)

@@ -19,8 +19,8 @@ import polars as pl
 from parsers.base import RECORD_COLUMNS, FileParse, ParseContext
 from parsers.envelopes import normalize_level
 from parsers.recognize import recognize
+from postmortem.input.timeparse import with_parsed_ts
 from postmortem.model import UnrecognizedSample, conform_events
-from postmortem.timeparse import with_parsed_ts
 
 _TS_COLS = ("timestamp [UTC]", "TimeGenerated [UTC]", "timestamp", "TimeGenerated", "timestamp [Local Time]")
 _MSG_COLS = ("message", "Message")

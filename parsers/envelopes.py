@@ -26,7 +26,7 @@ import polars as pl
 
 from parsers import churn
 from parsers.noise import split_noise
-from postmortem.timeparse import with_parsed_ts
+from postmortem.input.timeparse import with_parsed_ts
 
 MAX_LINE_CHARS = 65536  # longer lines are cut for parsing (counted as a problem)
 HEAD_LINES = 2000

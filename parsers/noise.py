@@ -103,7 +103,7 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     ts_group = body.str.extract_groups(ts_rx).struct.field("ts")
     where = _ts_slice(noise, ts_group)
     ts_text = body.str.slice(*where) if where else ts_group
-    from postmortem.timeparse import with_parsed_ts  # late: keeps parsers importable on their own
+    from postmortem.input.timeparse import with_parsed_ts  # late: keeps parsers importable on their own
 
     # Drop fractional seconds first, then parse only the distinct seconds: one parse per second of log
     # instead of one per line.

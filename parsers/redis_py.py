@@ -17,7 +17,7 @@ from typing import ClassVar
 import polars as pl
 
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
-from postmortem.redact import redact_expr
+from postmortem.redaction import redact_expr
 
 # --- error messages (formats.md §2.2) --------------------------------------------------------------------
 # redis-py wording: claimed without further context.

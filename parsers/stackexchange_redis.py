@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from postmortem.redact import redact_expr
+from postmortem.redaction import redact_expr
 
 _EP = r"[\w.\-\[\]*]+:\d+"  # host:port (hosts may be [REDACTED] or masked)
 

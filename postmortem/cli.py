@@ -30,7 +30,7 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 
 
 def _source_types(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    from postmortem.ingest import parser_names
+    from postmortem.input.ingest import parser_names
 
     known = parser_names()
     out = []
@@ -57,7 +57,7 @@ def _split_rules(value: str | None) -> tuple[str, ...]:
 
 
 def _ingest_options(tz, year, now, source_type):
-    from postmortem.ingest import IngestOptions
+    from postmortem.input.ingest import IngestOptions
 
     return IngestOptions(
         tz=_check_tz(tz), year=year, now=_parse_time(now, "--now"), source_types=_source_types(source_type)
@@ -107,9 +107,9 @@ def main() -> None:
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
             generated_at, jobs, tz, year, now, source_type):
     """Analyze incident logs under PATHS and write a postmortem."""
+    from postmortem.analysis.pipeline import AnalyzeOptions
+    from postmortem.analysis.pipeline import analyze as run
     from postmortem.model import Severity
-    from postmortem.pipeline import AnalyzeOptions
-    from postmortem.pipeline import analyze as run
     from reports.render import render
 
     if fmt is None:
@@ -149,7 +149,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
 @with_input_options
 def parse(paths, fmt, output, tz, year, now, source_type):
     """Print the normalized events table of PATHS."""
-    from postmortem.ingest import ingest
+    from postmortem.input.ingest import ingest
 
     result = ingest(list(paths), _ingest_options(tz, year, now, source_type))
     for w in result.warnings:
@@ -194,7 +194,7 @@ def formats():
 @main.command(context_settings=CONTEXT)
 def rules():
     """List the detection rules."""
-    from postmortem.detectors import rules as all_rules
+    from postmortem.analysis.detectors import rules as all_rules
 
     for r in all_rules():
         click.echo(f"{r.rule_id}  {r.name:28} {r.severity.label():9} {r.summary}")
@@ -204,7 +204,7 @@ def rules():
 @click.argument("rule_id")
 def explain(rule_id):
     """Explain one rule: what it detects, why it matters, what to do."""
-    from postmortem.detectors import find_rule
+    from postmortem.analysis.detectors import find_rule
 
     rule = find_rule(rule_id)
     if rule is None:
@@ -228,8 +228,8 @@ def batch(directory, output, jobs, executor, force, tz, year, now, source_type):
     """
     from tqdm import tqdm
 
-    from postmortem.batch import BatchUsageError, run_batch
-    from postmortem.pipeline import AnalyzeOptions
+    from postmortem.analysis.pipeline import AnalyzeOptions
+    from postmortem.batch.run import BatchUsageError, run_batch
 
     opts = AnalyzeOptions(ingest=_ingest_options(tz, year, now, source_type))
     bar = tqdm(total=0, unit="incident", file=sys.stderr, disable=None)

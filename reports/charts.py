@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from postmortem.model import Report, event_weight
-from postmortem.redact import redact_text
+from postmortem.redaction import redact_text
 
 ATTEMPT_KINDS = (
     "redis.connect_failed", "redis.reconnect_attempt", "redis.server.client_accepted", "redis.max_clients",

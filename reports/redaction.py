@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from postmortem.model import Evidence, Finding, InputFile, Report, TimelineEntry, UnrecognizedSample
-from postmortem.redact import redact_text
+from postmortem.redaction import redact_text
 
 
 def scrub(value: object) -> object:

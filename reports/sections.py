@@ -32,7 +32,7 @@ def cause_of(rule_id: str) -> str:
 def causes(report: Report) -> dict[str, list[tuple[int, Finding]]]:
     """Findings (with their index, for anchors) grouped as trigger / amplifiers / impact.
 
-    `report.story` (postmortem/story.py) wins when it lists rule IDs; otherwise the rule family decides.
+    `report.story` (postmortem/analysis/story.py) wins when it lists rule IDs; otherwise the rule family decides.
     """
     groups: dict[str, list[tuple[int, Finding]]] = {"trigger": [], "amplifiers": [], "impact": []}
     placed: dict[str, str] = {}
@@ -81,7 +81,7 @@ class Impact:
 def _problems(events: pl.DataFrame | None) -> pl.DataFrame | None:
     if events is None or events.height == 0:
         return None
-    from postmortem.correlate import is_problem
+    from postmortem.analysis.correlate import is_problem
 
     return events.filter(is_problem())
 

@@ -7,7 +7,7 @@ import json
 import polars as pl
 
 from parsers.appinsights_csv import AppInsightsCsv
-from postmortem.ingest import ingest
+from postmortem.input.ingest import ingest
 
 from .conftest import DATA
 

@@ -15,15 +15,15 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from postmortem import batch_cache
-from postmortem.batch import run_batch, spreadsheet_safe, write_index
-from postmortem.batch_archive import ArchiveError, ArchiveLimits, extract_archive
-from postmortem.batch_index import incidents_chart_svg, index_context, recurrences, render_index
-from postmortem.batch_summary import FindingRow, IncidentSummary, rule_role, summary_from_json
-from postmortem.batch_worker import IncidentJob, run_incident
+from postmortem.batch import cache as batch_cache
+from postmortem.batch.archive import ArchiveError, ArchiveLimits, extract_archive
+from postmortem.batch.index import incidents_chart_svg, index_context, recurrences, render_index
+from postmortem.batch.run import run_batch, spreadsheet_safe, write_index
+from postmortem.batch.similarity import group_incidents
+from postmortem.batch.summary import FindingRow, IncidentSummary, rule_role, summary_from_json
+from postmortem.batch.worker import IncidentJob, run_incident
 from postmortem.cli import main
 from postmortem.model import Confidence, Evidence, Finding, Report, Severity
-from postmortem.similarity import group_incidents
 from reports.render import RENDERERS
 
 from .conftest import EXAMPLE

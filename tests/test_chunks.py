@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-import postmortem.ingest as ingest_mod
-from postmortem.ingest import ingest, split_text
+import postmortem.input.ingest as ingest_mod
+from postmortem.input.ingest import ingest, split_text
 
 from .conftest import DATA
 
@@ -44,7 +44,7 @@ def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
 
 @pytest.mark.parametrize("name", ["recorded/storm", "example-incident", "redis_py"])
 def test_streamed_ingest_equals_whole_file_ingest(monkeypatch, name):
-    """A big plain UTF-8 log is read and framed piece by piece (postmortem/stream.py): same result."""
+    """A big plain UTF-8 log is read and framed piece by piece (postmortem/input/stream.py): same result."""
     whole = ingest([str(DATA / name)])
     monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
     monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 3000)
@@ -60,7 +60,7 @@ def test_streamed_ingest_equals_whole_file_ingest(monkeypatch, name):
 
 
 def test_streamed_pieces_repair_bad_bytes_and_respect_the_cap(tmp_path):
-    from postmortem.stream import utf8_pieces
+    from postmortem.input.stream import utf8_pieces
 
     line = "2024-01-15 10:02:11,532 ERROR app.cache - Error 111 connecting to redis:6379. Connection refused.\n"
     data = (line * 50).encode() + b"bad \xff\xfe byte\x00\n" + (line * 50).encode()
@@ -78,7 +78,7 @@ def test_streamed_pieces_repair_bad_bytes_and_respect_the_cap(tmp_path):
 
 
 def test_streaming_never_cuts_inside_a_traceback(tmp_path):
-    from postmortem.stream import utf8_pieces
+    from postmortem.input.stream import utf8_pieces
 
     record = ("2024-01-01 00:00:00,000 ERROR a - x\nTraceback (most recent call last):\n  File \"a\"\n"
               "ValueError: y\n")
@@ -103,7 +103,7 @@ def test_a_streamed_log_is_read_whole_past_the_decode_cap(tmp_path, monkeypatch)
 
 
 def test_an_io_error_part_way_through_a_streamed_log_keeps_what_was_read(tmp_path, monkeypatch):
-    import postmortem.stream as stream_mod
+    import postmortem.input.stream as stream_mod
 
     line = "2024-01-15 10:02:11,532 ERROR app.cache - Error 111 connecting to redis:6379. Connection refused.\n"
     (tmp_path / "app.log").write_text(line * 200)

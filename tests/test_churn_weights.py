@@ -15,9 +15,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postmortem.correlate import attempts_per_second
-from postmortem.detectors.configs import ConnectionPerRequest
-from postmortem.detectors.storm import ReconnectStorm
+from postmortem.analysis.correlate import attempts_per_second
+from postmortem.analysis.detectors.configs import ConnectionPerRequest
+from postmortem.analysis.detectors.storm import ReconnectStorm
 from postmortem.model import Report, event_weight, weighted_count
 from reports.charts import render_charts
 

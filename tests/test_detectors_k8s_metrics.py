@@ -9,19 +9,19 @@ import polars as pl
 import pytest
 
 from parsers import FILE_PARSERS, RECOGNIZERS
-from postmortem.correlate import build_context
-from postmortem.detectors import DETECTORS
-from postmortem.detectors.clock import ClockSkew, server_cycles
-from postmortem.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
-from postmortem.detectors.metrics import (
+from postmortem.analysis.correlate import build_context
+from postmortem.analysis.detectors import DETECTORS
+from postmortem.analysis.detectors.clock import ClockSkew, server_cycles
+from postmortem.analysis.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
+from postmortem.analysis.detectors.metrics import (
     ConnectedClientsSpike,
     ConnectionChurn,
     Evictions,
     RejectedConnections,
 )
-from postmortem.ingest import IngestOptions
+from postmortem.analysis.pipeline import AnalyzeOptions, analyze
+from postmortem.input.ingest import IngestOptions
 from postmortem.model import EVENT_COLUMNS, Confidence, Severity, conform_events
-from postmortem.pipeline import AnalyzeOptions, analyze
 
 from .conftest import DATA
 

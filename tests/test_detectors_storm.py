@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from postmortem.detectors import DETECTORS
-from postmortem.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
-from postmortem.detectors.configs import (
+from postmortem.analysis.detectors import DETECTORS
+from postmortem.analysis.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
+from postmortem.analysis.detectors.configs import (
     AbortConnectTrue,
     ConnectionPerRequest,
     LowMinThreads,
@@ -12,14 +12,14 @@ from postmortem.detectors.configs import (
     TimeoutsMisconfigured,
     UnboundedPool,
 )
-from postmortem.detectors.storm import (
+from postmortem.analysis.detectors.storm import (
     MaxclientsSaturation,
     PoolExhaustion,
     ReconnectStorm,
     RedisUnreachable,
     RetryStorm,
 )
-from postmortem.story import build_story
+from postmortem.analysis.story import build_story
 
 from .events_factory import ev, run
 

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from parsers import FILE_PARSERS, RECOGNIZERS
 from parsers.envelopes import HEADER_VARIANTS, OUTER_PREFIXES
 from parsers.metrics.names import SQUASHED
+from postmortem.analysis.detectors import DETECTORS
 from postmortem.cli import main
-from postmortem.detectors import DETECTORS
-from postmortem.ingest import ingest
+from postmortem.input.ingest import ingest
 
 from .conftest import DATA
 
@@ -208,7 +208,7 @@ def test_every_module_is_in_the_architecture():
 def test_context_fields_are_documented():
     import dataclasses
 
-    from postmortem.correlate import Context
+    from postmortem.analysis.correlate import Context
 
     table = section(ARCHITECTURE, "Correlation context")
     for f in dataclasses.fields(Context):
@@ -216,7 +216,7 @@ def test_context_fields_are_documented():
 
 
 def test_decode_limits_are_documented():
-    from postmortem import decode
+    from postmortem.input import decode
 
     limits = section(ARCHITECTURE, "Decode limits")
     assert decode.MAX_INPUT_ENV in limits and f"{decode.DEFAULT_MAX_INPUT_MB} MiB" in limits

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from postmortem.pipeline import analyze
+from postmortem.analysis.pipeline import analyze
 
 from .conftest import DATA
 

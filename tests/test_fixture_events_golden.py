@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from postmortem.cli import main
-from postmortem.ingest import ingest
+from postmortem.input.ingest import ingest
 from postmortem.model import EVENT_COLUMNS
 
 from .conftest import DATA

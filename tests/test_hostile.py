@@ -15,9 +15,9 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-import postmortem.ingest as ingest_mod
+import postmortem.input.ingest as ingest_mod
 from postmortem.cli import main
-from postmortem.decode import decode_bytes, read_decoded
+from postmortem.input.decode import decode_bytes, read_decoded
 
 from .conftest import DATA
 
@@ -199,7 +199,7 @@ def test_gzip_bomb_memory_is_bounded(tmp_path):
     path = tmp_path / "bomb.gz"
     path.write_bytes(bomb)
     code = (
-        "import resource, sys; from postmortem.decode import read_decoded;"
+        "import resource, sys; from postmortem.input.decode import read_decoded;"
         f"d = read_decoded({str(path)!r}, {len(bomb)});"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); print(d.problems)"
     )
@@ -213,7 +213,7 @@ def test_30mb_line_stays_sane(tmp_path):
     path = tmp_path / "one-line.log"
     path.write_bytes(b"2024-01-15 11:00:00,000 INFO app - " + b"y" * (30 * 1024**2) + b"\n")
     code = (
-        "import resource, time; from postmortem.ingest import ingest; t = time.time();"
+        "import resource, time; from postmortem.input.ingest import ingest; t = time.time();"
         f"r = ingest([{str(path)!r}]); (f,) = r.inputs;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.time() - t, f.events, f.lines)"
     )

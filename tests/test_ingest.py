@@ -9,8 +9,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postmortem.decode import decode_bytes
-from postmortem.ingest import ingest
+from postmortem.input.decode import decode_bytes
+from postmortem.input.ingest import ingest
 from postmortem.model import EVENT_COLUMNS, EVENT_SCHEMA
 
 from .conftest import EXAMPLE

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from postmortem.ingest import IngestOptions, ingest
+from postmortem.input.ingest import IngestOptions, ingest
 
 from .conftest import DATA
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from polars.testing import assert_frame_equal
 
-import postmortem.ingest as ingest_mod
-from postmortem.ingest import IngestOptions, ingest
+import postmortem.input.ingest as ingest_mod
+from postmortem.input.ingest import IngestOptions, ingest
 
 DATA = Path(__file__).parent / "data"
 

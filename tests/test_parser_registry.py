@@ -10,10 +10,10 @@ import pytest
 
 from parsers import FILE_PARSERS, RECOGNIZERS
 from parsers.envelopes import frame
-from postmortem.ingest import _host_from_path
+from postmortem.input.ingest import _host_from_path
 from postmortem.model import EVENT_SCHEMA
 
-SNIFF_BAR = 0.5  # a file parser must beat the line framer's score (postmortem.ingest)
+SNIFF_BAR = 0.5  # a file parser must beat the line framer's score (postmortem.input.ingest)
 REC_SAMPLES = [(r, i) for r in RECOGNIZERS for i in range(len(r.samples))]
 FILE_SAMPLES = [(p, i) for p in FILE_PARSERS for i in range(len(p.samples))]
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from parsers import FILE_PARSERS, RECOGNIZERS, ParseContext
 from parsers.envelopes import frame
-from postmortem.decode import decode_bytes
-from postmortem.ingest import parse_log_text
+from postmortem.input.decode import decode_bytes
+from postmortem.input.ingest import parse_log_text
 from postmortem.model import EVENT_COLUMNS
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from postmortem.ingest import ingest
+from postmortem.input.ingest import ingest
 
 from .conftest import DATA
 

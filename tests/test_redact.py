@@ -7,7 +7,7 @@ import time
 import polars as pl
 import pytest
 
-from postmortem.redact import MASK, redact_expr, redact_text
+from postmortem.redaction import MASK, redact_expr, redact_text
 
 # (log text, the secret that must disappear, a piece of context that must stay)
 CASES = [

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from parsers.base import ParseContext
 from parsers.redis_py import RedisPyRecognizer
-from postmortem.ingest import parse_log_text
+from postmortem.input.ingest import parse_log_text
 
 from .conftest import DATA
 
@@ -239,8 +239,8 @@ def test_watch_error_forms(text, kind):
 
 
 def _burst(tmp_path: Path, message: str) -> list:
-    from postmortem.correlate import find_outages
-    from postmortem.ingest import ingest
+    from postmortem.analysis.correlate import find_outages
+    from postmortem.input.ingest import ingest
 
     lines = [f"2026-11-23 03:08:{10 + i:02d},000 WARNING app.jobs - job {i} failed: {message}" for i in range(12)]
     tmp_path.mkdir()
@@ -251,7 +251,7 @@ def _burst(tmp_path: Path, message: str) -> list:
 
 
 def test_watch_conflicts_are_not_an_outage_but_lost_watches_are(tmp_path):
-    from postmortem.correlate import ATTEMPT_KINDS, UNREACHABLE_KINDS
+    from postmortem.analysis.correlate import ATTEMPT_KINDS, UNREACHABLE_KINDS
 
     assert "redis.error" not in UNREACHABLE_KINDS + ATTEMPT_KINDS
     assert _burst(tmp_path / "a", "redis.exceptions.WatchError: Watched variable changed.") == []
@@ -262,7 +262,7 @@ def test_watch_conflicts_are_not_an_outage_but_lost_watches_are(tmp_path):
 @pytest.mark.parametrize("scenario", ["storm", "healthy"])
 def test_recorded_client_errors_match_what_the_recorder_measured(scenario):
     """Per pod, every error the recording clients counted is one redis_py event of the matching kind."""
-    from postmortem.ingest import ingest
+    from postmortem.input.ingest import ingest
 
     recorded = DATA / "recorded"
     facts = json.loads((recorded / f"{scenario}.facts.json").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from parsers.base import ParseContext
 from parsers.redis_server import RedisServerRecognizer
-from postmortem.ingest import IngestOptions, frame_log_text, ingest, parse_log_text
+from postmortem.input.ingest import IngestOptions, frame_log_text, ingest, parse_log_text
 from postmortem.model import event_weight
 
 from .conftest import DATA

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from parsers.envelopes import frame
 from parsers.stackexchange_redis import StackExchangeRedis
-from postmortem.ingest import ingest
+from postmortem.input.ingest import ingest
 
 from .conftest import DATA
 

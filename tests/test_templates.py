@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postmortem.templates import MAX_TEMPLATES, message_templates
+from postmortem.analysis.message_templates import MAX_TEMPLATES, message_templates
 
 from .events_factory import ev, table
 

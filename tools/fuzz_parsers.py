@@ -21,8 +21,8 @@ import polars as pl  # not instrumented: instrumenting polars' Python layer brea
 with atheris.instrument_imports(include=["parsers", "postmortem"]):
     from parsers import FILE_PARSERS, RECOGNIZERS, ParseContext
     from parsers.envelopes import frame
-    from postmortem.decode import decode_bytes
-    from postmortem.ingest import parse_log_text
+    from postmortem.input.decode import decode_bytes
+    from postmortem.input.ingest import parse_log_text
 
 CTX = ParseContext(path="fuzz/api-1.log", now=datetime(2024, 3, 14, tzinfo=UTC), year=2024)
 LIMIT = 1024**2

@@ -21,7 +21,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
 def render_html(inputs: list[str], html: Path) -> None:
-    from postmortem.pipeline import AnalyzeOptions, analyze
+    from postmortem.analysis.pipeline import AnalyzeOptions, analyze
     from reports.render import render
 
     report, result = analyze(inputs, AnalyzeOptions())

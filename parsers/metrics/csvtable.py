@@ -1,7 +1,7 @@
 """Delimited metric tables (Grafana and Azure CSV): dialect sniffing, time columns, formatted numbers.
 
 Values may be "formatted" (`1.2 K`, `35 %`, `1,234.5`, `1.234,5`); the number is scaled by its SI or
-byte unit and the unit is dropped. Times go through postmortem.timeparse (epoch ms, ISO, local).
+byte unit and the unit is dropped. Times go through postmortem.input.timeparse (epoch ms, ISO, local).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 
 import polars as pl
 
-from postmortem.timeparse import parse_ts
+from postmortem.input.timeparse import parse_ts
 
 TIME_HEADER = re.compile(r"^(?:time|timestamp|date|datetime|timegenerated|time \(utc\)|time\s*\(.*\)|date time)$", re.I)
 _UNIT_SCALE = {

@@ -17,8 +17,8 @@ from parsers.base import FileParse, ParseContext
 from parsers.envelopes import split_lines
 from parsers.metrics.names import normalize_expr
 from parsers.metrics.rows import KIND, SOURCE, account, now_assumption, split_text
+from postmortem.input.timeparse import parse_ts
 from postmortem.model import conform_events
-from postmortem.timeparse import parse_ts
 
 _QUOTE = r"^(?:>\s?)*"
 _FIELD = r"^([a-z][a-z0-9_]*):(.*)$"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
-from postmortem.batch_archive import ArchiveError, ArchiveLimits, extract_archive
+from postmortem.analysis.pipeline import AnalyzeOptions
+from postmortem.batch.archive import ArchiveError, ArchiveLimits, extract_archive
 from postmortem.failures import RECOVERABLE
-from postmortem.pipeline import AnalyzeOptions
-from postmortem.redact import redact_text
+from postmortem.redaction import redact_text
 
 FORMATS = ("md", "html", "json")
 
@@ -70,7 +70,7 @@ def _render(report, fmt: str, events: pl.DataFrame) -> str:
 
 
 def _analyze_folder(job: IncidentJob, folder: Path) -> dict[str, str]:
-    from postmortem.pipeline import analyze
+    from postmortem.analysis.pipeline import analyze
 
     report, result = analyze([str(folder)], job.options)
     read = [i for i in report.inputs if not i.skipped]

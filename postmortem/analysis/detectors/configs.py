@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from postmortem.correlate import Context, attr
-from postmortem.detectors.base import finding, rule_doc
-from postmortem.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
-from postmortem.detectors.storm import maxclients_value
+from postmortem.analysis.correlate import Context, attr
+from postmortem.analysis.detectors.base import finding, rule_doc
+from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
+from postmortem.analysis.detectors.storm import maxclients_value
 from postmortem.model import Confidence, Finding, Rule, Severity, weighted_count
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from postmortem.decode import MAX_INPUT_ENV, Repairs, size_text, utf8_text
+from postmortem.input.decode import MAX_INPUT_ENV, Repairs, size_text, utf8_text
 
 _CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")
 _LOOKAHEAD = 256  # bytes of the next line needed to tell whether it continues a record

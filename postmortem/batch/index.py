@@ -16,8 +16,8 @@ import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from postmortem import __version__
-from postmortem.batch_summary import FindingRow, IncidentSummary, rule_role
-from postmortem.similarity import METHOD, Group, group_incidents
+from postmortem.batch.similarity import METHOD, Group, group_incidents
+from postmortem.batch.summary import FindingRow, IncidentSummary, rule_role
 from reports.render import fmt_ts, md_escape
 
 CHART_NAME = "incidents.svg"

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.correlate import Context, attr
-from postmortem.detectors.base import finding, rule_doc
+from postmortem.analysis.correlate import Context, attr
+from postmortem.analysis.detectors.base import finding, rule_doc
 from postmortem.model import Confidence, Finding, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import polars as pl
 
-from postmortem.correlate import Context
+from postmortem.analysis.correlate import Context
 from postmortem.model import Confidence, Evidence, Finding, Rule, Severity
 
 MAX_EVIDENCE = 8

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from postmortem.correlate import Context
-from postmortem.detectors.base import rule_doc
+from postmortem.analysis.correlate import Context
+from postmortem.analysis.detectors.base import rule_doc
 from postmortem.model import Confidence, Evidence, Finding, Rule, Severity
 
 

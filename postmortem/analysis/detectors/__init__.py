@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from postmortem.detectors.base import Detector
-from postmortem.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
-from postmortem.detectors.clock import ClockSkew
-from postmortem.detectors.configs import (
+from postmortem.analysis.detectors.base import Detector
+from postmortem.analysis.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
+from postmortem.analysis.detectors.clock import ClockSkew
+from postmortem.analysis.detectors.configs import (
     AbortConnectTrue,
     ConnectionPerRequest,
     LowMinThreads,
@@ -13,15 +13,15 @@ from postmortem.detectors.configs import (
     TimeoutsMisconfigured,
     UnboundedPool,
 )
-from postmortem.detectors.inputs import UnrecognizedInput
-from postmortem.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
-from postmortem.detectors.metrics import (
+from postmortem.analysis.detectors.inputs import UnrecognizedInput
+from postmortem.analysis.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
+from postmortem.analysis.detectors.metrics import (
     ConnectedClientsSpike,
     ConnectionChurn,
     Evictions,
     RejectedConnections,
 )
-from postmortem.detectors.storm import (
+from postmortem.analysis.detectors.storm import (
     MaxclientsSaturation,
     PoolExhaustion,
     ReconnectStorm,

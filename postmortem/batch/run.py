@@ -16,18 +16,18 @@ from pathlib import Path
 
 import polars as pl
 
-from postmortem.batch_archive import ArchiveLimits, archive_stem
-from postmortem.batch_cache import incident_key, load_cache, options_fingerprint, save_cache
-from postmortem.batch_index import (
+from postmortem.analysis.pipeline import AnalyzeOptions
+from postmortem.batch.archive import ArchiveLimits, archive_stem
+from postmortem.batch.cache import incident_key, load_cache, options_fingerprint, save_cache
+from postmortem.batch.index import (
     CHART_NAME,
     findings_frame,
     incidents_chart_svg,
     index_context,
     render_index,
 )
-from postmortem.batch_summary import IncidentSummary, summary_from_json
-from postmortem.batch_worker import FORMATS, IncidentJob, IncidentOutcome, run_incident
-from postmortem.pipeline import AnalyzeOptions
+from postmortem.batch.summary import IncidentSummary, summary_from_json
+from postmortem.batch.worker import FORMATS, IncidentJob, IncidentOutcome, run_incident
 
 DASK_SCHEME = "dask://"
 # First characters that make a spreadsheet evaluate a CSV cell as a formula.

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from postmortem.correlate import Context, attr
-from postmortem.detectors.base import finding, rule_doc
+from postmortem.analysis.correlate import Context, attr
+from postmortem.analysis.detectors.base import finding, rule_doc
 from postmortem.model import Confidence, Finding, Rule, Severity
 
 INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min

@@ -15,8 +15,8 @@ from statistics import mean
 
 import polars as pl
 
-from postmortem.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context
-from postmortem.detectors.base import finding, rule_doc
+from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context
+from postmortem.analysis.detectors.base import finding, rule_doc
 from postmortem.model import Confidence, Finding, Rule, Severity
 
 NEGATIVE_SKEW = 2.0  # seconds: a client that logs edges this much *before* the server is behind

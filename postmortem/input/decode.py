@@ -3,7 +3,7 @@
 Each problem becomes a one-line note on the file; decoding never raises on bad bytes. Memory is
 bounded: a file is read, or decompressed, up to `max_input_bytes()` (default 256 MiB, set with the
 environment variable POSTMORTEM_MAX_INPUT_MB), so a gzip bomb never grows past the cap. (Big plain
-UTF-8 logs do not come here: postmortem/stream.py reads them piece by piece, in bounded memory.)
+UTF-8 logs do not come here: postmortem/input/stream.py reads them piece by piece, in bounded memory.)
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def utf8_text(data: bytes | bytearray) -> tuple[str, bool]:
 
 class Repairs:
     """Replacement characters and NULs in decoded text, counted over one file (or all its streamed
-    pieces, see postmortem/stream.py) and said as problem lines."""
+    pieces, see postmortem/input/stream.py) and said as problem lines."""
 
     def __init__(self) -> None:
         self.replaced = 0

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
-from postmortem.detectors.base import finding, rule_doc
+from postmortem.analysis.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
+from postmortem.analysis.detectors.base import finding, rule_doc
 from postmortem.model import Confidence, Finding, Rule, Severity
 
 K8S = "k8s_events"

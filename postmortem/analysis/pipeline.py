@@ -8,15 +8,15 @@ from dataclasses import dataclass
 import polars as pl
 
 from postmortem import __version__
-from postmortem.correlate import build_context
-from postmortem.detectors import DETECTORS
+from postmortem.analysis.correlate import build_context
+from postmortem.analysis.detectors import DETECTORS
+from postmortem.analysis.message_templates import message_templates
+from postmortem.analysis.story import build_story
+from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
-from postmortem.ingest import IngestOptions, IngestResult, ingest
+from postmortem.input.ingest import IngestOptions, IngestResult, ingest
 from postmortem.model import Evidence, Finding, Report, TimelineEntry, UnrecognizedSample
-from postmortem.redact import redact_text
-from postmortem.story import build_story
-from postmortem.templates import message_templates
-from postmortem.timeline import error_bursts
+from postmortem.redaction import redact_text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from postmortem.batch_summary import IncidentSummary
+from postmortem.batch.summary import IncidentSummary
 
 DISTANCE_THRESHOLD = 0.5
 STATS_WEIGHT = 0.5

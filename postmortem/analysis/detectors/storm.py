@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from postmortem.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context, attr, is_problem
-from postmortem.detectors.base import finding, rows_by_ids, rule_doc
+from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context, attr, is_problem
+from postmortem.analysis.detectors.base import finding, rows_by_ids, rule_doc
 from postmortem.model import Confidence, Finding, Rule, Severity, event_weight, weighted_count
 
 STORM_FLOOR = 20  # attempts/s below which no burst is called a storm, whatever the baseline

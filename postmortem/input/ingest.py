@@ -18,9 +18,12 @@ import polars as pl
 from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_counted
 from parsers.recognize import recognize
-from postmortem.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
-from postmortem.discover import Discovered, discover
 from postmortem.failures import RECOVERABLE
+from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
+from postmortem.input.discover import Discovered, discover
+from postmortem.input.stream import split_text, utf8_pieces
+from postmortem.input.timecheck import dst_notes, out_of_order
+from postmortem.input.timeparse import PLACEHOLDER_YEAR
 from postmortem.model import (
     EVENT_COLUMNS,
     InputFile,
@@ -28,9 +31,6 @@ from postmortem.model import (
     conform_events,
     empty_events,
 )
-from postmortem.stream import split_text, utf8_pieces
-from postmortem.timecheck import dst_notes, out_of_order
-from postmortem.timeparse import PLACEHOLDER_YEAR
 
 SNIFF_BYTES = 65536
 CLASSIFY_BATCH_ROWS = 100_000  # framed records kept before the recognizers run over them
@@ -323,7 +323,7 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
 
 
 def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | FileParse] | None:
-    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/stream.py), or None when
+    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
     the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format).
 
     Raises OSError when the file cannot be read (the caller reports it)."""

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from postmortem.correlate import is_problem
-from postmortem.detectors.base import evidence_rows
+from postmortem.analysis.correlate import is_problem
+from postmortem.analysis.detectors.base import evidence_rows
 from postmortem.model import TimelineEntry
 
 BURST_GAP = timedelta(seconds=30)

@@ -1,0 +1,1 @@
+"""Batch layer: many incidents, their reports and the cross-incident index."""

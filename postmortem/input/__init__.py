@@ -1,0 +1,1 @@
+"""Input layer: files to decoded text to the events table (discover, decode, stream, timeparse, ingest)."""
