@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to test data and the golden-file helper (`pytest --update-golden`)."""
+"""Shared fixtures: paths to test data, the golden-file helper (`pytest --update-golden`) and the slow set."""
 
 from __future__ import annotations
 
@@ -14,6 +14,18 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+    parser.addoption("--all", action="store_true", dest="run_slow",
+                     help="also run the tests marked slow (fuzzers, live recordings, batch); CI does")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The default run is the fast set; `pytest --all` (and .ci/run) runs every test."""
+    if config.getoption("run_slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with `pytest --all`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def first_run(batch_dir, tmp_path_factory):
 GOOD = ("2026-03-14-storm", "2026-03-20-storm-again", "healthy")
 
 
+@pytest.mark.slow
 def test_batch_writes_reports_and_names_every_incident(first_run):
     res, out = first_run
     assert res.exit_code == 1, res.output  # the broken archive fails, the others succeed
@@ -86,12 +87,14 @@ def test_batch_writes_reports_and_names_every_incident(first_run):
     assert (out / "incidents.svg").read_text() in html
 
 
+@pytest.mark.slow
 def test_report_paths_are_relative_to_the_batch(first_run):
     _, out = first_run
     text = (out / "2026-03-20-storm-again" / "report.json").read_text()
     assert "postmortem-batch-" not in text and "/tmp" not in text
 
 
+@pytest.mark.slow
 def test_recurring_rules_match_the_reports(first_run):
     _, out = first_run
     found: dict[str, set[str]] = {}
@@ -110,6 +113,7 @@ def test_recurring_rules_match_the_reports(first_run):
     assert "healthy" not in section or any("healthy" in n for n in recurring.values())
 
 
+@pytest.mark.slow
 def test_findings_tables_have_one_row_per_finding(first_run):
     _, out = first_run
     total = sum(len(json.loads((out / n / "report.json").read_text())["findings"]) for n in GOOD)
@@ -122,6 +126,7 @@ def test_findings_tables_have_one_row_per_finding(first_run):
         assert isinstance(json.loads(stats), dict)
 
 
+@pytest.mark.slow
 def test_alike_incidents_group_together_and_healthy_apart(first_run):
     _, out = first_run
     incidents = [summary_from_json(n, (out / n / "report.json").read_text()) for n in GOOD]
@@ -130,6 +135,7 @@ def test_alike_incidents_group_together_and_healthy_apart(first_run):
     assert "2026-03-20-storm-again" in together.members and "healthy" not in together.members
 
 
+@pytest.mark.slow
 def test_rerun_skips_unchanged_incidents_and_force_reanalyzes(batch_dir, first_run, tmp_path):
     _, first_out = first_run
     out = tmp_path / "out"
@@ -162,6 +168,7 @@ def _healthy_root(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_cache_misses_when_the_tool_fingerprint_changes(tmp_path, monkeypatch):
     root, out = _healthy_root(tmp_path), tmp_path / "out"
     monkeypatch.setattr(batch_cache, "tool_fingerprint", lambda: "0.1.0+aaaa")
@@ -370,6 +377,7 @@ def test_zip_traversal_and_bombs_are_rejected(tmp_path):
         extract_archive(many, tmp_path / "d3", ArchiveLimits(max_members=10))
 
 
+@pytest.mark.slow
 def test_archive_bomb_fails_only_its_incident(tmp_path):
     root = tmp_path / "in"
     (root / "healthy").mkdir(parents=True)
@@ -384,6 +392,7 @@ def test_archive_bomb_fails_only_its_incident(tmp_path):
 # --- Dask ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dask_executor_runs_the_same_function(tmp_path):
     distributed = pytest.importorskip("distributed", reason="dask.distributed not installed (pip install 'postmortem[dask]')")
     root = tmp_path / "in"

@@ -90,6 +90,7 @@ def test_streaming_never_cuts_inside_a_traceback(tmp_path):
         assert all(p.startswith("2024-") for p in pieces)
 
 
+@pytest.mark.slow
 def test_a_streamed_log_is_read_whole_past_the_decode_cap(tmp_path, monkeypatch):
     """The per-file cap bounds memory for whole-text reads; a streamed log needs none, so none applies."""
     line = "2024-01-15 10:02:11,532 ERROR app.cache - Error 111 connecting to redis:6379. Connection refused.\n"

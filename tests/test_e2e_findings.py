@@ -69,6 +69,7 @@ def test_same_inputs_same_findings():
     assert a == b
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 @pytest.mark.parametrize("scenario", ["storm", "healthy"])
 def test_live_recording(tmp_path, scenario):

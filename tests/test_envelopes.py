@@ -87,6 +87,7 @@ _HEADER_BITS = st.sampled_from([
 ])
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_HEADER_BITS, min_size=1, max_size=8).map("".join))
 def test_match_only_header_regexes_match_the_same_lines(line):

@@ -6,6 +6,7 @@ import gzip
 import os
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,7 @@ def test_decode_reports_invalid_utf8():
     assert d.encoding == "utf-8" and d.problems and "\ufffd" in d.text
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.binary(max_size=3000), st.text(max_size=3000).map(lambda s: s.encode("utf-8"))))
 def test_arbitrary_bytes_never_crash_and_lines_add_up(tmp_path, data):

@@ -75,6 +75,7 @@ def _ids(objs) -> list[str]:
     return [o.name for o in objs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recognizer", RECOGNIZERS, ids=_ids(RECOGNIZERS))
 def test_recognizer_survives_text(recognizer):
     @SETTINGS
@@ -119,6 +120,7 @@ def test_file_parser_survives_bytes(parser):
     run()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(text=_text_for(_sample_lines(RECOGNIZERS + FILE_PARSERS)))
 def test_log_framing_with_all_recognizers_accounts_lines(text):

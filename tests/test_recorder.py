@@ -78,6 +78,7 @@ def server_pids(log: Path) -> set[int]:
 @pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server is not on PATH (apt-get install redis-server)"
 )
+@pytest.mark.slow
 def test_live_storm_recording(tmp_path):
     pytest.importorskip("redis", reason="redis-py is not installed (pip install -e '.[test]')")
     out = tmp_path / "storm"

@@ -168,6 +168,7 @@ def test_samples_are_recognized():
         "ConnectionError: max number of clients reached", "    at x (y.js:1:1)", "",
     ]),
 ), max_size=25))
+@pytest.mark.slow
 def test_arbitrary_text_never_crashes_and_lines_add_up(lines):
     text = "\n".join(lines)
     result = parse(text)

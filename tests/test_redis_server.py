@@ -218,6 +218,7 @@ def test_samples_are_recognized():
         "12:signal-handler (1662200702) Received SIGTERM scheduling shutdown...", "timeout 0", "",
     ]),
 ), max_size=25))
+@pytest.mark.slow
 def test_arbitrary_text_never_crashes_and_lines_add_up(lines):
     result = parse("\n".join(lines))
     assert result.lines == result.event_lines + result.unrecognized_lines + result.blank_lines

@@ -228,6 +228,7 @@ FRAGMENTS = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=12), max_size=40).map("".join))
 def test_any_text_never_crashes_and_is_accounted(tmp_path, text):
