@@ -263,3 +263,33 @@ def test_example_incident_is_deterministic_in_every_format(tmp_path):
 def test_example_json_validates(tmp_path):
     res = _run("analyze", str(EXAMPLE), "-f", "json", "--exit-zero")
     jsonschema.validate(json.loads(res.output), SCHEMA)
+
+
+def test_report_and_everything_in_it_is_immutable():
+    import dataclasses
+
+    import pytest
+
+    from postmortem.analysis.pipeline import analyze
+
+    report, _ = analyze([str(EXAMPLE)])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.summary = ""  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        report.event_counts["app"] = 0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        analysed().templates[0]["count"] = 0  # type: ignore[index]
+    assert all(isinstance(i, InputSummary) and isinstance(i.problems, tuple) for i in report.inputs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.inputs[0].lines = 0  # type: ignore[misc]
+    assert report.impact.errors and report.detection and report.merged_timeline and report.charts.attempts
+
+
+def test_markdown_to_a_file_links_the_charts_the_cli_writes(tmp_path):
+    out = tmp_path / "pm.md"
+    assert _run("analyze", str(EXAMPLE), "-o", str(out), "--exit-zero").exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "pm_files").glob("*.svg"))
+    linked = sorted(re.findall(r"\]\(pm_files/([a-z]+\.svg)\)", out.read_text()))
+    assert written == linked and written
+    report = analysed()
+    assert "_files/" not in render(report, "md") and not list(tmp_path.glob("report_files"))
