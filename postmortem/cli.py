@@ -110,7 +110,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     from postmortem.analysis.pipeline import AnalyzeOptions
     from postmortem.analysis.pipeline import analyze as run
     from postmortem.model import Severity
-    from reports.render import render
+    from reports.render import chart_files, render
 
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
@@ -128,7 +128,11 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     if not read or all(i.lines == 0 for i in read):
         click.echo("postmortem: error: nothing could be read from the given paths", err=True)
         sys.exit(2)
-    text = render(report, fmt, events=result.events, output=Path(output) if output else None)
+    folder = None
+    if output and fmt == "md":
+        folder = Path(output).with_name(Path(output).stem + "_files")
+        _write_charts(folder, chart_files(report))
+    text = render(report, fmt, chart_folder=folder.name if folder else None)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"postmortem: wrote {output}", err=True)
@@ -139,6 +143,15 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     threshold = Severity[fail_on.upper()]
     if not exit_zero and any(f.severity >= threshold for f in report.findings):
         sys.exit(1)
+
+
+def _write_charts(folder: Path, files: list[tuple[str, str]]) -> None:
+    """Markdown's charts beside it (`<stem>_files/<name>.svg`); nothing when the report has none."""
+    if not files:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, svg in files:
+        (folder / name).write_text(svg, encoding="utf-8")
 
 
 @main.command(context_settings=CONTEXT)

@@ -7,8 +7,10 @@ add to them, never rename.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 import polars as pl
 
@@ -180,6 +182,41 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class InputSummary:
+    """`InputFile` frozen for the Report: the same accounting, with tuples instead of lists."""
+
+    path: str
+    parser: str = ""
+    size_bytes: int = 0
+    encoding: str = ""
+    lines: int = 0
+    records: int = 0
+    events: int = 0
+    event_lines: int = 0
+    unrecognized_lines: int = 0
+    blank_lines: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    problems: tuple[str, ...] = ()
+    unrecognized_samples: tuple[UnrecognizedSample, ...] = ()
+    skipped: bool = False
+
+    @classmethod
+    def of(cls, info: InputFile) -> InputSummary:
+        """The frozen copy of one file's accounting, taken when the analysis is done with it."""
+        return cls(
+            path=info.path, parser=info.parser, size_bytes=info.size_bytes, encoding=info.encoding,
+            lines=info.lines, records=info.records, events=info.events, event_lines=info.event_lines,
+            unrecognized_lines=info.unrecognized_lines, blank_lines=info.blank_lines, first_ts=info.first_ts,
+            last_ts=info.last_ts, problems=tuple(info.problems),
+            unrecognized_samples=tuple(info.unrecognized_samples), skipped=info.skipped,
+        )
+
+    def accounted(self) -> bool:
+        return self.event_lines + self.unrecognized_lines + self.blank_lines == self.lines
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     ts: datetime
     end: datetime | None
@@ -190,12 +227,109 @@ class TimelineEntry:
     rule_id: str = ""
 
 
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """A span as people read it (`4.2 s`, `3 min 5 s`, `1 h 2 min`); `—` when an end is unknown."""
+    if start is None or end is None:
+        return "—"
+    secs = max(0.0, (end - start).total_seconds())
+    if secs < 60:
+        return f"{secs:.1f} s"
+    if secs < 3600:
+        return f"{int(secs // 60)} min {int(secs % 60)} s"
+    return f"{int(secs // 3600)} h {int(secs % 3600 // 60)} min"
+
+
+# Sections the analysis derives from the events and findings (postmortem/analysis/sections.py), so every
+# format shows the same figures.
+
+
+@dataclass(frozen=True)
+class KindRow:
+    kind: str
+    count: int
+    hosts: int
+    first: datetime | None
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class Impact:
+    errors: tuple[KindRow, ...] = ()
+    hosts: tuple[tuple[str, int], ...] = ()  # (host, problem events), most affected first
+    endpoints: tuple[str, ...] = ()
+    pods: tuple[str, ...] = ()
+    durations: tuple[tuple[str, str], ...] = ()  # (what, how long)
+    total_errors: int = 0
+
+
+@dataclass(frozen=True)
+class FirstSign:
+    """When one source first showed the problem, and how long after the very first sign (`lag`)."""
+
+    source: str
+    ts: datetime
+    lag: str
+    kind: str
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of the merged timeline: a finding window or an event burst, pointing at its evidence."""
+
+    ts: datetime
+    end: datetime | None
+    source: str
+    title: str
+    rule_id: str
+    anchor: str  # the finding / evidence this row links to (HTML id)
+    evidence: tuple[Evidence, ...]
+    row_id: str
+
+
+# Chart data (postmortem/analysis/chart_data.py): what reports/charts.py plots, nothing else.
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One plotted line: `key` is the metric, event kind or host it counts."""
+
+    key: str
+    xs: tuple[datetime, ...]
+    ys: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ShadeWindow:
+    """A finding's window (rule, start, end); the chart shades the rules it has a colour for."""
+
+    rule_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ChartData:
+    connections: tuple[ChartSeries, ...] = ()  # connected_clients, max per timestamp
+    maxclients: float | None = None  # the limit line on the connections chart
+    attempts: tuple[ChartSeries, ...] = ()  # per bucket and attempt/error kind, empty buckets as 0
+    attempts_unit: str = "s"  # bucket: "s" up to an hour, "min" beyond
+    pods: tuple[ChartSeries, ...] = ()  # per bucket for the top hosts (at least two hosts)
+    pods_unit: str = "s"
+    windows: tuple[ShadeWindow, ...] = ()
+
+
+def frozen_mapping(value: Mapping | None = None) -> Mapping:
+    """A read-only view of a copy of `value`, for the Report's mapping fields."""
+    return MappingProxyType(dict(value or {}))
+
+
 @dataclass(frozen=True)
 class Report:
-    """Everything a renderer may show; renderers see nothing else."""
+    """Everything a renderer may show; renderers see nothing else. Every part is immutable."""
 
     tool_version: str
-    inputs: tuple[InputFile, ...]
+    inputs: tuple[InputSummary, ...]
     window_start: datetime | None
     window_end: datetime | None
     summary: str
@@ -203,11 +337,22 @@ class Report:
     timeline: tuple[TimelineEntry, ...]
     assumptions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
-    event_counts: dict = field(default_factory=dict)
-    templates: tuple[dict, ...] = ()
+    event_counts: Mapping = field(default_factory=frozen_mapping)
+    templates: tuple[Mapping, ...] = ()
     redacted: bool = True
     generated_at: str | None = None
-    extras: dict = field(default_factory=dict)
+    extras: Mapping = field(default_factory=frozen_mapping)
     # The causal chain (story.py): {"trigger": [...], "amplifiers": [...], "impact": [...]}, each a list of
     # rule IDs; empty means renderers group findings by rule family.
     story: dict = field(default_factory=dict)
+    # Derived by postmortem/analysis/sections.py and chart_data.py (`with_sections`).
+    impact: Impact = Impact()
+    detection: tuple[FirstSign, ...] = ()
+    merged_timeline: tuple[TimelineRow, ...] = ()
+    charts: ChartData = ChartData()
+
+    def __post_init__(self) -> None:
+        """Whoever builds a Report (pipeline, redaction, tests), its mappings end up read-only."""
+        object.__setattr__(self, "event_counts", frozen_mapping(self.event_counts))
+        object.__setattr__(self, "extras", frozen_mapping(self.extras))
+        object.__setattr__(self, "templates", tuple(frozen_mapping(t) for t in self.templates))

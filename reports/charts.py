@@ -1,8 +1,9 @@
 """Charts of the incident as deterministic SVG (matplotlib, imported lazily so small runs start fast).
 
-Same events and report → byte-identical SVG: fixed sizes, `svg.hashsalt`, no date metadata, text kept
-as `<text>` (escaped by matplotlib's XML writer), math parsing off so `$` in a host name stays text.
-Log-derived labels (host names) are redacted and shortened before they reach matplotlib.
+Drawn from the Report's chart data only (postmortem/analysis/chart_data.py computes it from the events).
+Same report → byte-identical SVG: fixed sizes, `svg.hashsalt`, no date metadata, text kept as `<text>`
+(escaped by matplotlib's XML writer), math parsing off so `$` in a host name stays text. Log-derived
+labels (host names) are redacted and shortened before they reach matplotlib.
 """
 
 from __future__ import annotations
@@ -10,22 +11,15 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
-import polars as pl
-
-from postmortem.model import Report, event_weight
+from postmortem.model import ChartData, Report
 from postmortem.redaction import redact_text
 
-ATTEMPT_KINDS = (
-    "redis.connect_failed", "redis.reconnect_attempt", "redis.server.client_accepted", "redis.max_clients",
-    "redis.timeout", "redis.backlog_timeout", "redis.connection_lost", "redis.no_connection",
-    "redis.pool_exhausted",
-)
-POD_KINDS = ("redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost")
-TOP_HOSTS = 8
 SIZE = (9.0, 3.2)
 SHADES = {"PM100": ("#cf222e", "outage (PM100)"), "PM101": ("#bf8700", "storm (PM101)")}
+TITLES = {"connections": "Connected clients", "attempts": "Connection attempts and errors",
+          "pods": "Attempts per host"}  # chart name (file stem) → caption, in drawing order
 
 
 @dataclass(frozen=True)
@@ -42,14 +36,6 @@ def _label(text: object, redact: bool) -> str:
     return s[:40] or "(none)"
 
 
-def _windows(report: Report) -> list[tuple[str, datetime, datetime]]:
-    out = []
-    for f in report.findings:
-        if f.rule_id in SHADES and f.start is not None and f.end is not None and f.end >= f.start:
-            out.append((f.rule_id, f.start, f.end))
-    return sorted(out, key=lambda w: (w[1], w[0]))
-
-
 def _figure(title: str, ylabel: str):
     from matplotlib.figure import Figure
 
@@ -63,15 +49,17 @@ def _figure(title: str, ylabel: str):
     return fig, ax
 
 
-def _finish(fig, ax, report: Report, salt: str) -> str:
+def _finish(fig, ax, data: ChartData, salt: str) -> str:
     import matplotlib
     import matplotlib.dates as mdates
 
     seen = set()
-    for rule_id, start, end in _windows(report):
-        color, label = SHADES[rule_id]
-        ax.axvspan(start, end, color=color, alpha=0.12, linewidth=0, label=None if rule_id in seen else label)
-        seen.add(rule_id)
+    for w in data.windows:
+        if w.rule_id not in SHADES:
+            continue
+        color, label = SHADES[w.rule_id]
+        ax.axvspan(w.start, w.end, color=color, alpha=0.12, linewidth=0, label=None if w.rule_id in seen else label)
+        seen.add(w.rule_id)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=UTC))
     ax.set_xlabel("UTC", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
@@ -83,75 +71,48 @@ def _finish(fig, ax, report: Report, salt: str) -> str:
     return buf.getvalue()
 
 
-def _connections(report: Report, events: pl.DataFrame) -> Chart | None:
-    rows = events.filter((pl.col("metric") == "connected_clients") & pl.col("ts").is_not_null()
-                         & pl.col("value").is_not_null())
-    if rows.height == 0:
+def _connections(data: ChartData) -> Chart | None:
+    if not data.connections:
         return None
-    series = rows.group_by("ts").agg(pl.col("value").max()).sort("ts")
     fig, ax = _figure("Connected clients (Redis)", "clients")
-    ax.plot(series.get_column("ts").to_list(), series.get_column("value").to_list(), color="#0969da",
-            linewidth=1.4, marker="o", markersize=2, label="connected_clients")
-    maxc = events.filter(pl.col("metric") == "maxclients").get_column("value").drop_nulls()
-    if maxc.len():
-        ax.axhline(float(maxc.max()), color="#cf222e", linestyle="--", linewidth=1, label="maxclients")
-    return Chart("connections", "Connected clients", _finish(fig, ax, report, "postmortem-connections"))
+    for s in data.connections:
+        ax.plot(list(s.xs), list(s.ys), color="#0969da", linewidth=1.4, marker="o", markersize=2, label=s.key)
+    if data.maxclients is not None:
+        ax.axhline(data.maxclients, color="#cf222e", linestyle="--", linewidth=1, label="maxclients")
+    return Chart("connections", TITLES["connections"], _finish(fig, ax, data, "postmortem-connections"))
 
 
-def _bucket(df: pl.DataFrame) -> tuple[str, str]:
-    """Per second for incidents up to an hour, per minute beyond (keeps the SVG small)."""
-    span = (df.get_column("ts").max() - df.get_column("ts").min()).total_seconds()
-    return ("1s", "s") if span <= 3600 else ("1m", "min")
-
-
-def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> dict[str, tuple[list, list]]:
-    """Counts per bucket for each key, with empty buckets as 0 so quiet seconds show as quiet.
-
-    A summarized row (connection churn, activity) counts as the `event_weight()` lines it stands for.
-    """
-    binned = (df.with_columns(sec=pl.col("ts").dt.truncate(every)).group_by(["sec", by])
-              .agg(len=event_weight().sum().round().cast(pl.Int64)))
-    grid = pl.datetime_range(binned.get_column("sec").min(), binned.get_column("sec").max(), every,
-                             eager=True, time_zone="UTC").alias("sec").to_frame()
-    out = {}
-    for key in keys:
-        part = grid.join(binned.filter(pl.col(by) == key).select("sec", "len"), on="sec", how="left")
-        out[key] = (part.get_column("sec").to_list(), part.get_column("len").fill_null(0).to_list())
-    return out
-
-
-def _attempts(report: Report, events: pl.DataFrame) -> Chart | None:
-    rows = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
-    if rows.height == 0:
+def _attempts(data: ChartData) -> Chart | None:
+    if not data.attempts:
         return None
-    every, unit = _bucket(rows)
-    present = set(rows.get_column("kind"))
-    kinds = [k for k in ATTEMPT_KINDS if k in present]
+    unit = data.attempts_unit
     fig, ax = _figure(f"Connection attempts and errors per {unit}", f"events / {unit}")
-    for kind, (xs, ys) in _series(rows, "kind", kinds, every).items():
-        ax.plot(xs, ys, linewidth=1.2, drawstyle="steps-post", label=kind.removeprefix("redis."))
-    return Chart("attempts", "Connection attempts and errors", _finish(fig, ax, report, "postmortem-attempts"))
+    for s in data.attempts:
+        ax.plot(list(s.xs), list(s.ys), linewidth=1.2, drawstyle="steps-post", label=s.key.removeprefix("redis."))
+    return Chart("attempts", TITLES["attempts"], _finish(fig, ax, data, "postmortem-attempts"))
 
 
-def _pods(report: Report, events: pl.DataFrame) -> Chart | None:
-    rows = events.filter(pl.col("kind").is_in(POD_KINDS) & pl.col("ts").is_not_null()
-                         & pl.col("host").is_not_null())
-    if rows.height == 0 or rows.get_column("host").n_unique() < 2:
+def _pods(data: ChartData, redacted: bool) -> Chart | None:
+    if not data.pods:
         return None
-    top = (rows.group_by("host").len().sort(["len", "host"], descending=[True, False]).head(TOP_HOSTS)
-           .get_column("host").to_list())
-    every, unit = _bucket(rows)
-    fig, ax = _figure(f"Connection attempts per {unit}, top {len(top)} hosts", f"attempts / {unit}")
-    for host, (xs, ys) in _series(rows.filter(pl.col("host").is_in(top)), "host", top, every).items():
-        ax.plot(xs, ys, linewidth=1, drawstyle="steps-post", label=_label(host, report.redacted))
-    return Chart("pods", "Attempts per host", _finish(fig, ax, report, "postmortem-pods"))
+    unit = data.pods_unit
+    fig, ax = _figure(f"Connection attempts per {unit}, top {len(data.pods)} hosts", f"attempts / {unit}")
+    for s in data.pods:
+        ax.plot(list(s.xs), list(s.ys), linewidth=1, drawstyle="steps-post", label=_label(s.key, redacted))
+    return Chart("pods", TITLES["pods"], _finish(fig, ax, data, "postmortem-pods"))
 
 
-def render_charts(report: Report, events: pl.DataFrame | None) -> list[Chart]:
-    """The charts the data supports (none without events)."""
-    if events is None or events.height == 0:
-        return []
-    return [c for c in (_connections(report, events), _attempts(report, events), _pods(report, events)) if c]
+def available(report: Report) -> list[tuple[str, str]]:
+    """(name, title) of the charts `render_charts` draws for this report, without drawing them."""
+    data = report.charts
+    have = {"connections": bool(data.connections), "attempts": bool(data.attempts), "pods": bool(data.pods)}
+    return [(name, title) for name, title in TITLES.items() if have[name]]
+
+
+def render_charts(report: Report) -> list[Chart]:
+    """The charts the report's chart data supports (none when the analysis had no events)."""
+    data = report.charts
+    return [c for c in (_connections(data), _attempts(data), _pods(data, report.redacted)) if c]
 
 
 def inline_svg(chart: Chart) -> str:

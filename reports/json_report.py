@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from postmortem.model import Evidence, Finding, InputFile, Report, TimelineEntry
+from postmortem.model import Evidence, Finding, InputSummary, Report, TimelineEntry
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -35,7 +35,7 @@ def _finding(f: Finding) -> dict:
     }
 
 
-def _input(i: InputFile) -> dict:
+def _input(i: InputSummary) -> dict:
     return {
         "path": i.path,
         "parser": i.parser,
@@ -72,8 +72,8 @@ def report_dict(report: Report) -> dict:
         "timeline": [_timeline(t) for t in report.timeline],
         "assumptions": list(report.assumptions),
         "warnings": list(report.warnings),
-        "event_counts": report.event_counts,
-        "templates": list(report.templates),
+        "event_counts": dict(report.event_counts),
+        "templates": [dict(t) for t in report.templates],
         "redacted": report.redacted,
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from postmortem.model import Evidence, Finding, InputFile, Report, TimelineEntry, UnrecognizedSample
+from postmortem.model import Evidence, Finding, InputSummary, Report, TimelineEntry, UnrecognizedSample
 from postmortem.redaction import redact_text
 
 
@@ -39,10 +39,10 @@ def _timeline(t: TimelineEntry) -> TimelineEntry:
     return dataclasses.replace(t, title=scrub(t.title), source=scrub(t.source), evidence=_evidence(t.evidence))
 
 
-def _input(i: InputFile) -> InputFile:
+def _input(i: InputSummary) -> InputSummary:
     return dataclasses.replace(
-        i, path=scrub(i.path), problems=[scrub(p) for p in i.problems],
-        unrecognized_samples=[UnrecognizedSample(s.line, scrub(s.text)) for s in i.unrecognized_samples],
+        i, path=scrub(i.path), problems=tuple(scrub(p) for p in i.problems),
+        unrecognized_samples=tuple(UnrecognizedSample(s.line, scrub(s.text)) for s in i.unrecognized_samples),
     )
 
 

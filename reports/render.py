@@ -1,29 +1,28 @@
 """One Jinja environment for every text format, and `render`, the single entry point for reports.
 
-`render(report, fmt, events=..., output=...)` redacts the report (unless --no-redact), derives the
-postmortem sections, draws the charts when the events table is given, and returns the text. For
-Markdown written to a file the charts go beside it in `<stem>_files/` and are linked; HTML inlines them.
+`render(report, fmt)` sees only the Report: it redacts it (unless --no-redact), lays out the sections
+the analysis derived, draws the charts from the Report's chart data, and returns the text; it writes
+nothing. HTML inlines the charts; Markdown links them when given `chart_folder`, the folder beside the
+report where the caller writes `chart_files(report)` (the CLI: `<stem>_files/`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import quote
 
-import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from postmortem.model import Report
+from postmortem.model import Report, duration
 from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
 from reports.recommendations import action_items, recommendations
 from reports.redaction import redact_report, scrub
-from reports.sections import causes, detection, duration, impact, merged_timeline
+from reports.sections import causes
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
 _MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|>|\d+[.)]\s|\d+[.)]$)")
@@ -94,26 +93,30 @@ def _env(autoescape: bool) -> Environment:
 def _scrub_impact(imp, redacted: bool):
     if not redacted:
         return imp
-    from dataclasses import replace
-
     return replace(imp, hosts=tuple((scrub(h), n) for h, n in imp.hosts), endpoints=scrub(imp.endpoints))
 
 
 def _scrub_detection(signs, redacted: bool):
     if not redacted:
         return signs
-    from dataclasses import replace
-
     return tuple(replace(s, evidence=replace(s.evidence, text=scrub(s.evidence.text))) for s in signs)
 
 
-def sections(report: Report, events: pl.DataFrame | None) -> dict:
+def _scrub_timeline(rows, redacted: bool):
+    """Merged-timeline rows carry finding titles and evidence: masked like the findings they come from."""
+    if not redacted:
+        return rows
+    return tuple(replace(r, title=scrub(r.title), source=scrub(r.source), evidence=tuple(
+        replace(e, path=scrub(e.path), text=scrub(e.text)) for e in r.evidence)) for r in rows)
+
+
+def sections(report: Report) -> dict:
     """Everything the templates show besides the report itself (report already redacted)."""
     return {
         "causes": causes(report),
-        "impact": _scrub_impact(impact(report, events), report.redacted),
-        "detection": _scrub_detection(detection(events), report.redacted),
-        "timeline": merged_timeline(report),
+        "impact": _scrub_impact(report.impact, report.redacted),
+        "detection": _scrub_detection(report.detection, report.redacted),
+        "timeline": _scrub_timeline(report.merged_timeline, report.redacted),
         "recommendations": recommendations(report),
         "actions": action_items(report),
         "gantt": gantt(report),
@@ -143,29 +146,27 @@ def _json_sections(s: dict) -> dict:
     }
 
 
-def chart_dir(output: Path) -> Path:
-    return output.with_name(output.stem + "_files")
+def chart_files(report: Report) -> list[tuple[str, str]]:
+    """(file name, SVG text) of each chart, for the caller to write into the Markdown's chart folder."""
+    return [(f"{c.name}.svg", c.svg) for c in charts_mod.render_charts(report)]
 
 
-def render(report: Report, fmt: str, events: pl.DataFrame | None = None, output: Path | None = None) -> str:
-    """The report as `md`, `html` or `json` text; Markdown to a file also writes its chart files."""
+def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
+    """The report as `md`, `html` or `json` text. Markdown links its charts as `chart_folder/<name>.svg`
+    when a folder is given (the caller writes `chart_files(report)` there); HTML inlines them."""
     report = redact_report(report)
-    s = sections(report, events)
+    s = sections(report)
     if fmt == "json":
         return render_json_doc({**report_dict(report), **_json_sections(s)})
-    charts = charts_mod.render_charts(report, events) if fmt == "html" or output is not None else []
     if fmt == "html":
-        figs = [(c, Markup(charts_mod.inline_svg(c))) for c in charts]
+        figs = [(c, Markup(charts_mod.inline_svg(c))) for c in charts_mod.render_charts(report)]
         return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs)
     if fmt != "md":
         raise ValueError(f"unknown report format {fmt!r}")
     links = []
-    if charts and output is not None:
-        folder = chart_dir(output)
-        folder.mkdir(parents=True, exist_ok=True)
-        for c in charts:
-            (folder / f"{c.name}.svg").write_text(c.svg, encoding="utf-8")
-            links.append((c, quote(f"{folder.name}/{c.name}.svg")))
+    if chart_folder is not None:
+        links = [(charts_mod.Chart(name, title, ""), quote(f"{chart_folder}/{name}.svg"))
+                 for name, title in charts_mod.available(report)]
     return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links)
 
 

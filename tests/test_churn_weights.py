@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from postmortem.analysis.correlate import attempts_per_second
 from postmortem.analysis.detectors.configs import ConnectionPerRequest
 from postmortem.analysis.detectors.storm import ReconnectStorm
+from postmortem.analysis.sections import with_sections
 from postmortem.model import Report, event_weight, weighted_count
 from reports.charts import render_charts
 
@@ -132,7 +133,7 @@ def _attempts_chart(events: pl.DataFrame) -> str:
     findings = tuple(ReconnectStorm().detect(events, ctx))
     report = Report(tool_version="test", inputs=(), window_start=ctx.window_start, window_end=ctx.window_end,
                     summary="", findings=findings, timeline=())
-    (chart,) = [c for c in render_charts(report, events) if c.name == "attempts"]
+    (chart,) = [c for c in render_charts(with_sections(report, events)) if c.name == "attempts"]
     return chart.svg
 
 

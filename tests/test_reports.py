@@ -13,12 +13,13 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmortem.analysis.sections import with_sections
 from postmortem.cli import main
 from postmortem.model import (
     Confidence,
     Evidence,
     Finding,
-    InputFile,
+    InputSummary,
     Report,
     Severity,
     TimelineEntry,
@@ -27,7 +28,7 @@ from postmortem.model import (
 )
 from reports.mermaid import mermaid_label
 from reports.recommendations import recommendations
-from reports.render import md_code, md_escape, render
+from reports.render import chart_files, md_code, md_escape, render
 
 from .conftest import EXAMPLE
 
@@ -77,12 +78,12 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
                       (ev("redis-server.log", 7, 12, "max number of clients reached"),), "PM103"),
     )
     inputs = (
-        InputFile("w-1.log", "log:python", 1200, "utf-8", 40, 38, 38, 38, 0, 2, t(0), t(40)),
-        InputFile("odd.txt", "log:bare", 300, "utf-8", 3, 0, 0, 0, 2, 1, None, None,
-                  ["odd.txt: mixed encodings " + HOSTILE],
-                  [UnrecognizedSample(1, HOSTILE), UnrecognizedSample(2, "AUTH default hunter2")]),
+        InputSummary("w-1.log", "log:python", 1200, "utf-8", 40, 38, 38, 38, 0, 2, t(0), t(40)),
+        InputSummary("odd.txt", "log:bare", 300, "utf-8", 3, 0, 0, 0, 2, 1, None, None,
+                     ("odd.txt: mixed encodings " + HOSTILE,),
+                     (UnrecognizedSample(1, HOSTILE), UnrecognizedSample(2, "AUTH default hunter2"))),
     )
-    return Report(
+    report = Report(
         tool_version="0.0.0-test", inputs=inputs, window_start=t(0), window_end=t(40),
         summary="A 11.6 s outage of redis:6379 triggered a reconnect storm (40 pods) " + HOSTILE,
         findings=findings, timeline=timeline, assumptions=("Timestamps without a zone were read as UTC.",),
@@ -91,6 +92,12 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
                     "example": "Error 111 connecting to redis://u:pw@h:6379 password=hunter2"},),
         redacted=redacted, generated_at="2026-03-15T00:00:00Z",
     )
+    return with_sections(report, None)
+
+
+def analysed(report: Report | None = None, events: pl.DataFrame | None = None) -> Report:
+    """The hand-built report with the sections and chart data the analysis derives from `events`."""
+    return with_sections(report or build_report(), build_events() if events is None else events)
 
 
 def build_events() -> pl.DataFrame:
@@ -119,7 +126,7 @@ def _outside_code(md: str) -> str:
 
 
 def test_golden_markdown(golden):
-    golden("report_fixture.md", render(build_report(), "md", events=build_events()))
+    golden("report_fixture.md", render(analysed(), "md"))
 
 
 def test_golden_html(golden):
@@ -127,11 +134,11 @@ def test_golden_html(golden):
 
 
 def test_golden_json(golden):
-    golden("report_fixture.json", render(build_report(), "json", events=build_events()))
+    golden("report_fixture.json", render(analysed(), "json"))
 
 
 def test_sections_follow_the_sre_template():
-    md = render(build_report(), "md", events=build_events())
+    md = render(analysed(), "md")
     heads = [line for line in md.splitlines() if line.startswith("## ")]
     assert heads == ["## Summary", "## Impact", "## Root causes", "## Detection", "## Timeline (UTC)",
                      "## Findings", "## Recommendations", "## Action items", "## Inputs read",
@@ -143,13 +150,12 @@ def test_sections_follow_the_sre_template():
 
 
 def test_hostile_text_and_secrets_never_reach_any_output(tmp_path):
-    report, events = build_report(), build_events()
-    out = tmp_path / "report.md"
-    md = render(report, "md", events=events, output=out)
-    html = render(report, "html", events=events)
-    js = render(report, "json", events=events)
-    charts = [p.read_text() for p in sorted((tmp_path / "report_files").glob("*.svg"))]
-    assert len(charts) == 3
+    report = analysed()
+    md = render(report, "md", chart_folder="report_files")
+    html = render(report, "html")
+    js = render(report, "json")
+    charts = [svg for _, svg in chart_files(report)]
+    assert len(charts) == 3 and md.count("](report_files/") == 3
     for text in (md, html, js, *charts):
         for secret in SECRETS:
             assert secret not in text
@@ -169,7 +175,7 @@ def test_hostile_text_and_secrets_never_reach_any_output(tmp_path):
 
 
 def test_table_rows_keep_their_columns():
-    md = render(build_report(), "md", events=build_events())
+    md = render(analysed(), "md")
     for block in re.findall(r"(?m)((?:^\|.*\n)+)", md):
         rows = block.splitlines()
         widths = {len(re.findall(r"(?<!\\)\|", _outside_code(r))) for r in rows}
@@ -184,7 +190,7 @@ def test_no_redact_is_said_and_keeps_secrets():
 
 
 def test_json_validates_against_schema():
-    jsonschema.validate(json.loads(render(build_report(), "json", events=build_events())), SCHEMA)
+    jsonschema.validate(json.loads(render(analysed(), "json")), SCHEMA)
     jsonschema.validate(json.loads(render(build_report(), "json")), SCHEMA)
 
 
@@ -257,3 +263,33 @@ def test_example_incident_is_deterministic_in_every_format(tmp_path):
 def test_example_json_validates(tmp_path):
     res = _run("analyze", str(EXAMPLE), "-f", "json", "--exit-zero")
     jsonschema.validate(json.loads(res.output), SCHEMA)
+
+
+def test_report_and_everything_in_it_is_immutable():
+    import dataclasses
+
+    import pytest
+
+    from postmortem.analysis.pipeline import analyze
+
+    report, _ = analyze([str(EXAMPLE)])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.summary = ""  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        report.event_counts["app"] = 0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        analysed().templates[0]["count"] = 0  # type: ignore[index]
+    assert all(isinstance(i, InputSummary) and isinstance(i.problems, tuple) for i in report.inputs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.inputs[0].lines = 0  # type: ignore[misc]
+    assert report.impact.errors and report.detection and report.merged_timeline and report.charts.attempts
+
+
+def test_markdown_to_a_file_links_the_charts_the_cli_writes(tmp_path):
+    out = tmp_path / "pm.md"
+    assert _run("analyze", str(EXAMPLE), "-o", str(out), "--exit-zero").exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "pm_files").glob("*.svg"))
+    linked = sorted(re.findall(r"\]\(pm_files/([a-z]+\.svg)\)", out.read_text()))
+    assert written == linked and written
+    report = analysed()
+    assert "_files/" not in render(report, "md") and not list(tmp_path.glob("report_files"))

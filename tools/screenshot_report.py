@@ -24,8 +24,8 @@ def render_html(inputs: list[str], html: Path) -> None:
     from postmortem.analysis.pipeline import AnalyzeOptions, analyze
     from reports.render import render
 
-    report, result = analyze(inputs, AnalyzeOptions())
-    html.write_text(render(report, "html", events=result.events), encoding="utf-8")
+    report, _ = analyze(inputs, AnalyzeOptions())
+    html.write_text(render(report, "html"), encoding="utf-8")
 
 
 def screenshot(html: Path, png: Path, size: str = "1280,4000") -> list[str]:

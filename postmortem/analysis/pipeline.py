@@ -11,11 +11,20 @@ from postmortem import __version__
 from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.message_templates import message_templates
+from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story
 from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
-from postmortem.model import Evidence, Finding, Report, TimelineEntry, UnrecognizedSample
+from postmortem.model import (
+    Evidence,
+    Finding,
+    InputSummary,
+    Report,
+    TimelineEntry,
+    UnrecognizedSample,
+    frozen_mapping,
+)
 from postmortem.redaction import redact_text
 
 
@@ -75,7 +84,17 @@ def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions, warnings: lis
     return findings
 
 
+def _input_summary(info, redact: bool) -> InputSummary:
+    summary = InputSummary.of(info)
+    if not redact:
+        return summary
+    samples = tuple(UnrecognizedSample(s.line, redact_text(s.text) or "") for s in summary.unrecognized_samples)
+    return dataclasses.replace(summary, unrecognized_samples=samples)
+
+
 def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Report, IngestResult]:
+    """The Report (frozen, with every derived section and the chart data) and the ingest result whose
+    `events` are the analysed window (for `parse`, tests and tools that need the table)."""
     opts = opts or AnalyzeOptions()
     result = ingest(paths, opts.ingest)
     events = result.events
@@ -83,7 +102,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") >= opts.since))
     if opts.until is not None:
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") <= opts.until))
-    result.events = events  # renderers (impact, charts) see the same window as the detectors
+    result.events = events  # callers that want the table see the same window as the detectors
     ctx = build_context(events, result.inputs, result.assumptions)
     findings = run_detectors(events, ctx, opts, result.warnings)
     timeline: list[TimelineEntry] = error_bursts(events)
@@ -95,13 +114,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     if opts.redact:
         templates = [{**t, "template": redact_text(t["template"]), "example": redact_text(t["example"])}
                      for t in templates]
-    inputs = result.inputs
+    inputs = [_input_summary(f, opts.redact) for f in result.inputs]
     if opts.redact:
         findings = [_redact_finding(f) for f in findings]
         timeline = [dataclasses.replace(t, evidence=_redact_evidence(t.evidence)) for t in timeline]
-        for f in inputs:
-            f.unrecognized_samples = [UnrecognizedSample(s.line, redact_text(s.text) or "")
-                                      for s in f.unrecognized_samples]
     counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
     report = Report(
         tool_version=__version__,
@@ -113,10 +129,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         timeline=tuple(timeline),
         assumptions=tuple(ctx.assumptions),
         warnings=tuple(result.warnings),
-        event_counts=counts,
+        event_counts=frozen_mapping(counts),
         redacted=opts.redact,
         generated_at=opts.generated_at,
-        templates=tuple(templates),
+        templates=tuple(frozen_mapping(t) for t in templates),
         story=story.as_dict() if story else {},
     )
-    return report, result
+    return with_sections(report, events), result

@@ -13,8 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import polars as pl
+from types import MappingProxyType
 
 from postmortem.analysis.pipeline import AnalyzeOptions
 from postmortem.batch.archive import ArchiveError, ArchiveLimits, extract_archive
@@ -55,34 +54,31 @@ def _relocate(value, old: str, new: str):
         return [_relocate(v, old, new) for v in value]
     if isinstance(value, dict):
         return {_relocate(k, old, new): _relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, MappingProxyType):
+        return MappingProxyType({_relocate(k, old, new): _relocate(v, old, new) for k, v in value.items()})
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {f.name: _relocate(getattr(value, f.name), old, new) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
     return value
 
 
-def _render(report, fmt: str, events: pl.DataFrame) -> str:
-    """Through `reports.render.render` (which also uses the events) when present, else `RENDERERS`."""
-    from reports import render as renderers
+def _render(report, fmt: str) -> str:
+    """Through `reports.render.render`, the same function the CLI uses (the report holds its charts)."""
+    from reports.render import render
 
-    entry = getattr(renderers, "render", None)
-    return entry(report, fmt, events=events) if entry is not None else renderers.RENDERERS[fmt](report)
+    return render(report, fmt)
 
 
 def _analyze_folder(job: IncidentJob, folder: Path) -> dict[str, str]:
     from postmortem.analysis.pipeline import analyze
 
-    report, result = analyze([str(folder)], job.options)
+    report, _ = analyze([str(folder)], job.options)
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
         raise ValueError("nothing could be read from this incident")
     old = str(folder)
     report = _relocate(report, old, job.name)
-    events = result.events.with_columns(
-        pl.col(c).str.replace_all(old, job.name, literal=True)
-        for c, t in result.events.schema.items() if t == pl.String()
-    )
-    return {fmt: _render(report, fmt, events) for fmt in FORMATS}
+    return {fmt: _render(report, fmt) for fmt in FORMATS}
 
 
 def run_incident(job: IncidentJob) -> IncidentOutcome:

@@ -1,0 +1,91 @@
+"""What the report's charts plot, computed from the events: series per second (or minute) and limits.
+
+reports/charts.py only draws these values, so a chart never needs the events table.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from postmortem.model import ChartData, ChartSeries, Report, ShadeWindow, event_weight
+
+ATTEMPT_KINDS = (
+    "redis.connect_failed", "redis.reconnect_attempt", "redis.server.client_accepted", "redis.max_clients",
+    "redis.timeout", "redis.backlog_timeout", "redis.connection_lost", "redis.no_connection",
+    "redis.pool_exhausted",
+)
+POD_KINDS = ("redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost")
+TOP_HOSTS = 8
+
+
+def _connections(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], float | None]:
+    rows = events.filter((pl.col("metric") == "connected_clients") & pl.col("ts").is_not_null()
+                         & pl.col("value").is_not_null())
+    if rows.height == 0:
+        return (), None
+    series = rows.group_by("ts").agg(pl.col("value").max()).sort("ts")
+    line = ChartSeries("connected_clients", tuple(series.get_column("ts").to_list()),
+                       tuple(series.get_column("value").to_list()))
+    maxc = events.filter(pl.col("metric") == "maxclients").get_column("value").drop_nulls()
+    return (line,), float(maxc.max()) if maxc.len() else None
+
+
+def _bucket(df: pl.DataFrame) -> tuple[str, str]:
+    """Per second for incidents up to an hour, per minute beyond (keeps the SVG small)."""
+    span = (df.get_column("ts").max() - df.get_column("ts").min()).total_seconds()
+    return ("1s", "s") if span <= 3600 else ("1m", "min")
+
+
+def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> tuple[ChartSeries, ...]:
+    """Counts per bucket for each key, with empty buckets as 0 so quiet seconds show as quiet.
+
+    A summarized row (connection churn, activity) counts as the `event_weight()` lines it stands for.
+    """
+    binned = (df.with_columns(sec=pl.col("ts").dt.truncate(every)).group_by(["sec", by])
+              .agg(len=event_weight().sum().round().cast(pl.Int64)))
+    grid = pl.datetime_range(binned.get_column("sec").min(), binned.get_column("sec").max(), every,
+                             eager=True, time_zone="UTC").alias("sec").to_frame()
+    out = []
+    for key in keys:
+        part = grid.join(binned.filter(pl.col(by) == key).select("sec", "len"), on="sec", how="left")
+        out.append(ChartSeries(key, tuple(part.get_column("sec").to_list()),
+                               tuple(part.get_column("len").fill_null(0).to_list())))
+    return tuple(out)
+
+
+def _attempts(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
+    rows = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
+    if rows.height == 0:
+        return (), "s"
+    every, unit = _bucket(rows)
+    present = set(rows.get_column("kind"))
+    return _series(rows, "kind", [k for k in ATTEMPT_KINDS if k in present], every), unit
+
+
+def _pods(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
+    rows = events.filter(pl.col("kind").is_in(POD_KINDS) & pl.col("ts").is_not_null()
+                         & pl.col("host").is_not_null())
+    if rows.height == 0 or rows.get_column("host").n_unique() < 2:
+        return (), "s"
+    top = (rows.group_by("host").len().sort(["len", "host"], descending=[True, False]).head(TOP_HOSTS)
+           .get_column("host").to_list())
+    every, unit = _bucket(rows)
+    return _series(rows.filter(pl.col("host").is_in(top)), "host", top, every), unit
+
+
+def windows(report: Report) -> tuple[ShadeWindow, ...]:
+    """Every finding's window with a known start and end, by start then rule."""
+    out = [ShadeWindow(f.rule_id, f.start, f.end) for f in report.findings
+           if f.start is not None and f.end is not None and f.end >= f.start]
+    return tuple(sorted(out, key=lambda w: (w.start, w.rule_id)))
+
+
+def chart_data(report: Report, events: pl.DataFrame | None) -> ChartData:
+    """The charts' data (no series without events; the windows come from the findings)."""
+    if events is None or events.height == 0:
+        return ChartData(windows=windows(report))
+    connections, maxclients = _connections(events)
+    attempts, attempts_unit = _attempts(events)
+    pods, pods_unit = _pods(events)
+    return ChartData(connections=connections, maxclients=maxclients, attempts=attempts,
+                     attempts_unit=attempts_unit, pods=pods, pods_unit=pods_unit, windows=windows(report))

@@ -1,0 +1,95 @@
+"""The postmortem's derived sections: impact, detection (first sign per source), the merged timeline.
+
+Computed once in the analysis and stored in the Report, so Markdown, HTML and JSON show the same
+figures and renderers never see the events table. Ordering is total (ties broken by text) so output
+is deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import polars as pl
+
+from postmortem.analysis.chart_data import chart_data
+from postmortem.analysis.correlate import is_problem
+from postmortem.model import Evidence, FirstSign, Impact, KindRow, Report, TimelineRow, duration
+
+# Findings whose span the Impact section lists as a duration.
+DURATION_RULES = ("PM100", "PM101", "PM102", "PM103")
+
+
+def _problems(events: pl.DataFrame | None) -> pl.DataFrame | None:
+    if events is None or events.height == 0:
+        return None
+    return events.filter(is_problem())
+
+
+def impact(report: Report, events: pl.DataFrame | None) -> Impact:
+    """Errors by kind, hosts by problem events, endpoints and pods touched, and how long things lasted."""
+    rows: list[KindRow] = []
+    hosts: list[tuple[str, int]] = []
+    endpoints = {e for f in report.findings for e in f.entities if str(e).startswith("redis:")}
+    pods = {e for f in report.findings for e in f.entities if str(e).startswith("pod:")}
+    probs = _problems(events)
+    if probs is not None and probs.height:
+        by_kind = probs.group_by("kind").agg(
+            pl.len().alias("n"), pl.col("host").drop_nulls().n_unique().alias("h"),
+            pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b"),
+        ).sort(["n", "kind"], descending=[True, False])
+        rows = [KindRow(r["kind"], r["n"], r["h"], r["a"], r["b"]) for r in by_kind.iter_rows(named=True)]
+        by_host = probs.filter(pl.col("host").is_not_null()).group_by("host").len().sort(
+            ["len", "host"], descending=[True, False])
+        hosts = [(r["host"], r["len"]) for r in by_host.iter_rows(named=True)]
+        endpoints |= set(probs.filter(pl.col("entity").str.starts_with("redis:")).get_column("entity").unique())
+    durations = []
+    if report.window_start is not None:
+        durations.append(("Incident window", duration(report.window_start, report.window_end)))
+    for f in sorted(report.findings, key=lambda f: (f.rule_id, str(f.start))):
+        if f.rule_id in DURATION_RULES and f.start is not None:
+            durations.append((f"{f.rule_id} {f.name}", duration(f.start, f.end)))
+    return Impact(
+        errors=tuple(rows), hosts=tuple(hosts), endpoints=tuple(sorted(endpoints)), pods=tuple(sorted(pods)),
+        durations=tuple(durations), total_errors=sum(r.count for r in rows),
+    )
+
+
+def detection(events: pl.DataFrame | None) -> tuple[FirstSign, ...]:
+    """When each source first showed the problem, and how long after the very first sign."""
+    probs = _problems(events)
+    if probs is None:
+        return ()
+    probs = probs.filter(pl.col("ts").is_not_null()).sort(["ts", "path", "line"])
+    if probs.height == 0:
+        return ()
+    firsts = probs.group_by("source", maintain_order=True).first().sort(["ts", "source"])
+    t0 = firsts.get_column("ts").min()
+    out = []
+    for r in firsts.iter_rows(named=True):
+        ev = Evidence(path=r["path"], line=int(r["line"] or 0), ts=r["ts"], text=(r["message"] or "")[:300])
+        lag = "first sign" if r["ts"] == t0 else f"+{duration(t0, r['ts'])}"
+        out.append(FirstSign(r["source"], r["ts"], lag, r["kind"], ev))
+    return tuple(out)
+
+
+def merged_timeline(report: Report) -> tuple[TimelineRow, ...]:
+    """Finding windows and event bursts on one UTC axis; each row points at its evidence."""
+    anchors = {f.rule_id: f"f{i}" for i, f in reversed(list(enumerate(report.findings)))}
+    rows = []
+    for i, f in enumerate(report.findings):
+        if f.start is None:
+            continue
+        rows.append(TimelineRow(f.start, f.end, "finding", f"{f.rule_id} {f.name}: {f.title}", f.rule_id,
+                                f"f{i}-e0" if f.evidence else f"f{i}", f.evidence[:1], f"tf{i}"))
+    for j, t in enumerate(report.timeline):
+        anchor = anchors.get(t.rule_id, f"t{j}")
+        rows.append(TimelineRow(t.ts, t.end, t.source, t.title, t.rule_id, anchor, t.evidence[:1], f"t{j}"))
+    return tuple(sorted(rows, key=lambda r: (r.ts, r.source != "finding", r.source, r.title)))
+
+
+def with_sections(report: Report, events: pl.DataFrame | None) -> Report:
+    """The report with its derived sections and chart data filled in from `events` (None: findings only)."""
+    return dataclasses.replace(
+        report, impact=impact(report, events), detection=detection(events),
+        merged_timeline=merged_timeline(report), charts=chart_data(report, events),
+    )
