@@ -117,7 +117,12 @@ SCENARIOS = {
 SCENARIOS["storm"] = replace(SCENARIOS["storm"], maxclients_per_pod=4)
 # Redis stops answering (SIGSTOP): a healthy fleet with short socket timeouts times out everywhere at once.
 SCENARIOS["hang"] = replace(
-    SCENARIOS["healthy"], name="hang", pods=8, outage="pause", retries=1, socket_timeout=1.0, pod_prefix="api-7f6c2d"
+    SCENARIOS["healthy"], name="hang", pods=8,
+    outage="pause",
+    retries=1,
+    socket_timeout=0.5,
+    socket_connect_timeout=0.5,
+    pod_prefix="api-7f6c2d",
 )
 # A CronJob runs KEYS over millions of keys; the healthy fleet's 0.5 s socket timeouts fire meanwhile.
 SCENARIOS["slow"] = replace(
@@ -185,10 +190,12 @@ def configure(
         sc = replace(sc, maxclients=maxclients, maxclients_per_pod=0)
     elif sc.maxclients_per_pod:
         sc = replace(sc, maxclients=sc.maxclients_per_pod * sc.pods)
-    if sc.pool == "BlockingConnectionPool" and maxclients is None:
+    if sc.pool == "BlockingConnectionPool":  # a capped fleet: its limit must hold every pool at once
         demand = fleet * (sc.max_connections or sc.workers)
-        if sc.maxclients < 2 * demand + 32:
+        if maxclients is None and sc.maxclients < 2 * demand + 32:
             raise ValueError(f"maxclients {sc.maxclients} is not comfortably above pods x pool ({demand})")
+        if sc.maxclients <= demand:
+            raise ValueError(f"maxclients {sc.maxclients} does not hold pods x pool ({demand}) and the poller")
     return sc
 
 
@@ -533,7 +540,7 @@ class Poller:
             host=HOST,
             port=port,
             max_connections=1,
-            socket_timeout=0.5,
+            socket_timeout=2.0,  # like an exporter's scrape timeout: a 2 s KEYS is late, not down
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 0),
             client_name="postmortem-recorder",
@@ -800,7 +807,7 @@ def dump_slowlog(port: int, path: Path) -> int:
     return len(re.findall(r"^\d+\) 1\) \(integer\)", out, re.M))
 
 
-def pod_clock_facts(names: list[str], clocks: Clocks, at: float) -> dict:
+def pod_clock_facts(names: list[str], clocks: Clocks, at: float, k8s_events: bool) -> dict:
     """What was shifted, so tests can compare written times with the true UTC ones."""
     offset = 0.0
     if clocks.app_tz:
@@ -810,7 +817,7 @@ def pod_clock_facts(names: list[str], clocks: Clocks, at: float) -> dict:
     return {
         "server_log": "UTC",
         "exporter": "UTC (epoch milliseconds)",
-        "k8s_events": "UTC",
+        "k8s_events": "UTC" if k8s_events else None,
         "app_tz": clocks.app_tz or "UTC",
         "app_written_with_offset": False,
         "app_utc_offset_seconds": offset,
@@ -902,7 +909,7 @@ def record(
             start_child(run, "--pod", name, pod_cfg(i, start_at))
         cron_at = start_at + warmup
         if scenario.slow_pattern:
-            start_child(run, "--cronjob", f"{CRONJOB}-{pod_names(replace(scenario, pods=1))[0][-5:]}",
+            start_child(run, "--cronjob", f"{CRONJOB}-{pod_names(replace(scenario, name=CRONJOB, pods=1))[0][-5:]}",
                         base_cfg | {"start_at": cron_at, "stop_at": stop_at})
         run.sleep_until(start_at + warmup)
         poller.poll()
@@ -992,7 +999,7 @@ def record(
             },
             "recorded_at": iso(start_at),
             "run": {"start": iso(start_at), "end": iso(run_end)},
-            "clocks": pod_clock_facts(names, clocks, start_at),
+            "clocks": pod_clock_facts(names, clocks, start_at, bool(late_names)),
             "outage": {
                 "kind": outage,
                 "start": iso(outage_start) if outage != "none" else None,
