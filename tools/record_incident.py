@@ -162,6 +162,7 @@ def configure(
     pool_max: int | None = None,
     maxclients: int | None = None,
     rate: float | None = None,
+    job_share: float | None = None,
 ) -> Scenario:
     """A named scenario with the CLI's knobs applied; maxclients follows the fleet unless given.
 
@@ -185,6 +186,10 @@ def configure(
         if not 0 < rate <= 50:
             raise ValueError("--rate must be in (0, 50]")
         sc = replace(sc, rate=rate)
+    if job_share is not None:
+        if not 0 <= job_share <= 1:
+            raise ValueError("--job-share must be in [0, 1]")
+        sc = replace(sc, job_share=job_share)
     fleet = max(sc.pods, sc.scaleout_to)
     if maxclients is not None:
         sc = replace(sc, maxclients=maxclients, maxclients_per_pod=0)
@@ -874,6 +879,8 @@ def record(
     outage = outage or scenario.outage
     clocks = clocks or Clocks()
     out = out.resolve()  # redis-server runs in its own --dir, so relative paths would move
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: logs would be appended to an older recording")
     out.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="record-incident-")
@@ -1078,6 +1085,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, help="handler threads per pod (default: the scenario's)")
     ap.add_argument("--pool-max", type=int, help="max_connections of each pod's pool (default: the scenario's)")
     ap.add_argument("--rate", type=float, help="requests per second per pod (default: the scenario's)")
+    ap.add_argument(
+        "--job-share", type=float, help="share of requests that are jobs (tracebacks on failure; default 0.5)"
+    )
     ap.add_argument("--maxclients", type=int, help="redis maxclients (default: follows the scenario and fleet)")
     ap.add_argument("--port", type=int, help="port for redis-server (default: a free one)")
     ap.add_argument(
@@ -1108,7 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.seconds > 60:
         ap.error("--seconds must be in (0, 60]")
     try:
-        sc = configure(args.scenario, args.clients, args.workers, args.pool_max, args.maxclients, args.rate)
+        sc = configure(args.scenario, args.clients, args.workers, args.pool_max, args.maxclients, args.rate, args.job_share)
         clocks = Clocks(app_tz=args.app_tz, pod_skew=parse_skew(args.pod_skew))
         if args.app_tz:
             from zoneinfo import ZoneInfo
