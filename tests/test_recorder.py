@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -75,10 +77,18 @@ def server_pids(log: Path) -> set[int]:
     return {int(m.group(1)) for m in re.finditer(r"^(\d+):[CMSX] ", log.read_text(), re.M)}
 
 
-@pytest.mark.skipif(
+needs_redis = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server is not on PATH (apt-get install redis-server)"
 )
+FIXTURES = sorted(p.name.removesuffix(".facts.json") for p in RECORDED.glob("*.facts.json"))
+
+
+def facts_of(name: str) -> dict:
+    return json.loads((RECORDED / f"{name}.facts.json").read_text())
+
+
 @pytest.mark.slow
+@needs_redis
 def test_live_storm_recording(tmp_path):
     pytest.importorskip("redis", reason="redis-py is not installed (pip install -e '.[test]')")
     out = tmp_path / "storm"
@@ -125,7 +135,15 @@ def test_live_storm_recording(tmp_path):
     assert processes_mentioning(str(out)) == []
 
 
-@pytest.mark.parametrize("name", ["storm", "healthy"])
+def test_every_recorded_folder_has_its_facts():
+    folders = sorted(p.name for p in RECORDED.iterdir() if p.is_dir())
+    assert folders == FIXTURES
+    assert {"storm", "healthy", "healthy-4", "healthy-16", "healthy-48", "storm-16", "hang-8", "slow-8"} <= set(
+        FIXTURES
+    )
+
+
+@pytest.mark.parametrize("name", FIXTURES)
 def test_recorded_fixture_is_fully_accounted(name):
     folder = RECORDED / name
     result = ingest([str(folder)])
@@ -142,31 +160,149 @@ def test_recorded_fixture_is_fully_accounted(name):
             info.unrecognized_lines,
             info.blank_lines,
         )
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 300_000
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 650_000
 
 
-@pytest.mark.parametrize("name", ["storm", "healthy"])
-def test_recorded_facts_match_the_logs(name):
+def pod_logs(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.glob("*.log")) if p.name != "redis-server.log" and "session-cleanup" not in p.name]
+
+
+def _shifted(folder: Path, shift: dict, needle: str) -> list[tuple[datetime, str]]:
+    out = []
+    for log in pod_logs(folder):
+        back = timedelta(seconds=shift.get(log.stem, 0.0))
+        for ts, line in pod_lines_of(log, needle):
+            out.append((ts - back, line))
+    return out
+
+
+def pod_lines_of(log: Path, needle: str) -> list[tuple[datetime, str]]:
+    out = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        m = POD_TS.match(line)
+        if m and needle in line:
+            out.append((datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC), line))
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n in FIXTURES if facts_of(n)["outage"]["kind"] == "restart"])
+def test_recorded_restarts_match_the_logs(name):
     folder = RECORDED / name
-    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
+    facts = facts_of(name)
     start, end = parse_iso(facts["outage"]["start"]), parse_iso(facts["outage"]["end"])
     assert start < end
     server_text = (folder / "redis-server.log").read_text()
     assert server_text.count(" - Accepted ") == facts["connections_accepted"]["server_log_accepted_lines"]
-    assert any(start <= ts <= end for ts, _ in pod_lines(folder, "Connection refused"))
+    assert server_text.count("Ready to accept connections") == 2
+    refused = _shifted(folder, facts.get("clocks", {}).get("written_minus_true_seconds", {}), "Connection refused")
+    assert any(start <= ts <= end + timedelta(seconds=0.5) for ts, _ in refused)
     startup = pod_lines(folder, "redis client: Redis(")
-    assert len(startup) == facts["parameters"]["pods"]
+    assert len(startup) == len(facts["parameters"]["pod_names"])
     rejected = pod_lines(folder, "max number of clients reached")
-    if name == "storm":
+    pool = facts["parameters"]["max_connections"]
+    if facts["parameters"]["backoff"] == "NoBackoff":  # the storm configuration
         assert facts["rejected_connections"]["total"] > 0
         assert facts["clients"]["errors_by_kind"]["max_clients"] > 0
+        assert facts["max_connected_clients"] == facts["parameters"]["maxclients"]
         restarted = server_ready_times(server_text)[1]
         assert rejected and min(ts for ts, _ in rejected) >= restarted  # the rejections come with the restart
         assert all("Retry(NoBackoff(), 3)" in line for _, line in startup)
-    else:
+    else:  # healthy at any fleet size: capped pools well inside maxclients, nothing rejected
         assert facts["rejected_connections"]["total"] == 0
         assert rejected == []
-        assert all("BlockingConnectionPool(max_connections=3" in line for _, line in startup)
+        assert len(facts["parameters"]["pod_names"]) * pool < facts["parameters"]["maxclients"]
+        assert all(f"BlockingConnectionPool(max_connections={pool}" in line for _, line in startup)
+        assert all("ExponentialWithJitterBackoff" in line for _, line in startup)
+
+
+def test_healthy_fixtures_span_three_fleet_sizes_with_pools_4_to_16():
+    sizes = {facts_of(n)["parameters"]["pods"]: facts_of(n)["parameters"]["max_connections"] for n in FIXTURES
+             if n.startswith("healthy-")}
+    assert sorted(sizes) == [4, 16, 48]
+    assert all(4 <= pool <= 16 for pool in sizes.values())
+    assert all(facts_of(n)["rejected_connections"]["total"] == 0 for n in FIXTURES if n.startswith("healthy"))
+
+
+@pytest.mark.parametrize("size", [8, 24])
+def test_pairs_share_outage_and_fleet(size):
+    storm, healthy = facts_of(f"pair-storm-{size}"), facts_of(f"pair-healthy-{size}")
+    same = ("pods", "workers", "rate", "job_share", "maxclients", "seconds", "outage", "outage_seconds")
+    assert {k: storm["parameters"][k] for k in same} == {k: healthy["parameters"][k] for k in same}
+    assert storm["parameters"]["pods"] == size
+    assert storm["rejected_connections"]["total"] > 0
+    assert healthy["rejected_connections"]["total"] == 0
+    assert healthy["max_connected_clients"] < healthy["parameters"]["maxclients"]
+
+
+def test_hang_times_out_on_every_pod_without_refusals():
+    facts = facts_of("hang-8")
+    assert facts["outage"]["kind"] == "pause"
+    assert len(facts["clients_by_pod"]) == 8
+    assert all(p["errors"].get("timeout", 0) > 0 for p in facts["clients_by_pod"].values())
+    assert "connection_refused" not in facts["clients"]["errors_by_kind"]
+    start, end = parse_iso(facts["outage"]["start"]), parse_iso(facts["outage"]["end"])
+    timeouts = pod_lines(RECORDED / "hang-8", "Timeout")
+    assert timeouts and all(start <= ts <= end + timedelta(seconds=1) for ts, _ in timeouts)
+    assert (RECORDED / "hang-8" / "redis-server.log").read_text().count("Ready to accept connections") == 1
+
+
+def test_slow_command_is_in_the_cronjob_log_and_the_slowlog():
+    folder, facts = RECORDED / "slow-8", facts_of("slow-8")
+    slow = facts["slow_command"]
+    assert slow["command"] == "KEYS user:session:*:expired" and slow["seconds"] > 1.0
+    cron = [p for p in folder.glob("session-cleanup-*.log")]
+    assert len(cron) == 1
+    text = cron[0].read_text()
+    assert "running KEYS pattern=user:session:*:expired" in text and f"KEYS took {slow['seconds']:.2f} s" in text
+    slowlog = (folder / "slowlog.txt").read_text()
+    assert '4) 1) "KEYS"' in slowlog and slow["slowlog_entries"] >= 1
+    micros = int(re.search(r"3\) \(integer\) (\d+)", slowlog).group(1))
+    assert abs(micros / 1e6 - slow["seconds"]) < 0.2
+    start, end = parse_iso(slow["start"]), parse_iso(slow["end"])
+    assert all(p["errors"].get("timeout", 0) > 0 for p in facts["clients_by_pod"].values())
+    timeouts = pod_lines(folder, "Timeout")
+    assert timeouts and all(start <= ts <= end + timedelta(seconds=1.5) for ts, _ in timeouts)
+    assert facts["outage"]["kind"] == "none" and facts["rejected_connections"]["total"] == 0
+
+
+def test_scaleout_events_are_a_kubectl_table_at_real_times():
+    folder, facts = RECORDED / "scaleout", facts_of("scaleout")
+    result = ingest([str(folder / "k8s-events.txt")])
+    kinds = result.events.get_column("kind").to_list()
+    assert kinds.count("k8s.SuccessfulRescale") == 1 and kinds.count("k8s.ScalingReplicaSet") == 1
+    rescale = result.events.filter(result.events["kind"] == "k8s.SuccessfulRescale")
+    ts = rescale.get_column("ts")[0]
+    true = parse_iso(facts["scaleout"]["rescaled_at"])
+    assert abs((ts - true).total_seconds()) < 1.0  # the table has whole seconds
+    assert f"New size: {facts['scaleout']['to']}" in rescale.get_column("message")[0]
+    start, end = parse_iso(facts["outage"]["start"]), parse_iso(facts["outage"]["end"])
+    assert start < true < end
+    assert len(facts["clients_by_pod"]) == facts["scaleout"]["to"] > facts["scaleout"]["from"]
+
+
+def test_eviction_shows_in_the_exporter_file():
+    folder, facts = RECORDED / "eviction", facts_of("eviction")
+    assert facts["evicted_keys"]["total"] > 0 and facts["evicted_keys"]["policy"] == "allkeys-lru"
+    values = [int(line.split()[1]) for line in (folder / "redis-exporter.prom").read_text().splitlines()
+              if line.startswith("redis_evicted_keys_total{")]
+    assert values[0] == 0 and max(values) == facts["evicted_keys"]["total"]
+    assert facts["clients"]["failed_requests"] == 0
+
+
+def test_skewed_clocks_are_written_as_the_facts_say():
+    folder, facts = RECORDED / "skewed", facts_of("skewed")
+    clocks = facts["clocks"]
+    assert clocks["app_tz"] == "Europe/Berlin" and clocks["app_written_with_offset"] is False
+    skewed = clocks["pod_skew_seconds"]
+    assert list(skewed.values()) == [40.0]
+    run_start = parse_iso(facts["run"]["start"])
+    for log in pod_logs(folder):
+        shift = clocks["written_minus_true_seconds"][log.stem]
+        assert shift == clocks["app_utc_offset_seconds"] + skewed.get(log.stem, 0.0)
+        first_request = pod_lines_of(log, "")[1][0] - timedelta(seconds=shift)  # after the startup line
+        assert abs((first_request - run_start).total_seconds()) < 8
+    server = server_ready_times((folder / "redis-server.log").read_text())[0]
+    assert server < run_start  # the server log stays UTC
 
 
 def test_lifetime_totals_split_on_restart():
@@ -192,3 +328,118 @@ def test_error_kinds_follow_redis_py_messages():
     assert tool.error_kind(TimeoutError("Timeout reading from 127.0.0.1:6379")) == "timeout"
     assert tool.error_kind(ConnectionError("Connection closed by server.")) == "connection_lost"
     assert tool.error_kind(ValueError("x")) == "other:ValueError"
+
+
+def test_configure_sizes_the_limit_with_the_fleet(monkeypatch):
+    tool = load_tool()
+    storm = tool.configure("storm", clients=16)
+    assert (storm.pods, storm.maxclients) == (16, 64)  # a limit sized for calm traffic, 4 per pod
+    healthy = tool.configure("healthy", clients=48, pool_max=16, workers=4, rate=2)
+    assert (healthy.pods, healthy.max_connections, healthy.workers, healthy.rate) == (48, 16, 4, 2)
+    assert healthy.maxclients >= 2 * 48 * 16 + 32
+    assert tool.configure("scaleout", clients=3).scaleout_to == 6
+    assert tool.configure("storm", clients=8, maxclients=40).maxclients == 40
+    assert tool.configure("healthy", job_share=0.1).job_share == 0.1
+    with pytest.raises(ValueError, match="pods x pool"):
+        tool.configure("healthy", clients=8, pool_max=4, maxclients=32)  # 32 pooled + the poller > 32
+    monkeypatch.setitem(tool.SCENARIOS, "healthy", replace(tool.SCENARIOS["healthy"], maxclients=100))
+    with pytest.raises(ValueError, match="comfortably"):
+        tool.configure("healthy", clients=16)  # 64 pooled: a healthy fleet must not sit near its limit
+    with pytest.raises(ValueError, match="--clients"):
+        tool.configure("healthy", clients=tool.MAX_PODS + 1)
+
+
+def test_scenario_defaults():
+    tool = load_tool()
+    assert tool.SCENARIOS["hang"].outage == "pause" and tool.SCENARIOS["hang"].socket_timeout
+    assert tool.SCENARIOS["slow"].outage == "none" and tool.SCENARIOS["slow"].slow_pattern
+    assert tool.SCENARIOS["eviction"].maxmemory and tool.SCENARIOS["eviction"].write_bytes
+    assert tool.SCENARIOS["scaleout"].scaleout_to > tool.SCENARIOS["scaleout"].pods
+    assert len(tool.pod_names(tool.SCENARIOS["scaleout"])) == tool.SCENARIOS["scaleout"].scaleout_to
+    # the same scenario gives the same pod names whatever the fleet size (pairs stay comparable)
+    small, big = tool.configure("healthy", clients=4), tool.configure("healthy", clients=16)
+    assert tool.pod_names(big)[:4] == tool.pod_names(small)
+
+
+def test_pod_clock_writes_local_time_without_offset_and_skew():
+    tool = load_tool()
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "x", None, None)
+    record.created = datetime(2026, 1, 15, 12, 0, 0, 250_000, tzinfo=UTC).timestamp()
+    assert tool.PodClockFormatter(tool.LOG_FORMAT, None, 0.0).formatTime(record) == "2026-01-15 12:00:00,250"
+    berlin = tool.PodClockFormatter(tool.LOG_FORMAT, "Europe/Berlin", 40.0)
+    assert berlin.formatTime(record) == "2026-01-15 13:00:40,250"
+    assert tool.parse_skew(["1=40", "3=-2.5"]) == {1: 40.0, 3: -2.5}
+    with pytest.raises(ValueError):
+        tool.parse_skew(["pod-a=40"])
+    clocks = tool.pod_clock_facts(["a", "b"], tool.Clocks("Europe/Berlin", {1: 40.0}), record.created, False)
+    assert clocks["written_minus_true_seconds"] == {"a": 3600.0, "b": 3640.0}
+    assert clocks["pod_skew_seconds"] == {"b": 40.0} and clocks["k8s_events"] is None
+
+
+def test_kubectl_events_table_is_read_with_its_times(tmp_path):
+    tool = load_tool()
+    sc = tool.configure("scaleout", clients=2)
+    names = tool.pod_names(sc)
+    t0 = datetime(2026, 3, 14, 2, 13, 5, tzinfo=UTC).timestamp()
+    events = tool.scaleout_events(sc, names, t0, {n: t0 + 2 for n in names[2:]})
+    path = tmp_path / "k8s-events.txt"
+    path.write_text(tool.k8s_events_table(events))
+    result = ingest([str(path)])
+    info = result.inputs[0]
+    assert info.accounted() and info.unrecognized_lines == 0 and info.lines == len(events) + 1  # + header
+    df = result.events.sort("line")
+    assert df.height == len(events)
+    assert df.get_column("kind").to_list()[:2] == ["k8s.SuccessfulRescale", "k8s.ScalingReplicaSet"]
+    assert df.get_column("message")[0].startswith("New size: 4; reason: cpu resource utilization")
+    assert df.get_column("ts")[0] == datetime(2026, 3, 14, 2, 13, 5, tzinfo=UTC)
+    assert df.get_column("ts").max() == datetime(2026, 3, 14, 2, 13, 7, tzinfo=UTC)
+
+
+def test_exporter_file_keeps_evictions_and_memory(tmp_path):
+    tool = load_tool()
+    snaps = [
+        {"ts": 100.1, "connected_clients": 3, "evicted_keys": 0, "used_memory": 10, "maxmemory": 2097152},
+        {"ts": 101.2, "connected_clients": 3, "evicted_keys": 7, "used_memory": 20, "maxmemory": 2097152},
+    ]
+    path = tmp_path / "redis-exporter.prom"
+    tool.write_prometheus(path, 6379, snaps, [(102.5, "refused")])
+    text = path.read_text()
+    assert 'redis_evicted_keys_total{addr="redis://127.0.0.1:6379"} 7 101200' in text
+    assert "redis_memory_max_bytes{" in text and 'redis_up{addr="redis://127.0.0.1:6379"} 0 102500' in text
+
+
+def test_record_refuses_to_append_to_an_older_recording(tmp_path):
+    tool = load_tool()
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "redis-server.log").write_text("older run\n")
+    with pytest.raises(FileExistsError):
+        tool.record(tool.SCENARIOS["healthy"], out, 1.0, binary="/bin/true")
+
+
+def test_cli_rejects_bad_knobs(capsys):
+    tool = load_tool()
+    for argv in (["--clients", "0"], ["--pod-skew", "x"], ["--app-tz", "Mars/Olympus"], ["--job-share", "2"]):
+        with pytest.raises(SystemExit):
+            tool.main(["--out", "/nonexistent/never-written", *argv])
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@needs_redis
+@pytest.mark.parametrize("scenario", ["hang", "eviction"])
+def test_live_small_recording(tmp_path, scenario):
+    pytest.importorskip("redis")
+    out = tmp_path / scenario
+    argv = ["--scenario", scenario, "--clients", "2", "--out", str(out), "--seconds", "5",
+            "--app-tz", "Europe/Berlin", "--pod-skew", "0=40"]
+    proc = subprocess.run([sys.executable, str(TOOL), *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = json.loads((tmp_path / f"{scenario}.facts.json").read_text())
+    names = facts["parameters"]["pod_names"]
+    assert facts["clocks"]["written_minus_true_seconds"][names[0]] in (3640.0, 7240.0)  # CET or CEST
+    if scenario == "hang":
+        assert all(p["errors"].get("timeout", 0) > 0 for p in facts["clients_by_pod"].values())
+    else:
+        assert facts["evicted_keys"]["total"] > 0
+    assert processes_mentioning(str(out)) == []

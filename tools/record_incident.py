@@ -62,6 +62,14 @@ class Scenario:
     pod_prefix: str
     job_share: float = 0.5  # share of requests that are jobs (logged with a traceback on failure)
     job_work: float = 0.1  # seconds a job holds its connection (WATCH, compute, MULTI/EXEC)
+    outage: str = "restart"  # restart (SIGTERM, start again), pause (SIGSTOP/SIGCONT) or none
+    maxclients_per_pod: int = 0  # > 0: maxclients scales with the fleet (a limit sized for the old fleet)
+    write_bytes: int = 0  # > 0: cache requests SET a value of this size instead of GET (fills memory)
+    maxmemory: str | None = None  # redis maxmemory (e.g. "2mb"), with maxmemory_policy
+    maxmemory_policy: str | None = None
+    seed_keys: int = 0  # keys created before traffic (DEBUG POPULATE) for the slow command to walk
+    slow_pattern: str = ""  # a CronJob runs KEYS with this pattern mid-run (slow scenario)
+    scaleout_to: int = 0  # > pods: an HPA scales the deployment to this many pods during the outage
 
 
 SCENARIOS = {
@@ -97,7 +105,7 @@ SCENARIOS = {
         backoff_cap=1.0,
         retries=3,
         pool="BlockingConnectionPool",
-        max_connections=3,
+        max_connections=4,
         pool_timeout=2.0,
         socket_timeout=2.0,
         socket_connect_timeout=1.0,
@@ -106,6 +114,131 @@ SCENARIOS = {
         pod_prefix="api-6d4b9f",
     ),
 }
+SCENARIOS["storm"] = replace(SCENARIOS["storm"], maxclients_per_pod=4)
+# Redis stops answering (SIGSTOP): a healthy fleet with short socket timeouts times out everywhere at once.
+SCENARIOS["hang"] = replace(
+    SCENARIOS["healthy"], name="hang", pods=8,
+    outage="pause",
+    retries=1,
+    socket_timeout=0.5,
+    socket_connect_timeout=0.5,
+    pod_prefix="api-7f6c2d",
+)
+# A CronJob runs KEYS over millions of keys; the healthy fleet's 0.5 s socket timeouts fire meanwhile.
+SCENARIOS["slow"] = replace(
+    SCENARIOS["healthy"],
+    name="slow",
+    pods=8,
+    outage="none",
+    retries=1,
+    socket_timeout=0.5,
+    socket_connect_timeout=0.5,
+    pod_prefix="api-58b7c4",
+    seed_keys=2_500_000,
+    slow_pattern="user:session:*:expired",
+)
+# The storm fleet, and an HPA that doubles it while Redis is down (retry loops burn CPU).
+SCENARIOS["scaleout"] = replace(SCENARIOS["storm"], name="scaleout", scaleout_to=8, pod_prefix="worker-5c8f7b")
+# Writes under a low maxmemory with allkeys-lru: no errors, but keys are evicted.
+SCENARIOS["eviction"] = replace(
+    SCENARIOS["healthy"],
+    name="eviction",
+    outage="none",
+    rate=8.0,
+    job_share=0.2,
+    write_bytes=16_384,
+    maxmemory="2mb",
+    maxmemory_policy="allkeys-lru",
+    pod_prefix="cache-warmer-7b9d",
+)
+MAX_PODS = 64
+CRONJOB = "session-cleanup-29471040"
+
+
+def configure(
+    name: str,
+    clients: int | None = None,
+    workers: int | None = None,
+    pool_max: int | None = None,
+    maxclients: int | None = None,
+    rate: float | None = None,
+    job_share: float | None = None,
+) -> Scenario:
+    """A named scenario with the CLI's knobs applied; maxclients follows the fleet unless given.
+
+    Why: a storm needs a limit the reconnecting fleet exceeds (4 per pod, as if sized for calm traffic),
+    while a healthy fleet must stay comfortably below its limit at any size, or it would not be healthy.
+    """
+    sc = SCENARIOS[name]
+    if clients is not None:
+        if not 1 <= clients <= MAX_PODS:
+            raise ValueError(f"--clients must be in 1..{MAX_PODS}")
+        sc = replace(sc, pods=clients, scaleout_to=max(sc.scaleout_to and 2 * clients, 0))
+    if workers is not None:
+        if not 1 <= workers <= 32:
+            raise ValueError("--workers must be in 1..32")
+        sc = replace(sc, workers=workers)
+    if pool_max is not None:
+        if not 1 <= pool_max <= 64:
+            raise ValueError("--pool-max must be in 1..64")
+        sc = replace(sc, max_connections=pool_max)
+    if rate is not None:
+        if not 0 < rate <= 50:
+            raise ValueError("--rate must be in (0, 50]")
+        sc = replace(sc, rate=rate)
+    if job_share is not None:
+        if not 0 <= job_share <= 1:
+            raise ValueError("--job-share must be in [0, 1]")
+        sc = replace(sc, job_share=job_share)
+    fleet = max(sc.pods, sc.scaleout_to)
+    if maxclients is not None:
+        sc = replace(sc, maxclients=maxclients, maxclients_per_pod=0)
+    elif sc.maxclients_per_pod:
+        sc = replace(sc, maxclients=sc.maxclients_per_pod * sc.pods)
+    if sc.pool == "BlockingConnectionPool":  # a capped fleet: its limit must hold every pool at once
+        demand = fleet * (sc.max_connections or sc.workers)
+        if maxclients is None and sc.maxclients < 2 * demand + 32:
+            raise ValueError(f"maxclients {sc.maxclients} is not comfortably above pods x pool ({demand})")
+        if sc.maxclients <= demand:
+            raise ValueError(f"maxclients {sc.maxclients} does not hold pods x pool ({demand}) and the poller")
+    return sc
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """How the pods write their times: UTC (default) or a local zone without offset, and per-pod skew.
+
+    Why: incident folders mix clocks (#16); the server log and the exporter always stay UTC here.
+    """
+
+    app_tz: str | None = None
+    pod_skew: dict[int, float] = field(default_factory=dict)  # pod index -> seconds ahead (+) or behind
+
+
+def parse_skew(items: list[str]) -> dict[int, float]:
+    """`POD_INDEX=SECONDS` (repeatable) into {index: seconds}."""
+    out: dict[int, float] = {}
+    for item in items:
+        index, sep, seconds = item.partition("=")
+        if not sep or not index.strip().isdigit():
+            raise ValueError(f"--pod-skew wants POD_INDEX=SECONDS, got {item!r}")
+        out[int(index)] = float(seconds)
+    return out
+
+
+class PodClockFormatter(logging.Formatter):
+    """asctime in the pod's zone (naive, as `logging` writes local time) shifted by its clock skew."""
+
+    def __init__(self, fmt: str, zone: str | None, skew: float):
+        super().__init__(fmt)
+        from zoneinfo import ZoneInfo
+
+        self.zone = ZoneInfo(zone) if zone else UTC
+        self.skew = skew
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        dt = datetime.fromtimestamp(record.created + self.skew, tz=self.zone)
+        return dt.strftime("%Y-%m-%d %H:%M:%S") + f",{dt.microsecond // 1000:03d}"
 
 
 def iso(ts: float | None) -> str | None:
@@ -122,10 +255,14 @@ def free_port() -> int:
 
 
 def pod_names(scenario: Scenario) -> list[str]:
-    """Kubernetes-looking pod names, stable per scenario so recordings are comparable."""
+    """Kubernetes-looking pod names, stable per scenario so recordings are comparable.
+
+    The first `pods` start with the run; any beyond them are the ones an HPA scale-out adds.
+    """
     rng = random.Random(scenario.name)
     alphabet = string.ascii_lowercase + string.digits
-    return [f"{scenario.pod_prefix}-{''.join(rng.choices(alphabet, k=5))}" for _ in range(scenario.pods)]
+    count = max(scenario.pods, scenario.scaleout_to)
+    return [f"{scenario.pod_prefix}-{''.join(rng.choices(alphabet, k=5))}" for _ in range(count)]
 
 
 # ----------------------------------------------------------------------------------------- pod side
@@ -216,13 +353,9 @@ def run_pod(name: str, cfg: dict) -> int:
 
     sc = Scenario(**cfg["scenario"])
     port, start_at, stop_at = cfg["port"], cfg["start_at"], cfg["stop_at"]
-    logging.Formatter.converter = time.gmtime  # apps in containers log UTC
-    handler = logging.FileHandler(Path(cfg["out"]) / f"{name}.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    handler = pod_log_handler(Path(cfg["out"]) / f"{name}.log", cfg.get("app_tz"), cfg.get("skew", 0.0))
     log_start, log_jobs, log_cache = (logging.getLogger(n) for n in ("app.startup", "app.jobs", "app.cache"))
+    payload = os.urandom(sc.write_bytes // 2).hex() if sc.write_bytes else ""
 
     client, config_line = build_client(sc, port, name)
     log_start.info(config_line)
@@ -237,6 +370,8 @@ def run_pod(name: str, cfg: dict) -> int:
                 if is_job:
                     run_job(client, f"job:{name}:{req % 50}", sc.job_work)
                     log_jobs.info("processed job %d", req)
+                elif payload:
+                    client.set(f"cache:{name}:{req}", payload)
                 else:
                     client.get(f"session:{req % 200}")
                 with lock:
@@ -280,14 +415,46 @@ def run_pod(name: str, cfg: dict) -> int:
     return 0
 
 
+def pod_log_handler(path: Path, zone: str | None, skew: float) -> logging.Handler:
+    """Python `logging` to one file, the way the app would: UTC unless a zone (or skew) is configured."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(PodClockFormatter(LOG_FORMAT, zone, skew))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def run_cronjob(name: str, cfg: dict) -> int:
+    """The CronJob: at its start time it runs KEYS over the whole keyspace and logs what it ran and how long."""
+    import redis
+
+    sc = Scenario(**cfg["scenario"])
+    handler = pod_log_handler(Path(cfg["out"]) / f"{name}.log", cfg.get("app_tz"), 0.0)
+    log = logging.getLogger("app.cron")
+    client = redis.Redis(host=HOST, port=cfg["port"], socket_timeout=30.0, client_name=name)
+    time.sleep(max(0.0, cfg["start_at"] - time.time()))
+    log.info("session cleanup started")
+    log.info("running KEYS pattern=%s", sc.slow_pattern)
+    started = time.time()
+    keys = client.keys(sc.slow_pattern)
+    ended = time.time()
+    log.warning("KEYS took %.2f s (%d keys matched)", ended - started, len(keys))
+    log.info("session cleanup finished: %d sessions removed", len(keys))
+    print(json.dumps({"command": f"KEYS {sc.slow_pattern}", "start": started, "end": ended}), flush=True)
+    handler.flush()
+    return 0
+
+
 # -------------------------------------------------------------------------------------- server side
 
 
 class RedisServer:
     """A redis-server child on 127.0.0.1 in its own process group, restartable on the same port."""
 
-    def __init__(self, binary: str, port: int, logfile: Path, maxclients: int, workdir: str):
+    def __init__(self, binary: str, port: int, logfile: Path, sc: Scenario, workdir: str):
         self.port = port
+        maxclients = sc.maxclients
         self.args = [
             binary,
             "--port",
@@ -310,7 +477,13 @@ class RedisServer:
             "no",
             "--protected-mode",
             "yes",
+            "--slowlog-log-slower-than",
+            "10000",
         ]
+        if sc.maxmemory:
+            self.args += ["--maxmemory", sc.maxmemory, "--maxmemory-policy", sc.maxmemory_policy or "noeviction"]
+        if sc.seed_keys:
+            self.args += ["--enable-debug-command", "local"]  # DEBUG POPULATE seeds the keyspace fast
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -359,6 +532,8 @@ class Poller:
         "uptime_in_seconds",
         "used_memory",
         "blocked_clients",
+        "evicted_keys",
+        "maxmemory",
     )
 
     def __init__(self, port: int):
@@ -370,7 +545,7 @@ class Poller:
             host=HOST,
             port=port,
             max_connections=1,
-            socket_timeout=0.5,
+            socket_timeout=2.0,  # like an exporter's scrape timeout: a 2 s KEYS is late, not down
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 0),
             client_name="postmortem-recorder",
@@ -502,6 +677,9 @@ def write_prometheus(path: Path, port: int, snapshots: list[dict], failures: lis
             "total_connections_received",
         ),
         ("redis_config_maxclients", "gauge", "config_maxclients metric", "maxclients"),
+        ("redis_evicted_keys_total", "counter", "evicted_keys metric", "evicted_keys"),
+        ("redis_memory_used_bytes", "gauge", "used_memory metric", "used_memory"),
+        ("redis_memory_max_bytes", "gauge", "maxmemory metric", "maxmemory"),
     ]
     polls = sorted([(s["ts"], s) for s in snapshots] + [(ts, None) for ts, _ in failures], key=lambda x: x[0])
     out: list[str] = []
@@ -552,14 +730,145 @@ def redis_server_version(binary: str) -> str:
     return m.group(1) if m else out.strip()
 
 
+def k8s_events_table(events: list[dict]) -> str:
+    """Events as `kubectl get events -o custom-columns=LASTSEEN:.lastTimestamp,TYPE:.type,REASON:.reason,
+    KIND:.involvedObject.kind,NAME:.involvedObject.name,MESSAGE:.message` prints them (3-space padding)."""
+    cols = ("LASTSEEN", "TYPE", "REASON", "KIND", "NAME", "MESSAGE")
+    rows = [
+        (
+            datetime.fromtimestamp(e["ts"], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            e["type"],
+            e["reason"],
+            e["kind"],
+            e["name"],
+            e["message"],
+        )
+        for e in sorted(events, key=lambda e: e["ts"])
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) + 3 for i, c in enumerate(cols[:-1])]
+    lines = ["".join(c.ljust(w) for c, w in zip(cols[:-1], widths, strict=True)) + cols[-1]]
+    lines += ["".join(v.ljust(w) for v, w in zip(r[:-1], widths, strict=True)) + r[-1] for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def scaleout_events(sc: Scenario, names: list[str], scaled_at: float, started: dict[str, float]) -> list[dict]:
+    """What the HPA, the deployment and replica set controllers and the kubelets report for the scale-out."""
+    deployment = sc.pod_prefix.rsplit("-", 1)[0]
+    events = [
+        {
+            "ts": scaled_at,
+            "type": "Normal",
+            "reason": "SuccessfulRescale",
+            "kind": "HorizontalPodAutoscaler",
+            "name": deployment,
+            "message": f"New size: {sc.scaleout_to}; reason: cpu resource utilization (percentage of request) "
+            "above target",
+        },
+        {
+            "ts": scaled_at,
+            "type": "Normal",
+            "reason": "ScalingReplicaSet",
+            "kind": "Deployment",
+            "name": deployment,
+            "message": f"Scaled up replica set {sc.pod_prefix} to {sc.scaleout_to} from {sc.pods}",
+        },
+    ]
+    for name in names[sc.pods :]:
+        events.append(
+            {
+                "ts": scaled_at,
+                "type": "Normal",
+                "reason": "SuccessfulCreate",
+                "kind": "ReplicaSet",
+                "name": sc.pod_prefix,
+                "message": f"Created pod: {name}",
+            }
+        )
+        events.append(
+            {
+                "ts": started[name],
+                "type": "Normal",
+                "reason": "Started",
+                "kind": "Pod",
+                "name": name,
+                "message": f"Started container {deployment}",
+            }
+        )
+    return events
+
+
+def dump_slowlog(port: int, path: Path) -> int:
+    """`SLOWLOG GET 128` exactly as an interactive redis-cli prints it; returns the number of entries."""
+    cli = shutil.which("redis-cli")
+    if not cli:
+        raise FileNotFoundError("redis-cli is not on PATH")
+    out = subprocess.run(
+        [cli, "-h", HOST, "-p", str(port), "--no-raw", "SLOWLOG", "GET", "128"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
+    path.write_text(out, encoding="utf-8")
+    return len(re.findall(r"^\d+\) 1\) \(integer\)", out, re.M))
+
+
+def pod_clock_facts(names: list[str], clocks: Clocks, at: float, k8s_events: bool) -> dict:
+    """What was shifted, so tests can compare written times with the true UTC ones."""
+    offset = 0.0
+    if clocks.app_tz:
+        from zoneinfo import ZoneInfo
+
+        offset = datetime.fromtimestamp(at, tz=ZoneInfo(clocks.app_tz)).utcoffset().total_seconds()
+    return {
+        "server_log": "UTC",
+        "exporter": "UTC (epoch milliseconds)",
+        "k8s_events": "UTC" if k8s_events else None,
+        "app_tz": clocks.app_tz or "UTC",
+        "app_written_with_offset": False,
+        "app_utc_offset_seconds": offset,
+        "pod_skew_seconds": {names[i]: s for i, s in sorted(clocks.pod_skew.items()) if i < len(names)},
+        # written time = true UTC + app_utc_offset_seconds + that pod's skew
+        "written_minus_true_seconds": {
+            name: offset + clocks.pod_skew.get(i, 0.0) for i, name in enumerate(names)
+        },
+    }
+
+
+def start_child(run: Run, role: str, name: str, cfg: dict) -> subprocess.Popen:
+    """This file as a pod or CronJob process, in its own session (process group) so it is killed by PID."""
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), role, name, "--pod-config", json.dumps(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    run.pods[name] = proc
+    return proc
+
+
+def collect(proc: subprocess.Popen, deadline: float) -> tuple[dict | None, str]:
+    """A child's last JSON line (its stats), or why there is none; kills it by PID past the deadline."""
+    try:
+        stdout, stderr = proc.communicate(timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        stdout, stderr = proc.communicate()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode == 0 and lines:
+        return json.loads(lines[-1]), ""
+    return None, f"exit {proc.returncode}: {stderr.strip()[-500:]}"
+
+
 def record(
     scenario: Scenario,
     out: Path,
     seconds: float,
     port: int | None = None,
-    outage: str = "restart",
+    outage: str | None = None,
     timeout: float = 30.0,
     binary: str | None = None,
+    clocks: Clocks | None = None,
 ) -> dict:
     """Run the scenario into `out` and return the measured facts (also written beside `out`)."""
     import redis
@@ -567,7 +876,11 @@ def record(
     binary = binary or shutil.which("redis-server")
     if not binary:
         raise FileNotFoundError("redis-server is not on PATH")
+    outage = outage or scenario.outage
+    clocks = clocks or Clocks()
     out = out.resolve()  # redis-server runs in its own --dir, so relative paths would move
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: logs would be appended to an older recording")
     out.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="record-incident-")
@@ -577,73 +890,96 @@ def record(
     warmup = max(2.0, seconds * 0.25)
     down = max(2.0, seconds * 0.25)
     names = pod_names(scenario)
+    first_names, late_names = names[: scenario.pods], names[scenario.pods :]
     facts: dict = {}
     try:
         watchdog.start()
-        run.server = RedisServer(binary, port, out / "redis-server.log", scenario.maxclients, workdir)
+        run.server = RedisServer(binary, port, out / "redis-server.log", scenario, workdir)
         run.server.start()
         poller = Poller(port)
         if poller.wait_ready(5.0) is None:
             raise RuntimeError(f"redis-server did not become ready on {HOST}:{port}")
+        if scenario.seed_keys:
+            seeder = redis.Redis(host=HOST, port=port, socket_timeout=60.0, client_name="seed")
+            seeder.execute_command("DEBUG", "POPULATE", scenario.seed_keys, "user:session", 64)
+            seeder.slowlog_reset()  # the seeding is the recorder's, not part of the incident
+            seeder.close()
         poller.start()
-        start_at = time.time() + 1.5  # the pods import redis-py meanwhile
+        start_at = time.time() + 1.5 + 0.12 * scenario.pods  # the pods import redis-py meanwhile
         stop_at = start_at + seconds
-        cfg = {
-            "scenario": asdict(scenario),
-            "port": port,
-            "out": str(out),
-            "start_at": start_at,
-            "stop_at": stop_at,
-        }
-        for name in names:
-            run.pods[name] = subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "--pod", name, "--pod-config", json.dumps(cfg)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
+        base_cfg = {"scenario": asdict(scenario), "port": port, "out": str(out), "app_tz": clocks.app_tz}
+
+        def pod_cfg(index: int, begin: float) -> dict:
+            return base_cfg | {"start_at": begin, "stop_at": stop_at, "skew": clocks.pod_skew.get(index, 0.0)}
+
+        for i, name in enumerate(first_names):
+            start_child(run, "--pod", name, pod_cfg(i, start_at))
+        cron_at = start_at + warmup
+        if scenario.slow_pattern:
+            start_child(run, "--cronjob", f"{CRONJOB}-{pod_names(replace(scenario, name=CRONJOB, pods=1))[0][-5:]}",
+                        base_cfg | {"start_at": cron_at, "stop_at": stop_at})
         run.sleep_until(start_at + warmup)
         poller.poll()
         outage_start = time.time()
+        server_down = resumed = poller_back = None
+        scaled_at, late_started = None, {}
+
+        def scale_out() -> None:
+            nonlocal scaled_at
+            scaled_at = time.time()
+            for j, name in enumerate(late_names, start=scenario.pods):
+                late_started[name] = scaled_at + 1.0 + 0.1 * (j - scenario.pods)  # image pulled, container up
+                start_child(run, "--pod", name, pod_cfg(j, late_started[name]))
+
         if outage == "pause":
             run.server.signal(signal.SIGSTOP)
             server_down = outage_start
+            if late_names:
+                run.sleep_until(outage_start + down / 2)
+                scale_out()
             run.sleep_until(outage_start + down)
             run.server.signal(signal.SIGCONT)
             resumed = time.time()
-        else:
+        elif outage == "restart":
             server_down = run.server.stop()
+            if late_names:
+                run.sleep_until(outage_start + down / 2)
+                scale_out()
             run.sleep_until(outage_start + down)
             run.server.start()
-            resumed = None
-        poller_back = poller.wait_ready(8.0)
-        if poller_back is None:
-            run.check()
-            raise RuntimeError("redis-server did not come back after the outage")
+        elif late_names:
+            scale_out()
+        if outage != "none":
+            poller_back = poller.wait_ready(8.0)
+            if poller_back is None:
+                run.check()
+                raise RuntimeError("redis-server did not come back after the outage")
         outage_end = resumed or poller_back  # a restarted server is back when it answers PING
         pod_stats: dict[str, dict] = {}
         pod_problems: dict[str, str] = {}
-        for name, proc in run.pods.items():
-            wait = max(1.0, stop_at + scenario.request_timeout + 5.0 - time.time())
-            try:
-                stdout, stderr = proc.communicate(timeout=wait)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-                stdout, stderr = proc.communicate()
-            lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-            if proc.returncode == 0 and lines:
-                pod_stats[name] = json.loads(lines[-1])
+        cron: dict | None = None
+        deadline = stop_at + scenario.request_timeout + 5.0 + 0.1 * len(names)
+        for name, proc in list(run.pods.items()):
+            stats, problem = collect(proc, deadline)
+            if problem:
+                pod_problems[name] = problem
+            elif name.startswith(CRONJOB):
+                cron = stats
             else:
-                pod_problems[name] = f"exit {proc.returncode}: {stderr.strip()[-500:]}"
+                pod_stats[name] = stats
         poller.stop()
         poller.poll()
+        slowlog_entries = dump_slowlog(port, out / "slowlog.txt") if scenario.slow_pattern else None
         run_end = run.server.stop()
         run.check()
         snaps = poller.snapshots
         rejected = lifetime_totals(snaps, "rejected_connections")
         received = lifetime_totals(snaps, "total_connections_received")
+        evicted = lifetime_totals(snaps, "evicted_keys")
         write_prometheus(out / "redis-exporter.prom", port, snaps, poller.failures)
+        if late_names:
+            events = scaleout_events(scenario, names, scaled_at, late_started)
+            (out / "k8s-events.txt").write_text(k8s_events_table(events), encoding="utf-8")
         server_log = out / "redis-server.log"
         facts = {
             "scenario": scenario.name,
@@ -651,10 +987,17 @@ def record(
             | {
                 "seconds": seconds,
                 "outage": outage,
-                "outage_seconds": down,
+                "outage_seconds": down if outage != "none" else 0.0,
                 "warmup_seconds": warmup,
                 "port": port,
                 "pod_names": names,
+                "fleet": {
+                    "pods_at_start": scenario.pods,
+                    "pods_at_end": len(names),
+                    "workers_per_pod": scenario.workers,
+                    "pool_max_connections": scenario.max_connections,
+                    "pool_demand": len(names) * (scenario.max_connections or scenario.workers),
+                },
             },
             "versions": {
                 "redis_server": redis_server_version(binary),
@@ -663,12 +1006,13 @@ def record(
             },
             "recorded_at": iso(start_at),
             "run": {"start": iso(start_at), "end": iso(run_end)},
+            "clocks": pod_clock_facts(names, clocks, start_at, bool(late_names)),
             "outage": {
                 "kind": outage,
-                "start": iso(outage_start),
+                "start": iso(outage_start) if outage != "none" else None,
                 "server_down": iso(server_down),
                 "end": iso(outage_end),
-                "seconds": round(outage_end - outage_start, 3),
+                "seconds": round(outage_end - outage_start, 3) if outage_end else 0.0,
                 "first_ping_after": iso(poller_back),
             },
             "first_rejected_connection": {
@@ -683,6 +1027,12 @@ def record(
                 "server_log_accepted_lines": count_lines(server_log, r" - Accepted "),
             },
             "max_connected_clients": max((s["connected_clients"] or 0 for s in snaps), default=0),
+            "evicted_keys": {
+                "total": sum(evicted),
+                "first_increase": iso(first_increase(snaps, "evicted_keys")),
+                "maxmemory": scenario.maxmemory,
+                "policy": scenario.maxmemory_policy,
+            },
             "polls": {
                 "interval_ms": int(POLL_INTERVAL * 1000),
                 "ok": len(snaps),
@@ -691,16 +1041,32 @@ def record(
             "clients": merge_pod_stats(pod_stats) if pod_stats else {},
             "clients_by_pod": pod_stats,
             "pod_problems": pod_problems,
-            "files": {
-                p.name: {"bytes": p.stat().st_size, "lines": count_lines(p, r"")}
-                for p in sorted(out.iterdir())
-                if p.is_file()
-            },
         }
+        if scenario.slow_pattern:
+            facts["slow_command"] = {
+                "command": cron and cron["command"],
+                "start": iso(cron and cron["start"]),
+                "end": iso(cron and cron["end"]),
+                "seconds": cron and round(cron["end"] - cron["start"], 3),
+                "keys_in_db": scenario.seed_keys,
+                "slowlog_entries": slowlog_entries,
+            }
+        if late_names:
+            facts["scaleout"] = {
+                "rescaled_at": iso(scaled_at),
+                "from": scenario.pods,
+                "to": len(names),
+                "new_pods": {n: iso(late_started[n]) for n in late_names},
+            }
         if facts["clients"]:
             facts["first_rejected_connection"]["client_error"] = facts["clients"]["first_error_by_kind"].get(
                 "max_clients"
             )
+        facts["files"] = {
+            p.name: {"bytes": p.stat().st_size, "lines": count_lines(p, r"")}
+            for p in sorted(out.iterdir())
+            if p.is_file()
+        }
         facts_path = out.parent / f"{out.name}.facts.json"
         facts_path.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
         return facts
@@ -715,46 +1081,55 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="storm")
     ap.add_argument("--out", type=Path, help="log folder to write (facts go to <out>.facts.json beside it)")
     ap.add_argument("--seconds", type=float, default=10.0, help="traffic duration (outage included)")
-    ap.add_argument("--clients", type=int, help="number of pod processes (default: the scenario's)")
+    ap.add_argument("--clients", type=int, help=f"number of pod processes, 1..{MAX_PODS} (default: the scenario's)")
     ap.add_argument("--workers", type=int, help="handler threads per pod (default: the scenario's)")
+    ap.add_argument("--pool-max", type=int, help="max_connections of each pod's pool (default: the scenario's)")
+    ap.add_argument("--rate", type=float, help="requests per second per pod (default: the scenario's)")
+    ap.add_argument(
+        "--job-share", type=float, help="share of requests that are jobs (tracebacks on failure; default 0.5)"
+    )
+    ap.add_argument("--maxclients", type=int, help="redis maxclients (default: follows the scenario and fleet)")
     ap.add_argument("--port", type=int, help="port for redis-server (default: a free one)")
     ap.add_argument(
         "--outage",
-        choices=("restart", "pause"),
-        default="restart",
-        help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang)",
+        choices=("restart", "pause", "none"),
+        help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang); none "
+        "(default: the scenario's)",
     )
-    ap.add_argument("--timeout", type=float, default=30.0, help="hard limit for the whole run, seconds")
+    ap.add_argument("--app-tz", help="pods write asctime in this zone, without offset (e.g. Europe/Berlin)")
+    ap.add_argument(
+        "--pod-skew",
+        action="append",
+        default=[],
+        metavar="POD_INDEX=SECONDS",
+        help="shift one pod's clock (repeatable), e.g. 1=40",
+    )
+    ap.add_argument("--timeout", type=float, help="hard limit for the whole run, seconds (default: scaled)")
     ap.add_argument("--pod", help=argparse.SUPPRESS)
+    ap.add_argument("--cronjob", help=argparse.SUPPRESS)
     ap.add_argument("--pod-config", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.pod:
         return run_pod(args.pod, json.loads(args.pod_config))
+    if args.cronjob:
+        return run_cronjob(args.cronjob, json.loads(args.pod_config))
     if args.out is None:
         ap.error("--out is required")
-    sc = SCENARIOS[args.scenario]
-    if args.clients:
-        sc = replace(sc, pods=max(1, min(args.clients, 16)))
-    if args.workers:
-        sc = replace(sc, workers=max(1, min(args.workers, 32)))
     if args.seconds <= 0 or args.seconds > 60:
         ap.error("--seconds must be in (0, 60]")
-    facts = record(sc, args.out, args.seconds, args.port, args.outage, args.timeout)
-    print(
-        json.dumps(
-            {
-                k: facts[k]
-                for k in (
-                    "outage",
-                    "first_rejected_connection",
-                    "rejected_connections",
-                    "connections_accepted",
-                    "clients",
-                )
-            },
-            indent=2,
-        )
-    )
+    try:
+        sc = configure(args.scenario, args.clients, args.workers, args.pool_max, args.maxclients, args.rate, args.job_share)
+        clocks = Clocks(app_tz=args.app_tz, pod_skew=parse_skew(args.pod_skew))
+        if args.app_tz:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(args.app_tz)
+    except (ValueError, KeyError) as exc:
+        ap.error(str(exc))
+    timeout = args.timeout or 30.0 + args.seconds + 0.5 * max(sc.pods, sc.scaleout_to)
+    facts = record(sc, args.out, args.seconds, args.port, args.outage, timeout, clocks=clocks)
+    summary = ("outage", "first_rejected_connection", "rejected_connections", "connections_accepted", "clients")
+    print(json.dumps({k: facts[k] for k in summary}, indent=2))
     return 0
 
 
