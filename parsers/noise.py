@@ -17,6 +17,11 @@ import re
 
 import polars as pl
 
+from postmortem.model import Kind
+
+ACTIVITY = Kind("app.activity", "app", "summarized noise: the single-line info/debug records of one host in one "
+                "second that mention nothing Redis-related; `value` = how many", weighted=True)
+
 # Anything a recognizer might claim, and every warning-or-worse word (case-insensitive, unanchored).
 RELEVANT = (
     r"(?i)redis|timeout|timed out|connect|socket|multiplexer|backlog|loading|auth|resurrect|heartbeat|"

@@ -14,15 +14,14 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from postmortem.kinds import KINDS
 from postmortem.model import Report, event_weight
 from postmortem.redaction import redact_text
 
-ATTEMPT_KINDS = (
-    "redis.connect_failed", "redis.reconnect_attempt", "redis.server.client_accepted", "redis.max_clients",
-    "redis.timeout", "redis.backlog_timeout", "redis.connection_lost", "redis.no_connection",
-    "redis.pool_exhausted",
-)
-POD_KINDS = ("redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost")
+# The attempts chart: connection attempts, then the errors of commands and connections that did not get through.
+ATTEMPTS_AND_ERRORS_KINDS = tuple(dict.fromkeys((*KINDS.with_flag("attempt"), *KINDS.with_flag("connection_error"))))
+# The per-host chart: client-side signs of a pod (re)connecting.
+RECONNECTING_KINDS = KINDS.with_flag("reconnecting")
 TOP_HOSTS = 8
 SIZE = (9.0, 3.2)
 SHADES = {"PM100": ("#cf222e", "outage (PM100)"), "PM101": ("#bf8700", "storm (PM101)")}
@@ -121,12 +120,12 @@ def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> dict[str,
 
 
 def _attempts(report: Report, events: pl.DataFrame) -> Chart | None:
-    rows = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
+    rows = events.filter(pl.col("kind").is_in(ATTEMPTS_AND_ERRORS_KINDS) & pl.col("ts").is_not_null())
     if rows.height == 0:
         return None
     every, unit = _bucket(rows)
     present = set(rows.get_column("kind"))
-    kinds = [k for k in ATTEMPT_KINDS if k in present]
+    kinds = [k for k in ATTEMPTS_AND_ERRORS_KINDS if k in present]
     fig, ax = _figure(f"Connection attempts and errors per {unit}", f"events / {unit}")
     for kind, (xs, ys) in _series(rows, "kind", kinds, every).items():
         ax.plot(xs, ys, linewidth=1.2, drawstyle="steps-post", label=kind.removeprefix("redis."))
@@ -134,7 +133,7 @@ def _attempts(report: Report, events: pl.DataFrame) -> Chart | None:
 
 
 def _pods(report: Report, events: pl.DataFrame) -> Chart | None:
-    rows = events.filter(pl.col("kind").is_in(POD_KINDS) & pl.col("ts").is_not_null()
+    rows = events.filter(pl.col("kind").is_in(RECONNECTING_KINDS) & pl.col("ts").is_not_null()
                          & pl.col("host").is_not_null())
     if rows.height == 0 or rows.get_column("host").n_unique() < 2:
         return None

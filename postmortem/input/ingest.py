@@ -17,7 +17,8 @@ import polars as pl
 
 from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_counted
-from parsers.recognize import recognize
+from parsers.noise import ACTIVITY
+from parsers.recognize import APP_LOG, recognize
 from postmortem.failures import RECOVERABLE
 from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.input.discover import Discovered, discover
@@ -125,8 +126,8 @@ def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
     is_app = pl.col("source").is_null() & pl.col("envelope").is_not_null()
     known = pl.col("source").is_not_null() | is_app
     events = joined.filter(known).with_columns(
-        source=pl.coalesce("source", pl.lit("app")),
-        kind=pl.when(is_activity).then(pl.lit("app.activity")).otherwise(pl.coalesce("kind", pl.lit("app.log"))),
+        source=pl.coalesce("source", pl.lit(APP_LOG.family)),
+        kind=pl.when(is_activity).then(pl.lit(ACTIVITY.name)).otherwise(pl.coalesce("kind", pl.lit(APP_LOG.name))),
         value=pl.when(is_activity).then(pl.col("n_lines").cast(pl.Float64)).otherwise(
             pl.col("value") if "value" in joined.columns else pl.lit(None, dtype=pl.Float64)),
         host=pl.coalesce(*(["host_hit"] if "host_hit" in joined.columns else []), "host"),
