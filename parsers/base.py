@@ -50,6 +50,8 @@ class FileParse:
     unrecognized_samples: list[UnrecognizedSample] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     label: str = ""  # what framed the file, e.g. "log:cri+iso_level"; defaults to the parser name
+    # per event row: its time carried its own zone (timeparse.py `ts_zoned`); None when not known (file parsers)
+    ts_zoned: pl.Series | None = None
 
 
 class Recognizer(Protocol):

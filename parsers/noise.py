@@ -133,11 +133,13 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     activity = (
         dated.with_columns(second=pl.col("ts").dt.truncate("1s"))
         .group_by(["ohost", "second"], maintain_order=True)
-        .agg(line=pl.col("line").min(), n_lines=pl.col("n").sum().cast(pl.UInt32))
+        .agg(line=pl.col("line").min(), n_lines=pl.col("n").sum().cast(pl.UInt32),
+             ts_zoned=pl.col("ts_zoned").min())  # False when any of its times was read in --tz
         .select(
             "line",
             ts=pl.col("second"),
             ts_yearless=pl.lit(False),
+            ts_zoned="ts_zoned",
             level=pl.lit("info"),
             logger=pl.lit(None, dtype=pl.String),
             host=pl.col("ohost"),

@@ -55,7 +55,7 @@ class RedisInfo:
         lines = split_text(text)
         df = _clean(split_lines(text))
         t = pl.col("t")
-        stamp, _ = parse_ts(t.str.extract(_TS_LINE, 1), ctx.tz)
+        stamp = parse_ts(t.str.extract(_TS_LINE, 1), ctx.tz).ts
         df = df.with_columns(
             stamp=stamp,
             prompt=t.str.extract(_PROMPT, 1),
