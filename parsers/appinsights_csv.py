@@ -18,9 +18,9 @@ import polars as pl
 
 from parsers.base import RECORD_COLUMNS, FileParse, ParseContext
 from parsers.envelopes import normalize_level
-from parsers.recognize import recognize
+from parsers.recognize import APP_LOG, recognize
 from postmortem.input.timeparse import with_parsed_ts
-from postmortem.model import UnrecognizedSample, conform_events
+from postmortem.model import Kind, UnrecognizedSample, conform_events
 
 _TS_COLS = ("timestamp [UTC]", "TimeGenerated [UTC]", "timestamp", "TimeGenerated", "timestamp [Local Time]")
 _MSG_COLS = ("message", "Message")
@@ -68,6 +68,7 @@ class AppInsightsCsv:
     """FileParser for portal / Log Analytics CSV exports of traces and exceptions."""
 
     name: ClassVar[str] = "appinsights_csv"
+    kinds: ClassVar[tuple[Kind, ...]] = (APP_LOG,)  # plus whatever the recognizers claim of its rows
     example: ClassVar[str] = 'timestamp [UTC],message,severityLevel,itemType,cloud_RoleInstance  (portal "Export to CSV")'
     samples: ClassVar[tuple[str, ...]] = (
         "timestamp [UTC],message,severityLevel,itemType,cloud_RoleName,cloud_RoleInstance\n"
@@ -150,8 +151,8 @@ class AppInsightsCsv:
             return [col] if col in joined.columns else []
 
         events = joined.with_columns(
-            source=pl.coalesce("source", pl.lit("app")),
-            kind=pl.coalesce("kind", pl.lit("app.log")),
+            source=pl.coalesce("source", pl.lit(APP_LOG.family)),
+            kind=pl.coalesce("kind", pl.lit(APP_LOG.name)),
             host=pl.coalesce(*hit("host_hit"), "host"),
             message=pl.coalesce(*hit("message"), pl.col("text").str.extract(r"^([^\n]*)", 1).str.slice(0, 2000)),
         )

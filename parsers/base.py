@@ -9,7 +9,7 @@
   metric exports). `sniff(head)` scores the file's first 64 KiB; `parse(text, ctx)` returns a
   `FileParse` with events and line accounting.
 
-Both declare `samples`: real text each must recognize, and no other parser may claim.
+Both declare `kinds` (every kind they emit, with its flags) and `samples`: real text each must recognize, and no other parser may claim.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import ClassVar, Protocol
 
 import polars as pl
 
-from postmortem.model import UnrecognizedSample
+from postmortem.model import Kind, UnrecognizedSample
 
 RECORD_COLUMNS = ("rec", "ts", "level", "logger", "host", "thread", "text", "path", "line", "envelope")
 
@@ -50,10 +50,14 @@ class FileParse:
     unrecognized_samples: list[UnrecognizedSample] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     label: str = ""  # what framed the file, e.g. "log:cri+iso_level"; defaults to the parser name
+    # per event row: its time carried its own zone (timeparse.py `ts_zoned`); None when not known (file parsers)
+    ts_zoned: pl.Series | None = None
 
 
 class Recognizer(Protocol):
     name: ClassVar[str]  # the `source` value of its events
+    kinds: ClassVar[tuple[Kind, ...]]  # every kind it emits (postmortem/kinds.py assembles the table)
+    keep_words: ClassVar[tuple[str, ...]]  # words (lowercase, literal) that keep a line out of noise folding
     samples: ClassVar[tuple[str, ...]]
     example: ClassVar[str]  # one line for `postmortem formats`
 
@@ -62,6 +66,7 @@ class Recognizer(Protocol):
 
 class FileParser(Protocol):
     name: ClassVar[str]
+    kinds: ClassVar[tuple[Kind, ...]]
     samples: ClassVar[tuple[str, ...]]
     example: ClassVar[str]
 

@@ -459,7 +459,7 @@ def frame_counted(text: str, tz: str = "UTC",
     as per-host, per-second `envelope == "activity"` records (n_lines = how many), see parsers/noise.py.
 
     Returns (records, plan, blank_lines, truncated_lines, lines). `records` has: line, ts (UTC),
-    ts_yearless, level, logger, host, thread, text, n_lines, last_line (of a summarized group, else
+    ts_yearless, ts_zoned (the time carried its own zone; null when none parsed), level, logger, host, thread, text, n_lines, last_line (of a summarized group, else
     null), envelope (variant name, "json", or null for bare records).
     """
     lines = split_lines(text)

@@ -19,9 +19,11 @@ import polars as pl
 import yaml
 
 from parsers.base import FileParse, ParseContext
-from postmortem.model import UnrecognizedSample, conform_events
+from postmortem.model import Kind, UnrecognizedSample, conform_events
 
 SOURCE = "k8s_events"
+# `k8s.<Reason>` with the apiserver reason verbatim; `k8s.HPAStatus` is a `kubectl get hpa` row
+REASON = Kind("k8s.", SOURCE, "a Kubernetes event, `k8s.` + its reason verbatim", prefix=True)
 MAX_SAMPLES = 5
 
 _TYPES = ("Normal", "Warning")
@@ -740,7 +742,7 @@ def _to_frame(acc: _Acc, ctx: ParseContext) -> pl.DataFrame:
             {
                 "ts": ev.last,
                 "source": SOURCE,
-                "kind": f"k8s.{ev.reason}",
+                "kind": f"{REASON.name}{ev.reason}",
                 "path": ctx.path,
                 "line": ev.line,
                 "level": "warning" if ev.type == "Warning" else "info",
@@ -774,6 +776,7 @@ class K8sEvents:
     """Kubernetes events: kubectl tables, describe Events sections, JSON/YAML lists, exporter lines."""
 
     name: ClassVar[str] = SOURCE
+    kinds: ClassVar[tuple[Kind, ...]] = (REASON,)
     example: ClassVar[str] = "55m   Warning   Unhealthy   pod/redis-master-0   Readiness probe failed: Timed out"
     samples: ClassVar[tuple[str, ...]] = (
         "LAST SEEN   TYPE      REASON      OBJECT                 MESSAGE\n"

@@ -2,29 +2,49 @@
 
 Most lines of a big incident folder are single-line INFO/DEBUG records ("GET /api 200", "job
 done"). Carrying each as an event costs memory and recognizer time for nothing, so a header line is
-*noise* when it is a one-line record, mentions nothing a recognizer could claim (`RELEVANT`) and no
+*noise* when it is a one-line record, mentions nothing a recognizer could claim (`relevant_pattern()`) and no
 warning-or-worse word. Noise lines are counted into one `app.activity` record per host and second
 (value = the number of lines): they stay parsed and accounted, and still show the app's activity
 (the logical operations behind amplification figures).
 
-`RELEVANT` must stay a superset of what every recognizer claims on one line; a test runs the
-fixtures with and without summarizing and compares the recognized events.
+`relevant_pattern()` is built from what each registered recognizer declares (`keep_words`: the words
+of every line it may claim) plus the warning-or-worse words, so a new recognizer cannot lose its lines
+to folding; a test runs the fixtures with and without summarizing and compares the recognized events,
+and the registry meta-test frames every sample with folding on.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 import polars as pl
 
-# Anything a recognizer might claim, and every warning-or-worse word (case-insensitive, unanchored).
-RELEVANT = (
-    r"(?i)redis|timeout|timed out|connect|socket|multiplexer|backlog|loading|auth|resurrect|heartbeat|"
-    r"endpoint|fail|retry|retries|pool|clients|accepted|closed|readonly|read only|busy|wrongpass|noauth|"
-    r"econn|errno|error|exception|traceback|refused|reset|broken pipe|unreachable|warn|fatal|critical|crit|"
-    r"severe|wrn|ftl|err\b|exit|signal|maxclients|ulimit|somaxconn|abort|kombu|celery|sentinel|cluster|"
-    r"master|replica|slave|oom|memory|config|version|@|://"
+from postmortem.model import Kind
+
+ACTIVITY = Kind("app.activity", "app", "summarized noise: the single-line info/debug records of one host in one "
+                "second that mention nothing Redis-related; `value` = how many", weighted=True)
+
+# Warning-or-worse words: a line carrying one is never noise, whoever claims it (regex fragments).
+SEVERE_WORDS = (
+    "warn", "error", "exception", "traceback", "fatal", "critical", "crit", "severe", "wrn", "ftl", r"err\b",
+    "fail",
 )
+
+
+@functools.cache
+def relevant_pattern() -> str:
+    """Case-insensitive, unanchored: every recognizer's `keep_words` (literal) and the `SEVERE_WORDS`."""
+    from parsers import RECOGNIZERS  # late: the registry imports the recognizers, which import the framer
+
+    return relevant_pattern_for(RECOGNIZERS)
+
+
+def relevant_pattern_for(recognizers) -> str:
+    words = dict.fromkeys(re.escape(w.lower()) for r in recognizers for w in r.keep_words)
+    return "(?i)" + "|".join((*words, *SEVERE_WORDS))
+
+
 # Envelopes whose every line is relevant (redis-server's own log).
 ALWAYS_RELEVANT = ("redis_server", "redis_server_prefixed", "redis_signal")
 SAMPLE = 500
@@ -93,7 +113,7 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     body = pl.col("body")
     hdr = pl.any_horizontal([body.str.contains(rx) for rx in header_rx])
     # one with_columns: polars runs the two regex scans on two threads
-    marked = lines.with_columns(_hdr=hdr, _rel=body.str.contains(RELEVANT)).with_columns(
+    marked = lines.with_columns(_hdr=hdr, _rel=body.str.contains(relevant_pattern())).with_columns(
         _noise=pl.col("_hdr") & pl.col("_hdr").shift(-1).fill_null(True) & ~pl.col("_rel")
     )
     noise = marked.filter(pl.col("_noise"))
@@ -113,11 +133,13 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     activity = (
         dated.with_columns(second=pl.col("ts").dt.truncate("1s"))
         .group_by(["ohost", "second"], maintain_order=True)
-        .agg(line=pl.col("line").min(), n_lines=pl.col("n").sum().cast(pl.UInt32))
+        .agg(line=pl.col("line").min(), n_lines=pl.col("n").sum().cast(pl.UInt32),
+             ts_zoned=pl.col("ts_zoned").min())  # False when any of its times was read in --tz
         .select(
             "line",
             ts=pl.col("second"),
             ts_yearless=pl.lit(False),
+            ts_zoned="ts_zoned",
             level=pl.lit("info"),
             logger=pl.lit(None, dtype=pl.String),
             host=pl.col("ohost"),

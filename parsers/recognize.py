@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from postmortem.model import Kind
+
+# A framed record no recognizer claimed (it had an envelope: otherwise its lines are unrecognized).
+APP_LOG = Kind("app.log", "app", "a framed record no recognizer claimed")
+
 
 def recognize(records: pl.DataFrame) -> pl.DataFrame:
     """Run every recognizer over the records not yet claimed; return claimed rows with `source`."""

@@ -16,7 +16,9 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers import redis_client_kinds as ck
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
+from postmortem.model import Kind
 from postmortem.redaction import redact_expr
 
 # --- error messages (formats.md §2.2) --------------------------------------------------------------------
@@ -195,6 +197,16 @@ def _endpoint(s: pl.Expr) -> pl.Expr:
 
 class RedisPyRecognizer:
     name: ClassVar[str] = "redis_py"
+    kinds: ClassVar[tuple[Kind, ...]] = (
+        ck.TIMEOUT, ck.CONNECT_FAILED, ck.CONNECTION_LOST, ck.CONNECTION_RESTORED, ck.RECONNECT_ATTEMPT,
+        ck.POOL_EXHAUSTED, ck.MAX_CLIENTS, ck.LOADING, ck.AUTH_FAILED, ck.READONLY, ck.ERROR, ck.CONFIG,
+    )
+    # words that keep a one-line INFO record out of noise folding (parsers/noise.py)
+    keep_words: ClassVar[tuple[str, ...]] = (
+        "redis", "timeout", "connect", "pool", "clients", "readonly", "read only", "wrongpass", "noauth",
+        "econn", "errno", "refused", "reset", "broken pipe", "kombu", "celery", "sentinel", "cluster",
+        "master", "replica", "slave", "loading", "retry", "@", "://",
+    )
     example: ClassVar[str] = "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused."
     samples: ClassVar[tuple[str, ...]] = (
         "ConnectionError: Error 111 connecting to localhost:6379. Connection refused.",

@@ -19,7 +19,10 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers import redis_client_kinds as ck
 from parsers.base import attrs_json
+from parsers.metrics.rows import SAMPLE_KIND
+from postmortem.model import Kind
 
 REDIS_ENVELOPES = ("redis_server", "redis_server_prefixed", "redis_signal")
 ROLE_NAMES = {"X": "sentinel", "C": "child", "S": "replica", "M": "master"}
@@ -122,8 +125,29 @@ def _churn_message(m: pl.Expr, n: pl.Expr, last: pl.Expr) -> pl.Expr:
     ).otherwise(m.str.slice(0, 2000))
 
 
+FAMILY = "redis_server"
+START = Kind("redis.server.start", FAMILY, "`Redis is starting` / `Server started, Redis version …`")
+READY = Kind("redis.server.ready", FAMILY, "`Ready to accept connections`")
+SHUTDOWN = Kind("redis.server.shutdown", FAMILY, "the server shuts down or cannot load its data")
+WARNING = Kind("redis.server.warning", FAMILY, "warnings that matter to a storm (limits, accept errors, …)")
+LOG = Kind("redis.server.log", FAMILY, "any other redis-server line worth keeping")
+CLIENT_ACCEPTED = Kind("redis.server.client_accepted", FAMILY, "verbose `Accepted host:port`",
+                       attempt=True, weighted=True)
+CLIENT_CLOSED = Kind("redis.server.client_closed", FAMILY, "verbose `Client closed connection` and kin",
+                     weighted=True)
+
+
 class RedisServerRecognizer:
     name: ClassVar[str] = "redis_server"
+    kinds: ClassVar[tuple[Kind, ...]] = (
+        START, READY, SHUTDOWN, WARNING, LOG, CLIENT_ACCEPTED, CLIENT_CLOSED, ck.CONFIG, SAMPLE_KIND,
+    )
+    # words that keep a one-line INFO record out of noise folding (parsers/noise.py); redis-server's own
+    # envelopes are never folded
+    keep_words: ClassVar[tuple[str, ...]] = (
+        "accepted", "closed", "clients", "maxclients", "ulimit", "somaxconn", "oom", "memory", "config",
+        "version", "signal", "exit", "abort", "master", "replica",
+    )
     example: ClassVar[str] = "1:M 15 Jan 2024 10:02:11.532 # WARNING: The TCP backlog setting of 511 cannot be enforced ..."
     samples: ClassVar[tuple[str, ...]] = (
         "18651:C 07 Jun 16:49:09.526 # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\n"

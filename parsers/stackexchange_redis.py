@@ -14,6 +14,8 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers import redis_client_kinds as ck
+from postmortem.model import Kind
 from postmortem.redaction import redact_expr
 
 _EP = r"[\w.\-\[\]*]+:\d+"  # host:port (hosts may be [REDACTED] or masked)
@@ -190,6 +192,15 @@ class StackExchangeRedis:
     """Recognizer for StackExchange.Redis texts in any envelope (see module docstring)."""
 
     name: ClassVar[str] = "stackexchange_redis"
+    kinds: ClassVar[tuple[Kind, ...]] = (
+        ck.TIMEOUT, ck.BACKLOG_TIMEOUT, ck.CONNECT_FAILED, ck.CONNECTION_LOST, ck.CONNECTION_RESTORED,
+        ck.RECONNECT_ATTEMPT, ck.NO_CONNECTION, ck.LOADING, ck.AUTH_FAILED, ck.CONFIG, ck.CONNECT_LOG,
+    )
+    # words that keep a one-line INFO record out of noise folding (parsers/noise.py)
+    keep_words: ClassVar[tuple[str, ...]] = (
+        "redis", "timeout", "timed out", "connect", "socket", "multiplexer", "backlog", "loading", "auth",
+        "resurrect", "heartbeat", "endpoint", "retry", "retries", "busy", "unreachable",
+    )
     example: ClassVar[str] = (
         "Timeout awaiting response (outbound=0KiB, inbound=0KiB, 5984ms elapsed, timeout is 5000ms), command=GET, "
         "..., qs: 57, ..., clientName: api-6f7c9d-x2k8p(SE.Redis-v2.6.122.38350), WORKER: (Busy=61,...)"

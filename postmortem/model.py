@@ -35,7 +35,29 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 }
 EVENT_COLUMNS = tuple(EVENT_SCHEMA)
 
-SOURCES = ("stackexchange_redis", "redis_py", "redis_server", "k8s_events", "metrics", "app")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One value of the events' `kind` column, declared once by the parser that emits it.
+
+    The flags are what the analysis and the charts read instead of keeping their own lists
+    (`postmortem/kinds.py` assembles every parser's declarations into one table).
+    """
+
+    name: str  # e.g. "redis.timeout"; with `prefix`, the start of a family of kinds ("k8s.")
+    family: str  # the source family that emits it: redis_client, redis_server, k8s_events, metrics, app
+    meaning: str  # one sentence, the same as in docs/ARCHITECTURE.md
+    problem: bool = False  # a sign of trouble whatever its level (timeline, incident window)
+    unreachable: bool = False  # a client could not reach the endpoint (outage windows)
+    attempt: bool = False  # one record of a connection attempt (attempts per second, storm window)
+    connection_error: bool = False  # a command or connection did not get through (attempts chart)
+    reconnecting: bool = False  # a client-side sign of a pod (re)connecting (per-host chart)
+    weighted: bool = False  # a row may stand for many log lines: `value` says how many
+    prefix: bool = False  # `name` is a prefix: `k8s.` + the apiserver reason verbatim
+
+    def matches(self, kind: str) -> bool:
+        return kind.startswith(self.name) if self.prefix else kind == self.name
 
 # Normalized metric names (design.md §4).
 METRIC_NAMES = (
@@ -52,15 +74,17 @@ METRIC_NAMES = (
 )
 
 
-# Kinds whose row may stand for many log lines (summarized noise, summarized connection churn): their
-# `value` is how many. Anything that counts these kinds must sum `event_weight()`, not count rows.
-WEIGHTED_KINDS = ("app.activity", "redis.server.client_accepted", "redis.server.client_closed")
-
-
 def event_weight() -> pl.Expr:
-    """How many log records an event stands for: `value` for `WEIGHTED_KINDS` (1 when null), else 1."""
+    """How many log records an event stands for: `value` for the `weighted` kinds (1 when null), else 1.
+
+    Weighted kinds (summarized noise, summarized connection churn) may stand for many log lines; anything
+    that counts them must sum this, never rows.
+    """
+    # late: the table is assembled from the parsers, which import this module
+    from postmortem.kinds import KINDS
+
     return (
-        pl.when(pl.col("kind").is_in(WEIGHTED_KINDS))
+        pl.when(pl.col("kind").is_in(KINDS.with_flag("weighted")))
         .then(pl.col("value").fill_null(1.0))
         .otherwise(pl.lit(1.0))
     )

@@ -121,3 +121,46 @@ def test_an_io_error_part_way_through_a_streamed_log_keeps_what_was_read(tmp_pat
     info = ingest([str(tmp_path)]).inputs[0]
     assert 0 < info.lines < 200 and info.event_lines == info.lines
     assert any(p.startswith(f"read error after {info.lines} lines (Input/output error)") for p in info.problems)
+
+
+def _dst_log(tmp_path):
+    """Paris local times around both 2024 DST changes, many lines so the file streams in several pieces,
+    plus times that carry their own offset (never moved by --tz, never counted)."""
+    lines = []
+    for i in range(400):
+        lines.append(f"2024-03-31 02:{i % 60:02d}:00,000 ERROR app - redis timeout {i} in the skipped hour")
+        lines.append(f"2024-10-27 02:{i % 60:02d}:00,000 ERROR app - redis timeout {i} in the repeated hour")
+        lines.append(f"2024-10-27T02:{i % 60:02d}:00+01:00 ERROR app - redis timeout {i} with its own offset")
+        lines.append(f"2024-06-01 12:{i % 60:02d}:00,000 ERROR app - redis timeout {i} on a summer day")
+    (tmp_path / "paris.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(tmp_path)
+
+
+def test_tz_does_not_turn_streaming_off_and_dst_counts_add_up_over_pieces(tmp_path, monkeypatch):
+    """--tz other than UTC: the file is still streamed (memory does not depend on --tz), the events are the
+    ones of a whole-file read, and the DST notes count every zone-less local time of all the pieces once."""
+    from postmortem.input.ingest import IngestOptions
+
+    folder = _dst_log(tmp_path)
+    opts = IngestOptions(tz="Europe/Paris")
+    whole = ingest([folder], opts)
+    pieces = []
+    real = ingest_mod.utf8_pieces
+
+    def counting(*args, **kwargs):
+        for piece in real(*args, **kwargs):
+            pieces.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr(ingest_mod, "utf8_pieces", counting)
+    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 20_000)
+    streamed = ingest([folder], opts)
+    assert len(pieces) > 2, "the log was not streamed"
+    cols = ["ts", "source", "kind", "path", "line", "host", "message"]
+    assert streamed.events.select(cols).equals(whole.events.select(cols))
+    for result in (whole, streamed):
+        (info,) = result.inputs
+        assert "400 local times fall in the hour repeated by a DST change in Europe/Paris" in " | ".join(info.problems)
+        assert "400 local times fall in the hour skipped by a DST change in Europe/Paris" in " | ".join(info.problems)
+        assert result.events.get_column("ts").null_count() == 400

@@ -58,3 +58,39 @@ def test_activity_counts_per_second_with_lines_out_of_order():
     activity = records.filter(pl.col("envelope") == "activity").sort("ts")
     assert activity.select(pl.col("ts").dt.strftime("%S"), "n_lines", "line").rows() == [
         ("00", 3, 1), ("01", 2, 3), ("02", 1, 6)]
+
+
+def test_a_recognizer_keeps_its_lines_out_of_folding_by_declaring_keep_words(monkeypatch):
+    """The noise filter is built from the registered recognizers' `keep_words`: a new recognizer that
+    declares its word gets its INFO line as a record, without touching parsers/noise.py."""
+    import parsers
+    from parsers import noise
+    from parsers.envelopes import frame
+    from parsers.recognize import recognize
+
+    class CircuitBreaker:
+        name = "polly"
+        kinds = ()
+        keep_words = ("Circuit breaker",)
+        samples = ()
+        example = ""
+
+        def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
+            return records.filter(pl.col("text").str.contains("Circuit breaker opened")).select(
+                "rec", kind=pl.lit("polly.circuit_opened"))
+
+    text = "".join(f"2024-01-15 10:00:0{i},100 INFO app.jobs - processed job {i}\n" for i in range(5))
+    text += "2024-01-15 10:00:05,000 INFO Polly - Circuit breaker opened for 30s\n"
+
+    def claimed() -> list[str]:
+        noise.relevant_pattern.cache_clear()
+        records, _, _, _ = frame(text, summarize=True)
+        kept = records.filter((pl.col("envelope") != "activity").fill_null(True)).with_row_index("rec")
+        return recognize(kept).get_column("kind").to_list()
+
+    monkeypatch.setattr(parsers, "RECOGNIZERS", (*parsers.RECOGNIZERS, CircuitBreaker()))
+    assert claimed() == ["polly.circuit_opened"]
+    monkeypatch.setattr(CircuitBreaker, "keep_words", ())
+    assert claimed() == [], "without the declaration the INFO line is folded into app.activity"
+    monkeypatch.undo()
+    noise.relevant_pattern.cache_clear()

@@ -16,8 +16,8 @@ from parsers.base import FileParse, ParseContext
 from parsers.metrics.csvtable import TIME_HEADER, delimiter, number_expr, strip_preamble, time_expr
 from parsers.metrics.grafana_csv import parse_csv_table, table_events
 from parsers.metrics.names import normalize, squash
-from parsers.metrics.rows import KIND, SOURCE, samples_frame, split_text
-from postmortem.model import conform_events
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, samples_frame, split_text
+from postmortem.model import Kind, conform_events
 
 _AZURE_NAMES = {
     squash(n) for n in (
@@ -34,6 +34,7 @@ class AzureMetricsCsv:
     """Azure Cache for Redis metrics: Log Analytics `AzureMetrics` CSV and portal wide exports."""
 
     name: ClassVar[str] = "azure_metrics_csv"
+    kinds: ClassVar[tuple[Kind, ...]] = (SAMPLE_KIND,)
     example: ClassVar[str] = "TimeGenerated [UTC],ResourceId,MetricName,Total,Count,Maximum,Minimum,Average,TimeGrain,UnitName"
     samples: ClassVar[tuple[str, ...]] = (
         "TimeGenerated [UTC],ResourceId,MetricName,Total,Count,Maximum,Minimum,Average,TimeGrain,UnitName\n"

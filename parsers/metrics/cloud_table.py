@@ -14,8 +14,8 @@ import polars as pl
 from parsers.base import FileParse, ParseContext
 from parsers.metrics.csvtable import time_expr
 from parsers.metrics.names import normalize
-from parsers.metrics.rows import KIND, SOURCE, account, samples_frame, split_text
-from postmortem.model import conform_events
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, samples_frame, split_text
+from postmortem.model import Kind, conform_events
 
 _ROW = re.compile(r"^\s*\|+.*\|")
 _BORDER = re.compile(r"^\s*[|+]*[-+=]{3,}[-+|=]*\s*$")
@@ -33,6 +33,7 @@ class CloudMetricTable:
     """CloudWatch-style metric statistics in an ASCII table."""
 
     name: ClassVar[str] = "cloud_metric_table"
+    kinds: ClassVar[tuple[Kind, ...]] = (SAMPLE_KIND,)
     example: ClassVar[str] = "| test-002 | CurrConnections | AWS/ElastiCache | 0 | 0 | 0 | 60 | 0 | Count | 2021-11-10 21:25:00 |"
     samples: ClassVar[tuple[str, ...]] = (
         "+------------------+---------------+-----------------+---------+---------+---------------------+\n"

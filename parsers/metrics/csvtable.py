@@ -87,5 +87,5 @@ def number_expr(text: pl.Expr, comma_decimal: bool) -> pl.Expr:
 
 
 def time_expr(text: pl.Expr, tz: str) -> pl.Expr:
-    ts, _ = parse_ts(text.str.strip_chars().str.strip_chars('"'), tz)
+    ts = parse_ts(text.str.strip_chars().str.strip_chars('"'), tz).ts
     return ts

@@ -16,8 +16,8 @@ import polars as pl
 from parsers.base import FileParse, ParseContext
 from parsers.envelopes import split_lines
 from parsers.metrics.names import entity_of, normalize_expr
-from parsers.metrics.rows import KIND, SOURCE, account, now_assumption, split_text
-from postmortem.model import conform_events
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, now_assumption, split_text
+from postmortem.model import Kind, conform_events
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = r"^(" + _NAME + r")(?:\{(.*)\})?\s+([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|NaN|Inf|[+-]Inf))(?:\s+(-?[0-9]+))?\s*$"
@@ -29,6 +29,7 @@ class PromExposition:
     """Prometheus text exposition format 0.0.4 (redis_exporter, node exporters)."""
 
     name: ClassVar[str] = "prometheus_text"
+    kinds: ClassVar[tuple[Kind, ...]] = (SAMPLE_KIND,)
     example: ClassVar[str] = 'redis_connected_clients{addr="redis://redis:6379"} 9998 1773454362000'
     samples: ClassVar[tuple[str, ...]] = (
         "# HELP process_max_fds Maximum number of open file descriptors.\n# TYPE process_max_fds gauge\n"

@@ -22,8 +22,8 @@ from parsers.metrics.csvtable import (
     time_expr,
 )
 from parsers.metrics.names import entity_of, normalize
-from parsers.metrics.rows import KIND, SOURCE, account, samples_frame, split_text
-from postmortem.model import conform_events
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, samples_frame, split_text
+from postmortem.model import Kind, conform_events
 
 _SERIES = re.compile(r'^([^{]*?)\s*\{(.*)\}\s*$')
 _LABEL = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
@@ -81,6 +81,7 @@ class GrafanaCsv:
     """Grafana panel CSV (wide, joined by time) and legacy `Series;Time;Value` exports."""
 
     name: ClassVar[str] = "grafana_csv"
+    kinds: ClassVar[tuple[Kind, ...]] = (SAMPLE_KIND,)
     example: ClassVar[str] = '"Time","redis_connected_clients{addr=\\"redis://redis:6379\\"}"'
     samples: ClassVar[tuple[str, ...]] = (
         "Series;Time;Value\nvalA;2015-06-11T11:50:00.000Z;1.1\nvalA;2015-06-11T11:51:00.000Z;1.2\n"

@@ -10,7 +10,8 @@ import re
 from typing import ClassVar
 
 from parsers.base import FileParse, ParseContext
-from parsers.metrics.rows import Sample, account, from_epoch, samples_frame, split_text, to_float
+from parsers.metrics.rows import SAMPLE_KIND, Sample, account, from_epoch, samples_frame, split_text, to_float
+from postmortem.model import Kind
 
 _HEAD = re.compile(r'^\s*\{\s*"(?:status|data)"\s*:')
 
@@ -19,6 +20,7 @@ class PromApiJson:
     """Prometheus `/api/v1/query_range` and `/api/v1/query` JSON."""
 
     name: ClassVar[str] = "prometheus_json"
+    kinds: ClassVar[tuple[Kind, ...]] = (SAMPLE_KIND,)
     example: ClassVar[str] = '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{...},"values":[[1700000000,"412"]]}]}}'
     samples: ClassVar[tuple[str, ...]] = (
         '{"status":"error","errorType":"bad_data","error":"invalid expression type \\"matrix\\" for range query, must be scalar or vector"}\n',

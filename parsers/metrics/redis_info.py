@@ -16,9 +16,9 @@ import polars as pl
 from parsers.base import FileParse, ParseContext
 from parsers.envelopes import split_lines
 from parsers.metrics.names import normalize_expr
-from parsers.metrics.rows import KIND, SOURCE, account, now_assumption, split_text
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, now_assumption, split_text
 from postmortem.input.timeparse import parse_ts
-from postmortem.model import conform_events
+from postmortem.model import Kind, conform_events
 
 _QUOTE = r"^(?:>\s?)*"
 _FIELD = r"^([a-z][a-z0-9_]*):(.*)$"
@@ -32,6 +32,7 @@ class RedisInfo:
     """`redis-cli INFO` snapshots (any section, 2.4 flat or sectioned, `> ` quoting tolerated)."""
 
     name: ClassVar[str] = "redis_info"
+    kinds: ClassVar[tuple[Kind, ...]] = (SAMPLE_KIND,)
     example: ClassVar[str] = "# Clients\nconnected_clients:10\nblocked_clients:0"
     samples: ClassVar[tuple[str, ...]] = (
         "# Clients\nconnected_clients:10\nclient_recent_max_input_buffer:8\nclient_recent_max_output_buffer:0\n"
@@ -54,7 +55,7 @@ class RedisInfo:
         lines = split_text(text)
         df = _clean(split_lines(text))
         t = pl.col("t")
-        stamp, _ = parse_ts(t.str.extract(_TS_LINE, 1), ctx.tz)
+        stamp = parse_ts(t.str.extract(_TS_LINE, 1), ctx.tz).ts
         df = df.with_columns(
             stamp=stamp,
             prompt=t.str.extract(_PROMPT, 1),

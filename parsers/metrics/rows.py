@@ -10,10 +10,12 @@ import polars as pl
 
 from parsers.base import FileParse, ParseContext
 from parsers.metrics.names import entity_of, normalize
-from postmortem.model import UnrecognizedSample, conform_events
+from postmortem.model import Kind, UnrecognizedSample, conform_events
 
 SOURCE = "metrics"
 KIND = "metric.sample"
+# one row per sample (`metric`, `value`, series labels in attrs); redis-server's `N clients connected` too
+SAMPLE_KIND = Kind(KIND, SOURCE, "one metric sample: `metric` and `value`, series labels in `attrs`")
 MAX_SAMPLES = 5
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import polars as pl
 
+from postmortem.kinds import KINDS
 from postmortem.model import ChartData, ChartSeries, Report, ShadeWindow, event_weight
 
-ATTEMPT_KINDS = (
-    "redis.connect_failed", "redis.reconnect_attempt", "redis.server.client_accepted", "redis.max_clients",
-    "redis.timeout", "redis.backlog_timeout", "redis.connection_lost", "redis.no_connection",
-    "redis.pool_exhausted",
-)
-POD_KINDS = ("redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost")
+# The attempts chart: connection attempts, then the errors of commands and connections that did not get through.
+ATTEMPTS_AND_ERRORS_KINDS = tuple(dict.fromkeys((*KINDS.with_flag("attempt"), *KINDS.with_flag("connection_error"))))
+# The per-host chart: client-side signs of a pod (re)connecting.
+RECONNECTING_KINDS = KINDS.with_flag("reconnecting")
 TOP_HOSTS = 8
 
 
@@ -54,16 +53,16 @@ def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> tuple[Cha
 
 
 def _attempts(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
-    rows = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
+    rows = events.filter(pl.col("kind").is_in(ATTEMPTS_AND_ERRORS_KINDS) & pl.col("ts").is_not_null())
     if rows.height == 0:
         return (), "s"
     every, unit = _bucket(rows)
     present = set(rows.get_column("kind"))
-    return _series(rows, "kind", [k for k in ATTEMPT_KINDS if k in present], every), unit
+    return _series(rows, "kind", [k for k in ATTEMPTS_AND_ERRORS_KINDS if k in present], every), unit
 
 
 def _pods(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
-    rows = events.filter(pl.col("kind").is_in(POD_KINDS) & pl.col("ts").is_not_null()
+    rows = events.filter(pl.col("kind").is_in(RECONNECTING_KINDS) & pl.col("ts").is_not_null()
                          & pl.col("host").is_not_null())
     if rows.height == 0 or rows.get_column("host").n_unique() < 2:
         return (), "s"

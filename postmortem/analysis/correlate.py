@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.kinds import KINDS
 from postmortem.model import InputFile, event_weight
 
 ERROR_LEVELS = ("warning", "error", "critical")
@@ -20,11 +21,9 @@ REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 
 # Client-side signs that an endpoint could not be reached (not: server full, slow replies).
-UNREACHABLE_KINDS = ("redis.connect_failed", "redis.connection_lost", "redis.no_connection", "redis.backlog_timeout")
+UNREACHABLE_KINDS = KINDS.with_flag("unreachable")
 # Every client or server record of a connection attempt (a server churn row may stand for many: weigh it).
-ATTEMPT_KINDS = (
-    "redis.connect_failed", "redis.reconnect_attempt", "redis.max_clients", "redis.server.client_accepted",
-)
+ATTEMPT_KINDS = KINDS.with_flag("attempt")
 OUTAGE_GAP = timedelta(seconds=15)  # failures closer than this belong to one outage
 
 
@@ -61,13 +60,8 @@ class Context:
 
 
 def is_problem() -> pl.Expr:
-    """Events that signal trouble: warning and above, or any Redis failure kind."""
-    return pl.col("level").cast(pl.String).is_in(ERROR_LEVELS) | (
-        pl.col("kind").str.starts_with("redis.")
-        & ~pl.col("kind").is_in(["redis.config", "redis.connection_restored", "redis.server.client_accepted",
-                                 "redis.server.client_closed"])
-        & ~pl.col("kind").str.starts_with("redis.server.")
-    )
+    """Events that signal trouble: warning and above, or a kind declared `problem` (client failures)."""
+    return pl.col("level").cast(pl.String).is_in(ERROR_LEVELS) | KINDS.problem_expr()
 
 
 def attr(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:

@@ -17,12 +17,13 @@ import polars as pl
 
 from parsers import FILE_PARSERS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_counted
-from parsers.recognize import recognize
+from parsers.noise import ACTIVITY
+from parsers.recognize import APP_LOG, recognize
 from postmortem.failures import RECOVERABLE
 from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.input.discover import Discovered, discover
 from postmortem.input.stream import split_text, utf8_pieces
-from postmortem.input.timecheck import dst_notes, out_of_order
+from postmortem.input.timecheck import dst_notes, local_time_counts, out_of_order
 from postmortem.input.timeparse import PLACEHOLDER_YEAR
 from postmortem.model import (
     EVENT_COLUMNS,
@@ -125,8 +126,8 @@ def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
     is_app = pl.col("source").is_null() & pl.col("envelope").is_not_null()
     known = pl.col("source").is_not_null() | is_app
     events = joined.filter(known).with_columns(
-        source=pl.coalesce("source", pl.lit("app")),
-        kind=pl.when(is_activity).then(pl.lit("app.activity")).otherwise(pl.coalesce("kind", pl.lit("app.log"))),
+        source=pl.coalesce("source", pl.lit(APP_LOG.family)),
+        kind=pl.when(is_activity).then(pl.lit(ACTIVITY.name)).otherwise(pl.coalesce("kind", pl.lit(APP_LOG.name))),
         value=pl.when(is_activity).then(pl.col("n_lines").cast(pl.Float64)).otherwise(
             pl.col("value") if "value" in joined.columns else pl.lit(None, dtype=pl.Float64)),
         host=pl.coalesce(*(["host_hit"] if "host_hit" in joined.columns else []), "host"),
@@ -148,6 +149,7 @@ def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
         ]
         out.append(FileParse(
             events=conform_events(ev),
+            ts_zoned=ev.get_column("ts_zoned") if "ts_zoned" in ev.columns else None,
             lines=f.lines,
             event_lines=int(ev.get_column("n_lines").sum() or 0),
             unrecognized_lines=int(un.get_column("n_lines").sum() or 0),
@@ -173,6 +175,8 @@ class _Part:
     frames: list[pl.DataFrame] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    # per log file: (its accounting, local times in a repeated DST hour, in a skipped one), summed over pieces
+    local_times: dict[int, tuple[InputFile, int, int]] = field(default_factory=dict)
 
 
 def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
@@ -216,7 +220,7 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
 def _ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> _Part:
     """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files."""
     part = _Part()
-    pending: list[tuple[InputFile, FramedLog, str | None]] = []
+    pending: list[tuple[InputFile, FramedLog]] = []
     pending_rows = 0
     for index, f in found:
         info, outcome = _read_one(f, opts)
@@ -225,22 +229,25 @@ def _ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> _
         if outcome.result is None:
             continue
         if isinstance(outcome.result, FileParse):
-            _finish(info, outcome.result, outcome.parser, outcome.text, opts, part.assumptions, part.frames,
-                    part.warnings)
+            _finish(info, outcome.result, outcome.parser, opts, part)
             continue
         # recognizers run over many files at once: keep the framed records until the batch is full
         for chunk in outcome.result:
             if isinstance(chunk, FileParse):  # a streamed piece the framer failed on
-                _finish(info, chunk, LOG_PARSER, None, opts, part.assumptions, part.frames, part.warnings)
+                _finish(info, chunk, LOG_PARSER, opts, part)
                 continue
-            pending.append((info, chunk, outcome.text))
+            pending.append((info, chunk))
             pending_rows += chunk.records.height
             if pending_rows >= CLASSIFY_BATCH_ROWS:
-                _classify_pending(pending, opts, part.assumptions, part.frames, part.warnings)
+                _classify_pending(pending, opts, part)
                 pending, pending_rows = [], 0
         # a streamed file says what it repaired once its last piece is read
         part.warnings.extend(w for w in (f"{info.path}: {p}" for p in info.problems) if w not in part.warnings)
-    _classify_pending(pending, opts, part.assumptions, part.frames, part.warnings)
+    _classify_pending(pending, opts, part)
+    for info, repeated, skipped in part.local_times.values():  # once per file, after its last piece
+        for note in dst_notes(repeated, skipped, opts.tz):
+            info.problems.append(note)
+            part.warnings.append(f"{info.path}: {note}")
     return part
 
 
@@ -282,7 +289,6 @@ class _Outcome:
 
     result: FileParse | list[FramedLog] | Iterator[FramedLog | FileParse] | None = None
     parser: str = LOG_PARSER
-    text: str | None = None  # kept only for the checks that need the whole text (see `_finish`)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -291,7 +297,7 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
     info = InputFile(path=f.path, size_bytes=f.size)
     out = _Outcome()
     try:
-        if f.size > STREAM_MIN_BYTES and opts.tz == "UTC" and (streamed := _stream_log(f, opts, info)):
+        if f.size > STREAM_MIN_BYTES and (streamed := _stream_log(f, opts, info)):
             out.result = streamed
             return info, out
         decoded = read_decoded(f.real, f.size)
@@ -316,9 +322,6 @@ def _read_one(f: Discovered, opts: IngestOptions) -> tuple[InputFile, _Outcome]:
         return info, out
     ctx = _context(f, opts)
     out.result, out.parser = _parse_one(decoded.text, ctx, opts)
-    # the DST check (non-UTC only) needs a log's whole text; file parsers' checks always get it
-    if not isinstance(out.result, list) or opts.tz != "UTC":
-        out.text = decoded.text
     return info, out
 
 
@@ -379,8 +382,7 @@ def _context(f: Discovered, opts: IngestOptions) -> ParseContext:
     return ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
 
 
-def _finish(info: InputFile, result: FileParse, parser_name: str, text: str | None, opts: IngestOptions,
-            assumptions: list[str], frames: list[pl.DataFrame], warnings: list[str]) -> None:
+def _finish(info: InputFile, result: FileParse, parser_name: str, opts: IngestOptions, part: _Part) -> None:
     """Copy a parse result into the file's accounting, with the per-file time checks."""
     # additive: a big log file arrives in several chunks
     info.parser = info.parser or result.label or parser_name
@@ -394,30 +396,32 @@ def _finish(info: InputFile, result: FileParse, parser_name: str, text: str | No
     is_log = info.parser.startswith("log")
     if is_log:  # metric exports list series one after another: their order says nothing
         info.problems.extend(out_of_order(result.events))
-    if text is not None:
-        info.problems.extend(dst_notes(text, result.events, opts.tz, is_log))
+    if is_log and result.ts_zoned is not None:
+        repeated, skipped = local_time_counts(result.events.get_column("ts"), result.ts_zoned, opts.tz)
+        if repeated or skipped:
+            _, r0, s0 = part.local_times.get(id(info), (info, 0, 0))
+            part.local_times[id(info)] = (info, r0 + repeated, s0 + skipped)
     info.unrecognized_samples = (info.unrecognized_samples + result.unrecognized_samples)[:MAX_SAMPLES]
     for a in result.assumptions:
-        if a not in assumptions:
-            assumptions.append(a)
-    frames.append(result.events)
+        if a not in part.assumptions:
+            part.assumptions.append(a)
+    part.frames.append(result.events)
     for p in info.problems:
         line = f"{info.path}: {p}"
-        if line not in warnings:
-            warnings.append(line)
+        if line not in part.warnings:
+            part.warnings.append(line)
 
 
-def _classify_pending(pending: list, opts: IngestOptions, assumptions: list[str], frames: list[pl.DataFrame],
-                      warnings: list[str]) -> None:
+def _classify_pending(pending: list[tuple[InputFile, FramedLog]], opts: IngestOptions, part: _Part) -> None:
     """Recognize a batch of framed log files together; if the batch fails, file by file."""
     if not pending:
         return
     try:
-        results = classify_framed([framed for _, framed, _ in pending])
+        results = classify_framed([framed for _, framed in pending])
     except RECOVERABLE:  # noqa: BLE001 - find the file that breaks it, keep the others
-        results = [_classify_guarded(framed) for _, framed, _ in pending]
-    for (info, _, text), result in zip(pending, results, strict=True):
-        _finish(info, result, LOG_PARSER, text, opts, assumptions, frames, warnings)
+        results = [_classify_guarded(framed) for _, framed in pending]
+    for (info, _), result in zip(pending, results, strict=True):
+        _finish(info, result, LOG_PARSER, opts, part)
 
 
 def _classify_guarded(framed: FramedLog) -> FileParse:
@@ -457,7 +461,7 @@ def _parse_one(text: str, ctx: ParseContext, opts: IngestOptions) -> tuple[FileP
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return fallback, LOG_PARSER
     try:
-        if len(text) <= CHUNK_CHARS or opts.tz != "UTC":  # the DST check needs the whole text
+        if len(text) <= CHUNK_CHARS:
             return [frame_log_text(text, ctx, opts.summarize_noise)], LOG_PARSER
         chunks, offset = [], 0
         for piece in split_text(text, CHUNK_CHARS):

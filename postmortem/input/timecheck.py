@@ -1,14 +1,13 @@
 """Per-file time sanity notes: events out of time order, and local times hit by a DST change.
 
 Ingest sorts events by time and reads zone-less times in `--tz` (ambiguous → the earlier instant,
-nonexistent → null); these checks say how many events that affected, one problem line each.
+nonexistent → null); these checks say how many events that affected, one problem line each. Which
+times were zone-less comes from the timestamp parser (`ts_zoned`): the file is parsed once, whatever `--tz`.
 """
 
 from __future__ import annotations
 
 import polars as pl
-
-from parsers.envelopes import frame
 
 
 def out_of_order(events: pl.DataFrame) -> list[str]:
@@ -36,35 +35,32 @@ def _ambiguous(ts: pl.Expr, tz: str) -> pl.Expr:
     return first != last
 
 
-def dst_notes(text: str, events: pl.DataFrame, tz: str, framed_log: bool) -> list[str]:
-    """Say how many zone-less local times were ambiguous (repeated hour) or nonexistent (skipped hour).
+def local_time_counts(ts: pl.Series, ts_zoned: pl.Series, tz: str) -> tuple[int, int]:
+    """(repeated, skipped): zone-less local times in the hour a DST change repeats, or skips (no instant).
 
-    Only line logs are checked; the file is framed a second time in UTC, and only when `tz` is not
-    UTC and some event is a candidate, to tell zone-less times (which moved) from zoned ones.
+    `ts_zoned` is the timestamp parser's per-row flag (timeparse.py): only times without their own zone
+    were read in `tz`, so only those can be hit.
     """
-    if tz == "UTC" or not framed_log or events.height == 0:
-        return []
-    cand = events.select(
-        nulls=pl.col("ts").is_null().sum(), amb=_ambiguous(pl.col("ts"), tz).fill_null(False).sum()
+    if tz == "UTC" or ts.len() == 0:
+        return 0, 0
+    local = pl.DataFrame({"ts": ts, "zoneless": ts_zoned.eq_missing(False)}).filter(pl.col("zoneless"))
+    counts = local.select(
+        skipped=pl.col("ts").is_null().sum(), repeated=_ambiguous(pl.col("ts"), tz).fill_null(False).sum(),
     ).row(0, named=True)
-    if not cand["nulls"] and not cand["amb"]:
-        return []
-    utc_records = frame(text, "UTC")[0].select("line", ts_utc="ts")
-    both = events.select("line", "ts").join(utc_records, on="line", how="inner")
-    zoneless = pl.col("ts") != pl.col("ts_utc")
-    counts = both.select(
-        skipped=(pl.col("ts").is_null() & pl.col("ts_utc").is_not_null()).sum(),
-        repeated=(zoneless & _ambiguous(pl.col("ts"), tz)).fill_null(False).sum(),
-    ).row(0, named=True)
+    return int(counts["repeated"]), int(counts["skipped"])
+
+
+def dst_notes(repeated: int, skipped: int, tz: str) -> list[str]:
+    """The problem lines for a file's DST-hit local times (see `local_time_counts`)."""
     notes = []
-    if counts["repeated"]:
+    if repeated:
         notes.append(
-            f"{counts['repeated']} local times fall in the hour repeated by a DST change in {tz}: "
+            f"{repeated} local times fall in the hour repeated by a DST change in {tz}: "
             "read as the first occurrence"
         )
-    if counts["skipped"]:
+    if skipped:
         notes.append(
-            f"{counts['skipped']} local times fall in the hour skipped by a DST change in {tz}: "
+            f"{skipped} local times fall in the hour skipped by a DST change in {tz}: "
             "no valid instant, kept without a time (sorted last)"
         )
     return notes

@@ -2,10 +2,15 @@
 
 Year-less layouts (old redis-server, syslog, klog) are parsed into the placeholder year
 `PLACEHOLDER_YEAR` and flagged, so ingest can give them the year the other sources agree on.
-Zone-less times are read in the zone given by `--tz` (default UTC); the report states both.
+Zone-less times are read in the zone given by `--tz` (default UTC); the report states both. Each
+parsed row says whether its time carried its own zone or offset (`ts_zoned`: True for an offset, `Z`,
+`UTC` or an epoch; False for a local time read in `--tz`; null when nothing parsed), so the DST checks
+(timecheck.py) know which times `--tz` moved without parsing the file again.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import polars as pl
 
@@ -95,8 +100,14 @@ def _formats_in_use(sample: pl.Series | None) -> tuple[tuple[str, ...], tuple[st
     return of("a"), of("n"), of("y"), bool(counts["epoch"])
 
 
-def parse_ts(expr: pl.Expr, tz: str = "UTC", sample: pl.Series | None = None) -> tuple[pl.Expr, pl.Expr]:
-    """Return (UTC datetime expression, year-less flag expression) for a string column of times.
+class ParsedTs(NamedTuple):
+    ts: pl.Expr  # UTC datetime
+    yearless: pl.Expr  # parsed with the placeholder year
+    zoned: pl.Expr  # the text carried its own zone/offset (null: nothing parsed)
+
+
+def parse_ts(expr: pl.Expr, tz: str = "UTC", sample: pl.Series | None = None) -> ParsedTs:
+    """The UTC time, year-less flag and carried-its-own-zone flag expressions for a string column of times.
 
     With a `sample` of the column only the layouts seen in it are tried on the whole column, which
     is most of the cost on big files.
@@ -125,31 +136,37 @@ def parse_ts(expr: pl.Expr, tz: str = "UTC", sample: pl.Series | None = None) ->
     )
     ts = pl.coalesce([aware, local_utc, epoch]).cast(TS_DTYPE)
     flag = naive.is_null() & yearless.is_not_null() & aware.is_null()
-    return ts, flag
+    zoned = (pl.when(aware.is_not_null()).then(True).when(local.is_not_null()).then(False)
+             .when(epoch.is_not_null()).then(True).otherwise(None))
+    return ParsedTs(ts, flag, zoned)
 
 
 def with_parsed_ts(df: pl.DataFrame, column: str = "ts_text", tz: str = "UTC") -> pl.DataFrame:
-    """Add `ts` and `ts_yearless` columns parsed from a string column."""
+    """Add `ts`, `ts_yearless` and `ts_zoned` columns parsed from a string column."""
     col = df.get_column(column)
     present = col.drop_nulls()
     if present.len() == 0:
-        return df.with_columns(pl.lit(None, dtype=TS_DTYPE).alias("ts"), pl.lit(False).alias("ts_yearless"))
+        return df.with_columns(pl.lit(None, dtype=TS_DTYPE).alias("ts"), pl.lit(False).alias("ts_yearless"),
+                               pl.lit(None, dtype=pl.Boolean).alias("ts_zoned"))
     # sample spread over the file: the head and an even stride, so a mid-file layout change is seen
     stride = max(1, present.len() // 500)
     sample = pl.concat([present.head(500), present.gather_every(stride).head(500)])
     raw = _raw_format(sample)
     if raw is not None:  # fast path: one strptime, no normalization regexes
-        ts = pl.col(column).str.strptime(_DT, raw, strict=False).dt.replace_time_zone(
+        local = pl.col(column).str.strptime(_DT, raw, strict=False)
+        ts = local.dt.replace_time_zone(
             tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC").cast(TS_DTYPE)
         flag = pl.lit(False)
+        zoned = pl.when(local.is_not_null()).then(False).otherwise(None)  # the raw layouts carry no zone
     else:
-        ts, flag = parse_ts(pl.col(column), tz, sample)
-    out = df.with_columns(ts.alias("ts"), flag.fill_null(False).alias("ts_yearless"))
+        ts, flag, zoned = parse_ts(pl.col(column), tz, sample)
+    out = df.with_columns(ts.alias("ts"), flag.fill_null(False).alias("ts_yearless"), zoned.alias("ts_zoned"))
     failed = pl.col("ts").is_null() & pl.col(column).is_not_null()
     if out.select(failed.any()).item():
         # a layout the sample did not show: parse just those rows with every layout
         out = out.with_row_index("_row")
-        all_ts, all_flag = parse_ts(pl.col(column), tz, None)
-        fixed = out.filter(failed).select("_row", all_ts.alias("ts"), all_flag.fill_null(False).alias("ts_yearless"))
+        every = parse_ts(pl.col(column), tz, None)
+        fixed = out.filter(failed).select("_row", every.ts.alias("ts"), every.yearless.fill_null(False).alias("ts_yearless"),
+                                          every.zoned.alias("ts_zoned"))
         out = out.update(fixed, on="_row").drop("_row")
     return out

@@ -12,7 +12,14 @@ from datetime import timedelta
 
 import polars as pl
 
-from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context, attr, is_problem
+from postmortem.analysis.correlate import (
+    ATTEMPT_KINDS,
+    CLIENT_SOURCES,
+    UNREACHABLE_KINDS,
+    Context,
+    attr,
+    is_problem,
+)
 from postmortem.analysis.detectors.base import finding, rows_by_ids, rule_doc
 from postmortem.model import Confidence, Finding, Rule, Severity, event_weight, weighted_count
 
@@ -74,8 +81,7 @@ def storm_window(events: pl.DataFrame, ctx: Context):
     if not ctx.outages:
         return None
     live = events.filter(
-        pl.col("kind").is_in(["redis.reconnect_attempt", "redis.max_clients", "redis.server.client_accepted",
-                              "redis.connect_failed"])
+        pl.col("kind").is_in(ATTEMPT_KINDS)
         & pl.col("ts").is_not_null()
         & ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
         & (pl.col("ts") >= ctx.outages[0].start)
