@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import polars as pl
 
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import finding
+from postmortem.model import Role, Confidence, Finding, Rule, Severity
 
 INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min
 
@@ -30,12 +30,16 @@ class ThreadpoolStarvation:
     rule = Rule(
         "PM105", "threadpool-starvation", Severity.HIGH,
         ".NET WORKER/IOCP Busy > Min in timeouts",
-        rule_doc(
-            "StackExchange.Redis timeouts whose WORKER or IOCP thread-pool stats show Busy above Min.",
-            "above Min the .NET thread pool adds about one thread per 500 ms, so replies that already arrived "
-            "wait for a thread to run their continuation: timeouts, then reconnects, then more load.",
-            "make the call path async end to end; as a stop-gap raise ThreadPool.SetMinThreads above the "
-            "observed Busy count.",
+        what="StackExchange.Redis timeouts whose WORKER or IOCP thread-pool stats show Busy above Min.",
+        why=("above Min the .NET thread pool adds about one thread per 500 ms, so replies that already arrived "
+             "wait for a thread to run their continuation: timeouts, then reconnects, then more load."),
+        recommendation=("make the call path async end to end; as a stop-gap raise ThreadPool.SetMinThreads above the "
+                        "observed Busy count."),
+        role=Role.CONSEQUENCE,
+        phrase=".NET thread-pool starvation",
+        actions=(
+            ("prevent", "Make the Redis call path async end-to-end."),
+            ("mitigate", "Raise ThreadPool minimum threads at startup."),
         ),
     )
 
@@ -64,13 +68,16 @@ class SlowResponses:
     rule = Rule(
         "PM106", "slow-responses", Severity.MEDIUM,
         "timeouts while connected (server, network or client-read slowness)",
-        rule_doc(
-            "command timeouts (StackExchange.Redis `Timeout performing`/`Timeout awaiting response`, redis-py "
-            "`Timeout reading from`) outside the windows in which Redis was unreachable.",
-            "timeouts on a live connection point at a slow server (big keys, blocking commands, CPU), a saturated "
-            "network, or a client that cannot read fast enough; each one can trigger a retry or a reconnect.",
-            "look at qs/in in the timeout text (many pending replies = server or network, bytes waiting in `in` = "
-            "client), SLOWLOG on the server, and payload sizes; keep timeouts realistic rather than short.",
+        what=("command timeouts (StackExchange.Redis `Timeout performing`/`Timeout awaiting response`, redis-py "
+              "`Timeout reading from`) outside the windows in which Redis was unreachable."),
+        why=("timeouts on a live connection point at a slow server (big keys, blocking commands, CPU), a saturated "
+             "network, or a client that cannot read fast enough; each one can trigger a retry or a reconnect."),
+        recommendation=("look at qs/in in the timeout text (many pending replies = server or network, bytes waiting in `in` = "
+                        "client), SLOWLOG on the server, and payload sizes; keep timeouts realistic rather than short."),
+        role=Role.CONSEQUENCE,
+        phrase="timeouts on live connections",
+        actions=(
+            ("process", "Check SLOWLOG and server CPU during the window; alert on p99 latency."),
         ),
     )
 
@@ -99,13 +106,16 @@ class RedisLoading:
     rule = Rule(
         "PM107", "redis-loading", Severity.MEDIUM,
         "LOADING / BusyLoadingError after a restart",
-        rule_doc(
-            "clients told `LOADING Redis is loading the dataset in memory`, and the server's own `DB loaded from "
-            "disk` time.",
-            "after a restart Redis refuses commands until the dataset is loaded; clients that treat LOADING as a "
-            "connection error reconnect in a loop for the whole load time.",
-            "treat LOADING as retryable with backoff, keep the dataset (or RDB/AOF) small enough to load fast, "
-            "and fail over to a loaded replica instead of restarting the primary.",
+        what=("clients told `LOADING Redis is loading the dataset in memory`, and the server's own `DB loaded from "
+              "disk` time."),
+        why=("after a restart Redis refuses commands until the dataset is loaded; clients that treat LOADING as a "
+             "connection error reconnect in a loop for the whole load time."),
+        recommendation=("treat LOADING as retryable with backoff, keep the dataset (or RDB/AOF) small enough to load fast, "
+                        "and fail over to a loaded replica instead of restarting the primary."),
+        role=Role.TRIGGER,
+        phrase="Redis loading its dataset",
+        actions=(
+            ("mitigate", "Retry LOADING with backoff and gate readiness on Redis answering."),
         ),
     )
 

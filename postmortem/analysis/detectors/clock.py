@@ -16,8 +16,8 @@ from statistics import mean
 import polars as pl
 
 from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import finding
+from postmortem.model import Role, Confidence, Finding, Rule, Severity
 
 NEGATIVE_SKEW = 2.0  # seconds: a client that logs edges this much *before* the server is behind
 POSITIVE_SKEW = 5.0  # seconds: lags are positive, so "ahead" needs a larger margin
@@ -115,17 +115,20 @@ class ClockSkew:
         "clock-skew",
         Severity.LOW,
         "sources whose clocks disagree",
-        rule_doc(
-            "client hosts whose log times are offset from the redis-server log by more than "
-            f"{NEGATIVE_SKEW:g} s (behind) or {POSITIVE_SKEW:g} s (ahead), estimated from at least two "
-            "independent edges both sides saw: the server's shutdown vs the host's first connection "
-            "failure, and the server's `Ready to accept connections` vs the host's first restored "
-            "connection. The edges and their offsets are the evidence.",
-            "the postmortem orders events across machines by their timestamps; with a skewed clock, "
-            "a client's errors can appear before the outage that caused them (or a restart after "
-            "the errors it caused), and the causal chain reads backwards.",
-            "run NTP/chrony on every node and container host, log in UTC with an offset, and read "
-            "the timeline of the listed hosts with the estimated offset in mind.",
+        what=("client hosts whose log times are offset from the redis-server log by more than "
+              f"{NEGATIVE_SKEW:g} s (behind) or {POSITIVE_SKEW:g} s (ahead), estimated from at least two "
+              "independent edges both sides saw: the server's shutdown vs the host's first connection "
+              "failure, and the server's `Ready to accept connections` vs the host's first restored "
+              "connection. The edges and their offsets are the evidence."),
+        why=("the postmortem orders events across machines by their timestamps; with a skewed clock, "
+             "a client's errors can appear before the outage that caused them (or a restart after "
+             "the errors it caused), and the causal chain reads backwards."),
+        recommendation=("run NTP/chrony on every node and container host, log in UTC with an offset, and read "
+                        "the timeline of the listed hosts with the estimated offset in mind."),
+        role=Role.DATA_QUALITY,
+        phrase="clock skew",
+        actions=(
+            ("process", "Enforce NTP/chrony on every node and alert on clock offset."),
         ),
     )
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import polars as pl
 
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import finding, rule_doc
+from postmortem.analysis.detectors.base import finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
-from postmortem.model import Confidence, Finding, Rule, Severity, weighted_count
+from postmortem.model import Role, Confidence, Finding, Rule, Severity, weighted_count
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
@@ -58,14 +58,17 @@ class AbortConnectTrue:
     rule = Rule(
         "PM401", "abort-connect-true", Severity.HIGH,
         "StackExchange.Redis abortConnect=true (config string, `aoc: 1`, UnableToConnect text)",
-        rule_doc(
-            "StackExchange.Redis configured with abortConnect=true: in a logged connection string or "
-            "ConfigurationOptions, as `aoc: 1` in timeout messages, or in the `Error connecting right now. To "
-            "allow this multiplexer to continue retrying ... use abortConnect=false` text.",
-            "with abortConnect=true `Connect()` throws when Redis is briefly unreachable, so pods crash at start "
-            "or keep a dead multiplexer; Kubernetes restarts them and every restart reconnects at once.",
-            "set abortConnect=false (AbortOnConnectFail = false) with connectRetry=5 and connectTimeout=10000, and "
-            "create the multiplexer once per process.",
+        what=("StackExchange.Redis configured with abortConnect=true: in a logged connection string or "
+              "ConfigurationOptions, as `aoc: 1` in timeout messages, or in the `Error connecting right now. To "
+              "allow this multiplexer to continue retrying ... use abortConnect=false` text."),
+        why=("with abortConnect=true `Connect()` throws when Redis is briefly unreachable, so pods crash at start "
+             "or keep a dead multiplexer; Kubernetes restarts them and every restart reconnects at once."),
+        recommendation=("set abortConnect=false (AbortOnConnectFail = false) with connectRetry=5 and connectTimeout=10000, and "
+                        "create the multiplexer once per process."),
+        role=Role.AMPLIFIER,
+        phrase="abortConnect=true",
+        actions=(
+            ("prevent", "Set abortConnect=false in every StackExchange.Redis connection string."),
         ),
     )
 
@@ -129,15 +132,18 @@ class RetryWithoutBackoff:
     rule = Rule(
         "PM402", "retry-without-backoff", Severity.HIGH,
         "LinearRetry / NoBackoff / ConstantBackoff, or evenly spaced retries",
-        rule_doc(
-            "reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
-            "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
-            "`Trying again in N seconds` with a constant N, or, from behaviour alone, failures per pod whose "
-            "spacing does not grow during the outage.",
-            "pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
-            "moment Redis is back it meets the whole fleet at once.",
-            "redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
-            "before); StackExchange.Redis: `ReconnectRetryPolicy = new ExponentialRetry(5000, 30000)`.",
+        what=("reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
+              "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
+              "`Trying again in N seconds` with a constant N, or, from behaviour alone, failures per pod whose "
+              "spacing does not grow during the outage."),
+        why=("pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
+             "moment Redis is back it meets the whole fleet at once."),
+        recommendation=("redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
+                        "before); StackExchange.Redis: `ReconnectRetryPolicy = new ExponentialRetry(5000, 30000)`."),
+        role=Role.AMPLIFIER,
+        phrase="retries without backoff",
+        actions=(
+            ("prevent", "Replace constant/linear retry policies with jittered exponential backoff."),
         ),
     )
 
@@ -192,14 +198,17 @@ class ConnectionPerRequest:
     rule = Rule(
         "PM403", "connection-per-request", Severity.HIGH,
         "a multiplexer or client per request (`lm`, `mc` growth, connections per pod)",
-        rule_doc(
-            "StackExchange.Redis `lm: live/created/...` with more than one multiplexer created, `mc:` connect "
-            "attempts growing on one multiplexer, or a server that accepts and closes connections at a steady "
-            "high rate (a connection per request).",
-            "a connection per request turns every request into a TCP (and TLS) handshake; under load or after a "
-            "blip this becomes the connection storm itself.",
-            "create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
-            "singleton); in Python one module-level Redis client with a bounded pool per process.",
+        what=("StackExchange.Redis `lm: live/created/...` with more than one multiplexer created, `mc:` connect "
+              "attempts growing on one multiplexer, or a server that accepts and closes connections at a steady "
+              "high rate (a connection per request)."),
+        why=("a connection per request turns every request into a TCP (and TLS) handshake; under load or after a "
+             "blip this becomes the connection storm itself."),
+        recommendation=("create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
+                        "singleton); in Python one module-level Redis client with a bounded pool per process."),
+        role=Role.AMPLIFIER,
+        phrase="a connection per request",
+        actions=(
+            ("prevent", "Create one client per process (static Lazy<ConnectionMultiplexer> / module-level pool)."),
         ),
     )
 
@@ -260,13 +269,16 @@ class UnboundedPool:
     rule = Rule(
         "PM404", "unbounded-pool", Severity.HIGH,
         "redis-py pool without a cap, or pods × pool > maxclients",
-        rule_doc(
-            "redis-py clients built without `max_connections` (or with `max_connections=None`), which up to 7.x "
-            "means 2**31, or a per-pod pool cap that times the number of pods exceeds maxclients.",
-            "an uncapped pool opens as many connections as there are concurrent requests; during a storm every "
-            "pod does so at once and the fleet exceeds maxclients.",
-            "cap the pool: `BlockingConnectionPool(max_connections=20, timeout=2)`, and size maxclients as "
-            "pods × cap plus headroom.",
+        what=("redis-py clients built without `max_connections` (or with `max_connections=None`), which up to 7.x "
+              "means 2**31, or a per-pod pool cap that times the number of pods exceeds maxclients."),
+        why=("an uncapped pool opens as many connections as there are concurrent requests; during a storm every "
+             "pod does so at once and the fleet exceeds maxclients."),
+        recommendation=("cap the pool: `BlockingConnectionPool(max_connections=20, timeout=2)`, and size maxclients as "
+                        "pods × cap plus headroom."),
+        role=Role.AMPLIFIER,
+        phrase="uncapped redis-py pools",
+        actions=(
+            ("prevent", "Cap the redis-py pool (BlockingConnectionPool max_connections, timeout)."),
         ),
     )
 
@@ -317,13 +329,16 @@ class LowMinThreads:
     rule = Rule(
         "PM405", "low-min-threads", Severity.MEDIUM,
         ".NET ThreadPool minimum below the burst (Busy > Min)",
-        rule_doc(
-            "the .NET ThreadPool minimum (the `Min` of WORKER/IOCP in StackExchange.Redis timeouts) set below the "
-            "number of busy threads seen during the incident.",
-            "bursts above Min wait for thread injection (about one thread per 500 ms); with sync-over-async code "
-            "that delay turns into timeouts and reconnects.",
-            "raise the minimum to the observed peak (`ThreadPool.SetMinThreads(200, 200)` at startup) and remove "
-            "sync-over-async calls.",
+        what=("the .NET ThreadPool minimum (the `Min` of WORKER/IOCP in StackExchange.Redis timeouts) set below the "
+              "number of busy threads seen during the incident."),
+        why=("bursts above Min wait for thread injection (about one thread per 500 ms); with sync-over-async code "
+             "that delay turns into timeouts and reconnects."),
+        recommendation=("raise the minimum to the observed peak (`ThreadPool.SetMinThreads(200, 200)` at startup) and remove "
+                        "sync-over-async calls."),
+        role=Role.AMPLIFIER,
+        phrase="a .NET ThreadPool minimum below the burst",
+        actions=(
+            ("mitigate", "Raise ThreadPool.SetMinThreads to the observed burst."),
         ),
     )
 
@@ -348,15 +363,18 @@ class TimeoutsMisconfigured:
     rule = Rule(
         "PM406", "timeouts-misconfigured", Severity.MEDIUM,
         "timeouts too low or missing (syncTimeout, connectTimeout, socket_timeout)",
-        rule_doc(
-            "StackExchange.Redis syncTimeout/asyncTimeout below 1000 ms or connectTimeout below 5000 ms (in a "
-            "connection string or in `Timeout performing GET (500ms)` texts), and redis-py clients with "
-            "`socket_timeout=None` (no timeout: hung sockets hold pool slots) or below 0.5 s.",
-            "timeouts that are too short fire under GC or CPU pressure and feed retries; missing timeouts let "
-            "dead connections pile up until the pool is exhausted; a connectTimeout too short for a TLS handshake "
-            "during a mass reconnect makes every reconnect fail.",
-            "syncTimeout=5000,asyncTimeout=5000,connectTimeout=10000; redis-py socket_timeout=2, "
-            "socket_connect_timeout=2 (the 8.0 defaults are 5 s).",
+        what=("StackExchange.Redis syncTimeout/asyncTimeout below 1000 ms or connectTimeout below 5000 ms (in a "
+              "connection string or in `Timeout performing GET (500ms)` texts), and redis-py clients with "
+              "`socket_timeout=None` (no timeout: hung sockets hold pool slots) or below 0.5 s."),
+        why=("timeouts that are too short fire under GC or CPU pressure and feed retries; missing timeouts let "
+             "dead connections pile up until the pool is exhausted; a connectTimeout too short for a TLS handshake "
+             "during a mass reconnect makes every reconnect fail."),
+        recommendation=("syncTimeout=5000,asyncTimeout=5000,connectTimeout=10000; redis-py socket_timeout=2, "
+                        "socket_connect_timeout=2 (the 8.0 defaults are 5 s)."),
+        role=Role.AMPLIFIER,
+        phrase="misconfigured timeouts",
+        actions=(
+            ("prevent", "Set connect and command timeouts explicitly (5 s / 2 s) in every client."),
         ),
     )
 

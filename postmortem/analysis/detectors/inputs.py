@@ -8,7 +8,7 @@ import polars as pl
 
 from postmortem.analysis.correlate import Context
 from postmortem.analysis.detectors.base import rule_doc
-from postmortem.model import Confidence, Evidence, Finding, Rule, Severity
+from postmortem.model import Role, Confidence, Evidence, Finding, Rule, Severity
 
 
 class UnrecognizedInput:
@@ -19,13 +19,16 @@ class UnrecognizedInput:
         "unrecognized-input",
         Severity.INFO,
         "files or lines that no parser understood",
-        rule_doc(
-            "input files that were skipped (binary, unreadable, special files) and lines that no parser "
-            "recognized, per file, with samples.",
-            "a postmortem built on logs that were silently dropped can blame the wrong cause; knowing "
-            "what was not read tells you which evidence is missing.",
-            "check the listed files: pass `--source-type NAME=GLOB` if a format was mis-detected, or "
-            "open an issue with a sample of the unrecognized lines.",
+        what=("input files that were skipped (binary, unreadable, special files) and lines that no parser "
+              "recognized, per file, with samples."),
+        why=("a postmortem built on logs that were silently dropped can blame the wrong cause; knowing "
+             "what was not read tells you which evidence is missing."),
+        recommendation=("check the listed files: pass `--source-type NAME=GLOB` if a format was mis-detected, or "
+                        "open an issue with a sample of the unrecognized lines."),
+        role=Role.DATA_QUALITY,
+        phrase="unrecognized input",
+        actions=(
+            ("process", "Extend parser coverage for the unrecognized inputs listed below."),
         ),
     )
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import finding
+from postmortem.model import Role, Confidence, Finding, Rule, Severity
 
 K8S = "k8s_events"
 NEAR_BEFORE = timedelta(minutes=5)  # restarts this long before the window still count as "near"
@@ -66,18 +66,21 @@ class PodRestarts:
         "pod-restarts",
         Severity.HIGH,
         "BackOff / CrashLoopBackOff / OOMKilled / Killing of app pods in the window",
-        rule_doc(
-            "Kubernetes events that show application pods restarting in or near the incident window: "
-            "`BackOff` (Back-off restarting failed container), `CrashLoopBackOff`, `OOMKilled` / "
-            "`OOMKilling`, and `Killing` of a container that failed a probe. Counts include the "
-            "event's own `count` (kubectl `x12 over 5m`).",
-            "a restarting pod drops its connections and opens new ones on start, so restarts turn a "
-            "short Redis blip into a reconnect storm; a crash on start (abortConnect=true, a failed "
-            "liveness probe) makes the loop self-sustaining. Event counts are lower bounds: the "
-            "event recorder drops events during storms.",
-            "make startup tolerate Redis being down (StackExchange.Redis `abortConnect=false`; "
-            "redis-py connect lazily), keep Redis out of the liveness probe, and give the container "
-            "enough memory for the reconnect burst.",
+        what=("Kubernetes events that show application pods restarting in or near the incident window: "
+              "`BackOff` (Back-off restarting failed container), `CrashLoopBackOff`, `OOMKilled` / "
+              "`OOMKilling`, and `Killing` of a container that failed a probe. Counts include the "
+              "event's own `count` (kubectl `x12 over 5m`)."),
+        why=("a restarting pod drops its connections and opens new ones on start, so restarts turn a "
+             "short Redis blip into a reconnect storm; a crash on start (abortConnect=true, a failed "
+             "liveness probe) makes the loop self-sustaining. Event counts are lower bounds: the "
+             "event recorder drops events during storms."),
+        recommendation=("make startup tolerate Redis being down (StackExchange.Redis `abortConnect=false`; "
+                        "redis-py connect lazily), keep Redis out of the liveness probe, and give the container "
+                        "enough memory for the reconnect burst."),
+        role=Role.CONSEQUENCE,
+        phrase="pod restarts",
+        actions=(
+            ("prevent", "Stop restarting pods on Redis errors (liveness must not depend on Redis)."),
         ),
     )
 
@@ -135,17 +138,20 @@ class HpaFeedback:
         "hpa-feedback",
         Severity.MEDIUM,
         "scale-ups during the storm that added connection demand",
-        rule_doc(
-            "HorizontalPodAutoscaler `SuccessfulRescale` and Deployment `ScalingReplicaSet` scale-ups "
-            "during a Redis outage or error window, or within 10 minutes after it, with replicas "
-            "before → after, times relative to the trouble's start and, when the per-pod pool size "
-            "is known, the connections the new pods add.",
-            "retries and timeouts burn CPU, the HPA reads that as load and adds pods, and each new "
-            "pod opens its own pool or multiplexer: connected clients climb in steps with the "
-            "replica count, towards maxclients. The autoscaler amplifies the incident it reacts to.",
-            "slow scale-ups down (HPA `behavior.scaleUp: {stabilizationWindowSeconds: 120, policies: "
-            "[{type: Pods, value: 4, periodSeconds: 60}]}`), keep `maxSurge` small, add startup "
-            "jitter, and budget connections: pool cap × max replicas ≤ 0.8 × maxclients.",
+        what=("HorizontalPodAutoscaler `SuccessfulRescale` and Deployment `ScalingReplicaSet` scale-ups "
+              "during a Redis outage or error window, or within 10 minutes after it, with replicas "
+              "before → after, times relative to the trouble's start and, when the per-pod pool size "
+              "is known, the connections the new pods add."),
+        why=("retries and timeouts burn CPU, the HPA reads that as load and adds pods, and each new "
+             "pod opens its own pool or multiplexer: connected clients climb in steps with the "
+             "replica count, towards maxclients. The autoscaler amplifies the incident it reacts to."),
+        recommendation=("slow scale-ups down (HPA `behavior.scaleUp: {stabilizationWindowSeconds: 120, policies: "
+                        "[{type: Pods, value: 4, periodSeconds: 60}]}`), keep `maxSurge` small, add startup "
+                        "jitter, and budget connections: pool cap × max replicas ≤ 0.8 × maxclients."),
+        role=Role.AMPLIFIER,
+        phrase="an autoscaler scaling out during the storm",
+        actions=(
+            ("prevent", "Limit HPA scale-up speed (stabilization window, pods per minute)."),
         ),
     )
 
@@ -231,16 +237,19 @@ class LivenessDependsOnRedis:
         "liveness-depends-on-redis",
         Severity.HIGH,
         "liveness failures and kills that follow Redis errors",
-        rule_doc(
-            "`Unhealthy` `Liveness probe failed` events followed by `Killing` of the same pod inside "
-            "the window in which clients logged Redis errors; reports the pods, the kills and the "
-            "delay from the first Redis error to the first kill.",
-            "a liveness check that touches Redis turns a Redis blip into container restarts: the "
-            "kubelet kills healthy processes, each restart opens new connections, and the restarts "
-            "keep the storm going after Redis is back.",
-            "keep Redis out of liveness: `livenessProbe: {httpGet: {path: /livez, port: 8080}, "
-            "periodSeconds: 10, failureThreshold: 6}` where `/livez` does not touch Redis; put the "
-            "dependency check in `readinessProbe` instead.",
+        what=("`Unhealthy` `Liveness probe failed` events followed by `Killing` of the same pod inside "
+              "the window in which clients logged Redis errors; reports the pods, the kills and the "
+              "delay from the first Redis error to the first kill."),
+        why=("a liveness check that touches Redis turns a Redis blip into container restarts: the "
+             "kubelet kills healthy processes, each restart opens new connections, and the restarts "
+             "keep the storm going after Redis is back."),
+        recommendation=("keep Redis out of liveness: `livenessProbe: {httpGet: {path: /livez, port: 8080}, "
+                        "periodSeconds: 10, failureThreshold: 6}` where `/livez` does not touch Redis; put the "
+                        "dependency check in `readinessProbe` instead."),
+        role=Role.AMPLIFIER,
+        phrase="liveness probes that depend on Redis",
+        actions=(
+            ("prevent", "Move the Redis check from the liveness to the readiness probe."),
         ),
     )
 

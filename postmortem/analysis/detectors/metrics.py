@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import finding
+from postmortem.model import Role, Confidence, Finding, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
 NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent
@@ -103,16 +103,19 @@ class ConnectedClientsSpike:
         "connected-clients-spike",
         Severity.HIGH,
         "connected clients far above baseline or near maxclients",
-        rule_doc(
-            f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
-            f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
-            f"assumption), or at least {SPIKE_RATIO:g}× and {SPIKE_FLOOR} above the pre-incident baseline.",
-            "each client holds a connection and a file descriptor; when the count reaches maxclients "
-            "the server answers new connections with `max number of clients reached`, and clients "
-            "that retry those connects make the storm worse.",
-            "cap per-process pools (redis-py `BlockingConnectionPool(max_connections=20)`, one "
-            "multiplexer per process in .NET), size maxclients as pods × pool cap plus headroom, and "
-            "raise `ulimit -n` above maxclients + 32.",
+        what=(f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
+              f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
+              f"assumption), or at least {SPIKE_RATIO:g}× and {SPIKE_FLOOR} above the pre-incident baseline."),
+        why=("each client holds a connection and a file descriptor; when the count reaches maxclients "
+             "the server answers new connections with `max number of clients reached`, and clients "
+             "that retry those connects make the storm worse."),
+        recommendation=("cap per-process pools (redis-py `BlockingConnectionPool(max_connections=20)`, one "
+                        "multiplexer per process in .NET), size maxclients as pods × pool cap plus headroom, and "
+                        "raise `ulimit -n` above maxclients + 32."),
+        role=Role.CONSEQUENCE,
+        phrase="a connected-clients spike",
+        actions=(
+            ("process", "Alert on connected_clients near maxclients."),
         ),
     )
 
@@ -172,17 +175,21 @@ class RejectedConnections:
         "rejected-connections",
         Severity.CRITICAL,
         "the server's rejected-connections counter rising",
-        rule_doc(
-            "increases of the `rejected_connections` counter (INFO stats, "
-            "`redis_rejected_connections_total`) between consecutive samples per server, with counter "
-            "resets (a restart) handled; a single sample above zero is reported as cumulative since "
-            "the server started.",
-            "every rejection is a client that could not connect because the server was at maxclients; "
-            "clients retry those connects, so rejections feed the storm that caused them. Any "
-            "rejection is critical.",
-            "find who holds the connections (pods × pool size, leaked clients), cap the pools, raise "
-            "maxclients together with `ulimit -n`, and make clients back off with jitter on "
-            "`max number of clients reached`.",
+        what=("increases of the `rejected_connections` counter (INFO stats, "
+              "`redis_rejected_connections_total`) between consecutive samples per server, with counter "
+              "resets (a restart) handled; a single sample above zero is reported as cumulative since "
+              "the server started."),
+        why=("every rejection is a client that could not connect because the server was at maxclients; "
+             "clients retry those connects, so rejections feed the storm that caused them. Any "
+             "rejection is critical."),
+        recommendation=("find who holds the connections (pods × pool size, leaked clients), cap the pools, raise "
+                        "maxclients together with `ulimit -n`, and make clients back off with jitter on "
+                        "`max number of clients reached`."),
+        role=Role.CONSEQUENCE,
+        phrase="rejected connections",
+        actions=(
+            ("mitigate", "Raise maxclients (and ulimit) to pods x pool cap + headroom."),
+            ("process", "Alert on any rise of rejected_connections."),
         ),
     )
 
@@ -232,15 +239,18 @@ class ConnectionChurn:
         "connection-churn",
         Severity.HIGH,
         "connections received per second far above baseline",
-        rule_doc(
-            f"the rate of new connections (the `connections_received` counter's increase per second, "
-            f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
-            f"pre-incident baseline and at least {CHURN_FLOOR:g} per second.",
-            "a connection costs the server an accept, a file descriptor, often a TLS handshake and "
-            "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
-            "commands need, so latency rises, clients time out and reconnect again.",
-            "reuse connections (one multiplexer or pool per process), reconnect with exponential "
-            "backoff and jitter, and look for code that creates a client per request.",
+        what=(f"the rate of new connections (the `connections_received` counter's increase per second, "
+              f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
+              f"pre-incident baseline and at least {CHURN_FLOOR:g} per second."),
+        why=("a connection costs the server an accept, a file descriptor, often a TLS handshake and "
+             "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
+             "commands need, so latency rises, clients time out and reconnect again."),
+        recommendation=("reuse connections (one multiplexer or pool per process), reconnect with exponential "
+                        "backoff and jitter, and look for code that creates a client per request."),
+        role=Role.CONSEQUENCE,
+        phrase="connection churn",
+        actions=(
+            ("prevent", "Reuse one multiplexer / pool per process."),
         ),
     )
 
@@ -290,15 +300,18 @@ class Evictions:
         "evictions",
         Severity.MEDIUM,
         "keys evicted under memory pressure",
-        rule_doc(
-            "increases of the `evicted_keys` counter between consecutive samples per server (resets "
-            "handled), with the peak and, when exported, the memory in use at that time.",
-            "evictions mean Redis hit maxmemory: evicted keys become cache misses, misses go to the "
-            "database and back into Redis, and output or client buffers (connection storms) can "
-            "push memory over the limit in the first place.",
-            "size maxmemory for the working set plus client buffers, set `maxmemory-clients` (7.0+) "
-            "to bound connection memory, and choose an eviction policy that matches the data "
-            "(`allkeys-lru` for caches, `noeviction` for data that must not vanish).",
+        what=("increases of the `evicted_keys` counter between consecutive samples per server (resets "
+              "handled), with the peak and, when exported, the memory in use at that time."),
+        why=("evictions mean Redis hit maxmemory: evicted keys become cache misses, misses go to the "
+             "database and back into Redis, and output or client buffers (connection storms) can "
+             "push memory over the limit in the first place."),
+        recommendation=("size maxmemory for the working set plus client buffers, set `maxmemory-clients` (7.0+) "
+                        "to bound connection memory, and choose an eviction policy that matches the data "
+                        "(`allkeys-lru` for caches, `noeviction` for data that must not vanish)."),
+        role=Role.CONSEQUENCE,
+        phrase="evictions",
+        actions=(
+            ("mitigate", "Raise maxmemory or set an eviction policy suited to the cache."),
         ),
     )
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 import polars as pl
 
 from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context, attr, is_problem
-from postmortem.analysis.detectors.base import finding, rows_by_ids, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity, event_weight, weighted_count
+from postmortem.analysis.detectors.base import finding, rows_by_ids
+from postmortem.model import Role, Confidence, Finding, Rule, Severity, event_weight, weighted_count
 
 STORM_FLOOR = 20  # attempts/s below which no burst is called a storm, whatever the baseline
 STORM_RATIO = 5.0  # peak ÷ baseline that makes a burst a storm
@@ -37,14 +37,19 @@ class RedisUnreachable:
     rule = Rule(
         "PM100", "redis-unreachable", Severity.HIGH,
         "windows in which clients could not reach an endpoint (the trigger)",
-        rule_doc(
-            "windows in which Redis clients failed to connect or lost their connections to an endpoint "
-            "(connection refused, socket failures, no connection available), joined with the server's own "
-            "shutdown and ready lines when they were logged.",
-            "this is usually the trigger of a connection storm: a short blip makes every client reconnect at once.",
-            "find out why the endpoint went away (failover, restart, network), and make sure clients ride "
-            "through such blips: jittered reconnect backoff, bounded retries, abortConnect=false.",
+        what=("windows in which Redis clients failed to connect or lost their connections to an endpoint "
+              "(connection refused, socket failures, no connection available), joined with the server's own "
+              "shutdown and ready lines when they were logged."),
+        why="this is usually the trigger of a connection storm: a short blip makes every client reconnect at once.",
+        recommendation=("find out why the endpoint went away (failover, restart, network), and make sure clients ride "
+                        "through such blips: jittered reconnect backoff, bounded retries, abortConnect=false."),
+        role=Role.TRIGGER,
+        phrase="a Redis outage",
+        actions=(
+            ("mitigate", "Put a circuit breaker in front of Redis and a fallback to the source of truth."),
+            ("process", "Alert when clients cannot reach Redis for more than 30 s."),
         ),
+        chart_colour="#cf222e", chart_label="outage (PM100)",
     )
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
@@ -109,15 +114,20 @@ class ReconnectStorm:
     rule = Rule(
         "PM101", "reconnect-storm", Severity.CRITICAL,
         "thundering herd: connection attempts far above baseline, synchronized across pods",
-        rule_doc(
-            "a burst of connection attempts (server `Accepted` lines, client reconnects, connect failures and "
-            "maxclients rejections against a live server) far above the pre-incident rate, right after an outage.",
-            "when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
-            "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
-            "cache down (a metastable failure). Scaling Redis up does not fix it.",
-            "spread reconnects out: jittered exponential backoff (StackExchange.Redis ExponentialRetry, redis-py "
-            "Retry(ExponentialWithJitterBackoff(...))), a bounded pool per pod, and no new connection per request.",
+        what=("a burst of connection attempts (server `Accepted` lines, client reconnects, connect failures and "
+              "maxclients rejections against a live server) far above the pre-incident rate, right after an outage."),
+        why=("when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
+             "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
+             "cache down (a metastable failure). Scaling Redis up does not fix it."),
+        recommendation=("spread reconnects out: jittered exponential backoff (StackExchange.Redis ExponentialRetry, redis-py "
+                        "Retry(ExponentialWithJitterBackoff(...))), a bounded pool per pod, and no new connection per request."),
+        role=Role.AMPLIFIER,
+        phrase="a reconnect storm",
+        actions=(
+            ("prevent", "Use jittered exponential reconnects in every client."),
+            ("process", "Load-test a Redis restart with production pod counts before the next release."),
         ),
+        chart_colour="#bf8700", chart_label="storm (PM101)",
     )
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
@@ -184,13 +194,17 @@ class RetryStorm:
     rule = Rule(
         "PM102", "retry-storm", Severity.HIGH,
         "retries beyond budget; errors that persist after the trigger ended",
-        rule_doc(
-            "client errors that keep coming after the endpoint is back (persistence), at a rate per pod that "
-            "exceeds a retry budget.",
-            "errors that outlive their trigger are the signature of a metastable failure: the retries themselves "
-            "are now the load that keeps Redis from recovering.",
-            "keep one retry layer with a budget (at most 3 per request and ≤ 10 % of requests), with jittered "
-            "backoff, and a circuit breaker that fails fast while Redis is down.",
+        what=("client errors that keep coming after the endpoint is back (persistence), at a rate per pod that "
+              "exceeds a retry budget."),
+        why=("errors that outlive their trigger are the signature of a metastable failure: the retries themselves "
+             "are now the load that keeps Redis from recovering."),
+        recommendation=("keep one retry layer with a budget (at most 3 per request and ≤ 10 % of requests), with jittered "
+                        "backoff, and a circuit breaker that fails fast while Redis is down."),
+        role=Role.AMPLIFIER,
+        phrase="retries that outlived the outage",
+        actions=(
+            ("prevent", "Keep one retry layer with a budget (3 tries, jittered); remove outer retry loops."),
+            ("mitigate", "Open a circuit breaker while Redis is down instead of retrying."),
         ),
     )
 
@@ -246,13 +260,17 @@ class MaxclientsSaturation:
     rule = Rule(
         "PM103", "maxclients-saturation", Severity.CRITICAL,
         "`max number of clients reached`, rejected connections, clients at maxclients",
-        rule_doc(
-            "clients told `ERR max number of clients reached`, the server rejecting connections, or connected "
-            "clients at 90 % or more of maxclients.",
-            "once Redis is full every new connection is rejected, and clients that retry rejected connects "
-            "(redis-py 6.x does by default) keep it full: healthy pods cannot get a connection either.",
-            "size maxclients as pods × per-pod pool cap plus headroom (and `ulimit -n` ≥ maxclients + 32), cap "
-            "every client pool, and stop opening a connection per request.",
+        what=("clients told `ERR max number of clients reached`, the server rejecting connections, or connected "
+              "clients at 90 % or more of maxclients."),
+        why=("once Redis is full every new connection is rejected, and clients that retry rejected connects "
+             "(redis-py 6.x does by default) keep it full: healthy pods cannot get a connection either."),
+        recommendation=("size maxclients as pods × per-pod pool cap plus headroom (and `ulimit -n` ≥ maxclients + 32), cap "
+                        "every client pool, and stop opening a connection per request."),
+        role=Role.CONSEQUENCE,
+        phrase="maxclients saturation",
+        actions=(
+            ("prevent", "Cap per-pod pools and size maxclients as pods x cap + headroom."),
+            ("process", "Alert on rejected_connections > 0 and connected_clients above 90 % of maxclients."),
         ),
     )
 
@@ -290,13 +308,16 @@ class PoolExhaustion:
     rule = Rule(
         "PM104", "pool-exhaustion", Severity.HIGH,
         "client pool exhausted (`Too many connections`, `No connection available.`)",
-        rule_doc(
-            "redis-py `Too many connections` (ConnectionPool at max_connections) and `No connection available.` "
-            "(BlockingConnectionPool timed out waiting).",
-            "requests queue behind a full pool; usually connections are held by hung sockets (no socket_timeout) "
-            "or the pool is too small for the concurrency.",
-            "set socket_timeout and socket_connect_timeout so dead connections are freed, size the pool for the "
-            "real concurrency, and use BlockingConnectionPool with a short timeout.",
+        what=("redis-py `Too many connections` (ConnectionPool at max_connections) and `No connection available.` "
+              "(BlockingConnectionPool timed out waiting)."),
+        why=("requests queue behind a full pool; usually connections are held by hung sockets (no socket_timeout) "
+             "or the pool is too small for the concurrency."),
+        recommendation=("set socket_timeout and socket_connect_timeout so dead connections are freed, size the pool for the "
+                        "real concurrency, and use BlockingConnectionPool with a short timeout."),
+        role=Role.CONSEQUENCE,
+        phrase="exhausted client pools",
+        actions=(
+            ("prevent", "Use a bounded, blocking pool with a wait timeout."),
         ),
     )
 
