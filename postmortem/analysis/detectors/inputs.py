@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from collections.abc import Iterator
 
 import polars as pl
 
+from postmortem.analysis.advice import Advice, Facts
 from postmortem.analysis.correlate import Context
-from postmortem.analysis.detectors.base import rule_doc
-from postmortem.model import Role, Confidence, Evidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import RuleDetector
+from postmortem.model import Figures, Confidence, Evidence, Finding, Role, Rule, Severity
 
 
-class UnrecognizedInput:
+
+@dataclass(frozen=True)
+class InputFigures(Figures):
+    unrecognized_lines: int  # lines no parser understood, over all files
+    files_skipped: int  # files not read at all (binary, unreadable, special)
+    files_with_unrecognized_lines: int  # read files with at least one such line
+
+
+class UnrecognizedInput(RuleDetector):
     """Say what was not read, so nobody trusts a postmortem built on half the logs."""
 
     rule = Rule(
@@ -32,6 +43,10 @@ class UnrecognizedInput:
         ),
     )
 
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("Make every input readable", "Force a parser with `--source-type NAME=GLOB` where a format was "
+                      "mis-detected, or attach the unrecognized samples below to a parser issue.")
+
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         files = [f for f in ctx.inputs if f.skipped or f.unrecognized_lines]
         if not files:
@@ -44,6 +59,8 @@ class UnrecognizedInput:
                 evidence.append(Evidence(f.path, 0, None, "; ".join(f.problems)))
         total = sum(f.unrecognized_lines for f in files)
         skipped = sum(1 for f in files if f.skipped)
+        figures = InputFigures(unrecognized_lines=total, files_skipped=skipped,
+                               files_with_unrecognized_lines=len(files) - skipped)
         yield Finding(
             rule_id=self.rule.rule_id,
             name=self.rule.name,
@@ -53,9 +70,9 @@ class UnrecognizedInput:
             start=None,
             end=None,
             entities=tuple(f.path for f in files),
-            stats={"unrecognized_lines": total, "files_skipped": skipped,
-                   "files_with_unrecognized_lines": len(files) - skipped},
+            stats=figures.as_stats(),
             evidence=tuple(evidence[:8]),
             evidence_more=max(0, len(evidence) - 8),
-            recommendation=self.rule.doc.split("Recommendation: ", 1)[1],
+            recommendation=self.rule.recommendation,
+            figures=figures,
         )

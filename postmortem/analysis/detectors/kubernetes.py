@@ -7,14 +7,17 @@ All three read `k8s_events` rows (`kind` = `k8s.<Reason>`, entity `pod:ns/name`,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.advice import Advice, Facts, hpa_yaml, redis_free_liveness, rollout_yaml
 from postmortem.analysis.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
-from postmortem.analysis.detectors.base import finding
-from postmortem.model import Role, Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.model import Figures, Confidence, Finding, Role, Rule, Severity
 
 K8S = "k8s_events"
 NEAR_BEFORE = timedelta(minutes=5)  # restarts this long before the window still count as "near"
@@ -58,7 +61,42 @@ def _secs(a: datetime, b: datetime) -> float:
     return round((a - b).total_seconds(), 3)
 
 
-class PodRestarts:
+
+@dataclass(frozen=True)
+class RestartFigures(Figures):
+    pods_affected: int  # distinct pods restarting
+    restart_events: int  # restart events, with their repeat counts
+    by_reason: dict[str, int]  # events per Kubernetes reason
+    first: str  # the first one (ISO)
+    last: str  # the last one (ISO)
+
+
+@dataclass(frozen=True)
+class ScaleUpFigures(Figures):
+    scale_ups: int  # scale-up events during the Redis trouble
+    workloads: list[dict]  # per workload: replicas before / after, seconds after the trouble began
+    replicas_added: int  # replicas added over all workloads
+    trouble_start: str  # when the Redis trouble began (ISO)
+    trouble_end: str  # when it ended (ISO)
+    connections_per_pod: int | None  # connections one pod opens
+    connections_per_pod_from: str | None  # where that figure came from
+    connection_demand_added: int | None  # connections_per_pod × replicas_added
+
+
+@dataclass(frozen=True)
+class LivenessFigures(Figures):
+    pods: int  # pods killed by liveness probes
+    liveness_failures: int  # probe failures
+    kills: int  # kills
+    first_redis_error: str  # the first Redis error (ISO)
+    first_kill: str  # the first kill (ISO)
+    delay_first_error_to_first_kill_s: float  # seconds from the first error to the first kill
+
+    def facts(self) -> dict[str, object]:
+        return {"pods": self.pods}
+
+
+class PodRestarts(RuleDetector):
     """PM201: app pods restarting around the incident: each restart reconnects, so it feeds the storm."""
 
     rule = Rule(
@@ -86,6 +124,9 @@ class PodRestarts:
 
     KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing")
 
+    def advise(self, facts: Facts) -> Advice:
+        return redis_free_liveness(facts)
+
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         rows = k8s_events(events, self.KINDS)
         msg = pl.col("message").fill_null("").str.to_lowercase()
@@ -108,13 +149,10 @@ class PodRestarts:
         pods = sorted(set(rows.get_column("entity").drop_nulls().to_list()))
         total = int(rows.get_column("n").sum())
         severe = len(pods) >= 2 or any(k in counts for k in ("BackOff", "CrashLoopBackOff", "OOMKilled"))
-        stats = {
-            "pods_affected": len(pods),
-            "restart_events": total,
-            "by_reason": counts,
-            "first": rows.get_column("first").min().isoformat(),
-            "last": rows.get_column("last").max().isoformat(),
-        }
+        stats = RestartFigures(
+            pods_affected=len(pods), restart_events=total, by_reason=counts,
+            first=rows.get_column("first").min().isoformat(), last=rows.get_column("last").max().isoformat(),
+        )
         what = ", ".join(f"{n} {k}" for k, n in counts.items())
         f = finding(
             self.rule, f"{len(pods) or 'unnamed'} pods restarting: {what}", rows, stats, Confidence.HIGH,
@@ -130,7 +168,7 @@ _SCALED_TO = r"(?i)scaled (?:up|down) replica set \S+ to (\d+)"
 _SCALED_FROM = r"(?i) to \d+ from (\d+)"
 
 
-class HpaFeedback:
+class HpaFeedback(RuleDetector):
     """PM202: scale-ups during the storm: every new pod opens its own pool, adding connection demand."""
 
     rule = Rule(
@@ -154,6 +192,11 @@ class HpaFeedback:
             ("prevent", "Limit HPA scale-up speed (stabilization window, pods per minute)."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("Slow the autoscaler down during a storm",
+                      "Retries burn CPU, the HPA adds pods, each new pod opens its pool: limit scale-up speed and "
+                      "roll out one pod at a time.", (hpa_yaml(facts), rollout_yaml()))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         trouble = redis_trouble(events, ctx)
@@ -193,17 +236,17 @@ class HpaFeedback:
                 "scale_up_s_after_trouble_start": [_secs(t, t_start) for t in g.get_column("first").to_list()],
             })
         per_pod, per_pod_from = _connections_per_pod(events, ctx, steps)
-        stats = {
-            "scale_ups": ups.height, "workloads": steps, "replicas_added": added,
-            "trouble_start": t_start.isoformat(), "trouble_end": t_end.isoformat(),
-            "connections_per_pod": per_pod, "connections_per_pod_from": per_pod_from,
-            "connection_demand_added": per_pod * added if per_pod is not None else None,
-        }
+        stats = ScaleUpFigures(
+            scale_ups=ups.height, workloads=steps, replicas_added=added,
+            trouble_start=t_start.isoformat(), trouble_end=t_end.isoformat(),
+            connections_per_pod=per_pod, connections_per_pod_from=per_pod_from,
+            connection_demand_added=per_pod * added if per_pod is not None else None,
+        )
         sizes = "; ".join(f"{s['workload']} {s['replicas_before'] if s['replicas_before'] is not None else '?'}"
                           f"→{s['replicas_after']}" for s in steps)
         title = f"{ups.height} scale-ups during the Redis trouble ({sizes})"
-        if stats["connection_demand_added"] is not None:
-            title += f", about {stats['connection_demand_added']} more connections"
+        if stats.connection_demand_added is not None:
+            title += f", about {stats.connection_demand_added} more connections"
         cpu = ups.get_column("message").fill_null("").str.contains(r"(?i)cpu|above target").any()
         f = finding(self.rule, title, ups, stats, Confidence.HIGH if cpu else Confidence.MEDIUM,
                     entities=tuple(sorted(set(ups.get_column("entity").drop_nulls().to_list()))),
@@ -229,7 +272,7 @@ def _connections_per_pod(events: pl.DataFrame, ctx: Context, steps: list[dict]) 
     return None, None
 
 
-class LivenessDependsOnRedis:
+class LivenessDependsOnRedis(RuleDetector):
     """PM203: liveness probes that fail because Redis is down get pods killed, which reconnects them."""
 
     rule = Rule(
@@ -252,6 +295,9 @@ class LivenessDependsOnRedis:
             ("prevent", "Move the Redis check from the liveness to the readiness probe."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return redis_free_liveness(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         errs = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & pl.col("ts").is_not_null())
@@ -282,21 +328,18 @@ class LivenessDependsOnRedis:
         if own.height:
             errs, first_err = own, own.get_column("ts").min()
         liveness_kill = kills.get_column("message").fill_null("").str.contains(r"(?i)liveness").all()
-        stats = {
-            "pods": len(pods),
-            "liveness_failures": int(unhealthy.get_column("n").sum()),
-            "kills": int(kills.get_column("n").sum()),
-            "first_redis_error": first_err.isoformat(),
-            "first_kill": first_kill.isoformat(),
-            "delay_first_error_to_first_kill_s": _secs(first_kill, first_err),
-        }
+        stats = LivenessFigures(
+            pods=len(pods), liveness_failures=int(unhealthy.get_column("n").sum()),
+            kills=int(kills.get_column("n").sum()), first_redis_error=first_err.isoformat(),
+            first_kill=first_kill.isoformat(), delay_first_error_to_first_kill_s=_secs(first_kill, first_err),
+        )
         evidence = pl.concat([errs.sort(["ts", "path", "line"]).head(1),
                               unhealthy.drop("first", "last", "n"),
                               kills.drop("first", "last", "n", "fail_first")], how="vertical_relaxed")
         f = finding(
             self.rule,
-            f"{len(pods)} pods killed by liveness probes {stats['delay_first_error_to_first_kill_s']:g} s after "
-            f"the first Redis error ({stats['liveness_failures']} probe failures, {stats['kills']} kills)",
+            f"{len(pods)} pods killed by liveness probes {stats.delay_first_error_to_first_kill_s:g} s after "
+            f"the first Redis error ({stats.liveness_failures} probe failures, {stats.kills} kills)",
             evidence, stats, Confidence.HIGH if liveness_kill else Confidence.MEDIUM, entities=tuple(pods),
             start=first_err, end=kills.get_column("last").max(),
         )
