@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 import polars as pl
 
@@ -25,7 +25,6 @@ ATTEMPT_KINDS = (
 POD_KINDS = ("redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost")
 TOP_HOSTS = 8
 SIZE = (9.0, 3.2)
-SHADES = {"PM100": ("#cf222e", "outage (PM100)"), "PM101": ("#bf8700", "storm (PM101)")}
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,6 @@ def _label(text: object, redact: bool) -> str:
     s = (redact_text(s) or "") if redact else s
     s = re.sub(r"[\x00-\x1f\x7f]", " ", s).lstrip("_")  # matplotlib hides labels starting with "_"
     return s[:40] or "(none)"
-
-
-def _windows(report: Report) -> list[tuple[str, datetime, datetime]]:
-    out = []
-    for f in report.findings:
-        if f.rule_id in SHADES and f.start is not None and f.end is not None and f.end >= f.start:
-            out.append((f.rule_id, f.start, f.end))
-    return sorted(out, key=lambda w: (w[1], w[0]))
 
 
 def _figure(title: str, ylabel: str):
@@ -68,10 +59,9 @@ def _finish(fig, ax, report: Report, salt: str) -> str:
     import matplotlib.dates as mdates
 
     seen = set()
-    for rule_id, start, end in _windows(report):
-        color, label = SHADES[rule_id]
-        ax.axvspan(start, end, color=color, alpha=0.12, linewidth=0, label=None if rule_id in seen else label)
-        seen.add(rule_id)
+    for w in report.shaded_windows:
+        ax.axvspan(w.start, w.end, color=w.colour, alpha=0.12, linewidth=0, label=None if w.rule_id in seen else w.label)
+        seen.add(w.rule_id)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=UTC))
     ax.set_xlabel("UTC", fontsize=9)
     if ax.get_legend_handles_labels()[0]:

@@ -21,7 +21,6 @@ from postmortem.model import Report
 from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
-from reports.recommendations import action_items, recommendations
 from reports.redaction import redact_report, scrub
 from reports.sections import causes, detection, duration, impact, merged_timeline
 
@@ -114,8 +113,8 @@ def sections(report: Report, events: pl.DataFrame | None) -> dict:
         "impact": _scrub_impact(impact(report, events), report.redacted),
         "detection": _scrub_detection(detection(events), report.redacted),
         "timeline": merged_timeline(report),
-        "recommendations": recommendations(report),
-        "actions": action_items(report),
+        "recommendations": report.recommendations,
+        "actions": report.action_items,
         "gantt": gantt(report),
     }
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmortem.analysis.pipeline import conclusions
 from postmortem.cli import main
 from postmortem.model import (
     Confidence,
@@ -26,7 +27,6 @@ from postmortem.model import (
     conform_events,
 )
 from reports.mermaid import mermaid_label
-from reports.recommendations import recommendations
 from reports.render import md_code, md_escape, render
 
 from .conftest import EXAMPLE
@@ -90,7 +90,12 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
         templates=({"template": "Error <*> connecting to " + HOSTILE, "count": 50,
                     "example": "Error 111 connecting to redis://u:pw@h:6379 password=hunter2"},),
         redacted=redacted, generated_at="2026-03-15T00:00:00Z",
+        **conclusions(findings, {"redis_py": 50, "redis_server": 3}),
     )
+
+
+def recommendations(report: Report):
+    return report.recommendations
 
 
 def build_events() -> pl.DataFrame:

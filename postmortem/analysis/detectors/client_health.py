@@ -3,9 +3,8 @@ connected, and a server still loading its dataset."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -22,7 +21,7 @@ from postmortem.analysis.advice import (
 )
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
-from postmortem.model import Figures, Confidence, Finding, Role, Rule, Severity
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min
 

@@ -9,9 +9,8 @@ margin, since real lags (idle clients, reconnect backoff) are positive too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean
 
@@ -20,7 +19,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts
 from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context
 from postmortem.analysis.detectors.base import RuleDetector, finding
-from postmortem.model import Figures, Confidence, Finding, Role, Rule, Severity
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 NEGATIVE_SKEW = 2.0  # seconds: a client that logs edges this much *before* the server is behind
 POSITIVE_SKEW = 5.0  # seconds: lags are positive, so "ahead" needs a larger margin

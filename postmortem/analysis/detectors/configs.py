@@ -7,9 +7,8 @@ retries, `aoc: 1`, `lm`/`mc` growth, Busy > Min) comes from the failure events t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -29,7 +28,7 @@ from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
-from postmortem.model import Figures, Confidence, Finding, Role, Rule, Severity, weighted_count
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, weighted_count
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts
 from postmortem.analysis.correlate import Context
 from postmortem.analysis.detectors.base import RuleDetector
-from postmortem.model import Figures, Confidence, Evidence, Finding, Role, Rule, Severity
-
+from postmortem.model import Confidence, Evidence, Figures, Finding, Role, Rule, Severity
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ All three read `k8s_events` rows (`kind` = `k8s.<Reason>`, entity `pod:ns/name`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -17,7 +16,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, hpa_yaml, redis_free_liveness, rollout_yaml
 from postmortem.analysis.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
 from postmortem.analysis.detectors.base import RuleDetector, finding
-from postmortem.model import Figures, Confidence, Finding, Role, Rule, Severity
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 K8S = "k8s_events"
 NEAR_BEFORE = timedelta(minutes=5)  # restarts this long before the window still count as "near"

@@ -8,9 +8,8 @@ value is the increase. Baselines are taken before the incident starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -18,7 +17,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, reuse_connections
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
-from postmortem.model import Figures, Confidence, Finding, Role, Rule, Severity
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
 NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent
