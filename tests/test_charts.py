@@ -7,7 +7,7 @@ import re
 
 from reports.charts import inline_svg, render_charts
 
-from .test_reports import build_events, build_report
+from .test_reports import build_events, build_report, without_findings
 
 
 def test_charts_are_byte_identical_across_runs():
@@ -30,7 +30,7 @@ def test_no_events_no_charts():
 def test_outage_and_storm_windows_are_shaded():
     svg = render_charts(build_report(), build_events())[1].svg
     assert "outage (PM100)" in svg and "storm (PM101)" in svg
-    no_findings = dataclasses.replace(build_report(), findings=())
+    no_findings = without_findings(build_report())
     assert "outage (PM100)" not in render_charts(no_findings, build_events())[1].svg
 
 

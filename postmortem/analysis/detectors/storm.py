@@ -105,7 +105,8 @@ class SaturationFigures(Figures):
     peak_connected_clients: int | None = None  # the highest connected_clients sample
 
     def facts(self) -> dict[str, object]:
-        return {"pods": self.hosts, "maxclients": self.maxclients}
+        # Not `hosts` as the pod count: the server's own log lines count the Redis host, not client pods.
+        return {"maxclients": self.maxclients}
 
 
 @dataclass(frozen=True)
