@@ -128,7 +128,8 @@ class Rule:
     `what`, `why` and `recommendation` are the doc's three parts; `doc` joins them for `explain`.
     `phrase` is what the summary sentence calls a finding of this rule. `actions` are (kind, text)
     with kind in ACTION_KINDS. A rule whose window is shaded on charts sets `chart_colour` and
-    `chart_label`.
+    `chart_label`. `config_cause` marks a rule that names a client or server configuration a team fixes
+    (the batch index ranks those first as an incident's root cause, see `cause_rank`).
     """
 
     rule_id: str
@@ -143,6 +144,17 @@ class Rule:
     actions: tuple[tuple[str, str], ...] = ()
     chart_colour: str | None = None
     chart_label: str | None = None
+    config_cause: bool = False
+
+    @property
+    def cause_rank(self) -> int | None:
+        """How directly a finding of this rule explains an incident, 0 first: a configuration to fix, a
+        trigger, another amplifier, a consequence; None for data quality, which explains nothing."""
+        if self.role == Role.DATA_QUALITY:
+            return None
+        if self.config_cause:
+            return 0
+        return {Role.TRIGGER: 1, Role.AMPLIFIER: 2}.get(self.role, 3)
 
     @property
     def doc(self) -> str:

@@ -155,6 +155,7 @@ class AbortConnectTrue(RuleDetector):
         recommendation=("set abortConnect=false (AbortOnConnectFail = false) with connectRetry=5 and connectTimeout=10000, and "
                         "create the multiplexer once per process."),
         role=Role.AMPLIFIER,
+        config_cause=True,
         phrase="abortConnect=true",
         actions=(
             ("prevent", "Set abortConnect=false in every StackExchange.Redis connection string."),
@@ -235,6 +236,7 @@ class RetryWithoutBackoff(RuleDetector):
         recommendation=("redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
                         "before); StackExchange.Redis: `ReconnectRetryPolicy = new ExponentialRetry(5000, 30000)`."),
         role=Role.AMPLIFIER,
+        config_cause=True,
         phrase="retries without backoff",
         actions=(
             ("prevent", "Replace constant/linear retry policies with jittered exponential backoff."),
@@ -303,6 +305,7 @@ class ConnectionPerRequest(RuleDetector):
         recommendation=("create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
                         "singleton); in Python one module-level Redis client with a bounded pool per process."),
         role=Role.AMPLIFIER,
+        config_cause=True,
         phrase="a connection per request",
         actions=(
             ("prevent", "Create one client per process (static Lazy<ConnectionMultiplexer> / module-level pool)."),
@@ -378,6 +381,7 @@ class UnboundedPool(RuleDetector):
         recommendation=("cap the pool: `BlockingConnectionPool(max_connections=20, timeout=2)`, and size maxclients as "
                         "pods × cap plus headroom."),
         role=Role.AMPLIFIER,
+        config_cause=True,
         phrase="uncapped redis-py pools",
         actions=(
             ("prevent", "Cap the redis-py pool (BlockingConnectionPool max_connections, timeout)."),
@@ -441,6 +445,7 @@ class LowMinThreads(RuleDetector):
         recommendation=("raise the minimum to the observed peak (`ThreadPool.SetMinThreads(200, 200)` at startup) and remove "
                         "sync-over-async calls."),
         role=Role.AMPLIFIER,
+        config_cause=True,
         phrase="a .NET ThreadPool minimum below the burst",
         actions=(
             ("mitigate", "Raise ThreadPool.SetMinThreads to the observed burst."),
@@ -481,6 +486,7 @@ class TimeoutsMisconfigured(RuleDetector):
         recommendation=("syncTimeout=5000,asyncTimeout=5000,connectTimeout=10000; redis-py socket_timeout=2, "
                         "socket_connect_timeout=2 (the 8.0 defaults are 5 s)."),
         role=Role.AMPLIFIER,
+        config_cause=True,
         phrase="misconfigured timeouts",
         actions=(
             ("prevent", "Set connect and command timeouts explicitly (5 s / 2 s) in every client."),
