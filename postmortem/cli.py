@@ -93,7 +93,7 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--since", help="Ignore events before this ISO-8601 time.")
 @click.option("--until", help="Ignore events after this ISO-8601 time.")
-@click.option("--select", help="Only these rules (comma-separated IDs or prefixes, e.g. PM1,PM401).")
+@click.option("--select", help="Only these rules (comma-separated rule IDs or ID prefixes; see `postmortem rules`).")
 @click.option("--ignore", help="Skip these rules (comma-separated IDs or prefixes).")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="medium", show_default=True,
               help="Lowest finding severity that makes the exit code 1.")

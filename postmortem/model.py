@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 
@@ -135,15 +135,80 @@ class Confidence(enum.IntEnum):
         return self.name.lower()
 
 
+class Role(enum.StrEnum):
+    """A rule's place in the metastable-failure story (trigger → amplifier → consequences)."""
+
+    TRIGGER = "trigger"  # what knocked the system over (a Redis blip, a restart)
+    AMPLIFIER = "amplifier"  # what kept it down after the trigger was gone (storms, retries, configs)
+    CONSEQUENCE = "consequence"  # what users and the server suffered as a result
+    DATA_QUALITY = "data_quality"  # about the inputs, not the incident
+
+
+ACTION_KINDS = ("prevent", "mitigate", "process")
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A detector's stable identity; `doc` holds What it detects / Why it matters / Recommendation."""
+    """Everything about a rule that is not its detection logic: identity, doc, role, words, actions.
+
+    `what`, `why` and `recommendation` are the doc's three parts; `doc` joins them for `explain`.
+    `phrase` is what the summary sentence calls a finding of this rule. `actions` are (kind, text)
+    with kind in ACTION_KINDS. A rule whose window is shaded on charts sets `chart_colour` and
+    `chart_label`. `config_cause` marks a rule that names a client or server configuration a team fixes
+    (the batch index ranks those first as an incident's root cause, see `cause_rank`);
+    `impact_duration` puts a finding's span among the Impact section's durations.
+    """
 
     rule_id: str
     name: str
     severity: Severity
     summary: str
-    doc: str = ""
+    what: str
+    why: str
+    recommendation: str
+    role: Role
+    phrase: str = ""
+    actions: tuple[tuple[str, str], ...] = ()
+    chart_colour: str | None = None
+    chart_label: str | None = None
+    config_cause: bool = False
+    impact_duration: bool = False  # the Impact section lists how long a finding of this rule lasted
+
+    @property
+    def cause_rank(self) -> int | None:
+        """How directly a finding of this rule explains an incident, 0 first: a configuration to fix, a
+        trigger, another amplifier, a consequence; None for data quality, which explains nothing."""
+        if self.role == Role.DATA_QUALITY:
+            return None
+        if self.config_cause:
+            return 0
+        return {Role.TRIGGER: 1, Role.AMPLIFIER: 2}.get(self.role, 3)
+
+    @property
+    def doc(self) -> str:
+        return f"What it detects: {self.what}\n\nWhy it matters: {self.why}\n\nRecommendation: {self.recommendation}"
+
+
+class Figures:
+    """Base of the per-rule figure dataclasses: typed, documented numbers a finding measured.
+
+    `as_stats()` is the serialized form (`Finding.stats`, the JSON report's `stats`, keys in field
+    order); fields named in `OMIT_NONE` are left out while None (JSON keys stay what they always were).
+    """
+
+    OMIT_NONE: tuple[str, ...] = ()
+
+    def as_stats(self) -> dict:
+        out = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is not None or f.name not in self.OMIT_NONE:
+                out[f.name] = value
+        return out
+
+    def facts(self) -> dict[str, object]:
+        """Figures other rules' recommendations may use, by fact name (see analysis/advice.py Facts)."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -172,6 +237,42 @@ class Finding:
     evidence: tuple[Evidence, ...]
     evidence_more: int = 0
     recommendation: str = ""
+    # The typed figures `stats` was serialized from (None for findings read back from JSON); not compared.
+    figures: Figures | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    lang: str  # code-fence language: csharp, text, python, yaml, conf, sh
+    label: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rule_id: str
+    title: str
+    advice: str
+    snippets: tuple[Snippet, ...] = ()
+    same_as: tuple[tuple[str, str], ...] = ()  # (snippet label, rule ID) already shown above
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    kind: str  # one of ACTION_KINDS
+    text: str
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShadedWindow:
+    """A finding's window that charts shade, with its rule's colour and legend label."""
+
+    rule_id: str
+    start: datetime
+    end: datetime
+    colour: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -324,15 +425,6 @@ class ChartSeries:
 
 
 @dataclass(frozen=True)
-class ShadeWindow:
-    """A finding's window (rule, start, end); the chart shades the rules it has a colour for."""
-
-    rule_id: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
 class ChartData:
     connections: tuple[ChartSeries, ...] = ()  # connected_clients, max per timestamp
     maxclients: float | None = None  # the limit line on the connections chart
@@ -340,7 +432,7 @@ class ChartData:
     attempts_unit: str = "s"  # bucket: "s" up to an hour, "min" beyond
     pods: tuple[ChartSeries, ...] = ()  # per bucket for the top hosts (at least two hosts)
     pods_unit: str = "s"
-    windows: tuple[ShadeWindow, ...] = ()
+    windows: tuple[ShadedWindow, ...] = ()
 
 
 def frozen_mapping(value: Mapping | None = None) -> Mapping:
@@ -367,8 +459,13 @@ class Report:
     generated_at: str | None = None
     extras: Mapping = field(default_factory=frozen_mapping)
     # The causal chain (story.py): {"trigger": [...], "amplifiers": [...], "impact": [...]}, each a list of
-    # rule IDs; empty means renderers group findings by rule family.
+    # rule IDs in registry order; empty when no finding has a role in the story.
     story: dict = field(default_factory=dict)
+    # Root causes: (group, indices into `findings`) for the groups trigger, amplifiers, impact, from rule roles.
+    causes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    recommendations: tuple[Recommendation, ...] = ()
+    action_items: tuple[ActionItem, ...] = ()
+    shaded_windows: tuple[ShadedWindow, ...] = ()
     # Derived by postmortem/analysis/sections.py and chart_data.py (`with_sections`).
     impact: Impact = Impact()
     detection: tuple[FirstSign, ...] = ()

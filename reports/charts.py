@@ -17,7 +17,6 @@ from postmortem.model import ChartData, Report
 from postmortem.redaction import redact_text
 
 SIZE = (9.0, 3.2)
-SHADES = {"PM100": ("#cf222e", "outage (PM100)"), "PM101": ("#bf8700", "storm (PM101)")}
 TITLES = {"connections": "Connected clients", "attempts": "Connection attempts and errors",
           "pods": "Attempts per host"}  # chart name (file stem) → caption, in drawing order
 
@@ -55,10 +54,7 @@ def _finish(fig, ax, data: ChartData, salt: str) -> str:
 
     seen = set()
     for w in data.windows:
-        if w.rule_id not in SHADES:
-            continue
-        color, label = SHADES[w.rule_id]
-        ax.axvspan(w.start, w.end, color=color, alpha=0.12, linewidth=0, label=None if w.rule_id in seen else label)
+        ax.axvspan(w.start, w.end, color=w.colour, alpha=0.12, linewidth=0, label=None if w.rule_id in seen else w.label)
         seen.add(w.rule_id)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=UTC))
     ax.set_xlabel("UTC", fontsize=9)

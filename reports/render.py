@@ -20,7 +20,6 @@ from postmortem.model import Report, duration
 from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
-from reports.recommendations import action_items, recommendations
 from reports.redaction import redact_report, scrub
 from reports.sections import causes
 
@@ -117,8 +116,8 @@ def sections(report: Report) -> dict:
         "impact": _scrub_impact(report.impact, report.redacted),
         "detection": _scrub_detection(report.detection, report.redacted),
         "timeline": _scrub_timeline(report.merged_timeline, report.redacted),
-        "recommendations": recommendations(report),
-        "actions": action_items(report),
+        "recommendations": report.recommendations,
+        "actions": report.action_items,
         "gantt": gantt(report),
     }
 

@@ -205,11 +205,11 @@ def test_story_names_trigger_amplifier_and_numbers():
     events = table(rows)
     ctx = context(events)
     findings = [f for d in DETECTORS for f in d.detect(events, ctx)]
-    story = build_story(findings)
+    story = build_story(findings, DETECTORS)
     assert story.trigger == ("PM100",) and "PM402" in story.amplifiers and "PM103" in story.impact
     assert story.summary.startswith("A 12.5 s Redis outage (redis:redis:6379) at 02:12:27 UTC triggered a reconnect storm")
     assert "retries without backoff" in story.summary
-    assert build_story([]) is None
+    assert build_story([], DETECTORS) is None
 
 
 def test_pm406_version_aware_socket_timeout_default():

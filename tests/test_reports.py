@@ -13,11 +13,17 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmortem.analysis.detectors.configs import PoolCapFigures
+from postmortem.analysis.detectors.inputs import InputFigures
+from postmortem.analysis.detectors.kubernetes import ScaleUpFigures
+from postmortem.analysis.detectors.storm import OutageFigures, SaturationFigures, StormFigures
+from postmortem.analysis.pipeline import conclusions
 from postmortem.analysis.sections import with_sections
 from postmortem.cli import main
 from postmortem.model import (
     Confidence,
     Evidence,
+    Figures,
     Finding,
     InputSummary,
     Report,
@@ -27,7 +33,6 @@ from postmortem.model import (
     conform_events,
 )
 from reports.mermaid import mermaid_label
-from reports.recommendations import recommendations
 from reports.render import chart_files, md_code, md_escape, render
 
 from .conftest import EXAMPLE
@@ -46,30 +51,51 @@ def ev(path: str, line: int, sec: float, text: str) -> Evidence:
     return Evidence(path=path, line=line, ts=t(sec), text=text)
 
 
+def found(rule_id, name, severity, confidence, title, start, end, entities, figures: Figures, evidence,
+          more: int = 0, recommendation: str = "") -> Finding:
+    """A Finding built the way `detectors.base.finding` builds one: stats serialized from typed figures."""
+    return Finding(rule_id, name, severity, confidence, title, start, end, entities, figures.as_stats(), evidence,
+                   more, recommendation, figures=figures)
+
+
 def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report:
     findings = (
-        Finding("PM103", "maxclients-saturation", Severity.CRITICAL, Confidence.HIGH,
-                "412 connections rejected at maxclients 10000", t(12), t(40), ("redis:redis:6379",),
-                {"maxclients": 10000, "rejected": 412, "peak_clients": 9998},
-                (ev("redis-server.log", 7, 12, "# Error accepting a client connection: max number of clients reached"),),
-                3, "raise maxclients"),
-        Finding("PM100", "redis-unreachable", Severity.HIGH, Confidence.MEDIUM,
-                "redis:redis:6379 unreachable for 11.6 s", t(1), t(12.6), ("redis:redis:6379", "pod:prod/w-1"),
-                {"seconds": 11.6, "client": "redis_py", "client_version": client_version},
-                (ev("w-1.log", 2, 1, "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379."),)),
-        Finding("PM101", "reconnect-storm", Severity.HIGH, Confidence.HIGH,
-                "40 pods reconnected within 100 ms " + HOSTILE, t(12.6), t(30),
-                ("pod:prod/w-1", "pod:prod/w-2", HOSTILE),
-                {"pods": 40, "attempts_per_s": 812.5, "note": "password=hunter2 " + HOSTILE},
-                (ev("w-2.log", 9, 12.7, "connect to redis://u:pw@h:6379 failed " + HOSTILE),), 120),
-        Finding("PM404", "unbounded-pool", Severity.MEDIUM, Confidence.MEDIUM, "ConnectionPool without max_connections",
-                t(0), t(0), ("pod:prod/w-1",), {"max_connections": 50, "client": "redis_py"},
-                (ev("w-1.log", 1, 0, "pool = ConnectionPool(host='redis')"),)),
-        Finding("PM202", "hpa-feedback", Severity.MEDIUM, Confidence.LOW, "HPA scaled 10 -> 40 during the storm",
-                t(20), t(25), ("hpa:prod/worker",), {"replicas_from": 10, "replicas_to": 40},
-                (ev("k8s-events.json", 3, 20, "New size: 40; reason: cpu resource utilization above target"),)),
-        Finding("PM001", "unrecognized-input", Severity.INFO, Confidence.HIGH, "2 unrecognized lines in 1 file",
-                None, None, (), {"unrecognized_lines": 2}, (ev("odd.txt", 1, 0, HOSTILE),)),
+        found("PM103", "maxclients-saturation", Severity.CRITICAL, Confidence.HIGH,
+              "412 connections rejected at maxclients 10000", t(12), t(40), ("redis:redis:6379",),
+              SaturationFigures(
+                  rejections_logged=412, hosts=1, first_rejection=t(12).isoformat(), maxclients=10000,
+                  maxclients_source="metrics", peak_connected_clients=9998),
+              (ev("redis-server.log", 7, 12, "# Error accepting a client connection: max number of clients reached"),),
+              3, "raise maxclients"),
+        found("PM100", "redis-unreachable", Severity.HIGH, Confidence.MEDIUM,
+              "redis:redis:6379 unreachable for 11.6 s", t(1), t(12.6), ("redis:redis:6379", "pod:prod/w-1"),
+              OutageFigures(endpoint="redis:redis:6379", seconds=11.6, client_failures=50, hosts=40,
+                            server_down=None, server_up=None),
+              (ev("w-1.log", 2, 1, "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379."),)),
+        found("PM101", "reconnect-storm", Severity.HIGH, Confidence.HIGH,
+              "40 pods reconnected within 100 ms " + HOSTILE, t(12.6), t(30),
+              ("pod:prod/w-1", "pod:prod/w-2", HOSTILE),
+              StormFigures(
+                  attempts=4200, peak_attempts_per_s=812, peak_at=t(13).isoformat(), baseline_attempts_per_s=2.0,
+                  threshold_attempts_per_s=20.0, seconds=17.4, peak_vs_baseline=406.0, synchrony=0.9, pods=40,
+                  top_pods={"w-1": 300, HOSTILE: 200, "password=hunter2": 100}),
+              (ev("w-2.log", 9, 12.7, "connect to redis://u:pw@h:6379 failed " + HOSTILE),), 120),
+        found("PM404", "unbounded-pool", Severity.MEDIUM, Confidence.MEDIUM, "ConnectionPool without max_connections",
+              t(0), t(0), ("pod:prod/w-1",),
+              PoolCapFigures(unbounded_configs=1, pods=40, maxclients=10000, client="redis_py",
+                             client_version=client_version),
+              (ev("w-1.log", 1, 0, "pool = ConnectionPool(host='redis')"),)),
+        found("PM202", "hpa-feedback", Severity.MEDIUM, Confidence.LOW, "HPA scaled 10 -> 40 during the storm",
+              t(20), t(25), ("hpa:prod/worker",),
+              ScaleUpFigures(
+                  scale_ups=1, workloads=[{"workload": "prod/worker", "replicas_before": 10, "replicas_after": 40,
+                                           "scale_up_s_after_trouble_start": [19.0]}],
+                  replicas_added=30, trouble_start=t(1).isoformat(), trouble_end=t(30).isoformat(),
+                  connections_per_pod=None, connections_per_pod_from=None, connection_demand_added=None),
+              (ev("k8s-events.json", 3, 20, "New size: 40; reason: cpu resource utilization above target"),)),
+        found("PM001", "unrecognized-input", Severity.INFO, Confidence.HIGH, "2 unrecognized lines in 1 file",
+              None, None, (), InputFigures(unrecognized_lines=2, files_skipped=0, files_with_unrecognized_lines=1),
+              (ev("odd.txt", 1, 0, HOSTILE),)),
     )
     timeline = (
         TimelineEntry(t(1), t(12), "redis_py", "50 × redis.connect_failed from 2 hosts", 50,
@@ -91,6 +117,7 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
         templates=({"template": "Error <*> connecting to " + HOSTILE, "count": 50,
                     "example": "Error 111 connecting to redis://u:pw@h:6379 password=hunter2"},),
         redacted=redacted, generated_at="2026-03-15T00:00:00Z",
+        **conclusions(findings, {"redis_py": 50, "redis_server": 3}),
     )
     return with_sections(report, None)
 
@@ -98,6 +125,17 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
 def analysed(report: Report | None = None, events: pl.DataFrame | None = None) -> Report:
     """The hand-built report with the sections and chart data the analysis derives from `events`."""
     return with_sections(report or build_report(), build_events() if events is None else events)
+
+
+def without_findings(report: Report) -> Report:
+    """The fixture with no findings, and so none of the analysis' conclusions either."""
+    import dataclasses
+
+    return dataclasses.replace(report, findings=(), **conclusions((), report.event_counts))
+
+
+def recommendations(report: Report):
+    return report.recommendations
 
 
 def build_events() -> pl.DataFrame:
@@ -211,15 +249,18 @@ def test_action_items_are_grouped():
     kinds = [a["kind"] for a in js["action_items"]]
     assert kinds == sorted(kinds, key=["prevent", "mitigate", "process"].index)
     assert {"prevent", "mitigate", "process"} <= set(kinds)
-    assert js["story"] == {"trigger": ["PM100", "PM202"], "amplifiers": ["PM101", "PM404"], "impact": ["PM103"]}
+    assert js["story"] == {"trigger": ["PM100"], "amplifiers": ["PM101", "PM404", "PM202"], "impact": ["PM103"]}
 
 
-def test_story_from_report_wins():
+def test_root_causes_are_laid_out_as_the_report_grouped_them():
+    """Renderers place findings where `Report.causes` says (the analysis decided), never by rule ID."""
     import dataclasses
 
-    r = dataclasses.replace(build_report(), story={"trigger": ["PM103"], "amplifiers": [], "impact": []})
-    story = json.loads(render(r, "json"))["story"]
-    assert story["trigger"] == ["PM103", "PM100", "PM202"] and story["impact"] == []
+    r = dataclasses.replace(build_report(), causes=(("trigger", (0, 1)), ("amplifiers", ()), ("impact", (4,))))
+    assert json.loads(render(r, "json"))["story"] == {"trigger": ["PM103", "PM100"], "amplifiers": [],
+                                                      "impact": ["PM202"]}
+    md = render(r, "md").split("## Root causes", 1)[1].split("## Detection", 1)[0]
+    assert "Amplifiers" not in md and md.index("PM103") < md.index("PM100") < md.index("PM202")
 
 
 @given(st.text(max_size=200))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 
 from postmortem.kinds import KINDS
-from postmortem.model import ChartData, ChartSeries, Report, ShadeWindow, event_weight
+from postmortem.model import ChartData, ChartSeries, Report, ShadedWindow, event_weight
 
 # The attempts chart: connection attempts, then the errors of commands and connections that did not get through.
 ATTEMPTS_AND_ERRORS_KINDS = tuple(dict.fromkeys((*KINDS.with_flag("attempt"), *KINDS.with_flag("connection_error"))))
@@ -72,11 +72,9 @@ def _pods(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
     return _series(rows.filter(pl.col("host").is_in(top)), "host", top, every), unit
 
 
-def windows(report: Report) -> tuple[ShadeWindow, ...]:
-    """Every finding's window with a known start and end, by start then rule."""
-    out = [ShadeWindow(f.rule_id, f.start, f.end) for f in report.findings
-           if f.start is not None and f.end is not None and f.end >= f.start]
-    return tuple(sorted(out, key=lambda w: (w.start, w.rule_id)))
+def windows(report: Report) -> tuple[ShadedWindow, ...]:
+    """The windows the rules asked to shade (a rule with a chart colour), by start then rule."""
+    return tuple(sorted(report.shaded_windows, key=lambda w: (w.start, w.rule_id)))
 
 
 def chart_data(report: Report, events: pl.DataFrame | None) -> ChartData:

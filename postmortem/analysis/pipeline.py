@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from postmortem import __version__
+from postmortem.analysis.advice import action_items, gather, recommendations
 from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.message_templates import message_templates
 from postmortem.analysis.sections import with_sections
-from postmortem.analysis.story import build_story
+from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
@@ -21,17 +22,21 @@ from postmortem.model import (
     Finding,
     InputSummary,
     Report,
+    Role,
+    ShadedWindow,
     TimelineEntry,
     UnrecognizedSample,
     frozen_mapping,
 )
 from postmortem.redaction import redact_text
 
+_RULES = {d.rule.rule_id: d for d in DETECTORS}
+
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
     ingest: IngestOptions = IngestOptions()
-    select: tuple[str, ...] = ()  # rule IDs or prefixes ("PM1")
+    select: tuple[str, ...] = ()  # rule IDs or ID prefixes
     ignore: tuple[str, ...] = ()
     redact: bool = True
     generated_at: str | None = None
@@ -50,7 +55,8 @@ def _redact_evidence(ev: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
 
 
 def _redact_finding(f: Finding) -> Finding:
-    return dataclasses.replace(f, evidence=_redact_evidence(f.evidence), title=redact_text(f.title) or "")
+    return dataclasses.replace(f, evidence=_redact_evidence(f.evidence), title=redact_text(f.title) or "",
+                               entities=tuple(redact_text(e) or "" for e in f.entities))
 
 
 def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
@@ -64,10 +70,33 @@ def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
     text = f"Read {len(files)} files ({lines} lines) into {ev.height} events ({parts or 'none'}); {unrec} lines unrecognized."
     if start is not None:
         text += f" Problems span {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC."
-    serious = [f for f in findings if f.rule_id != "PM001"]
+    serious = [f for f in findings if _RULES[f.rule_id].rule.role != Role.DATA_QUALITY]
     if serious:
         text += " Findings: " + "; ".join(f"{f.rule_id} {f.name}" for f in serious[:6]) + "."
     return text
+
+
+def shaded_windows(findings: list[Finding]) -> tuple[ShadedWindow, ...]:
+    """The windows of findings whose rule has a chart colour, for the charts to shade."""
+    out = []
+    for f in findings:
+        rule = _RULES[f.rule_id].rule
+        if rule.chart_colour and f.start is not None and f.end is not None and f.end >= f.start:
+            out.append(ShadedWindow(f.rule_id, f.start, f.end, rule.chart_colour, rule.chart_label or rule.name))
+    return tuple(sorted(out, key=lambda w: (w.start, w.rule_id)))
+
+
+def conclusions(findings, event_counts) -> dict:
+    """What the rules conclude from their findings, as Report fields: the causes grouping, the
+    recommendations (filled with the incident's facts), the action items and the shaded chart windows."""
+    findings = list(findings)
+    facts = gather(findings, event_counts)
+    return {
+        "causes": causes(findings, DETECTORS),
+        "recommendations": recommendations(findings, lambda rule_id: _RULES[rule_id].advise(facts)),
+        "action_items": action_items((r, _RULES[r].rule.actions) for r in {f.rule_id for f in findings}),
+        "shaded_windows": shaded_windows(findings),
+    }
 
 
 def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions, warnings: list[str]) -> list[Finding]:
@@ -106,7 +135,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     ctx = build_context(events, result.inputs, result.assumptions)
     findings = run_detectors(events, ctx, opts, result.warnings)
     timeline: list[TimelineEntry] = error_bursts(events)
-    story = build_story(findings)
+    story = build_story(findings, DETECTORS)
     accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
     summary = f"{story.summary} {accounting}" if story and story.summary else accounting
     unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
@@ -134,5 +163,6 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         generated_at=opts.generated_at,
         templates=tuple(frozen_mapping(t) for t in templates),
         story=story.as_dict() if story else {},
+        **conclusions(findings, counts),  # findings already redacted above when asked
     )
     return with_sections(report, events), result

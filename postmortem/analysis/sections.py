@@ -13,10 +13,8 @@ import polars as pl
 
 from postmortem.analysis.chart_data import chart_data
 from postmortem.analysis.correlate import is_problem
+from postmortem.analysis.detectors import find_rule
 from postmortem.model import Evidence, FirstSign, Impact, KindRow, Report, TimelineRow, duration
-
-# Findings whose span the Impact section lists as a duration.
-DURATION_RULES = ("PM100", "PM101", "PM102", "PM103")
 
 
 def _problems(events: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -46,7 +44,8 @@ def impact(report: Report, events: pl.DataFrame | None) -> Impact:
     if report.window_start is not None:
         durations.append(("Incident window", duration(report.window_start, report.window_end)))
     for f in sorted(report.findings, key=lambda f: (f.rule_id, str(f.start))):
-        if f.rule_id in DURATION_RULES and f.start is not None:
+        rule = find_rule(f.rule_id)
+        if rule is not None and rule.impact_duration and f.start is not None:
             durations.append((f"{f.rule_id} {f.name}", duration(f.start, f.end)))
     return Impact(
         errors=tuple(rows), hosts=tuple(hosts), endpoints=tuple(sorted(endpoints)), pods=tuple(sorted(pods)),

@@ -66,10 +66,11 @@ def _fmt_number(v: float) -> str:
 
 
 def impact_figures(inc: IncidentSummary) -> tuple[str, ...]:
-    """Numeric figures of the incident's impact findings, most severe first (`PM103 rejected=120`)."""
+    """Numeric figures of what the incident did (its storms and their consequences: findings that are
+    neither a root cause, a trigger nor data quality), most severe first (rule ID, then `rejected=120`)."""
     out = []
     for f in sorted(inc.findings, key=lambda f: (-f.rank, f.rule_id)):
-        if rule_role(f.rule_id) != "impact":
+        if rule_role(f.rule_id) not in ("amplifier", "impact"):
             continue
         out.extend(f"{f.rule_id} {k}={_fmt_number(v)}" for k, v in f.numeric_stats().items())
     return tuple(out[:MAX_IMPACT_FIGURES])
@@ -85,7 +86,7 @@ def recurrences(incidents: list[IncidentSummary], min_count: int = 2) -> list[Re
             names.setdefault(f.rule_id, f.name)
             if inc.name not in seen.setdefault(f.rule_id, []):
                 seen[f.rule_id].append(inc.name)
-    order = {"root cause": 0, "trigger": 1, "impact": 2, "data quality": 3}
+    order = {"root cause": 0, "trigger": 1, "amplifier": 2, "impact": 3, "data quality": 4}
     recs = [Recurrence(r, names[r], rule_role(r), tuple(m), len(analyzed))
             for r, m in seen.items() if len(m) >= min_count]
     return sorted(recs, key=lambda r: (order[r.role], -len(r.incidents), r.rule_id))

@@ -10,23 +10,30 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from postmortem.model import Severity
+from postmortem.analysis.detectors import DETECTORS
+from postmortem.model import Role, Rule, Severity
 
-# Rule roles in the causal chain (design.md §5): trigger + amplifier (root cause) → impact.
-TRIGGER_RULES = ("PM100", "PM107")
-DATA_QUALITY_PREFIX = "PM0"
-ROOT_CAUSE_PREFIX = "PM4"
+_RULES: dict[str, Rule] = {d.rule.rule_id: d.rule for d in DETECTORS}
+
+# What the index calls each part of the causal chain (design.md §5); a configuration cause is a root cause.
+_LABELS = {Role.TRIGGER: "trigger", Role.AMPLIFIER: "amplifier", Role.CONSEQUENCE: "impact",
+           Role.DATA_QUALITY: "data quality"}
+ROOT_CAUSE = "root cause"
 
 
 def rule_role(rule_id: str) -> str:
-    """'trigger', 'root cause', 'data quality' or 'impact', from the rule catalogue's numbering."""
-    if rule_id in TRIGGER_RULES:
-        return "trigger"
-    if rule_id.startswith(ROOT_CAUSE_PREFIX):
-        return "root cause"
-    if rule_id.startswith(DATA_QUALITY_PREFIX):
-        return "data quality"
-    return "impact"
+    """'root cause', 'trigger', 'amplifier', 'impact' or 'data quality', from the rule's role; a rule
+    this version does not know (a report from another version) counts as impact."""
+    rule = _RULES.get(rule_id)
+    if rule is None:
+        return "impact"
+    return ROOT_CAUSE if rule.config_cause else _LABELS[rule.role]
+
+
+def cause_rank(rule_id: str) -> int | None:
+    """`Rule.cause_rank` (0 explains the incident best, None explains nothing); unknown rules rank last."""
+    rule = _RULES.get(rule_id)
+    return 3 if rule is None else rule.cause_rank
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,11 @@ class IncidentSummary:
         return self._top(lambda r: rule_role(r) == "trigger")
 
     def root_cause(self) -> FindingRow | None:
-        """The most severe client-configuration finding (PM4xx), else the most severe non-input one."""
-        return self._top(lambda r: rule_role(r) == "root cause") or self._top(
-            lambda r: rule_role(r) != "data quality")
+        """The finding that best explains the incident: the best `cause_rank` (a configuration to fix,
+        then a trigger, another amplifier, a consequence), then the most severe, then the lowest rule ID."""
+        ranked = [(cause_rank(f.rule_id), f) for f in self.findings]
+        ranked = [(r, f) for r, f in ranked if r is not None]
+        return min(ranked, key=lambda rf: (rf[0], -rf[1].rank, rf[1].rule_id), default=(None, None))[1]
 
 
 def _ts(value: object) -> datetime | None:

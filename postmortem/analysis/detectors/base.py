@@ -1,19 +1,23 @@
 """What a detector is, and the evidence helpers every detector uses.
 
-A detector has a `rule` (stable ID, name, severity, doc with What it detects / Why it matters /
-Recommendation) and `detect(events, ctx)` yielding `Finding`s. A detector that cannot cite
-evidence (file:line) does not report.
+A detector has a `rule` (everything about the rule: ID, doc, role, phrase, actions, chart colour) and
+`detect(events, ctx)` yielding `Finding`s. A detector that cannot cite evidence (file:line) does not
+report. `RuleDetector` gives the optional parts of a rule a default: its recommendation with snippets
+(`advise`) and its own words in the summary (`opening`, `clause`, `sentence`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
 from postmortem.analysis.correlate import Context
-from postmortem.model import Confidence, Evidence, Finding, Rule, Severity
+from postmortem.model import Confidence, Evidence, Figures, Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from postmortem.analysis.advice import Advice, Facts
 
 MAX_EVIDENCE = 8
 
@@ -22,6 +26,36 @@ class Detector(Protocol):
     rule: Rule
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterable[Finding]: ...
+
+    def advise(self, facts: Facts) -> Advice | None: ...
+
+    def opening(self, f: Finding) -> str | None: ...
+
+    def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None: ...
+
+    def sentence(self, f: Finding) -> str | None: ...
+
+
+class RuleDetector:
+    """Defaults for the optional parts of a rule; detectors subclass it and override what they say."""
+
+    rule: Rule
+
+    def advise(self, facts: Facts) -> Advice | None:
+        """(title, advice, snippets) filled with the incident's facts; None: the rule's doc text alone."""
+        return None
+
+    def opening(self, f: Finding) -> str | None:
+        """A trigger's subject for the summary's first sentence ("A 4.2 s Redis outage … at 10:00:01 UTC")."""
+        return None
+
+    def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None:
+        """What the trigger set off, as a predicate ("triggered a reconnect storm: …"); None: nothing."""
+        return None
+
+    def sentence(self, f: Finding) -> str | None:
+        """A sentence of its own after the amplifiers ("Errors persisted …"); None: named by phrase only."""
+        return None
 
 
 def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[Evidence, ...], int]:
@@ -37,15 +71,11 @@ def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[
     return ev, rows.height - len(ev)
 
 
-def rule_doc(what: str, why: str, recommendation: str) -> str:
-    return f"What it detects: {what}\n\nWhy it matters: {why}\n\nRecommendation: {recommendation}"
-
-
 def finding(
     rule: Rule,
     title: str,
     rows: pl.DataFrame,
-    stats: dict,
+    figures: Figures,
     confidence: Confidence,
     entities: tuple[str, ...] = (),
     severity: Severity | None = None,
@@ -61,11 +91,10 @@ def finding(
         start = timed.get_column("ts").min()
     if end is None and timed.height:
         end = timed.get_column("ts").max()
-    recommendation = rule.doc.split("Recommendation: ", 1)[-1] if "Recommendation: " in rule.doc else ""
     return Finding(
         rule_id=rule.rule_id, name=rule.name, severity=severity or rule.severity, confidence=confidence,
-        title=title, start=start, end=end, entities=tuple(sorted(set(entities))), stats=stats,
-        evidence=evidence, evidence_more=more, recommendation=recommendation,
+        title=title, start=start, end=end, entities=tuple(sorted(set(entities))), stats=figures.as_stats(),
+        evidence=evidence, evidence_more=more, recommendation=rule.recommendation, figures=figures,
     )
 
 

@@ -10,14 +10,16 @@ margin, since real lags (idle clients, reconnect backoff) are positive too.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean
 
 import polars as pl
 
+from postmortem.analysis.advice import Advice, Facts
 from postmortem.analysis.correlate import CLIENT_SOURCES, UNREACHABLE_KINDS, Context
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 NEGATIVE_SKEW = 2.0  # seconds: a client that logs edges this much *before* the server is behind
 POSITIVE_SKEW = 5.0  # seconds: lags are positive, so "ahead" needs a larger margin
@@ -107,7 +109,19 @@ def skew_estimate(edges: list[dict]) -> float | None:
     return est
 
 
-class ClockSkew:
+
+@dataclass(frozen=True)
+class SkewFigures(Figures):
+    source: str  # the client source whose clock is off
+    host: str  # its host
+    offset_s: float  # estimated offset from the redis-server clock (positive: ahead)
+    edges: list[dict]  # the shared edges used: {"edge", "offset_s"} each
+    spread_s: float  # how far the edges' offsets disagree
+    reference: str  # the clock compared against
+    all_client_hosts_agree: bool  # every client host is off the same way (the server may be the one off)
+
+
+class ClockSkew(RuleDetector):
     """PM002: say when a host's clock is off, so the timeline is not misread as cause and effect."""
 
     rule = Rule(
@@ -115,19 +129,25 @@ class ClockSkew:
         "clock-skew",
         Severity.LOW,
         "sources whose clocks disagree",
-        rule_doc(
-            "client hosts whose log times are offset from the redis-server log by more than "
-            f"{NEGATIVE_SKEW:g} s (behind) or {POSITIVE_SKEW:g} s (ahead), estimated from at least two "
-            "independent edges both sides saw: the server's shutdown vs the host's first connection "
-            "failure, and the server's `Ready to accept connections` vs the host's first restored "
-            "connection. The edges and their offsets are the evidence.",
-            "the postmortem orders events across machines by their timestamps; with a skewed clock, "
-            "a client's errors can appear before the outage that caused them (or a restart after "
-            "the errors it caused), and the causal chain reads backwards.",
-            "run NTP/chrony on every node and container host, log in UTC with an offset, and read "
-            "the timeline of the listed hosts with the estimated offset in mind.",
+        what=("client hosts whose log times are offset from the redis-server log by more than "
+              f"{NEGATIVE_SKEW:g} s (behind) or {POSITIVE_SKEW:g} s (ahead), estimated from at least two "
+              "independent edges both sides saw: the server's shutdown vs the host's first connection "
+              "failure, and the server's `Ready to accept connections` vs the host's first restored "
+              "connection. The edges and their offsets are the evidence."),
+        why=("the postmortem orders events across machines by their timestamps; with a skewed clock, "
+             "a client's errors can appear before the outage that caused them (or a restart after "
+             "the errors it caused), and the causal chain reads backwards."),
+        recommendation=("run NTP/chrony on every node and container host, log in UTC with an offset, and read "
+                        "the timeline of the listed hosts with the estimated offset in mind."),
+        role=Role.DATA_QUALITY,
+        phrase="clock skew",
+        actions=(
+            ("process", "Enforce NTP/chrony on every node and alert on clock offset."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("Fix clock skew", "Run chrony/NTP on every node; until then read cross-source ordering with care.")
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         cycles = server_cycles(events)
@@ -140,12 +160,11 @@ class ClockSkew:
             ids = sorted({i for e in edges for i in e["ids"]})
             rows = events.filter(pl.col("event_id").is_in(ids))
             spread = max(e["offset"] for e in edges) - min(e["offset"] for e in edges)
-            stats = {
-                "source": source, "host": host, "offset_s": round(est, 3),
-                "edges": [{"edge": e["edge"], "offset_s": round(e["offset"], 3)} for e in edges],
-                "spread_s": round(spread, 3), "reference": "redis_server",
-                "all_client_hosts_agree": server_off,
-            }
+            stats = SkewFigures(
+                source=source, host=host, offset_s=round(est, 3),
+                edges=[{"edge": e["edge"], "offset_s": round(e["offset"], 3)} for e in edges],
+                spread_s=round(spread, 3), reference="redis_server", all_client_hosts_agree=server_off,
+            )
             edge_txt = ", ".join(f"{e['edge']} {e['offset']:+.1f} s" for e in edges)
             ahead = "ahead of" if est > 0 else "behind"
             title = f"{host} ({source}) clock about {abs(est):.1f} s {ahead} redis-server ({edge_txt})"

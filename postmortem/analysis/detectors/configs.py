@@ -8,14 +8,27 @@ retries, `aoc: 1`, `lm`/`mc` growth, Busy > Min) comes from the failure events t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import polars as pl
 
+from postmortem.analysis.advice import (
+    Advice,
+    Facts,
+    cap_connections,
+    fitting_timeouts,
+    for_clients,
+    py_pool,
+    reconnect_backoff,
+    se_full,
+    se_options,
+    thread_pool_minimum,
+)
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import finding, rule_doc
+from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
-from postmortem.model import Confidence, Finding, Rule, Severity, weighted_count
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, weighted_count
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
@@ -54,20 +67,104 @@ def _major(version: str | None) -> int | None:
         return None
 
 
-class AbortConnectTrue:
+@dataclass(frozen=True)
+class AbortConnectFigures(Figures):
+    config_lines: int  # logged configurations with abortConnect=true
+    aoc_1_messages: int  # StackExchange.Redis messages showing `aoc: 1`
+    advisory_messages: int  # abort-on-connect errors
+    hosts: int  # hosts that logged any of them
+    client: str  # the client family
+    client_version: str | None  # its logged version
+
+    def facts(self) -> dict[str, object]:
+        return {"pods": self.hosts, "client": self.client, "client_version": self.client_version}
+
+
+@dataclass(frozen=True)
+class BackoffFigures(Figures):
+    OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "constant_retry_delay_s")
+
+    config_lines: int  # logged retry configurations without backoff
+    client_versions: dict[str, str]  # client family → logged version
+    hosts_without_backoff: int | None = None  # pods whose retries came at even intervals
+    median_retry_gap_s: float | None = None  # their median gap between retries
+    constant_retry_delay_s: float | None = None  # a celery/kombu constant retry delay
+    client: str | None = None  # the client family of the configurations
+
+    def facts(self) -> dict[str, object]:
+        return {"client": self.client}
+
+
+@dataclass(frozen=True)
+class PerRequestFigures(Figures):
+    max_multiplexers_created: int | None  # the most multiplexers one process created (`lm`)
+    mc_attempts_growth: int | None  # growth of connect attempts on one multiplexer (`mc`)
+    steady_accepts_per_s: float | None  # the server's steady accept rate
+    client_versions: dict[str, str]  # client family → logged version
+
+
+@dataclass(frozen=True)
+class PoolCapFigures(Figures):
+    OMIT_NONE = ("pool_cap", "connection_demand")
+
+    unbounded_configs: int  # redis-py configurations without a pool cap
+    pods: int  # pods seen
+    maxclients: int | None  # the server's maxclients
+    client: str  # the client family
+    client_version: str | None  # its logged version
+    pool_cap: int | None = None  # the largest per-pod cap, when pods × cap exceeds maxclients
+    connection_demand: int | None = None  # pods × pool_cap
+
+    def facts(self) -> dict[str, object]:
+        return {"pods": self.pods, "maxclients": self.maxclients, "pool_cap": self.pool_cap,
+                "client": self.client, "client_version": self.client_version}
+
+
+@dataclass(frozen=True)
+class MinThreadsFigures(Figures):
+    worker_min: int | None  # the worker-thread minimum
+    iocp_min: int | None  # the IOCP-thread minimum
+    peak_busy: int  # the most busy threads (worker or IOCP) at a timeout
+    suggested_min_threads: int  # peak_busy plus a quarter
+    injection_delay_s: float  # about how long the pool took to inject the missing threads
+    client: str  # the client family
+    client_version: str | None  # its logged version
+
+    def facts(self) -> dict[str, object]:
+        return {"min_threads": self.worker_min, "client": self.client, "client_version": self.client_version}
+
+
+@dataclass(frozen=True)
+class TimeoutFigures(Figures):
+    min_sync_timeout_ms: int | None  # the shortest syncTimeout configured
+    min_connect_timeout_ms: int | None  # the shortest connectTimeout configured
+    socket_timeout_none: int  # redis-py configurations with socket_timeout=None
+    short_timeout_errors: int  # timeouts that fired under 1000 ms
+    client_versions: dict[str, str]  # client family → logged version
+
+
+class AbortConnectTrue(RuleDetector):
     rule = Rule(
         "PM401", "abort-connect-true", Severity.HIGH,
         "StackExchange.Redis abortConnect=true (config string, `aoc: 1`, UnableToConnect text)",
-        rule_doc(
-            "StackExchange.Redis configured with abortConnect=true: in a logged connection string or "
-            "ConfigurationOptions, as `aoc: 1` in timeout messages, or in the `Error connecting right now. To "
-            "allow this multiplexer to continue retrying ... use abortConnect=false` text.",
-            "with abortConnect=true `Connect()` throws when Redis is briefly unreachable, so pods crash at start "
-            "or keep a dead multiplexer; Kubernetes restarts them and every restart reconnects at once.",
-            "set abortConnect=false (AbortOnConnectFail = false) with connectRetry=5 and connectTimeout=10000, and "
-            "create the multiplexer once per process.",
+        what=("StackExchange.Redis configured with abortConnect=true: in a logged connection string or "
+              "ConfigurationOptions, as `aoc: 1` in timeout messages, or in the `Error connecting right now. To "
+              "allow this multiplexer to continue retrying ... use abortConnect=false` text."),
+        why=("with abortConnect=true `Connect()` throws when Redis is briefly unreachable, so pods crash at start "
+             "or keep a dead multiplexer; Kubernetes restarts them and every restart reconnects at once."),
+        recommendation=("set abortConnect=false (AbortOnConnectFail = false) with connectRetry=5 and connectTimeout=10000, and "
+                        "create the multiplexer once per process."),
+        role=Role.AMPLIFIER,
+        config_cause=True,
+        phrase="abortConnect=true",
+        actions=(
+            ("prevent", "Set abortConnect=false in every StackExchange.Redis connection string."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("abortConnect=false", "With abortConnect=true a Redis blip at startup crashes the pod, and "
+                      "every restart reconnects.", tuple(se_full(facts)))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         text = _config_text()
@@ -83,9 +180,10 @@ class AbortConnectTrue:
         rows = pl.concat([cfg, aoc, advisory]).unique("event_id")
         if rows.height == 0:
             return
-        stats = {"config_lines": cfg.height, "aoc_1_messages": aoc.height, "advisory_messages": advisory.height,
-                 "hosts": rows.get_column("host").n_unique(), "client": "stackexchange_redis",
-                 "client_version": client_versions(events).get("stackexchange_redis")}
+        stats = AbortConnectFigures(
+            config_lines=cfg.height, aoc_1_messages=aoc.height, advisory_messages=advisory.height,
+            hosts=rows.get_column("host").n_unique(), client="stackexchange_redis",
+            client_version=client_versions(events).get("stackexchange_redis"))
         parts = [f"{n} {what}" for n, what in ((cfg.height, "config lines"), (aoc.height, "`aoc: 1` messages"),
                                               (advisory.height, "abort-on-connect errors")) if n]
         f = finding(self.rule, "abortConnect=true: " + ", ".join(parts), rows, stats,
@@ -125,21 +223,28 @@ def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return per_host
 
 
-class RetryWithoutBackoff:
+class RetryWithoutBackoff(RuleDetector):
     rule = Rule(
         "PM402", "retry-without-backoff", Severity.HIGH,
         "LinearRetry / NoBackoff / ConstantBackoff, or evenly spaced retries",
-        rule_doc(
-            "reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
-            "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
-            "`Trying again in N seconds` with a constant N, or, from behaviour alone, failures per pod whose "
-            "spacing does not grow during the outage.",
-            "pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
-            "moment Redis is back it meets the whole fleet at once.",
-            "redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
-            "before); StackExchange.Redis: `ReconnectRetryPolicy = new ExponentialRetry(5000, 30000)`.",
+        what=("reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
+              "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
+              "`Trying again in N seconds` with a constant N, or, from behaviour alone, failures per pod whose "
+              "spacing does not grow during the outage."),
+        why=("pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
+             "moment Redis is back it meets the whole fleet at once."),
+        recommendation=("redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
+                        "before); StackExchange.Redis: `ReconnectRetryPolicy = new ExponentialRetry(5000, 30000)`."),
+        role=Role.AMPLIFIER,
+        config_cause=True,
+        phrase="retries without backoff",
+        actions=(
+            ("prevent", "Replace constant/linear retry policies with jittered exponential backoff."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return reconnect_backoff(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         text = _config_text()
@@ -162,14 +267,14 @@ class RetryWithoutBackoff:
         if not parts:
             return
         rows = pl.concat(parts).unique("event_id")
-        stats: dict = {"config_lines": cfg.height, "client_versions": client_versions(events)}
-        if hosts.height:
-            stats["hosts_without_backoff"] = hosts.height
-            stats["median_retry_gap_s"] = round(float(hosts.get_column("median_gap").median()), 3)
-        if constant_celery.height:
-            stats["constant_retry_delay_s"] = constant_celery.get_column("delay")[0]
         fam = cfg.get_column("source").unique().to_list()
-        stats["client"] = "redis_py" if "redis_py" in fam else ("stackexchange_redis" if fam else None)
+        stats = BackoffFigures(
+            config_lines=cfg.height, client_versions=client_versions(events),
+            hosts_without_backoff=hosts.height or None,
+            median_retry_gap_s=round(float(hosts.get_column("median_gap").median()), 3) if hosts.height else None,
+            constant_retry_delay_s=constant_celery.get_column("delay")[0] if constant_celery.height else None,
+            client="redis_py" if "redis_py" in fam else ("stackexchange_redis" if fam else None),
+        )
         what = []
         if cfg.height:
             found = sorted(set(cfg.get_column("message").str.extract_all(
@@ -177,9 +282,9 @@ class RetryWithoutBackoff:
                 .drop_nulls().to_list()))
             what.append("configured " + ", ".join(found[:4]))
         if hosts.height:
-            what.append(f"{hosts.height} pods retried every {stats['median_retry_gap_s']} s without growing delays")
+            what.append(f"{hosts.height} pods retried every {stats.median_retry_gap_s} s without growing delays")
         if constant_celery.height:
-            what.append(f"constant {stats['constant_retry_delay_s']} s retry delay")
+            what.append(f"constant {stats.constant_retry_delay_s} s retry delay")
         confidence = Confidence.HIGH if cfg.height and hosts.height else (
             Confidence.HIGH if cfg.height else Confidence.MEDIUM)
         f = finding(self.rule, "retries without backoff: " + "; ".join(what), rows, stats, confidence,
@@ -188,20 +293,28 @@ class RetryWithoutBackoff:
             yield f
 
 
-class ConnectionPerRequest:
+class ConnectionPerRequest(RuleDetector):
     rule = Rule(
         "PM403", "connection-per-request", Severity.HIGH,
         "a multiplexer or client per request (`lm`, `mc` growth, connections per pod)",
-        rule_doc(
-            "StackExchange.Redis `lm: live/created/...` with more than one multiplexer created, `mc:` connect "
-            "attempts growing on one multiplexer, or a server that accepts and closes connections at a steady "
-            "high rate (a connection per request).",
-            "a connection per request turns every request into a TCP (and TLS) handshake; under load or after a "
-            "blip this becomes the connection storm itself.",
-            "create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
-            "singleton); in Python one module-level Redis client with a bounded pool per process.",
+        what=("StackExchange.Redis `lm: live/created/...` with more than one multiplexer created, `mc:` connect "
+              "attempts growing on one multiplexer, or a server that accepts and closes connections at a steady "
+              "high rate (a connection per request)."),
+        why=("a connection per request turns every request into a TCP (and TLS) handshake; under load or after a "
+             "blip this becomes the connection storm itself."),
+        recommendation=("create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
+                        "singleton); in Python one module-level Redis client with a bounded pool per process."),
+        role=Role.AMPLIFIER,
+        config_cause=True,
+        phrase="a connection per request",
+        actions=(
+            ("prevent", "Create one client per process (static Lazy<ConnectionMultiplexer> / module-level pool)."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("One client per process", "A multiplexer or client per request multiplies connections by the "
+                      "request rate.", for_clients(facts, lambda: [se_options(facts)], lambda: [py_pool(facts)]))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         se = events.filter(pl.col("source") == "stackexchange_redis").with_columns(
@@ -239,13 +352,14 @@ class ConnectionPerRequest:
         rows = pl.concat([lm.drop("lm_created", "mc_attempts"), mc_rows.drop("lm_created", "mc_attempts"), churn_rows])
         if rows.height == 0:
             return
-        stats = {"max_multiplexers_created": int(lm.get_column("lm_created").max()) if lm.height else None,
-                 "mc_attempts_growth": mc_growth or None,
-                 "steady_accepts_per_s": round(churn_rate, 1) if churn_rows.height else None,
-                 "client_versions": client_versions(events)}
+        stats = PerRequestFigures(
+            max_multiplexers_created=int(lm.get_column("lm_created").max()) if lm.height else None,
+            mc_attempts_growth=mc_growth or None,
+            steady_accepts_per_s=round(churn_rate, 1) if churn_rows.height else None,
+            client_versions=client_versions(events))
         what = []
         if lm.height:
-            what.append(f"{stats['max_multiplexers_created']} multiplexers created (lm)")
+            what.append(f"{stats.max_multiplexers_created} multiplexers created (lm)")
         if mc_rows.height:
             what.append(f"connect attempts grew by {mc_growth} on one multiplexer (mc)")
         if churn_rows.height:
@@ -256,19 +370,26 @@ class ConnectionPerRequest:
             yield f
 
 
-class UnboundedPool:
+class UnboundedPool(RuleDetector):
     rule = Rule(
         "PM404", "unbounded-pool", Severity.HIGH,
         "redis-py pool without a cap, or pods × pool > maxclients",
-        rule_doc(
-            "redis-py clients built without `max_connections` (or with `max_connections=None`), which up to 7.x "
-            "means 2**31, or a per-pod pool cap that times the number of pods exceeds maxclients.",
-            "an uncapped pool opens as many connections as there are concurrent requests; during a storm every "
-            "pod does so at once and the fleet exceeds maxclients.",
-            "cap the pool: `BlockingConnectionPool(max_connections=20, timeout=2)`, and size maxclients as "
-            "pods × cap plus headroom.",
+        what=("redis-py clients built without `max_connections` (or with `max_connections=None`), which up to 7.x "
+              "means 2**31, or a per-pod pool cap that times the number of pods exceeds maxclients."),
+        why=("an uncapped pool opens as many connections as there are concurrent requests; during a storm every "
+             "pod does so at once and the fleet exceeds maxclients."),
+        recommendation=("cap the pool: `BlockingConnectionPool(max_connections=20, timeout=2)`, and size maxclients as "
+                        "pods × cap plus headroom."),
+        role=Role.AMPLIFIER,
+        config_cause=True,
+        phrase="uncapped redis-py pools",
+        actions=(
+            ("prevent", "Cap the redis-py pool (BlockingConnectionPool max_connections, timeout)."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return cap_connections(facts, with_alerts=False)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         py = configs(events).filter(pl.col("source").is_in(["redis_py", "app"])).filter(
@@ -300,32 +421,39 @@ class UnboundedPool:
             rows = unbounded.filter(text.str.contains(r"max_connections\s*[=:]\s*None"))
             if rows.height == 0:
                 return
-        stats = {"unbounded_configs": unbounded.height, "pods": pods, "maxclients": int(maxclients) if maxclients else None,
-                 "client": "redis_py", "client_version": version}
-        if over.height:
-            stats["pool_cap"] = int(caps.get_column("cap").max())
-            stats["connection_demand"] = stats["pool_cap"] * pods
+        cap = int(caps.get_column("cap").max()) if over.height else None
+        stats = PoolCapFigures(
+            unbounded_configs=unbounded.height, pods=pods, maxclients=int(maxclients) if maxclients else None,
+            client="redis_py", client_version=version, pool_cap=cap,
+            connection_demand=cap * pods if cap is not None else None)
         title = (f"{unbounded.height} redis-py clients without a pool cap" if unbounded.height else
-                 f"pods × pool = {stats.get('connection_demand')} exceeds maxclients {stats['maxclients']}")
+                 f"pods × pool = {stats.connection_demand} exceeds maxclients {stats.maxclients}")
         f = finding(self.rule, title, rows, stats, Confidence.HIGH if over.height or unbounded.height > 0 else Confidence.MEDIUM,
                     entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
         if f:
             yield f
 
 
-class LowMinThreads:
+class LowMinThreads(RuleDetector):
     rule = Rule(
         "PM405", "low-min-threads", Severity.MEDIUM,
         ".NET ThreadPool minimum below the burst (Busy > Min)",
-        rule_doc(
-            "the .NET ThreadPool minimum (the `Min` of WORKER/IOCP in StackExchange.Redis timeouts) set below the "
-            "number of busy threads seen during the incident.",
-            "bursts above Min wait for thread injection (about one thread per 500 ms); with sync-over-async code "
-            "that delay turns into timeouts and reconnects.",
-            "raise the minimum to the observed peak (`ThreadPool.SetMinThreads(200, 200)` at startup) and remove "
-            "sync-over-async calls.",
+        what=("the .NET ThreadPool minimum (the `Min` of WORKER/IOCP in StackExchange.Redis timeouts) set below the "
+              "number of busy threads seen during the incident."),
+        why=("bursts above Min wait for thread injection (about one thread per 500 ms); with sync-over-async code "
+             "that delay turns into timeouts and reconnects."),
+        recommendation=("raise the minimum to the observed peak (`ThreadPool.SetMinThreads(200, 200)` at startup) and remove "
+                        "sync-over-async calls."),
+        role=Role.AMPLIFIER,
+        config_cause=True,
+        phrase="a .NET ThreadPool minimum below the burst",
+        actions=(
+            ("mitigate", "Raise ThreadPool.SetMinThreads to the observed burst."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return thread_pool_minimum(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         rows = thread_stats(events)
@@ -333,10 +461,11 @@ class LowMinThreads:
             return
         peak = rows.sort("excess", descending=True).row(0, named=True)
         busy = max(peak["worker_busy"] or 0, peak["iocp_busy"] or 0)
-        stats = {"worker_min": peak["worker_min"], "iocp_min": peak["iocp_min"], "peak_busy": busy,
-                 "suggested_min_threads": int(busy * 1.25) + 1,
-                 "injection_delay_s": round(int(peak["excess"]) * INJECTION_S_PER_THREAD, 1),
-                 "client": "stackexchange_redis", "client_version": client_versions(events).get("stackexchange_redis")}
+        stats = MinThreadsFigures(
+            worker_min=peak["worker_min"], iocp_min=peak["iocp_min"], peak_busy=busy,
+            suggested_min_threads=int(busy * 1.25) + 1,
+            injection_delay_s=round(int(peak["excess"]) * INJECTION_S_PER_THREAD, 1),
+            client="stackexchange_redis", client_version=client_versions(events).get("stackexchange_redis"))
         title = f"ThreadPool Min {peak['worker_min']} (WORKER) / {peak['iocp_min']} (IOCP) below a burst of {busy} busy threads"
         f = finding(self.rule, title, rows, stats, Confidence.HIGH,
                     entities=tuple(rows.get_column("host").drop_nulls().unique().to_list()))
@@ -344,21 +473,28 @@ class LowMinThreads:
             yield f
 
 
-class TimeoutsMisconfigured:
+class TimeoutsMisconfigured(RuleDetector):
     rule = Rule(
         "PM406", "timeouts-misconfigured", Severity.MEDIUM,
         "timeouts too low or missing (syncTimeout, connectTimeout, socket_timeout)",
-        rule_doc(
-            "StackExchange.Redis syncTimeout/asyncTimeout below 1000 ms or connectTimeout below 5000 ms (in a "
-            "connection string or in `Timeout performing GET (500ms)` texts), and redis-py clients with "
-            "`socket_timeout=None` (no timeout: hung sockets hold pool slots) or below 0.5 s.",
-            "timeouts that are too short fire under GC or CPU pressure and feed retries; missing timeouts let "
-            "dead connections pile up until the pool is exhausted; a connectTimeout too short for a TLS handshake "
-            "during a mass reconnect makes every reconnect fail.",
-            "syncTimeout=5000,asyncTimeout=5000,connectTimeout=10000; redis-py socket_timeout=2, "
-            "socket_connect_timeout=2 (the 8.0 defaults are 5 s).",
+        what=("StackExchange.Redis syncTimeout/asyncTimeout below 1000 ms or connectTimeout below 5000 ms (in a "
+              "connection string or in `Timeout performing GET (500ms)` texts), and redis-py clients with "
+              "`socket_timeout=None` (no timeout: hung sockets hold pool slots) or below 0.5 s."),
+        why=("timeouts that are too short fire under GC or CPU pressure and feed retries; missing timeouts let "
+             "dead connections pile up until the pool is exhausted; a connectTimeout too short for a TLS handshake "
+             "during a mass reconnect makes every reconnect fail."),
+        recommendation=("syncTimeout=5000,asyncTimeout=5000,connectTimeout=10000; redis-py socket_timeout=2, "
+                        "socket_connect_timeout=2 (the 8.0 defaults are 5 s)."),
+        role=Role.AMPLIFIER,
+        config_cause=True,
+        phrase="misconfigured timeouts",
+        actions=(
+            ("prevent", "Set connect and command timeouts explicitly (5 s / 2 s) in every client."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return fitting_timeouts(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         text = _config_text()
@@ -382,19 +518,19 @@ class TimeoutsMisconfigured:
         rows = pl.concat([bad_cfg.drop("sync", "connect", "sock"), short.drop("ms").head(3)]).unique("event_id")
         if rows.height == 0:
             return
-        stats = {
-            "min_sync_timeout_ms": bad_cfg.get_column("sync").min(),
-            "min_connect_timeout_ms": bad_cfg.get_column("connect").min(),
-            "socket_timeout_none": bad_cfg.filter(pl.col("sock") == "None").height,
-            "short_timeout_errors": short.height,
-            "client_versions": client_versions(events),
-        }
+        stats = TimeoutFigures(
+            min_sync_timeout_ms=bad_cfg.get_column("sync").min(),
+            min_connect_timeout_ms=bad_cfg.get_column("connect").min(),
+            socket_timeout_none=bad_cfg.filter(pl.col("sock") == "None").height,
+            short_timeout_errors=short.height,
+            client_versions=client_versions(events),
+        )
         what = []
-        if stats["min_sync_timeout_ms"] is not None and stats["min_sync_timeout_ms"] < 1000:
-            what.append(f"syncTimeout {stats['min_sync_timeout_ms']} ms")
-        if stats["min_connect_timeout_ms"] is not None and stats["min_connect_timeout_ms"] < 5000:
-            what.append(f"connectTimeout {stats['min_connect_timeout_ms']} ms")
-        if stats["socket_timeout_none"]:
+        if stats.min_sync_timeout_ms is not None and stats.min_sync_timeout_ms < 1000:
+            what.append(f"syncTimeout {stats.min_sync_timeout_ms} ms")
+        if stats.min_connect_timeout_ms is not None and stats.min_connect_timeout_ms < 5000:
+            what.append(f"connectTimeout {stats.min_connect_timeout_ms} ms")
+        if stats.socket_timeout_none:
             what.append("socket_timeout=None")
         if short.height:
             what.append(f"{short.height} timeouts under 1000 ms")

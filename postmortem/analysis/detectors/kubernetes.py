@@ -8,13 +8,15 @@ All three read `k8s_events` rows (`kind` = `k8s.<Reason>`, entity `pod:ns/name`,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.advice import Advice, Facts, hpa_yaml, redis_free_liveness, rollout_yaml
 from postmortem.analysis.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 K8S = "k8s_events"
 NEAR_BEFORE = timedelta(minutes=5)  # restarts this long before the window still count as "near"
@@ -58,7 +60,42 @@ def _secs(a: datetime, b: datetime) -> float:
     return round((a - b).total_seconds(), 3)
 
 
-class PodRestarts:
+
+@dataclass(frozen=True)
+class RestartFigures(Figures):
+    pods_affected: int  # distinct pods restarting
+    restart_events: int  # restart events, with their repeat counts
+    by_reason: dict[str, int]  # events per Kubernetes reason
+    first: str  # the first one (ISO)
+    last: str  # the last one (ISO)
+
+
+@dataclass(frozen=True)
+class ScaleUpFigures(Figures):
+    scale_ups: int  # scale-up events during the Redis trouble
+    workloads: list[dict]  # per workload: replicas before / after, seconds after the trouble began
+    replicas_added: int  # replicas added over all workloads
+    trouble_start: str  # when the Redis trouble began (ISO)
+    trouble_end: str  # when it ended (ISO)
+    connections_per_pod: int | None  # connections one pod opens
+    connections_per_pod_from: str | None  # where that figure came from
+    connection_demand_added: int | None  # connections_per_pod × replicas_added
+
+
+@dataclass(frozen=True)
+class LivenessFigures(Figures):
+    pods: int  # pods killed by liveness probes
+    liveness_failures: int  # probe failures
+    kills: int  # kills
+    first_redis_error: str  # the first Redis error (ISO)
+    first_kill: str  # the first kill (ISO)
+    delay_first_error_to_first_kill_s: float  # seconds from the first error to the first kill
+
+    def facts(self) -> dict[str, object]:
+        return {"pods": self.pods}
+
+
+class PodRestarts(RuleDetector):
     """PM201: app pods restarting around the incident: each restart reconnects, so it feeds the storm."""
 
     rule = Rule(
@@ -66,22 +103,28 @@ class PodRestarts:
         "pod-restarts",
         Severity.HIGH,
         "BackOff / CrashLoopBackOff / OOMKilled / Killing of app pods in the window",
-        rule_doc(
-            "Kubernetes events that show application pods restarting in or near the incident window: "
-            "`BackOff` (Back-off restarting failed container), `CrashLoopBackOff`, `OOMKilled` / "
-            "`OOMKilling`, and `Killing` of a container that failed a probe. Counts include the "
-            "event's own `count` (kubectl `x12 over 5m`).",
-            "a restarting pod drops its connections and opens new ones on start, so restarts turn a "
-            "short Redis blip into a reconnect storm; a crash on start (abortConnect=true, a failed "
-            "liveness probe) makes the loop self-sustaining. Event counts are lower bounds: the "
-            "event recorder drops events during storms.",
-            "make startup tolerate Redis being down (StackExchange.Redis `abortConnect=false`; "
-            "redis-py connect lazily), keep Redis out of the liveness probe, and give the container "
-            "enough memory for the reconnect burst.",
+        what=("Kubernetes events that show application pods restarting in or near the incident window: "
+              "`BackOff` (Back-off restarting failed container), `CrashLoopBackOff`, `OOMKilled` / "
+              "`OOMKilling`, and `Killing` of a container that failed a probe. Counts include the "
+              "event's own `count` (kubectl `x12 over 5m`)."),
+        why=("a restarting pod drops its connections and opens new ones on start, so restarts turn a "
+             "short Redis blip into a reconnect storm; a crash on start (abortConnect=true, a failed "
+             "liveness probe) makes the loop self-sustaining. Event counts are lower bounds: the "
+             "event recorder drops events during storms."),
+        recommendation=("make startup tolerate Redis being down (StackExchange.Redis `abortConnect=false`; "
+                        "redis-py connect lazily), keep Redis out of the liveness probe, and give the container "
+                        "enough memory for the reconnect burst."),
+        role=Role.CONSEQUENCE,
+        phrase="pod restarts",
+        actions=(
+            ("prevent", "Stop restarting pods on Redis errors (liveness must not depend on Redis)."),
         ),
     )
 
     KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing")
+
+    def advise(self, facts: Facts) -> Advice:
+        return redis_free_liveness(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         rows = k8s_events(events, self.KINDS)
@@ -105,13 +148,10 @@ class PodRestarts:
         pods = sorted(set(rows.get_column("entity").drop_nulls().to_list()))
         total = int(rows.get_column("n").sum())
         severe = len(pods) >= 2 or any(k in counts for k in ("BackOff", "CrashLoopBackOff", "OOMKilled"))
-        stats = {
-            "pods_affected": len(pods),
-            "restart_events": total,
-            "by_reason": counts,
-            "first": rows.get_column("first").min().isoformat(),
-            "last": rows.get_column("last").max().isoformat(),
-        }
+        stats = RestartFigures(
+            pods_affected=len(pods), restart_events=total, by_reason=counts,
+            first=rows.get_column("first").min().isoformat(), last=rows.get_column("last").max().isoformat(),
+        )
         what = ", ".join(f"{n} {k}" for k, n in counts.items())
         f = finding(
             self.rule, f"{len(pods) or 'unnamed'} pods restarting: {what}", rows, stats, Confidence.HIGH,
@@ -127,7 +167,7 @@ _SCALED_TO = r"(?i)scaled (?:up|down) replica set \S+ to (\d+)"
 _SCALED_FROM = r"(?i) to \d+ from (\d+)"
 
 
-class HpaFeedback:
+class HpaFeedback(RuleDetector):
     """PM202: scale-ups during the storm: every new pod opens its own pool, adding connection demand."""
 
     rule = Rule(
@@ -135,19 +175,27 @@ class HpaFeedback:
         "hpa-feedback",
         Severity.MEDIUM,
         "scale-ups during the storm that added connection demand",
-        rule_doc(
-            "HorizontalPodAutoscaler `SuccessfulRescale` and Deployment `ScalingReplicaSet` scale-ups "
-            "during a Redis outage or error window, or within 10 minutes after it, with replicas "
-            "before → after, times relative to the trouble's start and, when the per-pod pool size "
-            "is known, the connections the new pods add.",
-            "retries and timeouts burn CPU, the HPA reads that as load and adds pods, and each new "
-            "pod opens its own pool or multiplexer: connected clients climb in steps with the "
-            "replica count, towards maxclients. The autoscaler amplifies the incident it reacts to.",
-            "slow scale-ups down (HPA `behavior.scaleUp: {stabilizationWindowSeconds: 120, policies: "
-            "[{type: Pods, value: 4, periodSeconds: 60}]}`), keep `maxSurge` small, add startup "
-            "jitter, and budget connections: pool cap × max replicas ≤ 0.8 × maxclients.",
+        what=("HorizontalPodAutoscaler `SuccessfulRescale` and Deployment `ScalingReplicaSet` scale-ups "
+              "during a Redis outage or error window, or within 10 minutes after it, with replicas "
+              "before → after, times relative to the trouble's start and, when the per-pod pool size "
+              "is known, the connections the new pods add."),
+        why=("retries and timeouts burn CPU, the HPA reads that as load and adds pods, and each new "
+             "pod opens its own pool or multiplexer: connected clients climb in steps with the "
+             "replica count, towards maxclients. The autoscaler amplifies the incident it reacts to."),
+        recommendation=("slow scale-ups down (HPA `behavior.scaleUp: {stabilizationWindowSeconds: 120, policies: "
+                        "[{type: Pods, value: 4, periodSeconds: 60}]}`), keep `maxSurge` small, add startup "
+                        "jitter, and budget connections: pool cap × max replicas ≤ 0.8 × maxclients."),
+        role=Role.AMPLIFIER,
+        phrase="an autoscaler scaling out during the storm",
+        actions=(
+            ("prevent", "Limit HPA scale-up speed (stabilization window, pods per minute)."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("Slow the autoscaler down during a storm",
+                      "Retries burn CPU, the HPA adds pods, each new pod opens its pool: limit scale-up speed and "
+                      "roll out one pod at a time.", (hpa_yaml(facts), rollout_yaml()))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         trouble = redis_trouble(events, ctx)
@@ -187,17 +235,17 @@ class HpaFeedback:
                 "scale_up_s_after_trouble_start": [_secs(t, t_start) for t in g.get_column("first").to_list()],
             })
         per_pod, per_pod_from = _connections_per_pod(events, ctx, steps)
-        stats = {
-            "scale_ups": ups.height, "workloads": steps, "replicas_added": added,
-            "trouble_start": t_start.isoformat(), "trouble_end": t_end.isoformat(),
-            "connections_per_pod": per_pod, "connections_per_pod_from": per_pod_from,
-            "connection_demand_added": per_pod * added if per_pod is not None else None,
-        }
+        stats = ScaleUpFigures(
+            scale_ups=ups.height, workloads=steps, replicas_added=added,
+            trouble_start=t_start.isoformat(), trouble_end=t_end.isoformat(),
+            connections_per_pod=per_pod, connections_per_pod_from=per_pod_from,
+            connection_demand_added=per_pod * added if per_pod is not None else None,
+        )
         sizes = "; ".join(f"{s['workload']} {s['replicas_before'] if s['replicas_before'] is not None else '?'}"
                           f"→{s['replicas_after']}" for s in steps)
         title = f"{ups.height} scale-ups during the Redis trouble ({sizes})"
-        if stats["connection_demand_added"] is not None:
-            title += f", about {stats['connection_demand_added']} more connections"
+        if stats.connection_demand_added is not None:
+            title += f", about {stats.connection_demand_added} more connections"
         cpu = ups.get_column("message").fill_null("").str.contains(r"(?i)cpu|above target").any()
         f = finding(self.rule, title, ups, stats, Confidence.HIGH if cpu else Confidence.MEDIUM,
                     entities=tuple(sorted(set(ups.get_column("entity").drop_nulls().to_list()))),
@@ -223,7 +271,7 @@ def _connections_per_pod(events: pl.DataFrame, ctx: Context, steps: list[dict]) 
     return None, None
 
 
-class LivenessDependsOnRedis:
+class LivenessDependsOnRedis(RuleDetector):
     """PM203: liveness probes that fail because Redis is down get pods killed, which reconnects them."""
 
     rule = Rule(
@@ -231,18 +279,24 @@ class LivenessDependsOnRedis:
         "liveness-depends-on-redis",
         Severity.HIGH,
         "liveness failures and kills that follow Redis errors",
-        rule_doc(
-            "`Unhealthy` `Liveness probe failed` events followed by `Killing` of the same pod inside "
-            "the window in which clients logged Redis errors; reports the pods, the kills and the "
-            "delay from the first Redis error to the first kill.",
-            "a liveness check that touches Redis turns a Redis blip into container restarts: the "
-            "kubelet kills healthy processes, each restart opens new connections, and the restarts "
-            "keep the storm going after Redis is back.",
-            "keep Redis out of liveness: `livenessProbe: {httpGet: {path: /livez, port: 8080}, "
-            "periodSeconds: 10, failureThreshold: 6}` where `/livez` does not touch Redis; put the "
-            "dependency check in `readinessProbe` instead.",
+        what=("`Unhealthy` `Liveness probe failed` events followed by `Killing` of the same pod inside "
+              "the window in which clients logged Redis errors; reports the pods, the kills and the "
+              "delay from the first Redis error to the first kill."),
+        why=("a liveness check that touches Redis turns a Redis blip into container restarts: the "
+             "kubelet kills healthy processes, each restart opens new connections, and the restarts "
+             "keep the storm going after Redis is back."),
+        recommendation=("keep Redis out of liveness: `livenessProbe: {httpGet: {path: /livez, port: 8080}, "
+                        "periodSeconds: 10, failureThreshold: 6}` where `/livez` does not touch Redis; put the "
+                        "dependency check in `readinessProbe` instead."),
+        role=Role.AMPLIFIER,
+        phrase="liveness probes that depend on Redis",
+        actions=(
+            ("prevent", "Move the Redis check from the liveness to the readiness probe."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return redis_free_liveness(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         errs = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & pl.col("ts").is_not_null())
@@ -273,21 +327,18 @@ class LivenessDependsOnRedis:
         if own.height:
             errs, first_err = own, own.get_column("ts").min()
         liveness_kill = kills.get_column("message").fill_null("").str.contains(r"(?i)liveness").all()
-        stats = {
-            "pods": len(pods),
-            "liveness_failures": int(unhealthy.get_column("n").sum()),
-            "kills": int(kills.get_column("n").sum()),
-            "first_redis_error": first_err.isoformat(),
-            "first_kill": first_kill.isoformat(),
-            "delay_first_error_to_first_kill_s": _secs(first_kill, first_err),
-        }
+        stats = LivenessFigures(
+            pods=len(pods), liveness_failures=int(unhealthy.get_column("n").sum()),
+            kills=int(kills.get_column("n").sum()), first_redis_error=first_err.isoformat(),
+            first_kill=first_kill.isoformat(), delay_first_error_to_first_kill_s=_secs(first_kill, first_err),
+        )
         evidence = pl.concat([errs.sort(["ts", "path", "line"]).head(1),
                               unhealthy.drop("first", "last", "n"),
                               kills.drop("first", "last", "n", "fail_first")], how="vertical_relaxed")
         f = finding(
             self.rule,
-            f"{len(pods)} pods killed by liveness probes {stats['delay_first_error_to_first_kill_s']:g} s after "
-            f"the first Redis error ({stats['liveness_failures']} probe failures, {stats['kills']} kills)",
+            f"{len(pods)} pods killed by liveness probes {stats.delay_first_error_to_first_kill_s:g} s after "
+            f"the first Redis error ({stats.liveness_failures} probe failures, {stats.kills} kills)",
             evidence, stats, Confidence.HIGH if liveness_kill else Confidence.MEDIUM, entities=tuple(pods),
             start=first_err, end=kills.get_column("last").max(),
         )

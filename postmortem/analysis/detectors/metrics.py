@@ -9,13 +9,15 @@ value is the increase. Baselines are taken before the incident starts.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, reuse_connections
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import finding, rule_doc
-from postmortem.model import Confidence, Finding, Rule, Severity
+from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
 NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent
@@ -95,7 +97,71 @@ def _maxclients(events: pl.DataFrame, entity: str) -> tuple[pl.DataFrame, int, s
     return m.head(0), DEFAULT_MAXCLIENTS, f"assumed default {DEFAULT_MAXCLIENTS} (not in the inputs)"
 
 
-class ConnectedClientsSpike:
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class ClientsSpikeFigures(Figures):
+    peak: Number  # the highest connected_clients sample
+    peak_ts: str | None  # when (ISO)
+    baseline: Number | None  # the normal level before the incident
+    baseline_from: str | None  # how the baseline was taken
+    ratio: float | None  # peak ÷ baseline
+    maxclients: Number  # the server's maxclients (or the assumed default)
+    maxclients_from: str  # where maxclients came from
+    pct_of_maxclients: float | None  # peak as a percentage of maxclients
+    first_above_ts: str | None  # the first sample above the threshold (ISO)
+
+    def facts(self) -> dict[str, object]:
+        return {"maxclients": self.maxclients}
+
+
+@dataclass(frozen=True)
+class RejectedFigures(Figures):
+    rejected: Number  # connections rejected (sum of counter increases)
+    peak_increase: Number  # the largest increase between two samples
+    peak_ts: str | None  # when (ISO)
+    max_per_minute: Number | None  # the most rejections in one minute
+    first_increase_ts: str | None  # the first increase (ISO)
+    last_increase_ts: str | None  # the last increase (ISO)
+    counter_resets: int  # counter drops (server restarts) in the series
+    samples: int  # samples of the series
+
+
+@dataclass(frozen=True)
+class RejectedTotalFigures(Figures):
+    rejected_since_server_start: Number  # a lone counter sample: rejections since the server started
+    samples: int  # always 1
+    ts: str | None  # the sample's time (ISO)
+
+
+@dataclass(frozen=True)
+class ChurnFigures(Figures):
+    metric: str  # the connection-rate metric read
+    peak_per_s: Number  # the highest rate
+    peak_ts: str | None  # when (ISO)
+    baseline_per_s: Number  # the normal rate before the incident
+    baseline_from: str | None  # how the baseline was taken
+    ratio: float | None  # peak ÷ baseline
+    samples_above: int  # samples above the threshold
+    first_above_ts: str | None  # the first one (ISO)
+    last_above_ts: str | None  # the last one (ISO)
+
+
+@dataclass(frozen=True)
+class EvictionFigures(Figures):
+    evicted: Number  # keys evicted (sum of counter increases)
+    peak_increase: Number  # the largest increase between two samples
+    peak_ts: str | None  # when (ISO)
+    first_increase_ts: str | None  # the first increase (ISO)
+    last_increase_ts: str | None  # the last increase (ISO)
+    counter_resets: int  # counter drops (server restarts) in the series
+    during_incident: bool  # whether evictions overlap the incident window
+    used_memory_peak: Number | None  # the highest used_memory sample
+
+
+class ConnectedClientsSpike(RuleDetector):
     """PM301: connected clients far above normal or close to maxclients: the server is filling up."""
 
     rule = Rule(
@@ -103,18 +169,24 @@ class ConnectedClientsSpike:
         "connected-clients-spike",
         Severity.HIGH,
         "connected clients far above baseline or near maxclients",
-        rule_doc(
-            f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
-            f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
-            f"assumption), or at least {SPIKE_RATIO:g}× and {SPIKE_FLOOR} above the pre-incident baseline.",
-            "each client holds a connection and a file descriptor; when the count reaches maxclients "
-            "the server answers new connections with `max number of clients reached`, and clients "
-            "that retry those connects make the storm worse.",
-            "cap per-process pools (redis-py `BlockingConnectionPool(max_connections=20)`, one "
-            "multiplexer per process in .NET), size maxclients as pods × pool cap plus headroom, and "
-            "raise `ulimit -n` above maxclients + 32.",
+        what=(f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
+              f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
+              f"assumption), or at least {SPIKE_RATIO:g}× and {SPIKE_FLOOR} above the pre-incident baseline."),
+        why=("each client holds a connection and a file descriptor; when the count reaches maxclients "
+             "the server answers new connections with `max number of clients reached`, and clients "
+             "that retry those connects make the storm worse."),
+        recommendation=("cap per-process pools (redis-py `BlockingConnectionPool(max_connections=20)`, one "
+                        "multiplexer per process in .NET), size maxclients as pods × pool cap plus headroom, and "
+                        "raise `ulimit -n` above maxclients + 32."),
+        role=Role.CONSEQUENCE,
+        phrase="a connected-clients spike",
+        actions=(
+            ("process", "Alert on connected_clients near maxclients."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return reuse_connections(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         s = samples(events, "connected_clients")
@@ -131,20 +203,20 @@ class ConnectedClientsSpike:
                 continue
             threshold = NEAR_MAXCLIENTS * maxclients if near else SPIKE_RATIO * max(base or 0.0, 1.0)
             first_above = g.filter(pl.col("value") >= threshold).head(1)
-            stats = {
-                "peak": _num(peak_v), "peak_ts": _iso(peak.get_column("ts")[0]),
-                "baseline": _num(base) if base is not None else None, "baseline_from": base_from,
-                "ratio": round(peak_v / base, 2) if base else None,
-                "maxclients": maxclients, "maxclients_from": mc_from,
-                "pct_of_maxclients": round(100 * peak_v / maxclients, 1) if maxclients else None,
-                "first_above_ts": _iso(first_above.get_column("ts")[0]),
-            }
-            parts = [f"peak {stats['peak']} connected clients"]
+            stats = ClientsSpikeFigures(
+                peak=_num(peak_v), peak_ts=_iso(peak.get_column("ts")[0]),
+                baseline=_num(base) if base is not None else None, baseline_from=base_from,
+                ratio=round(peak_v / base, 2) if base else None,
+                maxclients=maxclients, maxclients_from=mc_from,
+                pct_of_maxclients=round(100 * peak_v / maxclients, 1) if maxclients else None,
+                first_above_ts=_iso(first_above.get_column("ts")[0]),
+            )
+            parts = [f"peak {stats.peak} connected clients"]
             if near:
-                parts.append(f"{stats['pct_of_maxclients']}% of maxclients {maxclients}"
+                parts.append(f"{stats.pct_of_maxclients}% of maxclients {maxclients}"
                              + (" (assumed default)" if "assumed" in mc_from else ""))
             if base is not None:
-                parts.append(f"baseline {stats['baseline']}" + (f" ({stats['ratio']}×)" if base else ""))
+                parts.append(f"baseline {stats.baseline}" + (f" ({stats.ratio}×)" if base else ""))
             rows = pl.concat([first_above, peak, mc_row.select(s.columns)], how="vertical_relaxed").unique(
                 "event_id", keep="first").sort(["ts", "path", "line"])
             f = finding(self.rule, f"{entity}: " + ", ".join(parts), rows, stats,
@@ -164,7 +236,7 @@ def _increase_rows(g: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([before, peaks]).unique("event_id", keep="first").sort(["ts", "path", "line"])
 
 
-class RejectedConnections:
+class RejectedConnections(RuleDetector):
     """PM302: the server turned connections away (maxclients): clients saw `max number of clients reached`."""
 
     rule = Rule(
@@ -172,19 +244,26 @@ class RejectedConnections:
         "rejected-connections",
         Severity.CRITICAL,
         "the server's rejected-connections counter rising",
-        rule_doc(
-            "increases of the `rejected_connections` counter (INFO stats, "
-            "`redis_rejected_connections_total`) between consecutive samples per server, with counter "
-            "resets (a restart) handled; a single sample above zero is reported as cumulative since "
-            "the server started.",
-            "every rejection is a client that could not connect because the server was at maxclients; "
-            "clients retry those connects, so rejections feed the storm that caused them. Any "
-            "rejection is critical.",
-            "find who holds the connections (pods × pool size, leaked clients), cap the pools, raise "
-            "maxclients together with `ulimit -n`, and make clients back off with jitter on "
-            "`max number of clients reached`.",
+        what=("increases of the `rejected_connections` counter (INFO stats, "
+              "`redis_rejected_connections_total`) between consecutive samples per server, with counter "
+              "resets (a restart) handled; a single sample above zero is reported as cumulative since "
+              "the server started."),
+        why=("every rejection is a client that could not connect because the server was at maxclients; "
+             "clients retry those connects, so rejections feed the storm that caused them. Any "
+             "rejection is critical."),
+        recommendation=("find who holds the connections (pods × pool size, leaked clients), cap the pools, raise "
+                        "maxclients together with `ulimit -n`, and make clients back off with jitter on "
+                        "`max number of clients reached`."),
+        role=Role.CONSEQUENCE,
+        phrase="rejected connections",
+        actions=(
+            ("mitigate", "Raise maxclients (and ulimit) to pods x pool cap + headroom."),
+            ("process", "Alert on any rise of rejected_connections."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return cap_connections(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         s = with_increases(samples(events, "rejected_connections"))
@@ -197,16 +276,16 @@ class RejectedConnections:
                 up = g.filter(pl.col("inc") > 0)
                 per_min = g.filter((pl.col("inc") > 0) & (pl.col("dt") > 0)).select(
                     (pl.col("inc") * 60 / pl.col("dt").clip(lower_bound=60)).max()).item()
-                stats = {
-                    "rejected": _num(total), "peak_increase": _num(peak.get_column("inc")[0]),
-                    "peak_ts": _iso(peak.get_column("ts")[0]),
-                    "max_per_minute": _num(per_min) if per_min is not None else None,
-                    "first_increase_ts": _iso(up.get_column("ts").min()),
-                    "last_increase_ts": _iso(up.get_column("ts").max()),
-                    "counter_resets": int(g.get_column("reset").sum()), "samples": g.height,
-                }
-                title = (f"{entity}: {stats['rejected']} connections rejected between {stats['first_increase_ts']} "
-                         f"and {stats['last_increase_ts']} (peak +{stats['peak_increase']} at {stats['peak_ts']})")
+                stats = RejectedFigures(
+                    rejected=_num(total), peak_increase=_num(peak.get_column("inc")[0]),
+                    peak_ts=_iso(peak.get_column("ts")[0]),
+                    max_per_minute=_num(per_min) if per_min is not None else None,
+                    first_increase_ts=_iso(up.get_column("ts").min()),
+                    last_increase_ts=_iso(up.get_column("ts").max()),
+                    counter_resets=int(g.get_column("reset").sum()), samples=g.height,
+                )
+                title = (f"{entity}: {stats.rejected} connections rejected between {stats.first_increase_ts} "
+                         f"and {stats.last_increase_ts} (peak +{stats.peak_increase} at {stats.peak_ts})")
                 f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),
                             start=up.get_column("ts").min(), end=up.get_column("ts").max())
             else:
@@ -214,9 +293,9 @@ class RejectedConnections:
                 value = float(last.get_column("value")[0])
                 if g.get_column("inc").drop_nulls().len() or value <= 0:
                     continue  # several samples and no increase: nothing was rejected in this span
-                stats = {"rejected_since_server_start": _num(value), "samples": 1,
-                         "ts": _iso(last.get_column("ts")[0])}
-                title = (f"{entity}: rejected_connections counter at {stats['rejected_since_server_start']} "
+                stats = RejectedTotalFigures(rejected_since_server_start=_num(value), samples=1,
+                         ts=_iso(last.get_column("ts")[0]))
+                title = (f"{entity}: rejected_connections counter at {stats.rejected_since_server_start} "
                          f"(one sample: rejections since the server started)")
                 f = finding(self.rule, title, last, stats, Confidence.LOW, entities=(entity,),
                             severity=Severity.HIGH)
@@ -224,7 +303,7 @@ class RejectedConnections:
                 yield f
 
 
-class ConnectionChurn:
+class ConnectionChurn(RuleDetector):
     """PM303: connections opened per second far above normal: a reconnect storm seen from the server."""
 
     rule = Rule(
@@ -232,17 +311,23 @@ class ConnectionChurn:
         "connection-churn",
         Severity.HIGH,
         "connections received per second far above baseline",
-        rule_doc(
-            f"the rate of new connections (the `connections_received` counter's increase per second, "
-            f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
-            f"pre-incident baseline and at least {CHURN_FLOOR:g} per second.",
-            "a connection costs the server an accept, a file descriptor, often a TLS handshake and "
-            "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
-            "commands need, so latency rises, clients time out and reconnect again.",
-            "reuse connections (one multiplexer or pool per process), reconnect with exponential "
-            "backoff and jitter, and look for code that creates a client per request.",
+        what=(f"the rate of new connections (the `connections_received` counter's increase per second, "
+              f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
+              f"pre-incident baseline and at least {CHURN_FLOOR:g} per second."),
+        why=("a connection costs the server an accept, a file descriptor, often a TLS handshake and "
+             "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
+             "commands need, so latency rises, clients time out and reconnect again."),
+        recommendation=("reuse connections (one multiplexer or pool per process), reconnect with exponential "
+                        "backoff and jitter, and look for code that creates a client per request."),
+        role=Role.CONSEQUENCE,
+        phrase="connection churn",
+        actions=(
+            ("prevent", "Reuse one multiplexer / pool per process."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return reuse_connections(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         received = with_increases(samples(events, "connections_received")).with_columns(
@@ -261,17 +346,17 @@ class ConnectionChurn:
                     continue
                 threshold = max(CHURN_FLOOR, CHURN_RATIO * base)
                 high = g.filter(pl.col("rate") >= threshold)
-                stats = {
-                    "metric": metric, "peak_per_s": _num(round(peak_v, 3)), "peak_ts": _iso(peak.get_column("ts")[0]),
-                    "baseline_per_s": _num(round(base, 3)), "baseline_from": base_from,
-                    "ratio": round(peak_v / base, 1) if base else None,
-                    "samples_above": high.height,
-                    "first_above_ts": _iso(high.get_column("ts").min()),
-                    "last_above_ts": _iso(high.get_column("ts").max()),
-                }
-                ratio = f"{stats['ratio']}× " if stats["ratio"] else ""
-                title = (f"{entity}: {stats['peak_per_s']} new connections/s at {stats['peak_ts']}, "
-                         f"{ratio}the baseline of {stats['baseline_per_s']}/s")
+                stats = ChurnFigures(
+                    metric=metric, peak_per_s=_num(round(peak_v, 3)), peak_ts=_iso(peak.get_column("ts")[0]),
+                    baseline_per_s=_num(round(base, 3)), baseline_from=base_from,
+                    ratio=round(peak_v / base, 1) if base else None,
+                    samples_above=high.height,
+                    first_above_ts=_iso(high.get_column("ts").min()),
+                    last_above_ts=_iso(high.get_column("ts").max()),
+                )
+                ratio = f"{stats.ratio}× " if stats.ratio else ""
+                title = (f"{entity}: {stats.peak_per_s} new connections/s at {stats.peak_ts}, "
+                         f"{ratio}the baseline of {stats.baseline_per_s}/s")
                 rows = pl.concat([g.filter(pl.col("ts") < high.get_column("ts").min()).tail(1),
                                   high.sort(["rate", "ts"], descending=[True, False]).head(MAX_ROWS - 1)],
                                  how="vertical_relaxed").unique("event_id", keep="first")
@@ -282,7 +367,7 @@ class ConnectionChurn:
                     yield f
 
 
-class Evictions:
+class Evictions(RuleDetector):
     """PM304: keys evicted under memory pressure: cache misses that send load to the backing store."""
 
     rule = Rule(
@@ -290,17 +375,26 @@ class Evictions:
         "evictions",
         Severity.MEDIUM,
         "keys evicted under memory pressure",
-        rule_doc(
-            "increases of the `evicted_keys` counter between consecutive samples per server (resets "
-            "handled), with the peak and, when exported, the memory in use at that time.",
-            "evictions mean Redis hit maxmemory: evicted keys become cache misses, misses go to the "
-            "database and back into Redis, and output or client buffers (connection storms) can "
-            "push memory over the limit in the first place.",
-            "size maxmemory for the working set plus client buffers, set `maxmemory-clients` (7.0+) "
-            "to bound connection memory, and choose an eviction policy that matches the data "
-            "(`allkeys-lru` for caches, `noeviction` for data that must not vanish).",
+        what=("increases of the `evicted_keys` counter between consecutive samples per server (resets "
+              "handled), with the peak and, when exported, the memory in use at that time."),
+        why=("evictions mean Redis hit maxmemory: evicted keys become cache misses, misses go to the "
+             "database and back into Redis, and output or client buffers (connection storms) can "
+             "push memory over the limit in the first place."),
+        recommendation=("size maxmemory for the working set plus client buffers, set `maxmemory-clients` (7.0+) "
+                        "to bound connection memory, and choose an eviction policy that matches the data "
+                        "(`allkeys-lru` for caches, `noeviction` for data that must not vanish)."),
+        role=Role.CONSEQUENCE,
+        phrase="evictions",
+        actions=(
+            ("mitigate", "Raise maxmemory or set an eviction policy suited to the cache."),
         ),
     )
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice("Size memory for the working set", "Evictions under pressure turn cache hits into source "
+                      "reads during the storm.",
+                      (Snippet("conf", "redis.conf", "maxmemory-policy allkeys-lru  # or volatile-lru if only TTL keys "
+                               "may go\n# and raise maxmemory above used_memory at peak"),))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         s = with_increases(samples(events, "evicted_keys"))
@@ -316,15 +410,15 @@ class Evictions:
             in_window = (ctx.window_start is not None and ctx.window_end is not None
                          and start <= ctx.window_end + NEAR_INCIDENT and end >= ctx.window_start - NEAR_INCIDENT)
             m = mem.filter(pl.col("entity") == entity)
-            stats = {
-                "evicted": _num(total), "peak_increase": _num(peak.get_column("inc")[0]),
-                "peak_ts": _iso(peak.get_column("ts")[0]), "first_increase_ts": _iso(start),
-                "last_increase_ts": _iso(end), "counter_resets": int(g.get_column("reset").sum()),
-                "during_incident": in_window,
-                "used_memory_peak": _num(m.get_column("value").max()) if m.height else None,
-            }
-            title = (f"{entity}: {stats['evicted']} keys evicted between {stats['first_increase_ts']} and "
-                     f"{stats['last_increase_ts']} (peak +{stats['peak_increase']})")
+            stats = EvictionFigures(
+                evicted=_num(total), peak_increase=_num(peak.get_column("inc")[0]),
+                peak_ts=_iso(peak.get_column("ts")[0]), first_increase_ts=_iso(start),
+                last_increase_ts=_iso(end), counter_resets=int(g.get_column("reset").sum()),
+                during_incident=in_window,
+                used_memory_peak=_num(m.get_column("value").max()) if m.height else None,
+            )
+            title = (f"{entity}: {stats.evicted} keys evicted between {stats.first_increase_ts} and "
+                     f"{stats.last_increase_ts} (peak +{stats.peak_increase})")
             f = finding(self.rule, title, _increase_rows(g), stats, Confidence.HIGH, entities=(entity,),
                         severity=Severity.MEDIUM if in_window else Severity.LOW, start=start, end=end)
             if f:

@@ -1,59 +1,33 @@
-"""Config fixes per rule that fired, filled in with what the logs showed (formats.md §6).
+"""The shared advice library: the incident's facts, config snippet builders, and the assembly of
+recommendations and action items from the rules that fired.
 
-Only rules that were found get a recommendation. Figures come from `Finding.stats` of every finding
-(so a maxclients line can use the pod count a storm finding measured); the keys read are listed in
-`ALIASES`. Log-derived values only reach a snippet as numbers or through `_safe` (an allow-list), so
-no log text can break a code block.
+Each rule says in its own module what it recommends (`advise(facts)`) and which action items it
+brings (`rule.actions`); this module only holds what several rules share. Figures come from the
+findings' typed figures (`Figures.facts()`: a rule names which of its fields tell the pod count,
+maxclients, ...), the first finding in report order that knows a fact wins. Log-derived values only
+reach a snippet as numbers or through `_safe` (an allow-list), so no log text can break a code block.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from postmortem.model import Finding, Report
+from postmortem.model import ACTION_KINDS, ActionItem, Finding, Recommendation, Snippet
 
 SE = "stackexchange_redis"
 PY = "redis_py"
 
 
 @dataclass(frozen=True)
-class Snippet:
-    lang: str  # code-fence language: csharp, text, python, yaml, conf, sh
-    label: str
-    code: str
+class Advice:
+    """A rule's recommendation for this incident: a title, one paragraph, and config snippets."""
 
-
-@dataclass(frozen=True)
-class Recommendation:
-    rule_id: str
     title: str
     advice: str
     snippets: tuple[Snippet, ...] = ()
-    same_as: tuple[tuple[str, str], ...] = ()  # (snippet label, rule ID) already shown above
-
-
-@dataclass(frozen=True)
-class ActionItem:
-    kind: str  # prevent, mitigate, process
-    text: str
-    rule_ids: tuple[str, ...]
-
-
-# Stats keys detectors may use for the same figure (first found wins).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "pods": ("pods", "pod_count", "n_pods", "hosts", "n_hosts", "clients_hosts"),
-    "pool_cap": ("pool_max", "max_connections", "pool_cap", "pool_size"),
-    "maxclients": ("maxclients", "max_clients"),
-    "peak_clients": ("peak_clients", "connected_clients_max", "max_connected_clients", "peak"),
-    "busy": ("peak_worker_busy", "worker_busy", "worker_busy_max", "busy_max", "busy"),
-    "min_threads": ("worker_min", "min_threads", "min"),
-    "replicas_to": ("replicas_to", "new_size", "to_replicas", "max_replicas"),
-    "replicas_from": ("replicas_from", "from_replicas", "old_size"),
-    "sync_timeout": ("sync_timeout_ms", "synctimeout", "timeout_ms"),
-}
 
 
 def _num(value: object) -> float | None:
@@ -84,44 +58,45 @@ def _vstr(v: tuple[int, ...] | None) -> str:
 
 @dataclass
 class Facts:
-    """What the findings measured, merged across findings of the report."""
+    """What the findings measured, merged across the findings of the report."""
 
     clients: set[str] = field(default_factory=set)
     versions: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    numbers: dict[str, int] = field(default_factory=dict)
+    pods: int | None = None  # client pods (hosts) that talked to Redis
+    pool_cap: int | None = None  # the largest per-pod pool cap a config set
+    maxclients: int | None = None  # the server's maxclients
+    busy: int | None = None  # peak busy .NET worker threads
+    min_threads: int | None = None  # the .NET ThreadPool worker minimum
     endpoint: str = ""
     hpa: str = ""
     deployment: str = ""
-
-    def n(self, name: str) -> int | None:
-        return self.numbers.get(name)
 
     def wants(self, client: str) -> bool:
         """Show snippets for this client: it was seen, or no client was identified at all."""
         return client in self.clients or not self.clients
 
 
-def gather(report: Report) -> Facts:
+NUMBER_FACTS = ("pods", "pool_cap", "maxclients", "busy", "min_threads")
+
+
+def gather(findings: Sequence[Finding], sources: Iterable[str]) -> Facts:
+    """The facts of one incident: client families from the event sources, figures from the findings."""
     facts = Facts()
-    for src in report.event_counts:
+    for src in sources:
         if src in (SE, PY):
             facts.clients.add(src)
-    for f in report.findings:
-        st = {str(k).lower(): v for k, v in f.stats.items()}
-        client = st.get("client")
+    for f in findings:
+        told = f.figures.facts() if f.figures is not None else {}
+        client = told.get("client")
         if client in (SE, PY):
             facts.clients.add(client)
-            v = parse_version(st.get("client_version"))
+            v = parse_version(told.get("client_version"))
             if v and client not in facts.versions:
                 facts.versions[client] = v
-        for name, keys in ALIASES.items():
-            if name in facts.numbers:
-                continue
-            for k in keys:
-                val = _num(st.get(k))
-                if val is not None:
-                    facts.numbers[name] = int(math.ceil(val))
-                    break
+        for name in NUMBER_FACTS:
+            val = _num(told.get(name))
+            if getattr(facts, name) is None and val is not None:
+                setattr(facts, name, int(math.ceil(val)))
         for e in f.entities:
             kind, _, rest = str(e).partition(":")
             if kind == "redis" and not facts.endpoint:
@@ -130,10 +105,10 @@ def gather(report: Report) -> Facts:
                 facts.hpa = _safe(rest.rpartition("/")[2]).lower()
             elif kind == "deployment" and not facts.deployment:
                 facts.deployment = _safe(rest.rpartition("/")[2]).lower()
-        if "pods" not in facts.numbers:
+        if facts.pods is None:
             pods = {e for e in f.entities if str(e).startswith("pod:")}
             if len(pods) > 1:
-                facts.numbers["pods"] = len(pods)
+                facts.pods = len(pods)
     return facts
 
 
@@ -183,7 +158,7 @@ def se_options(facts: Facts, *, backlog: bool = True, single: bool = True) -> Sn
     return Snippet("csharp", "C# ConfigurationOptions", "\n".join(lines))
 
 
-def _py_backoff(facts: Facts) -> tuple[str, str, str]:
+def py_backoff(facts: Facts) -> tuple[str, str, str]:
     """(import name, expression, note) for a jittered backoff this redis-py version has."""
     v = facts.versions.get(PY)
     if v and v < (5, 3):
@@ -199,15 +174,15 @@ def _py_backoff(facts: Facts) -> tuple[str, str, str]:
 
 def pool_cap(facts: Facts) -> int:
     """Per-pod connection cap: 80 % of maxclients shared by the pods seen, else what was set, else 20."""
-    pods, maxc = facts.n("pods"), facts.n("maxclients")
+    pods, maxc = facts.pods, facts.maxclients
     if pods and maxc:
         return max(1, min(50, int(maxc * 0.8) // pods))
-    return facts.n("pool_cap") or 20
+    return facts.pool_cap or 20
 
 
 def py_pool(facts: Facts, *, retry: bool = True) -> Snippet:
     host, port = _endpoint(facts)
-    name, backoff, note = _py_backoff(facts)
+    name, backoff, note = py_backoff(facts)
     cap = pool_cap(facts)
     lines = ["import redis"]
     if retry:
@@ -230,7 +205,7 @@ def py_pool(facts: Facts, *, retry: bool = True) -> Snippet:
 
 
 def py_retry(facts: Facts) -> Snippet:
-    name, backoff, note = _py_backoff(facts)
+    name, backoff, note = py_backoff(facts)
     lines = [f"from redis.backoff import {name}", "from redis.retry import Retry", ""]
     if note:
         lines.append(note)
@@ -239,7 +214,7 @@ def py_retry(facts: Facts) -> Snippet:
 
 
 def maxclients_conf(facts: Facts) -> Snippet:
-    pods, cap, maxc = facts.n("pods"), facts.n("pool_cap") or pool_cap(facts), facts.n("maxclients")
+    pods, cap, maxc = facts.pods, facts.pool_cap or pool_cap(facts), facts.maxclients
     lines = []
     if pods:
         need = pods * cap
@@ -270,9 +245,6 @@ def hpa_yaml(facts: Facts) -> Snippet:
              "spec:", "  behavior:", "    scaleUp:",
              "      stabilizationWindowSeconds: 120  # do not chase CPU burnt by retries",
              "      policies:", "        - type: Pods", "          value: 4", "          periodSeconds: 60"]
-    frm, to = facts.n("replicas_from"), facts.n("replicas_to")
-    if to:
-        lines.insert(0, f"# scaled {frm or '?'} -> {to} replicas during the storm; each new pod opened its own pool")
     return Snippet("yaml", "Kubernetes HPA", "\n".join(lines))
 
 
@@ -338,7 +310,7 @@ def breaker(facts: Facts) -> tuple[Snippet, ...]:
 
 
 def min_threads(facts: Facts) -> Snippet:
-    busy, mn = facts.n("busy"), facts.n("min_threads")
+    busy, mn = facts.busy, facts.min_threads
     n = max(200, int(math.ceil((busy or 0) * 1.5 / 50.0)) * 50)
     lines = []
     if busy and mn:
@@ -363,7 +335,7 @@ def alerts() -> Snippet:
     ]))
 
 
-def _clients(facts: Facts, se: Callable[[], list[Snippet]], py: Callable[[], list[Snippet]]) -> tuple[Snippet, ...]:
+def for_clients(facts: Facts, se: Callable[[], list[Snippet]], py: Callable[[], list[Snippet]]) -> tuple[Snippet, ...]:
     out: list[Snippet] = []
     if facts.wants(SE):
         out += se()
@@ -372,146 +344,85 @@ def _clients(facts: Facts, se: Callable[[], list[Snippet]], py: Callable[[], lis
     return tuple(out)
 
 
-# ---- per rule ---------------------------------------------------------------------------------------
+# ---- assembly ----------------------------------------------------------------------------------------
 
-def _rec(rule_id: str, facts: Facts) -> tuple[str, str, tuple[Snippet, ...]] | None:
-    """(title, advice, snippets) for one rule, or None for rules without a config fix."""
-    se_full = lambda: [se_connection_string(facts), se_options(facts)]  # noqa: E731
-    if rule_id == "PM001":
-        return ("Make every input readable", "Force a parser with `--source-type NAME=GLOB` where a format was "
-                "mis-detected, or attach the unrecognized samples below to a parser issue.", ())
-    if rule_id == "PM002":
-        return ("Fix clock skew", "Run chrony/NTP on every node; until then read cross-source ordering with care.", ())
-    if rule_id == "PM100":
-        return ("Survive a Redis outage without a storm",
-                "Clients must keep running while Redis is away and come back spread out in time, not at once; "
-                "a circuit breaker stops hammering an endpoint that is down.",
-                _clients(facts, se_full, lambda: [py_pool(facts)]) + breaker(facts))
-    if rule_id in ("PM101", "PM402"):
-        return ("Reconnect with exponential backoff and jitter",
-                "Pods disconnected by one event must not reconnect at the same instants.",
-                _clients(facts, lambda: [se_options(facts, single=False)], lambda: [py_retry(facts)])
-                + ((maxclients_conf(facts),) if rule_id == "PM101" else ()))
-    if rule_id == "PM102":
-        return ("One retry layer with a budget, plus a circuit breaker",
-                "Retries kept a failing Redis down: keep a single retry layer (3 tries, jittered) and no outer "
-                "loop (Polly/tenacity) around it; open a breaker when Redis is down.",
-                _clients(facts, lambda: [se_options(facts, single=False)], lambda: [py_retry(facts)])
-                + breaker(facts))
-    if rule_id in ("PM103", "PM302", "PM404"):
-        return ("Cap connections per pod and size maxclients for all pods",
-                "Size maxclients as pods x per-pod pool cap + headroom, and cap every pool so the sum cannot "
-                "exceed it.",
-                _clients(facts, lambda: [se_options(facts, backlog=False)], lambda: [py_pool(facts)])
-                + (maxclients_conf(facts),) + somaxconn() + ((alerts(),) if rule_id != "PM404" else ()))
-    if rule_id == "PM104":
-        return ("Bound the pool and time out waits",
-                "A blocking pool with a cap and a wait timeout turns exhaustion into fast, visible errors.",
-                _clients(facts, lambda: [se_options(facts, backlog=False)], lambda: [py_pool(facts)]))
-    if rule_id in ("PM105", "PM405"):
-        return ("Raise the .NET thread-pool minimum", "Busy threads above Min mean continuations waited for "
-                "thread injection; timeouts followed.", (min_threads(facts),))
-    if rule_id in ("PM106", "PM406"):
-        return ("Set timeouts that fit the workload",
-                "Too short gives false timeouts that feed retries; missing lets hung sockets hold pool slots.",
-                _clients(facts, lambda: [se_connection_string(facts)], lambda: [py_pool(facts, retry=False)]))
-    if rule_id == "PM107":
-        return ("Treat LOADING as retryable after a restart",
-                "Retry BusyLoadingError with backoff and keep the pod out of the Service until Redis answers.",
-                _clients(facts, lambda: [se_options(facts, single=False)], lambda: [Snippet(
-                    "python", "redis-py", "from redis.exceptions import BusyLoadingError\n\n"
-                    f"r = redis.Redis(connection_pool=POOL, retry=Retry({_py_backoff(facts)[1]}, 5),\n"
-                    "                retry_on_error=[BusyLoadingError])")]) + (probes_yaml(),))
-    if rule_id in ("PM201", "PM203"):
-        return ("Keep Redis out of the liveness probe",
-                "A Redis blip must not restart pods: each restart reconnects and adds to the storm.",
-                (probes_yaml(),) + _clients(facts, lambda: [se_connection_string(facts)], lambda: []))
-    if rule_id == "PM202":
-        return ("Slow the autoscaler down during a storm",
-                "Retries burn CPU, the HPA adds pods, each new pod opens its pool: limit scale-up speed and "
-                "roll out one pod at a time.", (hpa_yaml(facts), rollout_yaml()))
-    if rule_id in ("PM301", "PM303"):
-        return ("Reuse connections", "One multiplexer / pool per process; connection churn and client spikes "
-                "come from clients created per request or reconnecting together.",
-                _clients(facts, lambda: [se_options(facts, backlog=False)], lambda: [py_pool(facts)])
-                + (alerts(),))
-    if rule_id == "PM304":
-        return ("Size memory for the working set", "Evictions under pressure turn cache hits into source "
-                "reads during the storm.",
-                (Snippet("conf", "redis.conf", "maxmemory-policy allkeys-lru  # or volatile-lru if only TTL keys "
-                         "may go\n# and raise maxmemory above used_memory at peak"),))
-    if rule_id == "PM401":
-        return ("abortConnect=false", "With abortConnect=true a Redis blip at startup crashes the pod, and "
-                "every restart reconnects.", tuple(se_full()))
-    if rule_id == "PM403":
-        return ("One client per process", "A multiplexer or client per request multiplies connections by the "
-                "request rate.", _clients(facts, lambda: [se_options(facts)], lambda: [py_pool(facts)]))
-    return None
+def recommendations(findings: Sequence[Finding], advise: Callable[[str], Advice | None]) -> tuple[Recommendation, ...]:
+    """One recommendation per rule found, in rule-ID order; the finding's own text leads the advice.
 
-
-def recommendations(report: Report) -> list[Recommendation]:
-    """One recommendation per rule found, in rule-ID order; the finding's own text leads the advice."""
-    facts = gather(report)
+    `advise(rule_id)` is the rule's own advice for this incident's facts (None: the doc text alone).
+    """
     by_rule: dict[str, list[Finding]] = {}
-    for f in report.findings:
+    for f in findings:
         by_rule.setdefault(f.rule_id, []).append(f)
     out = []
     shown: dict[Snippet, str] = {}  # the same snippet twice is shown once and referenced after
     for rule_id in sorted(by_rule):
-        rec = _rec(rule_id, facts)
+        rec = advise(rule_id)
         own = next((f.recommendation for f in by_rule[rule_id] if f.recommendation), "")
         if rec is None:
             if own:
                 out.append(Recommendation(rule_id, by_rule[rule_id][0].name, own))
             continue
-        title, advice, snippets = rec
-        fresh = tuple(sn for sn in snippets if sn not in shown)
-        same = tuple((sn.label, shown[sn]) for sn in snippets if sn in shown)
+        fresh = tuple(sn for sn in rec.snippets if sn not in shown)
+        same = tuple((sn.label, shown[sn]) for sn in rec.snippets if sn in shown)
         for sn in fresh:
             shown[sn] = rule_id
-        out.append(Recommendation(rule_id, title, own or advice, fresh, same))
-    return out
+        out.append(Recommendation(rule_id, rec.title, own or rec.advice, fresh, same))
+    return tuple(out)
 
 
-_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "PM001": (("process", "Extend parser coverage for the unrecognized inputs listed below."),),
-    "PM002": (("process", "Enforce NTP/chrony on every node and alert on clock offset."),),
-    "PM100": (("mitigate", "Put a circuit breaker in front of Redis and a fallback to the source of truth."),
-              ("process", "Alert when clients cannot reach Redis for more than 30 s.")),
-    "PM101": (("prevent", "Use jittered exponential reconnects in every client."),
-              ("process", "Load-test a Redis restart with production pod counts before the next release.")),
-    "PM102": (("prevent", "Keep one retry layer with a budget (3 tries, jittered); remove outer retry loops."),
-              ("mitigate", "Open a circuit breaker while Redis is down instead of retrying.")),
-    "PM103": (("prevent", "Cap per-pod pools and size maxclients as pods x cap + headroom."),
-              ("process", "Alert on rejected_connections > 0 and connected_clients above 90 % of maxclients.")),
-    "PM104": (("prevent", "Use a bounded, blocking pool with a wait timeout."),),
-    "PM105": (("prevent", "Make the Redis call path async end-to-end."),
-              ("mitigate", "Raise ThreadPool minimum threads at startup.")),
-    "PM106": (("process", "Check SLOWLOG and server CPU during the window; alert on p99 latency."),),
-    "PM107": (("mitigate", "Retry LOADING with backoff and gate readiness on Redis answering."),),
-    "PM201": (("prevent", "Stop restarting pods on Redis errors (liveness must not depend on Redis)."),),
-    "PM202": (("prevent", "Limit HPA scale-up speed (stabilization window, pods per minute)."),),
-    "PM203": (("prevent", "Move the Redis check from the liveness to the readiness probe."),),
-    "PM301": (("process", "Alert on connected_clients near maxclients."),),
-    "PM302": (("mitigate", "Raise maxclients (and ulimit) to pods x pool cap + headroom."),
-              ("process", "Alert on any rise of rejected_connections.")),
-    "PM303": (("prevent", "Reuse one multiplexer / pool per process."),),
-    "PM304": (("mitigate", "Raise maxmemory or set an eviction policy suited to the cache."),),
-    "PM401": (("prevent", "Set abortConnect=false in every StackExchange.Redis connection string."),),
-    "PM402": (("prevent", "Replace constant/linear retry policies with jittered exponential backoff."),),
-    "PM403": (("prevent", "Create one client per process (static Lazy<ConnectionMultiplexer> / module-level pool)."),),
-    "PM404": (("prevent", "Cap the redis-py pool (BlockingConnectionPool max_connections, timeout)."),),
-    "PM405": (("mitigate", "Raise ThreadPool.SetMinThreads to the observed burst."),),
-    "PM406": (("prevent", "Set connect and command timeouts explicitly (5 s / 2 s) in every client."),),
-}
-_KIND_ORDER = {"prevent": 0, "mitigate": 1, "process": 2}
-
-
-def action_items(report: Report) -> list[ActionItem]:
-    """Prevent / mitigate / process items for the rules found; the same item from two rules is merged."""
+def action_items(actions: Iterable[tuple[str, tuple[tuple[str, str], ...]]]) -> tuple[ActionItem, ...]:
+    """Prevent / mitigate / process items of the rules found, given as (rule ID, rule.actions); the
+    same item from two rules is merged."""
     merged: dict[tuple[str, str], list[str]] = {}
-    for rule_id in sorted({f.rule_id for f in report.findings}):
-        for kind, text in _ACTIONS.get(rule_id, ()):
+    for rule_id, items in sorted(actions):
+        for kind, text in items:
             merged.setdefault((kind, text), []).append(rule_id)
-    items = [ActionItem(kind, text, tuple(rules)) for (kind, text), rules in merged.items()]
-    return sorted(items, key=lambda a: (_KIND_ORDER[a.kind], a.rule_ids, a.text))
+    out = [ActionItem(kind, text, tuple(rules)) for (kind, text), rules in merged.items()]
+    return tuple(sorted(out, key=lambda a: (ACTION_KINDS.index(a.kind), a.rule_ids, a.text)))
+
+
+# ---- advice several rules share -----------------------------------------------------------------------
+
+def reconnect_backoff(facts: Facts, *, with_maxclients: bool = False) -> Advice:
+    return Advice("Reconnect with exponential backoff and jitter",
+                  "Pods disconnected by one event must not reconnect at the same instants.",
+                  for_clients(facts, lambda: [se_options(facts, single=False)], lambda: [py_retry(facts)])
+                  + ((maxclients_conf(facts),) if with_maxclients else ()))
+
+
+def cap_connections(facts: Facts, *, with_alerts: bool = True) -> Advice:
+    return Advice("Cap connections per pod and size maxclients for all pods",
+                  "Size maxclients as pods x per-pod pool cap + headroom, and cap every pool so the sum cannot "
+                  "exceed it.",
+                  for_clients(facts, lambda: [se_options(facts, backlog=False)], lambda: [py_pool(facts)])
+                  + (maxclients_conf(facts),) + somaxconn() + ((alerts(),) if with_alerts else ()))
+
+
+def thread_pool_minimum(facts: Facts) -> Advice:
+    return Advice("Raise the .NET thread-pool minimum", "Busy threads above Min mean continuations waited for "
+                  "thread injection; timeouts followed.", (min_threads(facts),))
+
+
+def fitting_timeouts(facts: Facts) -> Advice:
+    return Advice("Set timeouts that fit the workload",
+                  "Too short gives false timeouts that feed retries; missing lets hung sockets hold pool slots.",
+                  for_clients(facts, lambda: [se_connection_string(facts)], lambda: [py_pool(facts, retry=False)]))
+
+
+def redis_free_liveness(facts: Facts) -> Advice:
+    return Advice("Keep Redis out of the liveness probe",
+                  "A Redis blip must not restart pods: each restart reconnects and adds to the storm.",
+                  (probes_yaml(),) + for_clients(facts, lambda: [se_connection_string(facts)], lambda: []))
+
+
+def reuse_connections(facts: Facts) -> Advice:
+    return Advice("Reuse connections", "One multiplexer / pool per process; connection churn and client spikes "
+                  "come from clients created per request or reconnecting together.",
+                  for_clients(facts, lambda: [se_options(facts, backlog=False)], lambda: [py_pool(facts)])
+                  + (alerts(),))
+
+
+def se_full(facts: Facts) -> list[Snippet]:
+    """The StackExchange.Redis connection string and ConfigurationOptions with a single multiplexer."""
+    return [se_connection_string(facts), se_options(facts)]
