@@ -2,7 +2,7 @@
 
 Same events and report → byte-identical SVG: fixed sizes, `svg.hashsalt`, no date metadata, text kept
 as `<text>` (escaped by matplotlib's XML writer), math parsing off so `$` in a host name stays text.
-Log-derived labels (host names) are redacted and shortened before they reach matplotlib.
+Log-derived labels (host names, redacted by the analysis) are shortened before they reach matplotlib.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 import polars as pl
 
 from postmortem.model import Report, event_weight
-from postmortem.redaction import redact_text
 
 ATTEMPT_KINDS = (
     "redis.connect_failed", "redis.reconnect_attempt", "redis.server.client_accepted", "redis.max_clients",
@@ -35,9 +34,8 @@ class Chart:
     svg: str  # a complete SVG document
 
 
-def _label(text: object, redact: bool) -> str:
+def _label(text: object) -> str:
     s = str(text or "")
-    s = (redact_text(s) or "") if redact else s
     s = re.sub(r"[\x00-\x1f\x7f]", " ", s).lstrip("_")  # matplotlib hides labels starting with "_"
     return s[:40] or "(none)"
 
@@ -143,7 +141,7 @@ def _pods(report: Report, events: pl.DataFrame) -> Chart | None:
     every, unit = _bucket(rows)
     fig, ax = _figure(f"Connection attempts per {unit}, top {len(top)} hosts", f"attempts / {unit}")
     for host, (xs, ys) in _series(rows.filter(pl.col("host").is_in(top)), "host", top, every).items():
-        ax.plot(xs, ys, linewidth=1, drawstyle="steps-post", label=_label(host, report.redacted))
+        ax.plot(xs, ys, linewidth=1, drawstyle="steps-post", label=_label(host))
     return Chart("pods", "Attempts per host", _finish(fig, ax, report, "postmortem-pods"))
 
 

@@ -1,7 +1,6 @@
 """One Jinja environment for every text format, and `render`, the single entry point for reports.
 
-`render(report, fmt, events=..., output=...)` redacts the report (unless --no-redact), derives the
-postmortem sections, draws the charts when the events table is given, and returns the text. For
+`render(report, fmt, events=..., output=...)` derives the postmortem sections, draws the charts when the events table is given, and returns the text. For
 Markdown written to a file the charts go beside it in `<stem>_files/` and are linked; HTML inlines them.
 """
 
@@ -22,7 +21,6 @@ from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
 from reports.recommendations import action_items, recommendations
-from reports.redaction import redact_report, scrub
 from reports.sections import causes, detection, duration, impact, merged_timeline
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
@@ -91,28 +89,12 @@ def _env(autoescape: bool) -> Environment:
     return env
 
 
-def _scrub_impact(imp, redacted: bool):
-    if not redacted:
-        return imp
-    from dataclasses import replace
-
-    return replace(imp, hosts=tuple((scrub(h), n) for h, n in imp.hosts), endpoints=scrub(imp.endpoints))
-
-
-def _scrub_detection(signs, redacted: bool):
-    if not redacted:
-        return signs
-    from dataclasses import replace
-
-    return tuple(replace(s, evidence=replace(s.evidence, text=scrub(s.evidence.text))) for s in signs)
-
-
 def sections(report: Report, events: pl.DataFrame | None) -> dict:
-    """Everything the templates show besides the report itself (report already redacted)."""
+    """Everything the templates show besides the report itself (the analysis redacted both inputs)."""
     return {
         "causes": causes(report),
-        "impact": _scrub_impact(impact(report, events), report.redacted),
-        "detection": _scrub_detection(detection(events), report.redacted),
+        "impact": impact(report, events),
+        "detection": detection(events),
         "timeline": merged_timeline(report),
         "recommendations": recommendations(report),
         "actions": action_items(report),
@@ -149,7 +131,6 @@ def chart_dir(output: Path) -> Path:
 
 def render(report: Report, fmt: str, events: pl.DataFrame | None = None, output: Path | None = None) -> str:
     """The report as `md`, `html` or `json` text; Markdown to a file also writes its chart files."""
-    report = redact_report(report)
     s = sections(report, events)
     if fmt == "json":
         return render_json_doc({**report_dict(report), **_json_sections(s)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import polars as pl
@@ -15,8 +14,8 @@ from postmortem.analysis.story import build_story
 from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
-from postmortem.model import Evidence, Finding, Report, TimelineEntry, UnrecognizedSample
-from postmortem.redaction import redact_text
+from postmortem.model import Finding, Report, TimelineEntry
+from postmortem.redaction import redact_events, redact_report
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,6 @@ def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
     if opts.select and not any(rule_id.startswith(s) for s in opts.select):
         return False
     return not any(rule_id.startswith(s) for s in opts.ignore)
-
-
-def _redact_evidence(ev: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
-    return tuple(dataclasses.replace(e, text=redact_text(e.text) or "") for e in ev)
-
-
-def _redact_finding(f: Finding) -> Finding:
-    return dataclasses.replace(f, evidence=_redact_evidence(f.evidence), title=redact_text(f.title) or "")
 
 
 def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
@@ -92,20 +83,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     summary = f"{story.summary} {accounting}" if story and story.summary else accounting
     unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
     templates = message_templates(events, unrecognized)
-    if opts.redact:
-        templates = [{**t, "template": redact_text(t["template"]), "example": redact_text(t["example"])}
-                     for t in templates]
-    inputs = result.inputs
-    if opts.redact:
-        findings = [_redact_finding(f) for f in findings]
-        timeline = [dataclasses.replace(t, evidence=_redact_evidence(t.evidence)) for t in timeline]
-        for f in inputs:
-            f.unrecognized_samples = [UnrecognizedSample(s.line, redact_text(s.text) or "")
-                                      for s in f.unrecognized_samples]
     counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
     report = Report(
         tool_version=__version__,
-        inputs=tuple(inputs),
+        inputs=tuple(result.inputs),
         window_start=ctx.window_start,
         window_end=ctx.window_end,
         summary=summary,
@@ -119,4 +100,9 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         templates=tuple(templates),
         story=story.as_dict() if story else {},
     )
+    if opts.redact:  # the one redaction pass: everything that leaves the analysis
+        report = redact_report(report)
+        result.events = redact_events(events)
+        result.inputs = list(report.inputs)
+        result.warnings = list(report.warnings)
     return report, result
