@@ -36,10 +36,10 @@ def test_outage_and_storm_windows_are_shaded():
 
 
 def test_host_labels_are_escaped_and_come_redacted_from_the_analysis():
-    pods = render_charts(build_report(), build_events())[2].svg
+    pods = render_charts(build_report(), build_events(redacted=False))[2].svg
     assert "<script" not in pods and "&lt;script&gt;alert(1)&lt;/script&gt;" in pods
     assert "hunter2" in pods  # charts draw what they are given; the analysis redacts once
-    redacted = render_charts(build_report(), redact_events(build_events()))[2].svg
+    redacted = render_charts(build_report(), redact_events(build_events(redacted=False)))[2].svg
     assert "hunter2" not in redacted and "password=***" in redacted
 
 

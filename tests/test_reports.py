@@ -25,6 +25,7 @@ from postmortem.model import (
     UnrecognizedSample,
     conform_events,
 )
+from postmortem.redaction import redact_events, redact_report
 from reports.mermaid import mermaid_label
 from reports.recommendations import recommendations
 from reports.render import md_code, md_escape, render
@@ -82,7 +83,7 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
                   ["odd.txt: mixed encodings " + HOSTILE],
                   [UnrecognizedSample(1, HOSTILE), UnrecognizedSample(2, "AUTH default hunter2")]),
     )
-    return Report(
+    report = Report(
         tool_version="0.0.0-test", inputs=inputs, window_start=t(0), window_end=t(40),
         summary="A 11.6 s outage of redis:6379 triggered a reconnect storm (40 pods) " + HOSTILE,
         findings=findings, timeline=timeline, assumptions=("Timestamps without a zone were read as UTC.",),
@@ -91,9 +92,10 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
                     "example": "Error 111 connecting to redis://u:pw@h:6379 password=hunter2"},),
         redacted=redacted, generated_at="2026-03-15T00:00:00Z",
     )
+    return redact_report(report) if redacted else report  # as pipeline.analyze hands it over
 
 
-def build_events() -> pl.DataFrame:
+def build_events(redacted: bool = True) -> pl.DataFrame:
     rows = []
     for i in range(60):
         host = ["w-1", "w-2", HOSTILE, "password=hunter2"][i % 4]
@@ -106,7 +108,8 @@ def build_events() -> pl.DataFrame:
     rows.append({"ts": t(12), "source": "metrics", "kind": "metric.sample", "path": "m.prom", "line": 20,
                  "level": "info", "metric": "maxclients", "value": 10000.0})
     df = pl.DataFrame(rows, infer_schema_length=None)
-    return conform_events(df.with_columns(pl.int_range(pl.len()).alias("event_id")))
+    events = conform_events(df.with_columns(pl.int_range(pl.len()).alias("event_id")))
+    return redact_events(events) if redacted else events
 
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "reports" / "report.schema.json").read_text())
