@@ -33,7 +33,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     # redis://user:pass@host, rediss://:ab/cd+KEY=@host (base64 keys hold '/' and '+'), a password holding '@'
     (r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^:/@\s]{0,200}:)(?:[^\s@]{0,400}@){1,4}", r"${1}" + MASK + "@"),
     # JSON / Python dict: "password": "x", 'pwd': 'x', "primaryKey": "a\"b"
-    (r"(?i)([\"']\w{0,40}" + _KEYS + r"[\"']\s*:\s*)(?:" + _DQ + r"|'[^'\n]*'?)", r"${1}\"" + MASK + "\""),
+    (r"(?i)([\"']\w{0,40}" + _KEYS + r"[\"']\s*:\s*)(?:" + _DQ + r"|'[^'\n]*'?)", '${1}"' + MASK + '"'),
     # JSON inside a JSON string: \"password\": \"x\"
     (r"(?i)(\\\"\w{0,40}" + _KEYS + r"\\\"\s*:\s*)\\\"(?:[^\"\\\n]|\\[^\"\n])*(?:\\\")?", r"${1}\"" + MASK + r"\""),
     # password=..., Password: ..., REDIS_PASSWORD=..., REDIS_AUTH=... in connection strings, kwargs, queries

@@ -83,6 +83,18 @@ def test_secret_removed_context_kept(text, secret, context):
         assert context in out, out
 
 
+def test_json_stays_json():
+    """Redacting a JSON document (an event's attrs) keeps it valid JSON and says which key was masked."""
+    import json
+
+    doc = json.dumps({"password": "pw\"1", "note": 'cfg {"password": "inner"}', "url": "redis://:k/+=@h:1",
+                      "primaryKey": "a+/b=", "has": "***"})
+    for out in (redact_text(doc), _polars(doc)):
+        back = json.loads(out)
+        assert back["password"] == MASK and back["primaryKey"] == MASK and "inner" not in out
+        assert back["url"] == "redis://:***@h:1"
+
+
 @pytest.mark.parametrize(("text", "secret", "context"), CASES, ids=[c[1][:20] for c in CASES])
 def test_python_and_polars_agree_and_are_idempotent(text, secret, context):
     once = redact_text(text)
