@@ -7,7 +7,7 @@ error of a traceback that runs through redis-py frames. Server replies that ever
 (`max number of clients reached`, `LOADING`, `NOAUTH`, `READONLY`) need Python context, and text of
 other clients (ioredis, Redisson, Jedis, StackExchange.Redis) is never claimed.
 Configuration (URLs, `Redis(...)` kwargs, `Retry(...)`, versions) becomes `redis.config` with the
-options parsed into attrs and secrets redacted at parse time.
+options parsed into attrs; text stays as logged (postmortem/redaction.py redacts every output once).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import polars as pl
 from parsers import redis_client_kinds as ck
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
 from postmortem.model import Kind
-from postmortem.redaction import redact_expr
 
 # --- error messages (formats.md §2.2) --------------------------------------------------------------------
 # redis-py wording: claimed without further context.
@@ -304,7 +303,7 @@ class RedisPyRecognizer:
                 pl.lit("redis:") + endpoint,
                 pl.lit("redis:") + socket_path,
             ),
-            message=redact_expr(pl.coalesce(hit, text.str.extract(r"^\s*([^\n]*)", 1))).str.slice(0, 2000),
+            message=pl.coalesce(hit, text.str.extract(r"^\s*([^\n]*)", 1)).str.slice(0, 2000),
             value=retry.struct.field("s").cast(pl.Float64, strict=False),
             attrs=compact_attrs(
                 # an app logging only str(e) of the WatchError: the wording names what redis-py raised
@@ -316,7 +315,7 @@ class RedisPyRecognizer:
                 host=ep.struct.field("host"),
                 port=ep.struct.field("port").cast(pl.Int64, strict=False),
                 socket=socket_path,
-                error=redact_expr(detail.str.strip_chars()).str.slice(0, 500),
+                error=detail.str.strip_chars().str.slice(0, 500),
                 phase=pl.col("_phase"),
                 timeout=pl.when(timeout).then(pl.lit(True)),
                 retry_in_s=retry.struct.field("s").cast(pl.Float64, strict=False),
@@ -347,11 +346,11 @@ class RedisPyRecognizer:
             entity=pl.when(host.is_not_null()).then(
                 pl.lit("redis:") + host + pl.when(port.is_not_null()).then(pl.lit(":") + port).otherwise(pl.lit(""))
             ),
-            message=redact_expr(line.str.strip_chars()).str.slice(0, 2000),
+            message=line.str.strip_chars().str.slice(0, 2000),
             attrs=compact_attrs(
                 client=pl.lit("redis_py"),
                 version=pl.coalesce(*(version.struct.field(str(i)) for i in (1, 2, 3))),
-                url=redact_expr(url),
+                url=url,
                 host=host,
                 port=port,
                 db=pl.coalesce(opts["db"], url_ep.struct.field("db")),

@@ -4,7 +4,7 @@ logs and logged configuration, as typed `redis.*` events.
 Why one module: every SE.Redis text shares the same `key: value` field vocabulary (formats.md §1),
 so one field table serves timeouts (1.0 `qu=0`, 1.x, 2.x, 3.x), failures and connect logs. Fields
 are extracted by NAME, never by position, because their order and presence change per version.
-Secrets are redacted from the text before anything is extracted, so they are never stored.
+Text stays as logged; postmortem/redaction.py redacts every output once (unless --no-redact).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import polars as pl
 
 from parsers import redis_client_kinds as ck
 from postmortem.model import Kind
-from postmortem.redaction import redact_expr
 
 _EP = r"[\w.\-\[\]*]+:\d+"  # host:port (hosts may be [REDACTED] or masked)
 
@@ -228,7 +227,7 @@ class StackExchangeRedis:
             return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
         logger = pl.col("logger").fill_null("") if "logger" in cand.columns else pl.lit("")
         cand = cand.with_columns(
-            _t=redact_expr(pl.col("text")),
+            _t=pl.col("text"),
             _se=pl.col("text").str.contains(_SE_CONTEXT) | logger.str.contains(r"StackExchange\.Redis"),
         )
         t = pl.col("_t")

@@ -122,7 +122,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
         generated_at=generated_at, since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
     )
     report, result = run(list(paths), opts)
-    for w in result.warnings:
+    for w in report.warnings:
         click.echo(f"postmortem: warning: {w}", err=True)
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
@@ -159,18 +159,21 @@ def _write_charts(folder: Path, files: list[tuple[str, str]]) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(["ndjson", "csv", "parquet"]), default="ndjson",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--no-redact", is_flag=True, help="Keep secrets in the events (redacted by default).")
 @with_input_options
-def parse(paths, fmt, output, tz, year, now, source_type):
+def parse(paths, fmt, output, no_redact, tz, year, now, source_type):
     """Print the normalized events table of PATHS."""
     from postmortem.input.ingest import ingest
+    from postmortem.redaction import redact_events, redact_text
 
     result = ingest(list(paths), _ingest_options(tz, year, now, source_type))
+    shown = (lambda s: s) if no_redact else redact_text
     for w in result.warnings:
-        click.echo(f"postmortem: warning: {w}", err=True)
-    events = result.events
+        click.echo(f"postmortem: warning: {shown(w)}", err=True)
+    events = result.events if no_redact else redact_events(result.events)
     for i in result.inputs:
         click.echo(
-            f"postmortem: {i.path}: parser={i.parser or '-'} lines={i.lines} events={i.events} "
+            f"postmortem: {shown(i.path)}: parser={i.parser or '-'} lines={i.lines} events={i.events} "
             f"unrecognized={i.unrecognized_lines} blank={i.blank_lines}", err=True,
         )
     if fmt == "parquet":

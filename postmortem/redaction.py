@@ -1,55 +1,89 @@
-"""Secret redaction: passwords and tokens in connection strings never reach a report.
+"""Secret redaction: the one pass that keeps passwords, keys and tokens out of every output.
 
-Applied at parse time to `redis.config` text and again to every string a report shows, so every
-rule is idempotent (redacting twice changes nothing more). The same patterns run in polars (Rust
-regex) and in Python's `re`; they stay in the linear-time subset: no look-around, no backreferences,
-and every repetition that precedes a literal is bounded so Python's backtracking stays linear too.
+Recognizers keep log text raw; redaction runs once, at the output boundary: at the end of
+`analysis.pipeline.analyze` (`redact_report` over the whole Report, `redact_events` over the events
+the renderers still read) and in `postmortem parse` before the table is written. `--no-redact` is
+the only way around it. Every rule is idempotent (redacting twice changes nothing more).
+
+The same patterns run in polars (Rust regex) and in Python's `re`; they stay in the linear-time
+subset: no look-around, no backreferences, and every repetition that precedes a literal is bounded
+so Python's backtracking stays linear too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import polars as pl
 
 MASK = "***"
 
-# Key names whose value is a secret (matched as the end of a word: REDIS_PASSWORD, aws_secret_access_key).
+# Key names whose value is a secret (matched as the end of a word: REDIS_PASSWORD, aws_secret_access_key,
+# REDIS_AUTH, primaryKey from `az redis list-keys`).
 _KEYS = (
     r"(?:password|passwd|pwd|pass|secret|token|access[_-]?key|api[_-]?key|auth[_-]?token|sas[_-]?key|"
-    r"client[_-]?secret|credentials?|requirepass|masterauth|sig)"
+    r"client[_-]?secret|credentials?|requirepass|masterauth|sig|_auth|primary[_-]?key|secondary[_-]?key)"
 )
+# A double-quoted value in which \" does not end the string (JSON, MONITOR output).
+_DQ = r"\"(?:[^\"\\\n]|\\.)*\"?"
 
 # (pattern, replacement); `${1}` is the kept prefix. Order matters: URLs first, then quoted keys.
 _RULES: tuple[tuple[str, str], ...] = (
-    # redis://user:pass@host, rediss://:pass@host, any scheme://user:pass@ (a password may hold '@')
-    (r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^:/@\s]{0,200}:)[^/\s]+@", r"${1}" + MASK + "@"),
-    # JSON / Python dict: "password": "x", 'pwd': 'x'
-    (r"(?i)([\"']\w{0,40}" + _KEYS + r"[\"']\s*:\s*)(?:\"[^\"]*\"?|'[^']*'?)", r"${1}\"" + MASK + "\""),
-    # password=..., Password: ..., REDIS_PASSWORD=..., pwd=... in connection strings, kwargs, queries, dumps
+    # redis://user:pass@host, rediss://:ab/cd+KEY=@host (base64 keys hold '/' and '+'), a password holding '@'
+    (r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^:/@\s]{0,200}:)(?:[^\s@]{0,400}@){1,4}", r"${1}" + MASK + "@"),
+    # JSON / Python dict: "password": "x", 'pwd': 'x', "primaryKey": "a\"b"
+    (r"(?i)([\"']\w{0,40}" + _KEYS + r"[\"']\s*:\s*)(?:" + _DQ + r"|'[^'\n]*'?)", '${1}"' + MASK + '"'),
+    # JSON inside a JSON string: \"password\": \"x\"
+    (r"(?i)(\\\"\w{0,40}" + _KEYS + r"\\\"\s*:\s*)\\\"(?:[^\"\\\n]|\\[^\"\n])*(?:\\\")?", r"${1}\"" + MASK + r"\""),
+    # password=..., Password: ..., REDIS_PASSWORD=..., REDIS_AUTH=... in connection strings, kwargs, queries
     (
-        r"(?i)\b(\w{0,40}" + _KEYS + r"\s*[=:]\s*)(?:\"[^\"]*\"?|'[^']*'?|[^,;&\s)\]}\"']+)",
+        r"(?i)\b(\w{0,40}" + _KEYS + r"\s*[=:]\s*)(?:" + _DQ + r"|\\\"(?:[^\"\\\n]|\\[^\"\n])*(?:\\\")?|'[^']*'?|[^,;&\s)\]}\"']+)",
         r"${1}" + MASK,
     ),
-    # redis.conf / CONFIG SET: requirepass x, masterauth "x"
+    # URL-encoded connection strings: password%3Dsecret%2Cssl%3DTrue (the value ends at %2C, %26, %3B)
+    (
+        r"(?i)\b(\w{0,40}" + _KEYS + r"%3D)(?:[^%&\s,;\"']|%[013-9a-f][0-9a-f]|%2[0-57-9abd-f]|%3[0-9ac-f])+",
+        r"${1}" + MASK,
+    ),
+    # redis.conf / CONFIG SET: requirepass x, masterauth "x"; sentinel auth-pass <master> <pass>
     (r"(?i)\b((?:requirepass|masterauth)\s+)(?:\"[^\"]*\"|\S+)", r"${1}" + MASK),
-    # MONITOR output: "AUTH" "user" "pass"
-    (r"(?i)(\"AUTH\")(?:\s+\"[^\"]*\"){1,2}", r"${1} " + MASK),
+    (r"(?i)\b(auth-pass\s+\S+\s+)(?:\"[^\"]*\"|\S+)", r"${1}" + MASK),
+    # MONITOR output "AUTH" "user" "pass" (with \" inside), SLOWLOG / redis-cli replies 1) "AUTH" 2) "pass"
+    (r"(?i)(\"AUTH\")(?:\s+(?:\d{1,3}\)\s+)?" + _DQ + r"){1,2}", r"${1} " + MASK),
     # AUTH arguments: AUTH <pass> / AUTH <user> <pass> (an already masked value is left alone)
     (r"\b(AUTH)\s+(?:\*\*\*|[^\s\"]+(?:\s+[^\s\"]+)?)", r"${1} " + MASK),
-    # redis-cli -a <pass>
-    (r"(redis-cli\s(?:[^\n]{0,200}\s)?-a\s+)\S+", r"${1}" + MASK),
-    # Bearer / Basic tokens
+    # lowercase auth typed at redis-cli: `127.0.0.1:6379> auth pass`, `redis-cli auth pass`, a line `auth pass`
+    (r"(?im)((?:^|>|\bredis-cli\s(?:[^\n]{0,200}\s)?)\s*auth)\s+(?:\*\*\*|[^\s\"]+(?:\s+[^\s\"]+)?)",
+     r"${1} " + MASK),
+    # ACL SETUSER u on >pass ~* +@all, `user x on >pass` in users.acl, MONITOR "ACL" "SETUSER" ...: all
+    # of the line after the first '>' (a user may have several passwords)
+    (r"(?i)(\b(?:setuser|user)\"?\s+[^\s>]{1,200}\s[^\n>]{0,300}>)[^\n\"]*", r"${1}" + MASK),
+    # redis-cli -a <pass>, --pass <pass>, --pass=<pass>, ["redis-cli", "-a", "pass"]
+    (
+        r"(redis-cli\b(?:[^\n]{0,200}[\s\"',])?(?:-a|--pass)(?:\s+|=|[\"']\s*,\s*[\"']))"
+        r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',\]]+)",
+        r"${1}" + MASK,
+    ),
+    # Bearer / Basic tokens, and any Authorization header value (`Authorization: token ghp_…`)
     (r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"${1} " + MASK),
+    (r"(?i)\b(Authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z-]{1,20}\s+)?)[^\s,;\"']+", r"${1}" + MASK),
     # Azure style keys: AccountKey=..., SharedAccessKey=..., SharedAccessSignature=...
     (r"(?i)\b((?:AccountKey|SharedAccessKey|SharedAccessSignature)=)[^;,\s]+", r"${1}" + MASK),
+    # AWS access key ids (the four-letter prefix says which kind and stays)
+    (r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA))[0-9A-Z]{16}\b", r"${1}" + MASK),
 )
 
 _PY_RULES = tuple((re.compile(p), r) for p, r in _RULES)
 
+# Event columns that carry log-derived text (kind, source, level and metric are vocabularies).
+EVENT_TEXT_COLUMNS = ("path", "host", "entity", "message", "attrs")
+
 
 def redact_text(text: str | None) -> str | None:
-    """Redact secrets from one string (report rendering path)."""
+    """Redact secrets from one string."""
     if not text:
         return text
     for rx, repl in _PY_RULES:
@@ -58,7 +92,47 @@ def redact_text(text: str | None) -> str | None:
 
 
 def redact_expr(expr: pl.Expr) -> pl.Expr:
-    """The same redaction as a polars expression, for parsers (vectorized)."""
+    """The same redaction as a polars expression over a String column (vectorized)."""
     for pattern, repl in _RULES:
         expr = expr.str.replace_all(pattern, repl)
     return expr
+
+
+def redact_events(events: pl.DataFrame) -> pl.DataFrame:
+    """The events table with every log-derived String column redacted (`EVENT_TEXT_COLUMNS`)."""
+    cols = [c for c in EVENT_TEXT_COLUMNS if events.schema.get(c) == pl.String]
+    return events.with_columns(redact_expr(pl.col(c)).alias(c) for c in cols)
+
+
+def redact_value(value):
+    """Any Report value with every string inside redacted, keeping its shape and types.
+
+    Walks dataclasses, tuples, lists, dicts and read-only mappings (keys too) generically, so a field added to the Report
+    tomorrow is covered without new code. Strings of a str subclass (enums) are vocabulary, left alone.
+    """
+    if type(value) is str:
+        return redact_text(value)
+    if isinstance(value, tuple):
+        return type(value)(*map(redact_value, value)) if hasattr(value, "_fields") else tuple(map(redact_value, value))
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # the Report's read-only mappings: same shape back
+        return MappingProxyType({redact_value(k): redact_value(v) for k, v in value.items()})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            if not f.init:
+                continue
+            old = getattr(value, f.name)
+            new = redact_value(old)
+            if new is not old and new != old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
+
+
+def redact_report(report):
+    """The Report with every string in it redacted (the Report itself says `redacted`)."""
+    return dataclasses.replace(redact_value(report), redacted=True)

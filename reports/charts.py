@@ -3,7 +3,7 @@
 Drawn from the Report's chart data only (postmortem/analysis/chart_data.py computes it from the events).
 Same report → byte-identical SVG: fixed sizes, `svg.hashsalt`, no date metadata, text kept as `<text>`
 (escaped by matplotlib's XML writer), math parsing off so `$` in a host name stays text. Log-derived
-labels (host names) are redacted and shortened before they reach matplotlib.
+labels (host names, redacted by the analysis) are shortened before they reach matplotlib.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from postmortem.model import ChartData, Report
-from postmortem.redaction import redact_text
 
 SIZE = (9.0, 3.2)
 TITLES = {"connections": "Connected clients", "attempts": "Connection attempts and errors",
@@ -28,9 +27,8 @@ class Chart:
     svg: str  # a complete SVG document
 
 
-def _label(text: object, redact: bool) -> str:
+def _label(text: object) -> str:
     s = str(text or "")
-    s = (redact_text(s) or "") if redact else s
     s = re.sub(r"[\x00-\x1f\x7f]", " ", s).lstrip("_")  # matplotlib hides labels starting with "_"
     return s[:40] or "(none)"
 
@@ -88,13 +86,13 @@ def _attempts(data: ChartData) -> Chart | None:
     return Chart("attempts", TITLES["attempts"], _finish(fig, ax, data, "postmortem-attempts"))
 
 
-def _pods(data: ChartData, redacted: bool) -> Chart | None:
+def _pods(data: ChartData) -> Chart | None:
     if not data.pods:
         return None
     unit = data.pods_unit
     fig, ax = _figure(f"Connection attempts per {unit}, top {len(data.pods)} hosts", f"attempts / {unit}")
     for s in data.pods:
-        ax.plot(list(s.xs), list(s.ys), linewidth=1, drawstyle="steps-post", label=_label(s.key, redacted))
+        ax.plot(list(s.xs), list(s.ys), linewidth=1, drawstyle="steps-post", label=_label(s.key))
     return Chart("pods", TITLES["pods"], _finish(fig, ax, data, "postmortem-pods"))
 
 
@@ -108,7 +106,7 @@ def available(report: Report) -> list[tuple[str, str]]:
 def render_charts(report: Report) -> list[Chart]:
     """The charts the report's chart data supports (none when the analysis had no events)."""
     data = report.charts
-    return [c for c in (_connections(data), _attempts(data), _pods(data, report.redacted)) if c]
+    return [c for c in (_connections(data), _attempts(data), _pods(data)) if c]
 
 
 def inline_svg(chart: Chart) -> str:

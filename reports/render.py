@@ -1,6 +1,6 @@
 """One Jinja environment for every text format, and `render`, the single entry point for reports.
 
-`render(report, fmt)` sees only the Report: it redacts it (unless --no-redact), lays out the sections
+`render(report, fmt)` sees only the Report: it lays out (the analysis redacted the Report once, unless --no-redact) the sections
 the analysis derived, draws the charts from the Report's chart data, and returns the text; it writes
 nothing. HTML inlines the charts; Markdown links them when given `chart_folder`, the folder beside the
 report where the caller writes `chart_files(report)` (the CLI: `<stem>_files/`).
@@ -9,7 +9,7 @@ report where the caller writes `chart_files(report)` (the CLI: `<stem>_files/`).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime
 from urllib.parse import quote
 
@@ -20,7 +20,6 @@ from postmortem.model import Report, duration
 from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
-from reports.redaction import redact_report, scrub
 from reports.sections import causes
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
@@ -89,33 +88,13 @@ def _env(autoescape: bool) -> Environment:
     return env
 
 
-def _scrub_impact(imp, redacted: bool):
-    if not redacted:
-        return imp
-    return replace(imp, hosts=tuple((scrub(h), n) for h, n in imp.hosts), endpoints=scrub(imp.endpoints))
-
-
-def _scrub_detection(signs, redacted: bool):
-    if not redacted:
-        return signs
-    return tuple(replace(s, evidence=replace(s.evidence, text=scrub(s.evidence.text))) for s in signs)
-
-
-def _scrub_timeline(rows, redacted: bool):
-    """Merged-timeline rows carry finding titles and evidence: masked like the findings they come from."""
-    if not redacted:
-        return rows
-    return tuple(replace(r, title=scrub(r.title), source=scrub(r.source), evidence=tuple(
-        replace(e, path=scrub(e.path), text=scrub(e.text)) for e in r.evidence)) for r in rows)
-
-
 def sections(report: Report) -> dict:
-    """Everything the templates show besides the report itself (report already redacted)."""
+    """Everything the templates show besides the report itself (the analysis redacted the Report)."""
     return {
         "causes": causes(report),
-        "impact": _scrub_impact(report.impact, report.redacted),
-        "detection": _scrub_detection(report.detection, report.redacted),
-        "timeline": _scrub_timeline(report.merged_timeline, report.redacted),
+        "impact": report.impact,
+        "detection": report.detection,
+        "timeline": report.merged_timeline,
         "recommendations": report.recommendations,
         "actions": report.action_items,
         "gantt": gantt(report),
@@ -153,7 +132,6 @@ def chart_files(report: Report) -> list[tuple[str, str]]:
 def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
     """The report as `md`, `html` or `json` text. Markdown links its charts as `chart_folder/<name>.svg`
     when a folder is given (the caller writes `chart_files(report)` there); HTML inlines them."""
-    report = redact_report(report)
     s = sections(report)
     if fmt == "json":
         return render_json_doc({**report_dict(report), **_json_sections(s)})

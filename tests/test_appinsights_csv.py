@@ -8,6 +8,7 @@ import polars as pl
 
 from parsers.appinsights_csv import AppInsightsCsv
 from postmortem.input.ingest import ingest
+from postmortem.redaction import redact_events
 
 from .conftest import DATA
 
@@ -32,7 +33,8 @@ def test_rows_become_events_with_time_level_host():
     assert str(ev.get_column("ts")[0]) == "2026-03-14 02:12:11.532000+00:00"
     assert ev.get_column("level").cast(pl.String).to_list() == ["error", "info", "info"]
     assert ev.get_column("host").to_list() == ["shop-api-6d9f7b8c5-2xk4q"] * 2 + ["shop-api-6d9f7b8c5-7pq2m"]
-    assert "AppInsightsLeak1" not in ev.write_csv()
+    assert "AppInsightsLeak1" in ev.write_csv()  # kept as logged; the one pass redacts outputs
+    assert "AppInsightsLeak1" not in redact_events(ev).write_csv()
 
 
 def test_exceptions_table_uses_outer_message_and_details():

@@ -44,6 +44,30 @@ CASES = [
     ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG", "wJalrXUtnFEMI/K7MDENG", "aws_secret_access_key"),
     ("client_secret: cs-0123456789", "cs-0123456789", "client_secret"),
     ("api_key=ak_live_123456 user=bob", "ak_live_123456", "user=bob"),
+    # issue 21: forms that reached md, html and json before
+    ("rediss://:ab/cd+KEY9=@x.redis.cache.windows.net:6380", "ab/cd+KEY9=", "x.redis.cache.windows.net:6380"),
+    ("conn=x.redis.cache.windows.net%3A6380%2Cpassword%3DuRlEnc0ded%2Fk%3D%2Cssl%3DTrue",
+     "uRlEnc0ded", "ssl%3DTrue"),
+    ('{"primaryKey": "AzPrimary+/k=", "secondaryKey": "AzSecondary+/k="}', "AzPrimary+/k=", '"secondaryKey"'),
+    ('{"primaryKey": "AzPrimary+/k=", "secondaryKey": "AzSecondary+/k="}', "AzSecondary+/k=", '"primaryKey"'),
+    ("127.0.0.1:6379> auth lowerpass", "lowerpass", "127.0.0.1:6379>"),
+    ("redis-cli -h r1 auth cliuser clipass", "clipass", "redis-cli -h r1"),
+    ('1) "AUTH" 2) "numberedpass"', "numberedpass", '1) "AUTH"'),
+    ('1) "AUTH" 2) "numuser" 3) "numpass2"', "numpass2", '1) "AUTH"'),
+    ('1700000000.1 [0 10.1.1.1:5555] "AUTH" "esc\\"aped\\"pw"', 'aped\\"pw', "10.1.1.1:5555"),
+    ("ACL SETUSER app on >aclSecret1 ~* +@all", "aclSecret1", "ACL SETUSER app on >"),
+    ("user worker on >usersAclPw ~cache:* +get", "usersAclPw", "user worker on"),
+    ('"ACL" "SETUSER" "app" "on" ">monAclPw"', "monAclPw", '"SETUSER"'),
+    ("sentinel auth-pass mymaster sentinelPw9", "sentinelPw9", "sentinel auth-pass mymaster"),
+    ("redis-cli --pass dashPass1 -h r1 ping", "dashPass1", "ping"),
+    ("redis-cli --user u --pass=eqPass2 ping", "eqPass2", "ping"),
+    ('healthcheck: ["CMD", "redis-cli", "-a", "dockerPw3", "ping"]', "dockerPw3", '"ping"'),
+    ("REDIS_AUTH=envAuthPw4 REDIS_HOST=r1", "envAuthPw4", "REDIS_HOST=r1"),
+    ("Authorization: token ghp_tokenValue123", "ghp_tokenValue123", "Authorization: token"),
+    ('{"Authorization": "token ghp_jsonTok456"}', "ghp_jsonTok456", "Authorization"),
+    ('{"host": "r1", "password": "json\\"esc\\"pw", "port": 6379}', 'esc\\"pw', '"port": 6379'),
+    ('{"msg": "cfg {\\"password\\": \\"nestedPw7\\", \\"db\\": 0}"}', "nestedPw7", "db"),
+    ("using key AKIAIOSFODNN7EXAMPLE for s3", "IOSFODNN7EXAMPLE", "for s3"),
 ]
 
 
@@ -57,6 +81,18 @@ def test_secret_removed_context_kept(text, secret, context):
         assert secret not in out, out
         assert MASK in out, out
         assert context in out, out
+
+
+def test_json_stays_json():
+    """Redacting a JSON document (an event's attrs) keeps it valid JSON and says which key was masked."""
+    import json
+
+    doc = json.dumps({"password": "pw\"1", "note": 'cfg {"password": "inner"}', "url": "redis://:k/+=@h:1",
+                      "primaryKey": "a+/b=", "has": "***"})
+    for out in (redact_text(doc), _polars(doc)):
+        back = json.loads(out)
+        assert back["password"] == MASK and back["primaryKey"] == MASK and "inner" not in out
+        assert back["url"] == "redis://:***@h:1"
 
 
 @pytest.mark.parametrize(("text", "secret", "context"), CASES, ids=[c[1][:20] for c in CASES])

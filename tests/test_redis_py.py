@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from parsers.base import ParseContext
 from parsers.redis_py import RedisPyRecognizer
 from postmortem.input.ingest import parse_log_text
+from postmortem.redaction import redact_events
 
 from .conftest import DATA
 
@@ -118,12 +119,20 @@ def test_whole_traceback_is_one_record_and_chain_keeps_the_propagated_error():
     assert result.events.filter(pl.col("message").str.contains("KeyError")).height == 0
 
 
-def test_secrets_are_redacted_at_parse_time():
+def _blob(events: pl.DataFrame) -> str:
+    return " ".join(events.get_column("message").to_list() + events.get_column("attrs").to_list())
+
+
+def test_secrets_stay_raw_in_events_until_the_one_redaction_pass():
+    """Recognizers keep text as logged (so --no-redact shows it); `redact_events` removes every secret."""
+    seen = set()
     for name in ("config.log", "celery.log", "json.log"):
         events = parse((FIXTURES / name).read_text(encoding="utf-8")).events.filter(pl.col("source") == "redis_py")
-        blob = " ".join(events.get_column("message").to_list() + events.get_column("attrs").to_list())
+        seen |= {s for s in ("hunter2", "s3cr3t", "Pa55w0rd") if s in _blob(events)}
+        redacted = _blob(redact_events(events))
         for secret in ("hunter2", "s3cr3t", "Pa55w0rd"):
-            assert secret not in blob, (name, secret)
+            assert secret not in redacted, (name, secret)
+    assert seen, "the fixtures hold secrets, so the raw events must show some"
 
 
 def test_config_options_and_versions():

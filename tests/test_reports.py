@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from postmortem.model import (
     UnrecognizedSample,
     conform_events,
 )
+from postmortem.redaction import redact_events, redact_report
 from reports.mermaid import mermaid_label
 from reports.render import chart_files, md_code, md_escape, render
 
@@ -119,12 +121,18 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
         redacted=redacted, generated_at="2026-03-15T00:00:00Z",
         **conclusions(findings, {"redis_py": 50, "redis_server": 3}),
     )
-    return with_sections(report, None)
+    report = with_sections(report, None)
+    return redact_report(report) if redacted else report  # as pipeline.analyze hands it over
 
 
 def analysed(report: Report | None = None, events: pl.DataFrame | None = None) -> Report:
     """The hand-built report with the sections and chart data the analysis derives from `events`."""
-    return with_sections(report or build_report(), build_events() if events is None else events)
+    base = report or build_report(redacted=False)
+    if report is not None and report.redacted:
+        base = dataclasses.replace(report, redacted=False)
+    done = with_sections(base, build_events(redacted=False) if events is None else events)
+    wanted = True if report is None else report.redacted
+    return redact_report(dataclasses.replace(done, redacted=True)) if wanted else done
 
 
 def without_findings(report: Report) -> Report:
@@ -138,7 +146,7 @@ def recommendations(report: Report):
     return report.recommendations
 
 
-def build_events() -> pl.DataFrame:
+def build_events(redacted: bool = True) -> pl.DataFrame:
     rows = []
     for i in range(60):
         host = ["w-1", "w-2", HOSTILE, "password=hunter2"][i % 4]
@@ -151,7 +159,8 @@ def build_events() -> pl.DataFrame:
     rows.append({"ts": t(12), "source": "metrics", "kind": "metric.sample", "path": "m.prom", "line": 20,
                  "level": "info", "metric": "maxclients", "value": 10000.0})
     df = pl.DataFrame(rows, infer_schema_length=None)
-    return conform_events(df.with_columns(pl.int_range(pl.len()).alias("event_id")))
+    events = conform_events(df.with_columns(pl.int_range(pl.len()).alias("event_id")))
+    return redact_events(events) if redacted else events
 
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "reports" / "report.schema.json").read_text())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import polars as pl
@@ -18,17 +17,15 @@ from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
 from postmortem.model import (
-    Evidence,
     Finding,
     InputSummary,
     Report,
     Role,
     ShadedWindow,
     TimelineEntry,
-    UnrecognizedSample,
     frozen_mapping,
 )
-from postmortem.redaction import redact_text
+from postmortem.redaction import redact_events, redact_report
 
 _RULES = {d.rule.rule_id: d for d in DETECTORS}
 
@@ -48,15 +45,6 @@ def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
     if opts.select and not any(rule_id.startswith(s) for s in opts.select):
         return False
     return not any(rule_id.startswith(s) for s in opts.ignore)
-
-
-def _redact_evidence(ev: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
-    return tuple(dataclasses.replace(e, text=redact_text(e.text) or "") for e in ev)
-
-
-def _redact_finding(f: Finding) -> Finding:
-    return dataclasses.replace(f, evidence=_redact_evidence(f.evidence), title=redact_text(f.title) or "",
-                               entities=tuple(redact_text(e) or "" for e in f.entities))
 
 
 def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
@@ -113,14 +101,6 @@ def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions, warnings: lis
     return findings
 
 
-def _input_summary(info, redact: bool) -> InputSummary:
-    summary = InputSummary.of(info)
-    if not redact:
-        return summary
-    samples = tuple(UnrecognizedSample(s.line, redact_text(s.text) or "") for s in summary.unrecognized_samples)
-    return dataclasses.replace(summary, unrecognized_samples=samples)
-
-
 def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Report, IngestResult]:
     """The Report (frozen, with every derived section and the chart data) and the ingest result whose
     `events` are the analysed window (for `parse`, tests and tools that need the table)."""
@@ -140,17 +120,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     summary = f"{story.summary} {accounting}" if story and story.summary else accounting
     unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
     templates = message_templates(events, unrecognized)
-    if opts.redact:
-        templates = [{**t, "template": redact_text(t["template"]), "example": redact_text(t["example"])}
-                     for t in templates]
-    inputs = [_input_summary(f, opts.redact) for f in result.inputs]
-    if opts.redact:
-        findings = [_redact_finding(f) for f in findings]
-        timeline = [dataclasses.replace(t, evidence=_redact_evidence(t.evidence)) for t in timeline]
     counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
     report = Report(
         tool_version=__version__,
-        inputs=tuple(inputs),
+        inputs=tuple(InputSummary.of(f) for f in result.inputs),
         window_start=ctx.window_start,
         window_end=ctx.window_end,
         summary=summary,
@@ -163,6 +136,12 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         generated_at=opts.generated_at,
         templates=tuple(frozen_mapping(t) for t in templates),
         story=story.as_dict() if story else {},
-        **conclusions(findings, counts),  # findings already redacted above when asked
+        **conclusions(findings, counts),
     )
-    return with_sections(report, events), result
+    report = with_sections(report, events)
+    if opts.redact:  # the one redaction pass: everything that leaves the analysis
+        report = redact_report(report)
+        result.events = redact_events(events)
+        result.inputs = list(report.inputs)
+        result.warnings = list(report.warnings)
+    return report, result

@@ -1,9 +1,10 @@
 """The per-incident job that runs in a worker process (local pool or Dask): analyze, render, return texts.
 
 It never raises: any failure becomes the outcome's `error`, so one broken incident cannot stop the
-others. It writes nothing but its scratch folder; the parent writes the reports. Paths in the report
-are shown relative to the batch folder (`<incident>/api.log`), whether the incident was a folder or
-an archive extracted to a temp dir, so reports do not depend on where the batch ran.
+others. It writes nothing but its scratch folder; the parent writes the reports. The incident's folder
+is shown by the incident's name (`IngestOptions.display_names`, decided when the inputs are found) and
+its files relative to it, whether it was a folder or an archive extracted to a temp dir, so reports do
+not depend on where the batch ran.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 from postmortem.analysis.pipeline import AnalyzeOptions
 from postmortem.batch.archive import ArchiveError, ArchiveLimits, extract_archive
@@ -44,24 +44,6 @@ class IncidentOutcome:
     seconds: float = 0.0
 
 
-def _relocate(value, old: str, new: str):
-    """Replace the scratch/absolute prefix `old` by `new` in every string inside a Report value."""
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, tuple):
-        return tuple(_relocate(v, old, new) for v in value)
-    if isinstance(value, list):
-        return [_relocate(v, old, new) for v in value]
-    if isinstance(value, dict):
-        return {_relocate(k, old, new): _relocate(v, old, new) for k, v in value.items()}
-    if isinstance(value, MappingProxyType):
-        return MappingProxyType({_relocate(k, old, new): _relocate(v, old, new) for k, v in value.items()})
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _relocate(getattr(value, f.name), old, new) for f in dataclasses.fields(value)}
-        return dataclasses.replace(value, **changes)
-    return value
-
-
 def _render(report, fmt: str) -> str:
     """Through `reports.render.render`, the same function the CLI uses (the report holds its charts)."""
     from reports.render import render
@@ -72,14 +54,12 @@ def _render(report, fmt: str) -> str:
 def _analyze_folder(job: IncidentJob, folder: Path) -> dict[str, str]:
     from postmortem.analysis.pipeline import analyze
 
-    report, _ = analyze([str(folder)], job.options)
+    shown = dataclasses.replace(job.options.ingest, display_names=((str(folder), job.name),))
+    report, _ = analyze([str(folder)], dataclasses.replace(job.options, ingest=shown))
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
         raise ValueError("nothing could be read from this incident")
-    old = str(folder)
-    report = _relocate(report, old, job.name)
     return {fmt: _render(report, fmt) for fmt in FORMATS}
-
 
 def run_incident(job: IncidentJob) -> IncidentOutcome:
     """Analyze one incident and render its reports; a failure is returned, never raised."""
@@ -98,6 +78,7 @@ def run_incident(job: IncidentJob) -> IncidentOutcome:
         out.error = f"archive rejected: {exc}"
     except RECOVERABLE as exc:  # noqa: BLE001 - the batch must survive any one incident
         out.error = f"{type(exc).__name__}: {exc}"
-    out.error = redact_text(out.error) or ""
+    if job.options.redact:  # an exception's text may quote the logs; it goes to the index, not the Report
+        out.error = redact_text(out.error) or ""
     out.seconds = time.perf_counter() - started
     return out

@@ -103,13 +103,18 @@ class _Walker:
                 self.add_file(p, _display(p, root))
 
 
-def discover(paths: list[str]) -> tuple[list[Discovered], list[Skipped]]:
-    """Walk files and folders; return files in a deterministic order and what was skipped, with why."""
+def discover(paths: list[str], shown_as: dict[str, str] | None = None) -> tuple[list[Discovered], list[Skipped]]:
+    """Walk files and folders; return files in a deterministic order and what was skipped, with why.
+
+    `shown_as` names a given path for users (batch: the incident's name instead of its scratch folder);
+    files inside a given folder are shown relative to it either way, so the name is decided here, once.
+    """
     w = _Walker()
     for given in paths:
         root = Path(given)
+        label = (shown_as or {}).get(given, given)
         if not root.exists() and not root.is_symlink():
-            w.skipped.append(Skipped(given, "does not exist"))
+            w.skipped.append(Skipped(label, "does not exist"))
             continue
-        w.add_file(root, given)
+        w.add_file(root, label)
     return w.found, w.skipped

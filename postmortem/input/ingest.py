@@ -50,6 +50,8 @@ class IngestOptions:
     source_types: tuple[tuple[str, str], ...] = ()  # (parser name, glob); glob "*" = every file
     summarize_noise: bool = True  # low-level app lines as per-second app.activity events (parsers/noise.py)
     jobs: int = 1  # worker processes that read and frame files (see `_read_all`)
+    # (given path, name shown for it): batch shows an incident's name, not the scratch folder it was read from
+    display_names: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -182,7 +184,7 @@ class _Part:
 def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     """Read every input and return the sorted events table with per-file accounting."""
     opts = opts or IngestOptions()
-    found, skipped = discover(paths)
+    found, skipped = discover(paths, dict(opts.display_names))
     inputs: list[InputFile] = []
     warnings: list[str] = []
     for s in skipped:
