@@ -2,15 +2,17 @@
 
 Applied at parse time to `redis.config` text and again to every string a report shows, so every
 rule is idempotent (redacting twice changes nothing more). The same patterns run in polars (Rust
-regex) and in Python's `re`; they stay in the linear-time subset: no look-around, no backreferences,
-and every repetition that precedes a literal is bounded so Python's backtracking stays linear too.
+regex) and in Python (postmortem/safe_regex.py, with a time limit); they stay in the linear-time subset:
+no look-around, no backreferences, and every repetition that precedes a literal is bounded so Python's
+backtracking stays linear too. A string the Python side cannot finish in time is withheld, not shown
+unredacted.
 """
 
 from __future__ import annotations
 
-import re
-
 import polars as pl
+
+from postmortem import safe_regex
 
 MASK = "***"
 
@@ -45,7 +47,11 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"(?i)\b((?:AccountKey|SharedAccessKey|SharedAccessSignature)=)[^;,\s]+", r"${1}" + MASK),
 )
 
-_PY_RULES = tuple((re.compile(p), r) for p, r in _RULES)
+_PY_RULES = tuple((safe_regex.compile(p), r) for p, r in _RULES)
+
+
+def _withheld(text: str) -> str:
+    return f"[{len(text)} characters withheld: redaction timed out]"
 
 
 def redact_text(text: str | None) -> str | None:
@@ -53,7 +59,7 @@ def redact_text(text: str | None) -> str | None:
     if not text:
         return text
     for rx, repl in _PY_RULES:
-        text = rx.sub(lambda m, r=repl: r.replace("${1}", m.group(1)), text)
+        text = rx.sub(lambda m, r=repl: r.replace("${1}", m.group(1)), text, on_timeout=_withheld)
     return text
 
 

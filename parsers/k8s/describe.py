@@ -9,16 +9,17 @@ from typing import Any
 from parsers.base import ParseContext
 from parsers.k8s.event import Acc, Event, parse_abs, resolve_age
 from parsers.k8s.rows import ASSIGNED
+from postmortem import safe_regex
 
 _AGE_TOKEN = r"(?:<unknown>|<invalid>|\d+[smhdy]\w*)(?: \(x\d+ (?:over|from|starting) [^)]*\))?"
 # A `kubectl describe` Events row: Type Reason Age From Message (headerless rows too).
-DESCRIBE_ROW = re.compile(
+DESCRIBE_ROW = safe_regex.compile(
     r"^[\s│|]*(Normal|Warning)\s+([A-Za-z][\w-]*)\s+(" + _AGE_TOKEN + r")\s+([^\s,]+(?:, ?[^\s,]+)?)(?:\s+(.*?))?[\s│|]*$"
 )
-DESCRIBE_HEADER = re.compile(r"^[\s│|]*Type\s+Reason\s+(?:Age|Last(?:Seen)?)\s+From\s+Message\b")
-DESCRIBE_OLD_HEADER = re.compile(r"^[\s│|]*FirstSeen\s+LastSeen\s+Count\s+From\b.*\bReason\b.*\bMessage\b")
-_RULE_LINE = re.compile(r"^[\s│|+]*-{3,}[\s│|+-]*$")
-_KV = re.compile(r"^(\s*)([A-Z][A-Za-z ]*?):\s*(.*?)\s*$")
+DESCRIBE_HEADER = safe_regex.compile(r"^[\s│|]*Type\s+Reason\s+(?:Age|Last(?:Seen)?)\s+From\s+Message\b")
+DESCRIBE_OLD_HEADER = safe_regex.compile(r"^[\s│|]*FirstSeen\s+LastSeen\s+Count\s+From\b.*\bReason\b.*\bMessage\b")
+_RULE_LINE = safe_regex.compile(r"^[\s│|+]*-{3,}[\s│|+-]*$")
+_KV = safe_regex.compile(r"^(\s*)([A-Z][A-Za-z ]*?):\s*(.*?)\s*$")
 
 
 def _describe_context(acc: Acc, upto: int) -> tuple[str | None, str | None, str | None]:
@@ -100,9 +101,9 @@ def kv_block(acc: Acc) -> None:
 
 # Well-known messages whose reason is certain, for pasted fragments that lost the reason column.
 _REASON_BY_MESSAGE = (
-    (re.compile(r"\b\d+/\d+ nodes are available|No nodes are available that match"), "FailedScheduling"),
-    (re.compile(r"Back-off restarting failed container"), "BackOff"),
-    (re.compile(r"\b(?:Liveness|Readiness|Startup) probe failed:"), "Unhealthy"),
+    (safe_regex.compile(r"\b\d+/\d+ nodes are available|No nodes are available that match"), "FailedScheduling"),
+    (safe_regex.compile(r"Back-off restarting failed container"), "BackOff"),
+    (safe_regex.compile(r"\b(?:Liveness|Readiness|Startup) probe failed:"), "Unhealthy"),
 )
 
 

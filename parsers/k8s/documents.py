@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 
 from parsers.k8s.event import Acc, from_object
+from postmortem import safe_regex
 
-JSON_EVENT_KEYS = re.compile(r'"(?:involvedObject|regarding)"\s*:')
-YAML_EVENT = re.compile(r"^\s*(?:- )?(?:involvedObject|regarding):\s*$", re.M)
+JSON_EVENT_KEYS = safe_regex.compile(r'"(?:involvedObject|regarding)"\s*:')
+YAML_EVENT = safe_regex.compile(r"^\s*(?:- )?(?:involvedObject|regarding):\s*$", re.M)
 
 
 def _line_of(offsets: list[int], pos: int) -> int:

@@ -4,12 +4,12 @@ exporter lines."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from postmortem import safe_regex
 from postmortem.model import Kind
 
 SOURCE = "k8s_events"
@@ -17,10 +17,10 @@ SOURCE = "k8s_events"
 REASON = Kind("k8s.", SOURCE, "a Kubernetes event, `k8s.` + its reason verbatim", prefix=True)
 
 _AGE_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}
-_AGE_RX = re.compile(r"^(?:\d+[smhdy])+$")
-_AGE_PART = re.compile(r"(\d+)([smhdy])")
+_AGE_RX = safe_regex.compile(r"^(?:\d+[smhdy])+$")
+_AGE_PART = safe_regex.compile(r"(\d+)([smhdy])")
 # "4m53s (x72 over 20m)", "1h (x3 from 1h)", "1h (x2 starting 1h)"
-_AGE_SERIES = re.compile(r"^(\S+) \(x(\d+) (?:over|from|starting) ([^)]*)\)$")
+_AGE_SERIES = safe_regex.compile(r"^(\S+) \(x(\d+) (?:over|from|starting) ([^)]*)\)$")
 
 
 @dataclass

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 from parsers.k8s.event import Acc, from_object
+from postmortem import safe_regex
 
-EXPORTER_LINE = re.compile(r'^\s*\{.*"(?:involvedObject|regarding)"\s*:\s*\{.*\}\s*$')
+EXPORTER_LINE = safe_regex.compile(r'^\s*\{.*"(?:involvedObject|regarding)"\s*:\s*\{.*\}\s*$')
 
 
 def exporter_lines(acc: Acc) -> bool:

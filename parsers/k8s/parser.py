@@ -19,6 +19,7 @@ from parsers.k8s.event import REASON, SOURCE, Acc
 from parsers.k8s.exporter import EXPORTER_LINE, exporter_lines
 from parsers.k8s.rows import to_frame
 from parsers.k8s.tables import GET_HEADER, get_table, hpa_tables
+from postmortem import safe_regex
 from postmortem.model import Kind, UnrecognizedSample
 
 MAX_SAMPLES = 5
@@ -80,6 +81,7 @@ class K8sEvents:
             lines.pop()
         lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
         acc = Acc(lines=lines)
+        timeouts_before = safe_regex.timeouts()
         shape = _looks_structured(text[:65536])
         if shape == "jsonl":
             exporter_lines(acc)
@@ -100,6 +102,9 @@ class K8sEvents:
                 kv_block(acc)
             if not acc.events and re.search(r"(?m)^(?:apiVersion|items|kind):", text):
                 acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
+        if timed_out := safe_regex.timeouts() - timeouts_before:
+            acc.problems.append(f"{timed_out} pattern matches took longer than {safe_regex.TIMEOUT_SECONDS} s "
+                                "and were treated as no match (pathological lines)")
         return self._result(acc, ctx)
 
     def _result(self, acc: Acc, ctx: ParseContext) -> FileParse:

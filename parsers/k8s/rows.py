@@ -11,6 +11,7 @@ import polars as pl
 
 from parsers.base import ParseContext
 from parsers.k8s.event import REASON, SOURCE, Acc, Event
+from postmortem import safe_regex
 from postmortem.model import conform_events
 
 _KIND_ENTITY = {
@@ -26,14 +27,14 @@ _KIND_ENTITY = {
     "service": "service",
     "persistentvolumeclaim": "pvc",
 }
-_HPA_SIZE = re.compile(r"New size: (\d+); reason: ([^;]*)(?:; error: (.*))?")
-_RS_SCALE = re.compile(r"Scaled (up|down) replica set (\S+) to (\d+)(?: from (\d+))?")
-_PROBE = re.compile(r"\b(Liveness|Readiness|Startup) probe (failed|errored|warning)", re.I)
-_KILL = re.compile(r"(?:Stopping container (\S+)|Container (\S+) failed (liveness|startup) probe|Killing container with id \w+://([^:\s]+))")
-_BACKOFF = re.compile(r"Back-off restarting failed container(?:=| )?(\S+)?(?: in pod ([^_\s]+)_([^(\s]+)\()?(?:.*?pod=([^_\s]+)_)?")
-_CREATED = re.compile(r"^(?:Created|Started) container (\S+)")
-ASSIGNED = re.compile(r"^Successfully assigned ([^/\s]+)/(\S+) to (\S+)")
-_FIELD_CTR = re.compile(r"spec\.(?:init)?[cC]ontainers\{([^}]+)\}")
+_HPA_SIZE = safe_regex.compile(r"New size: (\d+); reason: ([^;]*)(?:; error: (.*))?")
+_RS_SCALE = safe_regex.compile(r"Scaled (up|down) replica set (\S+) to (\d+)(?: from (\d+))?")
+_PROBE = safe_regex.compile(r"\b(Liveness|Readiness|Startup) probe (failed|errored|warning)", re.I)
+_KILL = safe_regex.compile(r"(?:Stopping container (\S+)|Container (\S+) failed (liveness|startup) probe|Killing container with id \w+://([^:\s]+))")
+_BACKOFF = safe_regex.compile(r"Back-off restarting failed container(?:=| )?(\S+)?(?: in pod ([^_\s]+)_([^(\s]+)\()?(?:.*?pod=([^_\s]+)_)?")
+_CREATED = safe_regex.compile(r"^(?:Created|Started) container (\S+)")
+ASSIGNED = safe_regex.compile(r"^Successfully assigned ([^/\s]+)/(\S+) to (\S+)")
+_FIELD_CTR = safe_regex.compile(r"spec\.(?:init)?[cC]ontainers\{([^}]+)\}")
 
 
 def _message_attrs(ev: Event) -> tuple[dict[str, Any], float | None]:

@@ -8,10 +8,11 @@ import re
 from parsers.base import ParseContext
 from parsers.k8s.describe import DESCRIBE_HEADER
 from parsers.k8s.event import Acc, Event, resolve_age, split_object
+from postmortem import safe_regex
 
 _TYPES = ("Normal", "Warning")
-GET_HEADER = re.compile(r"^\s*(?:NAMESPACE\s+)?(?:LAST ?SEEN|FIRST ?SEEN)\b.*\bREASON\b.*\bMESSAGE\b")
-_HEADER_TOKEN = re.compile(r"LAST ?SEEN|FIRST ?SEEN|[A-Z][A-Z_]+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
+GET_HEADER = safe_regex.compile(r"^\s*(?:NAMESPACE\s+)?(?:LAST ?SEEN|FIRST ?SEEN)\b.*\bREASON\b.*\bMESSAGE\b")
+_HEADER_TOKEN = safe_regex.compile(r"LAST ?SEEN|FIRST ?SEEN|[A-Z][A-Z_]+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
 
 
 def _header_columns(header: str) -> list[tuple[str, int]]:
@@ -110,8 +111,8 @@ def _event_from_cells(cells: dict[str, str], line: int, acc: Acc, ctx: ParseCont
     )
 
 
-_HPA_HEADER = re.compile(r"^\s*(?:NAMESPACE\s+)?NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\b")
-_NS_FLAG = re.compile(r"(?:--namespace[= ]|\s-n )(\S+)")
+_HPA_HEADER = safe_regex.compile(r"^\s*(?:NAMESPACE\s+)?NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\b")
+_NS_FLAG = safe_regex.compile(r"(?:--namespace[= ]|\s-n )(\S+)")
 
 
 def hpa_tables(acc: Acc, ctx: ParseContext) -> None:
