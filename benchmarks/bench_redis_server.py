@@ -16,7 +16,7 @@ import polars as pl
 from parsers.base import ParseContext
 from parsers.envelopes import frame
 from parsers.redis_server import RedisServerRecognizer
-from postmortem.input.ingest import parse_log_text
+from postmortem.input.log_text import parse_log_text
 
 
 def generate(megabytes: float, seed: int = 7) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
-from parsers.k8s_events import K8sEvents
+from parsers.k8s import K8sEvents
 from parsers.metrics import (
     AzureMetricsCsv,
     CloudMetricTable,

@@ -5,19 +5,21 @@ Recognizers keep log text raw; redaction runs once, at the output boundary: at t
 the renderers still read) and in `postmortem parse` before the table is written. `--no-redact` is
 the only way around it. Every rule is idempotent (redacting twice changes nothing more).
 
-The same patterns run in polars (Rust regex) and in Python's `re`; they stay in the linear-time
-subset: no look-around, no backreferences, and every repetition that precedes a literal is bounded
-so Python's backtracking stays linear too.
+The same patterns run in polars (Rust regex) and in Python (postmortem/safe_regex.py, with a time
+limit); they stay in the linear-time subset: no look-around, no backreferences, and every repetition
+that precedes a literal is bounded so Python's backtracking stays linear too. A string the Python
+side cannot finish in time is withheld, not shown unredacted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import polars as pl
+
+from postmortem import safe_regex
 
 MASK = "***"
 
@@ -76,7 +78,11 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA))[0-9A-Z]{16}\b", r"${1}" + MASK),
 )
 
-_PY_RULES = tuple((re.compile(p), r) for p, r in _RULES)
+_PY_RULES = tuple((safe_regex.compile(p), r) for p, r in _RULES)
+
+
+def _withheld(text: str) -> str:
+    return f"[{len(text)} characters withheld: redaction timed out]"
 
 # Event columns that carry log-derived text (kind, source, level and metric are vocabularies).
 EVENT_TEXT_COLUMNS = ("path", "host", "entity", "message", "attrs")
@@ -87,7 +93,7 @@ def redact_text(text: str | None) -> str | None:
     if not text:
         return text
     for rx, repl in _PY_RULES:
-        text = rx.sub(lambda m, r=repl: r.replace("${1}", m.group(1)), text)
+        text = rx.sub(lambda m, r=repl: r.replace("${1}", m.group(1)), text, on_timeout=_withheld)
     return text
 
 

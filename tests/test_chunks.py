@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-import postmortem.input.ingest as ingest_mod
-from postmortem.input.ingest import ingest, split_text
+import postmortem.input.read_file as read_file_mod
+from postmortem.input.ingest import ingest
+from postmortem.input.stream import split_text
 
 from .conftest import DATA
 
@@ -22,7 +23,7 @@ def test_split_text_never_cuts_inside_a_record():
 @pytest.mark.parametrize("name", ["recorded/storm", "example-incident", "redis_py"])
 def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
     whole = ingest([str(DATA / name)])
-    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 2000)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 2000)
     # pieces of one file are recognized in one batch here: the redis-py file context (a bare
     # "max number of clients reached" in a file that shows redis-py elsewhere) is per batch
     chunked = ingest([str(DATA / name)])
@@ -46,8 +47,8 @@ def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
 def test_streamed_ingest_equals_whole_file_ingest(monkeypatch, name):
     """A big plain UTF-8 log is read and framed piece by piece (postmortem/input/stream.py): same result."""
     whole = ingest([str(DATA / name)])
-    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 3000)
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 3000)
     streamed = ingest([str(DATA / name)])
     cols = ["ts", "source", "kind", "path", "line", "host", "entity", "message", "attrs"]
     summaries = ("app.activity", "redis.server.client_accepted", "redis.server.client_closed")
@@ -98,7 +99,7 @@ def test_a_streamed_log_is_read_whole_past_the_decode_cap(tmp_path, monkeypatch)
     monkeypatch.setenv("POSTMORTEM_MAX_INPUT_MB", "1")
     capped = ingest([str(tmp_path)]).inputs[0]
     assert capped.lines < 30000 and any("only the first" in p for p in capped.problems)
-    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 1024**2)
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 1024**2)
     streamed = ingest([str(tmp_path)]).inputs[0]
     assert streamed.lines == 30000 and streamed.event_lines == 30000 and streamed.problems == []
 
@@ -115,9 +116,9 @@ def test_an_io_error_part_way_through_a_streamed_log_keeps_what_was_read(tmp_pat
         yield next(pieces)
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(ingest_mod, "utf8_pieces", failing)
-    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 2000)
+    monkeypatch.setattr(read_file_mod, "utf8_pieces", failing)
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 2000)
     info = ingest([str(tmp_path)]).inputs[0]
     assert 0 < info.lines < 200 and info.event_lines == info.lines
     assert any(p.startswith(f"read error after {info.lines} lines (Input/output error)") for p in info.problems)
@@ -145,16 +146,16 @@ def test_tz_does_not_turn_streaming_off_and_dst_counts_add_up_over_pieces(tmp_pa
     opts = IngestOptions(tz="Europe/Paris")
     whole = ingest([folder], opts)
     pieces = []
-    real = ingest_mod.utf8_pieces
+    real = read_file_mod.utf8_pieces
 
     def counting(*args, **kwargs):
         for piece in real(*args, **kwargs):
             pieces.append(len(piece))
             yield piece
 
-    monkeypatch.setattr(ingest_mod, "utf8_pieces", counting)
-    monkeypatch.setattr(ingest_mod, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_mod, "CHUNK_CHARS", 20_000)
+    monkeypatch.setattr(read_file_mod, "utf8_pieces", counting)
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 20_000)
     streamed = ingest([folder], opts)
     assert len(pieces) > 2, "the log was not streamed"
     cols = ["ts", "source", "kind", "path", "line", "host", "message"]

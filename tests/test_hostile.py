@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import postmortem.input.ingest as ingest_mod
+import postmortem.input.read_file as read_file_mod
 from postmortem.cli import main
 from postmortem.input.decode import decode_bytes, read_decoded
 
@@ -85,7 +86,7 @@ def hostile_dir(tmp_path, monkeypatch):
     os.symlink(d / "missing-target.log", d / "dangling.log")
     (d / "secret.log").write_text(_good("unreadable"))
     (d / "growing.log").write_text(_good("growing"))
-    real_read = ingest_mod.read_decoded
+    real_read = read_file_mod.read_decoded
 
     def reader(path, size, limit=None):
         if path.endswith("secret.log"):
@@ -95,7 +96,7 @@ def hostile_dir(tmp_path, monkeypatch):
                 fh.write("2024-01-15 12:00:00,000 INFO app.good - appended while reading\n")
         return real_read(path, size, limit)
 
-    monkeypatch.setattr(ingest_mod, "read_decoded", reader)
+    monkeypatch.setattr(read_file_mod, "read_decoded", reader)
     monkeypatch.setenv("POSTMORTEM_MAX_INPUT_MB", "2")
     return d
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from parsers import FILE_PARSERS
 from parsers.base import ParseContext
-from parsers.k8s_events import K8sEvents
+from parsers.k8s import K8sEvents
 from postmortem.input.ingest import IngestOptions, ingest
 
 from .conftest import DATA

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from polars.testing import assert_frame_equal
 
-import postmortem.input.ingest as ingest_mod
+import postmortem.input.workers as workers_mod
+from postmortem.input.discover import Discovered
+from postmortem.input.file_group import Part
 from postmortem.input.ingest import IngestOptions, ingest
 
 DATA = Path(__file__).parent / "data"
@@ -20,7 +22,7 @@ def test_workers_give_the_same_events_accounting_and_warnings(tmp_path, monkeypa
     (tmp_path / "empty.log").write_text("")
     (tmp_path / "binary.log").write_bytes(b"\x00\x01\x02" * 100)
     serial = ingest([str(tmp_path)], IngestOptions(jobs=1))
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)  # the parent decides: workers for any size
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_BYTES", 0)  # the parent decides: workers for any size
     parallel = ingest([str(tmp_path)], IngestOptions(jobs=2))
     assert serial.events.height > 500
     assert_frame_equal(serial.events, parallel.events)
@@ -48,15 +50,15 @@ def test_files_are_spread_by_size(monkeypatch):
 
             seen.append(group)
             fut = Future()
-            fut.set_result(ingest_mod._Part())
+            fut.set_result(Part())
             return fut
 
     import concurrent.futures
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", FakePool)
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
-    found = [(i, ingest_mod.Discovered(f"f{i}", f"/x/f{i}", size)) for i, size in enumerate([10, 90, 50, 45, 5])]
-    ingest_mod._ingest_parts(found, IngestOptions(jobs=2))
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_BYTES", 0)
+    found = [(i, Discovered(f"f{i}", f"/x/f{i}", size)) for i, size in enumerate([10, 90, 50, 45, 5])]
+    workers_mod.ingest_parts(found, IngestOptions(jobs=2))
     sizes = [sorted(f.size for _, f in g) for g in seen]
     assert sorted(sizes) == [[5, 45, 50], [10, 90]]  # greedy: 90|50, 45→50 side, 10→90 side, 5
     assert all([i for i, _ in g] == sorted(i for i, _ in g) for g in seen)  # each in discovery order
@@ -87,7 +89,7 @@ def test_a_lost_worker_has_its_files_read_in_the_main_process(tmp_path, monkeypa
     import concurrent.futures
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", LosingPool)
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_BYTES", 0)
     serial = ingest([str(tmp_path)], IngestOptions(jobs=1))
     rescued = ingest([str(tmp_path)], IngestOptions(jobs=2))
     assert_frame_equal(serial.events, rescued.events)

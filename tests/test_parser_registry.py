@@ -10,10 +10,10 @@ import pytest
 
 from parsers import FILE_PARSERS, RECOGNIZERS
 from parsers.envelopes import frame
-from postmortem.input.ingest import _host_from_path
+from postmortem.input.log_text import host_from_path
 from postmortem.model import EVENT_SCHEMA
 
-SNIFF_BAR = 0.5  # a file parser must beat the line framer's score (postmortem.input.ingest)
+SNIFF_BAR = 0.5  # a file parser must beat the line framer's score (postmortem.input.parser_choice)
 REC_SAMPLES = [(r, i) for r in RECOGNIZERS for i in range(len(r.samples))]
 FILE_SAMPLES = [(p, i) for p in FILE_PARSERS for i in range(len(p.samples))]
 
@@ -24,7 +24,7 @@ def _records(text: str, summarize: bool = True) -> pl.DataFrame:
     records, _, _, _ = frame(text, summarize=summarize)
     records = records.filter((pl.col("envelope") != "activity").fill_null(True))
     return records.with_row_index("rec").with_columns(
-        path=pl.lit("sample.log"), host=pl.coalesce("host", pl.lit(_host_from_path("sample.log")))
+        path=pl.lit("sample.log"), host=pl.coalesce("host", pl.lit(host_from_path("sample.log")))
     )
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from parsers import FILE_PARSERS, RECOGNIZERS, ParseContext
 from parsers.envelopes import frame
 from postmortem.input.decode import decode_bytes
-from postmortem.input.ingest import parse_log_text
+from postmortem.input.log_text import parse_log_text
 from postmortem.model import EVENT_COLUMNS
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from parsers.base import ParseContext
 from parsers.redis_py import RedisPyRecognizer
-from postmortem.input.ingest import parse_log_text
+from postmortem.input.log_text import parse_log_text
 from postmortem.redaction import redact_events
 
 from .conftest import DATA

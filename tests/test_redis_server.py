@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from parsers.base import ParseContext
 from parsers.redis_server import RedisServerRecognizer
-from postmortem.input.ingest import IngestOptions, frame_log_text, ingest, parse_log_text
+from postmortem.input.ingest import IngestOptions, ingest
+from postmortem.input.log_text import frame_log_text, parse_log_text
 from postmortem.model import event_weight
 
 from .conftest import DATA

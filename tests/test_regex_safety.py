@@ -3,7 +3,7 @@
 Polars runs Rust's regex (linear time, and it rejects look-around at run time, which would crash
 on the first file that reaches the pattern). Two sweeps: (1) every string constant held by a
 module global or class attribute of the parser/pipeline modules, (2) every string literal in the
-source passed to a polars `str.*` regex method or to `re`/`regex` calls. Any use of the
+source passed to a polars `str.*` regex method or to `re`/`regex`/`safe_regex` calls. Any use of the
 backtracking `regex` module must pass `timeout=`.
 """
 
@@ -80,7 +80,7 @@ def _literal_patterns(tree: ast.AST):
             continue
         f = node.func
         is_polars = f.attr in POLARS_REGEX_METHODS and isinstance(f.value, ast.Attribute) and f.value.attr == "str"
-        is_re = f.attr in RE_FUNCS and isinstance(f.value, ast.Name) and f.value.id in ("re", "regex")
+        is_re = f.attr in RE_FUNCS and isinstance(f.value, ast.Name) and f.value.id in ("re", "regex", "safe_regex")
         if not (is_polars or is_re):
             continue
         args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg in ("pattern", "pat")]

@@ -22,7 +22,7 @@ with atheris.instrument_imports(include=["parsers", "postmortem"]):
     from parsers import FILE_PARSERS, RECOGNIZERS, ParseContext
     from parsers.envelopes import frame
     from postmortem.input.decode import decode_bytes
-    from postmortem.input.ingest import parse_log_text
+    from postmortem.input.log_text import parse_log_text
 
 CTX = ParseContext(path="fuzz/api-1.log", now=datetime(2024, 3, 14, tzinfo=UTC), year=2024)
 LIMIT = 1024**2

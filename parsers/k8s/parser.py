@@ -1,0 +1,131 @@
+"""The Kubernetes events file parser: sniff which shape a file is, read it with that shape's module, and
+account for every line.
+
+Event files are small (the apiserver keeps one hour of events), so this parser walks lines in Python
+and loads JSON/YAML documents per item; what matters is tolerating pasted, truncated and re-wrapped
+text. Relative ages ("5m", "4m53s (x72 over 20m)") are resolved against `ctx.now`, and the
+FileParse says which reference was used.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from parsers.base import FileParse, ParseContext
+from parsers.k8s.describe import DESCRIBE_HEADER, DESCRIBE_OLD_HEADER, DESCRIBE_ROW, describe_rows, kv_block
+from parsers.k8s.documents import JSON_EVENT_KEYS, YAML_EVENT, json_doc, yaml_doc
+from parsers.k8s.event import REASON, SOURCE, Acc
+from parsers.k8s.exporter import EXPORTER_LINE, exporter_lines
+from parsers.k8s.rows import to_frame
+from parsers.k8s.tables import GET_HEADER, get_table, hpa_tables
+from postmortem import safe_regex
+from postmortem.model import Kind, UnrecognizedSample
+
+MAX_SAMPLES = 5
+
+
+def _looks_structured(head: str) -> str | None:
+    if JSON_EVENT_KEYS.search(head) and '"reason"' in head:
+        lines = [ln for ln in head.splitlines() if ln.strip()]
+        exporter = sum(1 for ln in lines if EXPORTER_LINE.match(ln) and '"reason"' in ln)
+        return "jsonl" if exporter and exporter >= len(lines) // 2 else "json"
+    if YAML_EVENT.search(head) and re.search(r"(?m)^\s*(?:- )?reason:\s", head):
+        return "yaml"
+    return None
+
+
+class K8sEvents:
+    """Kubernetes events: kubectl tables, describe Events sections, JSON/YAML lists, exporter lines."""
+
+    name: ClassVar[str] = SOURCE
+    kinds: ClassVar[tuple[Kind, ...]] = (REASON,)
+    example: ClassVar[str] = "55m   Warning   Unhealthy   pod/redis-master-0   Readiness probe failed: Timed out"
+    samples: ClassVar[tuple[str, ...]] = (
+        "LAST SEEN   TYPE      REASON      OBJECT                 MESSAGE\n"
+        "55m         Warning   Unhealthy   pod/redis-master-0     Readiness probe failed:\n"
+        "15m         Warning   Unhealthy   pod/redis-replicas-0   Readiness probe failed: Timed out\n",
+        "Events:\n"
+        "  Type     Reason     Age                   From               Message\n"
+        "  ----     ------     ----                  ----               -------\n"
+        "  Warning  BackOff    4m53s (x72 over 20m)  kubelet            Back-off restarting failed container manager\n",
+        "  Normal  SuccessfulRescale  20m (x3 over 5h43m)    horizontal-pod-autoscaler  New size: 2; reason: All metrics below target\n"
+        "  Normal  SuccessfulRescale  7m (x3 over 5h36m)     horizontal-pod-autoscaler  New size: 5; reason: cpu above target\n",
+        '{\n    "apiVersion": "v1",\n    "items": [\n        {\n            "apiVersion": "v1",\n'
+        '            "count": 25,\n            "eventTime": null,\n            "firstTimestamp": "2020-01-17T04:56:28Z",\n'
+        '            "involvedObject": {"kind": "Pod", "name": "pvc", "namespace": "k8sdeploy-test"},\n'
+        '            "kind": "Event",\n            "lastTimestamp": "2020-01-17T04:56:55Z",\n'
+        '            "message": "0/1 nodes are available: 1 node(s) didn\'t find available persistent volumes to bind.",\n'
+        '            "reason": "FailedScheduling",\n            "type": "Warning"\n        }\n    ]\n}\n',
+    )
+
+    def sniff(self, head: str) -> float:
+        if _looks_structured(head):
+            return 0.9
+        lines = head.splitlines()[:400]
+        if any(GET_HEADER.match(ln) for ln in lines) or any(DESCRIBE_HEADER.match(ln) for ln in lines):
+            return 0.9
+        if any(DESCRIBE_OLD_HEADER.match(ln.expandtabs(8)) for ln in lines):
+            return 0.9
+        if re.search(r"(?m)^Kind:\s+Event\s*$", head) and re.search(r"(?m)^Involved Object:", head):
+            return 0.9
+        nonblank = [ln for ln in lines if ln.strip()]
+        rows = sum(1 for ln in nonblank if DESCRIBE_ROW.match(ln))
+        if rows >= 2 and rows >= 0.6 * len(nonblank):
+            return 0.8
+        return 0.0
+
+    def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+        acc = Acc(lines=lines)
+        timeouts_before = safe_regex.timeouts()
+        shape = _looks_structured(text[:65536])
+        if shape == "jsonl":
+            exporter_lines(acc)
+        elif shape == "json":
+            json_doc(acc, "\n".join(lines)) or exporter_lines(acc)
+        elif shape == "yaml":
+            yaml_doc(acc)
+        else:
+            i = 0
+            while i < len(lines):
+                if GET_HEADER.match(lines[i].expandtabs(8)):
+                    i = get_table(acc, i, ctx)
+                else:
+                    i += 1
+            describe_rows(acc, ctx)
+            hpa_tables(acc, ctx)
+            if not acc.events:
+                kv_block(acc)
+            if not acc.events and re.search(r"(?m)^(?:apiVersion|items|kind):", text):
+                acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
+        if timed_out := safe_regex.timeouts() - timeouts_before:
+            acc.problems.append(f"{timed_out} pattern matches took longer than {safe_regex.TIMEOUT_SECONDS} s "
+                                "and were treated as no match (pathological lines)")
+        return self._result(acc, ctx)
+
+    def _result(self, acc: Acc, ctx: ParseContext) -> FileParse:
+        events = to_frame(acc, ctx)
+        blank = {i for i, ln in enumerate(acc.lines) if not ln.strip()} - acc.used
+        used = {i for i in acc.used if i < len(acc.lines)}
+        unrec = [i for i in range(len(acc.lines)) if i not in used and i not in blank]
+        assumptions = []
+        if acc.relative:
+            ref = ctx.now.isoformat().replace("+00:00", "Z") if ctx.now else "nothing (no reference time)"
+            assumptions.append(
+                f"{ctx.path}: {acc.relative} relative kubectl ages were resolved against {ref} ({ctx.now_source})."
+            )
+        return FileParse(
+            events=events,
+            lines=len(acc.lines),
+            event_lines=len(used),
+            unrecognized_lines=len(unrec),
+            blank_lines=len(blank),
+            records=len(acc.events),
+            problems=acc.problems,
+            unrecognized_samples=[UnrecognizedSample(i + 1, acc.lines[i][:300]) for i in unrec[:MAX_SAMPLES]],
+            assumptions=assumptions,
+        )

@@ -1,0 +1,153 @@
+"""Read one discovered file into pieces: decode it whole and hand it to its file parser or the line framer,
+or, for a big plain UTF-8 log, frame it piece by piece as it is read from disk (stream.py). Runs in a
+worker process too."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+
+from parsers import FileParse, ParseContext
+from postmortem.failures import RECOVERABLE
+from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
+from postmortem.input.discover import Discovered
+from postmortem.input.log_text import FramedLog, all_unrecognized, frame_log_text, parse_log_guarded
+from postmortem.input.options import IngestOptions
+from postmortem.input.parser_choice import LOG_PARSER, SNIFF_BYTES, choose_parser
+from postmortem.input.stream import split_text, utf8_pieces
+from postmortem.model import InputFile, UnrecognizedSample
+
+CHUNK_CHARS = 16 * 1024 * 1024  # a bigger log is framed piece by piece, so memory stays bounded
+STREAM_MIN_BYTES = 32 * 1024 * 1024  # plain UTF-8 logs above this are read piece by piece (stream.py)
+
+
+@dataclass
+class ParsedPiece:
+    """A piece that is already events: a file parser's whole result, or the count of a log piece the
+    framer failed on. `parser` names what read it, for a result without its own label."""
+
+    result: FileParse
+    parser: str = LOG_PARSER
+
+
+@dataclass
+class FileRead:
+    """What reading one file gave: its accounting so far, what to warn about now, and its pieces in file
+    order, each either framed records waiting for the recognizers or already parsed. A streamed file's
+    pieces are read as they are iterated (and may add problems to `info` until the last one)."""
+
+    info: InputFile
+    pieces: Iterable[FramedLog | ParsedPiece] = ()
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_file(f: Discovered, opts: IngestOptions) -> FileRead:
+    """Decode one discovered file and parse it (file parser) or frame it (logs)."""
+    info = InputFile(path=f.path, size_bytes=f.size)
+    try:
+        if f.size > STREAM_MIN_BYTES and (streamed := _stream_log(f, opts, info)):
+            return FileRead(info, streamed)
+        decoded = read_decoded(f.real, f.size)
+    except OSError as exc:
+        info.skipped = True
+        info.problems.append(f"unreadable: {exc.strerror or exc}: skipped")
+        return FileRead(info, warnings=[f"{f.path}: unreadable ({exc.strerror or exc}): skipped"])
+    info.encoding = decoded.encoding
+    info.problems.extend(decoded.problems)
+    if decoded.binary:
+        info.skipped = True
+        return FileRead(info, warnings=[f"{f.path}: {p}" for p in info.problems])
+    if not decoded.text or decoded.text.isspace():
+        info.problems.append("empty file" if not decoded.text else "only blank lines")
+        info.parser = "none"
+        text = decoded.text
+        info.lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        info.blank_lines = info.lines
+        return FileRead(info, warnings=[f"{f.path}: {p}" for p in info.problems])
+    return FileRead(info, _parse_whole(decoded.text, parse_context(f, opts), opts))
+
+
+def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[FramedLog | ParsedPiece]:
+    """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem."""
+    chosen = choose_parser(text[:SNIFF_BYTES], ctx.path, opts)
+    if chosen is not None:
+        try:
+            return [ParsedPiece(chosen.parse(text, ctx), chosen.name)]
+        except RECOVERABLE as exc:  # noqa: BLE001 - report and fall back to line framing
+            fallback = parse_log_guarded(text, ctx, opts.summarize_noise)
+            fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
+            return [ParsedPiece(fallback)]
+    try:
+        if len(text) <= CHUNK_CHARS:
+            return [frame_log_text(text, ctx, opts.summarize_noise)]
+        chunks: list[FramedLog | ParsedPiece] = []
+        offset = 0
+        for piece in split_text(text, CHUNK_CHARS):
+            framed = frame_log_text(piece, ctx, opts.summarize_noise)
+            framed.records = framed.records.with_columns(pl.col("line") + offset)
+            offset += framed.lines
+            chunks.append(framed)
+        return chunks
+    except RECOVERABLE as exc:  # noqa: BLE001 - one hostile file must not stop the analysis
+        return [ParsedPiece(all_unrecognized(text, exc))]
+
+
+def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | ParsedPiece] | None:
+    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
+    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format).
+
+    Raises OSError when the file cannot be read (the caller reports it)."""
+    with open(f.real, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if (head[:2] == GZIP_MAGIC or head[:3] == b"\xef\xbb\xbf" or head[:2] in (b"\xff\xfe", b"\xfe\xff")
+            or b"\n" not in head or b"\x00" in head or decode_bytes(head).binary):
+        return None
+    ctx = parse_context(f, opts)
+    if choose_parser(head.decode("utf-8", "ignore"), f.path, opts) is not None:
+        return None
+    info.encoding = "utf-8"
+
+    def pieces() -> Iterator[FramedLog | ParsedPiece]:
+        offset = 0
+        # memory does not grow with a streamed file: read it all (up to its listed size, if it grows)
+        limit = max(max_input_bytes(), f.size)
+        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, limit, info.problems)
+        while True:
+            try:
+                piece = next(stream)
+            except StopIteration:
+                return
+            except OSError as exc:  # an I/O error part way: keep what was read, say where it stopped
+                info.problems.append(f"read error after {offset} lines ({exc.strerror or exc}): kept what was read")
+                return
+            try:
+                framed = frame_log_text(piece, ctx, opts.summarize_noise)
+            except RECOVERABLE as exc:  # noqa: BLE001 - this piece is counted, the file goes on
+                failed = all_unrecognized(piece, exc)
+                failed.unrecognized_samples = [UnrecognizedSample(s.line + offset, s.text)
+                                               for s in failed.unrecognized_samples]
+                offset += failed.lines
+                yield ParsedPiece(failed)
+                continue
+            framed.records = framed.records.with_columns(pl.col("line") + offset)
+            offset += framed.lines
+            yield framed
+
+    return pieces()
+
+
+def parse_context(f: Discovered, opts: IngestOptions) -> ParseContext:
+    """The parse context of a file: relative ages are resolved against --now, else its mtime."""
+    now = opts.now
+    now_source = "--now"
+    if now is None:
+        try:
+            now = datetime.fromtimestamp(os.path.getmtime(f.real), tz=UTC)
+        except OSError:  # removed since it was read: the read time is the best reference left
+            now = datetime.now(tz=UTC)
+        now_source = "file modification time"
+    return ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)

@@ -1,0 +1,52 @@
+"""Python-side patterns on untrusted text give up in time: a pathological line is unmatched, not a hang."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from parsers.base import ParseContext
+from parsers.k8s import K8sEvents
+from parsers.k8s.describe import DESCRIBE_ROW
+from postmortem import safe_regex
+from postmortem.redaction import redact_text
+
+# `(.*?)[\s│|]*$` backtracks quadratically over a long run of spaces that does not end the line
+PATHOLOGICAL_ROW = "  Normal  Pulled  5m  kubelet  a " + " " * 60_000 + "\x01x"
+
+
+def test_the_pattern_really_is_catastrophic_for_backtracking_re():
+    rx = re.compile(DESCRIBE_ROW.pattern)
+    start = time.monotonic()
+    rx.match("  Normal  Pulled  5m  kubelet  a " + " " * 6_000 + "\x01x")  # a tenth of the hostile line
+    assert time.monotonic() - start > 0.02  # already slow; quadratic, so 100x this on the full line
+
+
+def test_a_catastrophic_line_returns_within_the_timeout_as_no_match():
+    before = safe_regex.timeouts()
+    start = time.monotonic()
+    assert DESCRIBE_ROW.match(PATHOLOGICAL_ROW) is None
+    assert time.monotonic() - start < safe_regex.TIMEOUT_SECONDS + 1.0
+    assert safe_regex.timeouts() == before + 1
+
+
+def test_ordinary_lines_still_match():
+    m = DESCRIBE_ROW.match("  Warning  BackOff    4m53s (x72 over 20m)  kubelet  Back-off restarting failed container")
+    assert m and m.group(2) == "BackOff"
+
+
+def test_the_k8s_parser_counts_the_pathological_line_and_says_so():
+    text = "  Warning  BackOff  5m  kubelet  Back-off restarting failed container\n" + PATHOLOGICAL_ROW + "\n"
+    start = time.monotonic()
+    fp = K8sEvents().parse(text, ParseContext(path="events.txt"))
+    assert time.monotonic() - start < 10 * (safe_regex.TIMEOUT_SECONDS + 1.0)
+    assert fp.events.height == 1 and fp.unrecognized_lines == 1
+    assert any("treated as no match" in p for p in fp.problems)
+
+
+def test_redaction_that_times_out_withholds_the_text():
+    slow = safe_regex.compile(DESCRIBE_ROW.pattern, timeout=0.05)
+    secret = PATHOLOGICAL_ROW + " password=hunter2"
+    out = slow.sub("", secret, on_timeout=lambda t: f"[{len(t)} withheld]")
+    assert out == f"[{len(secret)} withheld]"
+    assert redact_text("redis://u:hunter2@h:6379") == "redis://u:***@h:6379"
