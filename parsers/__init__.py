@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+from parsers.exports import GrafanaLogsJson, GrafanaLogsTxt, LokiApiJson, LokiJsonl, LokiText
 from parsers.k8s_events import K8sEvents
 from parsers.metrics import (
     AzureMetricsCsv,
@@ -36,6 +37,11 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     AzureMetricsCsv(),
     CloudMetricTable(),
     RedisInfo(),
+    LokiJsonl(),
+    LokiText(),
+    LokiApiJson(),
+    GrafanaLogsTxt(),
+    GrafanaLogsJson(),
 )
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

@@ -1,0 +1,7 @@
+"""File parsers for log-platform exports (Loki, Elasticsearch, CloudWatch, Cloud Logging, Datadog,
+Splunk, Azure): each reads its platform's layout into entries (`entries.py`), which are framed,
+recognized and accounted like a pod's log."""
+
+from parsers.exports.loki import GrafanaLogsJson, GrafanaLogsTxt, LokiApiJson, LokiJsonl, LokiText
+
+__all__ = ["GrafanaLogsJson", "GrafanaLogsTxt", "LokiApiJson", "LokiJsonl", "LokiText"]

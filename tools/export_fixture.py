@@ -1,0 +1,166 @@
+"""Turn a folder of pod log files into a log platform's export, for the export fixtures and tests.
+
+Each `*.log` file is one pod (its name stem is the pod name). Its records (framed by
+parsers/envelopes.py, so a traceback stays with its header line) become the platform's entries, one
+entry per record with the message's lines intact, dated by the record's own time, as a collector with a
+multi-line rule (Fluent Bit, promtail `multiline`, the CloudWatch agent) ships them. Entries of all pods
+are merged in time order, as the platforms return them.
+
+    python tools/export_fixture.py tests/data/recorded/storm tests/data/exports   # every layout
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from parsers.envelopes import frame  # noqa: E402
+
+NAMESPACE = "shop"
+
+
+@dataclass(frozen=True)
+class Entry:
+    ts: datetime
+    pod: str
+    container: str
+    level: str
+    body: str
+
+
+def entries_of(folder: Path) -> list[Entry]:
+    """One entry per framed record of every pod log in `folder`, in time order (stable by pod, line)."""
+    out: list[tuple[datetime, str, int, Entry]] = []
+    for path in sorted(folder.glob("*.log")):
+        text = path.read_text(encoding="utf-8")
+        raw = text.split("\n")
+        if raw and raw[-1] == "":
+            raw.pop()
+        records, _, _, _ = frame(text)
+        starts = records.get_column("line").to_list()
+        times = records.get_column("ts").to_list()
+        levels = records.get_column("level").cast(str).to_list()
+        pod = path.stem
+        container = "redis" if pod.startswith("redis") else pod.rsplit("-", 2)[0]
+        last = None
+        for k, start in enumerate(starts):
+            end = starts[k + 1] - 1 if k + 1 < len(starts) else len(raw)
+            body = "\n".join(raw[start - 1 : end]).rstrip("\n")
+            ts = times[k] or last
+            last = ts
+            if ts is None or not body.strip():
+                continue
+            out.append((ts, pod, start, Entry(ts, pod, container, levels[k] or "info", body)))
+    out.sort(key=lambda t: (t[0], t[1], t[2]))
+    return [e for *_, e in out]
+
+
+def _ns(ts: datetime) -> str:
+    return str(int(ts.timestamp()) * 1_000_000_000 + ts.microsecond * 1000)
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp()) * 1000 + ts.microsecond // 1000
+
+
+def _iso(ts: datetime, digits: int = 9) -> str:
+    frac = f"{ts.microsecond:06d}{'0' * 3}"[:digits]
+    return ts.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if digits else "") + "Z"
+
+
+def _labels(e: Entry) -> dict[str, str]:
+    return {"container": e.container, "namespace": NAMESPACE, "pod": e.pod}
+
+
+def loki_jsonl(entries: list[Entry]) -> str:
+    return "".join(json.dumps({"labels": _labels(e), "line": e.body, "timestamp": _iso(e.ts)},
+                              ensure_ascii=False) + "\n" for e in reversed(entries))  # logcli: newest first
+
+
+def loki_logcli(entries: list[Entry]) -> str:
+    def lbl(e: Entry) -> str:
+        return "{" + ", ".join(f'{k}="{v}"' for k, v in _labels(e).items()) + "}"
+
+    width = max(len(lbl(e)) for e in entries)
+    return "".join(f"{_iso(e.ts)} {lbl(e).ljust(width)} {e.body}\n" for e in reversed(entries))
+
+
+def loki_api_json(entries: list[Entry]) -> str:
+    streams: dict[str, dict] = {}
+    for e in reversed(entries):  # direction=backward: each stream newest first
+        streams.setdefault(e.pod, {"stream": _labels(e), "values": []})["values"].append([_ns(e.ts), e.body])
+    doc = {"status": "success", "data": {"resultType": "streams", "result": list(streams.values()),
+                                         "stats": {"summary": {"totalEntriesReturned": len(entries)}}}}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def grafana_logs_txt(entries: list[Entry]) -> dict[str, str]:
+    """One download per pod: Grafana's txt rows carry no labels, so a per-pod figure needs the pod's
+    own query, whose `Common labels` name it."""
+    out = {}
+    for pod in sorted({e.pod for e in entries}):
+        mine = [e for e in reversed(entries) if e.pod == pod]
+        labels = json.dumps(_labels(mine[0]), separators=(",", ":"))
+        head = f'Common labels: {labels}\nLine limit: "5000 ({len(mine)} returned)"\n\n\n'
+        out[f"{pod}.txt"] = head + "".join(
+            f"{e.ts.strftime('%Y-%m-%d %H:%M:%S')}.{e.ts.microsecond // 1000:03d}\t{e.body}\n" for e in mine)
+    return out
+
+
+def grafana_logs_json(entries: list[Entry]) -> str:
+    rows = [{"line": e.body, "timestamp": _ns(e.ts), "date": _iso(e.ts, 3), "fields": _labels(e)}
+            for e in reversed(entries)]
+    return json.dumps(rows, ensure_ascii=False)
+
+
+LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
+    "loki_jsonl": ("storm.jsonl", loki_jsonl),
+    "loki_logcli": ("storm-logcli.txt", loki_logcli),
+    "loki_api_json": ("storm-query_range.json", loki_api_json),
+    "grafana_logs_txt": ("storm-explore-txt", grafana_logs_txt),
+    "grafana_logs_json": ("storm-explore.json", grafana_logs_json),
+}
+
+
+def convert(folder: Path, layout: str) -> dict[str, str]:
+    """File name → text of the export (one file, or a folder of files for per-pod downloads)."""
+    name, write = LAYOUTS[layout]
+    out = write(entries_of(folder))
+    return {f"{name}/{k}": v for k, v in out.items()} if isinstance(out, dict) else {name: out}
+
+
+def write_fixtures(folder: Path, out: Path, layouts: list[str]) -> None:
+    for layout in layouts:
+        for name, text in convert(folder, layout).items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_text(text, encoding="utf-8", newline="")
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or any(a not in LAYOUTS for a in argv[2:]):
+        print(f"usage: export_fixture.py FOLDER OUT [{'|'.join(LAYOUTS)} ...]  (no layout: all)", file=sys.stderr)
+        return 2
+    write_fixtures(Path(argv[0]), Path(argv[1]), argv[2:] or list(LAYOUTS))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
