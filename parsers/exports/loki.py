@@ -79,7 +79,9 @@ class LokiJsonl:
         return parse_entries(entries, lines, ctx, self.name)
 
 
-_DEFAULT_ROW = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\{[^{}]*\})( +)(.*)$")
+# time, a LogQL label set (`{}` or `{k="v", …}`: never JSON, whose keys are quoted), padding, the line
+_DEFAULT_ROW = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) '
+                          r'(\{(?:[A-Za-z_][\w.]*="(?:[^"\\]|\\.)*"(?:, )?)*\})( +)(.*)$')
 
 
 class LokiText:
@@ -97,8 +99,7 @@ class LokiText:
 
     def sniff(self, head: str) -> float:
         lines = [ln for ln in _first_lines(head, 40) if not ln.startswith(("Common labels:", "http", "Query"))]
-        starts = sum(1 for ln in lines if _DEFAULT_ROW.match(ln))
-        return 0.85 if lines and _DEFAULT_ROW.match(lines[0]) and starts >= 0.3 * len(lines) else 0.0
+        return 0.85 if lines and _DEFAULT_ROW.match(lines[0]) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
         lines = Lines.of(text)
