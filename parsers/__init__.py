@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
-from parsers.exports import GrafanaLogsJson, GrafanaLogsTxt, LokiApiJson, LokiJsonl, LokiText
+from parsers.exports import (
+    ElasticdumpNdjson,
+    ElasticSearchJson,
+    GrafanaLogsJson,
+    GrafanaLogsTxt,
+    KibanaCsv,
+    LokiApiJson,
+    LokiJsonl,
+    LokiText,
+)
 from parsers.k8s_events import K8sEvents
 from parsers.metrics import (
     AzureMetricsCsv,
@@ -42,6 +51,9 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     LokiApiJson(),
     GrafanaLogsTxt(),
     GrafanaLogsJson(),
+    ElasticSearchJson(),
+    ElasticdumpNdjson(),
+    KibanaCsv(),
 )
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

@@ -123,12 +123,53 @@ def grafana_logs_json(entries: list[Entry]) -> str:
     return json.dumps(rows, ensure_ascii=False)
 
 
+def _csv(header: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _es_source(e: Entry, dotted: bool) -> dict:
+    if dotted:  # fluent-bit / flattened mappings: dotted keys, the line in `log`
+        return {"@timestamp": _iso(e.ts, 3), "kubernetes.namespace_name": NAMESPACE, "kubernetes.pod_name": e.pod,
+                "kubernetes.container_name": e.container, "stream": "stdout", "log": e.body}
+    return {"@timestamp": _iso(e.ts, 3), "kubernetes": {"namespace": NAMESPACE, "pod": {"name": e.pod},
+            "container": {"name": e.container}}, "log": {"level": e.level}, "message": e.body}
+
+
+def elasticsearch_json(entries: list[Entry]) -> str:
+    hits = [{"_index": "logs-2026.11.23", "_id": f"e{k}", "_score": None, "_source": _es_source(e, False),
+             "sort": [_ms(e.ts)]} for k, e in enumerate(entries)]
+    doc = {"took": 31, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+           "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": None, "hits": hits}}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"  # curl '...?pretty'
+
+
+def elasticdump_ndjson(entries: list[Entry]) -> str:
+    return "".join(json.dumps({"_index": "logs-2026.11.23", "_type": "_doc", "_id": f"e{k}", "_score": 1,
+                               "_source": _es_source(e, True)}, ensure_ascii=False) + "\n"
+                   for k, e in enumerate(entries))
+
+
+def kibana_csv(entries: list[Entry]) -> str:
+    def when(ts: datetime) -> str:
+        return ts.strftime("%b %-d, %Y @ %H:%M:%S.") + f"{ts.microsecond // 1000:03d}"
+
+    return _csv(["@timestamp", "kubernetes.namespace", "kubernetes.pod.name", "log.level", "message"],
+                [[when(e.ts), NAMESPACE, e.pod, e.level, e.body] for e in reversed(entries)])
+
+
 LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
     "loki_jsonl": ("storm.jsonl", loki_jsonl),
     "loki_logcli": ("storm-logcli.txt", loki_logcli),
     "loki_api_json": ("storm-query_range.json", loki_api_json),
     "grafana_logs_txt": ("storm-explore-txt", grafana_logs_txt),
     "grafana_logs_json": ("storm-explore.json", grafana_logs_json),
+    "elasticsearch_json": ("storm-search.json", elasticsearch_json),
+    "elasticdump_ndjson": ("storm-elasticdump.ndjson", elasticdump_ndjson),
+    "kibana_csv": ("storm-discover.csv", kibana_csv),
 }
 
 
@@ -144,14 +185,6 @@ def write_fixtures(folder: Path, out: Path, layouts: list[str]) -> None:
         for name, text in convert(folder, layout).items():
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             (out / name).write_text(text, encoding="utf-8", newline="")
-
-
-def _csv(header: list[str], rows: list[list[str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def main(argv: list[str]) -> int:

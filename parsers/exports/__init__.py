@@ -2,6 +2,7 @@
 Splunk, Azure): each reads its platform's layout into entries (`entries.py`), which are framed,
 recognized and accounted like a pod's log."""
 
+from parsers.exports.elastic import ElasticdumpNdjson, ElasticSearchJson, KibanaCsv
 from parsers.exports.loki import GrafanaLogsJson, GrafanaLogsTxt, LokiApiJson, LokiJsonl, LokiText
 
-__all__ = ["GrafanaLogsJson", "GrafanaLogsTxt", "LokiApiJson", "LokiJsonl", "LokiText"]
+__all__ = ["ElasticSearchJson", "ElasticdumpNdjson", "KibanaCsv", "GrafanaLogsJson", "GrafanaLogsTxt", "LokiApiJson", "LokiJsonl", "LokiText"]

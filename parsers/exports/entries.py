@@ -30,6 +30,7 @@ import polars as pl
 
 from parsers.base import RECORD_COLUMNS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_bodies, normalize_level, split_lines
+from parsers.exports.fields import epoch_iso
 from parsers.recognize import recognize
 from postmortem.input.timeparse import with_parsed_ts
 from postmortem.model import UnrecognizedSample, conform_events, empty_events
@@ -191,3 +192,15 @@ def _events(records: pl.DataFrame) -> pl.DataFrame:
                             pl.col("text").str.strip_chars_start().str.extract(r"^([^\n]*)", 1).str.slice(0, 2000)),
     )
     return conform_events(events)
+
+
+def parse_document(text: str, rows: list[dict], ctx: ParseContext, label: str, unit: str) -> FileParse:
+    """A whole JSON document: every line of it is read; no entry at all is said, not hidden."""
+    entries = entries_frame(rows).with_columns(pts=epoch_iso(pl.col("pts"), unit))
+    lines = Lines.of(text)
+    problems = []
+    if entries.height:
+        lines.cover_all()
+    else:
+        problems.append(f"{label}: the document holds no log entries")
+    return parse_entries(entries, lines, ctx, label, problems=problems)

@@ -20,16 +20,13 @@ import json
 import re
 from typing import ClassVar
 
-import polars as pl
-
 from parsers.base import FileParse, ParseContext
-from parsers.exports.entries import Lines, entries_frame, parse_entries
+from parsers.exports.entries import Lines, entries_frame, parse_document, parse_entries
 from parsers.exports.fields import (
     CONTAINER_KEYS,
     HOST_KEYS,
     LEVEL_KEYS,
     NAMESPACE_KEYS,
-    epoch_iso,
     first_of,
     stream_of,
 )
@@ -162,7 +159,7 @@ class LokiApiJson:
                 if isinstance(value, list) and len(value) >= 2:
                     line, span = index.span(v_start, v_end)
                     rows.append(_row(line, span, text_of(value[0]), labels, text_of(value[1])))
-        return _document(text, rows, ctx, self.name, "ns")
+        return parse_document(text, rows, ctx, self.name, "ns")
 
 
 class GrafanaLogsTxt:
@@ -236,16 +233,4 @@ class GrafanaLogsJson:
                 line, span = index.span(start, end)
                 rows.append(_row(line, span, text_of(row.get("timestamp")) or text_of(row.get("date")), fields,
                                  text_of(row["line"])))
-        return _document(text, rows, ctx, self.name, "ns")
-
-
-def _document(text: str, rows: list[dict], ctx: ParseContext, label: str, unit: str) -> FileParse:
-    """A whole JSON document: every line of it is read; no entry at all is said, not hidden."""
-    entries = entries_frame(rows).with_columns(pts=epoch_iso(pl.col("pts"), unit))
-    lines = Lines.of(text)
-    problems = []
-    if entries.height:
-        lines.cover_all()
-    else:
-        problems.append(f"{label}: the document holds no log entries")
-    return parse_entries(entries, lines, ctx, label, problems=problems)
+        return parse_document(text, rows, ctx, self.name, "ns")
