@@ -9,8 +9,15 @@ from __future__ import annotations
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
 from parsers.exports import (
+    CloudWatchEventsJson,
+    CloudWatchInsightsCsv,
+    CloudWatchInsightsJson,
+    DatadogApiJson,
+    DatadogCsv,
     ElasticdumpNdjson,
     ElasticSearchJson,
+    GcpLoggingJson,
+    GcpLoggingYaml,
     GrafanaLogsJson,
     GrafanaLogsTxt,
     KibanaCsv,
@@ -54,6 +61,13 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     ElasticSearchJson(),
     ElasticdumpNdjson(),
     KibanaCsv(),
+    CloudWatchEventsJson(),
+    CloudWatchInsightsJson(),
+    CloudWatchInsightsCsv(),
+    GcpLoggingJson(),
+    GcpLoggingYaml(),
+    DatadogCsv(),
+    DatadogApiJson(),
 )
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

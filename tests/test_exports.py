@@ -132,3 +132,25 @@ def test_random_entries_are_accounted(layout, entries):
         assert res.event_lines + res.unrecognized_lines + res.blank_lines == res.lines
         assert res.unrecognized_lines == 0
         assert 1 <= res.events.height
+
+
+def test_datadog_default_csv_is_read_not_swallowed(tmp_path):
+    """`Date,Host,Service,Message` was claimed by the Grafana metric CSV parser: 0 events, 0 unrecognized."""
+    rows = "".join(f'2024-01-15T10:02:{k:02d}.000Z,api-{k % 3},api,"2024-01-15 10:02:{k:02d},000 ERROR app - '
+                   f'cache read failed: Error 111 connecting to redis:6379. Connection refused."\n' for k in range(60))
+    (tmp_path / "extract.csv").write_text("Date,Host,Service,Message\n" + rows, encoding="utf-8")
+    result = ingest([str(tmp_path)])
+    (info,) = result.inputs
+    assert info.parser == "datadog_csv" and info.accounted() and info.unrecognized_lines == 0
+    ev = result.events.filter(pl.col("kind") == "redis.connect_failed")
+    assert ev.height == 60 and sorted(ev.get_column("host").unique()) == ["api-0", "api-1", "api-2"]
+
+
+def test_a_csv_grafana_cannot_map_is_handed_back(tmp_path):
+    (tmp_path / "t.csv").write_text("Time,Note\n2024-01-15T10:02:00Z,redis down\n2024-01-15T10:03:00Z,back\n",
+                                    encoding="utf-8")
+    result = ingest([str(tmp_path)])
+    (info,) = result.inputs
+    assert info.accounted() and info.parser.startswith("log")
+    assert any("grafana_csv parser failed" in p and "handed back" in p for p in info.problems)
+    assert info.event_lines + info.unrecognized_lines == 3

@@ -161,6 +161,68 @@ def kibana_csv(entries: list[Entry]) -> str:
                 [[when(e.ts), NAMESPACE, e.pod, e.level, e.body] for e in reversed(entries)])
 
 
+def _stream_name(e: Entry) -> str:  # Fluent Bit on EKS: the container's log file as the stream
+    return f"kube.var.log.containers.{e.pod}_{NAMESPACE}_{e.container}-{'0123456789abcdef' * 4}.log"
+
+
+def cloudwatch_events_json(entries: list[Entry]) -> str:
+    events = [{"logStreamName": _stream_name(e), "timestamp": _ms(e.ts), "message": e.body,
+               "ingestionTime": _ms(e.ts) + 800, "eventId": f"{_ms(e.ts)}{k:020d}"} for k, e in enumerate(entries)]
+    return json.dumps({"events": events, "searchedLogStreams": []}, indent=4, ensure_ascii=False) + "\n"
+
+
+def _insights_time(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts.microsecond // 1000:03d}"
+
+
+def cloudwatch_insights_json(entries: list[Entry]) -> str:
+    rows = [[{"field": "@timestamp", "value": _insights_time(e.ts)}, {"field": "@message", "value": e.body},
+             {"field": "@logStream", "value": _stream_name(e)}, {"field": "@ptr", "value": f"ptr{k}"}]
+            for k, e in enumerate(reversed(entries))]
+    doc = {"results": rows, "statistics": {"recordsMatched": float(len(rows)), "recordsScanned": float(len(rows)),
+                                           "bytesScanned": 1.0}, "status": "Complete"}
+    return json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
+
+
+def cloudwatch_insights_csv(entries: list[Entry]) -> str:
+    return _csv(["@timestamp", "@message", "@logStream"],
+                [[_insights_time(e.ts), e.body, _stream_name(e)] for e in reversed(entries)])
+
+
+def _gcp_entry(k: int, e: Entry) -> dict:
+    return {"insertId": f"id{k:06d}", "labels": {"k8s-pod/app": e.container}, "logName": "projects/shop/logs/stdout",
+            "receiveTimestamp": _iso(e.ts), "resource": {"labels": {
+                "cluster_name": "prod", "container_name": e.container, "location": "europe-west1",
+                "namespace_name": NAMESPACE, "pod_name": e.pod, "project_id": "shop"}, "type": "k8s_container"},
+            "severity": {"warning": "WARNING", "error": "ERROR", "critical": "CRITICAL"}.get(e.level, "INFO"),
+            "textPayload": e.body, "timestamp": _iso(e.ts)}
+
+
+def gcp_logging_json(entries: list[Entry]) -> str:  # gcloud: newest first
+    return json.dumps([_gcp_entry(k, e) for k, e in enumerate(reversed(entries))], indent=2, ensure_ascii=False) + "\n"
+
+
+def gcp_logging_yaml(entries: list[Entry]) -> str:
+    import yaml
+
+    return yaml.safe_dump_all([_gcp_entry(k, e) for k, e in enumerate(reversed(entries))], explicit_start=True,
+                              allow_unicode=True, sort_keys=True, width=1 << 20)
+
+
+def datadog_csv(entries: list[Entry]) -> str:
+    return _csv(["Date", "Host", "Service", "Status", "@pod_name", "Message"],
+                [[_iso(e.ts, 3), "ip-10-0-1-12.ec2.internal", e.container, e.level, e.pod, e.body]
+                 for e in reversed(entries)])
+
+
+def datadog_api_json(entries: list[Entry]) -> str:
+    data = [{"id": f"AQAAAY{k:08d}", "type": "log", "attributes": {
+        "service": e.container, "status": e.level, "host": "ip-10-0-1-12.ec2.internal", "timestamp": _iso(e.ts, 3),
+        "tags": [f"pod_name:{e.pod}", f"kube_namespace:{NAMESPACE}", f"kube_container_name:{e.container}"],
+        "message": e.body, "attributes": {}}} for k, e in enumerate(reversed(entries))]
+    return json.dumps({"data": data, "links": {}, "meta": {"status": "done", "page": {}}}, ensure_ascii=False) + "\n"
+
+
 LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
     "loki_jsonl": ("storm.jsonl", loki_jsonl),
     "loki_logcli": ("storm-logcli.txt", loki_logcli),
@@ -170,6 +232,13 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = 
     "elasticsearch_json": ("storm-search.json", elasticsearch_json),
     "elasticdump_ndjson": ("storm-elasticdump.ndjson", elasticdump_ndjson),
     "kibana_csv": ("storm-discover.csv", kibana_csv),
+    "cloudwatch_events_json": ("storm-filter-log-events.json", cloudwatch_events_json),
+    "cloudwatch_insights_json": ("storm-insights.json", cloudwatch_insights_json),
+    "cloudwatch_insights_csv": ("storm-insights.csv", cloudwatch_insights_csv),
+    "gcp_logging_json": ("storm-gcloud.json", gcp_logging_json),
+    "gcp_logging_yaml": ("storm-gcloud.yaml", gcp_logging_yaml),
+    "datadog_csv": ("storm-datadog.csv", datadog_csv),
+    "datadog_api_json": ("storm-datadog-api.json", datadog_api_json),
 }
 
 

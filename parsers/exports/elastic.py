@@ -114,7 +114,7 @@ class KibanaCsv:
     )
 
     def sniff(self, head: str) -> float:
-        return 0.9 if csvlog.has_columns(head, ("@timestamp",), MSG) else 0.0
+        return 0.9 if csvlog.has_columns(head, ("@timestamp",), ("message", "log", "msg")) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
         table = csvlog.read(text)

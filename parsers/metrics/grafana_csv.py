@@ -121,6 +121,8 @@ def parse_csv_table(text: str, ctx: ParseContext, events_of) -> FileParse:
     sep = sep or delimiter(lines[start].lstrip("\ufeff"))
     names, data, idx = read_rows(lines, start, sep)
     events, problem = events_of(names, data, idx, ctx)
+    if idx and events.height == 0:  # e.g. a log export (`Date,Host,Service,Message`): not ours to swallow
+        raise ValueError(f"no numeric sample in {len(idx)} CSV rows: not a metric table; handed back")
     if problem:
         return account(lines, set(), events, problems=[problem])
     return account(lines, set(range(start + 1)) | set(idx), events)
