@@ -85,7 +85,7 @@ class Lines:
 
 
 def parse_entries(entries: pl.DataFrame, lines: Lines, ctx: ParseContext, label: str, *,
-                  problems: list[str] | None = None, summarize: bool = True) -> FileParse:
+                  problems: list[str] | None = None) -> FileParse:
     """Frame, recognize and account the entries of one export file (see the module docstring).
 
     Lines covered by entries (and by the document structure around them) are event lines; other
@@ -95,7 +95,7 @@ def parse_entries(entries: pl.DataFrame, lines: Lines, ctx: ParseContext, label:
     events = empty_events()
     n_records = 0
     if entries.height:
-        records = _records(entries, ctx, label, summarize)
+        records = _records(entries, ctx, label, ctx.summarize)
         n_records = records.height
         events = _events(records)
     nonblank = ~lines.raw.str.contains(r"^\s*$").to_numpy() if lines.raw.len() else np.zeros(0, dtype=bool)
