@@ -72,10 +72,11 @@ class CloudWatchEventsJson:
         return 0.95 if '"events":[{' in compact and '"timestamp":' in compact and '"message":' in compact else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
         rows = [event_row(*index.span(s, e), ev.get("timestamp"), text_of(ev.get("message")), ev.get("logStreamName"))
-                for s, e, ev in items(text, ("events", "*")) if isinstance(ev, dict) and ev.get("message") is not None]
-        return parse_document(text, rows, ctx, self.name, "ms")
+                for s, e, ev in items(text, ("events", "*"), 0, problems) if isinstance(ev, dict) and ev.get("message") is not None]
+        return parse_document(text, rows, ctx, self.name, "ms", problems)
 
 
 class CloudWatchInsightsJson:
@@ -95,14 +96,15 @@ class CloudWatchInsightsJson:
         return 0.95 if compact.startswith('{"results":[[{"field":') or ('"results":[[{"field":"@' in compact) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
         rows = []
-        for s, e, row in items(text, ("results", "*")):
+        for s, e, row in items(text, ("results", "*"), 0, problems):
             cells = {c.get("field"): c.get("value") for c in row if isinstance(c, dict)} if isinstance(row, list) else {}
             if cells.get("@message") is not None:
                 rows.append(event_row(*index.span(s, e), cells.get("@timestamp"), text_of(cells["@message"]),
                                       cells.get("@logStream")))
-        return parse_document(text, rows, ctx, self.name, "ms")
+        return parse_document(text, rows, ctx, self.name, "ms", problems)
 
 
 class CloudWatchInsightsCsv:

@@ -79,9 +79,10 @@ class DatadogApiJson:
         return 0.95 if '"data":[{' in compact and '"type":"log"' in compact and '"attributes":{' in compact else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
         rows = []
-        for s, e, item in items(text, ("data", "*")):
+        for s, e, item in items(text, ("data", "*"), 0, problems):
             a = item.get("attributes") if isinstance(item, dict) else None
             if not isinstance(a, dict) or a.get("message") is None:
                 continue
@@ -90,4 +91,4 @@ class DatadogApiJson:
             pod = tags.get("pod_name") or text_of(get(inner, "pod_name", "kubernetes.pod.name"))
             rows.append(_row(*index.span(s, e), a.get("timestamp"), text_of(a["message"]), text_of(a.get("host")),
                              text_of(a.get("service")), text_of(a.get("status")), pod, tags.get("kube_namespace")))
-        return parse_document(text, rows, ctx, self.name, "ms")
+        return parse_document(text, rows, ctx, self.name, "ms", problems)

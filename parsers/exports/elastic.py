@@ -65,15 +65,16 @@ class ElasticSearchJson:
         return 0.95 if '"hits":{' in compact and '"_source":' in compact else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
         rows = []
-        for start, end, hit in items(text, ("hits", "hits", "*")):
+        for start, end, hit in items(text, ("hits", "hits", "*"), 0, problems):
             src = hit.get("_source") if isinstance(hit, dict) else None
             if isinstance(src, dict):
                 row = source_row(*index.span(start, end), src)
                 if row["body"] is not None:
                     rows.append(row)
-        return parse_document(text, rows, ctx, self.name, "ms")
+        return parse_document(text, rows, ctx, self.name, "ms", problems)
 
 
 class ElasticdumpNdjson:

@@ -194,13 +194,18 @@ def _events(records: pl.DataFrame) -> pl.DataFrame:
     return conform_events(events)
 
 
-def parse_document(text: str, rows: list[dict], ctx: ParseContext, label: str, unit: str) -> FileParse:
-    """A whole JSON document: every line of it is read; no entry at all is said, not hidden."""
+def parse_document(text: str, rows: list[dict], ctx: ParseContext, label: str, unit: str,
+                   problems: list[str] | None = None) -> FileParse:
+    """A whole JSON document: its lines are read up to the last entry (all of them when the document
+    was read whole); no entry at all is said, not hidden."""
     entries = entries_frame(rows).with_columns(pts=epoch_iso(pl.col("pts"), unit))
     lines = Lines.of(text)
-    problems = []
-    if entries.height:
+    problems = list(problems or [])
+    if entries.height and not problems:
         lines.cover_all()
+    elif entries.height:
+        last = int((entries.get_column("line") + entries.get_column("span") - 1).max())
+        lines.covered[:last] = True
     else:
         problems.append(f"{label}: the document holds no log entries")
     return parse_entries(entries, lines, ctx, label, problems=problems)

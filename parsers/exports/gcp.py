@@ -58,9 +58,10 @@ class GcpLoggingJson:
         return 0.95 if '"logName":' in compact and ('"textPayload":' in compact or '"jsonPayload":' in compact) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
-        rows = [r for s, e, v in items(text, ("*",)) if isinstance(v, dict) and (r := entry_row(*index.span(s, e), v))]
-        return parse_document(text, rows, ctx, self.name, "ns")
+        rows = [r for s, e, v in items(text, ("*",), 0, problems) if isinstance(v, dict) and (r := entry_row(*index.span(s, e), v))]
+        return parse_document(text, rows, ctx, self.name, "ns", problems)
 
 
 class GcpLoggingYaml:

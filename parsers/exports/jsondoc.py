@@ -22,13 +22,19 @@ def _ws(text: str, i: int) -> int:
     return _WS.match(text, i).end()  # type: ignore[union-attr]  # matches the empty string too
 
 
-def items(text: str, path: tuple[str, ...], start: int = 0) -> list[tuple[int, int, Any]]:
+def items(text: str, path: tuple[str, ...], start: int = 0,
+          problems: list[str] | None = None) -> list[tuple[int, int, Any]]:
     """(start offset, end offset, value) of every value at `path` ("*" = each array item) in the JSON
     value that begins at `start`. Parts that do not have the path's shape are skipped.
 
-    Raises ValueError when the text is not JSON where it is read."""
+    Where the text stops being JSON (a cut download, not JSON at all), the items read so far are
+    returned and the place is added to `problems`."""
     out: list[tuple[int, int, Any]] = []
-    _walk(text, _ws(text, start), path, out)
+    try:
+        _walk(text, _ws(text, start), path, out)
+    except (ValueError, RecursionError, IndexError) as exc:
+        if problems is not None:
+            problems.append(f"JSON unreadable after {len(out)} entries ({str(exc)[:120]}); the rest is counted unrecognized")
     return out
 
 

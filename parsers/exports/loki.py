@@ -149,17 +149,18 @@ class LokiApiJson:
         return 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
-        streams = items(text, ("data", "result", "*")) + items(text, ("streams", "*"))
+        streams = items(text, ("data", "result", "*"), 0, problems) + items(text, ("streams", "*"), 0, problems)
         rows = []
         for s_start, _, stream in streams:
             labels = stream.get("stream") if isinstance(stream, dict) else None
             labels = labels if isinstance(labels, dict) else {}
-            for v_start, v_end, value in items(text, ("values", "*"), s_start):
+            for v_start, v_end, value in items(text, ("values", "*"), s_start, problems):
                 if isinstance(value, list) and len(value) >= 2:
                     line, span = index.span(v_start, v_end)
                     rows.append(_row(line, span, text_of(value[0]), labels, text_of(value[1])))
-        return parse_document(text, rows, ctx, self.name, "ns")
+        return parse_document(text, rows, ctx, self.name, "ns", problems)
 
 
 class GrafanaLogsTxt:
@@ -225,12 +226,13 @@ class GrafanaLogsJson:
         return 0.9 if compact.startswith('[{"line":') and '"fields":' in compact and '"timestamp":' in compact else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
+        problems: list[str] = []
         index = LineIndex(text)
         rows = []
-        for start, end, row in items(text, ("*",)):
+        for start, end, row in items(text, ("*",), 0, problems):
             if isinstance(row, dict) and "line" in row:
                 fields = row.get("fields") if isinstance(row.get("fields"), dict) else {}
                 line, span = index.span(start, end)
                 rows.append(_row(line, span, text_of(row.get("timestamp")) or text_of(row.get("date")), fields,
                                  text_of(row["line"])))
-        return parse_document(text, rows, ctx, self.name, "ns")
+        return parse_document(text, rows, ctx, self.name, "ns", problems)
