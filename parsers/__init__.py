@@ -8,6 +8,23 @@ from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+from parsers.exports import (
+    CloudWatchEventsJson,
+    CloudWatchInsightsCsv,
+    CloudWatchInsightsJson,
+    DatadogApiJson,
+    DatadogCsv,
+    ElasticdumpNdjson,
+    ElasticSearchJson,
+    GcpLoggingJson,
+    GcpLoggingYaml,
+    GrafanaLogsJson,
+    GrafanaLogsTxt,
+    KibanaCsv,
+    LokiApiJson,
+    LokiJsonl,
+    LokiText,
+)
 from parsers.k8s import K8sEvents
 from parsers.metrics import (
     AzureMetricsCsv,
@@ -36,6 +53,21 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     AzureMetricsCsv(),
     CloudMetricTable(),
     RedisInfo(),
+    LokiJsonl(),
+    LokiText(),
+    LokiApiJson(),
+    GrafanaLogsTxt(),
+    GrafanaLogsJson(),
+    ElasticSearchJson(),
+    ElasticdumpNdjson(),
+    KibanaCsv(),
+    CloudWatchEventsJson(),
+    CloudWatchInsightsJson(),
+    CloudWatchInsightsCsv(),
+    GcpLoggingJson(),
+    GcpLoggingYaml(),
+    DatadogCsv(),
+    DatadogApiJson(),
 )
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

@@ -34,6 +34,7 @@ class ParseContext:
     now: datetime | None = None  # reference for relative ages ("5m ago"); defaults to file mtime
     now_source: str = "file modification time"
     year: int | None = None
+    summarize: bool = True  # low-level app lines as app.activity (parsers/noise.py), for record-producing parsers
 
 
 @dataclass

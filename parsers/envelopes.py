@@ -407,9 +407,10 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
     if n_bare < df.height:
         parts.append(df.slice(n_bare).with_columns(starts=pl.col("header")))
     df = pl.concat(parts) if len(parts) > 1 else (parts[0] if parts else df.with_columns(starts=pl.lit(False)))
-    df = df.with_columns(
-        starts=pl.col("starts") | ((pl.col("line") == pl.col("line").first()) & ~pl.col("blank")),
-    ).with_columns(rec=pl.col("starts").cast(pl.UInt32).cum_sum())
+    starts = pl.col("starts") | ((pl.col("line") == pl.col("line").first()) & ~pl.col("blank"))
+    if "entry_start" in df.columns:  # a log platform's entry starts a record unless it continues one
+        starts = starts | (pl.col("entry_start") & ~pl.col("blank") & ~cont_like.fill_null(False))
+    df = df.with_columns(starts=starts).with_columns(rec=pl.col("starts").cast(pl.UInt32).cum_sum())
     nonblank = df.filter(~pl.col("blank") | pl.col("header")).with_columns(
         part=pl.when(pl.col("header")).then(pl.coalesce("h_rest", pl.lit(""))).otherwise(body),
     )
@@ -444,6 +445,17 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
     )
     records = pl.concat([singles, multi], how="vertical_relaxed").sort("line") if multi.height else singles
     return records, FramePlan(outer, variants), activity
+
+
+def frame_bodies(lines: pl.DataFrame, outer: str, tz: str = "UTC",
+                 summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
+    """The inner layer alone, for text a log platform already took out of its envelope.
+
+    `lines` has line (unique, in log order), body (one physical line), pts (the platform's time, a
+    fallback for the header's), ohost (the platform's host or pod) and optionally entry_start (the
+    first line of a platform entry: it starts a record unless it looks like a continuation).
+    Returns (records with ts_text and level_word, plan, activity records or None)."""
+    return _frame_text(lines, outer, tz, summarize)
 
 
 def frame(text: str, tz: str = "UTC", summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, int, int]:

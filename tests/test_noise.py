@@ -43,6 +43,8 @@ def test_summarizing_keeps_every_recognized_event(name):
     weights = churn_on.group_by(per_second).agg(n=pl.col("value").sum().cast(pl.Int64)).sort(pl.all())
     counts = churn_off.group_by(per_second).agg(n=pl.len().cast(pl.Int64)).sort(pl.all())
     assert weights.equals(counts)
+    if name == "exports":  # one-line JSON exports: every entry is on line 1, a line names no record
+        return
     firsts = churn_off.join(churn_on.select("path", "line"), on=["path", "line"], how="semi")
     assert firsts.height == churn_on.height
     assert firsts.select("ts", "kind", "host", "entity").equals(churn_on.select("ts", "kind", "host", "entity"))

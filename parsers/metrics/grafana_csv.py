@@ -106,6 +106,9 @@ class GrafanaCsv:
         widths = [len(csv_row(ln, sep)) for ln in body]
         if not body or sum(1 for w in widths if w == len(cells)) < 0.8 * len(body):
             return 0.0
+        values = [c for ln in body for k, c in enumerate(csv_row(ln, sep)) if not TIME_HEADER.match(cells[k] if k < len(cells) else "")]
+        if values and not any(re.match(r"^\s*[-+]?(?:\d|\.\d|nan|inf|\+inf)", c, re.I) for c in values):
+            return 0.0  # no number at all: a table of text (a log export), not metrics
         return 0.85
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
@@ -124,4 +127,7 @@ def parse_csv_table(text: str, ctx: ParseContext, events_of) -> FileParse:
     events, problem = events_of(names, data, idx, ctx)
     if problem:
         return account(lines, set(), events, problems=[problem])
+    if idx and events.height == 0:  # e.g. a log export (`Date,Host,Service,Message`): never swallowed
+        return account(lines, set(range(start + 1)), events,
+                       problems=[f"no numeric sample in {len(idx)} CSV rows: not a metric table; rows counted unrecognized"])
     return account(lines, set(range(start + 1)) | set(idx), events)

@@ -30,7 +30,8 @@ class PromApiJson:
 
     def sniff(self, head: str) -> float:
         if _HEAD.match(head) and re.search(r'"(?:resultType|errorType)"\s*:', head):
-            return 0.95
+            # Loki answers the same API shape with log streams: those are the Loki parser's
+            return 0.0 if re.search(r'"resultType"\s*:\s*"streams"', head) else 0.95
         return 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:

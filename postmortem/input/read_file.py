@@ -150,4 +150,5 @@ def parse_context(f: Discovered, opts: IngestOptions) -> ParseContext:
         except OSError:  # removed since it was read: the read time is the best reference left
             now = datetime.now(tz=UTC)
         now_source = "file modification time"
-    return ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year)
+    return ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year,
+                        summarize=opts.summarize_noise)
