@@ -1,0 +1,175 @@
+"""How many connections the clients held before an outage, and how many they opened after it.
+
+A reconnect storm is amplification, not a rate: a fleet that re-opens each of its pooled connections
+once after a restart is recovering (amplification about 1) at any fleet size, while a fleet that opens
+ten connections for every one it held is DDoS-ing its own cache. Both numbers come from the incident
+itself, each from the best source that has it, and say which:
+
+* the population before the outage: the `connected_clients` metric, else the server log's open
+  connections (accepted minus closed since the server started), else pods x the logged pool cap, else
+  the client connections the client logs show (one per pod at least);
+* the demand after the outage: the server's own count of new connections (its `Accepted` lines, the
+  `connections_received` counter, Azure's connections-created rate), else the clients' own records of
+  connection attempts against the live server; the pre-outage rate of the same source is subtracted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from postmortem.model import event_weight
+
+CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
+LOOKBACK = timedelta(minutes=5)  # population and baseline are read this far before the outage
+HORIZON = timedelta(seconds=60)  # reconnects are counted this long after the server is back
+CLIENT_ATTEMPT_KINDS = ("redis.connect_failed", "redis.max_clients", "redis.reconnect_attempt",
+                        "redis.connection_restored")
+
+
+@dataclass(frozen=True)
+class Population:
+    """Client connections open before the outage, with the source of the figure."""
+
+    connections: float
+    source: str
+    pods: int  # client hosts seen in client logs (0 when there are none)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """New connections after the outage, net of the pre-outage rate, from one named source."""
+
+    attempts: float  # counted in the window
+    baseline_per_s: float | None  # the same source before the outage; None when it has no data before
+    excess: float  # attempts - baseline_per_s x window seconds
+    source: str
+    window_start: datetime
+    window_end: datetime
+    per_second: pl.DataFrame  # second, attempts (this source)
+
+
+def _timed(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter(pl.col("ts").is_not_null())
+
+
+def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
+    return _timed(events).filter(
+        (pl.col("metric") == name) & pl.col("value").is_not_null() & pl.col("value").is_finite()
+    ).sort("ts")
+
+
+def _pool_cap(events: pl.DataFrame) -> int | None:
+    """The largest `max_connections` a client logged in its configuration."""
+    cfg = events.filter((pl.col("kind") == "redis.config") & pl.col("source").is_in(CLIENT_SOURCES))
+    caps = []
+    for raw in cfg.get_column("attrs").drop_nulls().to_list():
+        try:
+            value = json.loads(raw).get("max_connections")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, int | float | str) and str(value).strip().isdigit():
+            caps.append(int(str(value).strip()))
+    return max(caps) if caps else None
+
+
+def client_pods(events: pl.DataFrame) -> int:
+    """Client hosts (pods) in the client logs: the fleet, counted once for every figure that needs it."""
+    hosts = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls()
+    return hosts.n_unique()
+
+
+def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
+    """Client connections open just before `t0` (see the module doc for the order of sources)."""
+    pods = client_pods(events)
+    cc = _metric(events, "connected_clients").filter(
+        (pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK))
+    if cc.height:
+        last = cc.tail(10).get_column("value")
+        return Population(float(last.median()), f"connected_clients metric (median of the last {last.len()} "
+                          f"samples before {t0:%H:%M:%S})", pods)
+    server = _timed(events).filter(pl.col("source") == "redis_server")
+    starts = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") < t0))
+    since = starts.get_column("ts").max() if starts.height else None
+    churn = server.filter(pl.col("kind").is_in(["redis.server.client_accepted", "redis.server.client_closed"])
+                          & (pl.col("ts") < t0))
+    if since is not None:
+        churn = churn.filter(pl.col("ts") >= since)
+    if churn.height:
+        w = churn.with_columns(w=event_weight()).group_by("kind").agg(pl.col("w").sum())
+        by = dict(zip(w.get_column("kind").to_list(), w.get_column("w").to_list(), strict=True))
+        open_ = by.get("redis.server.client_accepted", 0.0) - by.get("redis.server.client_closed", 0.0)
+        if open_ > 0:
+            return Population(float(open_), "server log (connections accepted minus closed before "
+                              f"{t0:%H:%M:%S})", pods)
+    cap = _pool_cap(events)
+    if cap and pods:
+        return Population(float(cap * pods), f"{pods} pods x pool cap {cap} (logged client configuration)", pods)
+    if pods:
+        return Population(float(pods), f"{pods} client pods (at least one connection each)", pods)
+    return None
+
+
+def _per_second(rows: pl.DataFrame, weight: pl.Expr) -> pl.DataFrame:
+    if rows.height == 0:
+        return pl.DataFrame(schema={"second": pl.Datetime("us", "UTC"), "attempts": pl.Float64})
+    return (rows.with_columns(second=pl.col("ts").dt.truncate("1s"), _w=weight)
+            .group_by("second").agg(attempts=pl.col("_w").sum()).sort("second"))
+
+
+def _counter_increase(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per-sample increases of a counter (a drop is a restart: the new value is the increase)."""
+    prev = pl.col("value").shift(1).over("entity")
+    return rows.with_columns(
+        inc=pl.when(prev.is_null()).then(None).when(pl.col("value") >= prev).then(pl.col("value") - prev)
+        .otherwise(pl.col("value"))
+    ).filter(pl.col("inc").is_not_null())
+
+
+def _sources(events: pl.DataFrame, live: pl.Expr) -> list[tuple[str, pl.DataFrame]]:
+    """(name, per-second attempts) for every source of new-connection counts, best first."""
+    out = []
+    acc = _timed(events).filter(pl.col("kind") == "redis.server.client_accepted")
+    if acc.height:
+        out.append(("server log `Accepted` lines", _per_second(acc, event_weight())))
+    rec = _counter_increase(_metric(events, "connections_received"))
+    if rec.height:
+        out.append(("connections_received counter", _per_second(rec, pl.col("inc"))))
+    created = _metric(events, "connections_created_per_sec")
+    if created.height:
+        dt = pl.col("ts").diff().dt.total_microseconds().fill_null(0) / 1e6
+        out.append(("connections created per second (metric)", _per_second(
+            created.with_columns(_dt=dt), pl.col("value") * pl.when(pl.col("_dt") > 0).then(pl.col("_dt"))
+            .otherwise(1.0))))
+    cl = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(CLIENT_ATTEMPT_KINDS)
+                               & live)
+    if cl.height:
+        out.append(("client logs (connect attempts against the live server)", _per_second(cl, pl.lit(1.0))))
+    return out
+
+
+def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: datetime | None,
+                 live: pl.Expr) -> Demand | None:
+    """New connections from `back` (server answering again) to `until` (default: `back` + HORIZON).
+
+    `t0` is the outage start: the pre-outage rate of the same source is its baseline. `live` filters
+    client events to those against a live server (not failures inside an outage).
+    """
+    end = min(until, back + HORIZON) if until is not None else back + HORIZON
+    for name, per_s in _sources(events, live):
+        window = per_s.filter((pl.col("second") >= back.replace(microsecond=0)) & (pl.col("second") < end))
+        if window.height == 0:
+            continue
+        before = per_s.filter((pl.col("second") < t0 - timedelta(seconds=1)) & (pl.col("second") >= t0 - LOOKBACK))
+        span_before = (t0 - max(before.get_column("second").min(), t0 - LOOKBACK)).total_seconds() \
+            if before.height else 0.0
+        baseline = float(before.get_column("attempts").sum()) / span_before if span_before >= 3 else None
+        last = window.get_column("second").max() + timedelta(seconds=1)
+        seconds = max(1.0, (last - back).total_seconds())
+        attempts = float(window.get_column("attempts").sum())
+        excess = max(0.0, attempts - (baseline or 0.0) * seconds)
+        return Demand(attempts, baseline, excess, name, back, last, window)
+    return None
