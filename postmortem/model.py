@@ -54,6 +54,7 @@ class Kind:
     connection_error: bool = False  # a command or connection did not get through (attempts chart)
     reconnecting: bool = False  # a client-side sign of a pod (re)connecting (per-host chart)
     weighted: bool = False  # a row may stand for many log lines: `value` says how many
+    routine: bool = False  # never a problem, whatever level its line carries (`Redis is starting` is `#`)
     prefix: bool = False  # `name` is a prefix: `k8s.` + the apiserver reason verbatim
 
     def matches(self, kind: str) -> bool:

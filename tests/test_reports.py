@@ -79,8 +79,11 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
               ("pod:prod/w-1", "pod:prod/w-2", HOSTILE),
               StormFigures(
                   attempts=4200, peak_attempts_per_s=812, peak_at=t(13).isoformat(), baseline_attempts_per_s=2.0,
-                  threshold_attempts_per_s=20.0, seconds=17.4, peak_vs_baseline=406.0, synchrony=0.9, pods=40,
-                  top_pods={"w-1": 300, HOSTILE: 200, "password=hunter2": 100}),
+                  threshold_attempts_per_s=20.0, seconds=17.4, amplification=10.4,
+                  amplification_basis="4,165 new connections ÷ 400 connections held before",
+                  attempts_source="server log `Accepted` lines", population=400,
+                  population_source="connected_clients metric", peak_vs_baseline=406.0, synchrony=0.9, pods=40,
+                  fleet_pods=40, top_pods={"w-1": 300, HOSTILE: 200, "password=hunter2": 100}),
               (ev("w-2.log", 9, 12.7, "connect to redis://u:pw@h:6379 failed " + HOSTILE),), 120),
         found("PM404", "unbounded-pool", Severity.MEDIUM, Confidence.MEDIUM, "ConnectionPool without max_connections",
               t(0), t(0), ("pod:prod/w-1",),

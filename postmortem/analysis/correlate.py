@@ -25,6 +25,9 @@ UNREACHABLE_KINDS = KINDS.with_flag("unreachable")
 # Every client or server record of a connection attempt (a server churn row may stand for many: weigh it).
 ATTEMPT_KINDS = KINDS.with_flag("attempt")
 OUTAGE_GAP = timedelta(seconds=15)  # failures closer than this belong to one outage
+HANG_GAP = timedelta(seconds=2)  # timeouts closer than this are one burst
+HANG_SHARE = 0.5  # a burst of timeouts from at least this share of the client pods is a hang, not slowness
+UP_METRICS = ("redis_up", "up")  # exporter scrape success: 0 means the server did not answer
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ class Context:
 
 
 def is_problem() -> pl.Expr:
-    """Events that signal trouble: warning and above, or a kind declared `problem` (client failures)."""
-    return pl.col("level").cast(pl.String).is_in(ERROR_LEVELS) | KINDS.problem_expr()
+    """Events that signal trouble: warning and above (unless the kind is `routine`, such as the server's
+    start banner), or a kind declared `problem` (client failures)."""
+    return (pl.col("level").cast(pl.String).is_in(ERROR_LEVELS) & ~KINDS.flag_expr("routine")) | KINDS.problem_expr()
 
 
 def attr(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:
@@ -98,11 +102,38 @@ def _server_edges(events: pl.DataFrame) -> pl.DataFrame:
     ).sort("ts")
 
 
+def hang_timeouts(events: pl.DataFrame) -> pl.DataFrame:
+    """Command timeouts that are an outage's first sign: bursts (gaps under HANG_GAP) in which at least
+    HANG_SHARE of the client pods (and two) timed out at once. A server that stops answering without
+    refusing (a hang, SIGSTOP, a blocking command) shows only this."""
+    timeouts = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("kind") == "redis.timeout")
+                             & pl.col("ts").is_not_null()).sort("ts")
+    if timeouts.height == 0:
+        return timeouts
+    fleet = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().n_unique()
+    need = max(2, int(fleet * HANG_SHARE + 0.999))
+    bursts = timeouts.with_columns(
+        burst=(pl.col("ts").diff().fill_null(HANG_GAP * 2) > HANG_GAP).cast(pl.UInt32).cum_sum()
+    )
+    wide = bursts.group_by("burst").agg(pl.col("host").drop_nulls().n_unique().alias("pods")).filter(
+        pl.col("pods") >= need).get_column("burst")
+    return bursts.filter(pl.col("burst").is_in(wide.implode())).drop("burst")
+
+
+def _unanswered_scrapes(events: pl.DataFrame) -> pl.DataFrame:
+    """Exporter samples saying the server did not answer (`redis_up 0`)."""
+    return events.filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0) & pl.col("ts").is_not_null())
+
+
 def find_outages(events: pl.DataFrame) -> list[Outage]:
-    """Outage windows per endpoint: first failure (or server shutdown) → server ready / last failure."""
-    fails = events.filter(
+    """Outage windows per endpoint, from the first sign: a client that cannot connect or lost its
+    connection, a burst of timeouts across the fleet (a hang), a scrape the server did not answer, or the
+    server's own shutdown line; to the server ready again / the last failure."""
+    unreachable = events.filter(
         pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(UNREACHABLE_KINDS) & pl.col("ts").is_not_null()
-    ).sort("ts")
+    )
+    fails = pl.concat([unreachable, hang_timeouts(events), _unanswered_scrapes(events)]).unique(
+        "event_id").sort("ts")
     known = fails.get_column("entity").drop_nulls().unique()
     if known.len() == 1:  # a failure that names no endpoint belongs to the only endpoint there is
         fails = fails.with_columns(entity=pl.coalesce("entity", pl.lit(known[0])))
@@ -135,9 +166,10 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
+            clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES))
             outages.append(Outage(
                 entity=entity, start=o_start, end=max(o_end, o_start), event_ids=tuple(sorted(set(ids))),
-                hosts=tuple(sorted(set(g.get_column("host").drop_nulls().to_list()))),
+                hosts=tuple(sorted(set(clients.get_column("host").drop_nulls().to_list()))),
                 server_down=server_down, server_up=server_up, restored=restored,
             ))
     elif edges.height:

@@ -10,6 +10,7 @@ from postmortem import __version__
 from postmortem.analysis.advice import action_items, gather, recommendations
 from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
+from postmortem.analysis.entities import canonical_events
 from postmortem.analysis.message_templates import message_templates
 from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story, causes
@@ -111,6 +112,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") >= opts.since))
     if opts.until is not None:
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") <= opts.until))
+    events, servers = canonical_events(events)  # one Redis, one entity, whatever the sources called it
     result.events = events  # callers that want the table see the same window as the detectors
     ctx = build_context(events, result.inputs, result.assumptions)
     findings = run_detectors(events, ctx, opts, result.warnings)

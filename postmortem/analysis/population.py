@@ -37,6 +37,7 @@ class Population:
     connections: float
     source: str
     pods: int  # client hosts seen in client logs (0 when there are none)
+    evidence: tuple[int, ...] = ()  # event_ids of the lines the figure was read from
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Demand:
     source: str
     window_start: datetime
     window_end: datetime
-    per_second: pl.DataFrame  # second, attempts (this source)
+    per_second: pl.DataFrame  # second, attempts, rate (this source, from `back` to the window's end)
 
 
 def _timed(events: pl.DataFrame) -> pl.DataFrame:
@@ -76,6 +77,15 @@ def _pool_cap(events: pl.DataFrame) -> int | None:
     return max(caps) if caps else None
 
 
+def pool_capacity(events: pl.DataFrame) -> tuple[int, str] | None:
+    """(pods x the largest pool cap the clients logged, how it was counted): the most connections a fleet
+    of capped pools can hold, so the most a recovery can re-open. None when no cap was logged."""
+    cap, pods = _pool_cap(events), client_pods(events)
+    if not cap or not pods:
+        return None
+    return cap * pods, f"{pods} pods x pool cap {cap} (logged client configuration)"
+
+
 def client_pods(events: pl.DataFrame) -> int:
     """Client hosts (pods) in the client logs: the fleet, counted once for every figure that needs it."""
     hosts = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls()
@@ -87,10 +97,10 @@ def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
     pods = client_pods(events)
     cc = _metric(events, "connected_clients").filter(
         (pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK))
-    if cc.height:
-        last = cc.tail(10).get_column("value")
-        return Population(float(last.median()), f"connected_clients metric (median of the last {last.len()} "
-                          f"samples before {t0:%H:%M:%S})", pods)
+    if cc.height:  # a gauge: its last value before the outage is the state the outage found
+        last = cc.tail(1).row(0, named=True)
+        return Population(float(last["value"]), f"connected_clients metric at {last['ts']:%H:%M:%S} UTC", pods,
+                          (last["event_id"],))
     server = _timed(events).filter(pl.col("source") == "redis_server")
     starts = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") < t0))
     since = starts.get_column("ts").max() if starts.height else None
@@ -113,11 +123,19 @@ def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
     return None
 
 
-def _per_second(rows: pl.DataFrame, weight: pl.Expr) -> pl.DataFrame:
+def _per_second(rows: pl.DataFrame, weight: pl.Expr, span: pl.Expr | None = None) -> pl.DataFrame:
+    """second, attempts, rate: `span` (seconds a sample covers, for counters sampled every few seconds)
+    turns a sample's attempts into a per-second rate; log lines cover their own second."""
     if rows.height == 0:
-        return pl.DataFrame(schema={"second": pl.Datetime("us", "UTC"), "attempts": pl.Float64})
-    return (rows.with_columns(second=pl.col("ts").dt.truncate("1s"), _w=weight)
-            .group_by("second").agg(attempts=pl.col("_w").sum()).sort("second"))
+        return pl.DataFrame(schema={"second": pl.Datetime("us", "UTC"), "attempts": pl.Float64, "rate": pl.Float64})
+    return (rows.with_columns(second=pl.col("ts").dt.truncate("1s"), _w=weight,
+                              _s=(span if span is not None else pl.lit(1.0)).clip(lower_bound=1.0))
+            .group_by("second").agg(attempts=pl.col("_w").sum(), rate=(pl.col("_w") / pl.col("_s")).sum())
+            .sort("second"))
+
+
+def _sample_span() -> pl.Expr:
+    return (pl.col("ts").diff().over("entity").dt.total_microseconds() / 1e6).fill_null(1.0)
 
 
 def _counter_increase(rows: pl.DataFrame) -> pl.DataFrame:
@@ -135,15 +153,13 @@ def _sources(events: pl.DataFrame, live: pl.Expr) -> list[tuple[str, pl.DataFram
     acc = _timed(events).filter(pl.col("kind") == "redis.server.client_accepted")
     if acc.height:
         out.append(("server log `Accepted` lines", _per_second(acc, event_weight())))
-    rec = _counter_increase(_metric(events, "connections_received"))
+    rec = _counter_increase(_metric(events, "connections_received").with_columns(_span=_sample_span()))
     if rec.height:
-        out.append(("connections_received counter", _per_second(rec, pl.col("inc"))))
-    created = _metric(events, "connections_created_per_sec")
+        out.append(("connections_received counter", _per_second(rec, pl.col("inc"), pl.col("_span"))))
+    created = _metric(events, "connections_created_per_sec").with_columns(_span=_sample_span())
     if created.height:
-        dt = pl.col("ts").diff().dt.total_microseconds().fill_null(0) / 1e6
         out.append(("connections created per second (metric)", _per_second(
-            created.with_columns(_dt=dt), pl.col("value") * pl.when(pl.col("_dt") > 0).then(pl.col("_dt"))
-            .otherwise(1.0))))
+            created, pl.col("value") * pl.col("_span"), pl.col("_span"))))
     cl = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(CLIENT_ATTEMPT_KINDS)
                                & live)
     if cl.height:

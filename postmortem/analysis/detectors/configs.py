@@ -193,6 +193,9 @@ class AbortConnectTrue(RuleDetector):
             yield f
 
 
+GROWING_BACKOFF = r"Exponential\w*(Backoff|Retry)\s*\(|EqualJitterBackoff\s*\(|FullJitterBackoff\s*\(|DecorrelatedJitterBackoff\s*\("
+
+
 def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Per host: failure runs during outages whose gaps do not grow (no backoff). Returns host rows."""
     if not ctx.outages:
@@ -206,7 +209,10 @@ def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     window = pl.lit(False)
     for o in ctx.outages:
         window = window | pl.col("ts").is_between(o.start, o.end)
-    fails = fails.filter(window).sort(["host", "ts"])
+    # a pod that logged a growing, jittered policy is not judged by spacing: its many threads' independent
+    # requests fail at evenly spread moments while each retry sequence backs off
+    backed_off = configs(events).filter(_config_text().str.contains(GROWING_BACKOFF)).get_column("host")
+    fails = fails.filter(window & ~pl.col("host").is_in(backed_off.drop_nulls().implode())).sort(["host", "ts"])
     if fails.height == 0:
         return pl.DataFrame()
     gaps = fails.with_columns(gap=pl.col("ts").diff().over("host").dt.total_microseconds() / 1e6,

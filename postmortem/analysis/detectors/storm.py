@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -30,14 +30,22 @@ from postmortem.analysis.correlate import (
     CLIENT_SOURCES,
     UNREACHABLE_KINDS,
     Context,
-    attr,
+    Outage,
     is_problem,
 )
 from postmortem.analysis.detectors.base import RuleDetector, finding, rows_by_ids
-from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight, weighted_count
+from postmortem.analysis.limits import maxclients_at, maxclients_changes
+from postmortem.analysis.population import Demand, Population, demand_after, pool_capacity, population_before
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
-STORM_FLOOR = 20  # attempts/s below which no burst is called a storm, whatever the baseline
-STORM_RATIO = 5.0  # peak ÷ baseline that makes a burst a storm
+# New connections after an outage per connection the clients held before it. A fleet that re-opens its
+# pools once is recovering (0.1-0.9 on the recorded healthy fleets of 4 to 48 pods); fleets whose 0.5 s
+# timeouts drop and re-open connections reach 3-4 (recorded hang and slow command); storms measure 12 (the
+# .NET fleet) to over 1,000 (recorded storms). Rejections at the limit make a smaller excess a storm too.
+STORM_AMPLIFICATION = 5.0
+REJECTED_AMPLIFICATION = 1.5
+WINDOW_SHARE = 0.05  # a second belongs to the storm window above this share of the held connections per s
+WINDOW_GAP_S = 2  # quiet seconds allowed inside one storm window
 SYNC_BUCKET = "100ms"
 PERSIST_MIN_S = 5.0  # errors this long after the trigger ended mean retries kept the incident alive
 
@@ -57,10 +65,12 @@ def _n(value) -> str:
 class OutageFigures(Figures):
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
-    client_failures: int  # client failure events of the unreachable kinds in the window
+    client_failures: int  # client failures in the window: connection errors and the timeouts of a hang
     hosts: int  # client hosts (pods) that failed
     server_down: str | None  # the server's own shutdown line time (ISO), when logged
     server_up: str | None  # the server's ready line time (ISO), when logged
+    timeouts: int = 0  # of the failures, command timeouts (all of them: the server hung, it did not refuse)
+    hang: bool = False  # no client was refused or lost its connection: the server stopped answering
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -68,24 +78,30 @@ class OutageFigures(Figures):
 
 @dataclass(frozen=True)
 class StormFigures(Figures):
-    OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "amplification", "amplification_basis")
+    OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
+                 "baseline_attempts_per_s")
 
-    attempts: int  # connection attempts in the storm window (summarized lines counted by weight)
-    peak_attempts_per_s: int  # the busiest second's attempts
+    attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
+    peak_attempts_per_s: int  # the busiest second's new connections per second
     peak_at: str  # that second (ISO)
-    baseline_attempts_per_s: float  # median attempts per second before the first outage
-    threshold_attempts_per_s: float  # the rate that made a second part of the storm
+    baseline_attempts_per_s: float | None  # the same source's rate before the outage (None: no data before)
+    threshold_attempts_per_s: float  # the rate above which a second belongs to the storm window
     seconds: float  # the storm window's length
-    peak_vs_baseline: float | None = None  # peak ÷ baseline (None without a baseline)
+    amplification: float  # excess new connections ÷ connections the clients could hold before the outage
+    amplification_basis: str  # the two figures and their sources
+    attempts_source: str  # where the new connections were counted
+    population: int  # connections the clients held before the outage
+    population_source: str  # where that figure came from
+    peak_vs_baseline: float | None = None  # peak ÷ baseline (None without a measured baseline)
     synchrony: float | None = None  # share of 100 ms buckets in which two or more pods tried at once
-    pods: int | None = None  # client hosts that tried (when at least two and ten attempts)
+    pods: int | None = None  # client pods that tried in the storm window
+    fleet_pods: int | None = None  # client pods in the incident
     top_pods: dict[str, int] | None = None  # the five busiest client hosts and their attempts
-    amplification: float | None = None  # server-side attempts ÷ logged client operations
-    amplification_basis: str | None = None  # how amplification was computed
-    rejected: int = 0  # attempts rejected at maxclients
+    rejected: int = 0  # connections the clients saw rejected at maxclients in the window
+    rejected_server: int | None = None  # the server's rejected_connections increase in the window (metric)
 
     def facts(self) -> dict[str, object]:
-        return {"pods": self.pods}
+        return {"pods": self.fleet_pods or self.pods}
 
 
 @dataclass(frozen=True)
@@ -102,14 +118,18 @@ class PersistenceFigures(Figures):
 
 @dataclass(frozen=True)
 class SaturationFigures(Figures):
-    OMIT_NONE = ("first_rejection", "maxclients", "maxclients_source", "peak_connected_clients")
+    OMIT_NONE = ("first_rejection", "maxclients", "maxclients_source", "peak_connected_clients",
+                 "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at")
 
-    rejections_logged: int  # `max number of clients reached` lines
+    rejections_logged: int  # `max number of clients reached` lines the clients (or the server) logged
     hosts: int  # hosts that logged them
     first_rejection: str | None = None  # the first one's time (ISO)
-    maxclients: int | None = None  # the server's maxclients (metrics, else its log)
+    maxclients: int | None = None  # the limit in force when Redis filled up (metrics, else its log)
     maxclients_source: str | None = None  # where maxclients came from
-    peak_connected_clients: int | None = None  # the highest connected_clients sample
+    peak_connected_clients: int | None = None  # the highest connected_clients sample while that limit held
+    rejected_by_server: int | None = None  # the server's own rejected_connections increase (its counter)
+    maxclients_raised_to: int | None = None  # the limit after a later raise (a mitigation: CONFIG SET, restart)
+    maxclients_raised_at: str | None = None  # when the raised limit was first read (ISO)
 
     def facts(self) -> dict[str, object]:
         # Not `hosts` as the pod count: the server's own log lines count the Redis host, not client pods.
@@ -158,16 +178,21 @@ class RedisUnreachable(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         for o in ctx.outages:
             rows = rows_by_ids(events, o.event_ids)
-            failures = rows.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).height
+            client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
+            refused = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).height
+            timeouts = client.filter(pl.col("kind") == "redis.timeout").height
+            hang = refused == 0 and timeouts > 0
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
             stats = OutageFigures(
-                endpoint=o.entity, seconds=round(o.seconds, 3), client_failures=failures, hosts=len(o.hosts),
-                server_down=o.server_down.isoformat() if o.server_down else None,
-                server_up=o.server_up.isoformat() if o.server_up else None,
+                endpoint=o.entity, seconds=round(o.seconds, 3), client_failures=refused + timeouts,
+                hosts=len(o.hosts), server_down=o.server_down.isoformat() if o.server_down else None,
+                server_up=o.server_up.isoformat() if o.server_up else None, timeouts=timeouts, hang=hang,
             )
-            title = (f"{o.entity} unreachable for {_fmt_s(o.seconds)} "
-                     f"({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failures} client failures from {len(o.hosts)} hosts")
+            what = "stopped answering" if hang else "unreachable"
+            failed = (f"{timeouts} client timeouts from {len(o.hosts)} pods at once, none refused" if hang
+                      else f"{refused + timeouts} client failures from {len(o.hosts)} pods")
+            title = f"{o.entity} {what} for {_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
             f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
                         start=o.start, end=o.end)
             if f:
@@ -177,50 +202,94 @@ class RedisUnreachable(RuleDetector):
         fig = f.figures
         where = fig.endpoint if isinstance(fig, OutageFigures) and fig.endpoint else "Redis"
         seconds = fig.seconds if isinstance(fig, OutageFigures) else 0
+        if isinstance(fig, OutageFigures) and fig.hang:
+            return f"Redis ({where}) stopped answering for {seconds:.1f} s at {f.start:%H:%M:%S} UTC, which"
         return f"A {seconds:.1f} s Redis outage ({where}) at {f.start:%H:%M:%S} UTC"
 
 
-def storm_window(events: pl.DataFrame, ctx: Context):
-    """Seconds after the first outage start where attempts against a live server exceed the threshold."""
-    if not ctx.outages:
+@dataclass(frozen=True)
+class Storm:
+    """Reconnect demand after one outage, measured against the connections the clients held before."""
+
+    outage: Outage
+    population: Population
+    capacity: tuple[int, str] | None  # (pods x logged pool cap, how counted)
+    demand: Demand
+    held: float  # the larger of the population and the capacity: what a recovery may re-open
+    amplification: float  # excess new connections per connection held
+    rejected_clients: int  # `max number of clients reached` seen by clients in the window
+    rejected_server: int | None  # the server's rejected_connections increase in the window (metric)
+    start: datetime
+    end: datetime
+    threshold: float  # rate above which a second belongs to the storm window
+
+    @property
+    def is_storm(self) -> bool:
+        rejected = self.rejected_clients or self.rejected_server
+        return self.amplification >= STORM_AMPLIFICATION or (
+            bool(rejected) and self.amplification >= REJECTED_AMPLIFICATION)
+
+
+def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
+    rows = events.filter(pl.col("metric") == "rejected_connections").sort("ts")
+    if rows.height == 0:
         return None
-    live = events.filter(
-        pl.col("kind").is_in(ATTEMPT_KINDS)
-        & pl.col("ts").is_not_null()
-        & ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
-        & (pl.col("ts") >= ctx.outages[0].start)
-    )
-    if live.height == 0:
+    prev = pl.col("value").shift(1).over("entity")
+    inc = rows.with_columns(inc=pl.when(prev.is_null()).then(None).when(pl.col("value") >= prev)
+                            .then(pl.col("value") - prev).otherwise(pl.col("value")))
+    inside = inc.filter((pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(seconds=5)))
+    return int(inside.get_column("inc").drop_nulls().sum() or 0)
+
+
+def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | None) -> Storm | None:
+    """The reconnect demand after outage `o` against the client population before it; None without the
+    figures to measure it (no population, or no count of new connections after the outage)."""
+    pop = population_before(events, o.start)
+    back = o.server_up or o.end
+    live = ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
+    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live)
+    if pop is None or demand is None or pop.connections <= 0:
         return None
-    # a summarized `Accepted` row counts its connections
-    per_s = (live.with_columns(second=pl.col("ts").dt.truncate("1s"))
-             .group_by("second")
-             .agg(attempts=event_weight().sum().round().cast(pl.UInt32), hosts=pl.col("host").n_unique())
-             .sort("second"))
-    baseline = ctx.attempt_baseline
-    threshold = max(STORM_FLOOR, STORM_RATIO * baseline)
-    hot = per_s.filter(pl.col("attempts") >= threshold)
+    capacity = pool_capacity(events)
+    held = max(pop.connections, float(capacity[0]) if capacity else 0.0)
+    per_s = demand.per_second
+    threshold = max(2.0 * (demand.baseline_per_s or 0.0), held * WINDOW_SHARE, 1.0)
+    hot = per_s.filter(pl.col("rate") > threshold)
     if hot.height == 0:
-        return None
-    start = hot.get_column("second").min()
-    # extend while the rate stays above half the threshold, allowing one quiet second
-    end = start
-    for r in per_s.filter(pl.col("second") >= start).iter_rows(named=True):
-        if r["second"] - end > timedelta(seconds=2):
-            break
-        if r["attempts"] >= threshold / 2:
-            end = r["second"]
-    end = end + timedelta(seconds=1)
-    window = live.filter(pl.col("ts").is_between(start, end, closed="left"))
-    return start, end, window, per_s, threshold
+        start, end = demand.window_start, demand.window_end
+    else:
+        start = hot.get_column("second").min()
+        end = start
+        for second in hot.get_column("second").to_list():
+            if second - end > timedelta(seconds=WINDOW_GAP_S):
+                break
+            end = second
+        end = end + timedelta(seconds=1)
+    clients = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(back, end))
+    return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), clients.height,
+                 _rejected_server(events, back, end), start, end, threshold)
+
+
+def storms(events: pl.DataFrame, ctx: Context) -> list[Storm]:
+    """One measurement per outage (see `measure_storm`)."""
+    out = []
+    for i, o in enumerate(ctx.outages):
+        nxt = ctx.outages[i + 1] if i + 1 < len(ctx.outages) else None
+        found = measure_storm(events, ctx, o, nxt)
+        if found is not None:
+            out.append(found)
+    return out
 
 
 class ReconnectStorm(RuleDetector):
     rule = Rule(
         "PM101", "reconnect-storm", Severity.CRITICAL,
-        "thundering herd: connection attempts far above baseline, synchronized across pods",
-        what=("a burst of connection attempts (server `Accepted` lines, client reconnects, connect failures and "
-              "maxclients rejections against a live server) far above the pre-incident rate, right after an outage."),
+        "thundering herd: far more new connections after an outage than the clients held before it",
+        what=("new connections after an outage (the server's `Accepted` lines, its connections_received counter or "
+              "created-connections rate, else the clients' own connect attempts against the live server), net of the "
+              "pre-outage rate, per connection the clients held before it (connected_clients, the server's open "
+              "connections, or pods x pool cap): a fleet that re-opens its pools once is recovering (about 1x at any "
+              "size); 5x or more, or 1.5x with rejections at maxclients, is a storm."),
         why=("when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
              "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
              "cache down (a metastable failure). Scaling Redis up does not fix it."),
@@ -240,71 +309,72 @@ class ReconnectStorm(RuleDetector):
         return reconnect_backoff(facts, with_maxclients=True)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        found = storm_window(events, ctx)
-        if found is None:
-            return
-        start, end, window, per_s, threshold = found
-        in_win = per_s.filter(pl.col("second").is_between(start, end, closed="left"))
-        peak_row = in_win.sort(["attempts", "second"], descending=[True, False]).row(0, named=True)
-        baseline = ctx.attempt_baseline
-        attempts = weighted_count(window)
-        peak_vs_baseline = synchrony = pods = top_pods = amplification = basis = None
-        if baseline > 0:
-            peak_vs_baseline = round(peak_row["attempts"] / baseline, 1)
+        for st in storms(events, ctx):
+            if st.is_storm:
+                f = self._finding(events, st)
+                if f is not None:
+                    yield f
+
+    def _finding(self, events: pl.DataFrame, st: Storm) -> Finding | None:
+        d = st.demand
+        in_win = d.per_second.filter(pl.col("second").is_between(st.start, st.end, closed="left"))
+        in_win = in_win if in_win.height else d.per_second
+        peak = in_win.sort(["rate", "second"], descending=[True, False]).row(0, named=True)
+        attempts = int(round(float(in_win.get_column("attempts").sum())))
+        window = events.filter(pl.col("ts").is_between(st.start, st.end, closed="left")
+                               & (pl.col("kind").is_in(ATTEMPT_KINDS) | (pl.col("metric") == "connections_received")
+                                  | pl.col("kind").is_in(("redis.connection_restored",))))
         clients = window.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("host").is_not_null())
+        synchrony = pods = top_pods = None
         if clients.height >= 10 and clients.get_column("host").n_unique() >= 2:
             buckets = clients.with_columns(b=pl.col("ts").dt.truncate(SYNC_BUCKET)).with_columns(
-                multi=pl.col("host").n_unique().over("b") >= 2
-            )
+                multi=pl.col("host").n_unique().over("b") >= 2)
             synchrony = round(float(buckets.get_column("multi").mean()), 3)
-            pods = clients.get_column("host").n_unique()
         if clients.height:
+            pods = clients.get_column("host").n_unique()
             top = clients.group_by("host").len().sort(["len", "host"], descending=[True, False]).head(5)
             top_pods = {r["host"]: r["len"] for r in top.iter_rows(named=True)}
-        in_window = events.filter(
-            pl.col("ts").is_between(start, end, closed="left")
-            & (pl.col("source").is_in(CLIENT_SOURCES) | (pl.col("source") == "app"))
-            & (pl.col("kind") != "redis.config")
-        )
-        ops = weighted_count(in_window)  # an app.activity row stands for `value` summarized log records
-        server_side = weighted_count(window.filter(pl.col("source") == "redis_server")) + window.filter(
-            pl.col("kind") == "redis.max_clients").height
-        if ops and server_side:
-            amplification = round(server_side / ops, 2)
-            basis = "server-side attempts ÷ logged client operations in the storm window"
-        rejected = window.filter(pl.col("kind") == "redis.max_clients").height
+        base = d.baseline_per_s
         stats = StormFigures(
-            attempts=attempts, peak_attempts_per_s=int(peak_row["attempts"]), peak_at=peak_row["second"].isoformat(),
-            baseline_attempts_per_s=round(baseline, 2), threshold_attempts_per_s=round(threshold, 2),
-            seconds=round((end - start).total_seconds(), 1), peak_vs_baseline=peak_vs_baseline,
-            synchrony=synchrony, pods=pods, top_pods=top_pods, amplification=amplification,
-            amplification_basis=basis, rejected=rejected,
+            attempts=attempts, peak_attempts_per_s=int(round(peak["rate"])), peak_at=peak["second"].isoformat(),
+            baseline_attempts_per_s=round(base, 2) if base is not None else None,
+            threshold_attempts_per_s=round(st.threshold, 2), seconds=round((st.end - st.start).total_seconds(), 1),
+            peak_vs_baseline=round(peak["rate"] / base, 1) if base else None, synchrony=synchrony, pods=pods,
+            top_pods=top_pods, amplification=st.amplification,
+            amplification_basis=(f"{_n(int(round(d.excess)))} new connections ({d.source}, net of the pre-outage rate) "
+                                 f"÷ {_n(int(round(st.held)))} connections the clients could hold before "
+                                 f"({_held_source(st)})"),
+            rejected=st.rejected_clients, attempts_source=d.source, population=int(round(st.population.connections)),
+            population_source=st.population.source, fleet_pods=st.population.pods or None,
+            rejected_server=st.rejected_server,
         )
-        evidence_rows = pl.concat([
-            window.filter(pl.col("ts").dt.truncate("1s") == peak_row["second"]).head(4),
+        evidence = pl.concat([
+            rows_by_ids(events, st.population.evidence).select(window.columns),
+            window.filter(pl.col("ts").dt.truncate("1s") == peak["second"]).head(3),
             window.filter(pl.col("kind") == "redis.max_clients").head(2),
             window.head(2),
         ]).unique("event_id").sort("ts")
-        more = window.height - evidence_rows.height
-        title = (f"{attempts} connection attempts in {stats.seconds} s after the outage, peaking at "
-                 f"{stats.peak_attempts_per_s}/s" + (f" ({stats.peak_vs_baseline}× baseline)" if baseline > 0 else "")
-                 + (f"; {rejected} rejected at maxclients" if rejected else ""))
-        confidence = Confidence.HIGH if rejected or (synchrony or 0) >= 0.5 else Confidence.MEDIUM
-        f = finding(self.rule, title, evidence_rows, stats, confidence,
-                    entities=tuple(o.entity for o in ctx.outages), start=start, end=end)
-        if f:
-            yield replace(f, evidence_more=max(more, 0))
+        if evidence.height == 0:
+            return None
+        title = (f"{_n(attempts)} new connections in {stats.seconds} s after the outage for the "
+                 f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), peaking at "
+                 f"{_n(stats.peak_attempts_per_s)}/s" + (f"; {_n(st.rejected_clients)} rejected at maxclients"
+                                                           if st.rejected_clients else ""))
+        confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
+            else Confidence.MEDIUM
+        f = finding(self.rule, title, evidence, stats, confidence, entities=(st.outage.entity,),
+                    start=st.start, end=st.end)
+        return replace(f, evidence_more=max(window.height - evidence.height, 0)) if f else None
 
     def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None:
         s = f.figures
         if not isinstance(s, StormFigures):
             return None
-        text = (f"triggered a reconnect storm: {_n(s.attempts)} connection attempts peaking at "
+        text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections in {s.seconds} s for the "
+                f"{_n(s.population)} the clients held before ({s.amplification}x), peaking at "
                 f"{_n(s.peak_attempts_per_s)}/s")
-        if s.peak_vs_baseline is not None:
-            text += f" ({s.peak_vs_baseline}× baseline)"
         if s.pods is not None:
-            text += f" from {s.pods} pods"
+            text += f" from {s.pods} of {s.fleet_pods} pods" if s.fleet_pods else f" from {s.pods} pods"
             if s.synchrony is not None:
                 text += f", {round(100 * s.synchrony)} % of them in the same 100 ms"
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
@@ -312,6 +382,12 @@ class ReconnectStorm(RuleDetector):
         if rejected:
             text += f", {_n(rejected)} rejected at maxclients"
         return text
+
+
+def _held_source(st: Storm) -> str:
+    if st.capacity and st.capacity[0] >= st.population.connections:
+        return st.capacity[1]
+    return st.population.source
 
 
 class RetryStorm(RuleDetector):
@@ -380,17 +456,10 @@ class RetryStorm(RuleDetector):
                 f"({_n(s.errors_after_trigger)} errors from {s.hosts} hosts).")
 
 
-def maxclients_value(events: pl.DataFrame) -> tuple[float | None, str]:
-    """maxclients from metrics, else the server log, else None."""
-    m = events.filter(pl.col("metric") == "maxclients")
-    if m.height:
-        return float(m.get_column("value").max()), "metrics"
-    s = events.filter(
-        (pl.col("source") == "redis_server") & pl.col("attrs").str.contains("maxclients", literal=True)
-    ).with_columns(mc=attr("maxclients", pl.Float64)).filter(pl.col("mc").is_not_null())
-    if s.height:
-        return float(s.get_column("mc").min()), "redis-server log"
-    return None, ""
+def maxclients_value(events: pl.DataFrame, at: datetime | None = None) -> tuple[float | None, str]:
+    """maxclients in force at `at` (postmortem/analysis/limits.py), with its source; (None, "") when unknown."""
+    limit = maxclients_at(events, at)
+    return (float(limit.value), limit.source) if limit else (None, "")
 
 
 class MaxclientsSaturation(RuleDetector):
@@ -420,28 +489,49 @@ class MaxclientsSaturation(RuleDetector):
             (pl.col("kind") == "redis.max_clients")
             | ((pl.col("source") == "redis_server") & pl.col("message").str.contains("(?i)max number of clients"))
         )
-        maxclients, mc_source = maxclients_value(events)
-        cc = events.filter(pl.col("metric") == "connected_clients")
+        cc = events.filter((pl.col("metric") == "connected_clients") & pl.col("value").is_not_null())
+        first = rej.filter(pl.col("ts").is_not_null()).get_column("ts").min() if rej.height else None
+        at = first if first is not None else (cc.sort("value", descending=True).get_column("ts")[0]
+                                              if cc.height else None)
+        limit = maxclients_at(events, at)
+        raise_ = next((c for c in maxclients_changes(events) if c.new > c.old and limit and c.old == limit.value
+                       and (at is None or c.ts > at)), None)
+        if raise_ is not None:  # judge fullness against the limit of the time, not the one set afterwards
+            cc = cc.filter(pl.col("ts") < raise_.ts)
         near = pl.DataFrame()
-        if maxclients and cc.height:
-            near = cc.filter(pl.col("value") >= 0.9 * maxclients)
+        if limit and cc.height:
+            near = cc.filter(pl.col("value") >= 0.9 * limit.value)
         if rej.height == 0 and near.height == 0:
             return
         rows = pl.concat([rej, near]) if near.height else rej
-        timed = rej.height and rej.filter(pl.col("ts").is_not_null()).height
+        cited = [i for i in ((limit.event_id if limit else None), (raise_.event_id if raise_ else None))
+                 if i is not None]
+        if cited:  # the first rejections, and the readings of the limit the figures name
+            rows = pl.concat([rej.sort("ts", nulls_last=True).head(4), near.head(2) if near.height else rej.head(0),
+                              rows_by_ids(events, cited).select(rej.columns)])
+        server = _rejected_server(events, events.get_column("ts").min(), events.get_column("ts").max()) \
+            if first is not None else None
         stats = SaturationFigures(
             rejections_logged=rej.height, hosts=rej.get_column("host").n_unique(),
-            first_rejection=rej.get_column("ts").min().isoformat() if timed else None,
-            maxclients=int(maxclients) if maxclients else None, maxclients_source=mc_source if maxclients else None,
+            first_rejection=first.isoformat() if first is not None else None,
+            maxclients=limit.value if limit else None, maxclients_source=limit.source if limit else None,
             peak_connected_clients=int(cc.get_column("value").max()) if cc.height else None,
+            rejected_by_server=server or None,
+            maxclients_raised_to=raise_.new if raise_ else None,
+            maxclients_raised_at=raise_.ts.isoformat() if raise_ else None,
         )
         title = f"{rej.height} connections rejected at maxclients from {stats.hosts} hosts"
-        if near.height:
-            title += f"; connected clients reached {stats.peak_connected_clients} of {int(maxclients)}"
-        f = finding(self.rule, title, rows, stats, Confidence.HIGH,
+        if server:
+            title += f" (the server counted {_n(server)})"
+        if near.height and limit:
+            title += f"; connected clients reached {stats.peak_connected_clients} of {limit.value}"
+        if raise_ is not None:
+            title += f"; maxclients raised {raise_.old} -> {raise_.new} at {raise_.ts:%H:%M:%S} UTC (mitigation)"
+        f = finding(self.rule, title, rows.unique("event_id"), stats, Confidence.HIGH,
                     entities=tuple(rej.get_column("entity").drop_nulls().unique().to_list()))
         if f:
-            yield f
+            shown = sum(1 for e in f.evidence if e.line)  # rejections and samples not cited are "more"
+            yield replace(f, evidence_more=max(0, rej.height + near.height + len(cited) - shown))
 
     def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None:
         s = f.figures
