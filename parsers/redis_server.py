@@ -126,8 +126,9 @@ def _churn_message(m: pl.Expr, n: pl.Expr, last: pl.Expr) -> pl.Expr:
 
 
 FAMILY = "redis_server"
-START = Kind("redis.server.start", FAMILY, "`Redis is starting` / `Server started, Redis version …`")
-READY = Kind("redis.server.ready", FAMILY, "`Ready to accept connections`")
+START = Kind("redis.server.start", FAMILY, "`Redis is starting` / `Server started, Redis version …`",
+             routine=True)
+READY = Kind("redis.server.ready", FAMILY, "`Ready to accept connections`", routine=True)
 SHUTDOWN = Kind("redis.server.shutdown", FAMILY, "the server shuts down or cannot load its data")
 WARNING = Kind("redis.server.warning", FAMILY, "warnings that matter to a storm (limits, accept errors, …)")
 LOG = Kind("redis.server.log", FAMILY, "any other redis-server line worth keeping")
