@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import regex
 
-TIMEOUT_SECONDS = 0.2  # per call: ordinary lines match in microseconds
+TIMEOUT_SECONDS = 1.0  # per call: ordinary lines match in microseconds
 
 _timeouts = 0
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
 import pytest
 
@@ -131,7 +129,11 @@ def test_ordinary_lines_untouched(text):
     ids=["dots", "redis-cli", "password-run", "schemes", "json-keys", "long-token", "spaces"],
 )
 def test_hostile_strings_redact_in_linear_time(text):
-    start = time.perf_counter()
-    redact_text(text)
+    """The patterns stay in the linear subset (test_regex_safety.py); here: such text never needs the time
+    limit, so it is redacted, never withheld (no wall-clock assertion: speed is for benchmarks)."""
+    from postmortem import safe_regex
+
+    before = safe_regex.timeouts()
+    assert "withheld" not in (redact_text(text) or "")
     _polars(text)
-    assert time.perf_counter() - start < 2.0
+    assert safe_regex.timeouts() == before

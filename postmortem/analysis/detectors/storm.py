@@ -258,10 +258,13 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     if hot.height == 0:
         start, end = demand.window_start, demand.window_end
     else:
+        # a counter sampled every few seconds has a row per sample: quiet gaps are measured in samples
+        step = per_s.get_column("second").diff().dt.total_seconds().median() or 1.0
+        gap = timedelta(seconds=max(WINDOW_GAP_S, 1.5 * step))
         start = hot.get_column("second").min()
         end = start
         for second in hot.get_column("second").to_list():
-            if second - end > timedelta(seconds=WINDOW_GAP_S):
+            if second - end > gap:
                 break
             end = second
         end = end + timedelta(seconds=1)
