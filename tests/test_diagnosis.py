@@ -147,3 +147,11 @@ def test_saturation_is_judged_against_the_limit_in_force_and_the_raise_is_a_miti
     assert f.stats["maxclients_raised_to"] == 1000
     assert "raised 200 -> 1000" in f.title and "of 200" in f.title
     assert any(e.line == 31 for e in f.evidence)  # the first reading of the new limit is cited
+
+
+def test_eviction_under_maxmemory_is_reported_without_an_outage():
+    report = report_of("recorded/eviction")
+    truth = facts("eviction")
+    (ev,) = [f for f in report.findings if f.rule_id == "PM304"]
+    assert not {"PM100", "PM101", "PM103"} & set(rules(report))
+    assert str(truth["evicted_keys"]["total"]) in ev.title
