@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -11,6 +11,7 @@ from postmortem.analysis.advice import action_items, gather, recommendations
 from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.message_templates import message_templates
+from postmortem.analysis.replay.section import whatif_section
 from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
@@ -139,6 +140,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         **conclusions(findings, counts),
     )
     report = with_sections(report, events)
+    report = replace(report, whatif=whatif_section(events, report.recommendations, result.warnings))
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
         report = redact_report(report)
         result.events = redact_events(events)
