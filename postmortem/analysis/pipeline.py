@@ -140,7 +140,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         **conclusions(findings, counts),
     )
     report = with_sections(report, events)
-    report = replace(report, whatif=whatif_section(events, report.recommendations, result.warnings))
+    replay_warnings: list[str] = []
+    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
+                     warnings=report.warnings + tuple(replay_warnings))
+    result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
         report = redact_report(report)
         result.events = redact_events(events)
