@@ -11,7 +11,7 @@ import polars as pl
 
 from postmortem.analysis.replay.inputs import Incident, measure
 from postmortem.analysis.replay.model import HOLDS_S, Outcome, simulate
-from postmortem.analysis.replay.policy import Policy, from_backoff
+from postmortem.analysis.replay.policy import Policy, from_backoff, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
 
@@ -131,3 +131,33 @@ def whatif_section(events: pl.DataFrame, recs: tuple[Recommendation, ...], warni
     except RECOVERABLE as exc:  # noqa: BLE001
         warnings.append(f"what-if replay failed: {type(exc).__name__}: {exc}")
         return None
+
+
+def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | None = None, pods: int | None = None,
+                 maxclients: float | None = None) -> WhatIf | None:
+    """`postmortem whatif`: the incident calibrated, then replayed with settings given on the command line
+    (any left out stay as observed; `pods` is another fleet size, e.g. the one the HPA would reach)."""
+    inc = measure(events)
+    if inc is None:
+        return None
+    hold, replay, ok = calibrate(inc)
+    obs = inc.observed
+    rows = [_row("observed", inc.policy.describe(), obs, inc.maxclients),
+            _row("replay of the observed policy", inc.policy.describe(), replay, inc.maxclients)]
+    chart = [_series("observed", obs), _series("replay", replay)]
+    inputs = (*inc.notes, f"connection hold time {hold:g} s per request (calibrated: the logs do not show it)")
+    if not ok:
+        verdict = (f"Not calibrated (peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
+                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): no prediction is made.")
+        return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+    policy = parse_retry_spec(retry, inc.policy) if retry else inc.policy
+    if pool:
+        policy = replace(policy, pool_cap=pool, pool_timeout=policy.pool_timeout or 2.0)
+    given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
+                         f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
+    out = simulate(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
+    rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
+                     maxclients if maxclients is not None else inc.maxclients))
+    chart.append(_series("predicted", out))
+    return WhatIf(True, TOLERANCE, "Calibrated within the tolerance; the last row is the prediction.",
+                  tuple(rows), tuple(chart), inputs, inc.horizon_s)
