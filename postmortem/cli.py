@@ -190,6 +190,46 @@ def parse(paths, fmt, output, no_redact, tz, year, now, source_type):
 
 
 @main.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--retry", help='Client retry policy, e.g. "exponential(base=0.1s, cap=2s, jitter=full)", '
+              '"constant(0.5s)", "none"; optional ", retries=N".')
+@click.option("--pool", type=click.IntRange(min=1), help="Connections per pod (a blocking pool cap).")
+@click.option("--pods", type=click.IntRange(min=1), help="Fleet size (default: the pods in the logs).")
+@click.option("--maxclients", type=click.IntRange(min=1), help="Server limit (default: the observed one).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@with_input_options
+def whatif(paths, retry, pool, pods, maxclients, fmt, tz, year, now, source_type):
+    """Replay the incident in PATHS with other client settings: calibrate on the observed policy, then predict."""
+    import json
+
+    from postmortem.analysis.replay.section import try_settings
+    from postmortem.input.ingest import ingest
+    from reports.json_report import _whatif
+
+    result = ingest(list(paths), _ingest_options(tz, year, now, source_type))
+    try:
+        w = try_settings(result.events, retry, pool, pods, maxclients)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if w is None:
+        raise click.ClickException("no outage that client logs lived through: nothing to replay")
+    if fmt == "json":
+        click.echo(json.dumps(_whatif(w), indent=2, ensure_ascii=False, default=str))
+        return
+    fmt_n = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731
+    click.echo(w.verdict + "\n")
+    click.echo("| configuration | peak attempts/s | peak connections / maxclients | rejections | time to recover |")
+    click.echo("|---|---|---|---|---|")
+    for r in w.rows:
+        rec = f"> {w.horizon_s:.0f} s" if r.recovery_s is None else f"{r.recovery_s:.1f} s"
+        click.echo(f"| {r.label} | {fmt_n(r.peak_attempts)} | {fmt_n(r.peak_connections)} / {fmt_n(r.maxclients)} "
+                   f"| {fmt_n(r.rejections)} | {rec} |")
+    click.echo("\nTolerance: " + w.tolerance)
+    for i in w.inputs:
+        click.echo(f"- {i}")
+
+
+@main.command(context_settings=CONTEXT)
 def formats():
     """List the input formats understood, with one example each."""
     from parsers import FILE_PARSERS, RECOGNIZERS

@@ -436,6 +436,33 @@ class ChartData:
     windows: tuple[ShadedWindow, ...] = ()
 
 
+@dataclass(frozen=True)
+class WhatIfRow:
+    """One line of the what-if table: the observed incident, its replay, or a predicted configuration."""
+
+    label: str
+    policy: str  # the reconnect policy in words
+    peak_attempts: float  # attempts per second, counted as the logs count them
+    peak_connections: float | None
+    maxclients: float | None
+    rejections: float | None
+    recovery_s: float | None  # None: not calm again within the compared horizon
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The incident replayed through a reconnect model (postmortem/analysis/replay/): calibration first,
+    then the recommended configurations, only when the replay reproduced what was observed."""
+
+    calibrated: bool
+    tolerance: str
+    verdict: str  # what the calibration showed, or why no prediction is shown
+    rows: tuple[WhatIfRow, ...]  # observed, replay, then the predictions (only when calibrated)
+    chart: tuple[ChartSeries, ...] = ()  # attempts per second: observed, replay, predicted
+    inputs: tuple[str, ...] = ()  # how each input was measured
+    horizon_s: float = 0.0
+
+
 def frozen_mapping(value: Mapping | None = None) -> Mapping:
     """A read-only view of a copy of `value`, for the Report's mapping fields."""
     return MappingProxyType(dict(value or {}))
@@ -472,6 +499,7 @@ class Report:
     detection: tuple[FirstSign, ...] = ()
     merged_timeline: tuple[TimelineRow, ...] = ()
     charts: ChartData = ChartData()
+    whatif: WhatIf | None = None  # the replay section (postmortem/analysis/replay/section.py)
 
     def __post_init__(self) -> None:
         """Whoever builds a Report (pipeline, redaction, tests), its mappings end up read-only."""

@@ -96,6 +96,20 @@ def _pods(data: ChartData) -> Chart | None:
     return Chart("pods", TITLES["pods"], _finish(fig, ax, data, "postmortem-pods"))
 
 
+def whatif_chart(report: Report) -> Chart | None:
+    """Observed vs replayed vs predicted attempts per second (the what-if section's one chart)."""
+    w = report.whatif
+    if w is None or not w.chart:
+        return None
+    fig, ax = _figure("Connection attempts per s: observed vs model", "attempts / s")
+    styles = {"observed": ("#24292f", "-"), "replay": ("#8250df", ":")}
+    for s in w.chart:
+        colour, line = styles.get(s.key, ("#1a7f37", "--"))
+        ax.plot(list(s.xs), list(s.ys), color=colour, linestyle=line, linewidth=1.4, drawstyle="steps-post",
+                label=_label(s.key))
+    return Chart("whatif", "What if: attempts per second, observed vs model", _finish(fig, ax, ChartData(), "postmortem-whatif"))
+
+
 def available(report: Report) -> list[tuple[str, str]]:
     """(name, title) of the charts `render_charts` draws for this report, without drawing them."""
     data = report.charts

@@ -75,6 +75,21 @@ def report_dict(report: Report) -> dict:
         "event_counts": dict(report.event_counts),
         "templates": [dict(t) for t in report.templates],
         "redacted": report.redacted,
+        "whatif": _whatif(report.whatif),
+    }
+
+
+def _whatif(w) -> dict | None:
+    """The replay section (postmortem/analysis/replay/): calibration, predictions, chart series."""
+    if w is None:
+        return None
+    return {
+        "calibrated": w.calibrated, "tolerance": w.tolerance, "verdict": w.verdict, "horizon_s": w.horizon_s,
+        "inputs": list(w.inputs),
+        "rows": [{"label": r.label, "policy": r.policy, "peak_attempts_per_s": r.peak_attempts,
+                  "peak_connections": r.peak_connections, "maxclients": r.maxclients,
+                  "rejections": r.rejections, "recovery_s": r.recovery_s} for r in w.rows],
+        "chart": [{"key": c.key, "xs": [iso(x) for x in c.xs], "ys": list(c.ys)} for c in w.chart],
     }
 
 

@@ -126,7 +126,8 @@ def _json_sections(s: dict) -> dict:
 
 def chart_files(report: Report) -> list[tuple[str, str]]:
     """(file name, SVG text) of each chart, for the caller to write into the Markdown's chart folder."""
-    return [(f"{c.name}.svg", c.svg) for c in charts_mod.render_charts(report)]
+    extra = charts_mod.whatif_chart(report)
+    return [(f"{c.name}.svg", c.svg) for c in [*charts_mod.render_charts(report), *([extra] if extra else [])]]
 
 
 def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
@@ -137,14 +138,19 @@ def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
         return render_json_doc({**report_dict(report), **_json_sections(s)})
     if fmt == "html":
         figs = [(c, Markup(charts_mod.inline_svg(c))) for c in charts_mod.render_charts(report)]
-        return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs)
+        extra = charts_mod.whatif_chart(report)
+        whatif_fig = (extra, Markup(charts_mod.inline_svg(extra))) if extra else None
+        return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs, whatif_fig=whatif_fig)
     if fmt != "md":
         raise ValueError(f"unknown report format {fmt!r}")
     links = []
     if chart_folder is not None:
         links = [(charts_mod.Chart(name, title, ""), quote(f"{chart_folder}/{name}.svg"))
                  for name, title in charts_mod.available(report)]
-    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links)
+    whatif_link = None
+    if chart_folder is not None and report.whatif is not None and report.whatif.chart:
+        whatif_link = quote(f"{chart_folder}/whatif.svg")
+    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links, whatif_link=whatif_link)
 
 
 def render_markdown(report: Report) -> str:

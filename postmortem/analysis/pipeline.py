@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -12,6 +12,7 @@ from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.entities import canonical_events
 from postmortem.analysis.message_templates import message_templates
+from postmortem.analysis.replay.section import whatif_section
 from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
@@ -141,6 +142,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         **conclusions(findings, counts),
     )
     report = with_sections(report, events)
+    replay_warnings: list[str] = []
+    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
+                     warnings=report.warnings + tuple(replay_warnings))
+    result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
         report = redact_report(report)
         result.events = redact_events(events)

@@ -1,0 +1,258 @@
+"""What the replay needs, measured from the incident's own events table: the outage, the fleet, the
+request demand, the retry behaviour the logs show, the server's limit, and the observed outcome (attempts
+per second as the logs count them, rejections, peak connections, time to recover)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from postmortem.analysis.replay.policy import Policy, from_backoff
+from postmortem.kinds import KINDS
+from postmortem.model import event_weight
+
+CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
+FAILURE_KINDS = ("redis.connect_failed", "redis.max_clients")  # one row per failed call
+HORIZON_MIN, HORIZON_MAX = 3.0, 60.0  # seconds after the server is back that are compared
+_RETRY_IN = r"(?i)retrying in ([0-9]*\.?[0-9]+)\s*s"
+_ATTEMPT = r"(?i)\(attempt (\d+)\)"
+_GAVE_UP = r"(?i)after (\d+) attempts"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The incident's outcome, counted the way the replay predicts it."""
+
+    peak_attempts: float  # attempts per second, the most in one second from the outage on
+    peak_connections: float | None  # connected_clients after the server is back (None: no metric)
+    rejections: float | None  # connections refused at maxclients (None: nothing counts them)
+    recovery_s: float | None  # server back → attempts back at the quiet level (None: not within the horizon)
+    per_second: tuple[tuple[datetime, float], ...]  # (second, attempts) over the compared span
+
+
+@dataclass(frozen=True)
+class Incident:
+    """The replay's inputs, each measured from the events."""
+
+    down: datetime  # server gone (shutdown line, else the first client failure)
+    up: datetime  # server back (ready line, else the last client failure)
+    horizon_s: float  # seconds after `up` that are compared
+    pods: int
+    demand_per_pod: float  # requests per pod per second that needed Redis (chains started in the outage)
+    concurrency: float | None  # requests a pod runs at once at most (Little's law in the outage; None: unseen)
+    maxclients: float | None
+    policy: Policy  # the observed policy
+    counts_accepts: bool  # the server log's `Accepted` lines are among the counted attempts
+    counts_failures: bool  # client failure rows are among the counted attempts
+    quiet: float  # attempts per second that count as calm
+    observed: Observed
+    notes: tuple[str, ...]  # how each input was measured
+
+    @property
+    def outage_s(self) -> float:
+        return max(0.0, (self.up - self.down).total_seconds())
+
+
+def _timed(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter(pl.col("ts").is_not_null())
+
+
+def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
+    """The first outage: client unreachable failures, bounded by the server's shutdown and ready lines."""
+    fails = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES)
+                                  & pl.col("kind").is_in(KINDS.with_flag("unreachable"))).sort("ts")
+    if fails.height == 0:
+        return None
+    first = fails.get_column("ts").min()
+    gaps = fails.get_column("ts").diff().dt.total_seconds().fill_null(0.0)
+    cut = next((i for i, g in enumerate(gaps.to_list()) if g > 15), fails.height)
+    last = fails.get_column("ts")[cut - 1]
+    server = _timed(events).filter(pl.col("source") == "redis_server").sort("ts")
+    down = server.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= first + timedelta(seconds=5))
+                         & (pl.col("ts") >= first - timedelta(minutes=2)))
+    up = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") >= first)
+                       & (pl.col("ts") <= last + timedelta(minutes=2)))
+    t_down = min(first, down.get_column("ts").max()) if down.height else first
+    t_up = up.get_column("ts").min() if up.height else last
+    how = ("server shutdown and ready lines" if down.height and up.height
+           else "first and last client failure")
+    return t_down, max(t_up, t_down), how
+
+
+def _configs(events: pl.DataFrame) -> list[dict]:
+    cfg = events.filter((pl.col("kind") == "redis.config") & pl.col("source").is_in(CLIENT_SOURCES))
+    out = []
+    for raw in cfg.get_column("attrs").drop_nulls().to_list():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def _int(value) -> int | None:
+    text = str(value if value is not None else "").strip()
+    return int(float(text)) if text.replace(".", "", 1).isdigit() else None
+
+
+def client_policy(events: pl.DataFrame, label: str) -> tuple[Policy, str]:
+    """The most common logged client configuration (retries, backoff, pool cap) as a Policy."""
+    configs = _configs(events)
+    if not configs:
+        return Policy(label), "no client configuration logged: no client retries, unbounded pool assumed"
+    keys = Counter((c.get("backoff") or "", c.get("backoff_args") or "", c.get("retries"), c.get("max_connections"),
+                    c.get("pool") or "", c.get("timeout")) for c in configs)
+    (backoff, args, retries, cap, pool, timeout), n = keys.most_common(1)[0]
+    policy = Policy(label, retries=_int(retries) or 0, pool_cap=_int(cap),
+                    pool_timeout=float(_int(timeout) or 0) or 2.0)
+    if backoff:
+        policy = from_backoff(policy, backoff, args)
+    if policy.pool_cap and "blocking" not in pool.lower():
+        policy = replace(policy, pool_timeout=0.0)  # a plain capped pool raises at once
+    return policy, f"client configuration logged by {n} of {len(configs)} clients"
+
+
+def _app_retry(fails: pl.DataFrame) -> tuple[float, int, str]:
+    """The app's own retry loop, from its failure lines: delay (`retrying in 0.25s`), calls per request."""
+    msgs = fails.select(
+        delay=pl.col("message").str.extract(_RETRY_IN, 1).cast(pl.Float64, strict=False),
+        attempt=pl.col("message").str.extract(_ATTEMPT, 1).cast(pl.Int64, strict=False),
+        gave_up=pl.col("message").str.extract(_GAVE_UP, 1).cast(pl.Int64, strict=False),
+    )
+    delay = msgs.get_column("delay").drop_nulls()
+    if delay.len() == 0:
+        return 0.0, 1, "no app-level retry in the failure lines (each request fails once)"
+    calls = max(int(msgs.get_column("gave_up").max() or 0), int(msgs.get_column("attempt").max() or 0) + 1, 2)
+    return float(delay.median()), calls, (f"app retries every {float(delay.median()):g} s, up to {calls} calls "
+                                          f"per request ({delay.len()} `retrying in` lines)")
+
+
+def _per_second(rows: pl.DataFrame) -> pl.DataFrame:
+    return (rows.with_columns(second=pl.col("ts").dt.truncate("1s"), _w=event_weight())
+            .group_by("second").agg(attempts=pl.col("_w").sum()).sort("second"))
+
+
+def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int, last: bool = False) -> float:
+    """Rows per pod per second in the outage: the busiest 1 s window inside it (`last`: the one ending
+    when the server is back, where retry loops have piled up), else the mean over a shorter outage."""
+    if rows.height == 0 or pods == 0:
+        return 0.0
+    span = (up - down).total_seconds()
+    if span < 1.0:
+        return rows.height / pods / max(span, 0.5)
+    ts = np.sort(np.array([(t - down).total_seconds() for t in rows.get_column("ts").to_list()]))
+    if last:
+        return float(((ts >= span - 1.0) & (ts <= span)).sum()) / pods
+    starts = ts[ts <= span - 1.0]
+    counts = np.searchsorted(ts, starts + 1.0, side="left") - np.arange(starts.size)
+    return float(counts.max() if counts.size else 0) / pods
+
+
+def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
+    return _timed(events).filter((pl.col("metric") == name) & pl.col("value").is_not_null()).sort("ts")
+
+
+def _rejections(events: pl.DataFrame, down: datetime, end: datetime, retries: int) -> tuple[float | None, str]:
+    rej = _metric(events, "rejected_connections").filter(pl.col("ts") <= end)
+    if rej.height:
+        prev = pl.col("value").shift(1)
+        inc = rej.with_columns(inc=pl.when(prev.is_null()).then(0.0).when(pl.col("value") >= prev)
+                               .then(pl.col("value") - prev).otherwise(pl.col("value")))
+        return float(inc.filter(pl.col("ts") >= down).get_column("inc").sum()), "rejected_connections counter"
+    cl = _timed(events).filter((pl.col("kind") == "redis.max_clients") & (pl.col("ts") >= down)
+                               & (pl.col("ts") <= end))
+    if cl.height:
+        return float(cl.height * (retries + 1)), f"client max_clients errors x {retries + 1} tries per call"
+    if _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES)).height:
+        return 0.0, "no client logged a max_clients error"
+    return None, "nothing counts rejections"
+
+
+def _maxclients(events: pl.DataFrame) -> float | None:
+    m = _metric(events, "maxclients")
+    if m.height:
+        return float(m.get_column("value").max())
+    conf = events.filter((pl.col("kind") == "redis.config") & (pl.col("source") == "redis_server"))
+    for raw in conf.get_column("attrs").drop_nulls().to_list():
+        value = _int(json.loads(raw).get("maxclients")) if raw.startswith("{") else None
+        if value:
+            return float(value)
+    return None
+
+
+def recovery(per_second: list[tuple[datetime, float]], up: datetime, quiet: float, end: datetime) -> float | None:
+    """Seconds from `up` to the end of the last second above `quiet`; None when still above at `end`."""
+    loud = [s for s, a in per_second if a > quiet and s + timedelta(seconds=1) > up]
+    if not loud:
+        return 0.0
+    last = max(loud) + timedelta(seconds=1)
+    if last >= end:
+        return None
+    return max(0.0, (last - up).total_seconds())
+
+
+def measure(events: pl.DataFrame) -> Incident | None:
+    """The replay's inputs, or None when the events show no outage that clients lived through."""
+    found = _outage(events)
+    if found is None:
+        return None
+    down, up, how = found
+    client = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES))
+    fails = client.filter(pl.col("kind").is_in(FAILURE_KINDS) & (pl.col("ts") >= down))
+    pods = client.filter(pl.col("kind").is_in(FAILURE_KINDS)).get_column("host").drop_nulls().n_unique()
+    if pods == 0:
+        return None
+    policy, cfg_note = client_policy(events, "observed")
+    app_delay, calls, app_note = _app_retry(fails)
+    policy = replace(policy, app_interval=app_delay, app_attempts=calls)
+    in_outage = fails.filter(pl.col("ts") <= up)
+    if calls > 1:
+        starts = in_outage.filter(pl.col("message").str.extract(_ATTEMPT, 1) == "1")
+        demand = _rate_in_outage(starts, down, up, pods)
+        concurrency = _rate_in_outage(in_outage, down, up, pods, last=True) * app_delay
+    else:
+        demand = _rate_in_outage(in_outage, down, up, pods)
+        concurrency = None
+    attempts = _timed(events).filter(pl.col("kind").is_in(KINDS.with_flag("attempt")))
+    counts_accepts = attempts.filter(pl.col("kind") == "redis.server.client_accepted").height > 0
+    counts_failures = fails.height > 0
+    last_seen = attempts.get_column("ts").max() if attempts.height else up
+    horizon = min(HORIZON_MAX, max(HORIZON_MIN, (last_seen - up).total_seconds() + 1))
+    end = up + timedelta(seconds=horizon)
+    per = _per_second(attempts)
+    before = per.filter((pl.col("second") < down.replace(microsecond=0)) & (pl.col("second") >= down - timedelta(minutes=1)))
+    span = len({s for s in before.get_column("second").to_list()})
+    baseline = float(before.get_column("attempts").sum()) / max(span, 1) if span >= 3 else 0.0
+    quiet = max(float(pods), 2 * baseline)
+    compared = per.filter((pl.col("second") >= down.replace(microsecond=0)) & (pl.col("second") < end))
+    series = [(s, float(a)) for s, a in compared.iter_rows()]
+    rejected, rej_note = _rejections(events, down, end, policy.retries)
+    cc = _metric(events, "connected_clients").filter((pl.col("ts") >= up) & (pl.col("ts") <= end))
+    observed = Observed(
+        peak_attempts=max((a for _, a in series), default=0.0),
+        peak_connections=float(cc.get_column("value").max()) if cc.height else None,
+        rejections=rejected, recovery_s=recovery(series, up, quiet, end), per_second=tuple(series))
+    notes = (
+        f"outage {down:%H:%M:%S.%f}"[:-3] + f" → {up:%H:%M:%S.%f}"[:-3] + f" UTC from the {how}",
+        f"{pods} client pods; {demand:.1f} requests per pod per second needed Redis during the outage"
+        + (f", at most {concurrency:.1f} at once per pod" if concurrency else ""),
+        f"{cfg_note}: {policy.describe()}", app_note,
+        f"maxclients {maxclients_text(_maxclients(events))}; rejections from the {rej_note}",
+        f"attempts counted as the logs count them: {'server `Accepted` lines + ' if counts_accepts else ''}"
+        f"client failure lines; calm below {quiet:.0f}/s",
+    )
+    return Incident(down=down, up=up, horizon_s=horizon, pods=pods, demand_per_pod=demand,
+                    concurrency=concurrency, maxclients=_maxclients(events), policy=policy,
+                    counts_accepts=counts_accepts, counts_failures=counts_failures, quiet=quiet,
+                    observed=observed, notes=notes)
+
+
+def maxclients_text(value: float | None) -> str:
+    return "unknown (unlimited assumed)" if value is None else f"{value:.0f}"

@@ -1,0 +1,163 @@
+"""The what-if section: calibrate the reconnect model on the incident, then replay the report's own
+recommended configurations through the same outage, fleet and demand."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+
+import polars as pl
+
+from postmortem.analysis.replay.inputs import Incident, measure
+from postmortem.analysis.replay.model import HOLDS_S, Outcome, simulate
+from postmortem.analysis.replay.policy import Policy, from_backoff, parse_retry_spec
+from postmortem.failures import RECOVERABLE
+from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
+
+FACTOR = 1.5  # calibration tolerance: replayed peak attempts/s and rejections within this factor
+TOLERANCE = (f"replayed peak attempts/s and rejections within a factor of {FACTOR:g} of the observed "
+             "(rejections: both zero, or both non-zero and within the factor)")
+
+
+def _within(pred: float, obs: float) -> bool:
+    if obs <= 0 or pred <= 0:
+        return obs <= 0 and pred <= 0
+    return 1 / FACTOR <= pred / obs <= FACTOR
+
+
+def _miss(out: Outcome, inc: Incident) -> float:
+    """How far a replay is from the observation (log ratios of peak attempts/s and rejections)."""
+    obs = inc.observed
+    err = abs(math.log((out.peak_attempts + 1) / (obs.peak_attempts + 1)))
+    if obs.rejections is not None:
+        err += abs(math.log((out.rejections + 1) / (obs.rejections + 1)))
+    return err
+
+
+def calibrate(inc: Incident) -> tuple[float, Outcome, bool]:
+    """The hold time (the one input the logs do not give) that replays the observed policy best, the
+    replay, and whether it is within the tolerance."""
+    best: tuple[float, float, Outcome] | None = None
+    worse = 0
+    for hold in HOLDS_S:  # the miss falls then rises with the hold time: stop once it rose twice
+        out = simulate(inc, inc.policy, hold_s=hold)
+        miss = _miss(out, inc)
+        if best is None or miss < best[0]:
+            best, worse = (miss, hold, out), 0
+        else:
+            worse += 1
+            if worse == 2:
+                break
+    _, hold, out = best
+    obs = inc.observed
+    ok = _within(out.peak_attempts, obs.peak_attempts) and (
+        obs.rejections is None or _within(out.rejections, obs.rejections))
+    return hold, out, ok
+
+
+def recommended(recs: tuple[Recommendation, ...], inc: Incident) -> list[tuple[str, Policy, float | None]]:
+    """The settings of the report's own snippets, cumulatively: the retry, then + the pool cap, then +
+    the maxclients proposal (app-level retries stay as observed: no snippet changes them)."""
+    code = "\n".join(sn.code for r in recs for sn in r.snippets)
+    out: list[tuple[str, Policy, float | None]] = []
+    policy = inc.policy
+    m = re.search(r"Retry\(\s*(\w+)\(([^)]*)\)\s*,\s*(\d+)\s*\)", code)
+    if m:
+        policy = replace(from_backoff(policy, m.group(1), m.group(2)), retries=int(m.group(3)))
+        policy = replace(policy, label=f"snippet retry: {m.group(1)}({m.group(2)}), {m.group(3)} retries")
+        out.append((policy.label, policy, None))
+    cap = re.search(r"max_connections\s*=\s*(\d+)", code)
+    if cap:
+        timeout = re.search(r"BlockingConnectionPool\([^)]*?\btimeout\s*=\s*([0-9.]+)", code, flags=re.S)
+        policy = replace(policy, pool_cap=int(cap.group(1)), pool_timeout=float(timeout.group(1)) if timeout else 0.0,
+                         label=("+ " if out else "") + f"pool cap {cap.group(1)} per pod")
+        out.append((policy.label, policy, None))
+    limit = re.search(r"^maxclients\s+(\d+)", code, flags=re.M)
+    if limit:
+        policy = replace(policy, label=("+ " if out else "") + f"maxclients {limit.group(1)}")
+        out.append((policy.label, policy, float(limit.group(1))))
+    return out
+
+
+def _row(label: str, policy: str, out, maxclients: float | None) -> WhatIfRow:
+    return WhatIfRow(label=label, policy=policy, peak_attempts=out.peak_attempts,
+                     peak_connections=out.peak_connections, maxclients=maxclients,
+                     rejections=out.rejections, recovery_s=out.recovery_s)
+
+
+def _series(key: str, out) -> ChartSeries:
+    return ChartSeries(key, tuple(s for s, _ in out.per_second), tuple(a for _, a in out.per_second))
+
+
+def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | None:
+    """The section, or None when the events show no outage that client logs lived through."""
+    inc = measure(events)
+    if inc is None:
+        return None
+    hold, replay, ok = calibrate(inc)
+    obs = inc.observed
+    rows = [_row("observed", inc.policy.describe(), obs, inc.maxclients),
+            _row("replay of the observed policy", inc.policy.describe(), replay, inc.maxclients)]
+    chart = [_series("observed", obs), _series("replay", replay)]
+    inputs = (*inc.notes, f"connection hold time {hold:g} s per request (calibrated: the logs do not show it)")
+    if not ok:
+        verdict = ("The replay of the observed policy did not reproduce the incident within the tolerance "
+                   f"(peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
+                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): the logs give too little evidence "
+                   "for a prediction, so none is shown.")
+        return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+    predicted = recommended(recs, inc)
+    for label, policy, limit in predicted:
+        out = simulate(inc, policy, maxclients=limit, hold_s=hold)
+        rows.append(_row(label, policy.describe(), out, limit if limit is not None else inc.maxclients))
+    if predicted:
+        chart.append(_series("predicted: " + predicted[-1][0].removeprefix("+ "), out))
+    verdict = (f"Calibrated: the replay of the observed policy gives peak {replay.peak_attempts:.0f}/s "
+               f"(observed {obs.peak_attempts:.0f}/s) and {replay.rejections:.0f} rejections (observed "
+               f"{_num(obs.rejections)}), within the tolerance."
+               + ("" if predicted else " The report recommends no client configuration to replay."))
+    return WhatIf(True, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+
+
+def _num(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f}"
+
+
+def whatif_section(events: pl.DataFrame, recs: tuple[Recommendation, ...], warnings: list[str]) -> WhatIf | None:
+    """`build`, with a failure turned into a warning (the report is never lost to the replay)."""
+    try:
+        return build(events, recs)
+    except RECOVERABLE as exc:  # noqa: BLE001
+        warnings.append(f"what-if replay failed: {type(exc).__name__}: {exc}")
+        return None
+
+
+def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | None = None, pods: int | None = None,
+                 maxclients: float | None = None) -> WhatIf | None:
+    """`postmortem whatif`: the incident calibrated, then replayed with settings given on the command line
+    (any left out stay as observed; `pods` is another fleet size, e.g. the one the HPA would reach)."""
+    inc = measure(events)
+    if inc is None:
+        return None
+    hold, replay, ok = calibrate(inc)
+    obs = inc.observed
+    rows = [_row("observed", inc.policy.describe(), obs, inc.maxclients),
+            _row("replay of the observed policy", inc.policy.describe(), replay, inc.maxclients)]
+    chart = [_series("observed", obs), _series("replay", replay)]
+    inputs = (*inc.notes, f"connection hold time {hold:g} s per request (calibrated: the logs do not show it)")
+    if not ok:
+        verdict = (f"Not calibrated (peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
+                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): no prediction is made.")
+        return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+    policy = parse_retry_spec(retry, inc.policy) if retry else inc.policy
+    if pool:
+        policy = replace(policy, pool_cap=pool, pool_timeout=policy.pool_timeout or 2.0)
+    given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
+                         f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
+    out = simulate(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
+    rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
+                     maxclients if maxclients is not None else inc.maxclients))
+    chart.append(_series("predicted", out))
+    return WhatIf(True, TOLERANCE, "Calibrated within the tolerance; the last row is the prediction.",
+                  tuple(rows), tuple(chart), inputs, inc.horizon_s)
