@@ -190,18 +190,26 @@ def _anchor_offset(a, b) -> tuple[float, tuple[Edge, ...]] | None:
     return median(e.offset_s for e in edges), tuple(edges)
 
 
-def _reference(anchors):
-    """The anchor most others agree with (ties: anchor order), and the others' offsets against it."""
+def _reference(anchors, units: dict[tuple[str, str, str], list[dict]]):
+    """The anchor most other clocks agree with, and the other anchors' offsets against it.
+
+    Agreeing: another anchor within `AGREE_S`, or a client host whose first failures fall within the
+    skew margin after its reaction lag (no zone part). Ties go to the anchor order (metrics, then
+    redis-server logs), then the path."""
     if not anchors:
         return None, []
-    if len(anchors) == 1:
-        return anchors[0], []
     pair = {(i, j): _anchor_offset(a, b) for i, a in enumerate(anchors) for j, b in enumerate(anchors) if i != j}
 
     def agreeing(i: int) -> int:
-        return sum(1 for j in range(len(anchors)) if j != i and pair[i, j] and abs(pair[i, j][0]) <= AGREE_S)
+        n = sum(1 for j in range(len(anchors)) if j != i and pair[i, j] and abs(pair[i, j][0]) <= AGREE_S)
+        downs = [_secs(d) for d, _ in anchors[i][3]]
+        for firsts in units.values():
+            found = match([_secs(r) for r in firsts], downs)
+            n += bool(found and found[1] and -NEGATIVE_SKEW_S <= found[0] <= POSITIVE_SKEW_S)
+        return n
 
-    ref = min(range(len(anchors)), key=lambda i: (-agreeing(i), anchors[i][0], anchors[i][1]))
+    ref = min(range(len(anchors)), key=lambda i: (-agreeing(i), anchors[i][0], anchors[i][1])) \
+        if len(anchors) > 1 else 0
     aligned = [(a, pair[j, ref]) for j, a in enumerate(anchors) if j != ref and pair[j, ref]]
     return anchors[ref], aligned
 
@@ -230,10 +238,10 @@ def _fleet(values: dict) -> list:
     return group(min(values, key=key)) if values else []
 
 
-def client_offsets(events: pl.DataFrame, reference, zoneless: dict[str, bool],
+def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zoneless: dict[str, bool],
                    agreed: dict[str, str]) -> list[ClockOffset]:
-    """Each client (file, host) clock found off the reference (or, without one, off the fleet)."""
-    units = _client_units(events)
+    """Each client (file, host) clock found off the reference (or, without one, off the fleet), from the
+    first failure of each of its bursts (`_client_units`)."""
     if not units:
         return []
     downs = [d for d, _ in reference[3]] if reference else []
@@ -268,8 +276,10 @@ def client_offsets(events: pl.DataFrame, reference, zoneless: dict[str, bool],
             continue  # no anchor: only a host near a fleet that agrees is compared with it
         offset = raw[unit] - lag if own else correction
         if abs(offset) < 1e-9:
-            ref = reference[1] if reference else "the other client hosts"
-            agreed.setdefault(unit[0], f"agrees with {ref} on {_edges(max(1, len(edges.get(unit, []))))}")
+            if reference:
+                agreed.setdefault(unit[0], f"agrees with {reference[1]} on {_edges(len(edges[unit]))}")
+            elif unit in fleet and len(fleet) > 1:
+                agreed.setdefault(unit[0], f"agrees with {len(fleet) - 1} other client hosts on their first failure")
             continue
         zone, skew = split_zone(offset, zoneless.get(unit[0], False))
         unit_edges = list(edges.get(unit, []))
@@ -289,7 +299,8 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     agreed = {} if agreed is None else agreed
     if events.height == 0:
         return []
-    reference, aligned = _reference(_anchors(events))
+    units = _client_units(events)
+    reference, aligned = _reference(_anchors(events), units)
     out = []
     if reference:
         agreed[reference[1]] = "the reference clock (anchor order: metrics, then redis-server logs)"
@@ -300,7 +311,7 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
         zone, skew = split_zone(offset, zoneless.get(anchor[1], False))
         out.append(ClockOffset(anchor[1], None, anchor[2], offset, zone, skew, reference[1], edges))
     # clients against the reference's own times: an aligned anchor is never the reference
-    out += client_offsets(events, reference, zoneless, agreed)
+    out += client_offsets(units, reference, zoneless, agreed)
     return out
 
 
