@@ -52,6 +52,20 @@ def _check_tz(tz: str) -> str:
     return tz
 
 
+def _zones(values: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """--tz values: one ZONE for every zone-less time, and any number of ZONE=GLOB for matching files."""
+    default, globs = [], []
+    for v in values:
+        zone, eq, glob = v.partition("=")
+        if eq and not glob:
+            raise click.BadParameter(f"{v!r}: ZONE=GLOB needs a glob", param_hint="--tz")
+        (globs.append((_check_tz(zone), glob)) if eq else default.append(_check_tz(zone)))
+    if len(set(default)) > 1:
+        raise click.BadParameter(f"one zone for every file, got {', '.join(default)} (use ZONE=GLOB per file)",
+                                 param_hint="--tz")
+    return (default[0] if default else "UTC"), tuple(globs)
+
+
 def _split_rules(value: str | None) -> tuple[str, ...]:
     return tuple(s.strip().upper() for s in (value or "").split(",") if s.strip())
 
@@ -59,13 +73,18 @@ def _split_rules(value: str | None) -> tuple[str, ...]:
 def _ingest_options(tz, year, now, source_type):
     from postmortem.input.ingest import IngestOptions
 
+    zone, globs = _zones(tz)
     return IngestOptions(
-        tz=_check_tz(tz), year=year, now=_parse_time(now, "--now"), source_types=_source_types(source_type)
+        tz=zone, tz_globs=globs, year=year, now=_parse_time(now, "--now"), source_types=_source_types(source_type)
     )
 
 
+NO_ALIGN_HELP = "Keep every source's times as read: no clock offsets inferred from shared edges are applied."
+
 common_input_options = [
-    click.option("--tz", default="UTC", show_default=True, help="Zone for timestamps that carry none."),
+    click.option("--tz", multiple=True, metavar="ZONE[=GLOB]",
+                 help="Zone for timestamps that carry none (default UTC); ZONE=GLOB for matching files only "
+                      "(repeatable, first matching glob wins)."),
     click.option("--year", type=int, help="Year for year-less timestamps (default: from the other sources)."),
     click.option("--now", help="Reference time for relative ages like '5m' (default: file modification time)."),
     click.option(
@@ -103,9 +122,10 @@ def main() -> None:
 @click.option("--generated-at", help="Timestamp to print in the report (default: none, for reproducible output).")
 @click.option("--jobs", type=click.IntRange(min=1),
               help="Processes that read and frame files of a big input (default: CPUs, at most 4).")
+@click.option("--no-align", is_flag=True, help=NO_ALIGN_HELP)
 @with_input_options
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
-            generated_at, jobs, tz, year, now, source_type):
+            generated_at, jobs, no_align, tz, year, now, source_type):
     """Analyze incident logs under PATHS and write a postmortem."""
     from postmortem.analysis.pipeline import AnalyzeOptions
     from postmortem.analysis.pipeline import analyze as run
@@ -120,6 +140,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
                                    jobs=jobs or min(4, os.cpu_count() or 1)),
         select=_split_rules(select), ignore=_split_rules(ignore), redact=not no_redact,
         generated_at=generated_at, since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
+        align=not no_align,
     )
     report, result = run(list(paths), opts)
     for w in report.warnings:
@@ -276,8 +297,9 @@ def explain(rule_id):
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: CPUs, at most 4).")
 @click.option("--executor", metavar="dask://HOST:PORT", help="Run on an existing Dask cluster instead.")
 @click.option("--force", is_flag=True, help="Re-analyze incidents whose inputs did not change.")
+@click.option("--no-align", is_flag=True, help=NO_ALIGN_HELP)
 @with_input_options
-def batch(directory, output, jobs, executor, force, tz, year, now, source_type):
+def batch(directory, output, jobs, executor, force, no_align, tz, year, now, source_type):
     """Analyze each sub-folder or archive of DIRECTORY as one incident; write reports and an index.
 
     Exit 0 when every incident was analyzed, 1 if any failed (its error is in the index), 2 usage error.
@@ -287,7 +309,7 @@ def batch(directory, output, jobs, executor, force, tz, year, now, source_type):
     from postmortem.analysis.pipeline import AnalyzeOptions
     from postmortem.batch.run import BatchUsageError, run_batch
 
-    opts = AnalyzeOptions(ingest=_ingest_options(tz, year, now, source_type))
+    opts = AnalyzeOptions(ingest=_ingest_options(tz, year, now, source_type), align=not no_align)
     bar = tqdm(total=0, unit="incident", file=sys.stderr, disable=None)
 
     def progress(total, outcome):

@@ -301,6 +301,9 @@ class InputFile:
     problems: list[str] = field(default_factory=list)
     unrecognized_samples: list[UnrecognizedSample] = field(default_factory=list)
     skipped: bool = False
+    # every time of a line log carried its own zone/offset (timeparse `ts_zoned`); False when some were read
+    # in a zone; None when not known (file parsers state their own times)
+    zoned: bool | None = None
 
     def accounted(self) -> bool:
         """True when parsed + unrecognized + blank lines add up to the file's lines."""
@@ -340,6 +343,21 @@ class InputSummary:
 
     def accounted(self) -> bool:
         return self.event_lines + self.unrecognized_lines + self.blank_lines == self.lines
+
+
+@dataclass(frozen=True)
+class SourceClock:
+    """How one source's times were read (analysis/clocks.py): the zone and why — `carried` by the
+    timestamps, `given` (--tz), `inferred` from shared edges, `default` — and the offset found for it."""
+
+    path: str
+    host: str | None  # a host inside the file with its own clock; None: the whole file
+    source: str
+    zone: str
+    how: str  # carried, given, inferred, default
+    offset_s: float  # its times minus true times, as estimated (0: none found)
+    corrected: bool  # the offset was subtracted before correlation (not with --no-align)
+    note: str  # why, and the evidence in words
 
 
 @dataclass(frozen=True)
@@ -494,6 +512,7 @@ class Report:
     recommendations: tuple[Recommendation, ...] = ()
     action_items: tuple[ActionItem, ...] = ()
     shaded_windows: tuple[ShadedWindow, ...] = ()
+    clocks: tuple[SourceClock, ...] = ()  # every source's zone and clock offset (analysis/clocks.py)
     # Derived by postmortem/analysis/sections.py and chart_data.py (`with_sections`).
     impact: Impact = Impact()
     detection: tuple[FirstSign, ...] = ()

@@ -61,6 +61,11 @@ def _timeline(t: TimelineEntry) -> dict:
     }
 
 
+def _clock(c) -> dict:
+    return {"path": c.path, "host": c.host, "source": c.source, "zone": c.zone, "how": c.how,
+            "offset_s": c.offset_s, "corrected": c.corrected, "note": c.note}
+
+
 def report_dict(report: Report) -> dict:
     return {
         "tool": {"name": "postmortem", "version": report.tool_version},
@@ -71,6 +76,7 @@ def report_dict(report: Report) -> dict:
         "findings": [_finding(f) for f in report.findings],
         "timeline": [_timeline(t) for t in report.timeline],
         "assumptions": list(report.assumptions),
+        "clocks": [_clock(c) for c in report.clocks],
         "warnings": list(report.warnings),
         "event_counts": dict(report.event_counts),
         "templates": [dict(t) for t in report.templates],

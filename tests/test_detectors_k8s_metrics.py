@@ -270,14 +270,16 @@ def _skewed_client(offset: float, host: str) -> list[dict]:
     return [client_fail(1 + offset, host), client_fail(4 + offset, host), client_restored(14 + offset, host)]
 
 
-def test_pm002_client_behind_on_both_edges():
+def test_pm002_client_behind_the_fleet_and_the_server():
     f = only(run(ClockSkew(), [server(0, "redis.server.shutdown"), server(12, "redis.server.ready"),
                                *_skewed_client(-30, "api-1"), *_skewed_client(0, "api-2")]))
     assert f.entities == ("api-1",)
-    assert f.stats["offset_s"] == -28.5
-    assert [e["offset_s"] for e in f.stats["edges"]] == [-29.0, -28.0]
-    assert "behind" in f.title and f.stats["all_client_hosts_agree"] is False
-    assert len(f.evidence) == 4
+    # api-2 fails 1 s after the shutdown (its reaction lag); api-1 29 s before it: 30 s behind
+    assert f.stats["offset_s"] == -30.0 and f.stats["skew_s"] == -30.0 and f.stats["zone_s"] == 0
+    assert [(e["edge"], e["offset_s"]) for e in f.stats["edges"]] == [
+        ("outage start", -29.0), ("first failure vs the fleet's", -30.0)]
+    assert "behind" in f.title and f.stats["corrected"] is False  # run on its own: estimated, not applied
+    assert len(f.evidence) == 3  # the server's shutdown, api-1's and api-2's first failures
 
 
 def test_pm002_needs_two_agreeing_edges():
@@ -358,4 +360,6 @@ def test_pipeline_clock_skew(incident):
     if not any(r.name == "redis_server" for r in RECOGNIZERS):
         pytest.skip("the redis-server recognizer is not registered yet: no shutdown/ready edges to compare")
     pm002 = incident["PM002"]
-    assert pm002.entities == ("worker-1",) and pm002.stats["offset_s"] == pytest.approx(-28.8, abs=0.3)
+    # against the other hosts' first failures (edges: shutdown vs its first failure, the fleet's vs its)
+    assert pm002.entities == ("worker-1",) and pm002.stats["offset_s"] == pytest.approx(-30.0, abs=0.3)
+    assert pm002.stats["corrected"] is True

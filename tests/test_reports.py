@@ -29,6 +29,7 @@ from postmortem.model import (
     InputSummary,
     Report,
     Severity,
+    SourceClock,
     TimelineEntry,
     UnrecognizedSample,
     conform_events,
@@ -122,6 +123,9 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
         templates=({"template": "Error <*> connecting to " + HOSTILE, "count": 50,
                     "example": "Error 111 connecting to redis://u:pw@h:6379 password=hunter2"},),
         redacted=redacted, generated_at="2026-03-15T00:00:00Z",
+        clocks=(SourceClock("w-1.log", "w-1", "redis_py", "UTC+01:00", "inferred", 3640.0, True,
+                            "written +01:00 from how it was read (UTC); clock 40.0 s ahead " + HOSTILE),
+                SourceClock("odd.txt", None, "app", "UTC", "default", 0.0, False, "no zone in the times and no --tz")),
         **conclusions(findings, {"redis_py": 50, "redis_server": 3}),
     )
     report = with_sections(report, None)

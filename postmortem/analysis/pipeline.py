@@ -8,6 +8,7 @@ import polars as pl
 
 from postmortem import __version__
 from postmortem.analysis.advice import action_items, gather, recommendations
+from postmortem.analysis.clocks import align
 from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.entities import canonical_events
@@ -17,6 +18,7 @@ from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
+from postmortem.input.events_table import fill_time_ranges
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
 from postmortem.model import (
     Finding,
@@ -41,6 +43,7 @@ class AnalyzeOptions:
     generated_at: str | None = None
     since: object | None = None  # datetime
     until: object | None = None
+    align: bool = True  # subtract the clock offsets shared edges show (False: --no-align, raw times)
 
 
 def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
@@ -108,7 +111,10 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     `events` are the analysed window (for `parse`, tests and tools that need the table)."""
     opts = opts or AnalyzeOptions()
     result = ingest(paths, opts.ingest)
-    events = result.events
+    clocks = align(result.events, result.inputs, opts.ingest, apply=opts.align)  # one clock before correlation
+    events = clocks.events
+    if opts.align and clocks.offsets:
+        fill_time_ranges(result.inputs, events)
     if opts.since is not None:
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") >= opts.since))
     if opts.until is not None:
@@ -116,6 +122,8 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     events, servers = canonical_events(events)  # one Redis, one entity, whatever the sources called it
     result.events = events  # callers that want the table see the same window as the detectors
     ctx = build_context(events, result.inputs, result.assumptions)
+    ctx.extras["clock_offsets"] = clocks.offsets  # PM002 reports them
+    ctx.extras["clocks_corrected"] = clocks.applied
     findings = run_detectors(events, ctx, opts, result.warnings)
     timeline: list[TimelineEntry] = error_bursts(events)
     story = build_story(findings, DETECTORS)
@@ -139,6 +147,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         generated_at=opts.generated_at,
         templates=tuple(frozen_mapping(t) for t in templates),
         story=story.as_dict() if story else {},
+        clocks=clocks.clocks,
         **conclusions(findings, counts),
     )
     report = with_sections(report, events)

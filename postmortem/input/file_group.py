@@ -56,7 +56,7 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
             part.warnings.extend(w for w in (f"{info.path}: {p}" for p in info.problems) if w not in part.warnings)
     _classify_pending(pending, opts, part)
     for info, repeated, skipped in part.local_times.values():  # once per file, after its last piece
-        for note in dst_notes(repeated, skipped, opts.tz):
+        for note in dst_notes(repeated, skipped, opts.zone_for(info.path)[0]):
             info.problems.append(note)
             part.warnings.append(f"{info.path}: {note}")
     return part
@@ -77,7 +77,11 @@ def _finish(info: InputFile, result: FileParse, parser_name: str, opts: IngestOp
     if is_log:  # metric exports list series one after another: their order says nothing
         info.problems.extend(out_of_order(result.events))
     if is_log and result.ts_zoned is not None:
-        repeated, skipped = local_time_counts(result.events.get_column("ts"), result.ts_zoned, opts.tz)
+        zoned = result.ts_zoned.drop_nulls()
+        if zoned.len():  # False once any time of the file was read in a zone (summed over its pieces)
+            info.zoned = bool(zoned.all()) and info.zoned is not False
+        repeated, skipped = local_time_counts(result.events.get_column("ts"), result.ts_zoned,
+                                              opts.zone_for(info.path)[0])
         if repeated or skipped:
             _, r0, s0 = part.local_times.get(id(info), (info, 0, 0))
             part.local_times[id(info)] = (info, r0 + repeated, s0 + skipped)

@@ -56,5 +56,7 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
         assumptions.append("Timestamps without a zone were read as UTC (set --tz to change).")
     else:
         assumptions.append(f"Timestamps without a zone were read in {opts.tz} (--tz).")
+    for zone, glob in opts.tz_globs:
+        assumptions.append(f"Timestamps without a zone in files matching {glob} were read in {zone} (--tz {zone}={glob}).")
     fill_time_ranges(inputs, events)
     return IngestResult(events, inputs, assumptions, warnings)

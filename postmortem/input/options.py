@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
 
 @dataclass(frozen=True)
 class IngestOptions:
-    tz: str = "UTC"
+    tz: str = "UTC"  # zone of zone-less times (--tz ZONE)
+    tz_globs: tuple[tuple[str, str], ...] = ()  # (zone, glob) from --tz ZONE=GLOB: the first matching glob wins
     year: int | None = None
     now: datetime | None = None
     source_types: tuple[tuple[str, str], ...] = ()  # (parser name, glob); glob "*" = every file
@@ -16,3 +19,11 @@ class IngestOptions:
     jobs: int = 1  # worker processes that read and frame files (postmortem/input/workers.py)
     # (given path, name shown for it): batch shows an incident's name, not the scratch folder it was read from
     display_names: tuple[tuple[str, str], ...] = ()
+
+    def zone_for(self, path: str) -> tuple[str, str]:
+        """The zone zone-less times of this file are read in, and why: `given` (--tz ZONE=GLOB or
+        --tz ZONE) or `default` (UTC)."""
+        for zone, glob in self.tz_globs:
+            if fnmatch.fnmatch(path, glob) or fnmatch.fnmatch(os.path.basename(path), glob):
+                return zone, "given"
+        return self.tz, "default" if self.tz == "UTC" else "given"

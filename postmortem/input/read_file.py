@@ -141,7 +141,8 @@ def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator
 
 
 def parse_context(f: Discovered, opts: IngestOptions) -> ParseContext:
-    """The parse context of a file: relative ages are resolved against --now, else its mtime."""
+    """The parse context of a file: zone-less times in its --tz zone, relative ages against --now, else
+    its mtime."""
     now = opts.now
     now_source = "--now"
     if now is None:
@@ -150,5 +151,5 @@ def parse_context(f: Discovered, opts: IngestOptions) -> ParseContext:
         except OSError:  # removed since it was read: the read time is the best reference left
             now = datetime.now(tz=UTC)
         now_source = "file modification time"
-    return ParseContext(path=f.path, tz=opts.tz, now=now, now_source=now_source, year=opts.year,
+    return ParseContext(path=f.path, tz=opts.zone_for(f.path)[0], now=now, now_source=now_source, year=opts.year,
                         summarize=opts.summarize_noise)

@@ -1,0 +1,411 @@
+"""One clock: each source's offset worked out from edges the incident's sources share, and the events
+corrected before correlation.
+
+An outage is seen by several sources: the server logs its shutdown and `Ready to accept connections`,
+a metrics export's `redis_up` drops and comes back, and every client's first connection failure comes
+right after the server went away (a lag of zero or more). Matching those edges gives each clock's
+offset against a reference:
+
+* **Reference** (anchor order): among the anchored sources that saw outage edges, the one most other
+  anchors agree with (within `AGREE_S`); ties go to metric exports (epoch or zoned times) before
+  redis-server logs (no zone, UTC by convention), then by path. Anchors that disagree with it are
+  aligned to it on their down and up edges.
+* **Clients**: per (file, host), the first failure of each burst against the reference's down edges.
+  The fleet is the largest group of hosts within `AGREE_S` of each other: its offset beyond the
+  skew margins (a zone, or every client off the same way) is the fleet's correction, and a host
+  outside the group by more than `HOST_MARGIN_S` has its own offset (one pod ahead of the others).
+  Without a reference only per-host offsets against the fleet are found: a fleet of `FLEET_MIN`
+  hosts or more, hosts between `FLEET_MARGIN_S` and `FLEET_RANGE_S` from it.
+* A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
+  rest is skew. Both are reported (PM002) and subtracted from the source's times.
+
+Nothing is shifted without evidence: a source with no shared edge keeps its stated or default zone.
+Each correction is one constant per file (or per host inside a file), so lines of one file keep their
+order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from statistics import median
+
+import polars as pl
+
+from postmortem.input.options import IngestOptions
+from postmortem.kinds import KINDS
+from postmortem.model import EVENT_COLUMNS, InputFile, SourceClock
+
+AGREE_S = 2.0  # two clocks closer than this agree (metric polls are a second apart)
+MATCH_S = 5.0  # an edge matches another within this, once the offset is applied
+HOST_MARGIN_S = 5.0  # a host's first failure this far from the fleet's is its own clock
+NEGATIVE_SKEW_S = 2.0  # a fleet that fails this much before the server went down is behind
+POSITIVE_SKEW_S = 5.0  # lags are positive, so "ahead" needs a larger margin
+ZONE_STEP_S = 900.0  # zones are whole quarter hours from UTC
+ZONE_SLACK_S = 120.0  # an offset this close to a quarter-hour multiple is that zone plus skew
+FLEET_MIN = 3  # without an anchor, a fleet of this many agreeing hosts is the reference
+FLEET_MARGIN_S = 30.0  # ... off it by more than this (no server edge tells a lag from a clock)
+FLEET_RANGE_S = 600.0  # ... for hosts at most this far from it (farther: unrelated logs, not a clock)
+BURST_GAP = timedelta(seconds=15)  # client failures closer than this are one burst (one outage)
+UNREACHABLE = KINDS.with_flag("unreachable")
+DOWN = "redis.server.shutdown"
+UP = ("redis.server.ready", "redis.server.start")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One shared edge: what it is, this clock's offset on it, and the two lines (path, line) compared."""
+
+    name: str
+    offset_s: float
+    lines: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ClockOffset:
+    """A clock found off the reference: total offset (its times minus true times), split in zone and skew."""
+
+    path: str
+    host: str | None  # None: the whole file
+    source: str
+    offset_s: float
+    zone_s: float  # whole quarter hours of a zone-less source: the zone it was written in
+    skew_s: float  # the rest: the clock is off
+    reference: str  # the path compared against, or "fleet" (the other client hosts)
+    edges: tuple[Edge, ...]
+
+
+@dataclass
+class Alignment:
+    """The events with every offset subtracted (unless not applied), the offsets and each source's clock."""
+
+    events: pl.DataFrame
+    offsets: list[ClockOffset]
+    clocks: tuple[SourceClock, ...]
+    applied: bool
+
+
+def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
+    """(shutdown row, next ready row) pairs from redis-server logs, in time order.
+
+    A shutdown logs several lines ("User requested shutdown", "ready to exit"): the first one is
+    the edge. A start without a ready line stands in for ready.
+    """
+    rows = (events.filter((pl.col("source") == "redis_server") & pl.col("kind").is_in([DOWN, *UP])
+                          & pl.col("ts").is_not_null())
+            .sort(["ts", "path", "line"]).to_dicts())
+    cycles, down, start = [], None, None
+    for r in rows:
+        if r["kind"] == DOWN:
+            if down is not None and start is not None:  # came back (no ready line), went down again
+                cycles.append((down, start))
+                down, start = None, None
+            down = down or r
+        elif down is None:
+            continue
+        elif r["kind"] == "redis.server.ready":
+            cycles.append((down, r))
+            down, start = None, None
+        elif start is None:
+            start = r
+    if down is not None and start is not None:
+        cycles.append((down, start))
+    return cycles
+
+
+def metric_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
+    """(first `redis_up` 0 sample, next 1 sample) pairs of one metrics file, in time order."""
+    rows = (events.filter((pl.col("metric") == "redis_up") & pl.col("ts").is_not_null())
+            .sort(["ts", "line"]).to_dicts())
+    cycles, down = [], None
+    for r in rows:
+        if r["value"] == 0 and down is None:
+            down = r
+        elif r["value"] == 1 and down is not None:
+            cycles.append((down, r))
+            down = None
+    return cycles
+
+
+def _secs(row: dict) -> float:
+    return row["ts"].timestamp()
+
+
+def _where(row: dict) -> tuple[str, int]:
+    return (row["path"], int(row["line"]))
+
+
+def match(mine: list[float], theirs: list[float]) -> tuple[float, list[tuple[int, int]]] | None:
+    """The offset that lines up most of `mine` with `theirs` (ties: the smallest), refined to the median
+    of the matched pairs, and the pairs (index in mine, index in theirs); None without edges."""
+    best: tuple[int, float] | None = None
+    for m in mine:
+        for t in theirs:
+            c = m - t
+            score = sum(any(abs(x - c - y) <= MATCH_S for y in theirs) for x in mine)
+            if best is None or (score, -abs(c)) > (best[0], -abs(best[1])):
+                best = (score, c)
+    if best is None:
+        return None
+    c = best[1]
+    pairs = []
+    for i, x in enumerate(mine):
+        j = min(range(len(theirs)), key=lambda k: abs(x - c - theirs[k]))
+        if abs(x - c - theirs[j]) <= MATCH_S:
+            pairs.append((i, j))
+    return median(mine[i] - theirs[j] for i, j in pairs), pairs
+
+
+def split_zone(offset: float, zoneless: bool) -> tuple[float, float]:
+    """(zone, skew): the whole quarter hours of a zone-less source's offset and the rest."""
+    zone = round(offset / ZONE_STEP_S) * ZONE_STEP_S
+    if not zoneless or zone == 0 or abs(offset - zone) > ZONE_SLACK_S:
+        return 0.0, offset
+    return zone, offset - zone
+
+
+def _anchors(events: pl.DataFrame) -> list[tuple[int, str, str, list[tuple[dict, dict]]]]:
+    """(rank, path, source, cycles) of every source whose outage edges can anchor the others."""
+    out = []
+    for (path,), part in events.filter(pl.col("metric") == "redis_up").partition_by("path", as_dict=True).items():
+        if cycles := metric_cycles(part):
+            out.append((0, path, "metrics", cycles))
+    server = events.filter(pl.col("source") == "redis_server")
+    for (path,), part in server.partition_by("path", as_dict=True).items():
+        if cycles := server_cycles(part):
+            out.append((1, path, "redis_server", cycles))
+    return sorted(out, key=lambda a: (a[0], a[1]))
+
+
+def _anchor_offset(a, b) -> tuple[float, tuple[Edge, ...]] | None:
+    """Anchor a's offset against anchor b from their down and up edges (the median of both)."""
+    found = match([_secs(d) for d, _ in a[3]], [_secs(d) for d, _ in b[3]])
+    if found is None:
+        return None
+    edges = []
+    for i, j in found[1]:
+        (da, ua), (db, ub) = a[3][i], b[3][j]
+        edges.append(Edge("outage start", _secs(da) - _secs(db), (_where(db), _where(da))))
+        edges.append(Edge("recovery", _secs(ua) - _secs(ub), (_where(ub), _where(ua))))
+    return median(e.offset_s for e in edges), tuple(edges)
+
+
+def _reference(anchors, units: dict[tuple[str, str, str], list[dict]]):
+    """The anchor most other clocks agree with, and the other anchors' offsets against it.
+
+    Agreeing: another anchor within `AGREE_S`, or a client host whose first failures fall within the
+    skew margin after its reaction lag (no zone part). Ties go to the anchor order (metrics, then
+    redis-server logs), then the path."""
+    if not anchors:
+        return None, []
+    pair = {(i, j): _anchor_offset(a, b) for i, a in enumerate(anchors) for j, b in enumerate(anchors) if i != j}
+
+    def agreeing(i: int) -> int:
+        n = sum(1 for j in range(len(anchors)) if j != i and pair[i, j] and abs(pair[i, j][0]) <= AGREE_S)
+        downs = [_secs(d) for d, _ in anchors[i][3]]
+        for firsts in units.values():
+            found = match([_secs(r) for r in firsts], downs)
+            n += bool(found and found[1] and -NEGATIVE_SKEW_S <= found[0] <= POSITIVE_SKEW_S)
+        return n
+
+    ref = min(range(len(anchors)), key=lambda i: (-agreeing(i), anchors[i][0], anchors[i][1])) \
+        if len(anchors) > 1 else 0
+    aligned = [(a, pair[j, ref]) for j, a in enumerate(anchors) if j != ref and pair[j, ref]]
+    return anchors[ref], aligned
+
+
+def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
+    """Per (path, host, source) of a client: the first failure of each burst, in time order."""
+    fails = (events.filter(pl.col("kind").is_in(UNREACHABLE) & pl.col("ts").is_not_null()
+                           & pl.col("host").is_not_null())
+             .sort(["path", "host", "ts", "line"])
+             .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)))
+    firsts = fails.filter(pl.col("burst")).to_dicts()
+    out: dict[tuple[str, str, str], list[dict]] = {}
+    for r in firsts:
+        out.setdefault((r["path"], r["host"], r["source"]), []).append(r)
+    return out
+
+
+def _fleet(values: dict) -> list:
+    """The largest group of units whose offsets agree (ties: the one nearest a whole zone, then earliest)."""
+    def group(k):
+        return [j for j in values if abs(values[j] - values[k]) <= AGREE_S]
+
+    def key(k):
+        return (-len(group(k)), abs(values[k] - round(values[k] / ZONE_STEP_S) * ZONE_STEP_S), values[k], k)
+
+    return group(min(values, key=key)) if values else []
+
+
+def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zoneless: dict[str, bool],
+                   agreed: dict[str, str]) -> list[ClockOffset]:
+    """Each client (file, host) clock found off the reference (or, without one, off the fleet), from the
+    first failure of each of its bursts (`_client_units`)."""
+    if not units:
+        return []
+    downs = [d for d, _ in reference[3]] if reference else []
+    raw: dict[tuple[str, str, str], float] = {}
+    edges: dict[tuple[str, str, str], list[Edge]] = {}
+    for unit, firsts in units.items():
+        if downs:
+            found = match([_secs(r) for r in firsts], [_secs(d) for d in downs])
+            if found is None or not found[1]:
+                continue
+            raw[unit] = found[0]
+            edges[unit] = [Edge("outage start", _secs(firsts[i]) - _secs(downs[j]), (_where(downs[j]), _where(firsts[i])))
+                           for i, j in found[1]]
+        else:
+            raw[unit] = _secs(firsts[0])
+    fleet = _fleet(raw)
+    fleet_value = median(raw[u] for u in fleet)
+    if reference:
+        zone, residual = split_zone(fleet_value, all(zoneless.get(u[0], False) for u in fleet))
+        # a skew of the whole fleet needs two edges: one client failing early proves little
+        skewed = (residual < -NEGATIVE_SKEW_S or residual > POSITIVE_SKEW_S) and sum(len(edges[u]) for u in fleet) >= 2
+        correction = zone + (residual if skewed else 0.0)
+    else:
+        correction = 0.0
+    lag = fleet_value - correction  # what the fleet's edges show beyond its clock: the reaction lag
+    first_of_fleet = min((units[u][0] for u in fleet), key=_secs)
+    out = []
+    for unit in sorted(raw):
+        own = abs(raw[unit] - fleet_value) > HOST_MARGIN_S
+        if own and not reference and (len(fleet) < FLEET_MIN or abs(raw[unit] - fleet_value) > FLEET_RANGE_S
+                                      or abs(raw[unit] - fleet_value) <= FLEET_MARGIN_S):
+            continue  # no anchor: only a host near a fleet that agrees is compared with it
+        offset = raw[unit] - lag if own else correction
+        if abs(offset) < 1e-9:
+            if reference:
+                agreed.setdefault(unit[0], f"agrees with {reference[1]} on {_edges(len(edges[unit]))}")
+            elif unit in fleet and len(fleet) > 1:
+                agreed.setdefault(unit[0], f"agrees with {len(fleet) - 1} other client hosts on their first failure")
+            continue
+        zone, skew = split_zone(offset, zoneless.get(unit[0], False))
+        unit_edges = list(edges.get(unit, []))
+        if own:
+            first = units[unit][0]
+            unit_edges.append(Edge("first failure vs the fleet's", _secs(first) - _secs(first_of_fleet),
+                                   (_where(first_of_fleet), _where(first))))
+        out.append(ClockOffset(unit[0], unit[1], unit[2], offset, zone, skew,
+                               reference[1] if reference else "fleet", tuple(unit_edges)))
+    return out
+
+
+def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
+             agreed: dict[str, str] | None = None) -> list[ClockOffset]:
+    """Every clock offset the incident's shared edges show (`zoneless`: path → its times carried no zone).
+    `agreed` collects, per path compared and found on time, what it was compared with."""
+    agreed = {} if agreed is None else agreed
+    if events.height == 0:
+        return []
+    units = _client_units(events)
+    reference, aligned = _reference(_anchors(events), units)
+    out = []
+    if reference:
+        agreed[reference[1]] = "the reference clock (anchor order: metrics, then redis-server logs)"
+    for anchor, (offset, edges) in aligned:
+        if abs(offset) <= AGREE_S:
+            agreed[anchor[1]] = f"agrees with {reference[1]} on {_edges(len(edges))}"
+            continue
+        zone, skew = split_zone(offset, zoneless.get(anchor[1], False))
+        out.append(ClockOffset(anchor[1], None, anchor[2], offset, zone, skew, reference[1], edges))
+    # clients against the reference's own times: an aligned anchor is never the reference
+    out += client_offsets(units, reference, zoneless, agreed)
+    return out
+
+
+def _edges(n: int) -> str:
+    return f"{n} shared edge{'' if n == 1 else 's'}"
+
+
+def apply_offsets(events: pl.DataFrame, offsets: list[ClockOffset]) -> pl.DataFrame:
+    """Subtract each offset from its file's (or host's) times, then sort and number the table again.
+
+    A host of a file with no offset of its own gets the file's zone when every corrected host of that
+    file agrees on it; skew moves only the hosts that showed it."""
+    if not offsets:
+        return events
+    rows = []
+    by_path: dict[str, list[ClockOffset]] = {}
+    for o in offsets:
+        by_path.setdefault(o.path, []).append(o)
+    for path, group in by_path.items():
+        zones = {o.zone_s for o in group if o.host is not None}
+        whole = [o for o in group if o.host is None]
+        default = whole[0].offset_s if whole else (zones.pop() if len(zones) == 1 else 0.0)
+        rows.append({"path": path, "host": None, "shift": default})
+        rows.extend({"path": path, "host": o.host, "shift": o.offset_s} for o in group if o.host is not None)
+    shifts = pl.DataFrame(rows, schema={"path": pl.String, "host": pl.String, "shift": pl.Float64})
+    by_host = shifts.filter(pl.col("host").is_not_null())
+    by_file = shifts.filter(pl.col("host").is_null()).drop("host").rename({"shift": "file_shift"})
+    shifted = (events.join(by_host, on=["path", "host"], how="left", nulls_equal=False)
+               .join(by_file, on="path", how="left")
+               .with_columns(pl.coalesce("shift", "file_shift", pl.lit(0.0)).alias("shift")))
+    shifted = shifted.with_columns(
+        ts=pl.col("ts") - pl.duration(microseconds=(pl.col("shift") * 1_000_000).round(0).cast(pl.Int64)))
+    return (shifted.sort(["ts", "path", "line"], nulls_last=True, maintain_order=True)
+            .drop("event_id").with_row_index("event_id").with_columns(pl.col("event_id").cast(pl.UInt32))
+            .select(EVENT_COLUMNS))
+
+
+def _signed(seconds: float) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    m = int(round(abs(seconds) / 60))
+    return f"{sign}{m // 60:02d}:{m % 60:02d}"
+
+
+def source_clocks(inputs: list[InputFile], events: pl.DataFrame, offsets: list[ClockOffset],
+                  agreed: dict[str, str], opts: IngestOptions, applied: bool) -> tuple[SourceClock, ...]:
+    """Every read source with the zone it was read in and why (carried, given, inferred, default), and
+    the offset found for it (or for a host of it)."""
+    sources = {r["path"]: r["source"] for r in
+               events.group_by("path").agg(pl.col("source").mode().first()).iter_rows(named=True)}
+    by_path: dict[str, list[ClockOffset]] = {}
+    for o in offsets:
+        by_path.setdefault(o.path, []).append(o)
+    out = []
+    for info in inputs:
+        if info.skipped or info.path not in sources:
+            continue
+        zone, how = opts.zone_for(info.path)
+        source = sources[info.path]
+        if info.zoned:
+            zone, how, why = "in the timestamps", "carried", "every time carried its zone or offset"
+        elif info.zoned is None:
+            why = f"times as the {info.parser} format states them (epoch or offset); zone-less ones in {zone}"
+        elif source == "redis_server" and how == "default":
+            why = "redis-server logs without a zone, in UTC by convention"
+        else:
+            why = "--tz" if how == "given" else "no zone in the times and no --tz"
+        found = by_path.get(info.path, [])
+        if not found:
+            why += f"; {agreed[info.path]}" if info.path in agreed else "; no shared edge with another clock, kept as read"
+            out.append(SourceClock(info.path, None, source, zone, how, 0.0, False, why))
+            continue
+        for o in found:
+            read_in = zone
+            if o.zone_s:
+                zone_txt = f"UTC{_signed(o.zone_s)}" if read_in == "UTC" else f"{read_in} {_signed(o.zone_s)}"
+                how_o = "inferred"
+            else:
+                zone_txt, how_o = read_in, how
+            parts = []
+            if o.zone_s:
+                parts.append(f"written {_signed(o.zone_s)} from how it was read ({read_in})")
+            if o.skew_s:
+                parts.append(f"clock {abs(o.skew_s):.1f} s {'ahead' if o.skew_s > 0 else 'behind'}")
+            ref = "the other client hosts" if o.reference == "fleet" else o.reference
+            note = f"{'; '.join(parts)}: {_edges(len(o.edges))} with {ref}"
+            note += "; corrected" if applied else "; not corrected (--no-align)"
+            out.append(SourceClock(info.path, o.host, o.source, zone_txt, how_o, round(o.offset_s, 3), applied, note))
+    return tuple(out)
+
+
+def align(events: pl.DataFrame, inputs: list[InputFile], opts: IngestOptions, apply: bool = True) -> Alignment:
+    """The clocks of this incident: offsets estimated, subtracted from the events (when `apply`), listed."""
+    zoneless = {i.path: i.zoned is False for i in inputs}
+    agreed: dict[str, str] = {}
+    offsets = estimate(events, zoneless, agreed)
+    corrected = apply_offsets(events, offsets) if apply else events
+    return Alignment(corrected, offsets, source_clocks(inputs, events, offsets, agreed, opts, apply), apply)
