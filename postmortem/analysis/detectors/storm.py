@@ -33,7 +33,7 @@ from postmortem.analysis.correlate import (
     attr,
     is_problem,
 )
-from postmortem.analysis.detectors.base import RuleDetector, finding, rows_by_ids
+from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight, weighted_count
 
 STORM_FLOOR = 20  # attempts/s below which no burst is called a storm, whatever the baseline
@@ -177,7 +177,7 @@ class RedisUnreachable(RuleDetector):
         fig = f.figures
         where = fig.endpoint if isinstance(fig, OutageFigures) and fig.endpoint else "Redis"
         seconds = fig.seconds if isinstance(fig, OutageFigures) else 0
-        return f"A {seconds:.1f} s Redis outage ({where}) at {f.start:%H:%M:%S} UTC"
+        return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
 
 def storm_window(events: pl.DataFrame, ctx: Context):
