@@ -365,3 +365,14 @@ def test_dask_scheduler_without_workers_times_out_clearly(tmp_path, monkeypatch)
         with pytest.raises(BatchUsageError, match="no worker"):
             run_batch(root, tmp_path / "out", executor=address)
         assert time.perf_counter() - started < 30
+
+
+def test_file_count_ceiling_is_enforced_and_said(tmp_path, monkeypatch):
+    import postmortem.input.discover as discover_mod
+
+    monkeypatch.setattr(discover_mod, "MAX_FILES", 3)
+    for i in range(5):
+        (tmp_path / f"p{i}.log").write_text(LOG_LINE.format(s=i))
+    found, skipped = discover_mod.discover([str(tmp_path)])
+    assert len(found) == 3
+    assert [s.path for s in skipped] == ["(2 more files)"] and "at most 3 files" in skipped[0].reason
