@@ -376,3 +376,35 @@ def test_file_count_ceiling_is_enforced_and_said(tmp_path, monkeypatch):
     found, skipped = discover_mod.discover([str(tmp_path)])
     assert len(found) == 3
     assert [s.path for s in skipped] == ["(2 more files)"] and "at most 3 files" in skipped[0].reason
+
+
+# Found by tools/fuzz_parsers.py (FUZZ_TARGETS=archive): a zip member with a compression method
+# Python lacks raised NotImplementedError past extract_archive.
+FUZZ_ZIP_UNKNOWN_METHOD = bytes.fromhex(
+    "504b0304140000000000ba1d865d67c78c2c16000000160000000500000061"
+    "2e6c6f67323032342d30212d31352031313a30303a303020780a504b0304140000000000ba1d865d5e39f15f"
+    "02000000020000000700000064"
+    "2f622e6c6f67790a504b01021403140000000100ba1d865d67c78c2c160000001600000005000000000000"
+    "000000000080010000000061"
+    "2e6c6f67504b01021403140000000000ba1d865d5e39f15f020000000200000007000000000000000000000080013900000064"
+    "2f622e6c6f67504b0506000000000200020068000000600000000000")
+
+
+def test_zip_with_an_unsupported_compression_method_is_an_archive_error(tmp_path):
+    arc = tmp_path / "x.zip"
+    arc.write_bytes(FUZZ_ZIP_UNKNOWN_METHOD)
+    with pytest.raises(ArchiveError, match="NotImplementedError"):
+        extract_archive(arc, tmp_path / "out")
+
+
+def test_zip_with_an_encrypted_member_is_an_archive_error(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.log", "hello\n")
+    data = bytearray(buf.getvalue())
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 1  # "encrypted" flag in the central directory
+    arc = tmp_path / "enc.zip"
+    arc.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError):
+        extract_archive(arc, tmp_path / "out")

@@ -9,6 +9,7 @@ name longer than `max_name_chars`, is refused without reading it; error messages
 
 from __future__ import annotations
 
+import lzma
 import os
 import stat
 import tarfile
@@ -157,5 +158,7 @@ def extract_archive(path: str | os.PathLike, dest: str | os.PathLike, limits: Ar
             _extract_tar(path, dest, budget)
     except ArchiveError:
         raise
-    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+    # NotImplementedError: a zip compression method Python lacks; RuntimeError: an encrypted zip member
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
         raise ArchiveError(f"corrupt or unreadable archive: {type(exc).__name__}: {shorten(exc)}") from exc
