@@ -1,6 +1,8 @@
 """Command line: the only module that prints, reads options and exits.
 
-Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage error or nothing could be read.
+Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage error, nothing could be read, or an
+internal error (one line and a hint; POSTMORTEM_DEBUG=1 shows the traceback). Every message that quotes
+input (file names, log text) is printed through `quoting.terminal`: no ESC/OSC sequence reaches the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import click
 
 from postmortem import __version__
+from postmortem.quoting import shorten, terminal
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -66,8 +69,43 @@ def _zones(values: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...]]:
     return (default[0] if default else "UTC"), tuple(globs)
 
 
-def _split_rules(value: str | None) -> tuple[str, ...]:
-    return tuple(s.strip().upper() for s in (value or "").split(",") if s.strip())
+def _say(text: str) -> None:
+    """One line to stderr, made safe for the terminal (untrusted names are quoted in most messages)."""
+    click.echo(terminal(text), err=True)
+
+
+def _split_rules(value: str | None, hint: str = "--select") -> tuple[str, ...]:
+    """Rule IDs or ID prefixes; one that matches no rule is refused (as ruff does), not silently empty."""
+    from postmortem.analysis.detectors import rules as all_rules
+
+    wanted = tuple(s.strip().upper() for s in (value or "").split(",") if s.strip())
+    known = [r.rule_id for r in all_rules()]
+    for w in wanted:
+        if not any(rid.startswith(w) for rid in known):
+            raise click.BadParameter(f"unknown rule selector {w!r} (see `postmortem rules`)", param_hint=hint)
+    return wanted
+
+
+REPORT_SUFFIXES = {"md": "md", "markdown": "md", "html": "html", "htm": "html", "json": "json"}
+EVENT_SUFFIXES = {"ndjson": "ndjson", "jsonl": "ndjson", "json": "ndjson", "csv": "csv", "parquet": "parquet"}
+
+
+def _output_format(output: str | None, fmt: str | None, suffixes: dict[str, str], default: str) -> str:
+    """The format for -o: from -f, else the file's extension; an unknown extension without -f, an
+    extension of another format, or a missing folder is refused before any input is read."""
+    if not output:
+        return fmt or default
+    path = Path(output)
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"folder {str(path.parent)!r} does not exist (create it first)", param_hint="-o")
+    suffix = path.suffix.lower().lstrip(".")
+    by_suffix = suffixes.get(suffix)
+    if fmt is None and by_suffix is None:
+        raise click.BadParameter(f"unknown extension {path.suffix or '(none)'!r}: use one of "
+                                 f"{', '.join('.' + s for s in suffixes)} or say -f", param_hint="-o")
+    if fmt is not None and by_suffix is not None and by_suffix != fmt:
+        raise click.BadParameter(f"{path.name!r} looks like {by_suffix}, but -f {fmt} was asked", param_hint="-o")
+    return fmt or by_suffix
 
 
 def _ingest_options(tz, year, now, source_type):
@@ -100,7 +138,25 @@ def with_input_options(f):
     return f
 
 
-@click.group(context_settings=CONTEXT)
+class _Guarded(click.Group):
+    """A bug (an exception no stage turned into a warning) exits 2 with one line and a hint, never 1
+    (which means "findings") and never a traceback the user must read; POSTMORTEM_DEBUG=1 re-raises."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("POSTMORTEM_DEBUG"):
+                raise
+            _say(f"postmortem: internal error: {type(exc).__name__}: {shorten(exc)} (a bug: rerun with "
+                 "POSTMORTEM_DEBUG=1 for the traceback and report it with the input that caused it)")
+            sys.exit(2)
+
+
+@click.group(cls=_Guarded, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version")
 def main() -> None:
     """Turn a folder of Redis incident logs into a written postmortem."""
@@ -132,22 +188,20 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     from postmortem.model import Severity
     from reports.render import chart_files, render
 
-    if fmt is None:
-        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-        fmt = {"html": "html", "htm": "html", "json": "json"}.get(suffix, "md")
+    fmt = _output_format(output, fmt, REPORT_SUFFIXES, "md")
     opts = AnalyzeOptions(
         ingest=dataclasses.replace(_ingest_options(tz, year, now, source_type),
                                    jobs=jobs or min(4, os.cpu_count() or 1)),
-        select=_split_rules(select), ignore=_split_rules(ignore), redact=not no_redact,
+        select=_split_rules(select), ignore=_split_rules(ignore, "--ignore"), redact=not no_redact,
         generated_at=generated_at, since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
         align=not no_align,
     )
     report, result = run(list(paths), opts)
     for w in report.warnings:
-        click.echo(f"postmortem: warning: {w}", err=True)
+        _say(f"postmortem: warning: {w}")
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
-        click.echo("postmortem: error: nothing could be read from the given paths", err=True)
+        _say("postmortem: error: nothing could be read from the given paths")
         sys.exit(2)
     folder = None
     if output and fmt == "md":
@@ -156,7 +210,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     text = render(report, fmt, chart_folder=folder.name if folder else None)
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"postmortem: wrote {output}", err=True)
+        _say(f"postmortem: wrote {output}")
     else:
         click.echo(text, nl=False)
     if strict and any(i.skipped for i in report.inputs):
@@ -177,8 +231,8 @@ def _write_charts(folder: Path, files: list[tuple[str, str]]) -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-f", "--format", "fmt", type=click.Choice(["ndjson", "csv", "parquet"]), default="ndjson",
-              show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["ndjson", "csv", "parquet"]),
+              help="Default: from -o, else ndjson.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--no-redact", is_flag=True, help="Keep secrets in the events (redacted by default).")
 @with_input_options
@@ -187,19 +241,18 @@ def parse(paths, fmt, output, no_redact, tz, year, now, source_type):
     from postmortem.input.ingest import ingest
     from postmortem.redaction import redact_events, redact_text
 
+    fmt = _output_format(output, fmt, EVENT_SUFFIXES, "ndjson")
+    if fmt == "parquet" and not output:
+        raise click.UsageError("parquet needs -o FILE")
     result = ingest(list(paths), _ingest_options(tz, year, now, source_type))
     shown = (lambda s: s) if no_redact else redact_text
     for w in result.warnings:
-        click.echo(f"postmortem: warning: {shown(w)}", err=True)
+        _say(f"postmortem: warning: {shown(w)}")
     events = result.events if no_redact else redact_events(result.events)
     for i in result.inputs:
-        click.echo(
-            f"postmortem: {shown(i.path)}: parser={i.parser or '-'} lines={i.lines} events={i.events} "
-            f"unrecognized={i.unrecognized_lines} blank={i.blank_lines}", err=True,
-        )
+        _say(f"postmortem: {shown(i.path)}: parser={i.parser or '-'} lines={i.lines} events={i.events} "
+             f"unrecognized={i.unrecognized_lines} blank={i.blank_lines}")
     if fmt == "parquet":
-        if not output:
-            raise click.UsageError("parquet needs -o FILE")
         events.write_parquet(output)
         return
     out_df = events.with_columns(events["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
@@ -285,7 +338,7 @@ def explain(rule_id):
 
     rule = find_rule(rule_id)
     if rule is None:
-        click.echo(f"postmortem: error: no rule {rule_id!r} (see `postmortem rules`)", err=True)
+        _say(f"postmortem: error: no rule {rule_id!r} (see `postmortem rules`)")
         sys.exit(2)
     click.echo(f"{rule.rule_id} {rule.name} ({rule.severity.label()})\n\n{rule.doc}")
 
@@ -322,12 +375,14 @@ def batch(directory, output, jobs, executor, force, no_align, tz, year, now, sou
         raise click.UsageError(str(exc)) from exc
     finally:
         bar.close()
+    for note in res.not_incidents:
+        _say(f"postmortem: warning: {note}")
     if res.skipped:
-        click.echo(f"postmortem: skipped {res.skipped} unchanged incidents (--force re-analyzes them)", err=True)
+        _say(f"postmortem: skipped {res.skipped} unchanged incidents (--force re-analyzes them)")
     for inc in res.failed:
-        click.echo(f"postmortem: error: {inc.name}: {inc.error}", err=True)
-    click.echo(f"postmortem: wrote {Path(output) / 'index.md'}: {len(res.incidents)} incidents, "
-               f"{res.analyzed} analyzed, {res.skipped} unchanged, {len(res.failed)} failed", err=True)
+        _say(f"postmortem: error: {inc.name}: {inc.error}")
+    _say(f"postmortem: wrote {Path(output) / 'index.md'}: {len(res.incidents)} incidents, "
+         f"{res.analyzed} analyzed, {res.skipped} unchanged, {len(res.failed)} failed")
     sys.exit(1 if res.failed else 0)
 
 

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from postmortem.model import Report, duration
+from postmortem.quoting import visible_controls
 from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
@@ -29,7 +30,7 @@ _MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|>|\d+[.)]\s|\d+[.)]$)")
 def md_escape(text: object) -> str:
     """Make log text inert in Markdown: no tables broken, no links, no HTML, no block markup, one line."""
     s = "" if text is None else str(text)
-    s = s.replace("\r", " ").replace("\n", " ⏎ ")
+    s = visible_controls(s.replace("\r", " ").replace("\n", " ⏎ "), keep_tabs=True)
     s = _MD_SPECIAL.sub(r"\\\1", s)
     return _MD_BLOCK_START.sub(_unblock, s)
 
@@ -45,6 +46,7 @@ def _unblock(m: re.Match) -> str:
 def md_code(text: object) -> str:
     """Inline code span that survives backticks in the text (CommonMark: longer fence)."""
     s = ("" if text is None else str(text)).replace("\r", " ").replace("\n", " ⏎ ").replace("|", "¦")
+    s = visible_controls(s, keep_tabs=True)
     run = max((len(m) for m in re.findall(r"`+", s)), default=0)
     fence = "`" * (run + 1)
     pad = " " if s.startswith("`") or s.endswith("`") or not s else ""

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import yaml
 
+from parsers import yaml_untrusted
 from parsers.base import FileParse, ParseContext
 from parsers.exports.entries import EXPORT_KINDS, Lines, entries_frame, parse_document, parse_entries
 from parsers.exports.jsondoc import LineIndex, get, is_json_document, items, text_of
@@ -95,7 +96,7 @@ class GcpLoggingYaml:
             if not chunk.strip():
                 continue
             try:
-                doc = yaml.load(chunk, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                doc = yaml_untrusted.load(chunk)
             except yaml.YAMLError as exc:
                 problems.append(f"YAML entry at line {start + 1} unreadable ({str(exc).splitlines()[0]})")
                 continue

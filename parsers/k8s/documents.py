@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from parsers import yaml_untrusted
 from parsers.k8s.event import Acc, from_object
 from postmortem import safe_regex
 
@@ -158,7 +159,10 @@ def yaml_doc(acc: Acc) -> bool:
             first = chunk[0].replace("- ", "  ", 1)
             chunk = [first] + chunk[1:]
         try:
-            doc = yaml.safe_load(_dedent("\n".join(chunk)))
+            doc = yaml_untrusted.load(_dedent("\n".join(chunk)))
+        except yaml_untrusted.AliasRefused:
+            acc.problems.append(f"YAML event item at line {s + 1} uses an alias (*name); not read")
+            continue
         except yaml.YAMLError:
             acc.problems.append(f"YAML event item at line {s + 1} could not be read")
             continue

@@ -107,6 +107,11 @@ def split_object(obj: str) -> tuple[str | None, str | None]:
     return None, obj or None
 
 
+def _text(value: Any) -> str | None:
+    """A field read from an API object: a string, or None when the document put anything else there."""
+    return value if isinstance(value, str) and value else None
+
+
 def from_object(d: dict[str, Any], line: int) -> Event | None:
     """core/v1 or events.k8s.io/v1 Event dict → Event (printer rules for first/last/count)."""
     if not isinstance(d, dict) or not isinstance(d.get("reason"), str):
@@ -133,14 +138,14 @@ def from_object(d: dict[str, Any], line: int) -> Event | None:
     return Event(
         line=line,
         reason=d["reason"],
-        type=d.get("type") if isinstance(d.get("type"), str) else None,
-        message=str(d.get("message") or d.get("note") or ""),
-        kind=obj.get("kind"),
-        name=obj.get("name"),
-        namespace=obj.get("namespace") or meta.get("namespace"),
-        subobject=obj.get("fieldPath"),
-        source=src.get("component") or d.get("reportingComponent") or d.get("reportingController"),
-        host=src.get("host") or d.get("reportingInstance") or None,
+        type=_text(d.get("type")),
+        message=_text(d.get("message")) or _text(d.get("note")) or "",
+        kind=_text(obj.get("kind")),
+        name=_text(obj.get("name")),
+        namespace=_text(obj.get("namespace")) or _text(meta.get("namespace")),
+        subobject=_text(obj.get("fieldPath")),
+        source=_text(src.get("component")) or _text(d.get("reportingComponent")) or _text(d.get("reportingController")),
+        host=_text(src.get("host")) or _text(d.get("reportingInstance")),
         last=last,
         first=first,
         count=count,

@@ -29,6 +29,7 @@ from postmortem.model import (
     TimelineEntry,
     frozen_mapping,
 )
+from postmortem.quoting import MAX_MESSAGE, shorten
 from postmortem.redaction import redact_events, redact_report
 
 _RULES = {d.rule.rule_id: d for d in DETECTORS}
@@ -141,7 +142,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         findings=tuple(findings),
         timeline=tuple(timeline),
         assumptions=tuple(ctx.assumptions),
-        warnings=tuple(result.warnings),
+        warnings=tuple(shorten(w, MAX_MESSAGE) for w in result.warnings),  # a warning may quote input
         event_counts=frozen_mapping(counts),
         redacted=opts.redact,
         generated_at=opts.generated_at,

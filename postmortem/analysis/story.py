@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from postmortem.analysis.detectors.base import Detector
+from postmortem.analysis.detectors.base import Detector, at_time
 from postmortem.model import Finding, Role
 
 # Report groups of the causal chain, in reading order, and the role each shows.
@@ -53,7 +53,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     head = "Redis clients"
     if triggers:
         lead = first[triggers[0].rule.rule_id]
-        head = triggers[0].opening(lead) or f"{triggers[0].rule.phrase.capitalize()} at {lead.start:%H:%M:%S} UTC"
+        head = triggers[0].opening(lead) or f"{triggers[0].rule.phrase.capitalize()}{at_time(lead.start)}"
     clause, told = "", set()
     for d in present:
         said = d.clause(first[d.rule.rule_id], findings)

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from postmortem import __version__
+from postmortem.batch.safe_write import write_new
 
 CACHE_NAME = ".cache.json"
 CACHE_FORMAT = 1
@@ -104,7 +105,5 @@ def load_cache(out: Path) -> dict[str, str]:
 
 def save_cache(out: Path, entries: dict[str, str]) -> None:
     """Write the cache atomically (temp file + rename), so an interrupted run never leaves half a file."""
-    tmp = out / (CACHE_NAME + ".tmp")
     doc = {"format": CACHE_FORMAT, "incidents": dict(sorted(entries.items()))}
-    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out / CACHE_NAME)
+    write_new(out / CACHE_NAME, json.dumps(doc, indent=1) + "\n")

@@ -26,10 +26,14 @@ from postmortem.batch.index import (
     index_context,
     render_index,
 )
+from postmortem.batch.safe_write import write_new, write_via_temp
 from postmortem.batch.summary import IncidentSummary, summary_from_json
 from postmortem.batch.worker import FORMATS, IncidentJob, IncidentOutcome, run_incident
+from postmortem.quoting import MAX_MESSAGE, shorten
 
 DASK_SCHEME = "dask://"
+DASK_CONNECT_TIMEOUT = "10s"  # reaching the scheduler
+DASK_WORKER_WAIT_S = 30.0  # a scheduler with no worker would hold the jobs forever
 # First characters that make a spreadsheet evaluate a CSV cell as a formula.
 _FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -43,25 +47,51 @@ class BatchResult:
     incidents: list[IncidentSummary] = field(default_factory=list)
     analyzed: int = 0
     skipped: int = 0
+    not_incidents: list[str] = field(default_factory=list)  # entries of DIR not analyzed, each with why
 
     @property
     def failed(self) -> list[IncidentSummary]:
         return [i for i in self.incidents if not i.ok]
 
 
-def find_incidents(root: Path, exclude: Path | None = None) -> list[tuple[str, Path, bool]]:
+def find_incidents(root: Path, exclude: Path | None = None,
+                   notes: list[str] | None = None) -> list[tuple[str, Path, bool]]:
     """(name, path, is_archive) per incident: sub-folders and archives of root, hidden ones skipped.
 
-    An archive whose stem collides with a folder (or another archive) keeps its full file name.
+    A symlinked folder is followed unless it leads back to root or above it (a loop), to the output
+    folder, or to a folder already taken; each entry not taken is said in `notes`. An archive whose stem
+    collides with a folder (or another archive) keeps its full file name.
     """
+    notes = notes if notes is not None else []
     entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
     excluded = exclude.resolve() if exclude is not None else None
-    folders = [p for p in entries if p.is_dir() and not p.is_symlink() and p.resolve() != excluded]
+    real_root = root.resolve()
+    seen: set[Path] = set()
+    folders = []
+    for p in entries:
+        if not p.is_dir():
+            continue
+        target = p.resolve()
+        why = None
+        if target == excluded:
+            why = "it is the output folder" if not p.is_symlink() else "the link leads to the output folder"
+        elif p.is_symlink() and (target == real_root or target in real_root.parents):
+            why = f"the link leads to {target}, which contains the batch folder (a loop)"
+        elif target in seen:
+            why = f"the link leads to {target}, already analyzed under another name"
+        if why:
+            notes.append(f"{shorten(p.name)}: not analyzed: {why}")
+            continue
+        seen.add(target)
+        folders.append(p)
     taken = {p.name for p in folders}
     out = [(p.name, p, False) for p in folders]
     for p in entries:
         stem = archive_stem(p.name)
-        if stem is None or not p.is_file():
+        if stem is None or p.is_dir():
+            continue
+        if not p.is_file():
+            notes.append(f"{shorten(p.name)}: not analyzed: a broken link or not a regular file")
             continue
         name = stem if stem not in taken else p.name
         taken.add(name)
@@ -112,10 +142,15 @@ def _run_dask(jobs: list[IncidentJob], address: str) -> Iterator[IncidentOutcome
     except ImportError as exc:
         raise BatchUsageError("--executor dask:// needs dask.distributed: pip install 'postmortem[dask]'") from exc
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
     except OSError as exc:
-        raise BatchUsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        raise BatchUsageError(f"cannot reach the Dask scheduler at {address}: {shorten(exc)}") from exc
     with client:
+        try:
+            client.wait_for_workers(1, timeout=DASK_WORKER_WAIT_S)
+        except (TimeoutError, OSError) as exc:
+            raise BatchUsageError(f"the Dask scheduler at {address} has no worker after {DASK_WORKER_WAIT_S:.0f} s; "
+                                  "start one with `dask worker " + address + "`") from exc
         futures = client.map(run_incident, jobs, pure=False, key=[f"postmortem-{j.name}" for j in jobs])
         names = {f.key: j.name for f, j in zip(futures, jobs, strict=True)}
         for fut in as_completed(futures):
@@ -125,15 +160,25 @@ def _run_dask(jobs: list[IncidentJob], address: str) -> Iterator[IncidentOutcome
                 yield IncidentOutcome(names[fut.key], error=f"dask: {type(exc).__name__}: {exc}")
 
 
-def _write_reports(out: Path, outcome: IncidentOutcome) -> None:
-    folder = out / outcome.name
+def _incident_folder(out: Path, name: str) -> Path:
+    """out/name as a real folder: a symlink planted there is refused, not followed."""
+    folder = out / name
+    if folder.is_symlink():
+        raise OSError(f"{folder} is a symlink; refusing to write through it")
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_reports(out: Path, outcome: IncidentOutcome) -> None:
+    folder = _incident_folder(out, outcome.name)
     for fmt in FORMATS:
-        (folder / f"report.{fmt}").write_text(outcome.texts[fmt], encoding="utf-8")
+        write_new(folder / f"report.{fmt}", outcome.texts[fmt])
 
 
 def _remove_reports(out: Path, name: str) -> None:
     """A failed incident must not keep the reports of an earlier successful run."""
+    if (out / name).is_symlink():
+        return
     for fmt in FORMATS:
         (out / name / f"report.{fmt}").unlink(missing_ok=True)
 
@@ -164,16 +209,17 @@ def write_index(out: Path, incidents: list[IncidentSummary], generated_at: str |
     """index.md, index.html (chart inline), the chart beside them, findings.csv and findings.parquet."""
     ctx = index_context(incidents, generated_at)
     svg = incidents_chart_svg(ctx["rows"])
-    (out / CHART_NAME).write_text(svg, encoding="utf-8")
-    (out / "index.md").write_text(render_index(ctx, "md"), encoding="utf-8")
-    (out / "index.html").write_text(render_index(ctx, "html", svg), encoding="utf-8")
+    write_new(out / CHART_NAME, svg)
+    write_new(out / "index.md", render_index(ctx, "md"))
+    write_new(out / "index.html", render_index(ctx, "html", svg))
     frame = findings_frame(incidents)
     # Parquet keeps the raw values: it is read by programs, not opened by spreadsheets.
-    frame.write_parquet(out / "findings.parquet")
+    write_via_temp(out / "findings.parquet", frame.write_parquet)
     # Guard before formatting the timestamps, so they (not log text) stay unprefixed.
     safe = spreadsheet_safe(frame)
-    safe.with_columns(safe["start"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                      safe["end"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(out / "findings.csv")
+    write_new(out / "findings.csv", safe.with_columns(safe["start"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                                                      safe["end"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv())
+
 
 
 def run_batch(
@@ -206,7 +252,8 @@ def run_batch(
     summaries: dict[str, IncidentSummary] = {}
     todo: list[IncidentJob] = []
     keys: dict[str, str] = {}
-    for name, path, is_archive in find_incidents(root, exclude=out):
+    not_incidents: list[str] = []
+    for name, path, is_archive in find_incidents(root, exclude=out, notes=not_incidents):
         try:
             key = incident_key(path, fingerprint)
         except OSError:
@@ -218,7 +265,7 @@ def run_batch(
             new_cache[name] = key
             continue
         todo.append(IncidentJob(name, str(path.resolve()), is_archive, options, limits))
-    result = BatchResult(skipped=len(summaries))
+    result = BatchResult(skipped=len(summaries), not_incidents=not_incidents)
     if progress:
         progress(len(todo), None)
     outcomes: Iterable[IncidentOutcome]
@@ -234,7 +281,8 @@ def run_batch(
                 _write_reports(out, outcome)
                 summaries[outcome.name] = summary_from_json(outcome.name, outcome.texts["json"])
             except (OSError, ValueError, KeyError) as exc:
-                outcome.error = f"cannot write or read back the reports: {type(exc).__name__}: {exc}"
+                outcome.error = shorten(f"cannot write or read back the reports: {type(exc).__name__}: {exc}",
+                                        MAX_MESSAGE)
         if outcome.error:
             _remove_reports(out, outcome.name)
             summaries[outcome.name] = IncidentSummary(outcome.name, error=outcome.error)

@@ -18,6 +18,7 @@ from pathlib import Path
 from postmortem.analysis.pipeline import AnalyzeOptions
 from postmortem.batch.archive import ArchiveError, ArchiveLimits, extract_archive
 from postmortem.failures import RECOVERABLE
+from postmortem.quoting import MAX_MESSAGE, shorten
 from postmortem.redaction import redact_text
 
 FORMATS = ("md", "html", "json")
@@ -80,5 +81,6 @@ def run_incident(job: IncidentJob) -> IncidentOutcome:
         out.error = f"{type(exc).__name__}: {exc}"
     if job.options.redact:  # an exception's text may quote the logs; it goes to the index, not the Report
         out.error = redact_text(out.error) or ""
+    out.error = shorten(out.error, MAX_MESSAGE)  # it is quoted in stderr, index.md and index.html
     out.seconds = time.perf_counter() - started
     return out

@@ -47,10 +47,16 @@ def _special_kind(mode: int) -> str:
     return "special file"
 
 
+# Files read by one analysis at most: past it, each further file would cost memory for its
+# accounting and a line in the report; the rest are counted in one skipped entry.
+MAX_FILES = 100_000
+
+
 class _Walker:
     """Accumulates found and skipped paths across all given roots."""
 
     def __init__(self) -> None:
+        self.over = 0  # regular files past MAX_FILES, not read
         self.found: list[Discovered] = []
         self.skipped: list[Skipped] = []
         self.seen: dict[tuple[int, int], str] = {}  # (device, inode) → shown path of the first read
@@ -74,6 +80,9 @@ class _Walker:
         key = (st.st_dev, st.st_ino)
         if key in self.seen:
             self.skipped.append(Skipped(shown, f"same file as {self.seen[key]}: counted once"))
+            return
+        if len(self.found) >= MAX_FILES:
+            self.over += 1
             return
         self.seen[key] = shown
         self.found.append(Discovered(shown, os.path.realpath(p), st.st_size))
@@ -117,4 +126,7 @@ def discover(paths: list[str], shown_as: dict[str, str] | None = None) -> tuple[
             w.skipped.append(Skipped(label, "does not exist"))
             continue
         w.add_file(root, label)
+    if w.over:
+        w.skipped.append(Skipped(f"({w.over} more files)", f"not read: an analysis reads at most {MAX_FILES} files "
+                                                           "(split the input, or use `postmortem batch`)"))
     return w.found, w.skipped

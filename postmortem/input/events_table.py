@@ -11,14 +11,25 @@ from postmortem.input.options import IngestOptions
 from postmortem.input.timeparse import PLACEHOLDER_YEAR
 from postmortem.model import EVENT_COLUMNS, InputFile, empty_events
 
+# Times outside these bounds are typos, placeholders (9999-12-31, 0001-01-01) or corruption: the
+# analysis adds seconds and minutes to event times, and Python datetimes overflow at year 1 and 9999.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
-def build_events(frames: list[pl.DataFrame], opts: IngestOptions) -> tuple[pl.DataFrame, str | None]:
+
+def build_events(
+    frames: list[pl.DataFrame], opts: IngestOptions, warnings: list[str] | None = None
+) -> tuple[pl.DataFrame, str | None]:
     """The sorted, numbered events table, and the note saying which year year-less times were given.
 
+    Times outside 1970–2199 become missing, one warning per file appended to `warnings`.
     Empties `frames`: the per-file tables are let go before the sort copies the whole table."""
     events = pl.concat(frames, how="vertical", rechunk=False) if frames else empty_events()
     frames.clear()
     events, year_note = _resolve_years(events, opts)
+    events, dropped = drop_implausible_times(events)
+    if warnings is not None:
+        warnings += dropped
     events = (
         events.sort(["ts", "path", "line"], nulls_last=True, maintain_order=True)
         .drop("event_id")
@@ -27,6 +38,21 @@ def build_events(frames: list[pl.DataFrame], opts: IngestOptions) -> tuple[pl.Da
         .select(EVENT_COLUMNS)
     )
     return events, year_note
+
+
+def drop_implausible_times(events: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Treat times before 1970 or from 2200 on as missing (the event is kept, untimed); say so per file."""
+    if events.height == 0:
+        return events, []
+    bad = pl.col("ts").is_not_null() & ((pl.col("ts") < EARLIEST) | (pl.col("ts") >= LATEST))
+    counts = events.filter(bad).group_by("path", maintain_order=True).agg(
+        n=pl.len(), example=pl.col("ts").first(), line=pl.col("line").first())
+    if counts.height == 0:
+        return events, []
+    notes = [f"{r['path']}: {r['n']} timestamps outside 1970–2199 (first at line {r['line']}: "
+             f"{r['example'].isoformat(sep=' ')[:19]}) were treated as missing"
+             for r in counts.iter_rows(named=True)]
+    return events.with_columns(ts=pl.when(bad).then(None).otherwise(pl.col("ts"))), notes
 
 
 def _resolve_years(events: pl.DataFrame, opts: IngestOptions) -> tuple[pl.DataFrame, str | None]:

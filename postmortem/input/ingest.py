@@ -49,7 +49,7 @@ def ingest(paths: list[str], opts: IngestOptions | None = None) -> IngestResult:
     assumptions = list(dict.fromkeys(a for p in parts for a in p.assumptions))
     frames = [f for p in parts for f in p.frames]
     parts.clear()
-    events, year_note = build_events(frames, opts)
+    events, year_note = build_events(frames, opts, warnings)
     if year_note:
         assumptions.append(year_note)
     if opts.tz == "UTC":

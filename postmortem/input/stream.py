@@ -11,10 +11,50 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from parsers.envelopes import MAX_LINE_CHARS
 from postmortem.input.decode import MAX_INPUT_ENV, Repairs, size_text, utf8_text
 
 _CONTINUATION_STARTS = (" ", "\t", "\n", "\r", "Traceback", "During handling", "The above exception", "Caused by")
 _LOOKAHEAD = 256  # bytes of the next line needed to tell whether it continues a record
+# Bytes of one line kept while streaming: enough for the MAX_LINE_CHARS framing parses (4 bytes a
+# character at most); the rest of a longer line is skipped as it is read, so memory does not grow
+# with the longest line (a 1 GiB line costs no more than a 256 KiB one).
+MAX_LINE_BYTES = 4 * MAX_LINE_CHARS
+
+
+def _char_start(buf: bytearray, pos: int) -> int:
+    """`pos` moved back to the start of a UTF-8 character, so a cut never splits one."""
+    while pos > 0 and (buf[pos] & 0xC0) == 0x80:
+        pos -= 1
+    return pos
+
+
+class _LongLines:
+    """Cuts every line of the stream to MAX_LINE_BYTES as bytes arrive; counts the lines cut."""
+
+    def __init__(self) -> None:
+        self.cut = 0
+        self.skipping = False  # inside the rest of a cut line: bytes are dropped up to its newline
+
+    def add(self, buf: bytearray, block: bytes) -> None:
+        if self.skipping:
+            nl = block.find(b"\n")
+            if nl == -1:
+                return
+            block = block[nl:]
+            self.skipping = False
+        buf += block
+        line_start = buf.rfind(b"\n") + 1
+        if len(buf) - line_start > MAX_LINE_BYTES:
+            del buf[_char_start(buf, line_start + MAX_LINE_BYTES):]
+            self.cut += 1
+            self.skipping = True
+
+    def problems(self) -> list[str]:
+        if not self.cut:
+            return []
+        return [f"{self.cut} lines longer than {MAX_LINE_BYTES} bytes were cut while reading "
+                "(the rest of each was skipped, not held in memory)"]
 
 
 def continues(text: str, pos: int) -> bool:
@@ -61,6 +101,7 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
     At most `limit` bytes are read (cut at a line break, as decode.py does); repairs, the cap and a
     file that changed while read are appended to `problems` when the last piece has been given."""
     repairs = Repairs()
+    long_lines = _LongLines()
     read = given = 0
     capped = False
     with open(path, "rb") as fh:
@@ -73,11 +114,12 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
                 if not block:
                     eof = True
                     break
-                buf += block
                 read += len(block)
                 if read > limit:
                     capped = eof = True
-                    del buf[len(buf) - (read - limit):]
+                    block = block[:len(block) - (read - limit)]
+                long_lines.add(buf, block)
+                if capped:
                     nl = buf.rfind(b"\n", max(0, len(buf) - 65536))
                     if nl > 0:
                         del buf[nl + 1:]
@@ -93,6 +135,7 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
             need = size + _LOOKAHEAD
         size_now = os.fstat(fh.fileno()).st_size
     problems.extend(repairs.problems())
+    problems.extend(long_lines.problems())
     if capped and size_now == expected_size:
         problems.append(f"file larger than {size_text(limit)}: only the first {given} bytes were read "
                         f"({MAX_INPUT_ENV} raises the cap)")

@@ -58,6 +58,12 @@ class RuleDetector:
         return None
 
 
+def at_time(ts) -> str:
+    """' at HH:MM:SS UTC' for a finding's time, or '' when its evidence carried no time (a pasted
+    traceback, a note): wording never assumes a finding is timed."""
+    return f" at {ts:%H:%M:%S} UTC" if ts is not None else ""
+
+
 def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[Evidence, ...], int]:
     """Turn event rows into evidence (first `limit` by time), plus how many more there were."""
     if rows.height == 0:

@@ -20,7 +20,7 @@ from postmortem.analysis.advice import (
     thread_pool_minimum,
 )
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min
@@ -194,4 +194,4 @@ class RedisLoading(RuleDetector):
             yield f
 
     def opening(self, f: Finding) -> str:
-        return f"Redis loading its dataset after a restart at {f.start:%H:%M:%S} UTC"
+        return f"Redis loading its dataset after a restart{at_time(f.start)}"

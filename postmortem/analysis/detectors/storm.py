@@ -33,7 +33,7 @@ from postmortem.analysis.correlate import (
     Outage,
     is_problem,
 )
-from postmortem.analysis.detectors.base import RuleDetector, finding, rows_by_ids
+from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import Demand, Population, demand_after, pool_capacity, population_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -203,8 +203,8 @@ class RedisUnreachable(RuleDetector):
         where = fig.endpoint if isinstance(fig, OutageFigures) and fig.endpoint else "Redis"
         seconds = fig.seconds if isinstance(fig, OutageFigures) else 0
         if isinstance(fig, OutageFigures) and fig.hang:
-            return f"Redis ({where}) stopped answering for {seconds:.1f} s at {f.start:%H:%M:%S} UTC, which"
-        return f"A {seconds:.1f} s Redis outage ({where}) at {f.start:%H:%M:%S} UTC"
+            return f"Redis ({where}) stopped answering for {seconds:.1f} s{at_time(f.start)}, which"
+        return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
 
 @dataclass(frozen=True)
