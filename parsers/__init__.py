@@ -7,8 +7,8 @@ FILE_PARSERS own whole files (event lists, metric exports) when their `sniff` sc
 from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
-from parsers.breakers import BreakerRecognizer
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+from parsers.breakers import BreakerRecognizer
 from parsers.exports import (
     CloudWatchEventsJson,
     CloudWatchInsightsCsv,

@@ -54,7 +54,7 @@ _PYBREAKER_REJECT = r"Timeout not elapsed yet, circuit breaker still open|Circui
 _HYSTRIX_REJECT = r"short-circuited and (?:fallback failed|no fallback available)|Hystrix circuit short-circuited"
 _ENVOY_EJECT = r"\"action\"\s*:\s*\"EJECT\""
 _ENVOY_UNEJECT = r"\"action\"\s*:\s*\"UNEJECT\""
-_ENVOY_REJECT = r"reset reason: overflow|\" \d{3} UO |\bno healthy upstream\b|upstream_reset_before_response_started\{overflow\}"
+_ENVOY_REJECT = r"reset reason: overflow|\" 503 UO |\bno healthy upstream\b|upstream_reset_before_response_started\{overflow\}"
 # Application wording (Polly v7 handlers and home-grown breakers); StackExchange.Redis' own
 # `CircuitBreaker on host:port/Interactive` failure type is not a breaker state and is left to it.
 _APP = r"(?i)\bcircuit(?:[ -]?breaker)?\b(?:\s+'[^']*'|\s+\"[^\"]*\"|\s+\[[^\]]*\]|\s+for\s+\S+)?"
@@ -74,7 +74,7 @@ _R4J_STATE = {"OPEN": OPENED.name, "FORCED_OPEN": OPENED.name, "HALF_OPEN": HALF
               "DISABLED": CLOSED.name, "METRICS_ONLY": CLOSED.name}
 _POLLY_STATE = {"OnCircuitOpened": OPENED.name, "OnCircuitHalfOpened": HALF_OPEN.name, "OnCircuitClosed": CLOSED.name}
 # A dependency that is Redis, by name or port (attrs.target), so a rule can say the breaker guarded Redis.
-_REDIS_TARGET = r"(?i)redis|:6379\b|:6380\b|:26379\b"
+_REDIS_TARGET = r"(?i)redis|:6379\b|:6380\b|:26379\b|\bWatchError\b|BusyLoadingError"
 
 # Polly's quoted result may itself hold quotes: it ends at the next field or the line's end
 _RESULT = r"(?m)Result: '(.*?)'(?:, (?:Handled|Attempt|Execution|Operation)\b|\s*$)"
@@ -92,7 +92,7 @@ class BreakerRecognizer:
     name: ClassVar[str] = "circuit_breaker"
     kinds: ClassVar[tuple[Kind, ...]] = (OPENED, HALF_OPEN, CLOSED, REJECTED)
     keep_words: ClassVar[tuple[str, ...]] = (
-        "circuit", "breaker", "short-circuited", "eject", "overflow", "no healthy upstream", "not permit",
+        "circuit", "breaker", "short-circuited", "eject\"", "overflow", "no healthy upstream", "not permit", "503 uo",
     )
     example: ClassVar[str] = ("Resilience event occurred. EventName: 'OnCircuitOpened', Source: "
                               "'redis-cache//CircuitBreaker', Operation Key: '', Result: 'RedisTimeoutException'")
@@ -154,7 +154,8 @@ class BreakerRecognizer:
             .otherwise(pl.lit("app"))
         )
         breaker = pl.coalesce(
-            text.str.extract(r"Source: '([^']*)'", 1),
+            # Polly: the pipeline ('<pipeline>/<instance>/<strategy>'), which its breaker and retry share
+            text.str.extract(r"Source: '([^'/]*)", 1),
             text.str.extract(r"CircuitBreaker '([^']*)'", 1),
             text.str.extract(r"\"cluster_name\"\s*:\s*\"([^\"]*)\"", 1),
             text.str.extract(r"HystrixRuntimeException: (\w+) short-circuited", 1),

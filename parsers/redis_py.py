@@ -18,8 +18,8 @@ import polars as pl
 
 from parsers import redis_client_kinds as ck
 from parsers.breakers import CLAIMS as BREAKER_TEXT
-from parsers.retries import CLAIMS as RETRY_TEXT
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
+from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
 
 # --- error messages (formats.md §2.2) --------------------------------------------------------------------

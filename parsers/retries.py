@@ -56,7 +56,7 @@ _ATTEMPTS = (_POLLY_ATTEMPT, _TENACITY_SLEEP, _TENACITY_AFTER, _BACKOFF, _CELERY
 _GAVE_UP = (_TENACITY_GAVE_UP, _BACKOFF_GAVE_UP, _CELERY_GAVE_UP)
 _ANY = "|".join((*_ATTEMPTS, _POLLY_RETRY, *_GAVE_UP))
 CLAIMS = _ANY  # what this recognizer claims: the Redis recognizers leave it alone (a retry is not a Redis event)
-_REDIS_TARGET = r"(?i)redis|:6379\b|:6380\b|:26379\b"
+_REDIS_TARGET = r"(?i)redis|:6379\b|:6380\b|:26379\b|\bWatchError\b|BusyLoadingError"
 # the exception class a retried failure names (first one in the quoted result / exception text)
 _EXC_CLASS = r"((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Exception|Error|Timeout))\b"
 
@@ -166,7 +166,8 @@ class RetryRecognizer:
                 delay_s=delay,
                 execution_ms=text.str.extract(r"Execution Time: '?(\d+(?:\.\d+)?)", 1).cast(pl.Float64, strict=False),
                 failure=pl.col("_failure").str.slice(0, 500),
-                exception=pl.col("_failure").str.extract(_EXC_CLASS, 1),
+                # the class in the quoted failure, else the one the logger printed with the record
+                exception=pl.coalesce(pl.col("_failure").str.extract(_EXC_CLASS, 1), text.str.extract(_EXC_CLASS, 1)),
                 target=pl.when(pl.col("_failure").fill_null(text).str.contains(_REDIS_TARGET)).then(pl.lit("redis")),
             ),
         )
