@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
+from parsers.breakers import BreakerRecognizer
 from parsers.exports import (
     CloudWatchEventsJson,
     CloudWatchInsightsCsv,
@@ -36,9 +37,13 @@ from parsers.metrics import (
 )
 from parsers.redis_py import RedisPyRecognizer
 from parsers.redis_server import RedisServerRecognizer
+from parsers.retries import RetryRecognizer
 from parsers.stackexchange_redis import StackExchangeRedis
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
+    # breakers and retries first: their lines quote Redis errors they are not (one retry is not one more timeout)
+    BreakerRecognizer(),
+    RetryRecognizer(),
     StackExchangeRedis(),
     RedisPyRecognizer(),
     RedisServerRecognizer(),

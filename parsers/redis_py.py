@@ -17,7 +17,9 @@ from typing import ClassVar
 import polars as pl
 
 from parsers import redis_client_kinds as ck
+from parsers.breakers import CLAIMS as BREAKER_TEXT
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
+from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
 
 # --- error messages (formats.md §2.2) --------------------------------------------------------------------
@@ -227,6 +229,8 @@ class RedisPyRecognizer:
         candidate = (
             text.str.contains(_STRICT + "|" + _SHARED + "|" + _SOCKET + "|" + _CLASS + "|" + _REDIS_FRAMES + "|" + _CONFIG)
             & ~pl.col("envelope").is_in(REDIS_ENVELOPES).fill_null(False)
+            # a retry or breaker line quoting a Redis error is theirs (parsers/retries.py, breakers.py)
+            & ~text.str.contains(RETRY_TEXT + "|" + BREAKER_TEXT)
         )
         # celery prints "Trying again in ..." on the next line; pasted text may frame it apart
         # the next record of the same file (recognition may run over many files at once)

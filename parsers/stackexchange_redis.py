@@ -15,6 +15,8 @@ from typing import ClassVar
 import polars as pl
 
 from parsers import redis_client_kinds as ck
+from parsers.breakers import CLAIMS as BREAKER_TEXT
+from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
 
 _EP = r"[\w.\-\[\]*]+:\d+"  # host:port (hosts may be [REDACTED] or masked)
@@ -222,7 +224,9 @@ class StackExchangeRedis:
 
     def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
         any_rule = "|".join(f"(?:{rx})" for _, rx, _ in _RULES)
-        cand = records.filter(pl.col("text").str.contains(any_rule))
+        # a retry or breaker line quoting a Redis exception is theirs (parsers/retries.py, breakers.py)
+        cand = records.filter(pl.col("text").str.contains(any_rule)
+                              & ~pl.col("text").str.contains(RETRY_TEXT + "|" + BREAKER_TEXT))
         if cand.height == 0:
             return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
         logger = pl.col("logger").fill_null("") if "logger" in cand.columns else pl.lit("")

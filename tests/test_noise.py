@@ -70,19 +70,19 @@ def test_a_recognizer_keeps_its_lines_out_of_folding_by_declaring_keep_words(mon
     from parsers.envelopes import frame
     from parsers.recognize import recognize
 
-    class CircuitBreaker:
-        name = "polly"
+    class Bulkhead:  # (circuit breakers have a real recognizer now: parsers/breakers.py)
+        name = "polly_bulkhead"
         kinds = ()
-        keep_words = ("Circuit breaker",)
+        keep_words = ("Bulkhead",)
         samples = ()
         example = ""
 
         def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
-            return records.filter(pl.col("text").str.contains("Circuit breaker opened")).select(
-                "rec", kind=pl.lit("polly.circuit_opened"))
+            return records.filter(pl.col("text").str.contains("Bulkhead rejected")).select(
+                "rec", kind=pl.lit("polly.bulkhead_rejected"))
 
     text = "".join(f"2024-01-15 10:00:0{i},100 INFO app.jobs - processed job {i}\n" for i in range(5))
-    text += "2024-01-15 10:00:05,000 INFO Polly - Circuit breaker opened for 30s\n"
+    text += "2024-01-15 10:00:05,000 INFO Polly - Bulkhead rejected the call\n"
 
     def claimed() -> list[str]:
         noise.relevant_pattern.cache_clear()
@@ -90,9 +90,9 @@ def test_a_recognizer_keeps_its_lines_out_of_folding_by_declaring_keep_words(mon
         kept = records.filter((pl.col("envelope") != "activity").fill_null(True)).with_row_index("rec")
         return recognize(kept).get_column("kind").to_list()
 
-    monkeypatch.setattr(parsers, "RECOGNIZERS", (*parsers.RECOGNIZERS, CircuitBreaker()))
-    assert claimed() == ["polly.circuit_opened"]
-    monkeypatch.setattr(CircuitBreaker, "keep_words", ())
+    monkeypatch.setattr(parsers, "RECOGNIZERS", (*parsers.RECOGNIZERS, Bulkhead()))
+    assert claimed() == ["polly.bulkhead_rejected"]
+    monkeypatch.setattr(Bulkhead, "keep_words", ())
     assert claimed() == [], "without the declaration the INFO line is folded into app.activity"
     monkeypatch.undo()
     noise.relevant_pattern.cache_clear()

@@ -58,7 +58,7 @@ class PromExposition:
         samples = df.filter(pl.col("name").is_not_null())
         has_ts = samples.get_column("ms").is_not_null()
         labels = [_labels(t) for t in samples.get_column("labels").to_list()]
-        ents = [entity_of(lb) for lb in labels]
+        ents = [entity_of(lb, name) for lb, name in zip(labels, samples.get_column("name").to_list(), strict=True)]
         events = samples.with_columns(
             ts=pl.when(pl.col("ms").is_not_null())
             .then(pl.col("ms").cast(pl.Int64, strict=False).mul(1000).cast(pl.Datetime("us", "UTC"), strict=False))

@@ -67,7 +67,7 @@ def table_events(
     meta = {}
     for s in long.get_column("series").unique().to_list():
         raw, labels = split_series(s or "")
-        meta[s] = (normalize(raw), raw, entity_of(labels), json.dumps({"raw": raw, "labels": labels} if labels else {"raw": raw}, sort_keys=True))
+        meta[s] = (normalize(raw), raw, entity_of(labels, raw), json.dumps({"raw": raw, "labels": labels} if labels else {"raw": raw}, sort_keys=True))
     pick = lambda k: pl.col("series").replace_strict({s: m[k] for s, m in meta.items()}, default=None, return_dtype=pl.String)  # noqa: E731
     events = long.sort("line", maintain_order=True).with_columns(
         source=pl.lit(SOURCE), kind=pl.lit(KIND), path=pl.lit(ctx.path), level=pl.lit("info"),

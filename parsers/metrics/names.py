@@ -60,8 +60,31 @@ def normalize_expr(name: pl.Expr) -> pl.Expr:
     )
 
 
-def entity_of(labels: dict[str, str]) -> str | None:
-    """`redis:<addr>` from the labels that name a server (addr, instance, cluster id, resource)."""
+# RabbitMQ's own series (rabbitmq_prometheus `rabbitmq_*`, the management exporter's `rabbitmq_queue_*`) and
+# series scraped from a RabbitMQ node: their entity is the broker's, never a Redis one.
+_RABBIT_NAME = re.compile(r"^rabbitmq_", re.IGNORECASE)
+_RABBIT_LABEL = re.compile(r"rabbit", re.IGNORECASE)
+
+
+def _rabbit_entity(labels: dict[str, str], metric: str | None) -> str | None:
+    """`rabbitmq:<queue>` (with its vhost when not `/`), else `rabbitmq:<node or instance>`, for RabbitMQ series."""
+    named = bool(metric and _RABBIT_NAME.match(metric)) or bool(_RABBIT_NAME.match(labels.get("__name__", "")))
+    scraped = any(_RABBIT_LABEL.search(str(labels.get(k, ""))) for k in ("job", "instance", "rabbitmq_node", "node"))
+    if not (named or scraped):
+        return None
+    queue, vhost = labels.get("queue"), labels.get("vhost")
+    if queue:
+        return f"rabbitmq:{queue}" if vhost in (None, "", "/") else f"rabbitmq:{vhost}/{queue}"
+    node = labels.get("rabbitmq_node") or labels.get("node") or labels.get("instance") or labels.get("job")
+    return f"rabbitmq:{node}" if node else "rabbitmq:unknown"
+
+
+def entity_of(labels: dict[str, str], metric: str | None = None) -> str | None:
+    """`redis:<addr>` from the labels that name a server (addr, instance, cluster id, resource); RabbitMQ
+    series (by their `metric` name or a rabbit job / instance) are `rabbitmq:<queue or node>` instead."""
+    rabbit = _rabbit_entity(labels, metric)
+    if rabbit:
+        return rabbit
     for key in ("addr", "instance", "cache_cluster_id", "CacheClusterId", "resource", "Resource", "ResourceId"):
         v = labels.get(key)
         if v:

@@ -58,7 +58,7 @@ def samples_frame(samples: list[Sample], path: str) -> pl.DataFrame:
         rows.append(
             {
                 "ts": s.ts, "source": SOURCE, "kind": KIND, "path": path, "line": s.line, "level": "info",
-                "entity": s.entity or entity_of(s.labels), "message": f"{s.name}{{{label_text}}} {s.value:g}"[:2000],
+                "entity": s.entity or entity_of(s.labels, s.name), "message": f"{s.name}{{{label_text}}} {s.value:g}"[:2000],
                 "metric": metric, "value": s.value, "attrs": json.dumps(attrs, sort_keys=True),
             }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postmortem.analysis.detectors.base import Detector
+from postmortem.analysis.detectors.breaker import BreakerBehaviour, BreakerMissing
 from postmortem.analysis.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
 from postmortem.analysis.detectors.clock import ClockSkew
 from postmortem.analysis.detectors.configs import (
@@ -35,6 +36,8 @@ DETECTORS: tuple[Detector, ...] = (
     RedisUnreachable(),
     ReconnectStorm(),
     RetryStorm(),
+    BreakerMissing(),
+    BreakerBehaviour(),
     MaxclientsSaturation(),
     PoolExhaustion(),
     ThreadpoolStarvation(),
