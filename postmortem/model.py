@@ -416,6 +416,16 @@ class TimelineRow:
 
 
 @dataclass(frozen=True)
+class ResolutionStep:
+    """Something in the evidence that ended or eased the incident: a restart, a CONFIG SET, a scale-up, a rollout."""
+
+    ts: datetime
+    what: str  # restart, config, scale, deploy, recovered
+    text: str  # one sentence a person reads
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
 class ChartSeries:
     """One plotted line: `key` is the metric, event kind or host it counts."""
 
@@ -427,7 +437,9 @@ class ChartSeries:
 @dataclass(frozen=True)
 class ChartData:
     connections: tuple[ChartSeries, ...] = ()  # connected_clients, max per timestamp
-    maxclients: float | None = None  # the limit line on the connections chart
+    maxclients: float | None = None  # the limit line on the connections chart (its highest value)
+    # maxclients as it was at each moment (from the metric series): the chart draws it as a step
+    maxclients_steps: ChartSeries | None = None
     attempts: tuple[ChartSeries, ...] = ()  # per bucket and attempt/error kind, empty buckets as 0
     attempts_unit: str = "s"  # bucket: "s" up to an hour, "min" beyond
     pods: tuple[ChartSeries, ...] = ()  # per bucket for the top hosts (at least two hosts)
@@ -471,6 +483,11 @@ class Report:
     detection: tuple[FirstSign, ...] = ()
     merged_timeline: tuple[TimelineRow, ...] = ()
     charts: ChartData = ChartData()
+    # What was read ("Read N files … into M events …"): for the appendix, not the Summary.
+    accounting: str = ""
+    resolution: tuple[ResolutionStep, ...] = ()  # what ended it, from the evidence (sections.resolution)
+    stop_the_bleeding: tuple[str, ...] = ()  # playbook steps for these findings, in order (playbook.py)
+    lessons: tuple[tuple[str, str], ...] = ()  # (went well | went badly | lucky, sentence) (playbook.py)
 
     def __post_init__(self) -> None:
         """Whoever builds a Report (pipeline, redaction, tests), its mappings end up read-only."""

@@ -18,19 +18,28 @@ from markupsafe import Markup
 
 from postmortem.model import Report, duration
 from reports import charts as charts_mod
+from reports.body import body
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
 from reports.sections import causes
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
-_MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|>|\d+[.)]\s|\d+[.)]$)")
+# Escaped wherever they stand: code spans, emphasis, links, raw HTML, table cells, GFM strikethrough and math.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~$])")
+# `_` opens or closes emphasis only at a word edge (CommonMark): `k8s_events` stays as it is.
+_MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_MD_ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")  # only `&` that would start an entity
+_MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|#|\d+[.)]\s|\d+[.)]$)")
 
 
 def md_escape(text: object) -> str:
-    """Make log text inert in Markdown: no tables broken, no links, no HTML, no block markup, one line."""
+    """Make log text inert in Markdown, escaping only what CommonMark (and GFM) would read as markup
+    there: no tables broken, no links, no HTML, no emphasis, no block markup, one line. `(`, `!`, `#`
+    inside a line and `_` inside a word are left as they are."""
     s = "" if text is None else str(text)
     s = s.replace("\r", " ").replace("\n", " ⏎ ")
     s = _MD_SPECIAL.sub(r"\\\1", s)
+    s = _MD_UNDERSCORE.sub(r"\\_", s)
+    s = _MD_ENTITY.sub(r"\\&", s)
     return _MD_BLOCK_START.sub(_unblock, s)
 
 
@@ -98,6 +107,7 @@ def sections(report: Report) -> dict:
         "recommendations": report.recommendations,
         "actions": report.action_items,
         "gantt": gantt(report),
+        "body": body(report),
     }
 
 
@@ -129,22 +139,35 @@ def chart_files(report: Report) -> list[tuple[str, str]]:
     return [(f"{c.name}.svg", c.svg) for c in charts_mod.render_charts(report)]
 
 
+FORMATS = ("md", "gfm", "jira", "html", "json")
+GFM_CHARTS_NOTE = ("Charts omitted so this text pastes into a GitHub or GitLab issue as it is "
+                   "(the HTML report has them).")
+
+
 def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
-    """The report as `md`, `html` or `json` text. Markdown links its charts as `chart_folder/<name>.svg`
-    when a folder is given (the caller writes `chart_files(report)` there); HTML inlines them."""
+    """The report as `md`, `gfm` (Markdown that pastes into a GitHub / GitLab issue: no side files,
+    charts omitted with a note), `jira` (Jira wiki markup), `html` or `json` text. Markdown links its
+    charts as `chart_folder/<name>.svg` when a folder is given (the caller writes `chart_files(report)`
+    there); HTML inlines them."""
     s = sections(report)
     if fmt == "json":
         return render_json_doc({**report_dict(report), **_json_sections(s)})
     if fmt == "html":
         figs = [(c, Markup(charts_mod.inline_svg(c))) for c in charts_mod.render_charts(report)]
         return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs)
-    if fmt != "md":
+    if fmt == "jira":
+        from reports.jira import render_jira
+
+        return render_jira(report, s)
+    if fmt not in ("md", "gfm"):
         raise ValueError(f"unknown report format {fmt!r}")
-    links = []
-    if chart_folder is not None:
+    links, note = [], ""
+    if fmt == "gfm":
+        note = GFM_CHARTS_NOTE if charts_mod.available(report) else ""
+    elif chart_folder is not None:
         links = [(charts_mod.Chart(name, title, ""), quote(f"{chart_folder}/{name}.svg"))
                  for name, title in charts_mod.available(report)]
-    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links)
+    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links, charts_note=note)
 
 
 def render_markdown(report: Report) -> str:
