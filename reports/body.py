@@ -52,8 +52,7 @@ def ending(report: Report) -> str:
     if acts:
         text = f"It eased at {acts[0].ts:%H:%M:%S} UTC: {acts[0].text}."
     if last is not None and report.window_start is not None:
-        text += (f"{' ' if text else ''}The last problem was logged at {last.ts:%H:%M:%S} UTC, "
-                 f"{duration(report.window_start, last.ts)} after the first sign.")
+        text += f"{' ' if text else ''}The last problem was logged at {last.ts:%H:%M:%S} UTC."
     return text
 
 

@@ -108,6 +108,10 @@ def sections(report: Report) -> dict:
         "actions": report.action_items,
         "gantt": gantt(report),
         "body": body(report),
+        "resolution": report.resolution,
+        "stop_the_bleeding": report.stop_the_bleeding,
+        "lessons": report.lessons,
+        "accounting": report.accounting,
     }
 
 
@@ -131,6 +135,11 @@ def _json_sections(s: dict) -> dict:
              "same_as": [{"label": label, "rule_id": rid} for label, rid in r.same_as]} for r in s["recommendations"]
         ],
         "action_items": [{"kind": a.kind, "text": a.text, "rule_ids": list(a.rule_ids)} for a in s["actions"]],
+        "resolution": [{"ts": iso(st.ts), "what": st.what, "text": st.text,
+                        "evidence": {"path": st.evidence.path, "line": st.evidence.line}} for st in s["resolution"]],
+        "stop_the_bleeding": list(s["stop_the_bleeding"]),
+        "lessons": [{"kind": k, "text": t} for k, t in s["lessons"]],
+        "accounting": s["accounting"],
     }
 
 
