@@ -14,7 +14,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from postmortem.model import Report, duration
 from reports import charts as charts_mod
@@ -83,6 +83,18 @@ def fmt_value(v: object) -> str:
     return "" if v is None else str(v)
 
 
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+
+
+def inline_md(text: object) -> Markup:
+    """Trusted Markdown (a rule's advice, a playbook step) as HTML: escaped first, then code spans and
+    bold, so its code shows as code instead of literal backticks."""
+    s = str(escape("" if text is None else str(text)))
+    s = _CODE_SPAN.sub(lambda m: f"<code>{m.group(2).strip()}</code>", s)
+    return Markup(_STRONG.sub(r"<b>\1</b>", s))
+
+
 def _env(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
@@ -92,7 +104,7 @@ def _env(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, code=md_code, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
+    env.filters.update(md=md_escape, code=md_code, inline_md=inline_md, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
     env.globals.update(duration=duration)
     return env
 
