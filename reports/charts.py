@@ -66,12 +66,12 @@ def _finish(fig, ax, data: ChartData, salt: str) -> str:
 
 
 def with_gaps(xs: tuple, ys: tuple) -> tuple[list, list]:
-    """The series with a break (NaN) wherever samples are missing: a gap over 3x the usual sampling
-    interval (and over 2 s) is drawn as a gap, not as a straight line through time with no data."""
+    """The series with a break (NaN) wherever samples are missing: a gap over twice the usual sampling
+    interval (and over 1.5 s) is drawn as a gap, not as a straight line through time with no data."""
     if len(xs) < 3:
         return list(xs), list(ys)
     steps = sorted((b - a).total_seconds() for a, b in zip(xs, xs[1:], strict=False))
-    limit = max(2.0, 3 * steps[len(steps) // 2])
+    limit = max(1.5, 2 * steps[len(steps) // 2])
     out_x, out_y = [xs[0]], [ys[0]]
     for a, b, y in zip(xs, xs[1:], ys[1:], strict=False):
         if (b - a).total_seconds() > limit:
@@ -104,14 +104,24 @@ def _connections(data: ChartData) -> Chart | None:
         ax.axhline(data.maxclients, color="#cf222e", linestyle="--", linewidth=1, label="maxclients")
     if data.maxclients is not None and dwarfs(data.maxclients, peak, 4.0):
         ax.set_yscale("log")  # a limit far above the spike would flatten it
+        _plain_ticks(ax)
         ax.set_ylabel("clients (log scale)", fontsize=9)
     return Chart("connections", TITLES["connections"], _finish(fig, ax, data, "postmortem-connections"))
+
+
+def _plain_ticks(ax) -> None:
+    """Log-axis ticks as plain numbers (math text is off, so the default `$10^{2}$` would show raw)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _pos: ""))
 
 
 def _log_if_dwarfed(ax, series, unit: str) -> None:
     tops = [max(s.ys) for s in series if s.ys and max(s.ys) > 0]
     if len(tops) > 1 and dwarfs(max(tops), min(tops)):
         ax.set_yscale("symlog", linthresh=1)
+        _plain_ticks(ax)
         ax.set_ylabel(f"events / {unit} (log scale)", fontsize=9)
 
 
@@ -131,11 +141,10 @@ def _pods(data: ChartData) -> Chart | None:
         return None
     unit = data.pods_unit
     fig, ax = _figure(f"Connection attempts per {unit}, top {len(data.pods)} hosts", f"attempts / {unit}")
-    totals = [(sum(s.ys), s.key) for s in data.pods]
     for s in data.pods:
         ax.plot(list(s.xs), list(s.ys), linewidth=1, drawstyle="steps-post", label=f"{_label(s.key)} ({sum(s.ys):.0f})")
-    top = max(totals)[1] if totals else None
-    if top is not None:
+    top = max(data.pods, key=lambda s: sum(s.ys)).key  # the first of equals: the analysis' order
+    if top:
         ax.set_title(f"Connection attempts per {unit}, top {len(data.pods)} hosts (most: {_label(top)})",
                      fontsize=11, loc="left")
     _log_if_dwarfed(ax, data.pods, unit)

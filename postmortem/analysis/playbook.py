@@ -50,8 +50,8 @@ def lessons(report: Report) -> tuple[tuple[str, str], ...]:
                     "the first sign."))
     if len(report.detection) > 1:
         last = report.detection[-1]
-        out.append(("went well", f"{len(report.detection)} log sources showed the problem, the last {last.lag} "
-                    "after the first."))
+        out.append(("went well", f"{len(report.detection)} log sources showed the problem, the last "
+                    f"{last.lag.lstrip('+')} after the first."))
     fired = {f.rule_id for f in report.findings}
     for group, indices in report.causes:
         if group == "trigger":
