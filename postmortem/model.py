@@ -255,6 +255,7 @@ class Recommendation:
     advice: str
     snippets: tuple[Snippet, ...] = ()
     same_as: tuple[tuple[str, str], ...] = ()  # (snippet label, rule ID) already shown above
+    also: tuple[str, ...] = ()  # other rules whose advice is the same change (merged into this one)
 
 
 @dataclass(frozen=True)

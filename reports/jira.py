@@ -8,12 +8,12 @@ import re
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from postmortem.model import Report, duration
-from reports.render import fmt_ts
+from reports.render import escape_at_word_edges, fmt_ts
 
 # Read as markup anywhere in a line (macros, links, table cells): escaped with a backslash.
 _JIRA_ALWAYS = re.compile(r"([\\{}\[\]|])")
 # Emphasis, strike, super/subscript and citation marks work only at a word's edge: `redis-py` stays as it is.
-_JIRA_EDGE = re.compile(r"(?<![0-9A-Za-z])([*_^~+?!-])|([*_^~+?!-])(?![0-9A-Za-z])")
+_JIRA_EDGE = "*_^~+?!-"
 _JIRA_LINE_START = re.compile(r"^(\s*)([#*-]|h[1-6]\.|bq\.)")
 
 
@@ -21,7 +21,7 @@ def jira_escape(text: object) -> str:
     """Log text made inert in Jira wiki markup, on one line."""
     s = ("" if text is None else str(text)).replace("\r", " ").replace("\n", " ⏎ ")
     s = _JIRA_ALWAYS.sub(r"\\\1", s)
-    s = _JIRA_EDGE.sub(lambda m: "\\" + (m.group(1) or m.group(2)), s)
+    s = escape_at_word_edges(s, _JIRA_EDGE)
     return _JIRA_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
 
 

@@ -25,9 +25,17 @@ from reports.sections import causes
 
 # Escaped wherever they stand: code spans, emphasis, links, raw HTML, table cells, GFM strikethrough and math.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~$])")
-# `_` opens or closes emphasis only at a word edge (CommonMark): `k8s_events` stays as it is.
-_MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-_MD_ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")  # only `&` that would start an entity
+_MD_ENTITY = re.compile(r"&(?:#|[A-Za-z][A-Za-z0-9]*;)")  # only `&` that would start an entity
+
+
+def escape_at_word_edges(s: str, chars: str) -> str:
+    """Backslash each of `chars` unless it stands inside a word (a letter or digit on both sides): there
+    it cannot open or close emphasis (CommonMark's `_`, Jira's `-`, `+`, `*`), so `k8s_events` stays."""
+    out = []
+    for i, ch in enumerate(s):
+        inside = 0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum()
+        out.append("\\" + ch if ch in chars and not inside else ch)
+    return "".join(out)
 _MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|#|\d+[.)]\s|\d+[.)]$)")
 
 
@@ -38,8 +46,8 @@ def md_escape(text: object) -> str:
     s = "" if text is None else str(text)
     s = s.replace("\r", " ").replace("\n", " ⏎ ")
     s = _MD_SPECIAL.sub(r"\\\1", s)
-    s = _MD_UNDERSCORE.sub(r"\\_", s)
-    s = _MD_ENTITY.sub(r"\\&", s)
+    s = escape_at_word_edges(s, "_")
+    s = _MD_ENTITY.sub(lambda m: "\\" + m.group(0), s)
     return _MD_BLOCK_START.sub(_unblock, s)
 
 
@@ -83,7 +91,7 @@ def fmt_value(v: object) -> str:
     return "" if v is None else str(v)
 
 
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
 _STRONG = re.compile(r"\*\*(.+?)\*\*")
 
 
@@ -91,7 +99,7 @@ def inline_md(text: object) -> Markup:
     """Trusted Markdown (a rule's advice, a playbook step) as HTML: escaped first, then code spans and
     bold, so its code shows as code instead of literal backticks."""
     s = str(escape("" if text is None else str(text)))
-    s = _CODE_SPAN.sub(lambda m: f"<code>{m.group(2).strip()}</code>", s)
+    s = _CODE_SPAN.sub(lambda m: f"<code>{m.group(1).strip()}</code>", s)
     return Markup(_STRONG.sub(r"<b>\1</b>", s))
 
 
@@ -142,7 +150,7 @@ def _json_sections(s: dict) -> dict:
         "detection": [{"source": d.source, "ts": iso(d.ts), "lag": d.lag, "kind": d.kind,
                        "evidence": {"path": d.evidence.path, "line": d.evidence.line}} for d in s["detection"]],
         "recommendations": [
-            {"rule_id": r.rule_id, "title": r.title, "advice": r.advice,
+            {"rule_id": r.rule_id, "rule_ids": [r.rule_id, *r.also], "title": r.title, "advice": r.advice,
              "snippets": [asdict(sn) for sn in r.snippets],
              "same_as": [{"label": label, "rule_id": rid} for label, rid in r.same_as]} for r in s["recommendations"]
         ],
