@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,7 +165,9 @@ def main() -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-f", "--format", "fmt", type=click.Choice(["md", "html", "json"]), help="Default: from -o, else md.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["md", "gfm", "jira", "html", "json"]),
+              help="Default: from -o, else md. gfm: Markdown to paste into a GitHub/GitLab issue; jira: Jira wiki "
+                   "markup. On a terminal without -f or -o: a one-screen summary, the report in ./postmortem-<date>.md.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--since", help="Ignore events before this ISO-8601 time.")
 @click.option("--until", help="Ignore events after this ISO-8601 time.")
@@ -188,6 +191,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     from postmortem.model import Severity
     from reports.render import chart_files, render
 
+    chosen = fmt
     fmt = _output_format(output, fmt, REPORT_SUFFIXES, "md")
     opts = AnalyzeOptions(
         ingest=dataclasses.replace(_ingest_options(tz, year, now, source_type),
@@ -197,18 +201,32 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
         align=not no_align,
     )
     report, result = run(list(paths), opts)
-    for w in report.warnings:
-        _say(f"postmortem: warning: {w}")
+    to_terminal = chosen is None and not output and sys.stdout.isatty()
+    if to_terminal and report.warnings:  # the screen is for the summary; the warnings are in the appendix
+        _say(f"postmortem: {len(report.warnings)} input warnings (listed in the report's appendix)")
+    else:
+        for w in report.warnings:
+            _say(f"postmortem: warning: {w}")
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
         _say("postmortem: error: nothing could be read from the given paths")
         sys.exit(2)
+    if to_terminal:
+        output = _terminal_report_path(report)
     folder = None
     if output and fmt == "md":
         folder = Path(output).with_name(Path(output).stem + "_files")
         _write_charts(folder, chart_files(report))
     text = render(report, fmt, chart_folder=folder.name if folder else None)
-    if output:
+    if to_terminal:
+        from reports.terminal import terminal_summary
+
+        Path(output).write_text(text, encoding="utf-8")
+        shown = output + (f" (charts in {folder}/)" if folder and folder.exists() else "")
+        colour = not os.environ.get("NO_COLOR")
+        width = min(120, shutil.get_terminal_size((100, 24)).columns)
+        click.echo(terminal_summary(report, shown, width, colour=colour), nl=False, color=colour)
+    elif output:
         Path(output).write_text(text, encoding="utf-8")
         _say(f"postmortem: wrote {output}")
     else:
@@ -218,6 +236,12 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     threshold = Severity[fail_on.upper()]
     if not exit_zero and any(f.severity >= threshold for f in report.findings):
         sys.exit(1)
+
+
+def _terminal_report_path(report) -> str:
+    """Where the full report goes when the terminal gets the summary: ./postmortem-<incident date>.md."""
+    day = report.window_start.strftime("%Y-%m-%d") if report.window_start else "undated"
+    return f"postmortem-{day}.md"
 
 
 def _write_charts(folder: Path, files: list[tuple[str, str]]) -> None:

@@ -256,6 +256,7 @@ class Recommendation:
     advice: str
     snippets: tuple[Snippet, ...] = ()
     same_as: tuple[tuple[str, str], ...] = ()  # (snippet label, rule ID) already shown above
+    also: tuple[str, ...] = ()  # other rules whose advice is the same change (merged into this one)
 
 
 @dataclass(frozen=True)
@@ -435,6 +436,16 @@ class TimelineRow:
 
 
 @dataclass(frozen=True)
+class ResolutionStep:
+    """Something in the evidence that ended or eased the incident: a restart, a CONFIG SET, a scale-up, a rollout."""
+
+    ts: datetime
+    what: str  # restart, config, scale, deploy, recovered
+    text: str  # one sentence a person reads
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
 class ChartSeries:
     """One plotted line: `key` is the metric, event kind or host it counts."""
 
@@ -446,7 +457,9 @@ class ChartSeries:
 @dataclass(frozen=True)
 class ChartData:
     connections: tuple[ChartSeries, ...] = ()  # connected_clients, max per timestamp
-    maxclients: float | None = None  # the limit line on the connections chart
+    maxclients: float | None = None  # the limit line on the connections chart (its highest value)
+    # maxclients as it was at each moment (from the metric series): the chart draws it as a step
+    maxclients_steps: ChartSeries | None = None
     attempts: tuple[ChartSeries, ...] = ()  # per bucket and attempt/error kind, empty buckets as 0
     attempts_unit: str = "s"  # bucket: "s" up to an hour, "min" beyond
     pods: tuple[ChartSeries, ...] = ()  # per bucket for the top hosts (at least two hosts)
@@ -519,6 +532,11 @@ class Report:
     merged_timeline: tuple[TimelineRow, ...] = ()
     charts: ChartData = ChartData()
     whatif: WhatIf | None = None  # the replay section (postmortem/analysis/replay/section.py)
+    # What was read ("Read N files … into M events …"): for the appendix, not the Summary.
+    accounting: str = ""
+    resolution: tuple[ResolutionStep, ...] = ()  # what ended it, from the evidence (sections.resolution)
+    stop_the_bleeding: tuple[str, ...] = ()  # playbook steps for these findings, in order (playbook.py)
+    lessons: tuple[tuple[str, str], ...] = ()  # (went well | went badly | lucky, sentence) (playbook.py)
 
     def __post_init__(self) -> None:
         """Whoever builds a Report (pipeline, redaction, tests), its mappings end up read-only."""

@@ -14,24 +14,41 @@ from datetime import datetime
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from postmortem.model import Report, duration
 from postmortem.quoting import visible_controls
 from reports import charts as charts_mod
+from reports.body import body
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
 from reports.sections import causes
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
-_MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|>|\d+[.)]\s|\d+[.)]$)")
+# Escaped wherever they stand: code spans, emphasis, links, raw HTML, table cells, GFM strikethrough and math.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~$])")
+_MD_ENTITY = re.compile(r"&(?:#|[A-Za-z][A-Za-z0-9]*;)")  # only `&` that would start an entity
+
+
+def escape_at_word_edges(s: str, chars: str) -> str:
+    """Backslash each of `chars` unless it stands inside a word (a letter or digit on both sides): there
+    it cannot open or close emphasis (CommonMark's `_`, Jira's `-`, `+`, `*`), so `k8s_events` stays."""
+    out = []
+    for i, ch in enumerate(s):
+        inside = 0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum()
+        out.append("\\" + ch if ch in chars and not inside else ch)
+    return "".join(out)
+_MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|#|\d+[.)]\s|\d+[.)]$)")
 
 
 def md_escape(text: object) -> str:
-    """Make log text inert in Markdown: no tables broken, no links, no HTML, no block markup, one line."""
+    """Make log text inert in Markdown, escaping only what CommonMark (and GFM) would read as markup
+    there: no tables broken, no links, no HTML, no emphasis, no block markup, one line. `(`, `!`, `#`
+    inside a line and `_` inside a word are left as they are."""
     s = "" if text is None else str(text)
     s = visible_controls(s.replace("\r", " ").replace("\n", " ⏎ "), keep_tabs=True)
     s = _MD_SPECIAL.sub(r"\\\1", s)
+    s = escape_at_word_edges(s, "_")
+    s = _MD_ENTITY.sub(lambda m: "\\" + m.group(0), s)
     return _MD_BLOCK_START.sub(_unblock, s)
 
 
@@ -76,6 +93,18 @@ def fmt_value(v: object) -> str:
     return "" if v is None else str(v)
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+
+
+def inline_md(text: object) -> Markup:
+    """Trusted Markdown (a rule's advice, a playbook step) as HTML: escaped first, then code spans and
+    bold, so its code shows as code instead of literal backticks."""
+    s = str(escape("" if text is None else str(text)))
+    s = _CODE_SPAN.sub(lambda m: f"<code>{m.group(1).strip()}</code>", s)
+    return Markup(_STRONG.sub(r"<b>\1</b>", s))
+
+
 def _env(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
@@ -85,7 +114,7 @@ def _env(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, code=md_code, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
+    env.filters.update(md=md_escape, code=md_code, inline_md=inline_md, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
     env.globals.update(duration=duration)
     return env
 
@@ -100,6 +129,11 @@ def sections(report: Report) -> dict:
         "recommendations": report.recommendations,
         "actions": report.action_items,
         "gantt": gantt(report),
+        "body": body(report),
+        "resolution": report.resolution,
+        "stop_the_bleeding": report.stop_the_bleeding,
+        "lessons": report.lessons,
+        "accounting": report.accounting,
     }
 
 
@@ -118,11 +152,16 @@ def _json_sections(s: dict) -> dict:
         "detection": [{"source": d.source, "ts": iso(d.ts), "lag": d.lag, "kind": d.kind,
                        "evidence": {"path": d.evidence.path, "line": d.evidence.line}} for d in s["detection"]],
         "recommendations": [
-            {"rule_id": r.rule_id, "title": r.title, "advice": r.advice,
+            {"rule_id": r.rule_id, "rule_ids": [r.rule_id, *r.also], "title": r.title, "advice": r.advice,
              "snippets": [asdict(sn) for sn in r.snippets],
              "same_as": [{"label": label, "rule_id": rid} for label, rid in r.same_as]} for r in s["recommendations"]
         ],
         "action_items": [{"kind": a.kind, "text": a.text, "rule_ids": list(a.rule_ids)} for a in s["actions"]],
+        "resolution": [{"ts": iso(st.ts), "what": st.what, "text": st.text,
+                        "evidence": {"path": st.evidence.path, "line": st.evidence.line}} for st in s["resolution"]],
+        "stop_the_bleeding": list(s["stop_the_bleeding"]),
+        "lessons": [{"kind": k, "text": t} for k, t in s["lessons"]],
+        "accounting": s["accounting"],
     }
 
 
@@ -132,9 +171,16 @@ def chart_files(report: Report) -> list[tuple[str, str]]:
     return [(f"{c.name}.svg", c.svg) for c in [*charts_mod.render_charts(report), *([extra] if extra else [])]]
 
 
+FORMATS = ("md", "gfm", "jira", "html", "json")
+GFM_CHARTS_NOTE = ("Charts omitted so this text pastes into a GitHub or GitLab issue as it is "
+                   "(the HTML report has them).")
+
+
 def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
-    """The report as `md`, `html` or `json` text. Markdown links its charts as `chart_folder/<name>.svg`
-    when a folder is given (the caller writes `chart_files(report)` there); HTML inlines them."""
+    """The report as `md`, `gfm` (Markdown that pastes into a GitHub / GitLab issue: no side files,
+    charts omitted with a note), `jira` (Jira wiki markup), `html` or `json` text. Markdown links its
+    charts as `chart_folder/<name>.svg` when a folder is given (the caller writes `chart_files(report)`
+    there); HTML inlines them."""
     s = sections(report)
     if fmt == "json":
         return render_json_doc({**report_dict(report), **_json_sections(s)})
@@ -143,16 +189,23 @@ def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
         extra = charts_mod.whatif_chart(report)
         whatif_fig = (extra, Markup(charts_mod.inline_svg(extra))) if extra else None
         return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs, whatif_fig=whatif_fig)
-    if fmt != "md":
+    if fmt == "jira":
+        from reports.jira import render_jira
+
+        return render_jira(report, s)
+    if fmt not in ("md", "gfm"):
         raise ValueError(f"unknown report format {fmt!r}")
-    links = []
-    if chart_folder is not None:
+    links, note = [], ""
+    if fmt == "gfm":
+        note = GFM_CHARTS_NOTE if charts_mod.available(report) else ""
+    elif chart_folder is not None:
         links = [(charts_mod.Chart(name, title, ""), quote(f"{chart_folder}/{name}.svg"))
                  for name, title in charts_mod.available(report)]
     whatif_link = None
     if chart_folder is not None and report.whatif is not None and report.whatif.chart:
         whatif_link = quote(f"{chart_folder}/whatif.svg")
-    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links, whatif_link=whatif_link)
+    return _env(False).get_template("report.md.j2").render(r=report, s=s, charts=links, charts_note=note,
+                                                          whatif_link=whatif_link)
 
 
 def render_markdown(report: Report) -> str:

@@ -272,7 +272,8 @@ def _summary(name: str, report: Report) -> IncidentSummary:
 def _synthetic() -> list[IncidentSummary]:
     storm = [_finding("PM100", "redis-unreachable", title="down 12 s", stats={"seconds": 12}),
              _finding("PM402", "retry-without-backoff", title="LinearRetry", stats={"retries": 40}),
-             _finding("PM101", "reconnect-storm", stats={"attempts": 900})]
+             _finding("PM101", "reconnect-storm", title="900 connection attempts in 5.0 s after the outage",
+                      stats={"attempts": 900})]
     return [
         _summary("a", _report(storm, 0)),
         _summary("b", _report(storm[:2] + [_finding("PM101", "reconnect-storm", stats={"attempts": 700})], 3)),
@@ -290,7 +291,8 @@ def test_recurrence_counts_from_synthetic_reports():
     assert "**PM402 retry-without-backoff** (root cause) in 2 of 5 incidents: [a](a/report.md), [b](b/report.md)" in md
     row_a = next(line for line in md.splitlines() if "[a](a/report.md) | 2026-01-05" in line)
     assert "PM100 redis-unreachable: down 12 s" in row_a and "PM402 retry-without-backoff: LinearRetry" in row_a
-    assert "PM101 attempts=900" in row_a
+    # the Impact column in words a person reads, not `PM101 attempts=900`
+    assert "| 900 connection attempts in 5.0 s after the outage |" in row_a and "attempts=" not in row_a
 
 
 def test_similarity_groups_are_deterministic_and_order_free():

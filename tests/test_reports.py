@@ -194,9 +194,12 @@ def test_golden_json(golden):
 def test_sections_follow_the_sre_template():
     md = render(analysed(), "md")
     heads = [line for line in md.splitlines() if line.startswith("## ")]
-    assert heads == ["## Summary", "## Impact", "## Root causes", "## Detection", "## Timeline (UTC)",
-                     "## Findings", "## Recommendations", "## Action items", "## Inputs read",
-                     "## Message templates"]
+    assert heads == ["## Summary", "## Impact", "## Root cause and trigger", "## Resolution and mitigation",
+                     "## Detection", "## Timeline (UTC)", "## Stop the bleeding", "## Action items", "## Lessons",
+                     "## Appendix"]
+    appendix = md.split("## Appendix", 1)[1]
+    for head in ("### Findings", "### Recommendations", "### Inputs read", "### Message templates"):
+        assert head in appendix
     html = render(build_report(), "html")
     for anchor in ("summary", "impact", "causes", "detection", "timeline", "findings", "recommendations",
                    "actions", "inputs", "templates"):
@@ -250,7 +253,8 @@ def test_json_validates_against_schema():
 
 def test_recommendations_follow_client_version_and_found_rules():
     old = {r.rule_id: r for r in recommendations(build_report(client_version="5.0.1"))}
-    assert set(old) == {"PM001", "PM100", "PM101", "PM103", "PM202", "PM404"}
+    # once each, merged by what they change: PM404's pool cap is PM103's "cap connections" change
+    assert set(old) == {"PM001", "PM100", "PM101", "PM103", "PM202"} and old["PM103"].also == ("PM404",)
     code = "\n".join(s.code for r in old.values() for s in r.snippets)
     assert "EqualJitterBackoff(cap=10, base=0.1)" in code and "Retry(ExponentialWithJitterBackoff" not in code
     assert "40 pods x 50 connections per pod = 2000" in code and "maxclients 10000" in code
@@ -275,8 +279,11 @@ def test_root_causes_are_laid_out_as_the_report_grouped_them():
     r = dataclasses.replace(build_report(), causes=(("trigger", (0, 1)), ("amplifiers", ()), ("impact", (4,))))
     assert json.loads(render(r, "json"))["story"] == {"trigger": ["PM103", "PM100"], "amplifiers": [],
                                                       "impact": ["PM202"]}
-    md = render(r, "md").split("## Root causes", 1)[1].split("## Detection", 1)[0]
-    assert "Amplifiers" not in md and md.index("PM103") < md.index("PM100") < md.index("PM202")
+    md = render(r, "md")
+    causes_md = md.split("## Root cause and trigger", 1)[1].split("## Resolution", 1)[0]
+    assert "did not recover" not in causes_md and causes_md.index("PM103") < causes_md.index("PM100")
+    consequences = md.split("## Appendix", 1)[1].split("Consequences:", 1)[1].split("###", 1)[0]
+    assert "PM202" in consequences and "PM103" not in consequences
 
 
 @given(st.text(max_size=200))

@@ -10,6 +10,7 @@ reach a snippet as numbers or through `_safe` (an allow-list), so no log text ca
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -347,7 +348,9 @@ def for_clients(facts: Facts, se: Callable[[], list[Snippet]], py: Callable[[], 
 # ---- assembly ----------------------------------------------------------------------------------------
 
 def recommendations(findings: Sequence[Finding], advise: Callable[[str], Advice | None]) -> tuple[Recommendation, ...]:
-    """One recommendation per rule found, in rule-ID order; the finding's own text leads the advice.
+    """One recommendation per change, in rule-ID order: rules whose advice has the same title (the same
+    change, e.g. cap the pools and size maxclients) are merged into the first one's `also`; the
+    finding's own text leads the advice.
 
     `advise(rule_id)` is the rule's own advice for this incident's facts (None: the doc text alone).
     """
@@ -362,6 +365,10 @@ def recommendations(findings: Sequence[Finding], advise: Callable[[str], Advice 
         if rec is None:
             if own:
                 out.append(Recommendation(rule_id, by_rule[rule_id][0].name, own))
+            continue
+        first = next((i for i, r in enumerate(out) if r.title == rec.title), None)
+        if first is not None:  # the same change advised by another rule: said once, under both rule IDs
+            out[first] = dataclasses.replace(out[first], also=(*out[first].also, rule_id))
             continue
         fresh = tuple(sn for sn in rec.snippets if sn not in shown)
         same = tuple((sn.label, shown[sn]) for sn in rec.snippets if sn in shown)

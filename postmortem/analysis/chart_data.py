@@ -17,16 +17,23 @@ RECONNECTING_KINDS = KINDS.with_flag("reconnecting")
 TOP_HOSTS = 8
 
 
-def _connections(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], float | None]:
-    rows = events.filter((pl.col("metric") == "connected_clients") & pl.col("ts").is_not_null()
-                         & pl.col("value").is_not_null())
+def _metric_series(events: pl.DataFrame, metric: str) -> ChartSeries | None:
+    """One metric's samples, the highest per timestamp, in time order (None without samples)."""
+    rows = events.filter((pl.col("metric") == metric) & pl.col("ts").is_not_null() & pl.col("value").is_not_null())
     if rows.height == 0:
-        return (), None
+        return None
     series = rows.group_by("ts").agg(pl.col("value").max()).sort("ts")
-    line = ChartSeries("connected_clients", tuple(series.get_column("ts").to_list()),
-                       tuple(series.get_column("value").to_list()))
-    maxc = events.filter(pl.col("metric") == "maxclients").get_column("value").drop_nulls()
-    return (line,), float(maxc.max()) if maxc.len() else None
+    return ChartSeries(metric, tuple(series.get_column("ts").to_list()), tuple(series.get_column("value").to_list()))
+
+
+def _connections(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], float | None, ChartSeries | None]:
+    """Connected clients, the highest maxclients, and maxclients as it was at each moment (a limit
+    raised by on-call after the storm must not be drawn as if it held during the storm)."""
+    line = _metric_series(events, "connected_clients")
+    if line is None:
+        return (), None, None
+    limit = _metric_series(events, "maxclients")
+    return (line,), (max(limit.ys) if limit else None), limit
 
 
 def _bucket(df: pl.DataFrame) -> tuple[str, str]:
@@ -81,8 +88,8 @@ def chart_data(report: Report, events: pl.DataFrame | None) -> ChartData:
     """The charts' data (no series without events; the windows come from the findings)."""
     if events is None or events.height == 0:
         return ChartData(windows=windows(report))
-    connections, maxclients = _connections(events)
+    connections, maxclients, steps = _connections(events)
     attempts, attempts_unit = _attempts(events)
     pods, pods_unit = _pods(events)
-    return ChartData(connections=connections, maxclients=maxclients, attempts=attempts,
+    return ChartData(connections=connections, maxclients=maxclients, maxclients_steps=steps, attempts=attempts,
                      attempts_unit=attempts_unit, pods=pods, pods_unit=pods_unit, windows=windows(report))

@@ -129,7 +129,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     timeline: list[TimelineEntry] = error_bursts(events)
     story = build_story(findings, DETECTORS)
     accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
-    summary = f"{story.summary} {accounting}" if story and story.summary else accounting
+    summary = story.summary if story and story.summary else accounting
     unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
     templates = message_templates(events, unrecognized)
     counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
@@ -139,6 +139,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         window_start=ctx.window_start,
         window_end=ctx.window_end,
         summary=summary,
+        accounting=accounting,
         findings=tuple(findings),
         timeline=tuple(timeline),
         assumptions=tuple(ctx.assumptions),

@@ -14,7 +14,21 @@ import polars as pl
 from postmortem.analysis.chart_data import chart_data
 from postmortem.analysis.correlate import is_problem
 from postmortem.analysis.detectors import find_rule
-from postmortem.model import Evidence, FirstSign, Impact, KindRow, Report, TimelineRow, duration
+from postmortem.model import (
+    Evidence,
+    FirstSign,
+    Impact,
+    KindRow,
+    Report,
+    ResolutionStep,
+    TimelineRow,
+    duration,
+)
+
+# Kubernetes reasons that change capacity or roll out code: what on-call did (or the HPA did) to end it.
+_SCALE_KINDS = ("k8s.ScalingReplicaSet", "k8s.SuccessfulRescale")
+_DEPLOY_KINDS = ("k8s.Pulled", "k8s.Started")
+MAX_RESOLUTION_STEPS = 6
 
 
 def _problems(events: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -86,9 +100,56 @@ def merged_timeline(report: Report) -> tuple[TimelineRow, ...]:
     return tuple(sorted(rows, key=lambda r: (r.ts, r.source != "finding", r.source, r.title)))
 
 
+def _evidence(r: dict) -> Evidence:
+    return Evidence(path=r["path"], line=int(r["line"] or 0), ts=r["ts"], text=(r["message"] or "")[:300])
+
+
+def _limit_changes(rows: pl.DataFrame) -> list[ResolutionStep]:
+    """Each change of the maxclients metric per entity: a CONFIG SET (or a restart with a new redis.conf)."""
+    out = []
+    changed = (rows.sort(["entity", "ts", "line"]).with_columns(prev=pl.col("value").shift(1).over("entity"))
+               .filter(pl.col("prev").is_not_null() & (pl.col("value") != pl.col("prev"))))
+    for r in changed.iter_rows(named=True):
+        out.append(ResolutionStep(r["ts"], "config", f"maxclients changed from {r['prev']:.0f} to {r['value']:.0f} "
+                                  "(CONFIG SET or a restart with a new limit)", _evidence(r)))
+    return out
+
+
+def resolution(report: Report, events: pl.DataFrame | None) -> tuple[ResolutionStep, ...]:
+    """What ended or eased the incident, from the evidence after it began: Redis ready again after a
+    restart, a changed maxclients, a scale-up or rollout, and when the last problem was logged."""
+    if events is None or events.height == 0 or report.window_start is None:
+        return ()
+    after = events.filter(pl.col("ts").is_not_null() & (pl.col("ts") >= report.window_start)).sort(["ts", "path", "line"])
+    steps: list[ResolutionStep] = []
+    downs = after.filter(pl.col("kind") == "redis.server.shutdown").get_column("ts")
+    first_down = downs.min() if downs.len() else None
+    ready = after.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") > first_down)) \
+        if first_down is not None else after.clear()
+    for r in ready.head(1).iter_rows(named=True):
+        steps.append(ResolutionStep(r["ts"], "restart", "Redis was restarted and accepted connections again", _evidence(r)))
+    limits = events.filter((pl.col("metric") == "maxclients") & pl.col("ts").is_not_null() & pl.col("value").is_not_null())
+    steps += [s for s in _limit_changes(limits) if s.ts >= report.window_start]
+    for kinds, what, verb in ((_SCALE_KINDS, "scale", "Scaled"), (_DEPLOY_KINDS, "deploy", "Rolled out / restarted")):
+        first = after.filter(pl.col("kind").is_in(kinds)).group_by("kind", maintain_order=True).first()
+        for r in first.iter_rows(named=True):
+            steps.append(ResolutionStep(r["ts"], what, f"{verb}: {(r['message'] or r['kind'])[:120]}", _evidence(r)))
+    probs = _problems(after)
+    if probs is not None and probs.height:
+        last = probs.tail(1).row(0, named=True)
+        steps.append(ResolutionStep(last["ts"], "recovered", "Last problem logged; none after it in the inputs",
+                                    _evidence(last)))
+    steps.sort(key=lambda s: (s.ts, s.what, s.evidence.path, s.evidence.line))
+    return tuple(steps[:MAX_RESOLUTION_STEPS - 1] + steps[-1:] if len(steps) > MAX_RESOLUTION_STEPS else steps)
+
+
 def with_sections(report: Report, events: pl.DataFrame | None) -> Report:
     """The report with its derived sections and chart data filled in from `events` (None: findings only)."""
-    return dataclasses.replace(
+    from postmortem.analysis.playbook import lessons, stop_the_bleeding
+
+    report = dataclasses.replace(
         report, impact=impact(report, events), detection=detection(events),
         merged_timeline=merged_timeline(report), charts=chart_data(report, events),
+        resolution=resolution(report, events),
     )
+    return dataclasses.replace(report, stop_the_bleeding=stop_the_bleeding(report), lessons=lessons(report))

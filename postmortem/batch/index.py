@@ -21,7 +21,8 @@ from postmortem.batch.summary import FindingRow, IncidentSummary, rule_role
 from reports.render import fmt_ts, md_escape
 
 CHART_NAME = "incidents.svg"
-MAX_IMPACT_FIGURES = 4
+MAX_IMPACT_FIGURES = 3  # the Impact column: this many findings in words, most severe first
+MAX_IMPACT_CHARS = 110
 
 FINDINGS_SCHEMA = {
     "incident": pl.String(), "rule_id": pl.String(), "name": pl.String(), "severity": pl.String(),
@@ -65,15 +66,21 @@ def _fmt_number(v: float) -> str:
     return f"{int(v)}" if float(v).is_integer() else f"{v:.3g}"
 
 
+def _short(title: str) -> str:
+    """A finding's title cut at a clause boundary, so the index cell stays a readable phrase."""
+    if len(title) <= MAX_IMPACT_CHARS:
+        return title
+    cut = max(title.rfind(sep, 0, MAX_IMPACT_CHARS) for sep in ("; ", ", ", " ("))
+    return (title[:cut] if cut > 40 else title[:MAX_IMPACT_CHARS].rstrip()) + " …"
+
+
 def impact_figures(inc: IncidentSummary) -> tuple[str, ...]:
-    """Numeric figures of what the incident did (its storms and their consequences: findings that are
-    neither a root cause, a trigger nor data quality), most severe first (rule ID, then `rejected=120`)."""
-    out = []
-    for f in sorted(inc.findings, key=lambda f: (-f.rank, f.rule_id)):
-        if rule_role(f.rule_id) not in ("amplifier", "impact"):
-            continue
-        out.extend(f"{f.rule_id} {k}={_fmt_number(v)}" for k, v in f.numeric_stats().items())
-    return tuple(out[:MAX_IMPACT_FIGURES])
+    """What the incident did, in words and figures a person reads: the titles of its storms and their
+    consequences (findings that are neither a root cause, a trigger nor data quality), most severe first,
+    e.g. "889 connection attempts in 5.0 s after the outage, peaking at 274/s …"."""
+    hits = [f for f in sorted(inc.findings, key=lambda f: (-f.rank, f.rule_id))
+            if rule_role(f.rule_id) in ("amplifier", "impact") and f.title]
+    return tuple(_short(f.title) for f in hits[:MAX_IMPACT_FIGURES])
 
 
 def recurrences(incidents: list[IncidentSummary], min_count: int = 2) -> list[Recurrence]:
