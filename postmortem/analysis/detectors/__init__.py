@@ -21,6 +21,7 @@ from postmortem.analysis.detectors.metrics import (
     Evictions,
     RejectedConnections,
 )
+from postmortem.analysis.detectors.slow_commands import BlockingCommand
 from postmortem.analysis.detectors.storm import (
     MaxclientsSaturation,
     PoolExhaustion,
@@ -40,6 +41,7 @@ DETECTORS: tuple[Detector, ...] = (
     ThreadpoolStarvation(),
     SlowResponses(),
     RedisLoading(),
+    BlockingCommand(),
     AbortConnectTrue(),
     RetryWithoutBackoff(),
     ConnectionPerRequest(),
