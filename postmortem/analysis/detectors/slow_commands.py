@@ -25,7 +25,8 @@ from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 SLOW_KINDS = ("redis.slow_command", "redis.blocking_command")
-EXPLAINED_KINDS = ("redis.timeout",)  # client failures a blocked server causes on live connections
+# client failures a blocked server causes on live connections: timeouts, and BUSY replies while a script runs
+EXPLAINED_KINDS = ("redis.timeout", "redis.busy")
 DEFAULT_THRESHOLD_S = 1.0  # when no client timeout is logged: a second of a blocked server is an incident
 SAME_EPISODE_S = 1.0  # sightings of one command this close (SLOWLOG times are whole seconds) are one run
 LEADS_AT = 0.5  # a share of the clients' errors above this makes the finding the story's lead
@@ -61,10 +62,10 @@ class BlockingFigures(Figures):
     client_address: str | None  # the client's address, from SLOWLOG
     threshold_s: float  # blocking threshold: the clients' shortest configured timeout, else 1 s
     threshold_source: str  # where the threshold came from
-    timeouts_explained: int  # client timeouts inside the command's run (plus the timeout as slack)
+    timeouts_explained: int  # client timeouts and BUSY replies inside the command's run (plus the timeout as slack)
     pods_explained: int  # pods with such a timeout
     pods_with_clients: int  # pods whose Redis client logged anything
-    timeouts_total: int  # client timeouts in the whole analysed window
+    timeouts_total: int  # client timeouts and BUSY replies in the whole analysed window
     timeout_share: float  # timeouts_explained / timeouts_total (0 without timeouts)
     client_errors_total: int  # client errors of any connection kind in the window
     error_share: float  # share of all client errors it explains: what ranks it in the story
@@ -157,10 +158,17 @@ def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]],
     threshold = timeout_s if timeout_s is not None else DEFAULT_THRESHOLD_S
     slack = timedelta(seconds=timeout_s if timeout_s is not None else DEFAULT_THRESHOLD_S)
     timeouts = events.filter(pl.col("kind").is_in(EXPLAINED_KINDS) & pl.col("ts").is_not_null())
+    busy = events.filter((pl.col("kind") == "redis.busy") & pl.col("ts").is_not_null()).get_column("ts").sort()
     out = []
     for e in episodes(events):
         if e.duration_s < threshold:
             continue
+        end = e.end
+        for ts in busy:  # a script runs on while clients still get BUSY: the server's warning came mid-run
+            if e.start <= ts <= end + slack:
+                end = max(end, ts)
+        if end > e.end:
+            e = replace(e, duration_s=(end - e.start).total_seconds())
         inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + slack))
         out.append((e, inside))
     return out, threshold, source
