@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.advice import Advice, Facts, Snippet
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import MAX_EVIDENCE, RuleDetector, finding
 from postmortem.kinds import KINDS
@@ -247,6 +248,30 @@ class BlockingCommand(RuleDetector):
             )
             if f:
                 yield replace(f, evidence_more=sightings.height + inside.height - len(f.evidence))
+
+    def advise(self, facts: Facts) -> Advice:
+        return Advice(
+            "Keep O(N) commands off the production primary",
+            "Walk the keyspace with SCAN in small batches (each call returns quickly, so other clients are served "
+            "between batches), free big keys and databases in the background, and disable KEYS so it cannot come "
+            "back through a cron job or a console.",
+            (Snippet("python", "redis-py: SCAN instead of KEYS",
+                     "batch = []\n"
+                     "for key in r.scan_iter(match=\"session:*\", count=500):  # one short call per 500 keys\n"
+                     "    batch.append(key)\n"
+                     "    if len(batch) == 500:\n"
+                     "        r.unlink(*batch)  # UNLINK frees memory in a background thread\n"
+                     "        batch.clear()\n"
+                     "if batch:\n"
+                     "    r.unlink(*batch)"),
+             Snippet("csharp", "StackExchange.Redis: Keys() pages with SCAN when the server supports it",
+                     "foreach (var key in server.Keys(pattern: \"session:*\", pageSize: 500))\n"
+                     "    await db.KeyDeleteAsync(key, CommandFlags.FireAndForget);"),
+             Snippet("conf", "redis.conf",
+                     "rename-command KEYS \"\"\nlazyfree-lazy-user-del yes    # DEL behaves like UNLINK (6.0+)\n"
+                     "lazyfree-lazy-user-flush yes  # FLUSHALL/FLUSHDB run async (6.2+)\n"
+                     "slowlog-log-slower-than 10000\nbusy-reply-threshold 5000   # lua-time-limit before 7.0")),
+        )
 
     def explains(self, f: Finding) -> float | None:
         s = f.figures
