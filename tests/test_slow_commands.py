@@ -196,6 +196,26 @@ def test_short_command_below_the_client_timeout_is_not_blocking(tmp_path):
     assert "PM108" not in {f.rule_id for f in report.findings}
 
 
+def test_slow_script_and_busy_replies(tmp_path):
+    """redis-server's slow-script warning comes mid-run; the BUSY replies after it extend the run."""
+    (tmp_path / "redis-server.log").write_text(
+        "1:M 06 Dec 2026 03:00:05.000 # Slow script detected: still in execution after 5000 milliseconds. You can "
+        "try killing the script using the SCRIPT KILL command. Script name is: 1a2b3c.\n")
+    busy = "redis.exceptions.ResponseError: BUSY Redis is busy running a script. You can only call SCRIPT KILL or " \
+           "SHUTDOWN NOSAVE."
+    for pod, seconds in (("api-1", (5, 7)), ("api-2", (6, 9)), ("api-3", (8,))):
+        (tmp_path / f"{pod}.log").write_text("".join(
+            f"2026-12-06 03:00:0{s},200 ERROR app.cache - cache read failed\nTraceback (most recent call last):\n"
+            f'  File "/app/cache.py", line 9, in get\n{busy}\n' for s in seconds))
+    report, result = analyze([str(tmp_path)])
+    assert result.events.filter(pl.col("kind") == "redis.busy").height == 5
+    f = next(f for f in report.findings if f.rule_id == "PM108")
+    assert f.stats["command"] == "EVAL 1a2b3c" and f.stats["duration_source"] == "server_log"
+    assert f.stats["busy_replies_explained"] == 5 and f.stats["pods_explained"] == 3
+    assert f.stats["duration_s"] == pytest.approx(9.2)  # from 03:00:00 to the last BUSY reply
+    assert report.summary.startswith("A 9.2 s `EVAL 1a2b3c` at 03:00:00 UTC blocked Redis: 5 BUSY replies on all 3 pods")
+
+
 # --- the story ranks it by what it explains -------------------------------------------------------------------
 
 def _finding(rule_id: str, figures, start: datetime) -> Finding:
@@ -208,7 +228,8 @@ def test_story_leads_with_the_trigger_that_explains_most_errors(share, leads):
     t = datetime(2026, 12, 6, 2, 51, 7, tzinfo=UTC)
     blocking = BlockingFigures(
         command="KEYS *", duration_s=2.0, duration_source="slowlog", client="cron", client_address=None,
-        threshold_s=0.5, threshold_source="socket_timeout", timeouts_explained=9, pods_explained=3,
+        threshold_s=0.5, threshold_source="socket_timeout", timeouts_explained=9, busy_replies_explained=0,
+        pods_explained=3,
         pods_with_clients=3, timeouts_total=10, timeout_share=0.9, client_errors_total=10, error_share=share)
     story = build_story([_finding("PM100", None, t), _finding("PM108", blocking, t)], DETECTORS)
     assert story.summary.startswith("A 2.0 s `KEYS *` from cron") is leads

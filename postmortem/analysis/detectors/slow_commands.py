@@ -64,6 +64,7 @@ class BlockingFigures(Figures):
     threshold_s: float  # blocking threshold: the clients' shortest configured timeout, else 1 s
     threshold_source: str  # where the threshold came from
     timeouts_explained: int  # client timeouts and BUSY replies inside the command's run (plus the timeout as slack)
+    busy_replies_explained: int  # of those, BUSY replies (a script still running)
     pods_explained: int  # pods with such a timeout
     pods_with_clients: int  # pods whose Redis client logged anything
     timeouts_total: int  # client timeouts and BUSY replies in the whole analysed window
@@ -183,6 +184,15 @@ def explained_timeout_ids(events: pl.DataFrame) -> set[int]:
     return {int(i) for _, inside in found for i in inside.get_column("event_id").to_list()}
 
 
+def _failures(s: BlockingFigures) -> str:
+    """`40 client timeouts`, `12 BUSY replies`, or `52 client errors` for a mix."""
+    if s.busy_replies_explained == 0:
+        return f"{s.timeouts_explained} client timeouts"
+    if s.busy_replies_explained == s.timeouts_explained:
+        return f"{s.timeouts_explained} BUSY replies"
+    return f"{s.timeouts_explained} client errors ({s.busy_replies_explained} BUSY replies)"
+
+
 def _duration(s: float) -> str:
     return f"{s:.1f} s" if s >= 1 else f"{round(s * 1000)} ms"
 
@@ -226,7 +236,8 @@ class BlockingCommand(RuleDetector):
             figures = BlockingFigures(
                 command=e.command, duration_s=round(e.duration_s, 3), duration_source=e.figure,
                 client=e.client, client_address=e.address, threshold_s=threshold, threshold_source=source,
-                timeouts_explained=inside.height, pods_explained=inside.get_column("host").drop_nulls().n_unique(),
+                timeouts_explained=inside.height,
+                busy_replies_explained=inside.filter(pl.col("kind") == "redis.busy").height, pods_explained=inside.get_column("host").drop_nulls().n_unique(),
                 pods_with_clients=pods, timeouts_total=all_timeouts,
                 timeout_share=round(inside.height / all_timeouts, 3) if all_timeouts else 0.0,
                 client_errors_total=errors.height,
@@ -238,7 +249,7 @@ class BlockingCommand(RuleDetector):
                               how="vertical_relaxed")
             title = f"{_duration(e.duration_s)} `{e.command}` blocked Redis"
             if inside.height:
-                title += f"; {inside.height} client timeouts on {figures.pods_explained} pods fell inside it"
+                title += f"; {_failures(figures)} on {figures.pods_explained} pods fell inside it"
             f = finding(
                 self.rule, title, shown, figures,
                 Confidence.HIGH if e.figure == "slowlog" or len(e.event_ids) > 1 else Confidence.MEDIUM,
@@ -290,4 +301,4 @@ class BlockingCommand(RuleDetector):
             return None
         pods = (f"all {s.pods_explained} pods" if s.pods_explained == s.pods_with_clients and s.pods_explained > 1
                 else f"{s.pods_explained} pods")
-        return f"blocked Redis: {s.timeouts_explained} client timeouts on {pods} fell inside it"
+        return f"blocked Redis: {_failures(s)} on {pods} fell inside it"
