@@ -124,6 +124,27 @@ def test_app_lines_timed_and_announced():
     assert kinds["app.cron - KEYS took 2.36 s (0 keys matched)"] == "redis.slow_command"
 
 
+_UNITS = {"ms": 1e-3, "s": 1.0, "seconds": 1.0, "milliseconds": 1e-3, "us": 1e-6}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["KEYS", "FLUSHALL", "FLUSHDB", "EVALSHA", "DEL", "SMEMBERS", "HGETALL", "SCAN", "UNLINK"]),
+       st.integers(0, 10**6), st.sampled_from(sorted(_UNITS)), st.sampled_from(["", " ", ": "]),
+       st.sampled_from(["INFO", "WARNING", "DEBUG"]))
+def test_timed_lines_read_their_duration(verb, n, unit, colon, level):
+    """Any `<VERB> took N <unit>` line: claimed exactly when it took at least 10 ms, with its duration in s,
+    whatever its level (noise folding must not hide it)."""
+    took = "took:" if colon.strip() else "took"
+    text = f"2026-12-06 02:51:10,068 {level} app.cron - {verb} {took} {n}{colon[:1] if not colon.strip() else ' '}{unit}\n"
+    hits = SlowCommandRecognizer().recognize(_records(text))
+    seconds = n * _UNITS[unit]
+    if seconds < 0.01:
+        assert hits.height == 0
+        return
+    (a,) = _attrs(hits)
+    assert a["verb"] == verb and a["duration_s"] == pytest.approx(seconds, rel=1e-6)
+
+
 def test_redis_server_slow_script_warning():
     from parsers.redis_server import RedisServerRecognizer
 
