@@ -193,6 +193,20 @@ def test_slow_server_finding_names_command_cites_lines_and_explains_timeouts(slo
     assert abs((f.start - start).total_seconds()) < 0.1
 
 
+def test_slowlog_alone_explains_the_timeouts(tmp_path):
+    """Without the CronJob's log the SLOWLOG entry alone (dated to the second) still names the command,
+    its client and the timeouts."""
+    for p in SLOW.iterdir():
+        if not p.name.startswith("session-cleanup"):
+            (tmp_path / p.name).write_bytes(p.read_bytes())
+    report, _ = analyze([str(tmp_path)])
+    f = next(f for f in report.findings if f.rule_id == "PM108")
+    assert f.stats["client"] == "session-cleanup-29471040-iqvy9" and f.stats["duration_source"] == "slowlog"
+    assert f.stats["timeouts_explained"] == FACTS["clients"]["errors_by_kind"]["timeout"]
+    assert "KEYS user:session:*:expired" in report.summary.split(". ")[0]
+    assert "PM106" not in {x.rule_id for x in report.findings}
+
+
 @pytest.mark.parametrize("folder", ["healthy-4", "hang-8"])
 def test_no_blocking_command_without_one(folder):
     report, _ = analyze([str(RECORDED / folder)])

@@ -48,6 +48,7 @@ class Episode:
     client: str | None  # client name or pod it ran from
     address: str | None  # client address (SLOWLOG)
     event_ids: tuple[int, ...]
+    late_by_s: float = 0.0  # how much later it may have run: a start from SLOWLOG alone is known to the second
 
     @property
     def end(self) -> datetime:
@@ -122,11 +123,12 @@ def episodes(events: pl.DataFrame) -> list[Episode]:
     rows = _sightings(events)
     out: list[Episode] = []
     group: list[dict] = []
+    group_end = None
     for r in rows.iter_rows(named=True):
-        if group and (r["_verb"] != group[0]["_verb"]
-                      or r["_start"] > max(g["_end"] for g in group) + timedelta(seconds=SAME_EPISODE_S)):
+        if group and (r["_verb"] != group[0]["_verb"] or r["_start"] > group_end + timedelta(seconds=SAME_EPISODE_S)):
             out.append(_episode(group))
             group = []
+        group_end = r["_end"] if not group else max(group_end, r["_end"])
         group.append(r)
     if group:
         out.append(_episode(group))
@@ -147,7 +149,8 @@ def _episode(group: list[dict]) -> Episode:
                   None)
     address = next((g["_address"] for g in group if g["_address"]), None)
     return Episode(group[0]["_verb"], command, start, duration, best["_figure"] if best else "app", client,
-                   address, tuple(int(g["event_id"]) for g in group))
+                   address, tuple(int(g["event_id"]) for g in group),
+                   late_by_s=0.0 if announced or app_starts or best is None or best["_figure"] != "slowlog" else 1.0)
 
 
 def _client_errors(events: pl.DataFrame) -> pl.DataFrame:
@@ -171,7 +174,7 @@ def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]],
                 end = max(end, ts)
         if end > e.end:
             e = replace(e, duration_s=(end - e.start).total_seconds())
-        inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + slack))
+        inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + slack + timedelta(seconds=e.late_by_s)))
         out.append((e, inside))
     return out, threshold, source
 
