@@ -38,6 +38,7 @@ from parsers.metrics import (
 from parsers.redis_py import RedisPyRecognizer
 from parsers.redis_server import RedisServerRecognizer
 from parsers.retries import RetryRecognizer
+from parsers.slow_commands import SlowCommandRecognizer, SlowlogFile
 from parsers.stackexchange_redis import StackExchangeRedis
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
@@ -47,6 +48,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     StackExchangeRedis(),
     RedisPyRecognizer(),
     RedisServerRecognizer(),
+    SlowCommandRecognizer(),
 )
 
 FILE_PARSERS: tuple[FileParser, ...] = (
@@ -73,6 +75,7 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     GcpLoggingYaml(),
     DatadogCsv(),
     DatadogApiJson(),
+    SlowlogFile(),
 )
 
 __all__ = ["FILE_PARSERS", "RECOGNIZERS", "FileParse", "FileParser", "ParseContext", "Recognizer"]

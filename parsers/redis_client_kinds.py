@@ -32,6 +32,8 @@ POOL_EXHAUSTED = Kind("redis.pool_exhausted", FAMILY,
                       problem=True, connection_error=True)
 MAX_CLIENTS = Kind("redis.max_clients", FAMILY, "`max number of clients reached`: the server rejected the connection",
                    problem=True, attempt=True, connection_error=True)
+BUSY = Kind("redis.busy", FAMILY, "`BUSY Redis is busy running a script`: the server is blocked by a script or module command",
+            problem=True, connection_error=True)
 LOADING = Kind("redis.loading", FAMILY, "`LOADING Redis is loading the dataset in memory` / BusyLoadingError",
                problem=True)
 AUTH_FAILED = Kind("redis.auth_failed", FAMILY, "NOAUTH / WRONGPASS / authentication failures", problem=True)

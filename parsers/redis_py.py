@@ -55,6 +55,7 @@ _AUTH = (
 )
 _READONLY = r"READONLY You can't write|You can't write against a read only (?:replica|slave)"
 _POOL_SHARED = r"Too many connections"
+_BUSY = r"BUSY Redis is busy running a (?:script|module command)"  # a script blocks the server (PM108)
 # Class-only evidence (7.2+ `%r` is `network:ConnectionError`; bare `redis.exceptions.X` lines).
 # An exception line: the class then `: message` or nothing, so source lines (`raise X(...)`,
 # `except X:`) are not evidence.
@@ -77,7 +78,7 @@ _SOCK_TIMEOUT = r"(?:socket\.)?timeout: timed out|TimeoutError: (?:\[Errno 110\]
 
 _STRICT = "|".join((_RECONNECT, _RESTORED, _CONNECT, _POOL, _TIMEOUT, _LOST, _WATCH_FAILED, _LOADING_STRICT, _AUTH_STRICT,
                     _READONLY_STRICT))
-_SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED))
+_SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED, _BUSY))
 _SOCKET = "|".join((_SOCK_CONNECT, _SOCK_LOST, _SOCK_TIMEOUT))
 
 
@@ -148,6 +149,7 @@ def _classify(hit: pl.Expr, phase: pl.Expr) -> pl.Expr:
         .when(hit.str.contains(_RESTORED)).then(pl.lit("redis.connection_restored"))
         .when(hit.str.contains(_MAXCLIENTS)).then(pl.lit("redis.max_clients"))
         .when(hit.str.contains(_POOL + "|" + _POOL_SHARED + r"|MaxConnectionsError")).then(pl.lit("redis.pool_exhausted"))
+        .when(hit.str.contains(_BUSY)).then(pl.lit("redis.busy"))
         .when(hit.str.contains(_LOADING_STRICT + "|" + _LOADING)).then(pl.lit("redis.loading"))
         .when(hit.str.contains(_AUTH_STRICT + "|" + _AUTH)).then(pl.lit("redis.auth_failed"))
         .when(hit.str.contains(_READONLY_STRICT + "|" + _READONLY)).then(pl.lit("redis.readonly"))
@@ -200,13 +202,13 @@ class RedisPyRecognizer:
     name: ClassVar[str] = "redis_py"
     kinds: ClassVar[tuple[Kind, ...]] = (
         ck.TIMEOUT, ck.CONNECT_FAILED, ck.CONNECTION_LOST, ck.CONNECTION_RESTORED, ck.RECONNECT_ATTEMPT,
-        ck.POOL_EXHAUSTED, ck.MAX_CLIENTS, ck.LOADING, ck.AUTH_FAILED, ck.READONLY, ck.ERROR, ck.CONFIG,
+        ck.POOL_EXHAUSTED, ck.MAX_CLIENTS, ck.BUSY, ck.LOADING, ck.AUTH_FAILED, ck.READONLY, ck.ERROR, ck.CONFIG,
     )
     # words that keep a one-line INFO record out of noise folding (parsers/noise.py)
     keep_words: ClassVar[tuple[str, ...]] = (
         "redis", "timeout", "connect", "pool", "clients", "readonly", "read only", "wrongpass", "noauth",
         "econn", "errno", "refused", "reset", "broken pipe", "kombu", "celery", "sentinel", "cluster",
-        "master", "replica", "slave", "loading", "retry", "@", "://",
+        "master", "replica", "slave", "loading", "retry", "@", "://", "busy",
     )
     example: ClassVar[str] = "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused."
     samples: ClassVar[tuple[str, ...]] = (
@@ -218,6 +220,8 @@ class RedisPyRecognizer:
         "Error 99 connecting to localhost:6379. Cannot assign requested address..\n"
         "controller_1  | Trying again in 6.00 seconds... (3/100)",
         "ERROR Handled exception: BusyLoadingError: Redis is loading the dataset in memory",
+        "redis.exceptions.ResponseError: BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+        "SHUTDOWN NOSAVE.",
         "redis.exceptions.ConnectionError: Error while reading from socket: ('Connection closed by server.',)",
         "Error while reading from bytedeck-redis.ilwwmc.0001.cac1.cache.amazonaws.com:6379 : (110, 'Connection timed out')",
         "redis.exceptions.ConnectionError: Error 97 connecting to localhost:6379. Address family not supported by protocol.",

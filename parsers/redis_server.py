@@ -22,6 +22,7 @@ import polars as pl
 from parsers import redis_client_kinds as ck
 from parsers.base import attrs_json
 from parsers.metrics.rows import SAMPLE_KIND
+from parsers.slow_commands import SLOW_COMMAND
 from postmortem.model import Kind
 
 REDIS_ENVELOPES = ("redis_server", "redis_server_prefixed", "redis_signal")
@@ -76,6 +77,7 @@ _RULES: tuple[tuple[str, str, str, bool], ...] = (
         r"Write error saving DB on disk)",
         False,
     ),
+    ("redis.slow_command", "slow_script", r"^(?:Lua )?[Ss]low script detected: still in execution after \d+ milliseconds", False),
     ("redis.server.log", "open_files", r"^Increased maximum number of open files to \d+", False),
     ("redis.server.log", "loaded", r"^DB loaded from (?:disk|append only file): [\d.]+ seconds", False),
     ("redis.server.warning", "other", r"^WARNING\b", True),
@@ -141,7 +143,7 @@ CLIENT_CLOSED = Kind("redis.server.client_closed", FAMILY, "verbose `Client clos
 class RedisServerRecognizer:
     name: ClassVar[str] = "redis_server"
     kinds: ClassVar[tuple[Kind, ...]] = (
-        START, READY, SHUTDOWN, WARNING, LOG, CLIENT_ACCEPTED, CLIENT_CLOSED, ck.CONFIG, SAMPLE_KIND,
+        START, READY, SHUTDOWN, WARNING, LOG, CLIENT_ACCEPTED, CLIENT_CLOSED, ck.CONFIG, SAMPLE_KIND, SLOW_COMMAND,
     )
     # words that keep a one-line INFO record out of noise folding (parsers/noise.py); redis-server's own
     # envelopes are never folded
@@ -331,6 +333,10 @@ class RedisServerRecognizer:
             m.str.extract(r"^Running mode=\w+, port=(\d+)", 1),
             pl.col("text").str.extract(r"\n\s*\|[^\n]*Port: (\d+)", 1),
         )
+        # a script past busy-reply-threshold: how long it had run, which kind of script (EVAL / FCALL)
+        slow = pl.col("_event") == "slow_script"
+        script_verb = pl.when(m.str.contains("FUNCTION KILL")).then(pl.lit("FCALL")).otherwise(pl.lit("EVAL"))
+        script = m.str.extract(r"Script (?:name|SHA1) is: ([^\s.]+)", 1)
         c = self._common(df)
         churn = pl.col("kind").is_in(CHURN_KINDS)
         n, last = _churn_lines(df)
@@ -371,6 +377,12 @@ class RedisServerRecognizer:
                 directive=pl.col("_conf_key"),
                 setting=pl.col("_conf_val"),
                 via=pl.when(m.str.contains(r"^accept4?\(")).then(pl.lit("strace")),
+                command=pl.when(slow).then(pl.concat_str([script_verb, script], separator=" ", ignore_nulls=True)),
+                verb=pl.when(slow).then(script_verb),
+                duration_s=pl.when(slow).then(
+                    _num(m.str.extract(r"still in execution after (\d+) milliseconds", 1)) / 1000),
+                figure=pl.when(slow).then(pl.lit("server_log")),
+                at=pl.when(slow).then(pl.lit("end")),
                 summarized=pl.when(many).then(n.cast(pl.Int64)),
                 last_line=pl.when(many).then(last),
             ),

@@ -91,6 +91,7 @@ _RULES: tuple[tuple[str, str, bool], ...] = (
     ("redis.auth_failed", r"There was an authentication failure|AuthenticationFailure (?:on |\()|"
      r"Redis(?:Server|Connection)Exception: (?:NOAUTH|WRONGPASS)", False),
     ("redis.loading", r"RedisServerException: LOADING|LOADING Redis is loading the dataset|Loading on " + _EP, False),
+    ("redis.busy", r"RedisServerException: BUSY Redis is busy running a (?:script|module command)", False),
     ("redis.connect_failed", r"It was not possible to connect to the redis server", False),
     ("_ilogger_failed", _ILOGGER_FAILED, False),
     ("_endpoint_failure", _ENDPOINT_FAILURE, False),
@@ -195,7 +196,7 @@ class StackExchangeRedis:
     name: ClassVar[str] = "stackexchange_redis"
     kinds: ClassVar[tuple[Kind, ...]] = (
         ck.TIMEOUT, ck.BACKLOG_TIMEOUT, ck.CONNECT_FAILED, ck.CONNECTION_LOST, ck.CONNECTION_RESTORED,
-        ck.RECONNECT_ATTEMPT, ck.NO_CONNECTION, ck.LOADING, ck.AUTH_FAILED, ck.CONFIG, ck.CONNECT_LOG,
+        ck.RECONNECT_ATTEMPT, ck.NO_CONNECTION, ck.BUSY, ck.LOADING, ck.AUTH_FAILED, ck.CONFIG, ck.CONNECT_LOG,
     )
     # words that keep a one-line INFO record out of noise folding (parsers/noise.py)
     keep_words: ClassVar[tuple[str, ...]] = (
@@ -207,6 +208,8 @@ class StackExchangeRedis:
         "..., qs: 57, ..., clientName: api-6f7c9d-x2k8p(SE.Redis-v2.6.122.38350), WORKER: (Busy=61,...)"
     )
     samples: ClassVar[tuple[str, ...]] = (
+        "fail: Cart.Api.CartService[0]\n      StackExchange.Redis.RedisServerException: BUSY Redis is busy running a "
+        "script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\n",
         "StackExchange.Redis.RedisTimeoutException: Timeout performing GET (5000ms), next: GET Identity:Session:***, "
         "inst: 3, qu: 0, qs: 10, aw: False, rs: ReadAsync, ws: Idle, in: 8384, in-pipe: 0, out-pipe: 0, "
         "serverEndpoint: , mgr: 9 of 10 available, clientName: yingkehuiyuan-5db544c847-t9vll, "

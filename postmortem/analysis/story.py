@@ -5,8 +5,9 @@ system in the bad state after the trigger is gone (retries without backoff, conn
 abortConnect=true). The report's summary opens with this chain, in two or three sentences with numbers.
 
 Which rule plays which part is the rule's `role`; what a rule is called is its `phrase`; a rule that
-needs its own words says them through its detector (`opening`, `clause`, `sentence`). No rule is
-named here.
+needs its own words says them through its detector (`opening`, `clause`, `sentence`). Triggers lead in
+registry order, except that one whose finding explains most of the clients' errors (`explains` above
+LEADS_AT) comes first, and its own clause is told first. No rule is named here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from postmortem.model import Finding, Role
 
 # Report groups of the causal chain, in reading order, and the role each shows.
 GROUPS = (("trigger", Role.TRIGGER), ("amplifiers", Role.AMPLIFIER), ("impact", Role.CONSEQUENCE))
+LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' errors leads the story
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     first: dict[str, Finding] = {}
     for f in findings:
         first.setdefault(f.rule_id, f)
-    present = [d for d in detectors if d.rule.rule_id in first]  # registry order
+    present = _lead_first([d for d in detectors if d.rule.rule_id in first], first)  # registry order
     parts = {role: tuple(d.rule.rule_id for d in present if d.rule.role == role) for _, role in GROUPS}
     if not any(parts.values()):
         return None
@@ -80,6 +82,17 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     if rest:
         sentences.append("Impact also included " + _join(rest) + ".")
     return Story(parts[Role.TRIGGER], parts[Role.AMPLIFIER], parts[Role.CONSEQUENCE], " ".join(sentences))
+
+
+def _lead_first(present: list[Detector], first: dict[str, Finding]) -> list[Detector]:
+    """Registry order, with the triggers that explain most of the clients' errors first (largest share
+    first): the cause with the strongest evidence opens the summary."""
+    def share(d: Detector) -> float:
+        explains = getattr(d, "explains", None)
+        value = explains(first[d.rule.rule_id]) if explains else None
+        return value if d.rule.role == Role.TRIGGER and value is not None and value > LEADS_AT else 0.0
+
+    return sorted(present, key=lambda d: -share(d))
 
 
 def _join(items: list[str]) -> str:

@@ -22,6 +22,7 @@ from postmortem.analysis.detectors.metrics import (
     Evictions,
     RejectedConnections,
 )
+from postmortem.analysis.detectors.slow_commands import BlockingCommand
 from postmortem.analysis.detectors.storm import (
     MaxclientsSaturation,
     PoolExhaustion,
@@ -43,6 +44,7 @@ DETECTORS: tuple[Detector, ...] = (
     ThreadpoolStarvation(),
     SlowResponses(),
     RedisLoading(),
+    BlockingCommand(),
     AbortConnectTrue(),
     RetryWithoutBackoff(),
     ConnectionPerRequest(),

@@ -3,7 +3,8 @@
 A detector has a `rule` (everything about the rule: ID, doc, role, phrase, actions, chart colour) and
 `detect(events, ctx)` yielding `Finding`s. A detector that cannot cite evidence (file:line) does not
 report. `RuleDetector` gives the optional parts of a rule a default: its recommendation with snippets
-(`advise`) and its own words in the summary (`opening`, `clause`, `sentence`).
+(`advise`), its own words in the summary (`opening`, `clause`, `sentence`) and how much of the
+incident it explains (`explains`, which ranks triggers in the story).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Detector(Protocol):
 
     def sentence(self, f: Finding) -> str | None: ...
 
+    def explains(self, f: Finding) -> float | None: ...
+
 
 class RuleDetector:
     """Defaults for the optional parts of a rule; detectors subclass it and override what they say."""
@@ -55,6 +58,11 @@ class RuleDetector:
 
     def sentence(self, f: Finding) -> str | None:
         """A sentence of its own after the amplifiers ("Errors persisted …"); None: named by phrase only."""
+        return None
+
+    def explains(self, f: Finding) -> float | None:
+        """The share (0-1) of the clients' errors this finding accounts for, when the rule measures it; a
+        trigger that explains most of them leads the story (story.py). None: not measured."""
         return None
 
 

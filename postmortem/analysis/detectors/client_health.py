@@ -21,6 +21,7 @@ from postmortem.analysis.advice import (
 )
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
+from postmortem.analysis.detectors.slow_commands import explained_timeout_ids
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min
@@ -116,7 +117,8 @@ class SlowResponses(RuleDetector):
         "PM106", "slow-responses", Severity.MEDIUM,
         "timeouts while connected (server, network or client-read slowness)",
         what=("command timeouts (StackExchange.Redis `Timeout performing`/`Timeout awaiting response`, redis-py "
-              "`Timeout reading from`) outside the windows in which Redis was unreachable."),
+              "`Timeout reading from`) outside the windows in which Redis was unreachable and outside the run of a "
+              "command that blocked it (PM108 names those)."),
         why=("timeouts on a live connection point at a slow server (big keys, blocking commands, CPU), a saturated "
              "network, or a client that cannot read fast enough; each one can trigger a retry or a reconnect."),
         recommendation=("look at qs/in in the timeout text (many pending replies = server or network, bytes waiting in `in` = "
@@ -135,6 +137,9 @@ class SlowResponses(RuleDetector):
         rows = events.filter(pl.col("kind") == "redis.timeout")
         for o in ctx.outages:
             rows = rows.filter(~pl.col("ts").is_between(o.start, o.end).fill_null(False))
+        blocked = explained_timeout_ids(events)  # a command that blocked Redis explains these (PM108)
+        if blocked:
+            rows = rows.filter(~pl.col("event_id").is_in(list(blocked)))
         if rows.height == 0:
             return
         with_qs = rows.with_columns(qs=attr("qs", pl.Int64), timeout_ms=attr("timeout_ms", pl.Int64))
