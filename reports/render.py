@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from postmortem.model import Report, duration
@@ -21,6 +21,9 @@ from reports import charts as charts_mod
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
 from reports.sections import causes
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>|#!~&$])")
 _MD_BLOCK_START = re.compile(r"^(\s*)([-+]\s|[-=]{2,}|>|\d+[.)]\s|\d+[.)]$)")
@@ -75,6 +78,9 @@ def fmt_value(v: object) -> str:
 
 
 def _env(autoescape: bool) -> Environment:
+    """The Jinja environment, imported here so `-f json` never loads jinja2 (start-up time, issue 20)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]) if autoescape else False,
