@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from postmortem.model import Report, duration
@@ -23,6 +23,9 @@ from reports.body import body
 from reports.json_report import iso, render_json_doc, report_dict
 from reports.mermaid import gantt
 from reports.sections import causes
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 # Escaped wherever they stand: code spans, emphasis, links, raw HTML, table cells, GFM strikethrough and math.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~$])")
@@ -106,6 +109,9 @@ def inline_md(text: object) -> Markup:
 
 
 def _env(autoescape: bool) -> Environment:
+    """The Jinja environment, imported here so `-f json` never loads jinja2 (start-up time, issue 20)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]) if autoescape else False,

@@ -1,0 +1,53 @@
+"""Start fast (issue 20): `analyze -f json` and `parse` load neither matplotlib, scikit-learn nor jinja2.
+
+Each command runs in a fresh interpreter (a test process has long imported everything), and the
+modules it loaded are read from `sys.modules` after it finished."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("matplotlib", "sklearn", "scipy", "jinja2")
+PROBE = """
+import json, sys
+from click.testing import CliRunner
+from postmortem.cli import main
+result = CliRunner().invoke(main, sys.argv[1:])
+assert result.exit_code == 0, result.output
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def _loaded(*args: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("fixture", ["tests/data/recorded/storm",
+                                     pytest.param("tests/data/example-incident", marks=pytest.mark.slow)])
+def test_json_report_loads_no_heavy_module(fixture: str, tmp_path: Path) -> None:
+    loaded = _loaded("analyze", fixture, "-f", "json", "-o", str(tmp_path / "r.json"), "--exit-zero")
+    assert "polars" in loaded and "postmortem" in loaded  # the probe saw the analysis run
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+@pytest.mark.slow
+def test_parse_loads_no_heavy_module(tmp_path: Path) -> None:
+    loaded = _loaded("parse", "tests/data/recorded/storm", "-o", str(tmp_path / "e.ndjson"))
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+    assert (tmp_path / "e.ndjson").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_html_report_still_loads_what_it_draws_with(tmp_path: Path) -> None:
+    """The probe can fail: HTML needs jinja2 and (with chart data) matplotlib."""
+    loaded = _loaded("analyze", "tests/data/recorded/storm", "-f", "html", "-o", str(tmp_path / "r.html"),
+                     "--exit-zero")
+    assert {"jinja2", "matplotlib"} <= loaded
