@@ -20,6 +20,7 @@ def test_split_text_never_cuts_inside_a_record():
         assert all(p.startswith("2024-") for p in parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["recorded/storm", "example-incident", "redis_py"])
 def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
     whole = ingest([str(DATA / name)])
@@ -43,6 +44,7 @@ def test_chunked_ingest_equals_whole_file_ingest(monkeypatch, name):
             b.path, b.parser, b.lines, b.event_lines, b.unrecognized_lines, b.blank_lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["recorded/storm", "example-incident", "redis_py"])
 def test_streamed_ingest_equals_whole_file_ingest(monkeypatch, name):
     """A big plain UTF-8 log is read and framed piece by piece (postmortem/input/stream.py): same result."""

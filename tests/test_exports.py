@@ -117,6 +117,7 @@ _entry = st.builds(
 ).filter(lambda e: e.body.strip() != "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", LAYOUTS)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(_entry, min_size=1, max_size=12))

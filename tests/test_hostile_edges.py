@@ -240,6 +240,7 @@ def _shape(md: str) -> list[tuple[int, int, int]]:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=HOSTILE_TEXT)
 def test_any_file_name_stays_inert_in_markdown(example_report, name):

@@ -21,6 +21,7 @@ FIXTURES = sorted(p.name for p in DATA.iterdir() if p.is_dir() and p.name not in
 CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FIXTURES)
 def test_summarizing_keeps_every_recognized_event(name):
     on = ingest([str(DATA / name)], IngestOptions(summarize_noise=True))

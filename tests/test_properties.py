@@ -98,6 +98,7 @@ def test_recognizer_survives_bytes(recognizer):
     run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parser", FILE_PARSERS, ids=_ids(FILE_PARSERS))
 def test_file_parser_survives_text_and_accounts_lines(parser):
     @SETTINGS

@@ -150,6 +150,7 @@ _PIECES = [c[0] for c in CASES] + [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=8).map("".join) | st.none(), min_size=1, max_size=12))
 def test_redact_events_equals_every_rule_on_every_row(texts):

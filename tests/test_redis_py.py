@@ -77,6 +77,7 @@ def test_corpus_snippet_kinds(source):
     assert kinds == (EXPECTED[source] or set()), kinds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["other-clients.txt", "stackexchange-redis.txt", "redis-server.txt", "k8s-events.txt"])
 def test_other_sources_are_never_redis_py(name):
     for source, body in snippets(name).items():

@@ -69,6 +69,7 @@ def test_corpus_snippet_kinds(source):
     assert EXPECTED[source] <= kinds, kinds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["other-clients.txt", "stackexchange-redis.txt", "redis-py.txt", "k8s-events.txt"])
 def test_client_text_is_never_redis_server(name):
     for source, body in snippets(name).items():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import polars as pl
+import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -304,6 +305,7 @@ def _run(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_example_incident_is_deterministic_in_every_format(tmp_path):
     for fmt in ("html", "json"):
         a, b = _run("analyze", str(EXAMPLE), "-f", fmt, "--exit-zero"), _run("analyze", str(EXAMPLE), "-f", fmt,

@@ -135,6 +135,7 @@ def test_unclaimed_resilience_lines_are_accounted(tmp_path):
 OPERATION = st.from_regex(r"[a-z][a-z0-9_]{0,12}(\.[a-z][a-z0-9_]{0,12}){0,3}", fullmatch=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(op=OPERATION, delay=st.floats(0, 3600, allow_nan=False).map(lambda x: round(x, 1)),
        attempt=st.integers(0, 10_000), ms=st.floats(0, 1e6, allow_nan=False).map(lambda x: round(x, 4)))
