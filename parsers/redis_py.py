@@ -55,7 +55,7 @@ _AUTH = (
 )
 _READONLY = r"READONLY You can't write|You can't write against a read only (?:replica|slave)"
 _POOL_SHARED = r"Too many connections"
-_BUSY = r"BUSY Redis is busy running a (?:script|module command)"  # a script blocks the server (PM108)
+_BUSY = r"BUSY Redis is busy running a (?:script|module command)"  # a script blocks the server (the blocking-command rule)
 # Class-only evidence (7.2+ `%r` is `network:ConnectionError`; bare `redis.exceptions.X` lines).
 # An exception line: the class then `: message` or nothing, so source lines (`raise X(...)`,
 # `except X:`) are not evidence.

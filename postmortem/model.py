@@ -174,6 +174,8 @@ class Rule:
     chart_label: str | None = None
     config_cause: bool = False
     impact_duration: bool = False  # the Impact section lists how long a finding of this rule lasted
+    bleeding: tuple[str, ...] = ()  # the playbook steps a finding calls for (keys of analysis/playbook.STEPS)
+    lucky_if_absent: bool = False  # a consequence whose absence is luck worth writing in the lessons
 
     @property
     def cause_rank(self) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from postmortem.model import Report, Role, Severity, TimelineRow, duration
+from postmortem.model import Report, Severity, TimelineRow, duration
 
 MAX_MOMENTS = 16  # the timeline keeps the moments that matter: two pages in all
 MAX_IMPACT_KINDS = 5
@@ -83,11 +83,6 @@ def moments(report: Report) -> list[TimelineRow]:
     picked = found + (rest[:room - 2] + rest[-2:] if room >= 4 else rest[:room])
     return [rows[i] for i in sorted(set(picked))]
 
-
-def roles(report: Report) -> dict[str, Role]:
-    from postmortem.analysis.detectors import find_rule
-
-    return {f.rule_id: r.role for f in report.findings if (r := find_rule(f.rule_id)) is not None}
 
 
 def body(report: Report) -> dict:

@@ -17,7 +17,7 @@ offset against a reference:
   Without a reference only per-host offsets against the fleet are found: a fleet of `FLEET_MIN`
   hosts or more, hosts between `FLEET_MARGIN_S` and `FLEET_RANGE_S` from it.
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
-  rest is skew. Both are reported (PM002) and subtracted from the source's times.
+  rest is skew. Both are reported (the clock-skew rule) and subtracted from the source's times.
 
 Nothing is shifted without evidence: a source with no shared edge keeps its stated or default zone.
 Each correction is one constant per file (or per host inside a file), so lines of one file keep their

@@ -7,33 +7,29 @@ then stop clients from making it worse, then add capacity, then stop automation 
 
 from __future__ import annotations
 
-from postmortem.analysis.detectors import find_rule
+from postmortem.analysis.detectors import find_rule, rules
 from postmortem.model import Report, Role, duration
 
-# (step, the rule IDs whose findings call for it), in the order to apply them.
-PLAYBOOK: tuple[tuple[str, frozenset[str]], ...] = (
-    ("Rate-limit at ingress: shed or queue requests at the load balancer / API gateway so the fleet stops "
-     "multiplying Redis connections.", frozenset({"PM101", "PM102", "PM103", "PM104"})),
-    ("Disable aggressive retries: set retries to a few with exponential backoff (feature flag or config "
-     "reload), not a redeploy under load.", frozenset({"PM101", "PM102", "PM401", "PM402", "PM403"})),
-    ("Open the circuit breaker: serve a fallback (cache miss path, degraded response) instead of waiting on "
-     "Redis.", frozenset({"PM100", "PM101", "PM104", "PM105", "PM106", "PM107"})),
-    ("Scale Redis: raise maxclients (`CONFIG SET maxclients N`, within `ulimit -n`) or add a replica / shard "
-     "for reads.", frozenset({"PM103", "PM301", "PM302", "PM304"})),
-    ("Scale down the noisiest clients: restart or remove the pods that reconnect most (named in the "
-     "appendix's per-host chart).", frozenset({"PM101", "PM102", "PM303", "PM403", "PM404"})),
-    ("Pause the HPA: keep the replica count fixed until Redis recovers, so new pods do not add connections.",
-     frozenset({"PM202", "PM203", "PM201"})),
+# (key, step) in the order to apply them; each rule names the keys its findings call for (`Rule.bleeding`).
+STEPS: tuple[tuple[str, str], ...] = (
+    ("ingress", "Rate-limit at ingress: shed or queue requests at the load balancer / API gateway so the fleet "
+     "stops multiplying Redis connections."),
+    ("retries", "Disable aggressive retries: set retries to a few with exponential backoff (feature flag or config "
+     "reload), not a redeploy under load."),
+    ("breaker", "Open the circuit breaker: serve a fallback (cache miss path, degraded response) instead of "
+     "waiting on Redis."),
+    ("scale_redis", "Scale Redis: raise maxclients (`CONFIG SET maxclients N`, within `ulimit -n`) or add a "
+     "replica / shard for reads."),
+    ("noisy_clients", "Scale down the noisiest clients: restart or remove the pods that reconnect most (named in "
+     "the appendix's per-host chart)."),
+    ("hpa", "Pause the HPA: keep the replica count fixed until Redis recovers, so new pods do not add connections."),
 )
-
-# Consequences whose absence is luck worth writing down: a short outage often ends before these start.
-_LUCKY_IF_ABSENT = ("PM103", "PM201", "PM105", "PM304")
 
 
 def stop_the_bleeding(report: Report) -> tuple[str, ...]:
     """The playbook steps this incident's findings call for, in the playbook's order."""
-    fired = {f.rule_id for f in report.findings}
-    return tuple(step for step, rules in PLAYBOOK if rules & fired)
+    wanted = {key for f in report.findings if (r := find_rule(f.rule_id)) is not None for key in r.bleeding}
+    return tuple(step for key, step in STEPS if key in wanted)
 
 
 def _phrase(rule_id: str) -> str:
@@ -64,7 +60,7 @@ def lessons(report: Report) -> tuple[tuple[str, str], ...]:
     for f in quality:
         out.append(("went badly", f"The evidence was incomplete: {f.title}"))
     if report.findings:
-        absent = [_phrase(rid) for rid in _LUCKY_IF_ABSENT if rid not in fired and find_rule(rid) is not None]
+        absent = [r.phrase or r.name for r in rules() if r.lucky_if_absent and r.rule_id not in fired]
         if absent:
             out.append(("lucky", f"Not seen in the inputs: {', '.join(absent)}."))
     return tuple(out)

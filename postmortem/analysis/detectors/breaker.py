@@ -72,6 +72,7 @@ class BreakerMissing(RuleDetector):
             ("prevent", "Wrap Redis calls in a circuit breaker that opens after a few consecutive failures."),
             ("mitigate", "Serve a fallback (stale cache, the database, a default) while the breaker is open."),
         ),
+        bleeding=('breaker',),
     )
 
     def advise(self, facts: Facts) -> Advice:

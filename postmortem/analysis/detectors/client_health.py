@@ -86,6 +86,8 @@ class ThreadpoolStarvation(RuleDetector):
             ("prevent", "Make the Redis call path async end-to-end."),
             ("mitigate", "Raise ThreadPool minimum threads at startup."),
         ),
+        bleeding=('breaker',),
+        lucky_if_absent=True,
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -128,6 +130,7 @@ class SlowResponses(RuleDetector):
         actions=(
             ("process", "Check SLOWLOG and server CPU during the window; alert on p99 latency."),
         ),
+        bleeding=('breaker',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -172,6 +175,7 @@ class RedisLoading(RuleDetector):
         actions=(
             ("mitigate", "Retry LOADING with backoff and gate readiness on Redis answering."),
         ),
+        bleeding=('breaker',),
     )
 
     def advise(self, facts: Facts) -> Advice:

@@ -160,6 +160,7 @@ class AbortConnectTrue(RuleDetector):
         actions=(
             ("prevent", "Set abortConnect=false in every StackExchange.Redis connection string."),
         ),
+        bleeding=('retries',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -247,6 +248,7 @@ class RetryWithoutBackoff(RuleDetector):
         actions=(
             ("prevent", "Replace constant/linear retry policies with jittered exponential backoff."),
         ),
+        bleeding=('retries',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -316,6 +318,7 @@ class ConnectionPerRequest(RuleDetector):
         actions=(
             ("prevent", "Create one client per process (static Lazy<ConnectionMultiplexer> / module-level pool)."),
         ),
+        bleeding=('retries', 'noisy_clients'),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -392,6 +395,7 @@ class UnboundedPool(RuleDetector):
         actions=(
             ("prevent", "Cap the redis-py pool (BlockingConnectionPool max_connections, timeout)."),
         ),
+        bleeding=('noisy_clients',),
     )
 
     def advise(self, facts: Facts) -> Advice:

@@ -119,6 +119,8 @@ class PodRestarts(RuleDetector):
         actions=(
             ("prevent", "Stop restarting pods on Redis errors (liveness must not depend on Redis)."),
         ),
+        bleeding=('hpa',),
+        lucky_if_absent=True,
     )
 
     KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing")
@@ -190,6 +192,7 @@ class HpaFeedback(RuleDetector):
         actions=(
             ("prevent", "Limit HPA scale-up speed (stabilization window, pods per minute)."),
         ),
+        bleeding=('hpa',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -293,6 +296,7 @@ class LivenessDependsOnRedis(RuleDetector):
         actions=(
             ("prevent", "Move the Redis check from the liveness to the readiness probe."),
         ),
+        bleeding=('hpa',),
     )
 
     def advise(self, facts: Facts) -> Advice:

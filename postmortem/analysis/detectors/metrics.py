@@ -183,6 +183,7 @@ class ConnectedClientsSpike(RuleDetector):
         actions=(
             ("process", "Alert on connected_clients near maxclients."),
         ),
+        bleeding=('scale_redis',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -260,6 +261,7 @@ class RejectedConnections(RuleDetector):
             ("mitigate", "Raise maxclients (and ulimit) to pods x pool cap + headroom."),
             ("process", "Alert on any rise of rejected_connections."),
         ),
+        bleeding=('scale_redis',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -324,6 +326,7 @@ class ConnectionChurn(RuleDetector):
         actions=(
             ("prevent", "Reuse one multiplexer / pool per process."),
         ),
+        bleeding=('noisy_clients',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -388,6 +391,8 @@ class Evictions(RuleDetector):
         actions=(
             ("mitigate", "Raise maxmemory or set an eviction policy suited to the cache."),
         ),
+        bleeding=('scale_redis',),
+        lucky_if_absent=True,
     )
 
     def advise(self, facts: Facts) -> Advice:

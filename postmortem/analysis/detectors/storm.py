@@ -167,6 +167,7 @@ class RedisUnreachable(RuleDetector):
         ),
         chart_colour="#cf222e", chart_label="outage (PM100)",
         impact_duration=True,
+        bleeding=('breaker',),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -306,6 +307,7 @@ class ReconnectStorm(RuleDetector):
         ),
         chart_colour="#bf8700", chart_label="storm (PM101)",
         impact_duration=True,
+        bleeding=('ingress', 'retries', 'breaker', 'noisy_clients'),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -410,6 +412,7 @@ class RetryStorm(RuleDetector):
             ("mitigate", "Open a circuit breaker while Redis is down instead of retrying."),
         ),
         impact_duration=True,
+        bleeding=('ingress', 'retries', 'noisy_clients'),
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -482,6 +485,8 @@ class MaxclientsSaturation(RuleDetector):
             ("process", "Alert on rejected_connections > 0 and connected_clients above 90 % of maxclients."),
         ),
         impact_duration=True,
+        bleeding=('ingress', 'scale_redis'),
+        lucky_if_absent=True,
     )
 
     def advise(self, facts: Facts) -> Advice:
@@ -557,6 +562,7 @@ class PoolExhaustion(RuleDetector):
         actions=(
             ("prevent", "Use a bounded, blocking pool with a wait timeout."),
         ),
+        bleeding=('ingress', 'breaker', 'noisy_clients'),
     )
 
     def advise(self, facts: Facts) -> Advice:
