@@ -120,8 +120,10 @@ def test_readme_keeps_its_first_block():
     first = re.search(r"```sh\n(.*?)```", README, re.S)
     assert first and first.group(1) == (
         "pip install . && postmortem analyze tests/data/recorded/storm --exit-zero\n"
-        "pip install -e '.[test]' && pytest\n"
+        "pip install -e '.[test]' && pytest --all\n"
     )
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -e '.[test]' && pytest --all\n" in ci  # CI runs the README's test command
 
 
 def test_readme_dependencies_explain_every_runtime_dependency():

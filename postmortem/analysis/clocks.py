@@ -182,11 +182,16 @@ def _anchor_offset(a, b) -> tuple[float, tuple[Edge, ...]] | None:
     found = match([_secs(d) for d, _ in a[3]], [_secs(d) for d, _ in b[3]])
     if found is None:
         return None
-    edges = []
+    starts, recoveries = [], []
     for i, j in found[1]:
         (da, ua), (db, ub) = a[3][i], b[3][j]
-        edges.append(Edge("outage start", _secs(da) - _secs(db), (_where(db), _where(da))))
-        edges.append(Edge("recovery", _secs(ua) - _secs(ub), (_where(ub), _where(ua))))
+        starts.append(Edge("outage start", _secs(da) - _secs(db), (_where(db), _where(da))))
+        recoveries.append(Edge("recovery", _secs(ua) - _secs(ub), (_where(ub), _where(ua))))
+    at_start = median(e.offset_s for e in starts)
+    # A recovery is a blunt edge: during a storm the exporter's own connection is refused at maxclients, so
+    # `redis_up` returns seconds after the server's ready line. Recoveries count only where they agree.
+    agreeing = [e for e in recoveries if abs(e.offset_s - at_start) <= AGREE_S]
+    edges = starts + agreeing
     return median(e.offset_s for e in edges), tuple(edges)
 
 

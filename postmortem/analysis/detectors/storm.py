@@ -45,7 +45,6 @@ from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 STORM_AMPLIFICATION = 5.0
 REJECTED_AMPLIFICATION = 1.5
 WINDOW_SHARE = 0.05  # a second belongs to the storm window above this share of the held connections per s
-WINDOW_GAP_S = 2  # quiet seconds allowed inside one storm window
 SYNC_BUCKET = "100ms"
 PERSIST_MIN_S = 5.0  # errors this long after the trigger ended mean retries kept the incident alive
 
@@ -259,16 +258,10 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     if hot.height == 0:
         start, end = demand.window_start, demand.window_end
     else:
-        # a counter sampled every few seconds has a row per sample: quiet gaps are measured in samples
-        step = per_s.get_column("second").diff().dt.total_seconds().median() or 1.0
-        gap = timedelta(seconds=max(WINDOW_GAP_S, 1.5 * step))
+        # from the first to the last second above the threshold within the horizon: not broken at a quiet
+        # second, so the window does not hinge on where one second's boundary falls
         start = hot.get_column("second").min()
-        end = start
-        for second in hot.get_column("second").to_list():
-            if second - end > gap:
-                break
-            end = second
-        end = end + timedelta(seconds=1)
+        end = hot.get_column("second").max() + timedelta(seconds=1)
     clients = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(back, end))
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), clients.height,
                  _rejected_server(events, back, end), start, end, threshold)
@@ -535,8 +528,11 @@ class MaxclientsSaturation(RuleDetector):
             title += f"; connected clients reached {stats.peak_connected_clients} of {limit.value}"
         if raise_ is not None:
             title += f"; maxclients raised {raise_.old} -> {raise_.new} at {raise_.ts:%H:%M:%S} UTC (mitigation)"
+        # the window is the rejections and the samples at the limit, not the limit's readings it cites
+        seen = (pl.concat([rej, near]) if near.height else rej).get_column("ts").drop_nulls()
         f = finding(self.rule, title, rows.unique("event_id"), stats, Confidence.HIGH,
-                    entities=tuple(rej.get_column("entity").drop_nulls().unique().to_list()))
+                    entities=tuple(rej.get_column("entity").drop_nulls().unique().to_list()),
+                    start=seen.min() if seen.len() else None, end=seen.max() if seen.len() else None)
         if f:
             shown = sum(1 for e in f.evidence if e.line)  # rejections and samples not cited are "more"
             yield replace(f, evidence_more=max(0, rej.height + near.height + len(cited) - shown))
