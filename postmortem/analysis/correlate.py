@@ -81,12 +81,29 @@ def attrs_of(row_attrs: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _starting_up(timed: pl.DataFrame) -> pl.Expr:
+    """redis-server lines of a server still starting (after its start banner, before its ready line): its
+    `#` marker puts the version, config and host-tuning warnings at warning level, but they are the boot
+    sequence, not a sign of the incident."""
+    edges = timed.filter(pl.col("kind").is_in(["redis.server.start", "redis.server.ready"])).select(
+        "path", "ts", edge=pl.col("kind")).sort("ts")
+    if edges.height == 0:
+        return pl.lit(False)
+    spans = edges.with_columns(nxt=pl.col("edge").shift(-1).over("path"), until=pl.col("ts").shift(-1).over("path"))
+    booting = spans.filter((pl.col("edge") == "redis.server.start") & (pl.col("nxt") == "redis.server.ready"))
+    cond = pl.lit(False)
+    for r in booting.iter_rows(named=True):
+        cond = cond | ((pl.col("path") == r["path"]) & pl.col("ts").is_between(r["ts"], r["until"]))
+    return (pl.col("source") == "redis_server") & cond
+
+
 def incident_window(events: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
-    """The span of problem events; the whole span of timed events when there are none."""
+    """The span of problem events (not a server's boot sequence); the whole span of timed events when
+    there are none."""
     timed = events.filter(pl.col("ts").is_not_null())
     if timed.height == 0:
         return None, None
-    problems = timed.filter(is_problem())
+    problems = timed.filter(is_problem() & ~_starting_up(timed))
     base = problems if problems.height else timed
     return base.get_column("ts").min(), base.get_column("ts").max()
 
