@@ -10,6 +10,29 @@ DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLE = DATA / "example-incident"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+STORM = DATA / "recorded" / "storm"
+
+
+def load_export_fixture():
+    """tools/export_fixture.py (not a package): converts a folder of pod logs into each platform's export."""
+    import importlib.util
+    import sys
+
+    if "export_fixture" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("export_fixture", DATA.parents[1] / "tools" / "export_fixture.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["export_fixture"] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules["export_fixture"]
+
+
+@pytest.fixture(scope="session")
+def storm_exports(tmp_path_factory) -> Path:
+    """The recorded storm in every log platform's export layout, generated (6.7 MB: not committed)."""
+    out = tmp_path_factory.mktemp("exports")
+    converter = load_export_fixture()
+    converter.write_fixtures(STORM, out, list(converter.LAYOUTS))
+    return out
 
 
 def pytest_addoption(parser):

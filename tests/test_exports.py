@@ -4,8 +4,6 @@ an export is accounted, for random entries too."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -17,14 +15,9 @@ from parsers import FILE_PARSERS, ParseContext
 from postmortem.analysis.pipeline import analyze
 from postmortem.input.ingest import ingest
 
-from .conftest import DATA
+from .conftest import STORM, load_export_fixture
 
-STORM = DATA / "recorded" / "storm"
-EXPORTS = DATA / "exports"
-_spec = importlib.util.spec_from_file_location("export_fixture", DATA.parents[1] / "tools" / "export_fixture.py")
-export_fixture = importlib.util.module_from_spec(_spec)
-sys.modules["export_fixture"] = export_fixture  # dataclasses look their module up
-_spec.loader.exec_module(export_fixture)  # type: ignore[union-attr]
+export_fixture = load_export_fixture()
 LAYOUTS = list(export_fixture.LAYOUTS)
 PARSERS = {p.name: p for p in FILE_PARSERS}
 
@@ -43,16 +36,16 @@ def pod_files() -> tuple[dict, pl.DataFrame, list]:
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_fixture_is_the_converted_recording(layout):
-    """The committed export is exactly what the converter makes of the recorded storm (not hand-made)."""
+def test_fixture_is_the_converted_recording(layout, storm_exports):
+    """The export is what the converter makes of the recorded storm (not hand-made), the same every time."""
     for name, text in export_fixture.convert(STORM, layout).items():
-        assert (EXPORTS / name).read_text(encoding="utf-8") == text, f"regenerate {name}: tools/export_fixture.py"
+        assert (storm_exports / name).read_text(encoding="utf-8") == text, name
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_export_gives_the_pod_files_findings(layout, pod_files):
+def test_export_gives_the_pod_files_findings(layout, pod_files, storm_exports):
     name = export_fixture.LAYOUTS[layout][0]
-    findings, per_pod, inputs = _summary([str(EXPORTS / name), str(STORM / "redis-exporter.prom")])
+    findings, per_pod, inputs = _summary([str(storm_exports / name), str(STORM / "redis-exporter.prom")])
     exports = [f for f in inputs if not f.path.endswith(".prom")]
     assert exports and all(f.parser == layout for f in exports), [(f.path, f.parser) for f in exports]
     assert all(f.accounted() and f.unrecognized_lines == 0 and not f.problems for f in exports), exports
@@ -63,12 +56,12 @@ def test_export_gives_the_pod_files_findings(layout, pod_files):
     assert per_pod.equals(base_per_pod), per_pod.join(base_per_pod, on=["host", "kind"], how="full")
 
 
-def test_events_carry_the_platform_pod_time_and_export_line():
-    result = ingest([str(EXPORTS / "storm.jsonl")])
+def test_events_carry_the_platform_pod_time_and_export_line(storm_exports):
+    result = ingest([str(storm_exports / "storm.jsonl")])
     ev = result.events
     refused = ev.filter(pl.col("kind") == "redis.connect_failed").sort("ts").row(0, named=True)
     assert refused["host"].startswith("worker-5c8f7b-") and refused["ts"] is not None
-    raw = (EXPORTS / "storm.jsonl").read_text(encoding="utf-8").split("\n")
+    raw = (storm_exports / "storm.jsonl").read_text(encoding="utf-8").split("\n")
     assert refused["path"].endswith("storm.jsonl") and refused["host"] in raw[refused["line"] - 1]
     at = next(i for i, ln in enumerate(raw, 1) if "job 10 failed after 8 attempts" in ln and "jk4y6" in ln)
     assert "Traceback (most recent call last)" in raw[at - 1]
@@ -91,8 +84,8 @@ def test_logcli_continuation_lines_are_one_entry(tmp_path):
     assert ev.get_column("kind")[0] == "redis.connect_failed"
 
 
-def test_loki_api_json_is_not_a_prometheus_response():
-    head = (EXPORTS / "storm-query_range.json").read_text(encoding="utf-8")[:65536]
+def test_loki_api_json_is_not_a_prometheus_response(storm_exports):
+    head = (storm_exports / "storm-query_range.json").read_text(encoding="utf-8")[:65536]
     scores = {p.name: p.sniff(head) for p in FILE_PARSERS}
     assert max(scores, key=scores.get) == "loki_api_json" and scores["prometheus_json"] == 0.0
 

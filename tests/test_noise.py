@@ -15,7 +15,7 @@ from postmortem.input.ingest import IngestOptions, ingest
 
 from .conftest import DATA
 
-FIXTURES = sorted(p.name for p in DATA.iterdir() if p.is_dir() and p.name not in ("hostile",))
+FIXTURES = sorted(p.name for p in DATA.iterdir() if p.is_dir() and p.name not in ("hostile",)) + ["exports"]
 
 
 CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
@@ -23,9 +23,10 @@ CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FIXTURES)
-def test_summarizing_keeps_every_recognized_event(name):
-    on = ingest([str(DATA / name)], IngestOptions(summarize_noise=True))
-    off = ingest([str(DATA / name)], IngestOptions(summarize_noise=False))
+def test_summarizing_keeps_every_recognized_event(name, request):
+    folder = request.getfixturevalue("storm_exports") if name == "exports" else DATA / name  # exports: generated
+    on = ingest([str(folder)], IngestOptions(summarize_noise=True))
+    off = ingest([str(folder)], IngestOptions(summarize_noise=False))
     cols = ["ts", "source", "kind", "path", "line", "host", "entity", "message", "attrs"]
     plain = (pl.col("source") != "app") & ~pl.col("kind").is_in(CHURN)
     assert on.events.filter(plain).select(cols).equals(off.events.filter(plain).select(cols))

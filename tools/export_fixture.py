@@ -6,7 +6,7 @@ entry per record with the message's lines intact, dated by the record's own time
 multi-line rule (Fluent Bit, promtail `multiline`, the CloudWatch agent) ships them. Entries of all pods
 are merged in time order, as the platforms return them.
 
-    python tools/export_fixture.py tests/data/recorded/storm tests/data/exports   # every layout
+    python tools/export_fixture.py tests/data/recorded/storm /tmp/exports   # every layout (tests generate them the same way)
 """
 
 from __future__ import annotations

@@ -90,17 +90,27 @@ def _series(key: str, out) -> ChartSeries:
     return ChartSeries(key, tuple(s for s, _ in out.per_second), tuple(a for _, a in out.per_second))
 
 
-def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | None:
-    """The section, or None when the events show no outage that client logs lived through."""
+def _calibrated(events: pl.DataFrame):
+    """The incident measured and its observed policy replayed: (incident, hold time, replay, calibrated,
+    the observed and replayed rows, their chart series, the inputs said); None without an outage."""
     inc = measure(events)
     if inc is None:
         return None
     hold, replay, ok = calibrate(inc)
-    obs = inc.observed
-    rows = [_row("observed", inc.policy.describe(), obs, inc.maxclients),
+    rows = [_row("observed", inc.policy.describe(), inc.observed, inc.maxclients),
             _row("replay of the observed policy", inc.policy.describe(), replay, inc.maxclients)]
-    chart = [_series("observed", obs), _series("replay", replay)]
+    chart = [_series("observed", inc.observed), _series("replay", replay)]
     inputs = (*inc.notes, f"connection hold time {hold:g} s per request (calibrated: the logs do not show it)")
+    return inc, hold, replay, ok, rows, chart, inputs
+
+
+def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | None:
+    """The section, or None when the events show no outage that client logs lived through."""
+    base = _calibrated(events)
+    if base is None:
+        return None
+    inc, hold, replay, ok, rows, chart, inputs = base
+    obs = inc.observed
     if not ok:
         verdict = ("The replay of the observed policy did not reproduce the incident within the tolerance "
                    f"(peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
@@ -137,15 +147,11 @@ def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | Non
                  maxclients: float | None = None) -> WhatIf | None:
     """`postmortem whatif`: the incident calibrated, then replayed with settings given on the command line
     (any left out stay as observed; `pods` is another fleet size, e.g. the one the HPA would reach)."""
-    inc = measure(events)
-    if inc is None:
+    base = _calibrated(events)
+    if base is None:
         return None
-    hold, replay, ok = calibrate(inc)
+    inc, hold, replay, ok, rows, chart, inputs = base
     obs = inc.observed
-    rows = [_row("observed", inc.policy.describe(), obs, inc.maxclients),
-            _row("replay of the observed policy", inc.policy.describe(), replay, inc.maxclients)]
-    chart = [_series("observed", obs), _series("replay", replay)]
-    inputs = (*inc.notes, f"connection hold time {hold:g} s per request (calibrated: the logs do not show it)")
     if not ok:
         verdict = (f"Not calibrated (peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
                    f"{replay.rejections:.0f} vs {_num(obs.rejections)}): no prediction is made.")
