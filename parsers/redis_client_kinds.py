@@ -39,6 +39,7 @@ LOADING = Kind("redis.loading", FAMILY, "`LOADING Redis is loading the dataset i
 AUTH_FAILED = Kind("redis.auth_failed", FAMILY, "NOAUTH / WRONGPASS / authentication failures", problem=True)
 READONLY = Kind("redis.readonly", FAMILY, "`READONLY You can't write against a read only replica`", problem=True)
 ERROR = Kind("redis.error", FAMILY, "a redis-py error that fits no other kind", problem=True)
-CONFIG = Kind("redis.config", FAMILY, "a logged client or server configuration (secrets redacted; options in attrs)")
+CONFIG = Kind("redis.config", FAMILY, "a logged client or server configuration (secrets redacted; options in attrs)",
+              routine=True)  # apps often log their connection string at warning level: evidence, not an error
 CONNECT_LOG = Kind("redis.connect_log", FAMILY,
                    "a StackExchange.Redis connect log line that is not a failure", problem=True)

@@ -519,10 +519,8 @@ class Report:
     redacted: bool = True
     generated_at: str | None = None
     extras: Mapping = field(default_factory=frozen_mapping)
-    # The causal chain (story.py): {"trigger": [...], "amplifiers": [...], "impact": [...]}, each a list of
-    # rule IDs in registry order; empty when no finding has a role in the story.
-    story: dict = field(default_factory=dict)
-    # Root causes: (group, indices into `findings`) for the groups trigger, amplifiers, impact, from rule roles.
+    # The causal chain (story.py): (group, indices into `findings`) for the groups trigger, amplifiers,
+    # impact, from rule roles, in the order the summary tells them (the leading trigger first).
     causes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     recommendations: tuple[Recommendation, ...] = ()
     action_items: tuple[ActionItem, ...] = ()
@@ -539,6 +537,11 @@ class Report:
     resolution: tuple[ResolutionStep, ...] = ()  # what ended it, from the evidence (sections.resolution)
     stop_the_bleeding: tuple[str, ...] = ()  # playbook steps for these findings, in order (playbook.py)
     lessons: tuple[tuple[str, str], ...] = ()  # (went well | went badly | lucky, sentence) (playbook.py)
+
+    def chain(self, group: str) -> tuple[str, ...]:
+        """The rule IDs of one group of `causes` ("trigger", "amplifiers", "impact"), each once, in order."""
+        ids = [self.findings[i].rule_id for g, idx in self.causes if g == group for i in idx]
+        return tuple(dict.fromkeys(ids))
 
     def __post_init__(self) -> None:
         """Whoever builds a Report (pipeline, redaction, tests), its mappings end up read-only."""

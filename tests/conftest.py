@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Speed is checked in benchmarks, never in unit tests: no per-example deadline (a loaded CI machine would
+# fail property tests on time alone).
+settings.register_profile("postmortem", deadline=None)
+settings.load_profile("postmortem")
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"

@@ -37,7 +37,7 @@ def test_breaker_that_protected_redis_is_said():
     assert 2.5 <= s["open_delay_s"] <= 3.5  # redis-server's shutdown at 10:02:10, the breaker at 10:02:13
     assert all(b["closed"] for b in s["breakers"])
     assert any("OnCircuitOpened" in e.text for e in f.evidence)
-    assert "PM502" in report.story["impact"]
+    assert "PM502" in report.chain("impact")
     # Polly's handled attempts are retries, the application's own exceptions the Redis failures
     assert found["PM100"].stats  # the outage is still seen from the client failures
 
@@ -48,7 +48,7 @@ def test_retry_storm_without_breaker_is_an_amplifier():
     f = found["PM501"]
     assert f.stats["retried_attempts"] == 180 and f.stats["hosts"] == 2 and f.stats["breakers_seen"] == 0
     assert f.stats["operations"] == ["app.cache.get_profile"]
-    assert "PM501" in report.story["amplifiers"]
+    assert "PM501" in report.chain("amplifiers")
     assert all("Retrying app.cache.get_profile" in e.text for e in f.evidence)
 
 

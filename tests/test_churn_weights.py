@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,15 +121,30 @@ def test_connection_per_request_rate_is_the_same():
     expanded, summarized = both(incident())
     (a,) = ConnectionPerRequest().detect(expanded, context(expanded))
     (b,) = ConnectionPerRequest().detect(summarized, context(summarized))
-    assert a.stats["steady_accepts_per_s"] == b.stats["steady_accepts_per_s"] > 5
+    assert a.stats["steady_new_connections_per_s"] == b.stats["steady_new_connections_per_s"] > 5
+    assert a.stats["connection_lifetime_s"] == b.stats["connection_lifetime_s"] < 120
     assert a.title == b.title
 
 
-def test_churn_under_the_pm403_threshold_stays_quiet_when_summarized():
-    rows = steady_churn(per_s=4)
-    expanded, summarized = both(rows)
-    assert list(ConnectionPerRequest().detect(expanded, context(expanded))) == []
-    assert list(ConnectionPerRequest().detect(summarized, context(summarized))) == []
+def held(connections: float, start=100.0, seconds=60) -> list[dict]:
+    """connected_clients samples every 5 s: the connections the clients held meanwhile."""
+    return [ev(start + s, "metrics", "metric.sample", host="exporter", metric="connected_clients", value=connections, level="info",
+               entity="redis:redis:6379", path="redis.prom") for s in range(0, seconds, 5)]
+
+
+@pytest.mark.parametrize("connections, fires", [(100.0, True), (1000.0, False)])
+def test_pm403_judges_the_churn_by_how_long_connections_live_summarized_or_not(connections, fires):
+    """4 connections/s renewed for 100 held: each lives 25 s, a connection per request; for 1,000 held
+    each lives 250 s: turnover, not the anti-pattern. Summarizing the churn changes neither."""
+    pods = [ev(100.0 + s, "redis_py", "redis.config", host=pod, path=f"{pod}.log", message="Redis(max_connections=8)",
+               level="info")
+            for s, pod in enumerate(("pod-a", "pod-b"))]
+    expanded, summarized = both(steady_churn(per_s=4) + held(connections) + pods)
+    a = list(ConnectionPerRequest().detect(expanded, context(expanded)))
+    b = list(ConnectionPerRequest().detect(summarized, context(summarized)))
+    assert bool(a) == bool(b) == fires
+    if fires:
+        assert a[0].stats == b[0].stats and a[0].stats["connection_lifetime_s"] == 25.0
 
 
 def _attempts_chart(events: pl.DataFrame) -> str:

@@ -26,7 +26,9 @@ from .conftest import DATA
 RECORDED = DATA / "recorded"
 HEALTHY = ["healthy", "healthy-4", "healthy-16", "healthy-48", "pair-healthy-8", "pair-healthy-24"]
 STORMS = ["storm", "storm-16", "pair-storm-8", "pair-storm-24", "scaleout"]
-SLOW = {"healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout"}
+PER_REQUEST = ["per-request-8", "per-request-24"]
+POOLED = HEALTHY + STORMS + ["hang-8", "slow-8", "eviction", "skewed"]
+SLOW = {"per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout"}
 
 
 def _param(name: str):
@@ -84,6 +86,40 @@ def test_the_dotnet_storm_seen_only_in_metrics_and_client_logs_is_found():
     assert 300 <= s["peak_attempts_per_s"] <= 500
     assert {e for f in report.findings for e in f.entities if e.startswith("redis:")} == {
         "redis:" + truth["redis"]["endpoint"]}
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in PER_REQUEST])
+def test_a_client_per_request_is_found_from_how_long_connections_live(name):
+    """The recorded fleets open a redis-py client per request (1 connection each): in normal operation the
+    server accepts about as many connections per second as the fleet serves requests, while the
+    connections it holds stay flat, so each connection lives seconds, not hours."""
+    report = report_of(f"recorded/{name}")
+    truth = facts(name)
+    assert truth["parameters"]["client_per_request"] is True
+    (per_request,) = [f for f in report.findings if f.rule_id == "PM403"]
+    s = per_request.stats
+    requests_per_s = truth["clients"]["requests"] / truth["parameters"]["seconds"]
+    assert 0.75 * requests_per_s <= s["steady_new_connections_per_s"] <= 1.25 * requests_per_s, s
+    assert s["connection_lifetime_s"] < 60 and s["new_connections_per_pod_per_s"] > 0.5
+    assert "connected_clients metric" in s["turnover_basis"] and "`Accepted`" in s["turnover_basis"]
+    assert per_request.evidence  # the lines the rate was read from
+    assert "PM101" not in rules(report)  # the same turnover after the restart is no storm
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in POOLED])
+def test_a_pooled_fleet_is_never_called_a_connection_per_request(name):
+    assert "PM403" not in rules(report_of(f"recorded/{name}"))
+
+
+def test_the_dotnet_multiplexer_per_request_shows_in_the_counter_turnover():
+    """connections_received grows 14/s for two minutes while connected_clients stays at ~803: each
+    connection lives under a minute (the legacy path's multiplexers are closed by the server's idle timeout)."""
+    report = report_of("dotnet-metrics-storm")
+    (per_request,) = [f for f in report.findings if f.rule_id == "PM403"]
+    s = per_request.stats
+    assert 12 <= s["steady_new_connections_per_s"] <= 16 and 45 <= s["connection_lifetime_s"] <= 70
+    assert "connections_received counter" in s["turnover_basis"]
+    assert s["mc_attempts_growth"] is None  # 7 reconnects of one multiplexer are not the evidence
 
 
 def test_a_hang_is_an_outage_from_its_first_timeout():

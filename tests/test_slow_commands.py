@@ -18,6 +18,7 @@ from postmortem.analysis.detectors.slow_commands import BlockingFigures
 from postmortem.analysis.pipeline import analyze
 from postmortem.analysis.story import build_story
 from postmortem.model import Confidence, Evidence, Finding, Severity
+from reports.render import render
 
 from .conftest import DATA
 from .test_parser_registry import _records
@@ -168,7 +169,18 @@ def test_slow_server_summary_opens_with_the_command(slow_report):
     first_sentence = slow_report.summary.split(". ")[0]
     assert "KEYS user:session:*:expired" in first_sentence
     assert "session-cleanup-29471040-iqvy9" in first_sentence
-    assert slow_report.story["trigger"][0] == "PM108"
+    assert slow_report.chain("trigger")[0] == "PM108"
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_root_cause_section_leads_with_the_trigger_the_summary_opens_with(slow_report, fmt):
+    """One order for the chain: the body's trigger list and the JSON story follow the summary's lead."""
+    text = render(slow_report, fmt)
+    if fmt == "json":
+        assert json.loads(text)["story"]["trigger"][:2] == ["PM108", "PM100"]
+    else:
+        section = text[text.index("Root cause and trigger"):]
+        assert section.index("PM108") < section.index("PM100")
 
 
 def test_slow_server_finding_names_command_cites_lines_and_explains_timeouts(slow_report):

@@ -70,6 +70,9 @@ class Scenario:
     seed_keys: int = 0  # keys created before traffic (DEBUG POPULATE) for the slow command to walk
     slow_pattern: str = ""  # a CronJob runs KEYS with this pattern mid-run (slow scenario)
     scaleout_to: int = 0  # > pods: an HPA scales the deployment to this many pods during the outage
+    client_per_request: bool = False  # each request builds its own client and disconnects it (the anti-pattern)
+    warmup_seconds: float = 0.0  # > 0: traffic before the outage (default: a quarter of --seconds, at least 2)
+    outage_seconds: float = 0.0  # > 0: how long Redis is down (default: a quarter of --seconds, at least 2)
 
 
 SCENARIOS = {
@@ -139,6 +142,12 @@ SCENARIOS["slow"] = replace(
 )
 # The storm fleet, and an HPA that doubles it while Redis is down (retry loops burn CPU).
 SCENARIOS["scaleout"] = replace(SCENARIOS["storm"], name="scaleout", scaleout_to=8, pod_prefix="worker-5c8f7b")
+# A client per request (connect, one command, close) in a healthy-looking fleet, with 34 s of steady traffic
+# before a short restart: the server accepts and closes a connection per request while holding few.
+SCENARIOS["per-request"] = replace(
+    SCENARIOS["healthy"], name="per-request", pods=8, client_per_request=True,
+    warmup_seconds=34.0, outage_seconds=2.0, pod_prefix="web-8d5f6c",
+)
 # Writes under a low maxmemory with allkeys-lru: no errors, but keys are evicted.
 SCENARIOS["eviction"] = replace(
     SCENARIOS["healthy"],
@@ -365,6 +374,15 @@ def run_pod(name: str, cfg: dict) -> int:
     def handle(req: int, is_job: bool) -> None:
         deadline = time.time() + sc.request_timeout
         attempts = 0
+        own = build_client(sc, port, name)[0] if sc.client_per_request else None
+        try:
+            serve(req, is_job, own or client, deadline, attempts)
+        finally:
+            if own is not None:  # `with Redis(...)` style: the request's connections end with it
+                own.close()
+                own.connection_pool.disconnect()
+
+    def serve(req: int, is_job: bool, client, deadline: float, attempts: int) -> None:
         while True:
             try:
                 if is_job:
@@ -887,8 +905,8 @@ def record(
     run = Run(timeout=timeout)
     watchdog = threading.Timer(timeout, run.expire)
     watchdog.daemon = True
-    warmup = max(2.0, seconds * 0.25)
-    down = max(2.0, seconds * 0.25)
+    warmup = scenario.warmup_seconds or max(2.0, seconds * 0.25)
+    down = scenario.outage_seconds or max(2.0, seconds * 0.25)
     names = pod_names(scenario)
     first_names, late_names = names[: scenario.pods], names[scenario.pods :]
     facts: dict = {}

@@ -148,7 +148,6 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         redacted=opts.redact,
         generated_at=opts.generated_at,
         templates=tuple(frozen_mapping(t) for t in templates),
-        story=story.as_dict() if story else {},
         clocks=clocks.clocks,
         **conclusions(findings, counts),
     )

@@ -92,15 +92,24 @@ def client_pods(events: pl.DataFrame) -> int:
     return hosts.n_unique()
 
 
+def connected_before(samples: pl.DataFrame, t0: datetime) -> tuple[float, str, int] | None:
+    """The `connected_clients` gauge's last sample before `t0` (within the lookback): (value, its named
+    source, event_id). The one figure for "connections before the incident": the storm's population and
+    the connected-clients rule's reference both read it here, so they never disagree."""
+    before = samples.filter((pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK)).sort("ts")
+    if before.height == 0:
+        return None
+    last = before.tail(1).row(0, named=True)
+    return float(last["value"]), f"connected_clients metric at {last['ts']:%H:%M:%S} UTC", last["event_id"]
+
+
 def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
     """Client connections open just before `t0` (see the module doc for the order of sources)."""
     pods = client_pods(events)
-    cc = _metric(events, "connected_clients").filter(
-        (pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK))
-    if cc.height:  # a gauge: its last value before the outage is the state the outage found
-        last = cc.tail(1).row(0, named=True)
-        return Population(float(last["value"]), f"connected_clients metric at {last['ts']:%H:%M:%S} UTC", pods,
-                          (last["event_id"],))
+    gauge = connected_before(_metric(events, "connected_clients"), t0)
+    if gauge is not None:  # a gauge: its last value before the outage is the state the outage found
+        value, source, event_id = gauge
+        return Population(value, source, pods, (event_id,))
     server = _timed(events).filter(pl.col("source") == "redis_server")
     starts = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") < t0))
     since = starts.get_column("ts").max() if starts.height else None

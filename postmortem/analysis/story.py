@@ -25,20 +25,26 @@ LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' erro
 
 @dataclass(frozen=True)
 class Story:
+    """The chain's rule IDs by part (the same order as `causes`) and the summary that tells it."""
+
     trigger: tuple[str, ...]
     amplifiers: tuple[str, ...]
     impact: tuple[str, ...]
     summary: str
 
-    def as_dict(self) -> dict:
-        return {"trigger": list(self.trigger), "amplifiers": list(self.amplifiers), "impact": list(self.impact)}
-
 
 def causes(findings: Sequence[Finding], detectors: Sequence[Detector]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Finding indices per group (trigger / amplifiers / impact), from each rule's role; data-quality
-    findings belong to no group."""
+    """Finding indices per group (trigger / amplifiers / impact), from each rule's role, in the story's
+    order (the trigger that explains most of the clients' errors first, as the summary tells it);
+    data-quality findings belong to no group."""
+    first: dict[str, Finding] = {}
+    for f in findings:
+        first.setdefault(f.rule_id, f)
+    order = {d.rule.rule_id: n for n, d in enumerate(_lead_first([d for d in detectors if d.rule.rule_id in first],
+                                                                   first))}
     role_of = {d.rule.rule_id: d.rule.role for d in detectors}
-    return tuple((group, tuple(i for i, f in enumerate(findings) if role_of.get(f.rule_id) == role))
+    return tuple((group, tuple(sorted((i for i, f in enumerate(findings) if role_of.get(f.rule_id) == role),
+                                      key=lambda i: order[findings[i].rule_id])))
                  for group, role in GROUPS)
 
 

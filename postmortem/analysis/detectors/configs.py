@@ -28,12 +28,18 @@ from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
-from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, weighted_count
+from postmortem.analysis.turnover import steady_turnover
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
 # failures are usually just the request rate and prove nothing about the retry policy.
 NO_BACKOFF_GAP_S = 0.1
+# A connection per request, from the steady state's turnover (analysis/turnover.py): pooled connections live
+# for hours, so connections that live under two minutes on average are renewed, not reused; and the fleet
+# renews at least one connection per pod every 10 s, ten times what an exporter or a health probe opens.
+MAX_LIFETIME_S = 120.0
+MIN_PER_POD_PER_S = 0.1
 
 
 def configs(events: pl.DataFrame) -> pl.DataFrame:
@@ -99,7 +105,12 @@ class BackoffFigures(Figures):
 class PerRequestFigures(Figures):
     max_multiplexers_created: int | None  # the most multiplexers one process created (`lm`)
     mc_attempts_growth: int | None  # growth of connect attempts on one multiplexer (`mc`)
-    steady_accepts_per_s: float | None  # the server's steady accept rate
+    OMIT_NONE = ("connection_lifetime_s", "new_connections_per_pod_per_s", "turnover_basis")
+
+    steady_new_connections_per_s: float | None  # new connections per second in the steady state (turnover.py)
+    connection_lifetime_s: float | None  # connections held ÷ that rate: how long one lived on average
+    new_connections_per_pod_per_s: float | None  # that rate per client pod
+    turnover_basis: str | None  # the counts, spans and named sources behind the three figures
     client_versions: dict[str, str]  # client family → logged version
 
 
@@ -304,10 +315,13 @@ class RetryWithoutBackoff(RuleDetector):
 class ConnectionPerRequest(RuleDetector):
     rule = Rule(
         "PM403", "connection-per-request", Severity.HIGH,
-        "a multiplexer or client per request (`lm`, `mc` growth, connections per pod)",
+        "a multiplexer or client per request (`lm`, `mc` growth, connections living seconds in normal operation)",
         what=("StackExchange.Redis `lm: live/created/...` with more than one multiplexer created, `mc:` connect "
-              "attempts growing on one multiplexer, or a server that accepts and closes connections at a steady "
-              "high rate (a connection per request)."),
+              "attempts growing on one multiplexer, or, in normal operation outside the incident, connections "
+              f"renewed so fast that each lives under {MAX_LIFETIME_S:g} s on average (connections held ÷ new "
+              "connections per second, from the server's `Accepted`/`Client closed` lines or the "
+              "`connections_received` counter while `connected_clients` stays flat) with at least "
+              f"{MIN_PER_POD_PER_S:g} new connections per second per client pod."),
         why=("a connection per request turns every request into a TCP (and TLS) handshake; under load or after a "
              "blip this becomes the connection storm itself."),
         recommendation=("create one ConnectionMultiplexer per process (a static Lazy<ConnectionMultiplexer> or a DI "
@@ -341,38 +355,31 @@ class ConnectionPerRequest(RuleDetector):
             mc_growth = int((per_host.get_column("hi") - per_host.get_column("lo")).max() or 0)
             if mc_growth >= 10:
                 mc_rows = pl.concat([mc.head(1), mc.tail(1)])
-        churn = events.filter(pl.col("kind").is_in(["redis.server.client_accepted", "redis.server.client_closed"]))
-        churn_rows = churn.head(0)
-        churn_rate = 0.0
-        outside = churn
-        for o in ctx.outages:
-            outside = outside.filter(~pl.col("ts").is_between(o.start, o.end + (o.end - o.start)))
-        accepted = outside.filter(pl.col("kind") == "redis.server.client_accepted")
-        closed = outside.filter(pl.col("kind") == "redis.server.client_closed")
-        # A summarized churn row stands for `value` connections of one second and carries the first one's
-        # time, so the rate is over whole seconds: the same figure whether or not the lines were summarized.
-        n_accepted, n_closed = weighted_count(accepted), weighted_count(closed)
-        if n_accepted >= 50 and n_closed >= 0.8 * n_accepted:
-            seconds = accepted.get_column("ts").dt.truncate("1s")
-            span = (seconds.max() - seconds.min()).total_seconds() + 1.0
-            churn_rate = n_accepted / span
-            if churn_rate >= 5:
-                churn_rows = pl.concat([accepted.head(2), closed.head(2)])
+        turnover = steady_turnover(events, ctx.window_start, ctx.window_end)
+        renewing = turnover is not None and turnover.lifetime_s < MAX_LIFETIME_S and (
+            turnover.per_pod_per_s is not None and turnover.per_pod_per_s >= MIN_PER_POD_PER_S)
+        churn_rows = events.filter(pl.col("event_id").is_in(list(turnover.evidence))) if renewing else events.head(0)
         rows = pl.concat([lm.drop("lm_created", "mc_attempts"), mc_rows.drop("lm_created", "mc_attempts"), churn_rows])
         if rows.height == 0:
             return
         stats = PerRequestFigures(
             max_multiplexers_created=int(lm.get_column("lm_created").max()) if lm.height else None,
-            mc_attempts_growth=mc_growth or None,
-            steady_accepts_per_s=round(churn_rate, 1) if churn_rows.height else None,
+            mc_attempts_growth=mc_growth if mc_rows.height else None,
+            steady_new_connections_per_s=round(turnover.per_s, 1) if renewing else None,
+            connection_lifetime_s=round(turnover.lifetime_s, 1) if renewing else None,
+            new_connections_per_pod_per_s=round(turnover.per_pod_per_s, 2) if renewing else None,
+            turnover_basis=(f"{turnover.new_connections:,.0f} new connections in {turnover.seconds:.0f} s "
+                            f"({turnover.source}) while the clients held {turnover.held:,.0f} "
+                            f"({turnover.held_source}), {turnover.pods} client pods") if renewing else None,
             client_versions=client_versions(events))
         what = []
         if lm.height:
             what.append(f"{stats.max_multiplexers_created} multiplexers created (lm)")
         if mc_rows.height:
             what.append(f"connect attempts grew by {mc_growth} on one multiplexer (mc)")
-        if churn_rows.height:
-            what.append(f"server accepted and closed {churn_rate:.1f} connections/s outside the outage")
+        if renewing:
+            what.append(f"in normal operation {stats.steady_new_connections_per_s} new connections/s for the "
+                        f"{turnover.held:,.0f} held: each lived {stats.connection_lifetime_s} s on average")
         f = finding(self.rule, "connection per request: " + "; ".join(what), rows, stats,
                     Confidence.HIGH if lm.height or churn_rows.height else Confidence.MEDIUM)
         if f:

@@ -17,6 +17,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, reuse_connections
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.analysis.population import connected_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
@@ -70,6 +71,13 @@ def baseline(g: pl.DataFrame, col: str, ref: datetime | None) -> tuple[float | N
 
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts is not None else None
+
+
+def _clock(ts: datetime | None) -> str:
+    """A time as a title shows it (the figures keep the full ISO time): 03:08:34.076 UTC."""
+    if ts is None:
+        return "?"
+    return f"{ts:%H:%M:%S}" + (f".{ts.microsecond // 1000:03d}" if ts.microsecond else "") + " UTC"
 
 
 def _num(x: float) -> float | int:
@@ -196,7 +204,8 @@ class ConnectedClientsSpike(RuleDetector):
             g = s.filter(pl.col("entity") == entity)
             peak = g.sort(["value", "ts"], descending=[True, False]).head(1)
             peak_v = float(peak.get_column("value")[0])
-            base, base_from = baseline(g, "value", ref)
+            before = connected_before(g, ref) if ref is not None else None
+            base, base_from = (before[0], before[1]) if before else baseline(g, "value", ref)
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
             spike = base is not None and peak_v >= SPIKE_RATIO * max(base, 1.0) and peak_v - base >= SPIKE_FLOOR
@@ -217,7 +226,8 @@ class ConnectedClientsSpike(RuleDetector):
                 parts.append(f"{stats.pct_of_maxclients}% of maxclients {maxclients}"
                              + (" (assumed default)" if "assumed" in mc_from else ""))
             if base is not None:
-                parts.append(f"baseline {stats.baseline}" + (f" ({stats.ratio}×)" if base else ""))
+                label = f"{stats.baseline} before the incident" if before else f"baseline {stats.baseline}"
+                parts.append(label + (f" ({stats.ratio}×)" if base else ""))
             rows = pl.concat([first_above, peak, mc_row.select(s.columns)], how="vertical_relaxed").unique(
                 "event_id", keep="first").sort(["ts", "path", "line"])
             f = finding(self.rule, f"{entity}: " + ", ".join(parts), rows, stats,
@@ -286,8 +296,9 @@ class RejectedConnections(RuleDetector):
                     last_increase_ts=_iso(up.get_column("ts").max()),
                     counter_resets=int(g.get_column("reset").sum()), samples=g.height,
                 )
-                title = (f"{entity}: {stats.rejected} connections rejected between {stats.first_increase_ts} "
-                         f"and {stats.last_increase_ts} (peak +{stats.peak_increase} at {stats.peak_ts})")
+                title = (f"{entity}: {stats.rejected} connections rejected between {_clock(up.get_column('ts').min())} "
+                         f"and {_clock(up.get_column('ts').max())} (peak +{stats.peak_increase} at "
+                         f"{_clock(peak.get_column('ts')[0])})")
                 f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),
                             start=up.get_column("ts").min(), end=up.get_column("ts").max())
             else:
@@ -358,7 +369,7 @@ class ConnectionChurn(RuleDetector):
                     last_above_ts=_iso(high.get_column("ts").max()),
                 )
                 ratio = f"{stats.ratio}× " if stats.ratio else ""
-                title = (f"{entity}: {stats.peak_per_s} new connections/s at {stats.peak_ts}, "
+                title = (f"{entity}: {stats.peak_per_s} new connections/s at {_clock(peak.get_column('ts')[0])}, "
                          f"{ratio}the baseline of {stats.baseline_per_s}/s")
                 rows = pl.concat([g.filter(pl.col("ts") < high.get_column("ts").min()).tail(1),
                                   high.sort(["rate", "ts"], descending=[True, False]).head(MAX_ROWS - 1)],
@@ -422,8 +433,8 @@ class Evictions(RuleDetector):
                 during_incident=in_window,
                 used_memory_peak=_num(m.get_column("value").max()) if m.height else None,
             )
-            title = (f"{entity}: {stats.evicted} keys evicted between {stats.first_increase_ts} and "
-                     f"{stats.last_increase_ts} (peak +{stats.peak_increase})")
+            title = (f"{entity}: {stats.evicted} keys evicted between {_clock(start)} and {_clock(end)} "
+                     f"(peak +{stats.peak_increase})")
             f = finding(self.rule, title, _increase_rows(g), stats, Confidence.HIGH, entities=(entity,),
                         severity=Severity.MEDIUM if in_window else Severity.LOW, start=start, end=end)
             if f:
