@@ -21,7 +21,7 @@ from reports.render import md_escape, render
 
 DATA = Path(__file__).parent / "data"
 INCIDENTS = ["example-incident", "recorded/storm", "recorded/healthy", "dotnet-metrics-storm", "recorded/scaleout",
-             "recorded/eviction", "recorded/hang-8", "recorded/slow-8"]
+             "recorded/eviction", "recorded/hang-8", "recorded/slow-8", "recorded/per-request-8"]
 BODY_LINES = 120
 BODY_HEADS = ["## Summary", "## Impact", "## Root cause and trigger", "## Resolution and mitigation", "## Detection",
               "## Timeline (UTC)", "## Stop the bleeding", "## Action items", "## Lessons", "## Appendix"]
@@ -60,6 +60,20 @@ def test_every_figure_in_the_summary_comes_from_the_json(reports):
             assert figure in sources, f"{name}: {figure} in the Summary is not in the JSON"
         shown = re.sub(r"\\(.)", r"\1", summary.replace("\n", " "))  # log text in it is Markdown-escaped
         assert doc["summary"] in shown
+
+
+def test_every_finding_has_one_value_per_figure_in_md_html_and_json(reports):
+    """A finding's figures are the same wherever they appear: the JSON carries the Report's title and stats
+    unchanged, and every number of every title is in the Markdown and the HTML."""
+    for name, report in reports.items():
+        doc = json.loads(render(report, "json"))
+        assert [f["rule_id"] for f in doc["findings"]] == [f.rule_id for f in report.findings], name
+        md, html = render(report, "md"), render(report, "html")
+        for finding, as_json in zip(report.findings, doc["findings"], strict=True):
+            assert as_json["title"] == finding.title, name
+            assert as_json["stats"] == json.loads(json.dumps(dict(finding.stats), default=str)), (name, finding.rule_id)
+            for figure in re.findall(r"\d[\d,]*(?:\.\d+)?", finding.title):
+                assert figure in md and figure in html, f"{name} {finding.rule_id}: {figure} missing"
 
 
 def test_json_keeps_everything_the_body_moved_out(reports):
