@@ -12,9 +12,9 @@ from postmortem.model import Finding, Report
 
 
 def causes(report: Report) -> dict[str, list[tuple[int, Finding]]]:
-    """Findings (with their index, for anchors) grouped as trigger / amplifiers / impact, as the
+    """Findings (with their index, for anchors) grouped as trigger / amplifiers / impact / risks, as the
     analysis grouped them (`Report.causes`, from each rule's role)."""
-    groups: dict[str, list[tuple[int, Finding]]] = {"trigger": [], "amplifiers": [], "impact": []}
+    groups: dict[str, list[tuple[int, Finding]]] = {"trigger": [], "amplifiers": [], "impact": [], "risks": []}
     for group, indices in report.causes:
         groups.setdefault(group, []).extend((i, report.findings[i]) for i in indices)
     return groups

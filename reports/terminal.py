@@ -39,6 +39,9 @@ def terminal_summary(report: Report, written: str, width: int = 100, colour: boo
         lines += wrap(f"{trig[0].rule_id} {trig[0].name}: {trig[0].title}", "Trigger: ")[:2]
     if amps:
         lines += wrap(", ".join(f"{f.rule_id} {f.name}" for f in amps), "Amplified by: ")[:2]
+    risks = [report.findings[i] for g, idx in report.causes if g == "risks" for i in idx]
+    if risks:
+        lines += wrap(", ".join(f"{f.rule_id} {f.name}" for f in risks), "Risks (did not act): ")[:2]
     hits = user_facing(report)
     if hits:
         lines += wrap("; ".join(f"{k} ×{n} on {h} hosts" for k, n, h in hits[:3]), "Impact: ")[:2]

@@ -73,6 +73,7 @@ def test_a_storm_is_found_with_its_amplification_at_every_size(name):
     measured = facts(name)["connections_accepted"]["server_log_accepted_lines"]
     assert s["attempts"] <= measured
     assert "reconnect storm" in report.summary and f"{s['amplification']}x" in report.summary
+    assert "PM101" in report.chain("amplifiers") and not report.chain("risks")
 
 
 def test_the_dotnet_storm_seen_only_in_metrics_and_client_logs_is_found():
@@ -104,6 +105,9 @@ def test_a_client_per_request_is_found_from_how_long_connections_live(name):
     assert "connected_clients metric" in s["turnover_basis"] and "`Accepted`" in s["turnover_basis"]
     assert per_request.evidence  # the lines the rate was read from
     assert "PM101" not in rules(report)  # the same turnover after the restart is no storm
+    # nothing was amplified: the configuration is a risk the outage exposed, not why it did not recover
+    assert report.chain("risks") == ("PM403",) and not report.chain("amplifiers")
+    assert "Nothing amplified it" in report.summary and "amplified by" not in report.summary
 
 
 @pytest.mark.parametrize("name", [_param(n) for n in POOLED])

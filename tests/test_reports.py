@@ -270,7 +270,8 @@ def test_action_items_are_grouped():
     kinds = [a["kind"] for a in js["action_items"]]
     assert kinds == sorted(kinds, key=["prevent", "mitigate", "process"].index)
     assert {"prevent", "mitigate", "process"} <= set(kinds)
-    assert js["story"] == {"trigger": ["PM100"], "amplifiers": ["PM101", "PM404", "PM202"], "impact": ["PM103"]}
+    assert js["story"] == {"trigger": ["PM100"], "amplifiers": ["PM101", "PM404", "PM202"], "impact": ["PM103"],
+                           "risks": []}
 
 
 def test_root_causes_are_laid_out_as_the_report_grouped_them():
@@ -279,7 +280,7 @@ def test_root_causes_are_laid_out_as_the_report_grouped_them():
 
     r = dataclasses.replace(build_report(), causes=(("trigger", (0, 1)), ("amplifiers", ()), ("impact", (4,))))
     assert json.loads(render(r, "json"))["story"] == {"trigger": ["PM103", "PM100"], "amplifiers": [],
-                                                      "impact": ["PM202"]}
+                                                      "impact": ["PM202"], "risks": []}
     md = render(r, "md")
     causes_md = md.split("## Root cause and trigger", 1)[1].split("## Resolution", 1)[0]
     assert "did not recover" not in causes_md and causes_md.index("PM103") < causes_md.index("PM100")

@@ -18,8 +18,22 @@ from dataclasses import dataclass
 from postmortem.analysis.detectors.base import Detector, at_time
 from postmortem.model import Finding, Role
 
-# Report groups of the causal chain, in reading order, and the role each shows.
+# Report groups of the causal chain, in reading order, and the role each shows. A configuration that is
+# known to amplify (a rule with `config_cause`) is an amplifier only when something was amplified: a
+# behaviour rule (storm, retry storm) or a consequence fired; otherwise it is a risk the outage exposed.
 GROUPS = (("trigger", Role.TRIGGER), ("amplifiers", Role.AMPLIFIER), ("impact", Role.CONSEQUENCE))
+RISKS = "risks"
+
+
+def _amplified(present: Sequence[Detector]) -> bool:
+    return any((d.rule.role == Role.AMPLIFIER and not d.rule.config_cause) or d.rule.role == Role.CONSEQUENCE
+               for d in present)
+
+
+def _group_of(d: Detector, amplified: bool) -> str | None:
+    if d.rule.role == Role.AMPLIFIER and d.rule.config_cause and not amplified:
+        return RISKS
+    return next((group for group, role in GROUPS if role == d.rule.role), None)
 LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' errors leads the story
 
 
@@ -34,18 +48,23 @@ class Story:
 
 
 def causes(findings: Sequence[Finding], detectors: Sequence[Detector]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Finding indices per group (trigger / amplifiers / impact), from each rule's role, in the story's
-    order (the trigger that explains most of the clients' errors first, as the summary tells it);
-    data-quality findings belong to no group."""
+    """Finding indices per group (trigger / amplifiers / impact, and risks: amplifying configurations when
+    nothing was amplified), from each rule's role, in the story's order (the trigger that explains most of
+    the clients' errors first, as the summary tells it); data-quality findings belong to no group."""
     first: dict[str, Finding] = {}
     for f in findings:
         first.setdefault(f.rule_id, f)
-    order = {d.rule.rule_id: n for n, d in enumerate(_lead_first([d for d in detectors if d.rule.rule_id in first],
-                                                                   first))}
-    role_of = {d.rule.rule_id: d.rule.role for d in detectors}
-    return tuple((group, tuple(sorted((i for i, f in enumerate(findings) if role_of.get(f.rule_id) == role),
-                                      key=lambda i: order[findings[i].rule_id])))
-                 for group, role in GROUPS)
+    present = _lead_first([d for d in detectors if d.rule.rule_id in first], first)
+    order = {d.rule.rule_id: n for n, d in enumerate(present)}
+    amplified = _amplified(present)
+    group_of = {d.rule.rule_id: _group_of(d, amplified) for d in detectors}
+    out = []
+    for group in (*(g for g, _ in GROUPS), RISKS):
+        idx = tuple(sorted((i for i, f in enumerate(findings) if group_of.get(f.rule_id) == group),
+                           key=lambda i: order[findings[i].rule_id]))
+        if group != RISKS or idx:
+            out.append((group, idx))
+    return tuple(out)
 
 
 def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> Story | None:
@@ -78,10 +97,15 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     own = [(d, d.sentence(first[d.rule.rule_id])) for d in present]
     told |= {d.rule.rule_id for d, s in own if s}
     named = [d for d in present if d.rule.role == Role.AMPLIFIER and d.rule.rule_id not in told and d.rule.phrase]
+    amplified = _amplified(present)
     if named:
-        lead = "It was amplified by " if sentences else "The clients were configured with "
-        sentences.append(lead + _join([d.rule.phrase for d in named]) + " ("
-                         + ", ".join(d.rule.rule_id for d in named) + ").")
+        said = _join([d.rule.phrase for d in named]) + " (" + ", ".join(d.rule.rule_id for d in named) + ")"
+        if not amplified:
+            sentences.append(f"Nothing amplified it, but the clients run with {said}, a known amplifier of "
+                             "reconnect storms.")
+        else:
+            sentences.append(("It was amplified by " if sentences else "The clients were configured with ")
+                             + said + ".")
     sentences += [s for _, s in own if s]
     rest = [d.rule.phrase for d in present
             if d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in told and d.rule.phrase]
