@@ -74,7 +74,7 @@ def recommended(recs: tuple[Recommendation, ...], inc: Incident) -> list[tuple[s
                          label=("+ " if out else "") + f"pool cap {cap.group(1)} per pod")
         out.append((policy.label, policy, None))
     limit = re.search(r"^maxclients\s+(\d+)", code, flags=re.M)
-    if limit:
+    if limit and float(limit.group(1)) != inc.maxclients:  # the limit the server already had changes nothing
         policy = replace(policy, label=("+ " if out else "") + f"maxclients {limit.group(1)}")
         out.append((policy.label, policy, float(limit.group(1))))
     return out
