@@ -10,7 +10,7 @@ from dataclasses import replace
 import polars as pl
 
 from postmortem.analysis.replay.inputs import Incident, measure
-from postmortem.analysis.replay.model import HOLDS_S, Outcome, simulate
+from postmortem.analysis.replay.model import HOLDS_S, Outcome, ensemble, simulate
 from postmortem.analysis.replay.policy import Policy, from_backoff, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
@@ -37,23 +37,36 @@ def _miss(out: Outcome, inc: Incident) -> float:
 
 def calibrate(inc: Incident) -> tuple[float, Outcome, bool]:
     """The hold time (the one input the logs do not give) that replays the observed policy best, the
-    replay, and whether it is within the tolerance."""
-    best: tuple[float, float, Outcome] | None = None
+    replay, and whether it is within the tolerance. The hold times are swept with one run each (the miss
+    falls then rises with the hold time: the sweep stops once it rose twice); the best is then replayed
+    with every seed (model.ensemble), and its neighbours too when that misses the tolerance."""
+    swept: list[tuple[float, int]] = []
     worse = 0
-    for hold in HOLDS_S:  # the miss falls then rises with the hold time: stop once it rose twice
-        out = simulate(inc, inc.policy, hold_s=hold)
-        miss = _miss(out, inc)
-        if best is None or miss < best[0]:
-            best, worse = (miss, hold, out), 0
-        else:
+    for i, hold in enumerate(HOLDS_S):
+        miss = _miss(simulate(inc, inc.policy, hold_s=hold), inc)
+        if swept and miss >= min(m for m, _ in swept):
             worse += 1
-            if worse == 2:
+        else:
+            worse = 0
+        swept.append((miss, i))
+        if worse == 2:
+            break
+    best = min(swept)[1]
+    tried: list[tuple[float, float, Outcome]] = []
+    for i in (best, best - 1, best + 1):
+        if 0 <= i < len(HOLDS_S):
+            out = ensemble(inc, inc.policy, hold_s=HOLDS_S[i])
+            tried.append((_miss(out, inc), HOLDS_S[i], out))
+            if _ok(out, inc):
                 break
-    _, hold, out = best
+    _, hold, out = min(tried, key=lambda x: x[0])
+    return hold, out, _ok(out, inc)
+
+
+def _ok(out: Outcome, inc: Incident) -> bool:
     obs = inc.observed
-    ok = _within(out.peak_attempts, obs.peak_attempts) and (
+    return _within(out.peak_attempts, obs.peak_attempts) and (
         obs.rejections is None or _within(out.rejections, obs.rejections))
-    return hold, out, ok
 
 
 def recommended(recs: tuple[Recommendation, ...], inc: Incident) -> list[tuple[str, Policy, float | None]]:
@@ -119,7 +132,7 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
     predicted = recommended(recs, inc)
     for label, policy, limit in predicted:
-        out = simulate(inc, policy, maxclients=limit, hold_s=hold)
+        out = ensemble(inc, policy, maxclients=limit, hold_s=hold)
         rows.append(_row(label, policy.describe(), out, limit if limit is not None else inc.maxclients))
     if predicted:
         chart.append(_series("predicted: " + predicted[-1][0].removeprefix("+ "), out))
@@ -161,7 +174,7 @@ def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | Non
         policy = replace(policy, pool_cap=pool, pool_timeout=policy.pool_timeout or 2.0)
     given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
                          f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
-    out = simulate(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
+    out = ensemble(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
     rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
                      maxclients if maxclients is not None else inc.maxclients))
     chart.append(_series("predicted", out))
