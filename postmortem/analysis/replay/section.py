@@ -11,7 +11,7 @@ import polars as pl
 
 from postmortem.analysis.replay.inputs import Incident, measure
 from postmortem.analysis.replay.model import HOLDS_S, Outcome, ensemble, simulate
-from postmortem.analysis.replay.policy import Policy, from_backoff, parse_retry_spec
+from postmortem.analysis.replay.policy import Policy, from_backoff, parse_breaker_spec, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
 
@@ -125,10 +125,7 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
     inc, hold, replay, ok, rows, chart, inputs = base
     obs = inc.observed
     if not ok:
-        verdict = ("The replay of the observed policy did not reproduce the incident within the tolerance "
-                   f"(peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
-                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): the logs give too little evidence "
-                   "for a prediction, so none is shown.")
+        verdict = f"Not calibrated: {missed(replay, inc)}, so no prediction is shown."
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
     predicted = recommended(recs, inc)
     for label, policy, limit in predicted:
@@ -141,6 +138,26 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
                f"{_num(obs.rejections)}), within the tolerance."
                + ("" if predicted else " The report recommends no client configuration to replay."))
     return WhatIf(True, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+
+
+def missed(out: Outcome, inc: Incident) -> str:
+    """Which observed figure the replay of the observed policy did not reproduce, and by how much."""
+    obs = inc.observed
+    parts = []
+    if not _within(out.peak_attempts, obs.peak_attempts):
+        parts.append(f"peak attempts/s replayed {out.peak_attempts:.0f} vs {obs.peak_attempts:.0f} observed"
+                     + _factor(out.peak_attempts, obs.peak_attempts))
+    if obs.rejections is not None and not _within(out.rejections, obs.rejections):
+        parts.append(f"rejections replayed {out.rejections:.0f} vs {obs.rejections:.0f} observed"
+                     + _factor(out.rejections, obs.rejections))
+    what = " and ".join(parts) or "within the tolerance"
+    if inc.hang:
+        what += " (a hung server: how many new connections the clients queue while it is stopped is not modelled)"
+    return what + f", beyond the factor of {FACTOR:g}"
+
+
+def _factor(pred: float, obs: float) -> str:
+    return f" (x{pred / obs:.1f})" if pred > 0 and obs > 0 else ""
 
 
 def _num(value: float | None) -> str:
@@ -157,22 +174,23 @@ def whatif_section(events: pl.DataFrame, recs: tuple[Recommendation, ...], warni
 
 
 def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | None = None, pods: int | None = None,
-                 maxclients: float | None = None) -> WhatIf | None:
+                 maxclients: float | None = None, breaker: str | None = None) -> WhatIf | None:
     """`postmortem whatif`: the incident calibrated, then replayed with settings given on the command line
     (any left out stay as observed; `pods` is another fleet size, e.g. the one the HPA would reach)."""
     base = _calibrated(events)
     if base is None:
         return None
     inc, hold, replay, ok, rows, chart, inputs = base
-    obs = inc.observed
     if not ok:
-        verdict = (f"Not calibrated (peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
-                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): no prediction is made.")
+        verdict = f"Not calibrated: {missed(replay, inc)}, so no prediction is made."
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
     policy = parse_retry_spec(retry, inc.policy) if retry else inc.policy
     if pool:
         policy = replace(policy, pool_cap=pool, pool_timeout=policy.pool_timeout or 2.0)
+    if breaker:
+        policy = parse_breaker_spec(breaker, policy)
     given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
+                         f"--breaker {breaker}" if breaker else "",
                          f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
     out = ensemble(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
     rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
