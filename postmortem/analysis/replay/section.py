@@ -150,10 +150,10 @@ def missed(out: Outcome, inc: Incident) -> str:
     if obs.rejections is not None and not _within(out.rejections, obs.rejections):
         parts.append(f"rejections replayed {out.rejections:.0f} vs {obs.rejections:.0f} observed"
                      + _factor(out.rejections, obs.rejections))
-    what = " and ".join(parts) or "within the tolerance"
+    what = (" and ".join(parts) or "within the tolerance") + f", beyond the factor of {FACTOR:g}"
     if inc.hang:
-        what += " (a hung server: how many new connections the clients queue while it is stopped is not modelled)"
-    return what + f", beyond the factor of {FACTOR:g}"
+        what += "; the server hung, and how many new connections the clients queue while it is stopped is not modelled"
+    return what
 
 
 def _factor(pred: float, obs: float) -> str:
