@@ -175,6 +175,13 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                     attempts[b] += order.size
                 rejections += failed.size
                 peak_conn = max(peak_conn, int(held.sum()))
+            if policy.backoff == "none" and (t < outage and not inc.hang or held.sum() >= limit):
+                # retried at once into the same refusal: the call's remaining tries fail in this instant
+                left = policy.retries - tries[failed]
+                if t >= outage:
+                    rejections += int(left.sum())
+                    attempts[b] += int(left.sum()) if inc.counts_accepts else 0
+                tries[failed] = policy.retries
             more = tries[failed] < policy.retries
             retry = failed[more]
             tries[retry] += 1
