@@ -294,19 +294,27 @@ def parse(paths, fmt, output, no_redact, tz, year, now, source_type):
 @click.option("--pool", type=click.IntRange(min=1), help="Connections per pod (a blocking pool cap).")
 @click.option("--pods", type=click.IntRange(min=1), help="Fleet size (default: the pods in the logs).")
 @click.option("--maxclients", type=click.IntRange(min=1), help="Server limit (default: the observed one).")
+@click.option("--breaker", help='Circuit breaker per pod: "5/30s" opens after 5 failed calls in a row for 30 s '
+              '(then one trial call); "none" removes one.')
 @click.option("-f", "--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @with_input_options
-def whatif(paths, retry, pool, pods, maxclients, fmt, tz, year, now, source_type):
+def whatif(paths, retry, pool, pods, maxclients, breaker, fmt, tz, year, now, source_type):
     """Replay the incident in PATHS with other client settings: calibrate on the observed policy, then predict."""
     import json
 
+    from postmortem.analysis.replay.policy import Policy, parse_breaker_spec, parse_retry_spec
     from postmortem.analysis.replay.section import try_settings
     from postmortem.input.ingest import ingest
     from reports.json_report import _whatif
 
+    try:  # the specs are checked before anything is read
+        parse_retry_spec(retry, Policy("check")) if retry else None
+        parse_breaker_spec(breaker, Policy("check")) if breaker else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     result = ingest(list(paths), _ingest_options(tz, year, now, source_type))
     try:
-        w = try_settings(result.events, retry, pool, pods, maxclients)
+        w = try_settings(result.events, retry, pool, pods, maxclients, breaker)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if w is None:

@@ -6,13 +6,14 @@ share it, so the three bodies say the same thing; everything else goes to the ap
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from postmortem.model import Report, Severity, TimelineRow, duration
 
 MAX_MOMENTS = 16  # the timeline keeps the moments that matter: two pages in all
 MAX_IMPACT_KINDS = 5
-MAX_ACTIONS = 10
+MAX_ACTIONS = 8
+MAX_AMPLIFIERS = 6  # each is also in the timeline and the lessons; the rest are in the appendix
 # A pod name's generated suffixes (deployment: -<replicaset hash>-<5 chars>; statefulset: -<ordinal>).
 _POD_SUFFIX = re.compile(r"-(?:[a-z0-9]{6,10}-[a-z0-9]{5}|[0-9]+)$")
 _SERVER_KINDS = ("redis.server.", "metric.")
@@ -72,8 +73,8 @@ def consequences(report: Report) -> list:
     return [report.findings[i] for group, idx in report.causes if group == "impact" for i in idx]
 
 
-def moments(report: Report) -> list[TimelineRow]:
-    """The timeline's key moments: every finding's start, the resolution, then the largest bursts, in time order."""
+def _picked(report: Report) -> list[TimelineRow]:
+    """Every finding's start, the resolution, then the largest bursts, in time order."""
     rows = list(report.merged_timeline)
     if len(rows) <= MAX_MOMENTS:
         return rows
@@ -84,12 +85,39 @@ def moments(report: Report) -> list[TimelineRow]:
     return [rows[i] for i in sorted(set(picked))]
 
 
+def moments(report: Report) -> list[TimelineRow]:
+    """The timeline's key moments, findings that start together on one row."""
+    return _same_moment_merged(_picked(report))
+
+
+def more_moments(report: Report) -> int:
+    """Timeline rows the body leaves to the appendix."""
+    return len(report.merged_timeline) - len(_picked(report))
+
+
+def _same_moment_merged(rows: list[TimelineRow]) -> list[TimelineRow]:
+    """Findings that start at the same instant as one row naming each (their titles are in Root cause),
+    with each one's first evidence."""
+    groups: list[list[TimelineRow]] = []
+    for row in rows:
+        if groups and row.source == "finding" == groups[-1][0].source and row.ts == groups[-1][0].ts:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return [g[0] if len(g) == 1 else replace(g[0], title="; ".join(_headline(r) for r in g),
+                                              evidence=tuple(r.evidence[0] for r in g if r.evidence))
+            for g in groups]
+
+
+def _headline(row: TimelineRow) -> str:
+    return row.title.split(":", 1)[0]
+
 
 def body(report: Report) -> dict:
     """What the two-page body shows besides the Report's own fields."""
     return {
         "status": status(report), "ending": ending(report), "user_facing": user_facing(report),
         "server_side": server_side(report), "consequences": consequences(report)[:5],
-        "moments": moments(report), "actions": report.action_items[:MAX_ACTIONS],
-        "more_actions": max(0, len(report.action_items) - MAX_ACTIONS),
+        "moments": moments(report), "more_moments": more_moments(report), "actions": report.action_items[:MAX_ACTIONS],
+        "max_amplifiers": MAX_AMPLIFIERS, "more_actions": max(0, len(report.action_items) - MAX_ACTIONS),
     }

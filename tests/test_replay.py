@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.analysis.replay.inputs import measure
 from postmortem.analysis.replay.model import rank_within, simulate
-from postmortem.analysis.replay.policy import Policy, parse_retry_spec
+from postmortem.analysis.replay.policy import Policy, parse_breaker_spec, parse_retry_spec
 from postmortem.analysis.replay.section import FACTOR, build, calibrate
+from postmortem.cli import main
+from reports.render import render
 
 REC = Path(__file__).parent / "data" / "recorded"
 PAIRS = [("pair-storm-8", "pair-healthy-8"), ("pair-storm-24", "pair-healthy-24")]
@@ -82,3 +85,84 @@ def test_policy_delays_and_ranks():
 
 def test_no_outage_no_section():
     assert measure(_events("eviction")) is None
+
+
+CALIBRATING = ["storm", "storm-16", "scaleout", "pair-storm-8", "pair-storm-24"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CALIBRATING)
+def test_every_storm_recording_calibrates_within_the_tolerance(name):
+    """The replay of the observed policy reproduces each recording's own peak attempts/s and rejections
+    (the rejections are the server's counter, as the facts measured them)."""
+    inc = measure(_events(name))
+    facts = _facts(name)
+    assert inc.observed.rejections == facts["rejected_connections"]["total"]
+    _, out, ok = calibrate(inc)
+    assert ok, name
+    assert 1 / FACTOR <= out.peak_attempts / inc.observed.peak_attempts <= FACTOR
+    assert 1 / FACTOR <= out.rejections / inc.observed.rejections <= FACTOR
+
+
+@pytest.mark.slow
+def test_arrivals_are_measured_on_the_pods_tick_and_late_pods_start_late():
+    """The recorder submits each pod's requests on a fixed tick (1 / rate) at a random phase; the scale-out
+    pods start during the incident: both are read from the logs, not assumed."""
+    storm = measure(_events("storm"))
+    assert storm.arrivals.interval == pytest.approx(1 / _facts("storm")["parameters"]["rate"], rel=0.05)
+    assert len(set(round(p, 3) for p in storm.arrivals.phases)) == storm.pods
+    out = measure(_events("scaleout"))
+    fleet = _facts("scaleout")["parameters"]["fleet"]
+    late = [s for s in out.arrivals.starts if s > 0]
+    assert len(late) == fleet["pods_at_end"] - fleet["pods_at_start"]
+    assert all(s > out.outage_s for s in late)  # the new processes started 1 s after the rescale
+
+
+@pytest.mark.slow
+def test_a_hung_server_is_replayed_with_the_logged_timeout_and_says_why_it_does_not_calibrate():
+    events = _events("hang-8")
+    inc = measure(events)
+    facts = _facts("hang-8")
+    assert inc.hang and inc.timeout_s == facts["parameters"]["socket_timeout"]
+    assert inc.observed.rejections == 0
+    w = build(events, ())
+    assert not w.calibrated and len(w.rows) == 2
+    assert "peak attempts/s replayed" in w.verdict and "the server hung" in w.verdict
+
+
+def test_breaker_spec_and_an_open_breaker_spares_redis():
+    base = Policy("x", retries=3)
+    assert parse_breaker_spec("5/30s", base).breaker_failures == 5
+    assert parse_breaker_spec("failures=2, open=500ms", base).breaker_open_s == 0.5
+    assert parse_breaker_spec("none", parse_breaker_spec("5/30s", base)).breaker_failures == 0
+    for bad in ("5", "0/3s", "x/3s"):
+        with pytest.raises(ValueError):
+            parse_breaker_spec(bad, base)
+    inc = measure(_events("pair-storm-8"))
+    plain = simulate(inc, inc.policy)
+    guarded = simulate(inc, parse_breaker_spec("2/1s", inc.policy))
+    assert sum(a for _, a in guarded.per_second) < sum(a for _, a in plain.per_second)
+
+
+def test_whatif_cli_breaker_option(tmp_path):
+    bad = CliRunner().invoke(main, ["whatif", str(tmp_path / "missing"), "--breaker", "3/"])
+    assert bad.exit_code == 2 and "breaker spec" in bad.output  # checked before anything is read
+    ok = CliRunner().invoke(main, ["whatif", str(REC / "pair-storm-8"), "--breaker", "3/2s", "-f", "json"])
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.output[ok.output.index("{"):])
+    assert doc["calibrated"] and doc["rows"][-1]["label"] == "--breaker 3/2s"
+    assert "breaker opens after 3 failed calls for 2 s" in doc["rows"][-1]["policy"]
+
+
+@pytest.mark.slow
+def test_the_what_if_table_and_chart_are_in_the_body():
+    report = analyze([str(REC / "storm")])[0]
+    md = render(report, "md", chart_folder="r_files")
+    body = md.split("\n## Appendix\n", 1)[0]
+    section = body.split("### What if", 1)[1].split("## Lessons", 1)[0]
+    assert "| replay of the observed policy |" in section and "](r_files/whatif.svg)" in section
+    assert "### Replay inputs" in md.split("\n## Appendix\n", 1)[1]
+    html = render(report, "html")
+    assert html.index('id="whatif"') < html.index('id="lessons"') < html.index('id="replay-inputs"')
+    assert "<svg" in html.split('id="whatif"', 1)[1].split('id="lessons"', 1)[0]
+    assert json.loads(render(report, "json"))["whatif"]["calibrated"]

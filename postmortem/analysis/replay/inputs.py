@@ -17,6 +17,7 @@ from postmortem.kinds import KINDS
 from postmortem.model import event_weight
 
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
+HUNG = "first and last client timeout (the server stopped answering)"
 FAILURE_KINDS = ("redis.connect_failed", "redis.max_clients")  # one row per failed call
 HORIZON_MIN, HORIZON_MAX = 3.0, 60.0  # seconds after the server is back that are compared
 _RETRY_IN = r"(?i)retrying in ([0-9]*\.?[0-9]+)\s*s"
@@ -36,6 +37,17 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Arrivals:
+    """When each pod's requests start, measured from the request starts its failure lines show."""
+
+    interval: float | None  # seconds between a pod's requests when they come on a fixed tick (None: random)
+    phases: tuple[float, ...]  # per pod, seconds after `down` modulo `interval` of its ticks
+    starts: tuple[float, ...]  # per pod, seconds after `down` when it started (0: it ran before the outage)
+    call_s: float = 0.0  # a failed call's own duration: each app retry comes this much after the logged delay
+    call_spread_s: float = 0.0  # its spread from call to call
+
+
+@dataclass(frozen=True)
 class Incident:
     """The replay's inputs, each measured from the events."""
 
@@ -44,6 +56,7 @@ class Incident:
     horizon_s: float  # seconds after `up` that are compared
     pods: int
     demand_per_pod: float  # requests per pod per second that needed Redis (chains started in the outage)
+    arrivals: Arrivals  # how requests arrive: on a fixed tick per pod (with its phase) or at random
     concurrency: float | None  # requests a pod runs at once at most (Little's law in the outage; None: unseen)
     maxclients: float | None
     policy: Policy  # the observed policy
@@ -52,6 +65,9 @@ class Incident:
     quiet: float  # attempts per second that count as calm
     observed: Observed
     notes: tuple[str, ...]  # how each input was measured
+    hang: bool = False  # the server stopped answering (tries time out) rather than refusing connections
+    timeout_s: float = 0.0  # the client's command timeout, how long a try waits on a hung server
+    held_before: float = 0.0  # connections each pod held before the outage (a hung server keeps them)
 
     @property
     def outage_s(self) -> float:
@@ -62,12 +78,22 @@ def _timed(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter(pl.col("ts").is_not_null())
 
 
+HANG_KINDS = ("redis.timeout",)  # a server that stops answering: calls time out instead of being refused
+
+
 def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
-    """The first outage: client unreachable failures, bounded by the server's shutdown and ready lines."""
-    fails = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES)
-                                  & pl.col("kind").is_in(KINDS.with_flag("unreachable"))).sort("ts")
+    """The first outage: client unreachable failures, bounded by the server's shutdown and ready lines;
+    without any, client timeouts on more than one pod (a hung server, `how` says so)."""
+    clients = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES))
+    fails = clients.filter(pl.col("kind").is_in(KINDS.with_flag("unreachable"))).sort("ts")
     if fails.height == 0:
-        return None
+        hung = clients.filter(pl.col("kind").is_in(HANG_KINDS)).sort("ts")
+        if hung.get_column("host").n_unique() < 2:
+            return None
+        ts = hung.get_column("ts")
+        gaps = ts.diff().dt.total_seconds().fill_null(0.0).to_list()
+        cut = next((i for i, g in enumerate(gaps) if g > 15), hung.height)
+        return ts.min(), ts[cut - 1], HUNG
     first = fails.get_column("ts").min()
     gaps = fails.get_column("ts").diff().dt.total_seconds().fill_null(0.0)
     cut = next((i for i, g in enumerate(gaps.to_list()) if g > 15), fails.height)
@@ -82,6 +108,28 @@ def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
     how = ("server shutdown and ready lines" if down.height and up.height
            else "first and last client failure")
     return t_down, max(t_up, t_down), how
+
+
+def _timeout(events: pl.DataFrame) -> tuple[float, str]:
+    """The command timeout the clients logged: redis-py `socket_timeout` (s), StackExchange.Redis
+    `syncTimeout` (ms); else StackExchange.Redis's default 5 s, said so."""
+    values = []
+    for c in _configs(events):
+        if _float(c.get("socket_timeout")):
+            values.append(_float(c.get("socket_timeout")))
+        elif _float(c.get("syncTimeout")):
+            values.append(_float(c.get("syncTimeout")) / 1000)
+    if values:
+        value = float(np.median(values))
+        return value, f"{value:g} s command timeout the clients logged"
+    return 5.0, "5 s command timeout (not logged: StackExchange.Redis's default syncTimeout)"
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value) if value is not None and float(value) > 0 else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _configs(events: pl.DataFrame) -> list[dict]:
@@ -116,7 +164,9 @@ def client_policy(events: pl.DataFrame, label: str) -> tuple[Policy, str]:
         policy = from_backoff(policy, backoff, args)
     if policy.pool_cap and "blocking" not in pool.lower():
         policy = replace(policy, pool_timeout=0.0)  # a plain capped pool raises at once
-    return policy, f"client configuration logged by {n} of {len(configs)} clients"
+    aborting = sum(1 for c in configs if str(c.get("abortConnect")).lower() == "true")
+    return policy, f"client configuration logged by {n} of {len(configs)} clients" + (
+        f" (abortConnect=true in {aborting}: not modelled, the replay keeps one client per pod)" if aborting else "")
 
 
 def _app_retry(fails: pl.DataFrame) -> tuple[float, int, str]:
@@ -153,6 +203,66 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int,
     starts = ts[ts <= span - 1.0]
     counts = np.searchsorted(ts, starts + 1.0, side="left") - np.arange(starts.size)
     return float(counts.max() if counts.size else 0) / pods
+
+
+TICK_SPREAD = 0.15  # a pod's gaps between request starts within this share of their median: a fixed tick
+
+
+def _call_duration(retries: pl.DataFrame, hosts: list[str], phases: tuple[float, ...], tick: float,
+                   down: datetime) -> tuple[float, float, str]:
+    """How long a failed call itself takes, from how far the n-th call of a request lags its pod's tick:
+    (n - 1) x (delay + call) after the start, so the lag grows by one call duration per retry."""
+    lags, steps = [], []
+    for host, phase in zip(hosts, phases, strict=True):
+        mine = retries.filter(pl.col("host") == host)
+        ts = np.array([(t - down).total_seconds() for t in mine.get_column("ts").to_list()])
+        lag = (ts - phase + tick / 2) % tick - tick / 2
+        lags.append(lag)
+        steps.append(mine.get_column("attempt").to_numpy() - 1)
+    lag, step = (np.concatenate(lags), np.concatenate(steps)) if lags else (np.zeros(0), np.zeros(0))
+    lag = lag - (np.median(lag[step == 0]) if (step == 0).any() else 0.0)
+    later = step > 0
+    if later.sum() < 10:
+        return 0.0, 0.0, ""
+    call = max(0.0, float(lag[later].sum() / step[later].sum()))
+    spread = float(np.sqrt(np.mean((lag[later] - step[later] * call) ** 2 / step[later])))
+    return call, spread, (f"; a failed call takes {call * 1000:.1f} ms (± {spread * 1000:.1f} ms) beyond its "
+                          f"delays (each retry of a request lags its pod's tick by that much more)")
+
+
+def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down: datetime,
+              retries: pl.DataFrame | None = None) -> tuple[Arrivals, str]:
+    """Fixed-tick or random request arrivals per pod, and the pods that started during the incident (their
+    first line is a client configuration line, i.e. the process started, after the outage began)."""
+    begun = []
+    for host in hosts:
+        mine = client.filter(pl.col("host") == host).sort("ts")
+        first = mine.row(0, named=True) if mine.height else None
+        late = first is not None and first["kind"] == "redis.config" and first["ts"] > down
+        begun.append((first["ts"] - down).total_seconds() if late else 0.0)
+    late_note = (f"; {sum(1 for b in begun if b > 0)} pods started during the incident (their client configuration "
+                 f"line), the first {min(b for b in begun if b > 0):.1f} s after the outage began"
+                 if any(b > 0 for b in begun) else "")
+    gaps, offsets = [], []
+    for host in hosts:
+        ts = np.sort(np.array([(t - down).total_seconds() for t in
+                               starts.filter(pl.col("host") == host).get_column("ts").to_list()]))
+        gaps.append(np.diff(ts))
+        offsets.append(ts)
+    every = np.concatenate(gaps) if gaps else np.zeros(0)
+    if every.size >= 4 * max(len(hosts), 1) and np.median(every) > 0:
+        tick = float(np.median(every))
+        spread = float(np.median(np.abs(every - tick))) / tick
+        if spread <= TICK_SPREAD:
+            angle = [np.angle(np.exp(2j * np.pi * ts / tick).mean()) if ts.size else 0.0 for ts in offsets]
+            phases = tuple(float((a / (2 * np.pi)) % 1.0 * tick) for a in angle)
+            call, spread_s, call_note = (_call_duration(retries, hosts, phases, tick, down)
+                                         if retries is not None else (0.0, 0.0, ""))
+            return (Arrivals(tick, phases, tuple(begun), call, spread_s),
+                    f"requests start on a fixed tick every {tick:g} s per pod (gaps within {spread:.0%} of it), "
+                    f"each pod at its own phase{call_note}{late_note}")
+    return (Arrivals(None, (0.0,) * len(hosts), tuple(begun)),
+            f"requests start at random (Poisson) times{late_note}")
 
 
 def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -204,23 +314,32 @@ def measure(events: pl.DataFrame) -> Incident | None:
     if found is None:
         return None
     down, up, how = found
+    hang = how == HUNG
+    policy, cfg_note = client_policy(events, "observed")
+    timeout, timeout_note = _timeout(events)
+    if hang:  # the first timed-out call was sent one timeout before it failed
+        down -= timedelta(seconds=timeout)
+    failure_kinds = FAILURE_KINDS + (HANG_KINDS if hang else ())
     client = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES))
-    fails = client.filter(pl.col("kind").is_in(FAILURE_KINDS) & (pl.col("ts") >= down))
-    pods = client.filter(pl.col("kind").is_in(FAILURE_KINDS)).get_column("host").drop_nulls().n_unique()
+    fails = client.filter(pl.col("kind").is_in(failure_kinds) & (pl.col("ts") >= down))
+    hosts = sorted(client.filter(pl.col("kind").is_in(failure_kinds)).get_column("host").drop_nulls().unique())
+    pods = len(hosts)
     if pods == 0:
         return None
-    policy, cfg_note = client_policy(events, "observed")
     app_delay, calls, app_note = _app_retry(fails)
     policy = replace(policy, app_interval=app_delay, app_attempts=calls)
     in_outage = fails.filter(pl.col("ts") <= up)
+    numbered = fails.with_columns(attempt=pl.col("message").str.extract(_ATTEMPT, 1).cast(pl.Int64, strict=False))
+    starts = numbered.filter(pl.col("attempt") == 1) if calls > 1 else fails
+    arrivals, arrivals_note = _arrivals(starts, client, hosts, down, numbered.filter(pl.col("attempt").is_not_null()))
+    running = max(1, sum(1 for b in arrivals.starts if b < (up - down).total_seconds()))  # pods in the outage
     if calls > 1:
-        starts = in_outage.filter(pl.col("message").str.extract(_ATTEMPT, 1) == "1")
-        demand = _rate_in_outage(starts, down, up, pods)
-        concurrency = _rate_in_outage(in_outage, down, up, pods, last=True) * app_delay
+        demand = _rate_in_outage(starts.filter(pl.col("ts") <= up), down, up, running)
+        concurrency = _rate_in_outage(in_outage, down, up, running, last=True) * app_delay
     else:
-        demand = _rate_in_outage(in_outage, down, up, pods)
+        demand = _rate_in_outage(in_outage, down, up, running)
         concurrency = None
-    attempts = _timed(events).filter(pl.col("kind").is_in(KINDS.with_flag("attempt")))
+    attempts = _timed(events).filter(pl.col("kind").is_in(KINDS.with_flag("attempt") + (HANG_KINDS if hang else ())))
     counts_accepts = attempts.filter(pl.col("kind") == "redis.server.client_accepted").height > 0
     counts_failures = fails.height > 0
     last_seen = attempts.get_column("ts").max() if attempts.height else up
@@ -239,16 +358,20 @@ def measure(events: pl.DataFrame) -> Incident | None:
         peak_attempts=max((a for _, a in series), default=0.0),
         peak_connections=float(cc.get_column("value").max()) if cc.height else None,
         rejections=rejected, recovery_s=recovery(series, up, quiet, end), per_second=tuple(series))
+    before_cc = _metric(events, "connected_clients").filter(pl.col("ts") < down)
+    held = float(before_cc.get_column("value")[-1]) / pods if before_cc.height else 0.0
     notes = (
         f"outage {down:%H:%M:%S.%f}"[:-3] + f" → {up:%H:%M:%S.%f}"[:-3] + f" UTC from the {how}",
         f"{pods} client pods; {demand:.1f} requests per pod per second needed Redis during the outage"
-        + (f", at most {concurrency:.1f} at once per pod" if concurrency else ""),
+        + (f", at most {concurrency:.1f} at once per pod" if concurrency else "") + f"; {arrivals_note}",
         f"{cfg_note}: {policy.describe()}", app_note,
         f"maxclients {maxclients_text(_maxclients(events))}; rejections from the {rej_note}",
         f"attempts counted as the logs count them: {'server `Accepted` lines + ' if counts_accepts else ''}"
         f"client failure lines; calm below {quiet:.0f}/s",
-    )
-    return Incident(down=down, up=up, horizon_s=horizon, pods=pods, demand_per_pod=demand,
+    ) + ((f"the server hung (no refusal): a try waits the {timeout_note} and fails; each pod keeps the "
+          f"{held:.1f} connections it held before (connected_clients before the outage)",) if hang else ())
+    return Incident(down=down, up=up, horizon_s=horizon, pods=pods, demand_per_pod=demand, arrivals=arrivals,
+                    hang=hang, timeout_s=timeout, held_before=held,
                     concurrency=concurrency, maxclients=_maxclients(events), policy=policy,
                     counts_accepts=counts_accepts, counts_failures=counts_failures, quiet=quiet,
                     observed=observed, notes=notes)

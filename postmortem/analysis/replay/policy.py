@@ -32,6 +32,8 @@ class Policy:
     app_attempts: int = 1  # calls per request (1: the app does not retry)
     pool_cap: int | None = None  # connections per pod (None: unbounded pool)
     pool_timeout: float = 2.0  # a capped pool's wait for a free connection
+    breaker_failures: int = 0  # failed calls in a row that open a pod's circuit breaker (0: no breaker)
+    breaker_open_s: float = 0.0  # how long it stays open before one trial call
 
     def delays(self, failures: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Client backoff before retry number `failures` (1-based), one per row, as redis-py computes it."""
@@ -60,7 +62,9 @@ class Policy:
         app = (f"app retries every {self.app_interval:g} s, {self.app_attempts} calls per request"
                if self.app_attempts > 1 else "no app retry")
         pool = f"pool cap {self.pool_cap}" if self.pool_cap else "unbounded pool"
-        return f"{self.retries} client retries, {shape}; {app}; {pool}"
+        extra = (f"; breaker opens after {self.breaker_failures} failed calls for {self.breaker_open_s:g} s"
+                 if self.breaker_failures else "")
+        return f"{self.retries} client retries, {shape}; {app}; {pool}{extra}"
 
 
 def _args(text: str) -> dict[str, float]:
@@ -100,3 +104,16 @@ def parse_retry_spec(spec: str, base: Policy) -> Policy:
     retries = int(values.get("retries", base.retries if base.retries else 3))
     return replace(base, label=f"--retry {spec.strip()}", backoff=kind, base=values.get("base", 0.0),
                    cap=values.get("cap", 0.0), jitter=jitter if kind != "none" else "none", retries=retries)
+
+
+def parse_breaker_spec(spec: str, base: Policy) -> Policy:
+    """`5/30s` or `failures=5, open=30s`: the breaker opens after 5 failed calls in a row for 30 s;
+    `none` removes it."""
+    if spec.strip().lower() == "none":
+        return replace(base, breaker_failures=0, breaker_open_s=0.0)
+    m = (re.fullmatch(r"\s*(\d+)\s*/\s*" + _NUM + r"\s*(ms|s)?\s*", spec)
+         or re.fullmatch(r"\s*failures\s*=\s*(\d+)\s*,\s*open\s*=\s*" + _NUM + r"\s*(ms|s)?\s*", spec, flags=re.I))
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"breaker spec {spec!r}: expected N/Ts (e.g. 5/30s), failures=N, open=Ts, or none")
+    open_s = float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
+    return replace(base, breaker_failures=int(m.group(1)), breaker_open_s=open_s)

@@ -10,8 +10,8 @@ from dataclasses import replace
 import polars as pl
 
 from postmortem.analysis.replay.inputs import Incident, measure
-from postmortem.analysis.replay.model import HOLDS_S, Outcome, simulate
-from postmortem.analysis.replay.policy import Policy, from_backoff, parse_retry_spec
+from postmortem.analysis.replay.model import HOLDS_S, Outcome, ensemble, simulate
+from postmortem.analysis.replay.policy import Policy, from_backoff, parse_breaker_spec, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
 
@@ -37,23 +37,36 @@ def _miss(out: Outcome, inc: Incident) -> float:
 
 def calibrate(inc: Incident) -> tuple[float, Outcome, bool]:
     """The hold time (the one input the logs do not give) that replays the observed policy best, the
-    replay, and whether it is within the tolerance."""
-    best: tuple[float, float, Outcome] | None = None
+    replay, and whether it is within the tolerance. The hold times are swept with one run each (the miss
+    falls then rises with the hold time: the sweep stops once it rose twice); the best is then replayed
+    with every seed (model.ensemble), and its neighbours too when that misses the tolerance."""
+    swept: list[tuple[float, int]] = []
     worse = 0
-    for hold in HOLDS_S:  # the miss falls then rises with the hold time: stop once it rose twice
-        out = simulate(inc, inc.policy, hold_s=hold)
-        miss = _miss(out, inc)
-        if best is None or miss < best[0]:
-            best, worse = (miss, hold, out), 0
-        else:
+    for i, hold in enumerate(HOLDS_S):
+        miss = _miss(simulate(inc, inc.policy, hold_s=hold), inc)
+        if swept and miss >= min(m for m, _ in swept):
             worse += 1
-            if worse == 2:
+        else:
+            worse = 0
+        swept.append((miss, i))
+        if worse == 2:
+            break
+    best = min(swept)[1]
+    tried: list[tuple[float, float, Outcome]] = []
+    for i in (best, best - 1, best + 1):
+        if 0 <= i < len(HOLDS_S):
+            out = ensemble(inc, inc.policy, hold_s=HOLDS_S[i])
+            tried.append((_miss(out, inc), HOLDS_S[i], out))
+            if _ok(out, inc):
                 break
-    _, hold, out = best
+    _, hold, out = min(tried, key=lambda x: x[0])
+    return hold, out, _ok(out, inc)
+
+
+def _ok(out: Outcome, inc: Incident) -> bool:
     obs = inc.observed
-    ok = _within(out.peak_attempts, obs.peak_attempts) and (
+    return _within(out.peak_attempts, obs.peak_attempts) and (
         obs.rejections is None or _within(out.rejections, obs.rejections))
-    return hold, out, ok
 
 
 def recommended(recs: tuple[Recommendation, ...], inc: Incident) -> list[tuple[str, Policy, float | None]]:
@@ -74,7 +87,7 @@ def recommended(recs: tuple[Recommendation, ...], inc: Incident) -> list[tuple[s
                          label=("+ " if out else "") + f"pool cap {cap.group(1)} per pod")
         out.append((policy.label, policy, None))
     limit = re.search(r"^maxclients\s+(\d+)", code, flags=re.M)
-    if limit:
+    if limit and float(limit.group(1)) != inc.maxclients:  # the limit the server already had changes nothing
         policy = replace(policy, label=("+ " if out else "") + f"maxclients {limit.group(1)}")
         out.append((policy.label, policy, float(limit.group(1))))
     return out
@@ -112,14 +125,11 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
     inc, hold, replay, ok, rows, chart, inputs = base
     obs = inc.observed
     if not ok:
-        verdict = ("The replay of the observed policy did not reproduce the incident within the tolerance "
-                   f"(peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
-                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): the logs give too little evidence "
-                   "for a prediction, so none is shown.")
+        verdict = f"Not calibrated: {missed(replay, inc)}, so no prediction is shown."
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
     predicted = recommended(recs, inc)
     for label, policy, limit in predicted:
-        out = simulate(inc, policy, maxclients=limit, hold_s=hold)
+        out = ensemble(inc, policy, maxclients=limit, hold_s=hold)
         rows.append(_row(label, policy.describe(), out, limit if limit is not None else inc.maxclients))
     if predicted:
         chart.append(_series("predicted: " + predicted[-1][0].removeprefix("+ "), out))
@@ -128,6 +138,26 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
                f"{_num(obs.rejections)}), within the tolerance."
                + ("" if predicted else " The report recommends no client configuration to replay."))
     return WhatIf(True, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+
+
+def missed(out: Outcome, inc: Incident) -> str:
+    """Which observed figure the replay of the observed policy did not reproduce, and by how much."""
+    obs = inc.observed
+    parts = []
+    if not _within(out.peak_attempts, obs.peak_attempts):
+        parts.append(f"peak attempts/s replayed {out.peak_attempts:.0f} vs {obs.peak_attempts:.0f} observed"
+                     + _factor(out.peak_attempts, obs.peak_attempts))
+    if obs.rejections is not None and not _within(out.rejections, obs.rejections):
+        parts.append(f"rejections replayed {out.rejections:.0f} vs {obs.rejections:.0f} observed"
+                     + _factor(out.rejections, obs.rejections))
+    what = (" and ".join(parts) or "within the tolerance") + f", beyond the factor of {FACTOR:g}"
+    if inc.hang:
+        what += "; the server hung, and how many new connections the clients queue while it is stopped is not modelled"
+    return what
+
+
+def _factor(pred: float, obs: float) -> str:
+    return f" (x{pred / obs:.1f})" if pred > 0 and obs > 0 else ""
 
 
 def _num(value: float | None) -> str:
@@ -144,24 +174,25 @@ def whatif_section(events: pl.DataFrame, recs: tuple[Recommendation, ...], warni
 
 
 def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | None = None, pods: int | None = None,
-                 maxclients: float | None = None) -> WhatIf | None:
+                 maxclients: float | None = None, breaker: str | None = None) -> WhatIf | None:
     """`postmortem whatif`: the incident calibrated, then replayed with settings given on the command line
     (any left out stay as observed; `pods` is another fleet size, e.g. the one the HPA would reach)."""
     base = _calibrated(events)
     if base is None:
         return None
     inc, hold, replay, ok, rows, chart, inputs = base
-    obs = inc.observed
     if not ok:
-        verdict = (f"Not calibrated (peak {replay.peak_attempts:.0f}/s vs {obs.peak_attempts:.0f}/s, rejections "
-                   f"{replay.rejections:.0f} vs {_num(obs.rejections)}): no prediction is made.")
+        verdict = f"Not calibrated: {missed(replay, inc)}, so no prediction is made."
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
     policy = parse_retry_spec(retry, inc.policy) if retry else inc.policy
     if pool:
         policy = replace(policy, pool_cap=pool, pool_timeout=policy.pool_timeout or 2.0)
+    if breaker:
+        policy = parse_breaker_spec(breaker, policy)
     given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
+                         f"--breaker {breaker}" if breaker else "",
                          f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
-    out = simulate(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
+    out = ensemble(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
     rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
                      maxclients if maxclients is not None else inc.maxclients))
     chart.append(_series("predicted", out))
