@@ -25,6 +25,9 @@ from parsers.exports import (
     LokiApiJson,
     LokiJsonl,
     LokiText,
+    SplunkCsv,
+    SplunkExportJson,
+    SplunkResultsJson,
 )
 from parsers.k8s import K8sEvents
 from parsers.metrics import (
@@ -75,6 +78,9 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     GcpLoggingYaml(),
     DatadogCsv(),
     DatadogApiJson(),
+    SplunkExportJson(),
+    SplunkResultsJson(),
+    SplunkCsv(),
     SlowlogFile(),
 )
 

@@ -223,6 +223,46 @@ def datadog_api_json(entries: list[Entry]) -> str:
     return json.dumps({"data": data, "links": {}, "meta": {"status": "done", "page": {}}}, ensure_ascii=False) + "\n"
 
 
+def _splunk_result(e: Entry) -> dict:
+    """An event as Splunk Connect for Kubernetes indexes it: node as `host`, pod fields, the log file as `source`."""
+    when = e.ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}+00:00"
+    return {"_raw": e.body, "_time": when, "container_name": e.container, "host": "ip-10-0-1-12.ec2.internal",
+            "index": "main", "linecount": str(e.body.count("\n") + 1), "namespace": NAMESPACE, "pod": e.pod,
+            "source": f"/var/log/containers/{e.pod}_{NAMESPACE}_{e.container}-{'0123456789abcdef' * 4}.log",
+            "sourcetype": f"kube:container:{e.container}", "splunk_server": "idx-1"}
+
+
+def splunk_export_json(entries: list[Entry]) -> str:
+    """search/jobs/export output_mode=json: newest first (Splunk's event order), the set's last row marked."""
+    rows = []
+    for k, e in enumerate(reversed(entries)):
+        row = {"preview": False, "offset": k, **({"lastrow": True} if k == len(entries) - 1 else {}),
+               "result": _splunk_result(e)}
+        rows.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return "".join(rows)
+
+
+def splunk_results_json(entries: list[Entry]) -> str:
+    doc = {"preview": False, "init_offset": 0, "messages": [],
+           "results": [_splunk_result(e) for e in reversed(entries)]}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _splunk_cell(value: str) -> str:
+    """Splunk's CSV writer quotes every value that is not plain letters and digits."""
+    return value if value.isalnum() and value.isascii() else '"' + value.replace('"', '""') + '"'
+
+
+def splunk_csv(entries: list[Entry]) -> str:
+    header = ["_raw", "_time", "container_name", "host", "index", "linecount", "namespace", "pod", "source",
+              "sourcetype", "splunk_server"]
+    lines = [",".join(_splunk_cell(h) for h in header)]
+    for e in reversed(entries):
+        r = _splunk_result(e)
+        lines.append(",".join(_splunk_cell(r[h]) for h in header))
+    return "\n".join(lines) + "\n"
+
+
 LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
     "loki_jsonl": ("storm.jsonl", loki_jsonl),
     "loki_logcli": ("storm-logcli.txt", loki_logcli),
@@ -239,6 +279,9 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = 
     "gcp_logging_yaml": ("storm-gcloud.yaml", gcp_logging_yaml),
     "datadog_csv": ("storm-datadog.csv", datadog_csv),
     "datadog_api_json": ("storm-datadog-api.json", datadog_api_json),
+    "splunk_export_json": ("storm-splunk-export.json", splunk_export_json),
+    "splunk_results_json": ("storm-splunk-results.json", splunk_results_json),
+    "splunk_csv": ("storm-splunk.csv", splunk_csv),
 }
 
 

@@ -7,6 +7,8 @@ from parsers.exports.datadog import DatadogApiJson, DatadogCsv
 from parsers.exports.elastic import ElasticdumpNdjson, ElasticSearchJson, KibanaCsv
 from parsers.exports.gcp import GcpLoggingJson, GcpLoggingYaml
 from parsers.exports.loki import GrafanaLogsJson, GrafanaLogsTxt, LokiApiJson, LokiJsonl, LokiText
+from parsers.exports.splunk import SplunkCsv, SplunkExportJson, SplunkResultsJson
 
 __all__ = ["CloudWatchEventsJson", "CloudWatchInsightsCsv", "CloudWatchInsightsJson", "DatadogApiJson", "DatadogCsv",
-           "GcpLoggingJson", "GcpLoggingYaml", "ElasticSearchJson", "ElasticdumpNdjson", "KibanaCsv", "GrafanaLogsJson", "GrafanaLogsTxt", "LokiApiJson", "LokiJsonl", "LokiText"]
+           "GcpLoggingJson", "GcpLoggingYaml", "ElasticSearchJson", "ElasticdumpNdjson", "KibanaCsv", "GrafanaLogsJson", "GrafanaLogsTxt", "LokiApiJson", "LokiJsonl", "LokiText",
+           "SplunkCsv", "SplunkExportJson", "SplunkResultsJson"]
