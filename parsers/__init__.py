@@ -10,6 +10,9 @@ from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
 from parsers.breakers import BreakerRecognizer
 from parsers.exports import (
+    AzureCliQueryJson,
+    AzureContainerLogCsv,
+    AzureLogAnalyticsApiJson,
     CloudWatchEventsJson,
     CloudWatchInsightsCsv,
     CloudWatchInsightsJson,
@@ -81,6 +84,9 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     SplunkExportJson(),
     SplunkResultsJson(),
     SplunkCsv(),
+    AzureCliQueryJson(),
+    AzureLogAnalyticsApiJson(),
+    AzureContainerLogCsv(),
     SlowlogFile(),
 )
 

@@ -4,6 +4,7 @@ an export is accounted, for random entries too."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -148,3 +149,79 @@ def test_a_text_csv_is_not_taken_for_metrics(tmp_path):
     assert res.unrecognized_lines == 2 and res.event_lines == 1 and res.problems  # said, never swallowed
     (info,) = ingest([str(tmp_path)]).inputs
     assert info.accounted() and info.parser.startswith("log")
+
+
+# --- Splunk and Azure Log Analytics: the platform fields each layout names the pod with ------------------
+
+_LINE = "2024-01-15 10:02:0{k},000 ERROR app - cache read failed: Error 111 connecting to redis:6379. Connection refused."
+
+
+def test_splunk_pod_from_otel_fields_or_the_log_path_before_the_node(tmp_path):
+    rows = [  # OTel collector fields; SCK's log path only; nothing but the node
+        {"_time": "2024-01-15T10:02:01.000+00:00", "_raw": _LINE.format(k=1), "host": "node-1", "k8s.pod.name": "api-1"},
+        {"_time": "2024-01-15T10:02:02.000+00:00", "_raw": _LINE.format(k=2), "host": "node-1",
+         "source": f"/var/log/containers/api-2_shop_api-{'ab' * 32}.log"},
+        {"_time": "2024-01-15T10:02:03.000+00:00", "_raw": _LINE.format(k=3), "host": "node-2",
+         "source": "/var/log/pods/shop_api-3_5f0c2d3e-1111-2222-3333-444455556666/api/0.log"},
+        {"_time": "2024-01-15T10:02:04.000+00:00", "_raw": _LINE.format(k=4), "host": "node-3"},
+    ]
+    text = "".join(json.dumps({"preview": False, "offset": k, "result": r}) + "\n" for k, r in enumerate(rows))
+    text += '{"preview":false,"lastrow":true}\n{"preview":false,"offset":4,"result":{"sourcetype":"x","count":"3"}}\n'
+    (tmp_path / "export.json").write_text(text, encoding="utf-8")
+    result = ingest([str(tmp_path / "export.json")])
+    (info,) = result.inputs
+    assert info.parser == "splunk_export_json" and info.accounted() and info.event_lines == 5
+    assert info.unrecognized_lines == 1  # a stats row is no log event: counted, never swallowed
+    ev = result.events.sort("ts")
+    assert ev.get_column("host").to_list() == ["api-1", "api-2", "api-3", "node-3"]
+    assert ev.get_column("kind").to_list() == ["redis.connect_failed"] * 4
+    assert str(ev.get_column("ts")[0]) == "2024-01-15 10:02:01+00:00"
+
+
+def test_a_splunk_stats_csv_is_not_taken_for_events():
+    head = '"_time",count\n"2024-01-15T10:02:00.000+00:00",3\n'
+    assert PARSERS["splunk_csv"].sniff(head) == 0.0
+
+
+def test_azure_containerlog_v1_csv_names_the_node_and_reads_utc_whatever_tz(tmp_path):
+    from postmortem.input.options import IngestOptions
+
+    text = PARSERS["azure_containerlog_csv"].samples[1].replace("2024-01-15 10:02:00,164 ERROR app.cache - ", "")
+    (tmp_path / "containerlog.csv").write_text(text, encoding="utf-8")
+    result = ingest([str(tmp_path)], IngestOptions(tz="America/New_York"))
+    (info,) = result.inputs
+    assert info.parser == "azure_containerlog_csv" and info.accounted() and info.unrecognized_lines == 0
+    (row,) = result.events.rows(named=True)
+    assert row["host"] == "aks-nodepool1-12345678-vmss000000" and row["kind"] == "redis.connect_failed"
+    assert str(row["ts"]) == "2024-01-15 10:02:00.164000+00:00"  # a line without its own time: the column says [UTC]
+
+
+def test_az_query_of_app_tables_reads_message_role_instance_and_exceptions():
+    rows = [
+        {"AppRoleInstance": "api-1", "Message": _LINE.format(k=1), "SeverityLevel": "3", "TableName": "PrimaryResult",
+         "TimeGenerated": "2024-01-15T10:02:01.000Z"},
+        {"AppRoleInstance": "api-2", "OuterMessage": "No connection is active/available to service this operation: GET k; "
+         "UnableToConnect on cache1:6380/Interactive, state: Connecting", "OuterType":
+         "StackExchange.Redis.RedisConnectionException", "ProblemId": "p", "TableName": "PrimaryResult",
+         "TimeGenerated": "2024-01-15T10:02:02.000Z"},
+    ]
+    text = json.dumps(rows, indent=2)
+    assert max(FILE_PARSERS, key=lambda p: p.sniff(text)).name == "azure_cli_query_json"
+    res = PARSERS["azure_cli_query_json"].parse(text, ParseContext(path="q.json"))
+    assert res.unrecognized_lines == 0 and res.event_lines == res.lines
+    ev = res.events.sort("ts")
+    assert ev.get_column("host").to_list() == ["api-1", "api-2"]
+    assert ev.get_column("kind").to_list() == ["redis.connect_failed", "redis.no_connection"]
+    assert ev.get_column("level").cast(pl.String).to_list()[0] == "error"
+
+
+def test_workspace_appexceptions_csv_reads_outer_message():
+    text = ("TimeGenerated [UTC],ProblemId,OuterType,OuterMessage,InnermostMessage,Details,AppRoleInstance\n"
+            '"1/15/2024, 10:02:00.164 AM",p,StackExchange.Redis.RedisConnectionException,"No connection is active/'
+            'available to service this operation: GET k; UnableToConnect on cache1:6380/Interactive, state: '
+            'Connecting",,"[]",api-1\n')
+    assert max(FILE_PARSERS, key=lambda p: p.sniff(text)).name == "appinsights_csv"
+    res = PARSERS["appinsights_csv"].parse(text, ParseContext(path="x.csv"))
+    (row,) = res.events.rows(named=True)
+    assert row["kind"] == "redis.no_connection" and row["host"] == "api-1"
+    assert row["message"].startswith("StackExchange.Redis.RedisConnectionException: No connection")

@@ -263,6 +263,45 @@ def splunk_csv(entries: list[Entry]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_AKS_NODE = "aks-nodepool1-12345678-vmss000000"
+
+
+def _azure_row(e: Entry) -> dict[str, str]:
+    """A ContainerLogV2 row as `az monitor log-analytics query` prints it (values as text)."""
+    return {"Computer": _AKS_NODE, "ContainerName": e.container, "LogLevel": e.level, "LogMessage": e.body,
+            "LogSource": "stderr" if e.level in ("warning", "error", "critical") else "stdout",
+            "PodName": e.pod, "PodNamespace": NAMESPACE, "TimeGenerated": _iso(e.ts, 3)}
+
+
+def azure_cli_query_json(entries: list[Entry]) -> str:
+    """`az monitor log-analytics query` of `ContainerLogV2 | order by TimeGenerated desc`."""
+    rows = [{**_azure_row(e), "TableName": "PrimaryResult"} for e in reversed(entries)]
+    return json.dumps(rows, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def azure_loganalytics_api_json(entries: list[Entry]) -> str:
+    names = ["TimeGenerated", "Computer", "PodName", "PodNamespace", "ContainerName", "LogLevel", "LogMessage",
+             "LogSource"]
+    types = {"TimeGenerated": "datetime", "LogMessage": "dynamic"}
+    rows = [[_azure_row(e)[n] for n in names] for e in reversed(entries)]
+    doc = {"tables": [{"name": "PrimaryResult", "columns": [{"name": n, "type": types.get(n, "string")} for n in names],
+                       "rows": rows}]}
+    return json.dumps(doc, ensure_ascii=False) + "\n"
+
+
+def _portal_time(ts: datetime) -> str:
+    hour = ts.hour % 12 or 12
+    return (f"{ts.month}/{ts.day}/{ts.year}, {hour}:{ts.strftime('%M:%S')}.{ts.microsecond // 1000:03d} "
+            f"{'AM' if ts.hour < 12 else 'PM'}")
+
+
+def azure_containerlog_csv(entries: list[Entry]) -> str:
+    """The portal's "Export to CSV (all columns)" of a ContainerLogV2 query."""
+    names = ["Computer", "ContainerName", "LogLevel", "LogMessage", "LogSource", "PodName", "PodNamespace"]
+    return _csv(["TimeGenerated [UTC]", *names],
+                [[_portal_time(e.ts), *(_azure_row(e)[n] for n in names)] for e in reversed(entries)])
+
+
 LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
     "loki_jsonl": ("storm.jsonl", loki_jsonl),
     "loki_logcli": ("storm-logcli.txt", loki_logcli),
@@ -282,6 +321,9 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = 
     "splunk_export_json": ("storm-splunk-export.json", splunk_export_json),
     "splunk_results_json": ("storm-splunk-results.json", splunk_results_json),
     "splunk_csv": ("storm-splunk.csv", splunk_csv),
+    "azure_cli_query_json": ("storm-az-query.json", azure_cli_query_json),
+    "azure_loganalytics_api_json": ("storm-loganalytics-api.json", azure_loganalytics_api_json),
+    "azure_containerlog_csv": ("storm-containerlogv2.csv", azure_containerlog_csv),
 }
 
 

@@ -69,6 +69,8 @@ def _row(line: int, span: int, r: dict) -> dict:
             "_source": text_of(r.get("source"))}
 
 
+_PREVIEW = re.compile(r'^\{\s*"preview"\s*:\s*(?:true|false)\b')
+_RESULT = re.compile(r'"result"\s*:\s*\{')
 _RAW_COLUMNS = {"_pod": pl.String, "_ns": pl.String, "_container": pl.String, "_host": pl.String, "_source": pl.String}
 
 
@@ -100,8 +102,8 @@ class SplunkExportJson:
 
     def sniff(self, head: str) -> float:
         lines = [ln for ln in head.lstrip("\ufeff").splitlines()[:5] if ln.strip()]
-        ok = sum(1 for ln in lines if ln.startswith('{"preview":') and ('"result":{' in ln or '"lastrow":' in ln))
-        return 0.9 if lines and ok >= max(1, len(lines) - 1) and any('"result":{' in ln for ln in lines) else 0.0
+        ok = sum(1 for ln in lines if _PREVIEW.match(ln) and (_RESULT.search(ln) or '"lastrow"' in ln))
+        return 0.9 if lines and ok >= max(1, len(lines) - 1) and any(_RESULT.search(ln) for ln in lines) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
         entries, lines = ndjson_entries(
@@ -126,7 +128,7 @@ class SplunkExportJson:
                 separator="/"),
         ).drop("_host", "_source")
         # search metadata lines (`{"preview":false,"lastrow":true}`, messages) are the export's own
-        meta = raw.str.contains(r'^\{"preview":(?:true|false)') & ~raw.str.contains('"result":', literal=True)
+        meta = raw.str.contains(_PREVIEW.pattern) & ~raw.str.contains(_RESULT.pattern)
         lines.covered |= meta.fill_null(False).to_numpy()
         return parse_entries(entries, lines, ctx, self.name)
 
