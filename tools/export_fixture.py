@@ -302,6 +302,15 @@ def azure_containerlog_csv(entries: list[Entry]) -> str:
                 [[_portal_time(e.ts), *(_azure_row(e)[n] for n in names)] for e in reversed(entries)])
 
 
+def apptraces_csv(entries: list[Entry]) -> str:
+    """The portal's CSV of an AppTraces query (workspace-based Application Insights): the pod as AppRoleInstance.
+    Only the application's traces are in Application Insights: the redis-server's log is not (see SERVER_APART)."""
+    severity = {"debug": "0", "info": "1", "warning": "2", "error": "3", "critical": "4"}
+    return _csv(["TimeGenerated [UTC]", "Message", "SeverityLevel", "AppRoleName", "AppRoleInstance"],
+                [[_portal_time(e.ts), e.body, severity.get(e.level, "1"), e.container, e.pod]
+                 for e in reversed(entries) if e.container != "redis"])
+
+
 LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
     "loki_jsonl": ("storm.jsonl", loki_jsonl),
     "loki_logcli": ("storm-logcli.txt", loki_logcli),
@@ -324,7 +333,12 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = 
     "azure_cli_query_json": ("storm-az-query.json", azure_cli_query_json),
     "azure_loganalytics_api_json": ("storm-loganalytics-api.json", azure_loganalytics_api_json),
     "azure_containerlog_csv": ("storm-containerlogv2.csv", azure_containerlog_csv),
+    "appinsights_csv": ("storm-apptraces.csv", apptraces_csv),
 }
+
+
+# Layouts that hold the application's logs only: the redis-server's own log is read beside them.
+SERVER_APART = frozenset({"appinsights_csv"})
 
 
 def convert(folder: Path, layout: str) -> dict[str, str]:
