@@ -83,6 +83,8 @@ class AppInsightsCsv:
         'GET k; UnableToConnect on cache1:6380/Interactive, state: Connecting",,,exception,api-1\n',
     )
 
+    streams_by: ClassVar[str] = "csv"  # rows may span lines (quoted): a big export is cut between rows
+
     def sniff(self, head: str) -> float:
         first = head.lstrip("\ufeff").split("\n", 1)[0].strip("\r")
         if not any(first.startswith(t) or first.startswith(f'"{t}"') for t in _TS_COLS):

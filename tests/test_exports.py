@@ -229,3 +229,84 @@ def test_workspace_appexceptions_csv_reads_outer_message():
     (row,) = res.events.rows(named=True)
     assert row["kind"] == "redis.no_connection" and row["host"] == "api-1"
     assert row["message"].startswith("StackExchange.Redis.RedisConnectionException: No connection")
+
+
+# --- big exports stream: JSON lines and CSV exports are parsed piece by piece, cut between entries ------
+
+STREAMED = sorted(name for name, p in PARSERS.items() if getattr(p, "streams_by", None) and name in LAYOUTS)
+
+
+def test_json_lines_and_csv_exports_stream():
+    assert {"loki_jsonl", "elasticdump_ndjson", "splunk_export_json", "kibana_csv", "splunk_csv",
+            "azure_containerlog_csv", "datadog_csv", "cloudwatch_insights_csv", "appinsights_csv"} <= set(STREAMED)
+
+
+def _streamed(monkeypatch, piece_chars: int, seen: list[int]) -> None:
+    """Stream files above 60 kB (the exports, not the server log beside them) in pieces of `piece_chars`."""
+    from postmortem.input import read_file as read_file_mod
+
+    real = read_file_mod.utf8_pieces
+
+    def counting(*args, **kwargs):
+        for piece in real(*args, **kwargs):
+            seen.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr(read_file_mod, "utf8_pieces", counting)
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 60_000)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", piece_chars)
+
+
+def _storm_paths(layout: str, storm_exports) -> list[str]:
+    paths = [str(storm_exports / export_fixture.LAYOUTS[layout][0]), str(STORM / "redis-exporter.prom")]
+    return paths + ([str(STORM / "redis-server.log")] if layout in export_fixture.SERVER_APART else [])
+
+
+@pytest.mark.parametrize("layout", STREAMED)
+def test_a_streamed_export_is_accounted_as_read_whole(layout, storm_exports, monkeypatch):
+    """Pieces of ~3 kB (multi-line quoted CSV rows and long JSON lines cross many cuts): every line
+    counted as when the file is read whole."""
+    paths = _storm_paths(layout, storm_exports)
+    whole = ingest(paths[:1]).inputs[0]
+    seen: list[int] = []
+    _streamed(monkeypatch, 3000, seen)
+    (streamed,) = ingest(paths[:1]).inputs
+    assert len(seen) > 20  # the export really was read in pieces
+    assert streamed.accounted() and not streamed.problems and streamed.parser == layout
+    for field in ("lines", "event_lines", "unrecognized_lines", "blank_lines"):
+        assert getattr(streamed, field) == getattr(whole, field), field
+
+
+def test_streamed_csv_events_cite_their_own_line(storm_exports, monkeypatch):
+    from postmortem.input import read_file as read_file_mod
+
+    path = storm_exports / export_fixture.LAYOUTS["splunk_csv"][0]
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 3000)
+    ev = ingest([str(path)]).events.filter(pl.col("kind") == "redis.connect_failed")
+    raw = path.read_text(encoding="utf-8").split("\n")
+    assert ev.height > 10
+    for line, host in ev.select("line", "host").rows():
+        assert raw[line - 1].startswith('"') and f'"{host}"' in raw[line - 1] or host in "\n".join(raw[line - 1:line + 40])
+
+
+def test_an_unclosed_csv_quote_never_grows_a_piece_without_bound(tmp_path, monkeypatch):
+    from postmortem.input import read_file as read_file_mod
+
+    rows = "".join(f'"2024-01-15T10:02:{k % 60:02d}.000+00:00",api-{k % 3},"line {k}"\n' for k in range(400))
+    text = '"_time",host,"_raw"\n' + '"2024-01-15T10:01:00.000+00:00",api-0,"broken\n' + rows
+    (tmp_path / "s.csv").write_text(text, encoding="utf-8")
+    sizes: list[int] = []
+    real = read_file_mod.utf8_pieces
+
+    def counting(*args, **kwargs):
+        for piece in real(*args, **kwargs):
+            sizes.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr(read_file_mod, "utf8_pieces", counting)
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 1000)
+    (info,) = ingest([str(tmp_path / "s.csv")]).inputs
+    assert info.parser == "splunk_csv" and info.accounted() and info.lines == 402
+    assert len(sizes) > 1 and max(sizes) <= 8 * 1000 + 200
