@@ -309,3 +309,27 @@ def test_an_unclosed_csv_quote_never_grows_a_piece_without_bound(tmp_path, monke
     (info,) = ingest([str(tmp_path / "s.csv")]).inputs
     assert info.parser == "splunk_csv" and info.accounted() and info.lines == 402
     assert len(sizes) > 1 and max(sizes) <= 9 * 1000 + 300  # 8 pieces, then one more read block at most
+
+
+_cell = st.text(alphabet=st.sampled_from(list('ab ,"\n')), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.lists(_cell, min_size=1, max_size=3), min_size=1, max_size=40),
+       size=st.integers(8, 200))
+def test_csv_pieces_join_to_the_file_and_end_between_rows(rows, size, tmp_path_factory):
+    """stream.utf8_pieces(cut="csv"): the pieces are the file, and every piece holds whole rows."""
+    import csv
+    import io
+
+    from postmortem.input.stream import utf8_pieces
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    text = buf.getvalue()
+    path = tmp_path_factory.mktemp("csv") / "x.csv"
+    path.write_bytes(text.encode("utf-8"))
+    problems: list[str] = []
+    pieces = list(utf8_pieces(str(path), len(text.encode()), size, 1 << 30, problems, "csv"))
+    assert "".join(pieces) == text and not problems
+    assert sum(len(list(csv.reader(io.StringIO(p, newline="")))) for p in pieces) == len(rows)
