@@ -99,7 +99,8 @@ def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[Fram
 
 def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | ParsedPiece] | None:
     """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
-    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format).
+    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format that
+    does not stream); a JSON-lines or CSV export is streamed by its parser (`_stream_export`).
 
     Raises OSError when the file cannot be read (the caller reports it)."""
     with open(f.real, "rb") as fh:
