@@ -10,6 +10,9 @@ from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
 from parsers.breakers import BreakerRecognizer
 from parsers.exports import (
+    AzureCliQueryJson,
+    AzureContainerLogCsv,
+    AzureLogAnalyticsApiJson,
     CloudWatchEventsJson,
     CloudWatchInsightsCsv,
     CloudWatchInsightsJson,
@@ -25,6 +28,9 @@ from parsers.exports import (
     LokiApiJson,
     LokiJsonl,
     LokiText,
+    SplunkCsv,
+    SplunkExportJson,
+    SplunkResultsJson,
 )
 from parsers.k8s import K8sEvents
 from parsers.metrics import (
@@ -75,6 +81,12 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     GcpLoggingYaml(),
     DatadogCsv(),
     DatadogApiJson(),
+    SplunkExportJson(),
+    SplunkResultsJson(),
+    SplunkCsv(),
+    AzureCliQueryJson(),
+    AzureLogAnalyticsApiJson(),
+    AzureContainerLogCsv(),
     SlowlogFile(),
 )
 

@@ -27,7 +27,7 @@ _MSG_COLS = ("message", "Message")
 _HOST_COLS = ("cloud_RoleInstance", "AppRoleInstance", "cloud_RoleName", "AppRoleName")
 _LEVEL_COLS = ("severityLevel", "SeverityLevel")
 _MARKERS = ("message", "Message", "outerMessage", "severityLevel", "SeverityLevel", "itemType", "ItemType",
-            "cloud_RoleInstance", "AppRoleInstance", "problemId", "details")
+            "cloud_RoleInstance", "AppRoleInstance", "problemId", "details", "ProblemId", "OuterMessage", "Details")
 _SEVERITY = {"0": "Verbose", "1": "Information", "2": "Warning", "3": "Error", "4": "Critical"}
 MAX_SAMPLES = 5
 
@@ -40,14 +40,17 @@ def _first(row: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _exception_text(row: dict[str, str]) -> str | None:
-    """Exceptions table: outer type and message, then inner messages found in `details`."""
+def exception_text(row: dict[str, str]) -> str | None:
+    """Exceptions table: outer type and message, then inner messages found in `details`.
+
+    Classic Application Insights names (`outerMessage`, `details`) and the workspace-based AppExceptions
+    table's (`OuterMessage`, `Details`, `InnermostMessage`; learn.microsoft.com, tables/appexceptions)."""
     parts: list[str] = []
-    outer = _first(row, ("outerMessage",))
+    outer = _first(row, ("outerMessage", "OuterMessage"))
     if outer:
-        outer_type = _first(row, ("outerType", "type"))
+        outer_type = _first(row, ("outerType", "type", "OuterType", "ExceptionType"))
         parts.append(f"{outer_type}: {outer}" if outer_type else outer)
-    details = row.get("details") or ""
+    details = row.get("details") or row.get("Details") or ""
     try:
         items = json.loads(details) if details.strip().startswith("[") else []
     except ValueError:
@@ -57,9 +60,9 @@ def _exception_text(row: dict[str, str]) -> str | None:
             line = f"{item.get('type', '')}: {item['message']}".lstrip(": ")
             if not any(item["message"] in p for p in parts):
                 parts.append(line)
-    inner = _first(row, ("innermostMessage",))
+    inner = _first(row, ("innermostMessage", "InnermostMessage"))
     if inner and not any(inner in p for p in parts):
-        inner_type = _first(row, ("innermostType",))
+        inner_type = _first(row, ("innermostType", "InnermostType"))
         parts.append(f"{inner_type}: {inner}" if inner_type else inner)
     return "\n".join(parts) or None
 
@@ -79,6 +82,8 @@ class AppInsightsCsv:
         "StackExchange.Redis.RedisConnectionException,\"No connection is active/available to service this operation: "
         'GET k; UnableToConnect on cache1:6380/Interactive, state: Connecting",,,exception,api-1\n',
     )
+
+    streams_by: ClassVar[str] = "csv"  # rows may span lines (quoted): a big export is cut between rows
 
     def sniff(self, head: str) -> float:
         first = head.lstrip("\ufeff").split("\n", 1)[0].strip("\r")
@@ -108,7 +113,7 @@ class AppInsightsCsv:
                     start += 1
                 n = end - start + 1
                 ts = _first(row, _TS_COLS)
-                msg = _first(row, _MSG_COLS) or _exception_text(row)
+                msg = _first(row, _MSG_COLS) or exception_text(row)
                 if msg is None and ts is None:
                     if all(not (v or "").strip() for v in row.values() if isinstance(v, str)):
                         blank += n

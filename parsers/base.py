@@ -66,6 +66,10 @@ class Recognizer(Protocol):
 
 
 class FileParser(Protocol):
+    """A whole-file format. Optional `streams_by: ClassVar[str]`: "line" (one entry per line, JSON lines)
+    or "csv" (a CSV with one header line): a big file is then parsed piece by piece as it is read,
+    cut between entries (postmortem/input/read_file.py), so memory does not grow with the file."""
+
     name: ClassVar[str]
     kinds: ClassVar[tuple[Kind, ...]]
     samples: ClassVar[tuple[str, ...]]

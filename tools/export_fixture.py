@@ -223,6 +223,94 @@ def datadog_api_json(entries: list[Entry]) -> str:
     return json.dumps({"data": data, "links": {}, "meta": {"status": "done", "page": {}}}, ensure_ascii=False) + "\n"
 
 
+def _splunk_result(e: Entry) -> dict:
+    """An event as Splunk Connect for Kubernetes indexes it: node as `host`, pod fields, the log file as `source`."""
+    when = e.ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}+00:00"
+    return {"_raw": e.body, "_time": when, "container_name": e.container, "host": "ip-10-0-1-12.ec2.internal",
+            "index": "main", "linecount": str(e.body.count("\n") + 1), "namespace": NAMESPACE, "pod": e.pod,
+            "source": f"/var/log/containers/{e.pod}_{NAMESPACE}_{e.container}-{'0123456789abcdef' * 4}.log",
+            "sourcetype": f"kube:container:{e.container}", "splunk_server": "idx-1"}
+
+
+def splunk_export_json(entries: list[Entry]) -> str:
+    """search/jobs/export output_mode=json: newest first (Splunk's event order), the set's last row marked."""
+    rows = []
+    for k, e in enumerate(reversed(entries)):
+        row = {"preview": False, "offset": k, **({"lastrow": True} if k == len(entries) - 1 else {}),
+               "result": _splunk_result(e)}
+        rows.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return "".join(rows)
+
+
+def splunk_results_json(entries: list[Entry]) -> str:
+    doc = {"preview": False, "init_offset": 0, "messages": [],
+           "results": [_splunk_result(e) for e in reversed(entries)]}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _splunk_cell(value: str) -> str:
+    """Splunk's CSV writer quotes every value that is not plain letters and digits."""
+    return value if value.isalnum() and value.isascii() else '"' + value.replace('"', '""') + '"'
+
+
+def splunk_csv(entries: list[Entry]) -> str:
+    header = ["_raw", "_time", "container_name", "host", "index", "linecount", "namespace", "pod", "source",
+              "sourcetype", "splunk_server"]
+    lines = [",".join(_splunk_cell(h) for h in header)]
+    for e in reversed(entries):
+        r = _splunk_result(e)
+        lines.append(",".join(_splunk_cell(r[h]) for h in header))
+    return "\n".join(lines) + "\n"
+
+
+_AKS_NODE = "aks-nodepool1-12345678-vmss000000"
+
+
+def _azure_row(e: Entry) -> dict[str, str]:
+    """A ContainerLogV2 row as `az monitor log-analytics query` prints it (values as text)."""
+    return {"Computer": _AKS_NODE, "ContainerName": e.container, "LogLevel": e.level, "LogMessage": e.body,
+            "LogSource": "stderr" if e.level in ("warning", "error", "critical") else "stdout",
+            "PodName": e.pod, "PodNamespace": NAMESPACE, "TimeGenerated": _iso(e.ts, 3)}
+
+
+def azure_cli_query_json(entries: list[Entry]) -> str:
+    """`az monitor log-analytics query` of `ContainerLogV2 | order by TimeGenerated desc`."""
+    rows = [{**_azure_row(e), "TableName": "PrimaryResult"} for e in reversed(entries)]
+    return json.dumps(rows, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def azure_loganalytics_api_json(entries: list[Entry]) -> str:
+    names = ["TimeGenerated", "Computer", "PodName", "PodNamespace", "ContainerName", "LogLevel", "LogMessage",
+             "LogSource"]
+    types = {"TimeGenerated": "datetime", "LogMessage": "dynamic"}
+    rows = [[_azure_row(e)[n] for n in names] for e in reversed(entries)]
+    doc = {"tables": [{"name": "PrimaryResult", "columns": [{"name": n, "type": types.get(n, "string")} for n in names],
+                       "rows": rows}]}
+    return json.dumps(doc, ensure_ascii=False) + "\n"
+
+
+def _portal_time(ts: datetime) -> str:
+    hour = ts.hour % 12 or 12
+    return (f"{ts.month}/{ts.day}/{ts.year}, {hour}:{ts.strftime('%M:%S')}.{ts.microsecond // 1000:03d} "
+            f"{'AM' if ts.hour < 12 else 'PM'}")
+
+
+def azure_containerlog_csv(entries: list[Entry]) -> str:
+    """The portal's "Export to CSV (all columns)" of a ContainerLogV2 query."""
+    names = ["Computer", "ContainerName", "LogLevel", "LogMessage", "LogSource", "PodName", "PodNamespace"]
+    return _csv(["TimeGenerated [UTC]", *names],
+                [[_portal_time(e.ts), *(_azure_row(e)[n] for n in names)] for e in reversed(entries)])
+
+
+def apptraces_csv(entries: list[Entry]) -> str:
+    """The portal's CSV of an AppTraces query (workspace-based Application Insights): the pod as AppRoleInstance.
+    Only the application's traces are in Application Insights: the redis-server's log is not (see SERVER_APART)."""
+    severity = {"debug": "0", "info": "1", "warning": "2", "error": "3", "critical": "4"}
+    return _csv(["TimeGenerated [UTC]", "Message", "SeverityLevel", "AppRoleName", "AppRoleInstance"],
+                [[_portal_time(e.ts), e.body, severity.get(e.level, "1"), e.container, e.pod]
+                 for e in reversed(entries) if e.container != "redis"])
+
+
 LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = {
     "loki_jsonl": ("storm.jsonl", loki_jsonl),
     "loki_logcli": ("storm-logcli.txt", loki_logcli),
@@ -239,7 +327,18 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[Entry]], str | dict[str, str]]]] = 
     "gcp_logging_yaml": ("storm-gcloud.yaml", gcp_logging_yaml),
     "datadog_csv": ("storm-datadog.csv", datadog_csv),
     "datadog_api_json": ("storm-datadog-api.json", datadog_api_json),
+    "splunk_export_json": ("storm-splunk-export.json", splunk_export_json),
+    "splunk_results_json": ("storm-splunk-results.json", splunk_results_json),
+    "splunk_csv": ("storm-splunk.csv", splunk_csv),
+    "azure_cli_query_json": ("storm-az-query.json", azure_cli_query_json),
+    "azure_loganalytics_api_json": ("storm-loganalytics-api.json", azure_loganalytics_api_json),
+    "azure_containerlog_csv": ("storm-containerlogv2.csv", azure_containerlog_csv),
+    "appinsights_csv": ("storm-apptraces.csv", apptraces_csv),
 }
+
+
+# Layouts that hold the application's logs only: the redis-server's own log is read beside them.
+SERVER_APART = frozenset({"appinsights_csv"})
 
 
 def convert(folder: Path, layout: str) -> dict[str, str]:

@@ -121,6 +121,8 @@ class CloudWatchInsightsCsv:
         'read failed after 8 attempts: max number of clients reached",worker-5c8f7b-d15yn\n',
     )
 
+    streams_by: ClassVar[str] = "csv"  # rows may span lines (quoted): a big export is cut between rows
+
     def sniff(self, head: str) -> float:
         return 0.9 if csvlog.has_columns(head, ("@timestamp",), ("@message",)) else 0.0
 

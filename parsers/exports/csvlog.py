@@ -66,5 +66,10 @@ def has_columns(head: str, *groups: tuple[str, ...]) -> bool:
     return all(any(_key(n) in cols for n in g) for g in groups)
 
 
+def column(name: str) -> str:
+    """A header cell as the column's name: quotes and the portal's ` [UTC]` / ` [Local Time]` suffix dropped."""
+    return re.sub(r"\s*\[(?:utc|local time)\]$", "", name.strip().strip('"'), flags=re.IGNORECASE)
+
+
 def _key(name: str) -> str:
     return re.sub(r"\s*\[(?:utc|local time)\]$", "", name.strip().strip('"').lower())

@@ -47,6 +47,8 @@ class DatadogCsv:
         'ERROR app.cache - cache read failed after 8 attempts: max number of clients reached"\n',
     )
 
+    streams_by: ClassVar[str] = "csv"  # rows may span lines (quoted): a big export is cut between rows
+
     def sniff(self, head: str) -> float:
         return 0.9 if csvlog.has_columns(head, ("Date",), ("Message",), ("Host", "Service")) else 0.0
 

@@ -92,6 +92,8 @@ class ElasticdumpNdjson:
         'Connection refused."}}\n',
     )
 
+    streams_by: ClassVar[str] = "line"  # every line is one entry: a big export is read in pieces
+
     def sniff(self, head: str) -> float:
         lines = [ln for ln in head.splitlines()[:5] if ln.strip()]
         ok = sum(1 for ln in lines if ln.startswith('{"_index":') and '"_source":' in ln)
@@ -117,6 +119,8 @@ class KibanaCsv:
         '"Jan 15, 2024 @ 10:02:00.164","worker-5c8f7b-d15yn",shop,"2024-01-15 10:02:00,164 ERROR app.cache - '
         'cache read failed after 8 attempts: max number of clients reached"\n',
     )
+
+    streams_by: ClassVar[str] = "csv"  # rows may span lines (quoted): a big export is cut between rows
 
     def sniff(self, head: str) -> float:
         return 0.9 if csvlog.has_columns(head, ("@timestamp",), ("message", "log", "msg")) else 0.0

@@ -62,6 +62,8 @@ class LokiJsonl:
         '"timestamp":"2024-01-15T10:02:00.164000000Z"}\n',
     )
 
+    streams_by: ClassVar[str] = "line"  # every line is one entry: a big export is read in pieces
+
     def sniff(self, head: str) -> float:
         lines = _first_lines(head)
         if not lines:

@@ -1,6 +1,7 @@
 """Read one discovered file into pieces: decode it whole and hand it to its file parser or the line framer,
-or, for a big plain UTF-8 log, frame it piece by piece as it is read from disk (stream.py). Runs in a
-worker process too."""
+or, for a big plain UTF-8 log, frame it piece by piece as it is read from disk (stream.py); a big
+JSON-lines or CSV export (a file parser with `streams_by`) is parsed piece by piece the same way. Runs
+in a worker process too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from parsers import FileParse, ParseContext
+from parsers import FileParse, FileParser, ParseContext
 from postmortem.failures import RECOVERABLE
 from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.input.discover import Discovered
@@ -98,7 +99,8 @@ def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[Fram
 
 def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | ParsedPiece] | None:
     """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
-    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format).
+    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format that
+    does not stream); a JSON-lines or CSV export is streamed by its parser (`_stream_export`).
 
     Raises OSError when the file cannot be read (the caller reports it)."""
     with open(f.real, "rb") as fh:
@@ -107,8 +109,10 @@ def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator
             or b"\n" not in head or b"\x00" in head or decode_bytes(head).binary):
         return None
     ctx = parse_context(f, opts)
-    if choose_parser(head.decode("utf-8", "ignore"), f.path, opts) is not None:
-        return None
+    chosen = choose_parser(head.decode("utf-8", "ignore"), f.path, opts)
+    if chosen is not None:
+        cut = getattr(chosen, "streams_by", None)  # JSON-lines and CSV exports: entries never span a cut
+        return _stream_export(f, opts, info, chosen, cut) if cut in ("line", "csv") else None
     info.encoding = "utf-8"
 
     def pieces() -> Iterator[FramedLog | ParsedPiece]:
@@ -138,6 +142,51 @@ def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator
             yield framed
 
     return pieces()
+
+
+def _stream_export(f: Discovered, opts: IngestOptions, info: InputFile, parser: FileParser,
+                   cut: str) -> Iterator[ParsedPiece]:
+    """A big JSON-lines or CSV export parsed piece by piece as it is read, cut between its entries
+    (`cut`: "line" or "csv", stream.py); a CSV's later pieces are parsed under its header line."""
+    info.encoding = "utf-8"
+    ctx = parse_context(f, opts)
+
+    def pieces() -> Iterator[ParsedPiece]:
+        offset = 0  # lines of the file before this piece
+        header = ""
+        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, max(max_input_bytes(), f.size), info.problems, cut)
+        while True:
+            try:
+                piece = next(stream)
+            except StopIteration:
+                return
+            except OSError as exc:  # an I/O error part way: keep what was read, say where it stopped
+                info.problems.append(f"read error after {offset} lines ({exc.strerror or exc}): kept what was read")
+                return
+            under = bool(header)  # the piece is parsed with the header line put back above it
+            if cut == "csv" and not offset:
+                header = piece[:piece.find("\n") + 1]
+            text = header + piece if under else piece
+            try:
+                result = parser.parse(text, ctx)
+            except RECOVERABLE as exc:  # noqa: BLE001 - this piece is counted, the file goes on
+                result, under = all_unrecognized(piece, exc), False
+            yield ParsedPiece(_shifted(result, offset, under), parser.name)
+            offset += result.lines
+
+    return pieces()
+
+
+def _shifted(result: FileParse, offset: int, under_header: bool) -> FileParse:
+    """A piece's parse with its lines numbered in the whole file (and the repeated header line taken out)."""
+    lines = offset - 1 if under_header else offset
+    if under_header:
+        result.lines -= 1
+        result.event_lines -= 1
+    if lines:
+        result.events = result.events.with_columns(pl.col("line") + lines)
+        result.unrecognized_samples = [UnrecognizedSample(s.line + lines, s.text) for s in result.unrecognized_samples]
+    return result
 
 
 def parse_context(f: Discovered, opts: IngestOptions) -> ParseContext:

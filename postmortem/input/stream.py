@@ -80,26 +80,37 @@ def split_text(text: str, size: int) -> Iterator[str]:
     yield text[start:]
 
 
-def _boundary(buf: bytearray, start: int, eof: bool) -> int | None:
-    """End of the first piece of `buf` at or after `start`, or None when more bytes must be read."""
+def _boundary(buf: bytearray, start: int, eof: bool, cut: str = "record") -> int | None:
+    """End of the first piece of `buf` at or after `start`, or None when more bytes must be read.
+
+    `cut` says where a piece may end: "record" after a line the next line does not continue (logs),
+    "line" after any line (JSON lines: one entry per line), "csv" after a line that closes every quote
+    opened since the piece began (a quoted CSV cell may hold line breaks)."""
     pos = buf.find(b"\n", start)
+    quotes = buf.count(b'"', 0, pos) if cut == "csv" and pos != -1 else 0
     while pos != -1:
         nxt = pos + 1
-        if len(buf) - nxt < _LOOKAHEAD and not eof and buf.find(b"\n", nxt) == -1:
+        if cut == "record" and len(buf) - nxt < _LOOKAHEAD and not eof and buf.find(b"\n", nxt) == -1:
             return None  # the next line is not all here yet
         if nxt >= len(buf):
-            return len(buf)
-        if not continues(bytes(buf[nxt:nxt + _LOOKAHEAD]).decode("utf-8", "ignore"), 0):
+            return len(buf) if cut != "csv" or quotes % 2 == 0 or eof else None
+        if cut == "line" or (cut == "csv" and quotes % 2 == 0) or (
+                cut == "record" and not continues(bytes(buf[nxt:nxt + _LOOKAHEAD]).decode("utf-8", "ignore"), 0)):
             return nxt
         pos = buf.find(b"\n", nxt)
+        if cut == "csv" and pos != -1:
+            quotes += buf.count(b'"', nxt, pos)
     return len(buf) if eof else None
 
 
-def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: list[str]) -> Iterator[str]:
-    """The text of a plain UTF-8 file in pieces of about `size` bytes, cut between records.
+def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: list[str],
+                cut: str = "record") -> Iterator[str]:
+    """The text of a plain UTF-8 file in pieces of about `size` bytes, cut between records (`_boundary`).
 
     At most `limit` bytes are read (cut at a line break, as decode.py does); repairs, the cap and a
-    file that changed while read are appended to `problems` when the last piece has been given."""
+    file that changed while read are appended to `problems` when the last piece has been given. A CSV
+    quote left open for 8 pieces' worth of bytes is taken as broken: the piece ends at its last line
+    break, so memory stays bounded (the parser reports the rows it cannot read)."""
     repairs = Repairs()
     long_lines = _LongLines()
     read = given = 0
@@ -125,13 +136,15 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
                         del buf[nl + 1:]
             if not buf:
                 break
-            cut = _boundary(buf, min(size, len(buf)), eof) if len(buf) > size else (len(buf) if eof else None)
-            if cut is None:
+            end = _boundary(buf, min(size, len(buf)), eof, cut) if len(buf) > size else (len(buf) if eof else None)
+            if end is None and cut == "csv" and len(buf) > 8 * size:
+                end = buf.rfind(b"\n") + 1 or None
+            if end is None:
                 need = len(buf) + size  # one record longer than a piece: read on
                 continue
-            given += cut
-            yield repairs.clean(*utf8_text(buf[:cut]))
-            del buf[:cut]
+            given += end
+            yield repairs.clean(*utf8_text(buf[:end]))
+            del buf[:end]
             need = size + _LOOKAHEAD
         size_now = os.fstat(fh.fileno()).st_size
     problems.extend(repairs.problems())
