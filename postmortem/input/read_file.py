@@ -15,6 +15,7 @@ from parsers import FileParse, ParseContext
 from postmortem.failures import RECOVERABLE
 from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.input.discover import Discovered
+from postmortem.input.file_split import FileSpan
 from postmortem.input.log_text import FramedLog, all_unrecognized, frame_log_text, parse_log_guarded
 from postmortem.input.options import IngestOptions
 from postmortem.input.parser_choice import LOG_PARSER, SNIFF_BYTES, choose_parser
@@ -49,6 +50,8 @@ def read_file(f: Discovered, opts: IngestOptions) -> FileRead:
     """Decode one discovered file and parse it (file parser) or frame it (logs)."""
     info = InputFile(path=f.path, size_bytes=f.size)
     try:
+        if isinstance(f, FileSpan) and (streamed := _stream_log(f, opts, info, (f.start, f.stop), f.piece)):
+            return FileRead(info, streamed)
         if f.size > STREAM_MIN_BYTES and (streamed := _stream_log(f, opts, info)):
             return FileRead(info, streamed)
         decoded = read_decoded(f.real, f.size)
@@ -96,26 +99,34 @@ def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[Fram
         return [ParsedPiece(all_unrecognized(text, exc))]
 
 
-def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | ParsedPiece] | None:
-    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
-    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format).
-
-    Raises OSError when the file cannot be read (the caller reports it)."""
+def streamable(f: Discovered, opts: IngestOptions) -> bool:
+    """Whether a log can be framed piece by piece as it is read: plain UTF-8 text, no file parser's format
+    (not gzip, a BOM, UTF-16 or binary-looking). Raises OSError when the file cannot be read."""
     with open(f.real, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if (head[:2] == GZIP_MAGIC or head[:3] == b"\xef\xbb\xbf" or head[:2] in (b"\xff\xfe", b"\xfe\xff")
             or b"\n" not in head or b"\x00" in head or decode_bytes(head).binary):
+        return False
+    return choose_parser(head.decode("utf-8", "ignore"), f.path, opts) is None
+
+
+def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile,
+                span: tuple[int, int] | None = None, piece_bytes: int = 0) -> Iterator[FramedLog | ParsedPiece] | None:
+    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
+    the file needs the whole-text path (see `streamable`). With `span`, only those bytes of it (a worker's
+    share, postmortem/input/file_split.py): its line numbers count from the span's first line.
+
+    Raises OSError when the file cannot be read (the caller reports it)."""
+    if not streamable(f, opts):
         return None
     ctx = parse_context(f, opts)
-    if choose_parser(head.decode("utf-8", "ignore"), f.path, opts) is not None:
-        return None
     info.encoding = "utf-8"
 
     def pieces() -> Iterator[FramedLog | ParsedPiece]:
         offset = 0
         # memory does not grow with a streamed file: read it all (up to its listed size, if it grows)
         limit = max(max_input_bytes(), f.size)
-        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, limit, info.problems)
+        stream = utf8_pieces(f.real, f.size, piece_bytes or CHUNK_CHARS, limit, info.problems, span)
         while True:
             try:
                 piece = next(stream)
