@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-import numpy as np
 import polars as pl
 
 from postmortem.analysis.replay.policy import Policy, from_backoff
@@ -147,6 +146,8 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int,
     span = (up - down).total_seconds()
     if span < 1.0:
         return rows.height / pods / max(span, 0.5)
+    import numpy as np  # late: numpy loads only when there is an outage to replay (start-up)
+
     ts = np.sort(np.array([(t - down).total_seconds() for t in rows.get_column("ts").to_list()]))
     if last:
         return float(((ts >= span - 1.0) & (ts <= span)).sum()) / pods

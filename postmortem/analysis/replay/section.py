@@ -6,14 +6,17 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from postmortem.analysis.replay.inputs import Incident, measure
-from postmortem.analysis.replay.model import HOLDS_S, Outcome, simulate
 from postmortem.analysis.replay.policy import Policy, from_backoff, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
+
+if TYPE_CHECKING:
+    from postmortem.analysis.replay.model import Outcome
 
 FACTOR = 1.5  # calibration tolerance: replayed peak attempts/s and rejections within this factor
 TOLERANCE = (f"replayed peak attempts/s and rejections within a factor of {FACTOR:g} of the observed "
@@ -38,6 +41,9 @@ def _miss(out: Outcome, inc: Incident) -> float:
 def calibrate(inc: Incident) -> tuple[float, Outcome, bool]:
     """The hold time (the one input the logs do not give) that replays the observed policy best, the
     replay, and whether it is within the tolerance."""
+    # late: the model is numpy, loaded only when there is an outage to replay
+    from postmortem.analysis.replay.model import HOLDS_S, simulate
+
     best: tuple[float, float, Outcome] | None = None
     worse = 0
     for hold in HOLDS_S:  # the miss falls then rises with the hold time: stop once it rose twice
@@ -117,6 +123,8 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
                    f"{replay.rejections:.0f} vs {_num(obs.rejections)}): the logs give too little evidence "
                    "for a prediction, so none is shown.")
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+    from postmortem.analysis.replay.model import simulate
+
     predicted = recommended(recs, inc)
     for label, policy, limit in predicted:
         out = simulate(inc, policy, maxclients=limit, hold_s=hold)
@@ -161,6 +169,8 @@ def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | Non
         policy = replace(policy, pool_cap=pool, pool_timeout=policy.pool_timeout or 2.0)
     given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
                          f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
+    from postmortem.analysis.replay.model import simulate
+
     out = simulate(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
     rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
                      maxclients if maxclients is not None else inc.maxclients))
