@@ -98,3 +98,33 @@ def test_a_recognizer_keeps_its_lines_out_of_folding_by_declaring_keep_words(mon
     assert claimed() == [], "without the declaration the INFO line is folded into app.activity"
     monkeypatch.undo()
     noise.relevant_pattern.cache_clear()
+
+
+def _time_order_problems(tmp_path, lines: list[str]) -> list[str]:
+    from postmortem.input.ingest import ingest
+
+    log = tmp_path / "pods.log"
+    log.write_text("".join(line + "\n" for line in lines))
+    (info,) = ingest([str(log)]).inputs
+    return [p for p in info.problems if "out of time order" in p]
+
+
+def test_a_summarized_second_is_not_out_of_order_after_an_earlier_time_in_that_second(tmp_path):
+    """Pods interleaved in one exported file: a failure at .423 above the first noise line of another
+    pod at .500 in the same second. The activity row is dated by its second (floored), which is not
+    earlier than anything in that second: no warning (the dense benchmark printed one per piece)."""
+    lines = ["a | 2024-01-15 10:00:00,423 ERROR app.cart - redis.exceptions.ConnectionError: Error 111 "
+             "connecting to redis:6379. Connection refused.",
+             "b | 2024-01-15 10:00:00,500 INFO app.jobs - processed job 1 in 3 ms",
+             "b | 2024-01-15 10:00:01,100 INFO app.jobs - processed job 2 in 3 ms"]
+    assert _time_order_problems(tmp_path, lines) == []
+
+
+def test_a_summarized_second_before_a_time_above_it_is_out_of_order(tmp_path):
+    """The check still sees a noise second that lies wholly before a time above it."""
+    lines = ["a | 2024-01-15 10:00:05,423 ERROR app.cart - redis.exceptions.ConnectionError: Error 111 "
+             "connecting to redis:6379. Connection refused.",
+             "b | 2024-01-15 10:00:03,500 INFO app.jobs - processed job 1 in 3 ms",
+             "b | 2024-01-15 10:00:06,100 INFO app.jobs - processed job 2 in 3 ms"]
+    (problem,) = _time_order_problems(tmp_path, lines)
+    assert problem.startswith("1 events out of time order (up to 2.000 s")  # by whole seconds

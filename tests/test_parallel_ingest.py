@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import polars as pl
 from polars.testing import assert_frame_equal
 
 import postmortem.input.workers as workers_mod
@@ -113,3 +114,57 @@ def test_a_polars_panic_in_a_recognizer_is_a_problem_not_a_crash(tmp_path, monke
     server = next(i for i in result.inputs if i.path == "redis-server.log")
     assert server.unrecognized_lines + server.blank_lines == server.lines > 0
     assert any("PanicException" in p for p in server.problems)
+
+
+def _busy_log(path: Path) -> None:
+    """Several pods in one exported file across the hour a DST change skips in America/New_York: noise
+    folded per second, redis-py tracebacks, SE.Redis timeouts, lines nothing recognizes, blank lines."""
+    out = []
+    for i in range(3000):
+        pod = f"api-{i % 7}"
+        stamp = f"2024-03-10 01:59:{50 + i // 300:02d},{i % 1000:03d}" if i < 3000 // 2 else \
+            f"2024-03-10 03:00:{i // 300:02d},{i % 1000:03d}"
+        if i % 50 == 0:
+            stamp = f"2024-03-10 02:{i % 60:02d}:00,000"  # in the skipped hour: no instant
+        if i % 11 == 0:
+            out += [f"{pod} | {stamp} ERROR app.jobs - job {i} failed", f"{pod} | Traceback (most recent call last):",
+                    f'{pod} |   File "/app/jobs.py", line 42, in run',
+                    f"{pod} | redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused."]
+        elif i % 13 == 0:
+            out.append(f"{pod} | {stamp} ERROR Cart.Store - StackExchange.Redis.RedisTimeoutException: Timeout "
+                       f"performing GET (5000ms), next: GET cart:{i}, inst: 3, qu: 0, qs: {i % 90}, aw: False, "
+                       f"serverEndpoint: redis:6379, mgr: 10 of 10 available, clientName: {pod}(SE.Redis-v2.6.122.38350)")
+        elif i % 17 == 0:
+            out.append(f"@@ {i} a line without a header continues the record above it")
+        elif i % 19 == 0:
+            out.append("")
+        else:
+            out.append(f"{pod} | {stamp} INFO app.jobs - processed job {i} in {i % 900} ms")
+    path.write_text("@@ a line before any record: unrecognized\n" + "\n".join(out) + "\n")
+
+
+def test_one_big_log_read_by_two_workers_gives_what_one_process_gives(tmp_path, monkeypatch):
+    """A big log is cut into spans at the cuts its streamed reading makes: the events (line numbers,
+    folded seconds), accounting, samples, DST notes and warnings equal one process reading it whole."""
+    import postmortem.input.read_file as read_file_mod
+
+    _busy_log(tmp_path / "export.log")
+    (tmp_path / "small.log").write_text("2024-03-10 03:00:01,000 ERROR app - redis.exceptions.TimeoutError: "
+                                        "Timeout reading from socket\n")
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 20_000)
+    opts = {"tz": "America/New_York"}
+    serial = ingest([str(tmp_path)], IngestOptions(jobs=1, **opts))
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_BYTES", 0)
+    groups, split = workers_mod._shares(list(enumerate([Discovered(f.name, str(f), f.stat().st_size)
+                                                         for f in sorted(tmp_path.iterdir())])),
+                                        IngestOptions(jobs=2, **opts))
+    assert split and [type(item[1]).__name__ for g in groups for item in g].count("FileSpan") == 2
+    parallel = ingest([str(tmp_path)], IngestOptions(jobs=2, **opts))
+    export = next(i for i in serial.inputs if i.path.endswith("export.log"))
+    assert export.lines > 3000 and export.unrecognized_lines and export.blank_lines
+    assert any("skipped by a DST change" in p for p in export.problems)
+    assert serial.events.filter(pl.col("kind") == "app.activity").height > 50
+    assert_frame_equal(serial.events, parallel.events)
+    assert serial.inputs == parallel.inputs
+    assert serial.warnings == parallel.warnings

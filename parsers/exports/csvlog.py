@@ -22,7 +22,10 @@ class CsvRows:
 def header_cells(head: str) -> list[str]:
     """The header row's cell names (BOM and quotes stripped), from the first line of the head."""
     first = head.lstrip("\ufeff").split("\n", 1)[0].strip("\r")
-    return [c.strip() for c in next(csv.reader([first]), [])]
+    try:
+        return [c.strip() for c in next(csv.reader([first]), [])]
+    except csv.Error:  # a bare carriage return inside the line: not a CSV header
+        return []
 
 
 def read(text: str) -> CsvRows:

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from parsers.base import RECORD_COLUMNS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_bodies, normalize_level, split_lines
+
+if TYPE_CHECKING:
+    import numpy as np
 from parsers.exports.fields import epoch_iso
 from parsers.noise import ACTIVITY
 from parsers.recognize import APP_LOG, recognize
@@ -61,20 +64,29 @@ def host_from_path(path: str) -> str:
     return name
 
 
+def _no_lines(n: int) -> np.ndarray:
+    """`n` lines none of which is covered yet."""
+    import numpy as np  # late: see Lines.cover
+
+    return np.zeros(n, dtype=bool)
+
+
 @dataclass
 class Lines:
     """The export's physical lines and which of them an entry (or the document around them) covers."""
 
     raw: pl.Series  # one string per physical line, as ingest counts them
-    covered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    covered: np.ndarray = field(default_factory=lambda: _no_lines(0))
 
     @classmethod
     def of(cls, text: str) -> Lines:
         raw = split_lines(text).get_column("raw") if text else pl.Series("raw", [], dtype=pl.String)
-        return cls(raw, np.zeros(raw.len(), dtype=bool))
+        return cls(raw, _no_lines(raw.len()))
 
     def cover(self, starts: pl.Series | np.ndarray, spans: pl.Series | np.ndarray) -> None:
         """Mark lines [start, start + span) (1-based) as read into entries."""
+        import numpy as np  # late: a command that reads no export never loads numpy (start-up)
+
         n = len(self.covered)
         s = np.asarray(starts, dtype=np.int64) - 1
         e = np.minimum(s + np.asarray(spans, dtype=np.int64), n)
@@ -95,6 +107,8 @@ def parse_entries(entries: pl.DataFrame, lines: Lines, ctx: ParseContext, label:
     Lines covered by entries (and by the document structure around them) are event lines; other
     non-blank lines are unrecognized, blank ones blank. Every entry becomes an event: unclaimed ones
     are `app.log`, as the platform already said they are log records."""
+    import numpy as np  # late: see Lines.cover
+
     problems = list(problems or [])
     events = empty_events()
     n_records = 0

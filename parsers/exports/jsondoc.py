@@ -11,7 +11,6 @@ import json
 import re
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 _DEC = json.JSONDecoder()
@@ -75,9 +74,13 @@ class LineIndex:
     """Character offset → 1-based line number, for a text counted as ingest counts it."""
 
     def __init__(self, text: str) -> None:
+        import numpy as np  # late: a command that reads no JSON document never loads numpy (start-up)
+
         self._nl = np.fromiter((m.start() for m in re.finditer("\n", text)), dtype=np.int64)
 
     def line(self, offset: int) -> int:
+        import numpy as np
+
         return int(np.searchsorted(self._nl, offset, side="left")) + 1
 
     def span(self, start: int, end: int) -> tuple[int, int]:

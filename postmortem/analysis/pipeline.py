@@ -13,7 +13,6 @@ from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.entities import canonical_events
 from postmortem.analysis.message_templates import message_templates
-from postmortem.analysis.replay.section import whatif_section
 from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
@@ -153,6 +152,8 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     )
     report = with_sections(report, events)
     replay_warnings: list[str] = []
+    from postmortem.analysis.replay.section import whatif_section  # late: numpy loads only for the replay
+
     report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
                      warnings=report.warnings + tuple(replay_warnings))
     result.warnings.extend(replay_warnings)

@@ -10,6 +10,7 @@ import polars as pl
 from parsers import FileParse
 from postmortem.failures import RECOVERABLE
 from postmortem.input.discover import Discovered
+from postmortem.input.file_split import FileSpan
 from postmortem.input.log_text import MAX_SAMPLES, FramedLog, classify_framed, classify_guarded
 from postmortem.input.options import IngestOptions
 from postmortem.input.parser_choice import LOG_PARSER
@@ -37,10 +38,13 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
     part = Part()
     pending: list[tuple[InputFile, FramedLog]] = []
     pending_rows = 0
+    spans: set[int] = set()  # a span's DST notes are said once its file's spans are joined (file_split.py)
     for index, f in found:
         read = read_file(f, opts)
         info = read.info
         part.inputs.append((index, info))
+        if isinstance(f, FileSpan):
+            spans.add(id(info))
         part.warnings.extend(read.warnings)
         for piece in read.pieces:
             if isinstance(piece, ParsedPiece):
@@ -56,6 +60,8 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
             part.warnings.extend(w for w in (f"{info.path}: {p}" for p in info.problems) if w not in part.warnings)
     _classify_pending(pending, opts, part)
     for info, repeated, skipped in part.local_times.values():  # once per file, after its last piece
+        if id(info) in spans:
+            continue
         for note in dst_notes(repeated, skipped, opts.zone_for(info.path)[0]):
             info.problems.append(note)
             part.warnings.append(f"{info.path}: {note}")

@@ -16,6 +16,7 @@ from parsers import FileParse, FileParser, ParseContext
 from postmortem.failures import RECOVERABLE
 from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.input.discover import Discovered
+from postmortem.input.file_split import FileSpan
 from postmortem.input.log_text import FramedLog, all_unrecognized, frame_log_text, parse_log_guarded
 from postmortem.input.options import IngestOptions
 from postmortem.input.parser_choice import LOG_PARSER, SNIFF_BYTES, choose_parser
@@ -50,6 +51,8 @@ def read_file(f: Discovered, opts: IngestOptions) -> FileRead:
     """Decode one discovered file and parse it (file parser) or frame it (logs)."""
     info = InputFile(path=f.path, size_bytes=f.size)
     try:
+        if isinstance(f, FileSpan) and (streamed := _stream_log(f, opts, info, (f.start, f.stop), f.piece)):
+            return FileRead(info, streamed)
         if f.size > STREAM_MIN_BYTES and (streamed := _stream_log(f, opts, info)):
             return FileRead(info, streamed)
         decoded = read_decoded(f.real, f.size)
@@ -97,29 +100,48 @@ def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[Fram
         return [ParsedPiece(all_unrecognized(text, exc))]
 
 
-def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile) -> Iterator[FramedLog | ParsedPiece] | None:
-    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
-    the file needs the whole-text path (gzip, BOM, UTF-16, binary-looking, a file parser's format that
-    does not stream); a JSON-lines or CSV export is streamed by its parser (`_stream_export`).
-
-    Raises OSError when the file cannot be read (the caller reports it)."""
+def _plain_head(f: Discovered) -> str | None:
+    """The first bytes of a plain UTF-8 text file, or None when it needs the whole-text path (gzip, a BOM,
+    UTF-16, binary-looking). Raises OSError when the file cannot be read."""
     with open(f.real, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if (head[:2] == GZIP_MAGIC or head[:3] == b"\xef\xbb\xbf" or head[:2] in (b"\xff\xfe", b"\xfe\xff")
             or b"\n" not in head or b"\x00" in head or decode_bytes(head).binary):
         return None
-    ctx = parse_context(f, opts)
-    chosen = choose_parser(head.decode("utf-8", "ignore"), f.path, opts)
+    return head.decode("utf-8", "ignore")
+
+
+def streamable(f: Discovered, opts: IngestOptions) -> bool:
+    """Whether a log can be framed piece by piece as it is read: plain UTF-8 text, no file parser's format.
+    Raises OSError when the file cannot be read."""
+    head = _plain_head(f)
+    return head is not None and choose_parser(head, f.path, opts) is None
+
+
+def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile,
+                span: tuple[int, int] | None = None, piece_bytes: int = 0) -> Iterator[FramedLog | ParsedPiece] | None:
+    """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
+    the file needs the whole-text path (see `_plain_head`, or a file parser's format that does not
+    stream); a JSON-lines or CSV export is streamed by its parser (`_stream_export`). With `span`, only
+    those bytes of a log (a worker's share, postmortem/input/file_split.py): its line numbers count from
+    the span's first line.
+
+    Raises OSError when the file cannot be read (the caller reports it)."""
+    head = _plain_head(f)
+    if head is None:
+        return None
+    chosen = choose_parser(head, f.path, opts)
     if chosen is not None:
         cut = getattr(chosen, "streams_by", None)  # JSON-lines and CSV exports: entries never span a cut
-        return _stream_export(f, opts, info, chosen, cut) if cut in ("line", "csv") else None
+        return _stream_export(f, opts, info, chosen, cut) if cut in ("line", "csv") and span is None else None
+    ctx = parse_context(f, opts)
     info.encoding = "utf-8"
 
     def pieces() -> Iterator[FramedLog | ParsedPiece]:
         offset = 0
         # memory does not grow with a streamed file: read it all (up to its listed size, if it grows)
         limit = max(max_input_bytes(), f.size)
-        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, limit, info.problems)
+        stream = utf8_pieces(f.real, f.size, piece_bytes or CHUNK_CHARS, limit, info.problems, span=span)
         while True:
             try:
                 piece = next(stream)
@@ -154,7 +176,7 @@ def _stream_export(f: Discovered, opts: IngestOptions, info: InputFile, parser: 
     def pieces() -> Iterator[ParsedPiece]:
         offset = 0  # lines of the file before this piece
         header = ""
-        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, max(max_input_bytes(), f.size), info.problems, cut)
+        stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, max(max_input_bytes(), f.size), info.problems, cut=cut)
         while True:
             try:
                 piece = next(stream)

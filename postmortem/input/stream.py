@@ -104,29 +104,36 @@ def _boundary(buf: bytearray, start: int, eof: bool, cut: str = "record") -> int
 
 
 def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: list[str],
-                cut: str = "record") -> Iterator[str]:
+                cut: str = "record", span: tuple[int, int] | None = None) -> Iterator[str]:
     """The text of a plain UTF-8 file in pieces of about `size` bytes, cut between records (`_boundary`).
 
     At most `limit` bytes are read (cut at a line break, as decode.py does); repairs, the cap and a
     file that changed while read are appended to `problems` when the last piece has been given. A CSV
     quote left open for 8 pieces' worth of bytes is taken as broken: the piece ends at its last line
-    break, so memory stays bounded (the parser reports the rows it cannot read)."""
+    break, so memory stays bounded (the parser reports the rows it cannot read).
+    `span` (start, stop) reads only those bytes, both cuts of `piece_cuts`: one worker's share of a
+    big file, cut into the pieces the whole file's reading gives there."""
     repairs = Repairs()
     long_lines = _LongLines()
     read = given = 0
     capped = False
+    if span is not None:
+        limit = span[1] - span[0]
     with open(path, "rb") as fh:
+        if span is not None:
+            fh.seek(span[0])
         buf = bytearray()
         eof = False
         need = size + _LOOKAHEAD
         while True:
             while not eof and len(buf) < need:
-                block = fh.read(min(size, limit + 1 - read))
+                # one byte past the cap tells a capped file from one that ends there; a span ends at `stop`
+                block = fh.read(min(size, limit - read + (span is None)))
                 if not block:
                     eof = True
                     break
                 read += len(block)
-                if read > limit:
+                if read > limit and span is None:
                     capped = eof = True
                     block = block[:len(block) - (read - limit)]
                 long_lines.add(buf, block)
@@ -149,9 +156,47 @@ def utf8_pieces(path: str, expected_size: int, size: int, limit: int, problems: 
         size_now = os.fstat(fh.fileno()).st_size
     problems.extend(repairs.problems())
     problems.extend(long_lines.problems())
+    if span is not None:
+        expected_read = span[1] - span[0]
+    else:
+        expected_read = expected_size
     if capped and size_now == expected_size:
         problems.append(f"file larger than {size_text(limit)}: only the first {given} bytes were read "
                         f"({MAX_INPUT_ENV} raises the cap)")
-    elif size_now != expected_size or (read != expected_size and not capped):
+    elif size_now != expected_size or (read != expected_read and not capped):
         problems.append(f"file changed while read (size {expected_size} bytes when listed, {size_now} after "
                         f"reading, {read} read): read what was there")
+
+
+def piece_cuts(path: str, file_size: int, size: int) -> list[int]:
+    """Byte offsets where `utf8_pieces` cuts the whole file (0 and the file size included), found by
+    seeking: each cut is the first record boundary at or after the previous cut plus `size`, as
+    `_boundary` finds it in the reading buffer (the same offsets unless a line longer than
+    MAX_LINE_BYTES was shortened before it)."""
+    cuts = [0]
+    with open(path, "rb") as fh:
+        while file_size - cuts[-1] > size:
+            cuts.append(_file_boundary(fh, cuts[-1] + size, file_size))
+    if cuts[-1] != file_size:
+        cuts.append(file_size)
+    return cuts
+
+
+def _file_boundary(fh, start: int, file_size: int) -> int:
+    """The file offset `_boundary` gives for a buffer holding the file from `start - size` on."""
+    window = 65536
+    pos = start
+    while pos < file_size:
+        fh.seek(pos)
+        chunk = fh.read(window + _LOOKAHEAD)
+        nl = chunk.find(b"\n", 0, window)
+        if nl == -1:
+            pos += window
+            continue
+        nxt = pos + nl + 1
+        if nxt >= file_size:
+            return file_size
+        if not continues(chunk[nl + 1:nl + 1 + _LOOKAHEAD].decode("utf-8", "ignore"), 0):
+            return nxt
+        pos = nxt
+    return file_size

@@ -1,11 +1,12 @@
-"""Spread a big input over spawned worker processes, files balanced by size; a lost worker's files are
-read again in this process."""
+"""Spread a big input over spawned worker processes, files balanced by size and a big log cut into
+spans (file_split.py); a lost worker's files are read again in this process."""
 
 from __future__ import annotations
 
 from postmortem.failures import RECOVERABLE
 from postmortem.input.discover import Discovered
 from postmortem.input.file_group import Part, ingest_files
+from postmortem.input.file_split import join_spans, split_file
 from postmortem.input.options import IngestOptions
 
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read in-process: workers take ~1 s to start
@@ -13,21 +14,17 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read in-process: wor
 
 def ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> list[Part]:
     """Ingest in this process, or in `opts.jobs` spawned workers, each given files of about equal total
-    size, when the input is big enough to repay their start-up (each imports polars and the parsers)."""
+    size, when the input is big enough to repay their start-up (each imports polars and the parsers).
+    A log bigger than one worker's share is cut into spans, one per worker (file_split.py)."""
     big = sum(f.size or 0 for _, f in found) >= PARALLEL_MIN_BYTES
-    jobs = min(opts.jobs, len(found))
-    if jobs <= 1 or not big:
+    if opts.jobs <= 1 or not big:
         return [ingest_files(found, opts)]
-    groups: list[list] = [[] for _ in range(jobs)]
-    loads = [0] * jobs
-    for item in sorted(found, key=lambda item: -(item[1].size or 0)):  # largest first, to the least loaded
-        k = loads.index(min(loads))
-        groups[k].append(item)
-        loads[k] += item[1].size or 0
+    groups, split = _shares(found, opts)
+    if len(groups) <= 1:
+        return [ingest_files(found, opts)]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    groups = [sorted(g, key=lambda item: item[0]) for g in groups if g]
     # spawn, not fork: polars' thread pool does not survive a fork
     with ProcessPoolExecutor(max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(ingest_files, g, opts) for g in groups]
@@ -40,4 +37,32 @@ def ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> li
                 part.warnings.append(f"a worker process failed ({type(exc).__name__}: {str(exc)[:200]}); "
                                      f"its {len(group)} files were read again in the main process")
                 parts.append(part)
-        return parts
+    if split:
+        join_spans(list(zip(groups, parts, strict=True)), lambda path: opts.zone_for(path)[0])
+    return parts
+
+
+def _shares(found: list[tuple[int, Discovered]], opts: IngestOptions) -> tuple[list[list], bool]:
+    """The workers' shares, each in discovery order: a log bigger than an even share is split into one
+    span per worker; the other files go largest first to the least loaded worker."""
+    jobs = opts.jobs
+    total = sum(f.size or 0 for _, f in found)
+    groups: list[list] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    whole = []
+    split = False
+    for index, f in found:
+        spans = split_file(f, jobs, opts) if (f.size or 0) * jobs > total else None
+        if not spans:
+            whole.append((index, f))
+            continue
+        split = True
+        for k, span in enumerate(spans):
+            groups[k].append((index, span))
+            loads[k] += span.stop - span.start
+    for item in sorted(whole, key=lambda item: -(item[1].size or 0)):  # largest first, to the least loaded
+        k = loads.index(min(loads))
+        groups[k].append(item)
+        loads[k] += item[1].size or 0
+    order = [sorted(g, key=lambda item: (item[0], getattr(item[1], "start", 0))) for g in groups if g]
+    return order, split

@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-import numpy as np
 import polars as pl
 
 from postmortem.analysis.replay.policy import Policy, from_backoff
@@ -113,6 +112,8 @@ def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
 def _timeout(events: pl.DataFrame) -> tuple[float, str]:
     """The command timeout the clients logged: redis-py `socket_timeout` (s), StackExchange.Redis
     `syncTimeout` (ms); else StackExchange.Redis's default 5 s, said so."""
+    import numpy as np  # late: numpy loads only when there is an outage to replay
+
     values = []
     for c in _configs(events):
         if _float(c.get("socket_timeout")):
@@ -197,6 +198,8 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int,
     span = (up - down).total_seconds()
     if span < 1.0:
         return rows.height / pods / max(span, 0.5)
+    import numpy as np  # late: numpy loads only when there is an outage to replay (start-up)
+
     ts = np.sort(np.array([(t - down).total_seconds() for t in rows.get_column("ts").to_list()]))
     if last:
         return float(((ts >= span - 1.0) & (ts <= span)).sum()) / pods
@@ -212,6 +215,8 @@ def _call_duration(retries: pl.DataFrame, hosts: list[str], phases: tuple[float,
                    down: datetime) -> tuple[float, float, str]:
     """How long a failed call itself takes, from how far the n-th call of a request lags its pod's tick:
     (n - 1) x (delay + call) after the start, so the lag grows by one call duration per retry."""
+    import numpy as np  # late: numpy loads only when there is an outage to replay
+
     lags, steps = [], []
     for host, phase in zip(hosts, phases, strict=True):
         mine = retries.filter(pl.col("host") == host)
@@ -234,6 +239,8 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
               retries: pl.DataFrame | None = None) -> tuple[Arrivals, str]:
     """Fixed-tick or random request arrivals per pod, and the pods that started during the incident (their
     first line is a client configuration line, i.e. the process started, after the outage began)."""
+    import numpy as np  # late: numpy loads only when there is an outage to replay
+
     begun = []
     for host in hosts:
         mine = client.filter(pl.col("host") == host).sort("ts")

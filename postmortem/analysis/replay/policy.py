@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 # redis-py backoff classes → (shape, jitter); all but NoBackoff/ConstantBackoff grow as base x 2^n up to cap.
 _BACKOFFS = {
@@ -37,6 +39,8 @@ class Policy:
 
     def delays(self, failures: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Client backoff before retry number `failures` (1-based), one per row, as redis-py computes it."""
+        import numpy as np  # late: numpy loads only when a replay runs (start-up of reports without one)
+
         n = failures.astype(float)
         if self.backoff == "none":
             return np.zeros(len(n))

@@ -6,14 +6,17 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from postmortem.analysis.replay.inputs import Incident, measure
-from postmortem.analysis.replay.model import HOLDS_S, Outcome, ensemble, simulate
 from postmortem.analysis.replay.policy import Policy, from_backoff, parse_breaker_spec, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
+
+if TYPE_CHECKING:
+    from postmortem.analysis.replay.model import Outcome
 
 FACTOR = 1.5  # calibration tolerance: replayed peak attempts/s and rejections within this factor
 TOLERANCE = (f"replayed peak attempts/s and rejections within a factor of {FACTOR:g} of the observed "
@@ -40,6 +43,9 @@ def calibrate(inc: Incident) -> tuple[float, Outcome, bool]:
     replay, and whether it is within the tolerance. The hold times are swept with one run each (the miss
     falls then rises with the hold time: the sweep stops once it rose twice); the best is then replayed
     with every seed (model.ensemble), and its neighbours too when that misses the tolerance."""
+    # late: the model is numpy, loaded only when there is an outage to replay
+    from postmortem.analysis.replay.model import HOLDS_S, ensemble, simulate
+
     swept: list[tuple[float, int]] = []
     worse = 0
     for i, hold in enumerate(HOLDS_S):
@@ -127,6 +133,8 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
     if not ok:
         verdict = f"Not calibrated: {missed(replay, inc)}, so no prediction is shown."
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
+    from postmortem.analysis.replay.model import ensemble
+
     predicted = recommended(recs, inc)
     for label, policy, limit in predicted:
         out = ensemble(inc, policy, maxclients=limit, hold_s=hold)
@@ -192,6 +200,8 @@ def try_settings(events: pl.DataFrame, retry: str | None = None, pool: int | Non
     given = [x for x in (f"--retry {retry}" if retry else "", f"--pool {pool}" if pool else "",
                          f"--breaker {breaker}" if breaker else "",
                          f"--pods {pods}" if pods else "", f"--maxclients {maxclients:g}" if maxclients else "") if x]
+    from postmortem.analysis.replay.model import ensemble
+
     out = ensemble(inc, policy, pods=pods, maxclients=maxclients, hold_s=hold)
     rows.append(_row(" ".join(given) or "observed settings", policy.describe(), out,
                      maxclients if maxclients is not None else inc.maxclients))
