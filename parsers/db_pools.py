@@ -41,7 +41,7 @@ CACHE_MISS_LOAD = Kind("db.cache_miss_load", FAMILY,
 
 _NPGSQL = (r"The connection pool has been exhausted, either raise '?Max ?Pool ?Size'? \(currently (\d+)\) or "
            r"'?Timeout'? \(currently (\d+)(?: seconds)?\)")
-_SQLALCHEMY = (r"QueuePool limit of size (\d+) overflow (\d+) reached, connection timed out"
+_SQLALCHEMY = (r"QueuePool limit of size (\d+) overflow (-?\d+) reached, connection timed out"
                r"(?:, (?:pool_)?timeout (\d+(?:\.\d+)?))?")
 _HIKARI = (r"([\w.\-]+) - Connection is not available, request timed out after (\d+)ms"
            r"(?: \(total=(\d+), active=(\d+), idle=(\d+), waiting=(\d+)\))?")

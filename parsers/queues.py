@@ -14,6 +14,8 @@ Layouts (each sample's origin is noted beside it in `samples`):
   `~s resource limit alarm set on node ~p.` with its `*** Publishers will be blocked until this alarm
   clears ***` banner, `~s resource limit alarm cleared on node ~p`, `… cleared for dead node ~p`,
   `file descriptor limit alarm set` / `cleared`; rabbit_reader's `closing AMQP connection <pid> (a -> b)`.
+  3.9+ prints every line of a multi-line message as a record of its own: the banner's lines beside an alarm
+  are `queue.alarm_banner` (routine), so they are neither lost nor counted as problems.
   The 3.6 `=WARNING REPORT==== date ===` layout is not framed with a time (its lines still count).
 * celery worker (celery/worker/consumer/consumer.py): `consumer: Connection to broker lost. Trying to
   re-establish the connection...`, `consumer: Cannot connect to %s: %s.\\nTrying again in N seconds...
@@ -43,6 +45,11 @@ ALARM = Kind("queue.alarm", FAMILY,
              "RabbitMQ set a memory, disk or file-descriptor alarm on a node: publishers are blocked until it clears",
              problem=True)
 ALARM_CLEARED = Kind("queue.alarm_cleared", FAMILY, "RabbitMQ cleared a resource alarm: publishers may publish again")
+ALARM_BANNER = Kind("queue.alarm_banner", FAMILY,
+                    "a line RabbitMQ prints beside an alarm that adds nothing to it (3.9+ prints the `*** Publishers will "
+                    "be blocked until this alarm clears ***` banner, its star rules and blank lines as records of their "
+                    "own; `… alarm cleared across the cluster`)",
+                    routine=True)
 CONNECTION_CLOSED = Kind("queue.connection_closed", FAMILY,
                          "RabbitMQ closed an AMQP connection (`closing AMQP connection`, with the reason when logged)")
 
@@ -54,8 +61,14 @@ _ALARM_SET = r"\b(memory|disk) resource limit alarm set on node '?([^\s'.]+(?:\.
 _ALARM_CLEARED = r"\b(memory|disk) resource limit alarm cleared (?:on|for dead) node '?([^\s'.]+(?:\.[^\s'.]+)*)'?"
 _FD_SET = r"\bfile descriptor limit alarm set\b"
 _FD_CLEARED = r"\bfile descriptor limit alarm cleared\b"
-_CLOSING = r"closing AMQP connection <([\d.]+)> \(([^)]*?) -> ([^)]*?)\)"
-_MINE = "|".join((BROKER_LOST_TEXT, _CONNECT_FAILED, _CONNECTED, _ALARM_SET, _ALARM_CLEARED, _FD_SET, _FD_CLEARED, _CLOSING))
+_ACROSS = r"\b(?:memory|disk) resource limit alarm cleared across the cluster"
+_BLOCKED = r"\*\*\* Publishers will be blocked until this alarm clears \*\*\*"
+# the banner's other lines: star rules and blank lines with only the Erlang pid left (kept only beside an alarm)
+_BANNER_REST = r"^(?:<[\d.]+>)?\s*\**\s*$"
+# 3.10+ adds `, vhost: '/', user: 'guest'` inside the parentheses
+_CLOSING = r"closing AMQP connection <([\d.]+)> \(([^)]*?) -> ([^,)]*)[^)]*\)"
+_MINE = "|".join((BROKER_LOST_TEXT, _CONNECT_FAILED, _CONNECTED, _ALARM_SET, _ALARM_CLEARED, _FD_SET, _FD_CLEARED, _CLOSING,
+                  _BLOCKED, _ACROSS))
 CLAIMS = _MINE  # broker lines: not Redis events
 
 _REDIS_URL = r"(?i)\brediss?(?:\+sentinel|\+socket)?://|\bsentinel://"
@@ -100,10 +113,10 @@ class QueueRecognizer:
 
     name: ClassVar[str] = "queue"
     kinds: ClassVar[tuple[Kind, ...]] = (
-        BROKER_LOST, BROKER_CONNECT_FAILED, BROKER_CONNECTED, ALARM, ALARM_CLEARED, CONNECTION_CLOSED,
+        BROKER_LOST, BROKER_CONNECT_FAILED, BROKER_CONNECTED, ALARM, ALARM_CLEARED, ALARM_BANNER, CONNECTION_CLOSED,
     )
     keep_words: ClassVar[tuple[str, ...]] = (
-        "broker", "amqp", "resource limit alarm", "descriptor limit alarm",
+        "broker", "amqp", "resource limit alarm", "descriptor limit alarm", "publishers will be blocked",
     )
     example: ClassVar[str] = ("[2024-12-12 13:24:50,001: WARNING/MainProcess] consumer: Connection to broker lost. "
                               "Trying to re-establish the connection...")
@@ -119,6 +132,8 @@ class QueueRecognizer:
         "'rabbit@rmqlocal-0.rmqlocal.ankorabbitstatefulset0.svc.cluster.local'.",
         # rabbit_alarm.erl handle_clear_alarm: "~s resource limit alarm cleared on node ~p"
         "2019-05-30 19:28:49.120 [warning] <0.215.0> memory resource limit alarm cleared on node rabbit@VM_2_12_centos",
+        # RabbitMQ 3.10.8 (Debian 12 package) run here: the banner's middle line is a record of its own
+        "2026-12-06 05:35:47.754513+00:00 [warning] <0.287.0> *** Publishers will be blocked until this alarm clears ***",
         # RabbitMQ 3.13 in docker compose (a user's report found with the code search)
         "2024-12-12 13:24:47.983429+00:00 [error] <0.837.0> closing AMQP connection <0.837.0> "
         "(172.18.0.3:60818 -> 172.18.0.2:5672):",
@@ -137,7 +152,13 @@ class QueueRecognizer:
 
     def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
         text = pl.col("text").fill_null("")
-        df = records.with_columns(_broker=broker_scheme(records)).filter(text.str.contains(_MINE))
+        # RabbitMQ 3.9+ prints each line of the alarm banner as a record of its own, at the alarm's time
+        keys = [c for c in ("path", "ts") if c in records.columns]
+        alarm_here = text.str.contains(_ALARM_SET)
+        alarm_here = alarm_here.any().over(keys) if keys else alarm_here.any()
+        banner = text.str.contains(_BANNER_REST) & alarm_here
+        df = records.with_columns(_broker=broker_scheme(records), _banner=banner).filter(
+            text.str.contains(_MINE) | pl.col("_banner"))
         # a celery broker that is Redis: its connection loss is redis-py's (a Redis client error of celery)
         df = df.filter(~(text.str.contains(BROKER_LOST_TEXT) & (pl.col("_broker") == "redis").fill_null(False)))
         if df.height == 0:
@@ -147,6 +168,7 @@ class QueueRecognizer:
         node = pl.coalesce(text.str.extract(_ALARM_SET, 2), text.str.extract(_ALARM_CLEARED, 2))
         kind = (
             pl.when(text.str.contains(_ALARM_SET + "|" + _FD_SET)).then(pl.lit(ALARM.name))
+            .when(text.str.contains(_BLOCKED + "|" + _ACROSS) | pl.col("_banner")).then(pl.lit(ALARM_BANNER.name))
             .when(text.str.contains(_ALARM_CLEARED + "|" + _FD_CLEARED)).then(pl.lit(ALARM_CLEARED.name))
             .when(text.str.contains(_CLOSING)).then(pl.lit(CONNECTION_CLOSED.name))
             .when(text.str.contains(_CONNECT_FAILED)).then(pl.lit(BROKER_CONNECT_FAILED.name))
@@ -165,10 +187,11 @@ class QueueRecognizer:
             .when(pl.col("kind") == CONNECTION_CLOSED.name).then(pl.lit("rabbitmq:") + pl.coalesce(pl.col("host"), server))
             .otherwise(pl.lit("rabbitmq:") + broker_host),
             message=pl.coalesce(text.str.extract(_line(_MINE), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
+
             attrs=compact_attrs(
                 alarm=alarm,
                 node=node,
-                publishers_blocked=pl.when(text.str.contains(r"Publishers will be blocked")).then(pl.lit(True)),
+                publishers_blocked=pl.when(text.str.contains(_BLOCKED)).then(pl.lit(True)),
                 broker=pl.when(pl.col("kind").is_in([BROKER_LOST.name, BROKER_CONNECT_FAILED.name,
                                                      BROKER_CONNECTED.name]))
                 .then(pl.coalesce(pl.col("_broker"), pl.lit("unknown"))),

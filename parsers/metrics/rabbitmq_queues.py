@@ -134,8 +134,8 @@ class RabbitQueues:
                     got = [s for item in rows for s in _json_samples(item, i + 1, snap_ts)]
                     samples.extend(got)
                     undated += sum(1 for s in got if s.ts is None)
-                    if got:
-                        used.update(range(i, end))
+                    # a snapshot with no queue yet (`[]`) or before the first stats: read, without a figure
+                    (used if got else table).update(range(i, end))
                     i = end
                     continue
             command = _COMMAND.match(raw)
@@ -187,7 +187,8 @@ def _json_block(text: str, starts: list[int], lines: list[str], i: int) -> tuple
         doc = doc.get("items", [doc])
     if not isinstance(doc, list):
         return end, None
-    return end, [item for item in doc if isinstance(item, dict) and isinstance(item.get("name"), str)]
+    queues = [item for item in doc if isinstance(item, dict) and isinstance(item.get("name"), str)]
+    return end, (queues if queues or not doc else None)  # `[]`: no queue yet; other JSON is not a queue list
 
 
 def _labels(name: str, vhost: object) -> dict[str, str]:

@@ -7,7 +7,8 @@ the story, measured against its own baseline before the Redis trouble began (nev
 and told with its delay after that start:
 
 * queue backlog: a queue's depth (`rabbitmq_queue_messages`, else `…_ready`; rabbitmqctl, the management
-  API or a Prometheus scrape) reaching BACKLOG_RATIO x its highest pre-trouble depth after the trouble began;
+  API or a Prometheus scrape) reaching BACKLOG_RATIO x its highest depth before the trouble (earlier than
+  the start by the clock slack) after the trouble began;
 * database pool exhaustion (parsers/db_pools.py) after the trouble began at BURST_RATIO x its own
   pre-trouble rate (none before: any), with the cache-miss loads' rise beside it;
 * a single point of failure: the app's own errors (unclaimed records at error level, HTTP 5xx) or pod
@@ -136,10 +137,10 @@ class Cascade(RuleDetector):
             return None
         parts = []
         for q in s.queues[:2]:
-            parts.append(f"queue {q['queue']} backed up to {q['ratio']:g}x its pre-outage depth {q['delay_s']:g} s after "
-                         "the Redis trouble began")
+            parts.append(f"queue {q['queue']} backed up to {q['ratio']:g}x its pre-outage depth "
+                         f"{_after(q['delay_s'], not parts)}")
         for p in s.db_pools[:2]:
-            parts.append(f"the database pool {p['entity'].removeprefix('db:')} ran dry {p['delay_s']:g} s after it")
+            parts.append(f"the database pool {p['entity'].removeprefix('db:')} ran dry {_after(p['delay_s'], not parts)}")
         text = "The outage cascaded beyond Redis: " + "; ".join(parts) + "."
         if s.single_point_of_failure:
             text += (" Redis was a single point of failure: the app failed with it "
@@ -147,14 +148,18 @@ class Cascade(RuleDetector):
         return text
 
 
+def _after(delay_s: float, first: bool) -> str:
+    return f"{delay_s:.1f} s after the Redis trouble began" if first else f"{delay_s:.1f} s after it"
+
+
 def _title(s: CascadeFigures) -> str:
     parts = []
     for q in s.queues[:2]:
         parts.append(f"queue {q['queue']} grew to {q['ratio']:g}x its pre-outage depth ({q['baseline']:g} → "
-                     f"{q['peak']:g}) {q['delay_s']:g} s after the Redis trouble began")
+                     f"{q['peak']:g}) {_after(q['delay_s'], not parts)}")
     for p in s.db_pools[:2]:
         parts.append(f"database pool {p['entity'].removeprefix('db:')} exhausted {p['events']} times on {p['hosts']} "
-                     f"hosts from {p['delay_s']:g} s after it")
+                     f"hosts from {_after(p['delay_s'], not parts)}")
     more = len(s.queues) + len(s.db_pools) - min(len(s.queues), 2) - min(len(s.db_pools), 2)
     title = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
     if s.single_point_of_failure:
@@ -171,7 +176,8 @@ def _backlogs(timed: pl.DataFrame, start: datetime, until: datetime) -> tuple[li
         metrics = series.get_column("metric").unique().to_list()
         metric = next(m for m in DEPTH_METRICS if m in metrics)
         series = series.filter(pl.col("metric") == metric).sort(["ts", "path", "line"])
-        before = series.filter(pl.col("ts") < start)
+        # the baseline keeps clear of the start by the clock slack (a snapshot dated a little early is not "before")
+        before = series.filter(pl.col("ts") < start - SLACK)
         after = series.filter(pl.col("ts").is_between(start, until))
         if before.height == 0 or after.height == 0:
             continue  # no baseline of its own, or nothing after: no claim
@@ -183,7 +189,7 @@ def _backlogs(timed: pl.DataFrame, start: datetime, until: datetime) -> tuple[li
             continue
         peak_row = after.sort(["value", "ts"], descending=[True, False]).row(0, named=True)
         consumers = timed.filter((pl.col("metric") == CONSUMERS) & (pl.col("entity") == entity))
-        c_before = consumers.filter(pl.col("ts") < start).sort("ts").tail(1).get_column("value").to_list()
+        c_before = consumers.filter(pl.col("ts") < start - SLACK).sort("ts").tail(1).get_column("value").to_list()
         c_peak = consumers.filter(pl.col("ts") <= peak_row["ts"]).sort("ts").tail(1).get_column("value").to_list()
         first_over = over.row(0, named=True)
         out.append({
