@@ -173,9 +173,7 @@ def run_worker(cfg: dict) -> None:
             while time.time() < stop_at:
                 try:
                     conn.drain_events(timeout=0.5)
-                except TimeoutError:
-                    continue
-                except TimeoutError:
+                except TimeoutError:  # socket.timeout: nothing to drain in 0.5 s
                     continue
 
 
