@@ -4,6 +4,7 @@ and the cascade rule (PM601) on a real recording (tests/data/recorded/cascade*, 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,3 +262,23 @@ def test_no_cascade_without_queue_or_database_sources():
     for name in ("storm", "healthy-4", "hang-8", "scaleout"):
         report, _ = analyze([str(RECORDED / name)])
         assert "PM601" not in [f.rule_id for f in report.findings], name
+
+
+@pytest.mark.slow
+def test_corpus_snippets_stay_with_their_families(tmp_path):
+    """The public bug-report text (../shared/corpus): no Redis, Kubernetes or metrics snippet is read as a broker or
+    database event (the corpus holds none of those families)."""
+    from .conftest import CORPUS
+
+    if not CORPUS.exists():
+        pytest.skip(f"no corpus at {CORPUS}")
+    claimed = []
+    for f in sorted(CORPUS.glob("*.txt")):
+        parts = re.split(r"^=== SOURCE: (.+) ===$", f.read_text(encoding="utf-8"), flags=re.M)
+        for i in range(1, len(parts), 2):
+            path = tmp_path / "snippet.log"
+            path.write_text(parts[i + 1], encoding="utf-8")
+            sources = set(ingest([str(path)]).events.get_column("source").drop_nulls())
+            if sources & {"queue", "database"}:
+                claimed.append((f.name, parts[i]))
+    assert not claimed
