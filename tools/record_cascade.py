@@ -304,6 +304,12 @@ def list_queues(env: dict, servers: Servers, path: Path) -> None:
         out.write(f"{now}\n$ rabbitmqctl list_queues name messages consumers\n{res.stdout}")
 
 
+def _lines(path: Path) -> int:
+    """Lines as the analyzer counts them (the same count tools/record_incident.py writes)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return sum(1 for _ in fh)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, help="the log folder to write (required unless --pod)")
@@ -333,7 +339,7 @@ def main() -> int:
     watchdog.start()
     stop = threading.Event()
     depth: list = []
-    facts: dict = {"scenario": "cascade", "queue": QUEUE}
+    facts: dict = {"recorder": "tools/record_cascade.py", "scenario": "cascade", "queue": QUEUE}
     try:
         servers.start_redis()
         servers.start_postgres()
@@ -404,6 +410,7 @@ def main() -> int:
         counts["http_500"] = counts.get("http_500", 0) + text.count('" 500')
         counts["cache_miss_loads"] = counts.get("cache_miss_loads", 0) + text.count("cache miss for key")
     facts.update(counts)
+    facts["files"] = {f.name: {"bytes": f.stat().st_size, "lines": _lines(f)} for f in sorted(out.iterdir()) if f.is_file()}
     (out.parent / f"{out.name}.facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
     print(json.dumps(facts, indent=2, sort_keys=True))
     return 0
