@@ -9,6 +9,7 @@ from __future__ import annotations
 from parsers.appinsights_csv import AppInsightsCsv
 from parsers.base import FileParse, FileParser, ParseContext, Recognizer
 from parsers.breakers import BreakerRecognizer
+from parsers.db_pools import DbPoolRecognizer
 from parsers.exports import (
     AzureCliQueryJson,
     AzureContainerLogCsv,
@@ -39,8 +40,10 @@ from parsers.metrics import (
     GrafanaCsv,
     PromApiJson,
     PromExposition,
+    RabbitQueues,
     RedisInfo,
 )
+from parsers.queues import QueueRecognizer
 from parsers.redis_py import RedisPyRecognizer
 from parsers.redis_server import RedisServerRecognizer
 from parsers.retries import RetryRecognizer
@@ -51,10 +54,12 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     # breakers and retries first: their lines quote Redis errors they are not (one retry is not one more timeout)
     BreakerRecognizer(),
     RetryRecognizer(),
+    QueueRecognizer(),  # broker lines: a celery broker that is Redis is left to redis_py (decided by the URL)
     StackExchangeRedis(),
     RedisPyRecognizer(),
     RedisServerRecognizer(),
     SlowCommandRecognizer(),
+    DbPoolRecognizer(),  # after the Redis ones: a cache-miss line quoting a Redis error stays a Redis event
 )
 
 FILE_PARSERS: tuple[FileParser, ...] = (
@@ -66,6 +71,7 @@ FILE_PARSERS: tuple[FileParser, ...] = (
     AzureMetricsCsv(),
     CloudMetricTable(),
     RedisInfo(),
+    RabbitQueues(),
     LokiJsonl(),
     LokiText(),
     LokiApiJson(),

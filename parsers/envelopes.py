@@ -35,7 +35,7 @@ _ISO = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d|U
 _LEVEL_WORDS = (
     r"(?:TRACE|DEBUG|INFO|INFORMATION|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|"
     r"VRB|DBG|INF|WRN|FTL|Trace|Debug|Info|Information|Notice|Warn|Warning|Error|Fatal|Critical|"
-    r"Verbose|trace|debug|info|warn|warning|error|fatal|critical)"
+    r"Verbose|trace|debug|info|notice|warn|warning|error|fatal|critical)"  # RabbitMQ 3.9+ logs `[notice]`
 )
 
 # (name, header regex). Order breaks ties: more specific layouts first.

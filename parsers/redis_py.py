@@ -18,6 +18,7 @@ import polars as pl
 
 from parsers import redis_client_kinds as ck
 from parsers.breakers import CLAIMS as BREAKER_TEXT
+from parsers.queues import BROKER_LOST_TEXT, redis_broker
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
 from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
@@ -166,6 +167,7 @@ def _classify(hit: pl.Expr, phase: pl.Expr) -> pl.Expr:
         .when(hit.str.contains(_SOCK_TIMEOUT) & (phase == "connect")).then(pl.lit("redis.connect_failed"))
         .when(hit.str.contains(_SOCK_TIMEOUT)).then(pl.lit("redis.timeout"))
         .when(cls == "TimeoutError").then(pl.lit("redis.timeout"))
+        .when(hit.str.contains(BROKER_LOST_TEXT)).then(pl.lit("redis.connection_lost"))
         .otherwise(pl.lit("redis.error"))
     )
 
@@ -246,7 +248,9 @@ class RedisPyRecognizer:
         py_record = text.str.contains(_PY_CONTEXT) & text.str.contains(r"redis|Redis")
         py_file = (py_record | text.str.contains(_CONFIG)).any()
         py_file = py_file.over("path") if "path" in records.columns else py_file
-        df = records.with_columns(_next=nxt, _py_file=py_file).filter(candidate)
+        # celery's `Connection to broker lost` when its broker is Redis (by the URL: parsers/queues.py)
+        lost_broker = redis_broker(records)
+        df = records.with_columns(_next=nxt, _py_file=py_file, _redis_broker=lost_broker).filter(candidate | lost_broker)
         if df.height == 0:
             return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
         py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file")
@@ -256,8 +260,9 @@ class RedisPyRecognizer:
         shared = pl.when(py).then(text.str.extract_all(_line(_STRICT + "|" + _SHARED)).list.last())
         sock = pl.when(frames).then(text.str.extract_all(_line(_SOCKET)).list.last())
         cls = text.str.extract_all(_line(_CLASS)).list.last()
+        broker = pl.when(pl.col("_redis_broker")).then(text.str.extract(_line(BROKER_LOST_TEXT), 0))
         df = df.with_columns(
-            _hit=pl.coalesce(shared, strict, sock, cls),
+            _hit=pl.coalesce(shared, strict, sock, cls, broker),
             _foreign=foreign,
             # a traceback through redis-py whose exception line was cut off (pasted fragments)
             _cut=frames & ~text.str.contains(_TAIL) & (text.str.count_matches(r'File "') >= 2),

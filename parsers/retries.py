@@ -14,9 +14,10 @@ Layouts (each sample's origin is noted beside it in `samples`):
 * tenacity `before_sleep_log` (`Retrying mod.fn in 2.0 seconds as it raised Error: …`), `after_log`
   (`Finished call to 'mod.fn' after 1.003(s), this was the 2nd time calling it.`), `RetryError[<Future … raised X>]`.
 * backoff (`Backing off fn(...) for 1.2s (exc)`, `Giving up fn(...) after 5 tries (exc)`).
-* celery tasks (`Task app.fetch[id] retry: Retry in 5s: ConnectionError(…)`, `MaxRetriesExceededError`),
-  kombu broker connects to AMQP (`Cannot connect to amqp://…: … Trying again in 2.00 seconds... (1/100)`;
-  the redis:// form is redis-py's `redis.reconnect_attempt`).
+* celery tasks (`Task app.fetch[id] retry: Retry in 5s: ConnectionError(…)`, `MaxRetriesExceededError`).
+  A consumer's broker reconnect (`Cannot connect to amqp://…: … Trying again in 2.00 seconds... (1/100)`) is
+  the broker's trouble, not a retried operation: parsers/queues.py reads it (the redis:// form is redis-py's
+  `redis.reconnect_attempt`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ FAMILY = "retry"
 
 ATTEMPT = Kind("retry.attempt", FAMILY,
                "a retry layer logged a failed attempt it will retry (Polly `Execution attempt` handled, tenacity "
-               "`Retrying … in N seconds`, backoff `Backing off`, celery task retry, kombu AMQP reconnect)",
+               "`Retrying … in N seconds`, backoff `Backing off`, celery task retry)",
                problem=True)
 SCHEDULED = Kind("retry.scheduled", FAMILY,
                  "Polly's `OnRetry` event: the announcement of a retry whose failed attempt is its own `retry.attempt`")
@@ -49,10 +50,8 @@ _BACKOFF = r"Backing off ([\w.]+)\(\.\.\.\) for (\d+(?:\.\d+)?)s \(([^\n]*)\)"
 _BACKOFF_GAVE_UP = r"Giving up ([\w.]+)\(\.\.\.\) after (\d+) tries \(([^\n]*)\)"
 _CELERY_RETRY = r"Task ([\w.:]+)\[[\w-]+\] retry: Retry (?:in (\d+(?:\.\d+)?)s|at \S+)(?:: ([^\n]*))?"
 _CELERY_GAVE_UP = r"MaxRetriesExceededError"
-_KOMBU_AMQP = (r"Cannot connect to (amqps?://\S+?):? ([^\n]*?)\.?\s*Trying again in (\d+(?:\.\d+)?) seconds"
-               r"(?:\.\.\.)?(?: \((\d+)/(\d+)\))?")
 
-_ATTEMPTS = (_POLLY_ATTEMPT, _TENACITY_SLEEP, _TENACITY_AFTER, _BACKOFF, _CELERY_RETRY, _KOMBU_AMQP)
+_ATTEMPTS = (_POLLY_ATTEMPT, _TENACITY_SLEEP, _TENACITY_AFTER, _BACKOFF, _CELERY_RETRY)
 _GAVE_UP = (_TENACITY_GAVE_UP, _BACKOFF_GAVE_UP, _CELERY_GAVE_UP)
 _ANY = "|".join((*_ATTEMPTS, _POLLY_RETRY, *_GAVE_UP))
 CLAIMS = _ANY  # what this recognizer claims: the Redis recognizers leave it alone (a retry is not a Redis event)
@@ -69,14 +68,13 @@ def _line(pattern: str) -> str:
 
 
 class RetryRecognizer:
-    """Retry layers' own lines (Polly v8 telemetry, tenacity, backoff, celery task retries, kombu AMQP
-    reconnects): attempt number, delay in seconds, the operation retried and the failure it retried."""
+    """Retry layers' own lines (Polly v8 telemetry, tenacity, backoff, celery task retries): attempt number, delay in seconds, the operation retried and the failure it retried."""
 
     name: ClassVar[str] = "retry"
     kinds: ClassVar[tuple[Kind, ...]] = (ATTEMPT, SCHEDULED, EXHAUSTED)
     keep_words: ClassVar[tuple[str, ...]] = (
         "handled: 'true'", "onretry", "retrying", "this was the", "backing off", "giving up", "retry:",
-        "retryerror", "maxretriesexceeded", "trying again in",
+        "retryerror", "maxretriesexceeded",
     )
     example: ClassVar[str] = ("Retrying app.cache.get_profile in 2.0 seconds as it raised ConnectionError: Error 111 "
                               "connecting to redis:6379. Connection refused..")
@@ -111,9 +109,6 @@ class RetryRecognizer:
         # celery task retry (celery/app/task.py Retry: "Retry in 5s: …"; worker log "Task x[id] retry: …")
         "[2024-01-15 10:02:14,120: INFO/ForkPoolWorker-3] Task orders.tasks.sync_order[8d1f4c7e-2f0b-4a55-9c1e-"
         "5b2a7d9e0c11] retry: Retry in 10s: OperationalError('connection pool exhausted')",
-        # kombu consumer against RabbitMQ (celery issues: "Cannot connect to amqp://guest:**@127.0.0.1:5672//")
-        "[2019-03-01 12:00:01,000: ERROR/MainProcess] consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: "
-        "[Errno 111] Connection refused.\nTrying again in 4.00 seconds... (2/100)",
     )
 
     def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
@@ -133,20 +128,18 @@ class RetryRecognizer:
             source,
             text.str.extract(_TENACITY_SLEEP, 1), text.str.extract(_TENACITY_AFTER, 1),
             text.str.extract(_BACKOFF, 1), text.str.extract(_BACKOFF_GAVE_UP, 1), text.str.extract(_CELERY_RETRY, 1),
-            pl.lit("broker connect ") + text.str.extract(_KOMBU_AMQP, 1),
         )
         attempt = pl.coalesce(
             text.str.extract(r"Attempt: '(\d+)'", 1), text.str.extract(_TENACITY_AFTER, 3),
-            text.str.extract(_BACKOFF_GAVE_UP, 2), text.str.extract(_KOMBU_AMQP, 4),
+            text.str.extract(_BACKOFF_GAVE_UP, 2),
         ).cast(pl.Int64, strict=False)
         delay = pl.coalesce(
             text.str.extract(_TENACITY_SLEEP, 2), text.str.extract(_BACKOFF, 2), text.str.extract(_CELERY_RETRY, 2),
-            text.str.extract(_KOMBU_AMQP, 3),
         ).cast(pl.Float64, strict=False)
         failure = pl.coalesce(
             text.str.extract(_RESULT, 1),
             text.str.extract(_TENACITY_SLEEP, 3), text.str.extract(_BACKOFF, 3), text.str.extract(_BACKOFF_GAVE_UP, 3),
-            text.str.extract(_CELERY_RETRY, 3), text.str.extract(_KOMBU_AMQP, 2),
+            text.str.extract(_CELERY_RETRY, 3),
             text.str.extract(_TENACITY_GAVE_UP, 1),
         )
         return df.with_columns(kind=kind, _failure=failure).select(
@@ -158,11 +151,9 @@ class RetryRecognizer:
                 .when(text.str.contains(_TENACITY_SLEEP + "|" + _TENACITY_AFTER + "|" + _TENACITY_GAVE_UP))
                 .then(pl.lit("tenacity"))
                 .when(text.str.contains(_BACKOFF + "|" + _BACKOFF_GAVE_UP)).then(pl.lit("backoff"))
-                .when(text.str.contains(_KOMBU_AMQP)).then(pl.lit("kombu"))
                 .otherwise(pl.lit("celery")),
                 operation=operation,
                 attempt=attempt,
-                max_attempts=text.str.extract(_KOMBU_AMQP, 5).cast(pl.Int64, strict=False),
                 delay_s=delay,
                 execution_ms=text.str.extract(r"Execution Time: '?(\d+(?:\.\d+)?)", 1).cast(pl.Float64, strict=False),
                 failure=pl.col("_failure").str.slice(0, 500),

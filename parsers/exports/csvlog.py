@@ -21,10 +21,11 @@ class CsvRows:
 
 def header_cells(head: str) -> list[str]:
     """The header row's cell names (BOM and quotes stripped), from the first line of the head."""
-    first = head.lstrip("\ufeff").split("\n", 1)[0].strip("\r")
+    # a bare CR ends a line too (csv refuses one inside an unquoted field: found by tests/test_properties.py)
+    first = re.split(r"\r\n|\n|\r", head.lstrip("\ufeff"), maxsplit=1)[0]
     try:
         return [c.strip() for c in next(csv.reader([first]), [])]
-    except csv.Error:  # a bare carriage return inside the line: not a CSV header
+    except csv.Error:  # still not a CSV header line
         return []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from postmortem.analysis.detectors.base import Detector
 from postmortem.analysis.detectors.breaker import BreakerBehaviour, BreakerMissing
+from postmortem.analysis.detectors.cascade import Cascade
 from postmortem.analysis.detectors.client_health import RedisLoading, SlowResponses, ThreadpoolStarvation
 from postmortem.analysis.detectors.clock import ClockSkew
 from postmortem.analysis.detectors.configs import (
@@ -58,6 +59,7 @@ DETECTORS: tuple[Detector, ...] = (
     RejectedConnections(),
     ConnectionChurn(),
     Evictions(),
+    Cascade(),
 )
 
 
