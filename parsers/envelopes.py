@@ -268,8 +268,13 @@ def is_json_lines(head: str) -> bool:
 
 
 def _json_keys_present(lines: pl.DataFrame) -> set[str]:
+    return json_keys_in(lines.get_column("raw").head(300).to_list())
+
+
+def json_keys_in(raws: list[str | None]) -> set[str]:
+    """The keys (and `key.subkey`s) of the JSON objects among these lines (a file's first 300)."""
     keys: set[str] = set()
-    for raw in lines.get_column("raw").head(300).to_list():
+    for raw in raws:
         raw = (raw or "").strip()
         if not raw.startswith("{"):
             continue
@@ -283,6 +288,24 @@ def _json_keys_present(lines: pl.DataFrame) -> set[str]:
                 if isinstance(v, dict):
                     keys.update(f"{k}.{kk}" for kk in v)
     return keys
+
+
+def is_docker_json(present: set[str]) -> bool:
+    """Docker json-file (`{"log": ..., "stream": ..., "time": ...}`) by the keys of a file's JSON lines."""
+    return "log" in present and ("stream" in present or "time" in present) and not ({"@m", "message", "msg"} & present)
+
+
+def docker_bodies(lines: pl.DataFrame) -> pl.DataFrame:
+    """A docker json-file's lines with body (the `log` text), pts (`time`) and ohost: each JSON line is one
+    physical line of a text log; a line that is not JSON is its own body."""
+    raw = pl.col("raw")
+    is_obj = raw.str.strip_chars().str.starts_with("{")
+    return lines.with_columns(
+        body=pl.when(is_obj).then(raw.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r"))
+        .otherwise(raw),
+        pts=pl.when(is_obj).then(raw.str.json_path_match("$.time")),
+        ohost=pl.lit(None, dtype=pl.String),
+    )
 
 
 def _json_pick(col: pl.Expr, candidates: tuple[str, ...], present: set[str]) -> pl.Expr:
@@ -302,15 +325,8 @@ def _frame_json(lines: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, FramePlan, 
     raw = pl.col("raw")
     is_obj = raw.str.strip_chars().str.starts_with("{")
     msg = _json_pick(raw, JSON_MSG, present)
-    if "log" in present and ("stream" in present or "time" in present) and not ({"@m", "message", "msg"} & present):
-        # docker json-file: each JSON line is one physical line of a text log
-        inner = lines.with_columns(
-            body=pl.when(is_obj).then(raw.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r"))
-            .otherwise(raw),
-            pts=pl.when(is_obj).then(raw.str.json_path_match("$.time")),
-            ohost=pl.lit(None, dtype=pl.String),
-        )
-        return inner, FramePlan("docker_json", ()), None
+    if is_docker_json(present):
+        return docker_bodies(lines), FramePlan("docker_json", ()), None
     exc = _json_pick(raw, JSON_EXC, present)
     text = pl.when(exc.is_not_null() & (exc != "") & (exc != "null")).then(msg + pl.lit("\n") + exc).otherwise(msg)
     level = _json_pick(raw, JSON_LEVEL, present)

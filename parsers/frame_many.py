@@ -5,7 +5,8 @@ hundred polars calls per file whatever its size. Here every step runs once over 
 `_file` column: the per-file decisions (outer prefix, header variants) are scored for all files in one
 group-by and taken by the same rules as `envelopes._outer_strip` / `_pick_variants`; files with the
 same decisions are framed together by `envelopes._frame_text`, which keeps records, continuations and
-noise seconds within each file. JSON-lines texts are not taken (`batchable`): they are framed alone.
+noise seconds within each file. Docker json-file texts are taken (each JSON line is a line of text);
+other JSON-lines texts are not (`batchable`): they are framed alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from parsers.envelopes import (
     OUTER_PREFIXES,
     FramePlan,
     _frame_text,
+    docker_bodies,
+    is_docker_json,
     is_json_lines,
+    json_keys_in,
     normalize_level,
 )
 from postmortem.input.timeparse import with_parsed_ts
@@ -31,8 +35,15 @@ _VARIANT_NAMES = tuple(name for name, _ in HEADER_VARIANTS)
 
 
 def batchable(text: str) -> bool:
-    """Whether `frame_many` frames this text as `frame_counted` would (JSON lines are framed alone)."""
-    return not is_json_lines(text[:65536])
+    """Whether `frame_many` frames this text as `frame_counted` would (JSON lines but docker's are framed
+    alone)."""
+    return not is_json_lines(text[:65536]) or _docker(text)
+
+
+def _docker(text: str) -> bool:
+    """Docker json-file, decided as `frame_counted` decides it: by the keys of the first 300 lines."""
+    head = (text[:-1] if text.endswith("\n") else text).split("\n", 300)[:300]
+    return is_docker_json(json_keys_in([ln.removesuffix("\r")[:MAX_LINE_CHARS] for ln in head]))
 
 
 @dataclass
@@ -121,6 +132,8 @@ _STRIPPED = ("_file", "line", "raw", "body", "pts", "ohost")
 
 def _strip(lines: pl.DataFrame, outer: str | None) -> pl.DataFrame:
     """`envelopes._outer_strip`'s columns (body, pts, ohost) for files whose outer prefix is `outer`."""
+    if outer == "docker_json":
+        return docker_bodies(lines).select(_STRIPPED)
     if outer is None:
         return lines.with_columns(
             body=pl.col("raw"), pts=pl.lit(None, dtype=pl.String), ohost=pl.lit(None, dtype=pl.String)).select(_STRIPPED)
@@ -149,6 +162,9 @@ def frame_many(texts: list[str], tz: str = "UTC", summarize: bool = False) -> Ma
     shares = _outer_shares(lines)
     outer_of: dict[int, str | None] = {}
     for f in range(n):
+        if is_json_lines(texts[f][:65536]):  # docker json-file (`batchable`)
+            outer_of[f] = "docker_json"
+            continue
         s = shares.get(f, {})
         outer_of[f] = next((name for name, _ in OUTER_PREFIXES if float(s.get(name) or 0.0) >= 0.5), None)
     stripped = pl.concat([
