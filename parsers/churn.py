@@ -33,6 +33,9 @@ def split_churn(lines: pl.DataFrame, header_rx: str) -> pl.DataFrame:
         _churn=body.str.contains(CHURN_RX),
         _next_hdr=(next_hdr.over("_file") if by_file else next_hdr).fill_null(True),
     )
+    if by_file:  # a file with fewer than two churn lines is left as it is, as when framed alone
+        marked = marked.with_columns(_churn=pl.col("_churn") & (
+            (pl.col("_churn") & pl.col("_next_hdr")).sum().over("_file") >= 2))
     churn = marked.filter(pl.col("_churn") & pl.col("_next_hdr"))
     if churn.height < 2:
         return lines.with_columns(_weight=pl.lit(None, dtype=pl.UInt32), _last_line=pl.lit(None, dtype=pl.UInt32))
