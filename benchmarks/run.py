@@ -8,9 +8,11 @@ ERROR` where ripgrep is missing) and, for the dense file, to a one-pass polars e
 (polars_pass.py), all timed on the same files in the same run, warm. The machine is shared, so wall
 time is noisy: compare CPU seconds too, and repeat (`--repeat`; the best run is printed).
 Targets (issue 20): dense 1 GiB ≤ 15× rg wall, peak RSS ≤ 1 GiB, flat memory and linear time up to
-3 GiB; the 42-file 1 GiB ≤ 10× rg.
+3 GiB; the 42-file 1 GiB ≤ 10× rg. A third case (issue 21, `--many`): a fleet export of N one-line files
+(generate_many.py), where cost must follow bytes, not files: CPU ms per file is printed.
 
     python benchmarks/run.py --sizes 100,1024,3072 --dense 100,1024,3072 [--repeat 2] [--work /tmp/pm-bench]
+    python benchmarks/run.py --sizes "" --dense "" --many 10000,100000
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate  # noqa: E402
 from generate_dense import generate as generate_dense  # noqa: E402
+from generate_many import generate as generate_many  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -128,11 +131,28 @@ def bench(size_mib: int, work: Path, dense: bool = False, repeat: int = 1) -> di
     }
 
 
+def bench_many(files: int, work: Path, repeat: int = 1) -> dict:
+    """`analyze -f json` on `files` one-line files (made once, kept in `work`)."""
+    target = work / f"many-{files}"
+    marker = work / f".facts-{target.name}"
+    if not marker.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        facts = generate_many(target, files)
+        marker.write_text(f"{facts['bytes']} {facts['lines']}")
+    size_bytes, lines = (int(x) for x in marker.read_text().split())
+    out = work / f"report-{target.name}.json"
+    wall, rss, code, cpu = _best([sys.executable, "-m", "postmortem.cli", "analyze", str(target), "-f", "json",
+                                  "-o", str(out), "--exit-zero"], repeat)
+    return {"files": files, "bytes": size_bytes, "lines": lines, "wall_s": wall, "cpu_s": cpu,
+            "rss_mib": rss / 2**20, "cpu_ms_per_file": cpu / files * 1000, "exit": code}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,1024,3072", help="comma-separated MiB sizes of the 42-file folder "
                     "('' for none)")
     ap.add_argument("--dense", default="100,1024", help="comma-separated MiB sizes of the dense single file")
+    ap.add_argument("--many", default="", help="comma-separated file counts of the many-small-files case")
     ap.add_argument("--repeat", type=int, default=1, help="runs per command; the least-CPU run is printed")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "pm-bench")
     args = ap.parse_args()
@@ -148,6 +168,11 @@ def main() -> None:
               f"{r['mb_s']:>6.1f} {r['lines_s']:>9.0f} {r['baseline_s']:>6.3f} {r['ratio']:>6.1f} "
               f"{r['grep_ratio']:>6.1f} {r['polars_s']:>8.2f} {r['polars_ratio']:>7.1f} {r['polars_cpu_ratio']:>6.1f} "
               f"{r['exit']}  ({r['baseline']})", flush=True)
+    for files in (int(n) for n in args.many.split(",") if n):
+        r = bench_many(files, args.work, args.repeat)
+        print(f"  many {r['files']:>7} files ({r['bytes'] / 2**20:.1f} MiB): {r['wall_s']:.2f} s wall, "
+              f"{r['cpu_s']:.2f} CPU s ({r['cpu_ms_per_file']:.2f} ms a file), {r['rss_mib']:.0f} MiB RSS, "
+              f"exit {r['exit']}", flush=True)
     for case, target in (("folder", 10), ("dense", 15)):
         by = {r["size_mib"]: r for r in rows if r["case"] == case}
         if 1024 in by:

@@ -27,26 +27,31 @@ def split_churn(lines: pl.DataFrame, header_rx: str) -> pl.DataFrame:
     """`lines` with each group of churn lines (file, host, kind, second) reduced to its first line,
     which gets `_weight` (lines in the group) and `_last_line`; other lines get nulls there."""
     body = pl.col("body")
+    by_file = ["_file"] if "_file" in lines.columns else []  # many files framed at once: within each
+    next_hdr = body.str.contains(header_rx).shift(-1)
     marked = lines.with_columns(
         _churn=body.str.contains(CHURN_RX),
-        _next_hdr=body.str.contains(header_rx).shift(-1).fill_null(True),
+        _next_hdr=(next_hdr.over("_file") if by_file else next_hdr).fill_null(True),
     )
+    if by_file:  # a file with fewer than two churn lines is left as it is, as when framed alone
+        marked = marked.with_columns(_churn=pl.col("_churn") & (
+            (pl.col("_churn") & pl.col("_next_hdr")).sum().over("_file") >= 2))
     churn = marked.filter(pl.col("_churn") & pl.col("_next_hdr"))
     if churn.height < 2:
         return lines.with_columns(_weight=pl.lit(None, dtype=pl.UInt32), _last_line=pl.lit(None, dtype=pl.UInt32))
     groups = (
         churn.select(
-            "line", "ohost",
+            *by_file, "line", "ohost",
             _second=body.str.slice(0, body.str.find(".", literal=True)),
             _accepted=body.str.contains(" Accepted ", literal=True),
         )
-        .group_by(["ohost", "_second", "_accepted"], maintain_order=True)
+        .group_by([*by_file, "ohost", "_second", "_accepted"], maintain_order=True)
         .agg(pl.col("line").first(), _weight=pl.len().cast(pl.UInt32), _last_line=pl.col("line").last())
-        .select("line", "_weight", "_last_line")
+        .select(*by_file, "line", "_weight", "_last_line")
     )
     rest = marked.filter(~(pl.col("_churn") & pl.col("_next_hdr"))).drop("_churn", "_next_hdr")
-    firsts = churn.drop("_churn", "_next_hdr").join(groups, on="line", how="inner")
+    firsts = churn.drop("_churn", "_next_hdr").join(groups, on=[*by_file, "line"], how="inner")
     return pl.concat(
         [rest.with_columns(_weight=pl.lit(None, dtype=pl.UInt32), _last_line=pl.lit(None, dtype=pl.UInt32)), firsts],
         how="vertical_relaxed",
-    ).sort("line")
+    ).sort([*by_file, "line"])

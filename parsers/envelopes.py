@@ -268,8 +268,13 @@ def is_json_lines(head: str) -> bool:
 
 
 def _json_keys_present(lines: pl.DataFrame) -> set[str]:
+    return json_keys_in(lines.get_column("raw").head(300).to_list())
+
+
+def json_keys_in(raws: list[str | None]) -> set[str]:
+    """The keys (and `key.subkey`s) of the JSON objects among these lines (a file's first 300)."""
     keys: set[str] = set()
-    for raw in lines.get_column("raw").head(300).to_list():
+    for raw in raws:
         raw = (raw or "").strip()
         if not raw.startswith("{"):
             continue
@@ -283,6 +288,24 @@ def _json_keys_present(lines: pl.DataFrame) -> set[str]:
                 if isinstance(v, dict):
                     keys.update(f"{k}.{kk}" for kk in v)
     return keys
+
+
+def is_docker_json(present: set[str]) -> bool:
+    """Docker json-file (`{"log": ..., "stream": ..., "time": ...}`) by the keys of a file's JSON lines."""
+    return "log" in present and ("stream" in present or "time" in present) and not ({"@m", "message", "msg"} & present)
+
+
+def docker_bodies(lines: pl.DataFrame) -> pl.DataFrame:
+    """A docker json-file's lines with body (the `log` text), pts (`time`) and ohost: each JSON line is one
+    physical line of a text log; a line that is not JSON is its own body."""
+    raw = pl.col("raw")
+    is_obj = raw.str.strip_chars().str.starts_with("{")
+    return lines.with_columns(
+        body=pl.when(is_obj).then(raw.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r"))
+        .otherwise(raw),
+        pts=pl.when(is_obj).then(raw.str.json_path_match("$.time")),
+        ohost=pl.lit(None, dtype=pl.String),
+    )
 
 
 def _json_pick(col: pl.Expr, candidates: tuple[str, ...], present: set[str]) -> pl.Expr:
@@ -302,15 +325,8 @@ def _frame_json(lines: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, FramePlan, 
     raw = pl.col("raw")
     is_obj = raw.str.strip_chars().str.starts_with("{")
     msg = _json_pick(raw, JSON_MSG, present)
-    if "log" in present and ("stream" in present or "time" in present) and not ({"@m", "message", "msg"} & present):
-        # docker json-file: each JSON line is one physical line of a text log
-        inner = lines.with_columns(
-            body=pl.when(is_obj).then(raw.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r"))
-            .otherwise(raw),
-            pts=pl.when(is_obj).then(raw.str.json_path_match("$.time")),
-            ohost=pl.lit(None, dtype=pl.String),
-        )
-        return inner, FramePlan("docker_json", ()), None
+    if is_docker_json(present):
+        return docker_bodies(lines), FramePlan("docker_json", ()), None
     exc = _json_pick(raw, JSON_EXC, present)
     text = pl.when(exc.is_not_null() & (exc != "") & (exc != "null")).then(msg + pl.lit("\n") + exc).otherwise(msg)
     level = _json_pick(raw, JSON_LEVEL, present)
@@ -353,13 +369,18 @@ def _outer_strip(lines: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     ), None
 
 
-def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
-                summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
+def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool = False,
+                variants: tuple[str, ...] | None = None) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
     """Inner header detection and continuation joining over the `body` column.
 
     With `summarize`, noise lines (parsers/noise.py) become per-second activity records instead.
+    `variants` already chosen, and a `_file` column, frame many files at once (parsers/frame_many.py):
+    every per-file step (the first line, the lines before a file's first header, neighbouring lines,
+    records, noise seconds) is then taken within each file.
     """
-    variants = _pick_variants(_head(lines, "body"))
+    if variants is None:
+        variants = _pick_variants(_head(lines, "body"))
+    by_file = "_file" in lines.columns
     activity = None
     if summarize and variants and variants[0] == churn.VARIANT:
         lines = churn.split_churn(lines, HEADER_MATCH[churn.VARIANT])
@@ -393,21 +414,28 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
             h_rest=pl.lit(None, dtype=pl.String), h_thread=pl.lit(None, dtype=pl.String),
         )
         envelope = pl.lit(None, dtype=pl.String)
-    prev_indented = body.shift(1).str.contains(r"^\s").fill_null(False)
+    prev = body.shift(1).over("_file") if by_file else body.shift(1)
+    prev_indented = prev.str.contains(r"^\s").fill_null(False)
     cont_like = (body.str.contains(_CONTINUATION) | (body.str.contains(_EXC_TAIL) & prev_indented)
                  | body.str.contains(_SE_REDIS_WRAP))
     df = df.with_columns(blank=blank, envelope=envelope)
     # Bare framing (a non-continuation line starts a record) applies only before the first header,
     # or to the whole file without a variant: the continuation regexes run on that prefix only.
-    has_header = bool(variants) and bool(df.select(pl.col("header").any()).item())
-    n_bare = int(df.select(pl.col("header").arg_max()).item()) if has_header else df.height
-    parts = []
-    if n_bare:
-        parts.append(df.slice(0, n_bare).with_columns(starts=~pl.col("blank") & ~cont_like.fill_null(False)))
-    if n_bare < df.height:
-        parts.append(df.slice(n_bare).with_columns(starts=pl.col("header")))
-    df = pl.concat(parts) if len(parts) > 1 else (parts[0] if parts else df.with_columns(starts=pl.lit(False)))
-    starts = pl.col("starts") | ((pl.col("line") == pl.col("line").first()) & ~pl.col("blank"))
+    if by_file:  # the bare zone of each file: its lines before its first header
+        bare = pl.col("header").cast(pl.UInt32).cum_sum().over("_file") == 0
+        df = df.with_columns(starts=pl.when(bare).then(~pl.col("blank") & ~cont_like.fill_null(False))
+                             .otherwise(pl.col("header")))
+    else:
+        has_header = bool(variants) and bool(df.select(pl.col("header").any()).item())
+        n_bare = int(df.select(pl.col("header").arg_max()).item()) if has_header else df.height
+        parts = []
+        if n_bare:
+            parts.append(df.slice(0, n_bare).with_columns(starts=~pl.col("blank") & ~cont_like.fill_null(False)))
+        if n_bare < df.height:
+            parts.append(df.slice(n_bare).with_columns(starts=pl.col("header")))
+        df = pl.concat(parts) if len(parts) > 1 else (parts[0] if parts else df.with_columns(starts=pl.lit(False)))
+    first = pl.col("line").first().over("_file") if by_file else pl.col("line").first()
+    starts = pl.col("starts") | ((pl.col("line") == first) & ~pl.col("blank"))
     if "entry_start" in df.columns:  # a log platform's entry starts a record unless it continues one
         starts = starts | (pl.col("entry_start") & ~pl.col("blank") & ~cont_like.fill_null(False))
     df = df.with_columns(starts=starts).with_columns(rec=pl.col("starts").cast(pl.UInt32).cum_sum())
@@ -426,14 +454,14 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
     )
     summarized = "_weight" in nonblank.columns  # connection churn, parsers/churn.py
     singles = nonblank.filter(single).select(
-        **fields, text=pl.col("part"),
+        *(["_file"] if by_file else []), **fields, text=pl.col("part"),
         n_lines=pl.coalesce("_weight", pl.lit(1, dtype=pl.UInt32)) if summarized else pl.lit(1, dtype=pl.UInt32),
         envelope=pl.col("envelope"),
         last_line=pl.col("_last_line") if summarized else pl.lit(None, dtype=pl.UInt32),
     )
     multi = (
         nonblank.filter(~single)
-        .group_by("rec", maintain_order=True)
+        .group_by(["_file", "rec"] if by_file else "rec", maintain_order=True)
         .agg(
             **{k: v.first() for k, v in fields.items()},
             text=pl.col("part").str.join("\n"),
@@ -441,9 +469,10 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str,
             envelope=pl.col("envelope").first(),
             last_line=pl.lit(None, dtype=pl.UInt32),
         )
-        .drop("rec")
+        .select(singles.columns)
     )
-    records = pl.concat([singles, multi], how="vertical_relaxed").sort("line") if multi.height else singles
+    order = ["_file", "line"] if by_file else "line"
+    records = pl.concat([singles, multi], how="vertical_relaxed").sort(order) if multi.height else singles
     return records, FramePlan(outer, variants), activity
 
 

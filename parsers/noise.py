@@ -75,6 +75,11 @@ def _seconds(noise: pl.DataFrame, stamp: pl.Expr, where: tuple[int, int] | None)
     separator character in every row), runs of equal slices are counted, never building a string per
     line: ~20x cheaper than a regex replace and a hash group-by. Otherwise by regex replace.
     """
+    if "_file" in noise.columns:  # many files framed at once (parsers/frame_many.py): per file, by value
+        return (
+            noise.select("_file", "line", "ohost", key=stamp.str.replace(_FRACTION_RX, "$1"))
+            .group_by(["_file", "ohost", "key"], maintain_order=True).agg(line=pl.col("line").min(), n=pl.len())
+        )
     sample = noise.head(SAMPLE).select(stamp).to_series().to_list()
     spans = {m.span(1) if (m := _FRACTION.search(s or "")) else None for s in sample}
     if where is not None and len(spans) == 1 and None not in spans:
@@ -111,17 +116,19 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     if not variants or set(variants) & set(ALWAYS_RELEVANT) or ts_rx is None or "?P<ts>" not in ts_rx:
         return lines, None
     body = pl.col("body")
+    by_file = ["_file"] if "_file" in lines.columns else []  # many files framed at once: within each
     hdr = pl.any_horizontal([body.str.contains(rx) for rx in header_rx])
+    next_hdr = pl.col("_hdr").shift(-1).over("_file") if by_file else pl.col("_hdr").shift(-1)
     # one with_columns: polars runs the two regex scans on two threads
     marked = lines.with_columns(_hdr=hdr, _rel=body.str.contains(relevant_pattern())).with_columns(
-        _noise=pl.col("_hdr") & pl.col("_hdr").shift(-1).fill_null(True) & ~pl.col("_rel")
+        _noise=pl.col("_hdr") & next_hdr.fill_null(True) & ~pl.col("_rel")
     )
     noise = marked.filter(pl.col("_noise"))
     if noise.height == 0:
         return lines, None
     kept = marked.filter(~pl.col("_noise")).drop("_hdr", "_rel", "_noise")
     ts_group = body.str.extract_groups(ts_rx).struct.field("ts")
-    where = _ts_slice(noise, ts_group)
+    where = None if by_file else _ts_slice(noise, ts_group)
     ts_text = body.str.slice(*where) if where else ts_group
     from postmortem.input.timeparse import with_parsed_ts  # late: keeps parsers importable on their own
 
@@ -132,10 +139,11 @@ def split_noise(lines: pl.DataFrame, header_rx: list[str], ts_rx: str | None,
     dated = with_parsed_ts(keyed, "key", tz)
     activity = (
         dated.with_columns(second=pl.col("ts").dt.truncate("1s"))
-        .group_by(["ohost", "second"], maintain_order=True)
+        .group_by([*by_file, "ohost", "second"], maintain_order=True)
         .agg(line=pl.col("line").min(), n_lines=pl.col("n").sum().cast(pl.UInt32),
              ts_zoned=pl.col("ts_zoned").min())  # False when any of its times was read in --tz
         .select(
+            *by_file,
             "line",
             ts=pl.col("second"),
             ts_yearless=pl.lit(False),

@@ -223,3 +223,28 @@ def test_decode_limits_are_documented():
     limits = section(ARCHITECTURE, "Decode limits")
     assert decode.MAX_INPUT_ENV in limits and f"{decode.DEFAULT_MAX_INPUT_MB} MiB" in limits
     assert f"{decode.MAX_RATIO} ×" in limits and f"{decode.RATIO_GRACE // 1024**2} MiB" in limits
+
+
+def test_resource_ceilings_in_readme_are_the_enforced_ones():
+    """Every figure of README's "Resource ceilings" table is the value the code enforces (issue #21)."""
+    from parsers.envelopes import MAX_LINE_CHARS
+    from postmortem.batch.archive import ArchiveLimits
+    from postmortem.input import decode, discover, stream
+    from postmortem.input.events_table import EARLIEST, LATEST
+    from postmortem.quoting import MAX_MESSAGE, MAX_QUOTED
+
+    m = re.search(r"^### Resource ceilings \(enforced\)\n(.*?)(?=^#|\Z)", README, re.M | re.S)
+    assert m, "README has no Resource ceilings table"
+    rows = {r[0]: r[1] for r in table_rows(m.group(1))}
+    limits = ArchiveLimits()
+    assert f"{MAX_LINE_CHARS // 1024} KiB of characters" in rows["one line"]
+    assert f"keeps {stream.MAX_LINE_BYTES // 1024} KiB of a line" in rows["one line"]
+    assert f"{decode.DEFAULT_MAX_INPUT_MB} MiB" in rows["one file"] and decode.MAX_INPUT_ENV in rows["one file"]
+    assert rows["files per analysis"].startswith(f"{discover.MAX_FILES:,}")
+    archive = rows["archive (`batch`)"]
+    assert f"{limits.max_members:,} members" in archive and f"{limits.max_total_bytes >> 30} GiB" in archive
+    assert f"{limits.max_header_bytes >> 20} MiB per GNU long-name" in archive
+    assert f"{limits.max_name_chars:,} characters per member name" in archive
+    quoted = rows["text quoted in a message"]
+    assert f"{MAX_QUOTED} characters of a name" in quoted and f"{MAX_MESSAGE:,} of a whole line" in quoted
+    assert f"{EARLIEST.year}-01-01 to {LATEST.year - 1}-12-31" in rows["timestamps"]

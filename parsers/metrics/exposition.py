@@ -41,6 +41,8 @@ class PromExposition:
     )
 
     def sniff(self, head: str) -> float:
+        if "TYPE" not in head:  # a `# TYPE` line is required: a cheap test first
+            return 0.0
         lines = pl.Series([ln for ln in head.splitlines()[:500] if ln.strip()], dtype=pl.String)
         if lines.len() == 0:
             return 0.0

@@ -25,7 +25,10 @@ _FIELD = r"^([a-z][a-z0-9_]*):(.*)$"
 _SECTION = r"^# ?[A-Z][A-Za-z]*\s*$"
 _PROMPT = r"^(\S+:\d+)(?:\[\d+\])?> ?(?i:info)\b"
 _TS_LINE = r"^[-=#\s\[]*(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?|\d{10}(?:\.\d+)?)[-=#\s\]]*$"
-_KNOWN = r"^(?:redis_version|connected_clients|used_memory|uptime_in_seconds|total_connections_received|rejected_connections|maxclients|loading|rdb_changes_since_last_save|aof_enabled|instantaneous_ops_per_sec|role):"
+_KNOWN_KEYS = ("redis_version", "connected_clients", "used_memory", "uptime_in_seconds", "total_connections_received",
+               "rejected_connections", "maxclients", "loading", "rdb_changes_since_last_save", "aof_enabled",
+               "instantaneous_ops_per_sec", "role")
+_KNOWN = r"^(?:" + "|".join(_KNOWN_KEYS) + r"):"
 
 
 class RedisInfo:
@@ -42,6 +45,9 @@ class RedisInfo:
     )
 
     def sniff(self, head: str) -> float:
+        plain = head.replace("**", "")  # a known field is required (bold removed, as `_clean` does): a cheap test first
+        if not any(f"{key}:" in plain for key in _KNOWN_KEYS):
+            return 0.0
         lines = _clean(split_lines(head[:65536]).head(400))
         body = lines.filter(pl.col("t") != "")
         if body.height == 0:

@@ -1,5 +1,6 @@
 """Ingest a group of files (all of them, or one worker's share): read each, run the recognizers over
-batches of framed files, and add every result to its file's accounting (with the per-file time checks)."""
+batches of framed files, frame small plain logs in batches (small_logs.py), and add every result to its
+file's accounting (with the per-file time checks)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from postmortem.input.file_split import FileSpan
 from postmortem.input.log_text import MAX_SAMPLES, FramedLog, classify_framed, classify_guarded
 from postmortem.input.options import IngestOptions
 from postmortem.input.parser_choice import LOG_PARSER
-from postmortem.input.read_file import ParsedPiece, read_file
+from postmortem.input.read_file import ParsedPiece, frame_log, read_file
+from postmortem.input.small_logs import BATCH_CHARS, BATCH_FILES, SmallLog, ingest_small
 from postmortem.input.timecheck import dst_notes, local_time_counts, out_of_order
 from postmortem.model import InputFile
 
@@ -31,6 +33,13 @@ class Part:
     assumptions: list[str] = field(default_factory=list)
     # per log file: (its accounting, local times in a repeated DST hour, in a skipped one), summed over pieces
     local_times: dict[int, tuple[InputFile, int, int]] = field(default_factory=dict)
+    said: set[str] = field(default_factory=set)  # the warnings above, for `warn` (a list search per line is quadratic)
+
+    def warn(self, line: str) -> None:
+        """Add a warning line unless it was said already."""
+        if line not in self.said:
+            self.said.add(line)
+            self.warnings.append(line)
 
 
 def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Part:
@@ -39,6 +48,8 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
     pending: list[tuple[InputFile, FramedLog]] = []
     pending_rows = 0
     spans: set[int] = set()  # a span's DST notes are said once its file's spans are joined (file_split.py)
+    small: dict[str, list[tuple[InputFile, SmallLog]]] = {}  # per zone of zone-less times
+    small_chars = 0
     for index, f in found:
         read = read_file(f, opts)
         info = read.info
@@ -46,7 +57,15 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
         if isinstance(f, FileSpan):
             spans.add(id(info))
         part.warnings.extend(read.warnings)
+        part.said.update(read.warnings)
         for piece in read.pieces:
+            if isinstance(piece, SmallLog):  # framed with other small logs: its fixed cost is paid once
+                small.setdefault(piece.ctx.tz, []).append((info, piece))
+                small_chars += len(piece.text)
+                if small_chars >= BATCH_CHARS or sum(map(len, small.values())) >= BATCH_FILES:
+                    _ingest_small(small, opts, part)
+                    small, small_chars = {}, 0
+                continue
             if isinstance(piece, ParsedPiece):
                 _finish(info, piece.result, piece.parser, opts, part)
                 continue
@@ -57,14 +76,16 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
                 _classify_pending(pending, opts, part)
                 pending, pending_rows = [], 0
         if not info.skipped:  # a streamed file says what it repaired once its last piece is read
-            part.warnings.extend(w for w in (f"{info.path}: {p}" for p in info.problems) if w not in part.warnings)
+            for p in info.problems:
+                part.warn(f"{info.path}: {p}")
     _classify_pending(pending, opts, part)
+    _ingest_small(small, opts, part)
     for info, repeated, skipped in part.local_times.values():  # once per file, after its last piece
         if id(info) in spans:
             continue
         for note in dst_notes(repeated, skipped, opts.zone_for(info.path)[0]):
             info.problems.append(note)
-            part.warnings.append(f"{info.path}: {note}")
+            part.warn(f"{info.path}: {note}")
     return part
 
 
@@ -97,9 +118,7 @@ def _finish(info: InputFile, result: FileParse, parser_name: str, opts: IngestOp
             part.assumptions.append(a)
     part.frames.append(result.events)
     for p in info.problems:
-        line = f"{info.path}: {p}"
-        if line not in part.warnings:
-            part.warnings.append(line)
+        part.warn(f"{info.path}: {p}")
 
 
 def _classify_pending(pending: list[tuple[InputFile, FramedLog]], opts: IngestOptions, part: Part) -> None:
@@ -112,3 +131,17 @@ def _classify_pending(pending: list[tuple[InputFile, FramedLog]], opts: IngestOp
         results = [classify_guarded(framed) for _, framed in pending]
     for (info, _), result in zip(pending, results, strict=True):
         _finish(info, result, LOG_PARSER, opts, part)
+
+
+def _ingest_small(small: dict[str, list[tuple[InputFile, SmallLog]]], opts: IngestOptions, part: Part) -> None:
+    """Frame and account the waiting small logs, a batch per zone; if a batch fails, file by file."""
+    for tz, batch in small.items():
+        try:
+            ingest_small(batch, tz, opts.summarize_noise, part)
+        except RECOVERABLE:  # noqa: BLE001 - read each file alone: the guards of that path find the culprit
+            for info, log in batch:
+                for piece in frame_log(log.text, log.ctx, opts):
+                    if isinstance(piece, ParsedPiece):
+                        _finish(info, piece.result, piece.parser, opts, part)
+                    else:
+                        _finish(info, classify_guarded(piece), LOG_PARSER, opts, part)

@@ -57,18 +57,10 @@ def frame_log_text(text: str, ctx: ParseContext, summarize: bool = True) -> Fram
     return FramedLog(records, lines, blank, truncated, plan.label())
 
 
-def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
-    """Run the recognizers once over the records of many files; unclaimed framed records become `app.log`.
-
-    One pass over all files instead of one per file: each recognizer's fixed cost (regex compilation,
-    plan building) is paid once per batch, which matters for folders of many small pod logs.
-    """
-    if not framed:
-        return []
-    records = pl.concat(
-        [f.records.with_columns(_file=pl.lit(i, dtype=pl.UInt32)) for i, f in enumerate(framed)],
-        how="vertical_relaxed",
-    ).with_row_index("rec")
+def recognize_records(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The recognizers over framed records of any number of files (a `_file` column keeps them apart):
+    (events, unrecognized records), both in record order; unclaimed framed records become `app.log`."""
+    records = records.with_row_index("rec")
     is_activity = (pl.col("envelope") == "activity").fill_null(False)
     hits = recognize(records.filter(~is_activity))
     joined = records.join(hits, on="rec", how="left", suffix="_hit")
@@ -82,7 +74,22 @@ def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
         host=pl.coalesce(*(["host_hit"] if "host_hit" in joined.columns else []), "host"),
         message=pl.coalesce(*(["message"] if "message" in joined.columns else []), _first_line(pl.col("text"))),
     )
-    unrec = joined.filter(~known)
+    return events, joined.filter(~known)
+
+
+def classify_framed(framed: list[FramedLog]) -> list[FileParse]:
+    """Run the recognizers once over the records of many files; unclaimed framed records become `app.log`.
+
+    One pass over all files instead of one per file: each recognizer's fixed cost (regex compilation,
+    plan building) is paid once per batch, which matters for folders of many small pod logs.
+    """
+    if not framed:
+        return []
+    records = pl.concat(
+        [f.records.with_columns(_file=pl.lit(i, dtype=pl.UInt32)) for i, f in enumerate(framed)],
+        how="vertical_relaxed",
+    )
+    events, unrec = recognize_records(records)
     events_by_file = events.partition_by("_file", as_dict=True, maintain_order=True)
     unrec_by_file = unrec.partition_by("_file", as_dict=True, maintain_order=True)
     out = []

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from parsers import FileParse, FileParser, ParseContext
+from parsers.frame_many import batchable
 from postmortem.failures import RECOVERABLE
 from postmortem.input.decode import GZIP_MAGIC, decode_bytes, max_input_bytes, read_decoded
 from postmortem.input.discover import Discovered
@@ -20,6 +21,7 @@ from postmortem.input.file_split import FileSpan
 from postmortem.input.log_text import FramedLog, all_unrecognized, frame_log_text, parse_log_guarded
 from postmortem.input.options import IngestOptions
 from postmortem.input.parser_choice import LOG_PARSER, SNIFF_BYTES, choose_parser
+from postmortem.input.small_logs import SMALL_LOG_CHARS, SmallLog
 from postmortem.input.stream import split_text, utf8_pieces
 from postmortem.model import InputFile, UnrecognizedSample
 
@@ -39,11 +41,12 @@ class ParsedPiece:
 @dataclass
 class FileRead:
     """What reading one file gave: its accounting so far, what to warn about now, and its pieces in file
-    order, each either framed records waiting for the recognizers or already parsed. A streamed file's
+    order, each either framed records waiting for the recognizers, already parsed, or a small log's text
+    waiting to be framed with others (small_logs.py). A streamed file's
     pieces are read as they are iterated (and may add problems to `info` until the last one)."""
 
     info: InputFile
-    pieces: Iterable[FramedLog | ParsedPiece] = ()
+    pieces: Iterable[FramedLog | ParsedPiece | SmallLog] = ()
     warnings: list[str] = field(default_factory=list)
 
 
@@ -75,8 +78,9 @@ def read_file(f: Discovered, opts: IngestOptions) -> FileRead:
     return FileRead(info, _parse_whole(decoded.text, parse_context(f, opts), opts))
 
 
-def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[FramedLog | ParsedPiece]:
-    """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem."""
+def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[FramedLog | ParsedPiece | SmallLog]:
+    """Choose the parser by content (or --source-type) and run it; a parser crash becomes a problem.
+    A small plain log is framed later, with others."""
     chosen = choose_parser(text[:SNIFF_BYTES], ctx.path, opts)
     if chosen is not None:
         try:
@@ -85,6 +89,13 @@ def _parse_whole(text: str, ctx: ParseContext, opts: IngestOptions) -> list[Fram
             fallback = parse_log_guarded(text, ctx, opts.summarize_noise)
             fallback.problems.insert(0, f"{chosen.name} parser failed ({type(exc).__name__}: {exc}); read as a log")
             return [ParsedPiece(fallback)]
+    if len(text) <= SMALL_LOG_CHARS and batchable(text):
+        return [SmallLog(text, ctx)]
+    return frame_log(text, ctx, opts)
+
+
+def frame_log(text: str, ctx: ParseContext, opts: IngestOptions) -> list[FramedLog | ParsedPiece]:
+    """Frame a log text, a big one piece by piece; if framing crashes, every line is counted."""
     try:
         if len(text) <= CHUNK_CHARS:
             return [frame_log_text(text, ctx, opts.summarize_noise)]

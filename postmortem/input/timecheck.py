@@ -37,6 +37,20 @@ def out_of_order(events: pl.DataFrame) -> list[str]:
     return [f"{stats['n']} events out of time order (up to {lag:.3f} s earlier than a line above); sorted by time"]
 
 
+def out_of_order_by_file(events: pl.DataFrame) -> dict[int, list[str]]:
+    """`out_of_order` of every file of a table with a `_file` column, in one pass: {file: notes}."""
+    ts = pl.col("ts")
+    prior_max = ts.cum_max().shift(1).forward_fill().over("_file")
+    stats = (
+        events.filter(ts.is_not_null()).sort(["_file", "line"], maintain_order=True)
+        .with_columns(_prior=prior_max)
+        .group_by("_file").agg(n=(ts < pl.col("_prior")).sum(), lag=(pl.col("_prior") - ts).max())
+        .filter(pl.col("n") > 0)
+    )
+    return {r["_file"]: [f"{r['n']} events out of time order (up to {r['lag'].total_seconds():.3f} s earlier "
+                         "than a line above); sorted by time"] for r in stats.iter_rows(named=True)}
+
+
 def _ambiguous(ts: pl.Expr, tz: str) -> pl.Expr:
     local = ts.dt.convert_time_zone(tz).dt.replace_time_zone(None)
     first = local.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
@@ -57,6 +71,17 @@ def local_time_counts(ts: pl.Series, ts_zoned: pl.Series, tz: str) -> tuple[int,
         skipped=pl.col("ts").is_null().sum(), repeated=_ambiguous(pl.col("ts"), tz).fill_null(False).sum(),
     ).row(0, named=True)
     return int(counts["repeated"]), int(counts["skipped"])
+
+
+def local_time_counts_by_file(events: pl.DataFrame, tz: str) -> dict[int, tuple[int, int]]:
+    """`local_time_counts` of every file of a table with a `_file` column, in one pass: {file: (repeated,
+    skipped)}, only files with some."""
+    if tz == "UTC" or events.height == 0:
+        return {}
+    counts = events.filter(pl.col("ts_zoned").eq_missing(False)).group_by("_file").agg(
+        skipped=pl.col("ts").is_null().sum(), repeated=_ambiguous(pl.col("ts"), tz).fill_null(False).sum(),
+    ).filter((pl.col("skipped") > 0) | (pl.col("repeated") > 0))
+    return {r["_file"]: (int(r["repeated"]), int(r["skipped"])) for r in counts.iter_rows(named=True)}
 
 
 def dst_notes(repeated: int, skipped: int, tz: str) -> list[str]:
