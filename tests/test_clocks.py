@@ -134,10 +134,12 @@ def test_a_source_without_shared_edges_is_kept_as_read():
 _POD = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", re.M)
 _SERVER = re.compile(r"^(\d+:[A-Z] )(\d\d \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3})", re.M)
 _EPOCH_MS = re.compile(r" (\d{13})$", re.M)
+_SIGNAL = re.compile(r"^(\d+:signal-handler \()(\d{9,10})(\))", re.M)
 
 
 def shift_file(path: Path, seconds: float) -> None:
-    """Rewrite one recorded file's timestamps `seconds` later, in its own layout."""
+    """Rewrite one recorded file's timestamps `seconds` later, in its own layout: a clock that is off
+    (the redis-server signal handler's epoch seconds move with the log's times)."""
     text = path.read_text(encoding="utf-8")
     delta = timedelta(seconds=seconds)
     if path.suffix == ".prom":
@@ -147,6 +149,7 @@ def shift_file(path: Path, seconds: float) -> None:
             t = datetime.strptime(m.group(2), "%d %b %Y %H:%M:%S.%f") + delta
             return m.group(1) + t.strftime("%d %b %Y %H:%M:%S.%f")[:-3]
         text = _SERVER.sub(server, text)
+        text = _SIGNAL.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + round(seconds)}{m.group(3)}", text)
     else:
         def pod(m):
             t = datetime.strptime(f"{m.group(1)}.{m.group(2)}", "%Y-%m-%d %H:%M:%S.%f") + delta

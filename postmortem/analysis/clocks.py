@@ -50,6 +50,8 @@ BURST_GAP = timedelta(seconds=15)  # client failures closer than this are one bu
 UNREACHABLE = KINDS.with_flag("unreachable")
 DOWN = "redis.server.shutdown"
 UP = ("redis.server.ready", "redis.server.start")
+REFUSED_KIND = "redis.connect_failed"
+REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
     """(shutdown row, next ready row) pairs from redis-server logs, in time order.
 
     A shutdown logs several lines ("User requested shutdown", "ready to exit"): the first one is
-    the edge. A start without a ready line stands in for ready.
+    the edge, except the signal handler's "Received SIGTERM" line when a shutdown line follows it: that
+    one carries whole epoch seconds (not the log's own clock and zone). A start without a ready line
+    stands in for ready.
     """
     rows = (events.filter((pl.col("source") == "redis_server") & pl.col("kind").is_in([DOWN, *UP])
                           & pl.col("ts").is_not_null())
@@ -100,7 +104,7 @@ def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
             if down is not None and start is not None:  # came back (no ready line), went down again
                 cycles.append((down, start))
                 down, start = None, None
-            down = down or r
+            down = r if down is None or (_signal_handler(down) and not _signal_handler(r)) else down
         elif down is None:
             continue
         elif r["kind"] == "redis.server.ready":
@@ -111,6 +115,10 @@ def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
     if down is not None and start is not None:
         cycles.append((down, start))
     return cycles
+
+
+def _signal_handler(row: dict) -> bool:
+    return (row.get("message") or "").startswith("Received SIG")
 
 
 def metric_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
@@ -232,6 +240,72 @@ def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]
     return out
 
 
+def _last_refusals(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict | None]]:
+    """Per client (path, host, source): the last refused connection of each burst (`_client_units`'
+    bursts, in the same order), or None where a burst had no refusal."""
+    fails = (events.filter(pl.col("kind").is_in(UNREACHABLE) & pl.col("ts").is_not_null()
+                           & pl.col("host").is_not_null())
+             .sort(["path", "host", "ts", "line"])
+             .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
+                           .cum_sum().over(["path", "host"]),
+                           refused=(pl.col("kind") == REFUSED_KIND)
+                           & pl.col("message").fill_null("").str.contains(REFUSED_TEXT)))
+    last = (fails.group_by(["path", "host", "source", "burst"], maintain_order=True)
+            .agg(pl.struct("ts", "path", "line").filter(pl.col("refused")).last().alias("row")))
+    out: dict[tuple[str, str, str], list[dict | None]] = {}
+    for r in last.sort(["path", "host", "burst"]).iter_rows(named=True):
+        out.setdefault((r["path"], r["host"], r["source"]), []).append(r["row"] if r["row"] and r["row"]["ts"] else None)
+    return out
+
+
+def server_against_fleet(server, units, refusals, zoneless: dict[str, bool]) -> tuple[float, tuple[Edge, ...]] | None:
+    """A lone redis-server log's offset against a fleet of client hosts that agree with each other.
+
+    The two edges have a known direction: a client fails only after the server went down (its first
+    failure comes a reaction lag after the shutdown line), and a connection is refused only before the
+    server listens again (its last refusal comes before the ready line). So the server's offset lies
+    between (shutdown - first failure) and (ready - last refusal): the medians over the fleet's hosts
+    bound it from both sides, and a lag never reads as an offset. None when zero lies within those
+    bounds (within `AGREE_S`), when the fleet is smaller than `FLEET_MIN` hosts or showed no refusal,
+    or when the offset is a whole zone of a zone-less fleet (then by convention the fleet was written
+    in a zone, see `client_offsets`)."""
+    downs = [_secs(d) for d, _ in server[3]]
+    raw, pairs = {}, {}
+    for unit, firsts in units.items():
+        found = match([_secs(r) for r in firsts], downs)
+        if found and found[1]:
+            raw[unit], pairs[unit] = found
+    fleet = _fleet(raw)
+    if len(fleet) < FLEET_MIN:
+        return None
+    lows, highs = [], []
+    for unit in fleet:
+        for i, j in pairs[unit]:
+            (down, up), first = server[3][j], units[unit][i]
+            lows.append(Edge("outage start: the server's shutdown before this client's first failure",
+                             _secs(down) - _secs(first), (_where(down), _where(first))))
+            refused = refusals.get(unit, [])[i] if i < len(refusals.get(unit, [])) else None
+            if refused is not None:
+                highs.append(Edge("recovery: this client's last refused connection before the server's ready line",
+                                  _secs(up) - _secs(refused), (_where(up), _where(refused))))
+    if not highs:
+        return None
+    low, high = median(e.offset_s for e in lows), median(e.offset_s for e in highs)
+    if low <= AGREE_S and high >= -AGREE_S:
+        return None
+    offset = (low + high) / 2
+    if split_zone(-offset, all(zoneless.get(u[0], False) for u in fleet))[0]:
+        return None
+    return offset, tuple(lows + highs)
+
+
+def _shifted(anchor, offset: float):
+    """An anchor with `offset` seconds taken off its edges' times (the lines cited stay the same)."""
+    delta = timedelta(seconds=offset)
+    cycles = [({**d, "ts": d["ts"] - delta}, {**u, "ts": u["ts"] - delta}) for d, u in anchor[3]]
+    return (anchor[0], anchor[1], anchor[2], cycles)
+
+
 def _fleet(values: dict) -> list:
     """The largest group of units whose offsets agree (ties: the one nearest a whole zone, then earliest)."""
     def group(k):
@@ -307,7 +381,16 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     units = _client_units(events)
     reference, aligned = _reference(_anchors(events), units)
     out = []
-    if reference:
+    lone = None
+    if reference and reference[2] == "redis_server" and not any(abs(o) <= AGREE_S for _, (o, _) in aligned):
+        lone = server_against_fleet(reference, units, _last_refusals(events), zoneless)
+    if lone:
+        offset, edges = lone
+        zone, skew = split_zone(offset, zoneless.get(reference[1], False))
+        out.append(ClockOffset(reference[1], None, reference[2], offset, zone, skew, "fleet", edges))
+        aligned = [(a, (o + offset, e)) for a, (o, e) in aligned]
+        reference = _shifted(reference, offset)
+    elif reference:
         agreed[reference[1]] = "the reference clock (anchor order: metrics, then redis-server logs)"
     for anchor, (offset, edges) in aligned:
         if abs(offset) <= AGREE_S:
