@@ -16,6 +16,10 @@ offset against a reference:
   outside the group by more than `HOST_MARGIN_S` has its own offset (one pod ahead of the others).
   Without a reference only per-host offsets against the fleet are found: a fleet of `FLEET_MIN`
   hosts or more, hosts between `FLEET_MARGIN_S` and `FLEET_RANGE_S` from it.
+* **A lone server log** (the reference, no other anchor agreeing with it) against a fleet of
+  `FLEET_MIN` or more agreeing hosts: clients fail only after the shutdown and are refused only before
+  the ready line, so the server's offset is bounded from both sides (`server_against_fleet`); outside
+  `AGREE_S` of zero it is the server that is off.
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
   rest is skew. Both are reported (the clock-skew rule) and subtracted from the source's times.
 
