@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from postmortem.analysis.clocks import (
     AGREE_S,
+    HOST_MARGIN_S,
     ZONE_SLACK_S,
     ZONE_STEP_S,
     match,
@@ -266,6 +267,48 @@ def test_no_correction_on_an_unshifted_recording(tmp_path_factory, fixture):
         report, _ = analyze([str(folder)])
         assert not [c for c in report.clocks if c.offset_s or c.corrected], folder
         assert "PM002" not in _by_rule(report), folder
+
+
+_SCALEOUT: list = []
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(pick=0, seconds=40.0)
+@example(pick=1, seconds=-90.0)
+@example(pick=2, seconds=3600.0)  # a pod written in a local zone
+@given(pick=st.integers(min_value=0, max_value=3),
+       seconds=st.floats(min_value=-6 * 3600, max_value=6 * 3600).filter(lambda s: abs(s) >= HOST_MARGIN_S + 2))
+def test_a_new_pod_shifted_is_placed_by_its_kubernetes_start(tmp_path_factory, pick, seconds):
+    """Scale-out pods start after the outage (no outage edge): a pod's first line against the
+    Kubernetes `Started` event for it, beside the other new pods', gives its offset."""
+    if not _SCALEOUT:
+        _SCALEOUT.append(_signature(analyze([str(RECORDED / "scaleout")])[0]))
+    pod = sorted(_facts("scaleout")["scaleout"]["new_pods"])[pick]
+    folder = tmp_path_factory.mktemp("pods") / "scaleout"
+    shutil.copytree(RECORDED / "scaleout", folder)
+    shift_file(folder / f"{pod}.log", seconds)
+    report, _ = analyze([str(folder)])
+    _assert_same(_SCALEOUT[0], _signature(report), f"{pod} {seconds:+} s")
+    (off,) = [c for c in report.clocks if c.offset_s]
+    assert (off.path, off.host) == (f"{pod}.log", pod) and abs(off.offset_s - seconds) <= 2
+    assert "k8s-events.txt" in off.note
+    (pm002,) = [f for f in _by_rule(report)["PM002"] if pod in f.entities]
+    assert {e.path for e in pm002.evidence} == {"k8s-events.txt", f"{pod}.log"}
+
+
+def test_pod_starts_need_a_fleet_of_started_pods(tmp_path):
+    """Two started pods cannot tell a clock from a slow start: nothing is moved."""
+    folder = tmp_path / "scaleout"
+    shutil.copytree(RECORDED / "scaleout", folder)
+    events = folder / "k8s-events.txt"
+    pods = sorted(_facts("scaleout")["scaleout"]["new_pods"])
+    events.write_text("".join(line for line in events.read_text().splitlines(keepends=True)
+                              if not any(p in line for p in pods[2:])))
+    shift_file(folder / f"{pods[0]}.log", 60)
+    report, _ = analyze([str(folder)])
+    assert not [c for c in report.clocks if c.offset_s]
 
 
 @settings(max_examples=200, deadline=None)

@@ -54,6 +54,9 @@ BURST_GAP = timedelta(seconds=15)  # client failures closer than this are one bu
 UNREACHABLE = KINDS.with_flag("unreachable")
 DOWN = "redis.server.shutdown"
 UP = ("redis.server.ready", "redis.server.start")
+POD_STARTED = "k8s.Started"
+K8S_SOURCE = "k8s_events"
+NOT_PODS = (K8S_SOURCE, "metrics", "redis_server")  # sources whose host is no pod of the application
 REFUSED_KIND = "redis.connect_failed"
 REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
 
@@ -404,6 +407,62 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
         out.append(ClockOffset(anchor[1], None, anchor[2], offset, zone, skew, reference[1], edges))
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
+    out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
+    return out
+
+
+def _pod_first_lines(events: pl.DataFrame) -> pl.DataFrame:
+    """Per client pod file (path, host): its first line (time, line, kind), joined to the latest
+    Kubernetes `Started` event of the pod of that name (its time, the events file and line)."""
+    starts = (events.filter((pl.col("source") == K8S_SOURCE) & (pl.col("kind") == POD_STARTED)
+                            & pl.col("ts").is_not_null())
+              .with_columns(pod=pl.col("attrs").str.json_path_match("$.object_name"),
+                            object_kind=pl.col("attrs").str.json_path_match("$.object_kind"))
+              .filter(pl.col("pod").is_not_null() & pl.col("object_kind").fill_null("Pod").eq("Pod"))
+              .sort(["ts", "path", "line"]).group_by("pod").last()
+              .select(pl.col("pod").alias("host"), pl.col("ts").alias("started"),
+                      pl.col("path").alias("k8s_path"), pl.col("line").alias("k8s_line")))
+    if starts.height == 0:
+        return starts
+    firsts = (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS)
+                            & pl.col("ts").is_not_null())
+              .sort(["path", "line"]).group_by(["path", "host"]).first()
+              .select("path", "host", "source", "ts", "line", "kind"))
+    return firsts.join(starts, on="host").sort("path", "host")
+
+
+def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: set[str],
+                      agreed: dict[str, str]) -> list[ClockOffset]:
+    """Pod clocks from their restarts: a pod's log begins when its container starts, right after the
+    Kubernetes `Started` event for that pod (a start-up lag, and the event's whole seconds). The pods
+    whose logs begin with the same kind of line (a process start, not a log cut by `--tail`) and whose
+    first line comes about as long after their `Started` as the others' (`_fleet`, `FLEET_MIN` pods or
+    more) set that lag; a pod more than `HOST_MARGIN_S` off it has its own offset. Pods already placed by
+    outage edges (`known` paths) keep those."""
+    rows = _pod_first_lines(events)
+    if rows.height < FLEET_MIN:
+        return []
+    start_kind = rows.get_column("kind").mode().sort().first()
+    rows = rows.filter(pl.col("kind") == start_kind).to_dicts()
+    lags = {(r["path"], r["host"]): _secs(r) - r["started"].timestamp() for r in rows}
+    fleet = _fleet(lags)
+    if len(fleet) < FLEET_MIN:
+        return []
+    lag = median(lags[u] for u in fleet)
+    out = []
+    for r in rows:
+        unit = (r["path"], r["host"])
+        if r["path"] in known:
+            continue
+        edge = Edge("pod start: the Kubernetes Started event, then the pod's first line", lags[unit],
+                    ((r["k8s_path"], int(r["k8s_line"])), _where(r)))
+        if abs(lags[unit] - lag) <= HOST_MARGIN_S:
+            agreed.setdefault(r["path"], f"agrees with {r['k8s_path']} on its pod start")
+            continue
+        offset = lags[unit] - lag
+        zone, skew = split_zone(offset, zoneless.get(r["path"], False))
+        out.append(ClockOffset(r["path"], r["host"], r["source"], offset, zone, skew, r["k8s_path"], (edge,)))
+    agreed.setdefault(rows[0]["k8s_path"], f"pod starts compared with {len(rows)} pod logs' first lines")
     return out
 
 
