@@ -20,6 +20,8 @@ offset against a reference:
   `FLEET_MIN` or more agreeing hosts: clients fail only after the shutdown and are refused only before
   the ready line, so the server's offset is bounded from both sides (`server_against_fleet`); outside
   `AGREE_S` of zero it is the server that is off.
+* **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
+  event for it, against the other started pods (`pod_start_offsets`).
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
   rest is skew. Both are reported (the clock-skew rule) and subtracted from the source's times.
 
