@@ -59,6 +59,8 @@ UP = ("redis.server.ready", "redis.server.start")
 POD_STARTED = "k8s.Started"
 K8S_SOURCE = "k8s_events"
 NOT_PODS = (K8S_SOURCE, "metrics", "redis_server")  # sources whose host is no pod of the application
+LOWER = "shutdown - first failure"  # at most the server's offset: a client fails a lag after the shutdown
+UPPER = "ready - last refusal"  # at least the server's offset: refusals end before the server listens
 REFUSED_KIND = "redis.connect_failed"
 REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
 
@@ -287,25 +289,24 @@ def server_against_fleet(server, units, refusals, zoneless: dict[str, bool]) -> 
     fleet = _fleet(raw)
     if len(fleet) < FLEET_MIN:
         return None
-    lows, highs = [], []
+    edges: list[Edge] = []  # per host: the lower bound (shutdown - first failure), then the upper one
     for unit in fleet:
         for i, j in pairs[unit]:
             (down, up), first = server[3][j], units[unit][i]
-            lows.append(Edge("outage start: the server's shutdown before this client's first failure",
-                             _secs(down) - _secs(first), (_where(down), _where(first))))
+            edges.append(Edge(LOWER, _secs(down) - _secs(first), (_where(down), _where(first))))
             refused = refusals.get(unit, [])[i] if i < len(refusals.get(unit, [])) else None
             if refused is not None:
-                highs.append(Edge("recovery: this client's last refused connection before the server's ready line",
-                                  _secs(up) - _secs(refused), (_where(up), _where(refused))))
+                edges.append(Edge(UPPER, _secs(up) - _secs(refused), (_where(up), _where(refused))))
+    highs = [e.offset_s for e in edges if e.name == UPPER]
     if not highs:
         return None
-    low, high = median(e.offset_s for e in lows), median(e.offset_s for e in highs)
+    low, high = median(e.offset_s for e in edges if e.name == LOWER), median(highs)
     if low <= AGREE_S and high >= -AGREE_S:
         return None
     offset = (low + high) / 2
     if split_zone(-offset, all(zoneless.get(u[0], False) for u in fleet))[0]:
         return None
-    return offset, tuple(lows + highs)
+    return offset, tuple(edges)
 
 
 def _shifted(anchor, offset: float):
@@ -451,19 +452,23 @@ def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: se
     if len(fleet) < FLEET_MIN:
         return []
     lag = median(lags[u] for u in fleet)
+    typical = min(rows, key=lambda r: (abs(lags[(r["path"], r["host"])] - lag), r["path"]))
+
+    def edge(name: str, r: dict) -> Edge:
+        return Edge(name, lags[(r["path"], r["host"])], ((r["k8s_path"], int(r["k8s_line"])), _where(r)))
+
     out = []
     for r in rows:
         unit = (r["path"], r["host"])
         if r["path"] in known:
             continue
-        edge = Edge("pod start: the Kubernetes Started event, then the pod's first line", lags[unit],
-                    ((r["k8s_path"], int(r["k8s_line"])), _where(r)))
         if abs(lags[unit] - lag) <= HOST_MARGIN_S:
             agreed.setdefault(r["path"], f"agrees with {r['k8s_path']} on its pod start")
             continue
         offset = lags[unit] - lag
         zone, skew = split_zone(offset, zoneless.get(r["path"], False))
-        out.append(ClockOffset(r["path"], r["host"], r["source"], offset, zone, skew, r["k8s_path"], (edge,)))
+        edges = (edge("Started - first line", r), edge("the started pods' start-up lag", typical))
+        out.append(ClockOffset(r["path"], r["host"], r["source"], offset, zone, skew, r["k8s_path"], edges))
     agreed.setdefault(rows[0]["k8s_path"], f"pod starts compared with {len(rows)} pod logs' first lines")
     return out
 
