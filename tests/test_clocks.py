@@ -14,7 +14,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from postmortem.analysis.clocks import match, split_zone
+from postmortem.analysis.clocks import (
+    AGREE_S,
+    HOST_MARGIN_S,
+    ZONE_SLACK_S,
+    ZONE_STEP_S,
+    match,
+    server_against_fleet,
+    split_zone,
+)
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.cli import main
 from postmortem.input.ingest import IngestOptions
@@ -134,10 +142,12 @@ def test_a_source_without_shared_edges_is_kept_as_read():
 _POD = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", re.M)
 _SERVER = re.compile(r"^(\d+:[A-Z] )(\d\d \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3})", re.M)
 _EPOCH_MS = re.compile(r" (\d{13})$", re.M)
+_SIGNAL = re.compile(r"^(\d+:signal-handler \()(\d{9,10})(\))", re.M)
 
 
 def shift_file(path: Path, seconds: float) -> None:
-    """Rewrite one recorded file's timestamps `seconds` later, in its own layout."""
+    """Rewrite one recorded file's timestamps `seconds` later, in its own layout: a clock that is off
+    (the redis-server signal handler's epoch seconds move with the log's times)."""
     text = path.read_text(encoding="utf-8")
     delta = timedelta(seconds=seconds)
     if path.suffix == ".prom":
@@ -147,6 +157,7 @@ def shift_file(path: Path, seconds: float) -> None:
             t = datetime.strptime(m.group(2), "%d %b %Y %H:%M:%S.%f") + delta
             return m.group(1) + t.strftime("%d %b %Y %H:%M:%S.%f")[:-3]
         text = _SERVER.sub(server, text)
+        text = _SIGNAL.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + round(seconds)}{m.group(3)}", text)
     else:
         def pod(m):
             t = datetime.strptime(f"{m.group(1)}.{m.group(2)}", "%Y-%m-%d %H:%M:%S.%f") + delta
@@ -170,34 +181,165 @@ _BASELINES: dict[str, tuple] = {}
 @example(fixture="storm", pick=0, sign=-1, seconds=10.0)  # the metrics export (the first anchor) off
 @example(fixture="healthy-4", pick=4, sign=1, seconds=3600.0)  # the metrics export a whole hour off
 @example(fixture="healthy-4", pick=1, sign=1, seconds=1234.5)  # one pod off by no whole zone
-@given(fixture=st.sampled_from(["storm", "healthy-4"]), pick=st.integers(min_value=0, max_value=20),
+@example(fixture="storm", pick=1, sign=1, seconds=3600.0)  # the server log a whole hour off
+@example(fixture="pair-storm-8", pick=1, sign=-1, seconds=7.5)  # the server log seconds behind
+@given(fixture=st.sampled_from(["storm", "healthy-4", "pair-storm-8"]), pick=st.integers(min_value=0, max_value=20),
        sign=st.sampled_from([-1, 1]), seconds=st.floats(min_value=10, max_value=6 * 3600))
 def test_shifting_one_source_changes_nothing(tmp_path_factory, fixture, pick, sign, seconds):
     if fixture not in _BASELINES:
         _BASELINES[fixture] = _signature(analyze([str(RECORDED / fixture)])[0])
-    rules, windows = _BASELINES[fixture]
     folder = tmp_path_factory.mktemp("shifted") / fixture
     shutil.copytree(RECORDED / fixture, folder)
-    # Not yet: a shifted server log is only corrected when another anchor (a `redis_up` drop in the metrics)
-    # shares its edges; against the client fleet alone it stays the reference (issue #16 left open for it).
-    files = sorted(p for p in folder.iterdir() if p.name != "redis-server.log")
+    files = sorted(folder.iterdir())
     shift_file(files[pick % len(files)], sign * seconds)
-    got_rules, got_windows = _signature(analyze([str(folder)])[0])
-    assert got_rules == rules, files[pick % len(files)].name
+    _assert_same(_BASELINES[fixture], _signature(analyze([str(folder)])[0]), files[pick % len(files)].name)
+
+
+def _assert_same(baseline, got, shifted: str) -> None:
+    (rules, windows), (got_rules, got_windows) = baseline, got
+    assert got_rules == rules, shifted
     for (rule, start, end), (_, s2, e2) in zip(windows, got_windows, strict=True):
-        assert start is None or abs((s2 - start).total_seconds()) <= 2, (rule, files[pick % len(files)].name)
-        assert end is None or abs((e2 - end).total_seconds()) <= 2, (rule, files[pick % len(files)].name)
+        assert start is None or abs((s2 - start).total_seconds()) <= 2, (rule, shifted)
+        assert end is None or abs((e2 - end).total_seconds()) <= 2, (rule, shifted)
 
 
-def test_shift_file_moves_every_time(tmp_path):
-    """The property test's shifter really moves the times (so the property can fail)."""
-    folder = tmp_path / "s"
-    shutil.copytree(RECORDED / "healthy-4", folder)
-    for f in sorted(folder.iterdir()):
-        before = f.read_text()
-        shift_file(f, 3600)
-        assert f.read_text() != before, f.name
-    report, _ = analyze([str(folder)], AnalyzeOptions(align=False))
-    base, _ = analyze([str(RECORDED / "healthy-4")], AnalyzeOptions(align=False))
-    assert report.window_start - base.window_start == timedelta(hours=1)
-    assert datetime.now(tz=UTC) > report.window_start
+def _without_metrics(tmp_path_factory, fixture: str) -> Path:
+    """A copy of a recorded fixture without its metrics export: the server log and the clients only."""
+    folder = tmp_path_factory.mktemp("no-metrics") / fixture
+    shutil.copytree(RECORDED / fixture, folder, ignore=shutil.ignore_patterns("*.prom"))
+    return folder
+
+
+def _not_a_zone(seconds: float) -> bool:
+    return round(seconds / ZONE_STEP_S) == 0 or abs(seconds - round(seconds / ZONE_STEP_S) * ZONE_STEP_S) > ZONE_SLACK_S
+
+
+_LONE: dict[str, tuple] = {}
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(fixture="storm", seconds=-4.0)  # inside the old skew margins: a retry storm lost before
+@example(fixture="storm-16", seconds=30.0)
+@example(fixture="healthy-4", seconds=1234.5)
+@example(fixture="pair-storm-24", seconds=-5000.0)
+@given(fixture=st.sampled_from(["storm", "storm-16", "pair-storm-8", "pair-storm-24", "healthy-4", "pair-healthy-8"]),
+       seconds=st.floats(min_value=-6 * 3600, max_value=6 * 3600).filter(_not_a_zone))
+def test_a_server_log_shifted_against_the_client_fleet_alone(tmp_path_factory, fixture, seconds):
+    """No metrics export to anchor it: the server's own shutdown and ready lines against the fleet's first
+    failures and last refusals find its offset, and the findings and windows stay those of the recording."""
+    if fixture not in _LONE:
+        _LONE[fixture] = _signature(analyze([str(_without_metrics(tmp_path_factory, fixture))])[0])
+    folder = _without_metrics(tmp_path_factory, fixture)
+    shift_file(folder / "redis-server.log", seconds)
+    report, _ = analyze([str(folder)])
+    _assert_same(_LONE[fixture], _signature(report), f"redis-server.log {seconds:+} s")
+    off = [c for c in report.clocks if c.offset_s]
+    if abs(seconds) > 2 * AGREE_S:
+        assert [(c.path, c.host) for c in off] == [("redis-server.log", None)], off
+        assert abs(off[0].offset_s - seconds) <= 2 and "other client hosts" in off[0].note
+        (pm002,) = _by_rule(report)["PM002"]
+        assert pm002.stats["source"] == "redis_server" and pm002.evidence
+    assert all(c.path == "redis-server.log" for c in off)
+
+
+def test_a_whole_zone_between_a_lone_server_and_the_fleet_is_the_fleets(tmp_path_factory):
+    """Two zone-less clocks a whole hour apart and no third: by convention the server wrote UTC and the
+    fleet its local zone (the skewed recording's case); with the metrics export the server is moved."""
+    folder = _without_metrics(tmp_path_factory, "storm")
+    shift_file(folder / "redis-server.log", 3600)
+    report, _ = analyze([str(folder)])
+    zones = {c.path: c.zone for c in report.clocks if c.offset_s}
+    assert set(zones) == {p.name for p in folder.glob("worker-*.log")} and set(zones.values()) == {"UTC-01:00"}
+    with_metrics = tmp_path_factory.mktemp("zone") / "storm"
+    shutil.copytree(RECORDED / "storm", with_metrics)
+    shift_file(with_metrics / "redis-server.log", 3600)
+    report, _ = analyze([str(with_metrics)])
+    assert [c.path for c in report.clocks if c.offset_s] == ["redis-server.log"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", sorted(p.name for p in RECORDED.iterdir() if p.is_dir() and p.name != "skewed"))
+def test_no_correction_on_an_unshifted_recording(tmp_path_factory, fixture):
+    """Recordings written on one clock: no offset and no PM002, with and without the metrics export."""
+    for folder in (RECORDED / fixture, _without_metrics(tmp_path_factory, fixture)):
+        report, _ = analyze([str(folder)])
+        assert not [c for c in report.clocks if c.offset_s or c.corrected], folder
+        assert "PM002" not in _by_rule(report), folder
+
+
+_SCALEOUT: list = []
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(pick=0, seconds=40.0)
+@example(pick=1, seconds=-90.0)
+@example(pick=2, seconds=3600.0)  # a pod written in a local zone
+@given(pick=st.integers(min_value=0, max_value=3),
+       seconds=st.floats(min_value=-6 * 3600, max_value=6 * 3600).filter(lambda s: abs(s) >= HOST_MARGIN_S + 2))
+def test_a_new_pod_shifted_is_placed_by_its_kubernetes_start(tmp_path_factory, pick, seconds):
+    """Scale-out pods start after the outage (no outage edge): a pod's first line against the
+    Kubernetes `Started` event for it, beside the other new pods', gives its offset."""
+    if not _SCALEOUT:
+        _SCALEOUT.append(_signature(analyze([str(RECORDED / "scaleout")])[0]))
+    pod = sorted(_facts("scaleout")["scaleout"]["new_pods"])[pick]
+    folder = tmp_path_factory.mktemp("pods") / "scaleout"
+    shutil.copytree(RECORDED / "scaleout", folder)
+    shift_file(folder / f"{pod}.log", seconds)
+    report, _ = analyze([str(folder)])
+    _assert_same(_SCALEOUT[0], _signature(report), f"{pod} {seconds:+} s")
+    (off,) = [c for c in report.clocks if c.offset_s]
+    assert (off.path, off.host) == (f"{pod}.log", pod) and abs(off.offset_s - seconds) <= 2
+    assert "k8s-events.txt" in off.note
+    (pm002,) = [f for f in _by_rule(report)["PM002"] if pod in f.entities]
+    assert {"k8s-events.txt", f"{pod}.log"} <= {e.path for e in pm002.evidence}
+    started, lag = pm002.stats["edges"]  # the pod's own gap minus the started pods' start-up lag
+    assert abs(started["offset_s"] - lag["offset_s"] - pm002.stats["offset_s"]) <= 0.01
+
+
+def test_pod_starts_need_a_fleet_of_started_pods(tmp_path):
+    """Two started pods cannot tell a clock from a slow start: nothing is moved."""
+    folder = tmp_path / "scaleout"
+    shutil.copytree(RECORDED / "scaleout", folder)
+    events = folder / "k8s-events.txt"
+    pods = sorted(_facts("scaleout")["scaleout"]["new_pods"])
+    events.write_text("".join(line for line in events.read_text().splitlines(keepends=True)
+                              if not any(p in line for p in pods[2:])))
+    shift_file(folder / f"{pods[0]}.log", 60)
+    report, _ = analyze([str(folder)])
+    assert not [c for c in report.clocks if c.offset_s]
+
+
+@settings(max_examples=200, deadline=None)
+@given(hosts=st.integers(min_value=3, max_value=40), truth=st.floats(min_value=-6 * 3600, max_value=6 * 3600),
+       lags=st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40),
+       lasts=st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40),
+       outage=st.floats(min_value=1, max_value=120))
+def test_a_reaction_lag_is_never_read_as_a_server_offset(hosts, truth, lags, lasts, outage):
+    """Each client fails a lag after the shutdown (up to the whole outage) and is refused last somewhere
+    between then and the ready line: the offset found lies within what those edges allow, and a server
+    on time is never moved, however long the lags."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def row(path, line, at):
+        return {"path": path, "line": line, "ts": t0 + timedelta(seconds=at)}
+
+    server = (1, "redis-server.log", "redis_server",
+              [(row("redis-server.log", 1, truth), row("redis-server.log", 2, truth + outage))])
+    fail = [lags[i] * outage for i in range(hosts)]  # true times: the server went down at 0
+    refused = [f + lasts[i] * (outage - f) for i, f in enumerate(fail)]
+    units = {(f"h{i}.log", f"h{i}", "redis_py"): [row(f"h{i}.log", 1, fail[i])] for i in range(hosts)}
+    refusals = {u: [row(u[0], 2, refused[i])] for i, u in enumerate(units)}
+    found = server_against_fleet(server, units, refusals, {})
+    longest_lag, longest_gap = max(fail), max(outage - r for r in refused)
+    if found is not None:
+        assert truth - longest_lag - 1e-6 <= found[0] <= truth + longest_gap + 1e-6
+        assert found[0] <= -AGREE_S or found[0] >= AGREE_S
+    if abs(truth) < 1e-9:
+        assert found is None  # on time: no lag, however long, reads as an offset
+    elif (_not_a_zone(-truth) and max(fail) - min(fail) <= AGREE_S  # one fleet: every host agrees
+          and (truth > longest_lag + AGREE_S or truth < -longest_gap - AGREE_S)):
+        assert found is not None

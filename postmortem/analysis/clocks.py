@@ -16,6 +16,12 @@ offset against a reference:
   outside the group by more than `HOST_MARGIN_S` has its own offset (one pod ahead of the others).
   Without a reference only per-host offsets against the fleet are found: a fleet of `FLEET_MIN`
   hosts or more, hosts between `FLEET_MARGIN_S` and `FLEET_RANGE_S` from it.
+* **A lone server log** (the reference, no other anchor agreeing with it) against a fleet of
+  `FLEET_MIN` or more agreeing hosts: clients fail only after the shutdown and are refused only before
+  the ready line, so the server's offset is bounded from both sides (`server_against_fleet`); outside
+  `AGREE_S` of zero it is the server that is off.
+* **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
+  event for it, against the other started pods (`pod_start_offsets`).
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
   rest is skew. Both are reported (the clock-skew rule) and subtracted from the source's times.
 
@@ -50,6 +56,13 @@ BURST_GAP = timedelta(seconds=15)  # client failures closer than this are one bu
 UNREACHABLE = KINDS.with_flag("unreachable")
 DOWN = "redis.server.shutdown"
 UP = ("redis.server.ready", "redis.server.start")
+POD_STARTED = "k8s.Started"
+K8S_SOURCE = "k8s_events"
+NOT_PODS = (K8S_SOURCE, "metrics", "redis_server")  # sources whose host is no pod of the application
+LOWER = "shutdown - first failure"  # at most the server's offset: a client fails a lag after the shutdown
+UPPER = "ready - last refusal"  # at least the server's offset: refusals end before the server listens
+REFUSED_KIND = "redis.connect_failed"
+REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,9 @@ def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
     """(shutdown row, next ready row) pairs from redis-server logs, in time order.
 
     A shutdown logs several lines ("User requested shutdown", "ready to exit"): the first one is
-    the edge. A start without a ready line stands in for ready.
+    the edge, except the signal handler's "Received SIGTERM" line when a shutdown line follows it: that
+    one carries whole epoch seconds (not the log's own clock and zone). A start without a ready line
+    stands in for ready.
     """
     rows = (events.filter((pl.col("source") == "redis_server") & pl.col("kind").is_in([DOWN, *UP])
                           & pl.col("ts").is_not_null())
@@ -100,7 +115,7 @@ def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
             if down is not None and start is not None:  # came back (no ready line), went down again
                 cycles.append((down, start))
                 down, start = None, None
-            down = down or r
+            down = r if down is None or (_signal_handler(down) and not _signal_handler(r)) else down
         elif down is None:
             continue
         elif r["kind"] == "redis.server.ready":
@@ -111,6 +126,10 @@ def server_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
     if down is not None and start is not None:
         cycles.append((down, start))
     return cycles
+
+
+def _signal_handler(row: dict) -> bool:
+    return (row.get("message") or "").startswith("Received SIG")
 
 
 def metric_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
@@ -232,6 +251,71 @@ def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]
     return out
 
 
+def _last_refusals(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict | None]]:
+    """Per client (path, host, source): the last refused connection of each burst (`_client_units`'
+    bursts, in the same order), or None where a burst had no refusal."""
+    fails = (events.filter(pl.col("kind").is_in(UNREACHABLE) & pl.col("ts").is_not_null()
+                           & pl.col("host").is_not_null())
+             .sort(["path", "host", "ts", "line"])
+             .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
+                           .cum_sum().over(["path", "host"]),
+                           refused=(pl.col("kind") == REFUSED_KIND)
+                           & pl.col("message").fill_null("").str.contains(REFUSED_TEXT)))
+    last = (fails.group_by(["path", "host", "source", "burst"], maintain_order=True)
+            .agg(pl.struct("ts", "path", "line").filter(pl.col("refused")).last().alias("row")))
+    out: dict[tuple[str, str, str], list[dict | None]] = {}
+    for r in last.sort(["path", "host", "burst"]).iter_rows(named=True):
+        out.setdefault((r["path"], r["host"], r["source"]), []).append(r["row"] if r["row"] and r["row"]["ts"] else None)
+    return out
+
+
+def server_against_fleet(server, units, refusals, zoneless: dict[str, bool]) -> tuple[float, tuple[Edge, ...]] | None:
+    """A lone redis-server log's offset against a fleet of client hosts that agree with each other.
+
+    The two edges have a known direction: a client fails only after the server went down (its first
+    failure comes a reaction lag after the shutdown line), and a connection is refused only before the
+    server listens again (its last refusal comes before the ready line). So the server's offset lies
+    between (shutdown - first failure) and (ready - last refusal): the medians over the fleet's hosts
+    bound it from both sides, and a lag never reads as an offset. None when zero lies within those
+    bounds (within `AGREE_S`), when the fleet is smaller than `FLEET_MIN` hosts or showed no refusal,
+    or when the offset is a whole zone of a zone-less fleet (then by convention the fleet was written
+    in a zone, see `client_offsets`)."""
+    downs = [_secs(d) for d, _ in server[3]]
+    raw, pairs = {}, {}
+    for unit, firsts in units.items():
+        found = match([_secs(r) for r in firsts], downs)
+        if found and found[1]:
+            raw[unit], pairs[unit] = found
+    fleet = _fleet(raw)
+    if len(fleet) < FLEET_MIN:
+        return None
+    edges: list[Edge] = []  # per host: the lower bound (shutdown - first failure), then the upper one
+    for unit in fleet:
+        for i, j in pairs[unit]:
+            (down, up), first = server[3][j], units[unit][i]
+            edges.append(Edge(LOWER, _secs(down) - _secs(first), (_where(down), _where(first))))
+            refused = refusals.get(unit, [])[i] if i < len(refusals.get(unit, [])) else None
+            if refused is not None:
+                edges.append(Edge(UPPER, _secs(up) - _secs(refused), (_where(up), _where(refused))))
+    highs = [e.offset_s for e in edges if e.name == UPPER]
+    if not highs:
+        return None
+    low, high = median(e.offset_s for e in edges if e.name == LOWER), median(highs)
+    if low <= AGREE_S and high >= -AGREE_S:
+        return None
+    offset = (low + high) / 2
+    if split_zone(-offset, all(zoneless.get(u[0], False) for u in fleet))[0]:
+        return None
+    return offset, tuple(edges)
+
+
+def _shifted(anchor, offset: float):
+    """An anchor with `offset` seconds taken off its edges' times (the lines cited stay the same)."""
+    delta = timedelta(seconds=offset)
+    cycles = [({**d, "ts": d["ts"] - delta}, {**u, "ts": u["ts"] - delta}) for d, u in anchor[3]]
+    return (anchor[0], anchor[1], anchor[2], cycles)
+
+
 def _fleet(values: dict) -> list:
     """The largest group of units whose offsets agree (ties: the one nearest a whole zone, then earliest)."""
     def group(k):
@@ -307,7 +391,16 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     units = _client_units(events)
     reference, aligned = _reference(_anchors(events), units)
     out = []
-    if reference:
+    lone = None
+    if reference and reference[2] == "redis_server" and not any(abs(o) <= AGREE_S for _, (o, _) in aligned):
+        lone = server_against_fleet(reference, units, _last_refusals(events), zoneless)
+    if lone:
+        offset, edges = lone
+        zone, skew = split_zone(offset, zoneless.get(reference[1], False))
+        out.append(ClockOffset(reference[1], None, reference[2], offset, zone, skew, "fleet", edges))
+        aligned = [(a, (o + offset, e)) for a, (o, e) in aligned]
+        reference = _shifted(reference, offset)
+    elif reference:
         agreed[reference[1]] = "the reference clock (anchor order: metrics, then redis-server logs)"
     for anchor, (offset, edges) in aligned:
         if abs(offset) <= AGREE_S:
@@ -317,6 +410,66 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
         out.append(ClockOffset(anchor[1], None, anchor[2], offset, zone, skew, reference[1], edges))
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
+    out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
+    return out
+
+
+def _pod_first_lines(events: pl.DataFrame) -> pl.DataFrame:
+    """Per client pod file (path, host): its first line (time, line, kind), joined to the latest
+    Kubernetes `Started` event of the pod of that name (its time, the events file and line)."""
+    starts = (events.filter((pl.col("source") == K8S_SOURCE) & (pl.col("kind") == POD_STARTED)
+                            & pl.col("ts").is_not_null())
+              .with_columns(pod=pl.col("attrs").str.json_path_match("$.object_name"),
+                            object_kind=pl.col("attrs").str.json_path_match("$.object_kind"))
+              .filter(pl.col("pod").is_not_null() & pl.col("object_kind").fill_null("Pod").eq("Pod"))
+              .sort(["ts", "path", "line"]).group_by("pod").last()
+              .select(pl.col("pod").alias("host"), pl.col("ts").alias("started"),
+                      pl.col("path").alias("k8s_path"), pl.col("line").alias("k8s_line")))
+    if starts.height == 0:
+        return starts
+    firsts = (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS)
+                            & pl.col("ts").is_not_null())
+              .sort(["path", "line"]).group_by(["path", "host"]).first()
+              .select("path", "host", "source", "ts", "line", "kind"))
+    return firsts.join(starts, on="host").sort("path", "host")
+
+
+def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: set[str],
+                      agreed: dict[str, str]) -> list[ClockOffset]:
+    """Pod clocks from their restarts: a pod's log begins when its container starts, right after the
+    Kubernetes `Started` event for that pod (a start-up lag, and the event's whole seconds). The pods
+    whose logs begin with the same kind of line (a process start, not a log cut by `--tail`) and whose
+    first line comes about as long after their `Started` as the others' (`_fleet`, `FLEET_MIN` pods or
+    more) set that lag; a pod more than `HOST_MARGIN_S` off it has its own offset. Pods already placed by
+    outage edges (`known` paths) keep those."""
+    rows = _pod_first_lines(events)
+    if rows.height < FLEET_MIN:
+        return []
+    start_kind = rows.get_column("kind").mode().sort().first()
+    rows = rows.filter(pl.col("kind") == start_kind).to_dicts()
+    lags = {(r["path"], r["host"]): _secs(r) - r["started"].timestamp() for r in rows}
+    fleet = _fleet(lags)
+    if len(fleet) < FLEET_MIN:
+        return []
+    lag = median(lags[u] for u in fleet)
+    typical = min(rows, key=lambda r: (abs(lags[(r["path"], r["host"])] - lag), r["path"]))
+
+    def edge(name: str, r: dict) -> Edge:
+        return Edge(name, lags[(r["path"], r["host"])], ((r["k8s_path"], int(r["k8s_line"])), _where(r)))
+
+    out = []
+    for r in rows:
+        unit = (r["path"], r["host"])
+        if r["path"] in known:
+            continue
+        if abs(lags[unit] - lag) <= HOST_MARGIN_S:
+            agreed.setdefault(r["path"], f"agrees with {r['k8s_path']} on its pod start")
+            continue
+        offset = lags[unit] - lag
+        zone, skew = split_zone(offset, zoneless.get(r["path"], False))
+        edges = (edge("Started - first line", r), edge("the started pods' start-up lag", typical))
+        out.append(ClockOffset(r["path"], r["host"], r["source"], offset, zone, skew, r["k8s_path"], edges))
+    agreed.setdefault(rows[0]["k8s_path"], f"pod starts compared with {len(rows)} pod logs' first lines")
     return out
 
 
