@@ -17,6 +17,10 @@ from parsers.k8s.describe import DESCRIBE_HEADER, DESCRIBE_OLD_HEADER, DESCRIBE_
 from parsers.k8s.documents import JSON_EVENT_KEYS, YAML_EVENT, json_doc, yaml_doc
 from parsers.k8s.event import REASON, SOURCE, Acc
 from parsers.k8s.exporter import EXPORTER_LINE, exporter_lines
+from parsers.k8s.pod_describe import date_crash_loops, pod_status_blocks
+from parsers.k8s.pod_documents import JSON_POD, YAML_POD, pod_json, pod_yaml
+from parsers.k8s.pod_state import POD_KINDS
+from parsers.k8s.pod_tables import GET_PODS_HEADER, TOP_PODS_HEADER, get_pods, top_pods
 from parsers.k8s.rows import to_frame
 from parsers.k8s.tables import GET_HEADER, get_table, hpa_tables
 from postmortem import safe_regex
@@ -32,14 +36,23 @@ def _looks_structured(head: str) -> str | None:
         return "jsonl" if exporter and exporter >= len(lines) // 2 else "json"
     if YAML_EVENT.search(head) and re.search(r"(?m)^\s*(?:- )?reason:\s", head):
         return "yaml"
+    if JSON_POD.search(head) and re.search(r"(?m)^\s*[\[{]", head):
+        return "pod_json"
+    if YAML_POD.search(head) and re.search(r"(?m)^\s*(?:- )?(?:kind: (?:Pod|List)|apiVersion: v1)\s*$", head):
+        return "pod_yaml"
     return None
+
+
+# `kubectl describe pod` container states without an Events section (pasted status blocks)
+_STATUS_BLOCK = re.compile(r"(?m)^\s*(?:Last )?State:\s+(?:Terminated|Waiting)\s*$")
+_STATUS_DETAIL = re.compile(r"(?m)^\s*(?:Exit Code|Restart Count|Reason):\s+\S")
 
 
 class K8sEvents:
     """Kubernetes events: kubectl tables, describe Events sections, JSON/YAML lists, exporter lines."""
 
     name: ClassVar[str] = SOURCE
-    kinds: ClassVar[tuple[Kind, ...]] = (REASON,)
+    kinds: ClassVar[tuple[Kind, ...]] = (REASON, *POD_KINDS)
     example: ClassVar[str] = "55m   Warning   Unhealthy   pod/redis-master-0   Readiness probe failed: Timed out"
     samples: ClassVar[tuple[str, ...]] = (
         "LAST SEEN   TYPE      REASON      OBJECT                 MESSAGE\n"
@@ -67,6 +80,10 @@ class K8sEvents:
             return 0.9
         if any(DESCRIBE_OLD_HEADER.match(ln.expandtabs(8)) for ln in lines):
             return 0.9
+        if any(GET_PODS_HEADER.match(ln.expandtabs(8)) or TOP_PODS_HEADER.match(ln.expandtabs(8)) for ln in lines):
+            return 0.9
+        if _STATUS_BLOCK.search(head) and _STATUS_DETAIL.search(head):
+            return 0.85
         if re.search(r"(?m)^Kind:\s+Event\s*$", head) and re.search(r"(?m)^Involved Object:", head):
             return 0.9
         nonblank = [ln for ln in lines if ln.strip()]
@@ -89,6 +106,10 @@ class K8sEvents:
             json_doc(acc, "\n".join(lines)) or exporter_lines(acc)
         elif shape == "yaml":
             yaml_doc(acc)
+        elif shape == "pod_json":
+            pod_json(acc, "\n".join(lines))
+        elif shape == "pod_yaml":
+            pod_yaml(acc)
         else:
             i = 0
             while i < len(lines):
@@ -98,8 +119,12 @@ class K8sEvents:
                     i += 1
             describe_rows(acc, ctx)
             hpa_tables(acc, ctx)
+            get_pods(acc, ctx)
+            top_pods(acc, ctx)
+            pod_status_blocks(acc)
             if not acc.events:
                 kv_block(acc)
+            date_crash_loops(acc.events)
             if not acc.events and re.search(r"(?m)^(?:apiVersion|items|kind):", text):
                 acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
         if timed_out := safe_regex.timeouts() - timeouts_before:
