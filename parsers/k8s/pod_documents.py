@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from parsers.k8s.event import Acc, Event, parse_abs
 from parsers.k8s.documents import json_doc, yaml_doc
+from parsers.k8s.event import Acc, Event, parse_abs
 from parsers.k8s.pod_state import HEALTHY_STATUS, POD_STATUS, container_event
 from postmortem import safe_regex
 

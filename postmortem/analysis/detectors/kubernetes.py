@@ -123,7 +123,9 @@ class PodRestarts(RuleDetector):
         lucky_if_absent=True,
     )
 
-    KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing")
+    # pod.* are container states from pod status (describe, get pods, pod JSON): the same restarts, seen by kubectl
+    KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing",
+             "pod.oom_killed", "pod.crash_loop")
 
     def advise(self, facts: Facts) -> Advice:
         return redis_free_liveness(facts)
@@ -134,7 +136,8 @@ class PodRestarts(RuleDetector):
         rows = rows.filter(
             # BackOff also means "Back-off pulling image": not a restart.
             ((pl.col("kind") == "k8s.BackOff") & ~msg.str.contains("pulling image"))
-            | pl.col("kind").is_in(["k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling"])
+            | pl.col("kind").is_in(["k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "pod.oom_killed",
+                                    "pod.crash_loop"])
             # Killing is also a plain rollout/scale-down ("Stopping container"): only probe kills.
             | ((pl.col("kind") == "k8s.Killing") & msg.str.contains("probe|will be restarted|oom"))
         )
@@ -149,7 +152,8 @@ class PodRestarts(RuleDetector):
         counts = {k.removeprefix("k8s."): int(n) for k, n in by_kind.iter_rows()}
         pods = sorted(set(rows.get_column("entity").drop_nulls().to_list()))
         total = int(rows.get_column("n").sum())
-        severe = len(pods) >= 2 or any(k in counts for k in ("BackOff", "CrashLoopBackOff", "OOMKilled"))
+        severe = len(pods) >= 2 or any(k in counts for k in ("BackOff", "CrashLoopBackOff", "OOMKilled",
+                                                             "pod.oom_killed", "pod.crash_loop"))
         stats = RestartFigures(
             pods_affected=len(pods), restart_events=total, by_reason=counts,
             first=rows.get_column("first").min().isoformat(), last=rows.get_column("last").max().isoformat(),
