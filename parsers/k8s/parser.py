@@ -70,6 +70,13 @@ class K8sEvents:
         '            "kind": "Event",\n            "lastTimestamp": "2020-01-17T04:56:55Z",\n'
         '            "message": "0/1 nodes are available: 1 node(s) didn\'t find available persistent volumes to bind.",\n'
         '            "reason": "FailedScheduling",\n            "type": "Warning"\n        }\n    ]\n}\n',
+        # pod status (#17): `kubectl get pods` (hmcts/cnp-flux-config#28772), describe-pod container blocks
+        # (AliyunContainerService/kube-eventer#285)
+        "NAME                                                 READY   STATUS      RESTARTS      AGE\n"
+        "tax-tribunals-application-base-74464f6b98-2kj6g      0/1     OOMKilled   4 (57s ago)   2m40s\n",
+        "    State:          Waiting\n      Reason:       CrashLoopBackOff\n    Last State:     Terminated\n"
+        "      Reason:       OOMKilled\n      Exit Code:    1\n      Started:      Thu, 04 Jan 2024 17:52:29 +0800\n"
+        "      Finished:     Thu, 04 Jan 2024 17:52:49 +0800\n    Ready:          False\n    Restart Count:  3\n",
     )
 
     def sniff(self, head: str) -> float:
