@@ -119,3 +119,28 @@ def test_pod_fragments_never_crash_and_every_line_is_accounted(lines):
 def test_pod_header_with_arbitrary_rows(text, header):
     r = PARSER.parse(header + "\n" + text, CTX)
     assert r.event_lines + r.unrecognized_lines + r.blank_lines == r.lines
+
+
+K8S = PODS.parent
+
+
+def test_old_describe_events_2015_and_2016():
+    r = PARSER.parse((K8S / "describe-events-2015.txt").read_text(), CTX)
+    assert r.unrecognized_lines == 0
+    rows = [dict(x, attrs=json.loads(x["attrs"])) for x in r.events.iter_rows(named=True)]
+    assert [x["kind"] for x in rows] == ["k8s.created", "k8s.pulled", "k8s.scheduled"]
+    assert rows[1]["host"] == "kubernetes-minion-y3vk" and rows[1]["attrs"]["container"] == "nginx"
+    assert rows[0]["attrs"]["subobject"] == "implicitly required container POD"
+    assert str(rows[0]["ts"]) == "2015-07-09 22:32:58+00:00"
+    r = PARSER.parse((K8S / "describe-events-2016.txt").read_text(), CTX)
+    assert r.unrecognized_lines == 0 and r.events.get_column("kind").to_list() == ["k8s.Scheduled", "k8s.Pulling"]
+
+
+def test_headerless_old_event_rows():
+    text = (K8S / "get-events-2016-headerless.txt").read_text()
+    assert PARSER.sniff(text) > 0.5
+    r = PARSER.parse(text, CTX)
+    assert r.unrecognized_lines == 0
+    first = r.events.row(0, named=True)
+    assert (first["kind"], first["entity"], first["host"]) == ("k8s.Unhealthy", "pod:default/redis-0", "node-1")
+    assert json.loads(first["attrs"])["count"] == 12

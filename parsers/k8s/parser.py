@@ -13,7 +13,16 @@ import re
 from typing import ClassVar
 
 from parsers.base import FileParse, ParseContext
-from parsers.k8s.describe import DESCRIBE_HEADER, DESCRIBE_OLD_HEADER, DESCRIBE_ROW, describe_rows, kv_block
+from parsers.k8s.describe import (
+    DESCRIBE_HEADER,
+    DESCRIBE_OLD_HEADER,
+    DESCRIBE_ROW,
+    OLD_EVENT_ROW,
+    describe_rows,
+    kv_block,
+    old_describe_rows,
+    old_event_rows,
+)
 from parsers.k8s.documents import JSON_EVENT_KEYS, YAML_EVENT, json_doc, yaml_doc
 from parsers.k8s.event import REASON, SOURCE, Acc
 from parsers.k8s.exporter import EXPORTER_LINE, exporter_lines
@@ -94,7 +103,7 @@ class K8sEvents:
         if re.search(r"(?m)^Kind:\s+Event\s*$", head) and re.search(r"(?m)^Involved Object:", head):
             return 0.9
         nonblank = [ln for ln in lines if ln.strip()]
-        rows = sum(1 for ln in nonblank if DESCRIBE_ROW.match(ln))
+        rows = sum(1 for ln in nonblank if DESCRIBE_ROW.match(ln) or OLD_EVENT_ROW.match(ln.expandtabs(8)))
         if rows >= 2 and rows >= 0.6 * len(nonblank):
             return 0.8
         return 0.0
@@ -124,7 +133,9 @@ class K8sEvents:
                     i = get_table(acc, i, ctx)
                 else:
                     i += 1
+            old_describe_rows(acc, ctx)
             describe_rows(acc, ctx)
+            old_event_rows(acc, ctx)
             hpa_tables(acc, ctx)
             get_pods(acc, ctx)
             top_pods(acc, ctx)
