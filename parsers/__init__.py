@@ -27,6 +27,7 @@ from parsers.exports import (
     LokiText,
 )
 from parsers.k8s import K8sEvents
+from parsers.k8s.controller_log import HpaControllerLog
 from parsers.metrics import (
     AzureMetricsCsv,
     CloudMetricTable,
@@ -49,6 +50,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     RedisPyRecognizer(),
     RedisServerRecognizer(),
     SlowCommandRecognizer(),
+    HpaControllerLog(),
 )
 
 FILE_PARSERS: tuple[FileParser, ...] = (

@@ -78,6 +78,8 @@ def test_pod_storm_fixture():
     assert all(r["evidence"].split(":")[0] in ("pods.json", "describe-pod-m4y34.txt") for r in f.stats["ranking"])
     assert f.stats["fleet_pods"] == 24  # 16 recorded pods + 8 the HPA added
     assert {"PM201", "PM202"} <= set(by_rule)
+    # the HPA event, the ScalingReplicaSet event and the controller log line are one rescale
+    assert by_rule["PM202"].stats["scale_ups"] == 1 and by_rule["PM202"].stats["replicas_added"] == 8
     pod_entries = [e for e in report.timeline if "pod.oom_killed" in e.title or "pod.crash_loop" in e.title]
     assert len(pod_entries) == 2 and all(e.evidence and e.source == "k8s_events" for e in pod_entries)
     md, html = render(report, "md"), render(report, "html")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from parsers.base import ParseContext
 from parsers.k8s import K8sEvents
+from parsers.k8s.controller_log import HpaControllerLog
 
 PODS = Path(__file__).parent / "data" / "k8s" / "pods"
 PARSER = K8sEvents()
@@ -144,3 +145,17 @@ def test_headerless_old_event_rows():
     first = r.events.row(0, named=True)
     assert (first["kind"], first["entity"], first["host"]) == ("k8s.Unhealthy", "pod:default/redis-0", "node-1")
     assert json.loads(first["attrs"])["count"] == 12
+
+
+def test_hpa_controller_log_lines(tmp_path):
+    from postmortem.input.ingest import ingest
+    from postmortem.input.options import IngestOptions
+
+    log = tmp_path / "kube-controller-manager.log"
+    log.write_text("\n".join(s.strip("\n") for s in HpaControllerLog.samples) + "\n"
+                   'I0401 09:45:00.070000       1 replica_set.go:676] "Finished syncing" logger="replicaset-controller"\n')
+    res = ingest([str(log)], IngestOptions(year=2025))
+    rows = res.events.filter(res.events["kind"] == "hpa.rescale").sort("line")
+    got = [(r["entity"], json.loads(r["attrs"])["from_replicas"], r["value"]) for r in rows.iter_rows(named=True)]
+    assert got == [("hpa:default/worker", 16, 24.0), ("hpa:default/gohttpserver", 1, 2.0)]
+    assert res.inputs[0].unrecognized_lines == 0
