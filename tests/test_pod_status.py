@@ -159,3 +159,14 @@ def test_hpa_controller_log_lines(tmp_path):
     got = [(r["entity"], json.loads(r["attrs"])["from_replicas"], r["value"]) for r in rows.iter_rows(named=True)]
     assert got == [("hpa:default/worker", 16, 24.0), ("hpa:default/gohttpserver", 1, 2.0)]
     assert res.inputs[0].unrecognized_lines == 0
+
+
+def test_describe_hpa_current_and_desired():
+    r = PARSER.parse((K8S / "describe-hpa.txt").read_text(), CTX)
+    assert r.event_lines + r.unrecognized_lines + r.blank_lines == r.lines
+    status = next(x for x in r.events.iter_rows(named=True) if x["kind"] == "k8s.HPAStatus")
+    a = json.loads(status["attrs"])
+    assert (status["entity"], status["value"], a["desired"], a["max_replicas"]) == (
+        "hpa:istio-system/istio-telemetry", 3.0, 5, "5")
+    assert a["targets"] == ["resource cpu on pods  (as a percentage of request): 308% (13278m) / 80%"]
+    assert "k8s.SuccessfulRescale" in r.events.get_column("kind").to_list()

@@ -248,3 +248,41 @@ def old_event_rows(acc: Acc, ctx: ParseContext) -> None:
             first=first or last, count=int(m["count"]),
         ))
         acc.used.add(i)
+
+
+_HPA_PODS = safe_regex.compile(r"^(?P<kind>[A-Z]\w*) pods:\s+(?P<current>\d+) current / (?P<desired>\d+) desired\s*$")
+_HPA_METRIC = safe_regex.compile(r"^\s+(?P<metric>[^:]+?):\s+(?P<value>.+? / .+?)\s*$")
+
+
+def describe_hpa(acc: Acc, ctx: ParseContext) -> None:
+    """`kubectl describe hpa` status: `Deployment pods: 7 current / 9 desired` (kubectl's describer), with the
+    Metrics lines (`resource cpu on pods (as a percentage of request): 308% (13278m) / 80%`) and min/max replicas
+    of the same object: a `k8s.HPAStatus` snapshot dated when it was taken (`--now`)."""
+    for i, raw in enumerate(acc.lines):
+        m = _HPA_PODS.match(raw)
+        if not m:
+            continue
+        _, name, ns = _describe_context(acc, i)
+        extra: dict[str, Any] = {"replicas": int(m["current"]), "desired": int(m["desired"]), "snapshot": True,
+                                 "target_kind": m["kind"]}
+        used = {i}
+        start = max((k for k in range(i) if acc.lines[k].startswith("Name:")), default=0)
+        for k in range(start, i):
+            kv = _KV.match(acc.lines[k])
+            if kv and not kv.group(1) and kv.group(2) in ("Min replicas", "Max replicas", "Reference") and kv.group(3):
+                extra[kv.group(2).lower().replace(" ", "_")] = kv.group(3)
+                used.add(k)
+            elif kv and kv.group(2) == "Metrics":
+                used.add(k)
+                for n in range(k + 1, i):
+                    mm = _HPA_METRIC.match(acc.lines[n])
+                    if not mm:
+                        break
+                    extra.setdefault("targets", []).append(f"{mm['metric'].strip()}: {mm['value']}")
+                    used.add(n)
+        acc.relative += 1
+        acc.events.append(Event(
+            line=i + 1, reason="HPAStatus", kind="hpa", name=name, namespace=ns, last=ctx.now,
+            message=raw.strip(), extra=extra,
+        ))
+        acc.used.update(used)

@@ -18,6 +18,7 @@ from parsers.k8s.describe import (
     DESCRIBE_OLD_HEADER,
     DESCRIBE_ROW,
     OLD_EVENT_ROW,
+    describe_hpa,
     describe_rows,
     kv_block,
     old_describe_rows,
@@ -137,6 +138,7 @@ class K8sEvents:
             describe_rows(acc, ctx)
             old_event_rows(acc, ctx)
             hpa_tables(acc, ctx)
+            describe_hpa(acc, ctx)
             get_pods(acc, ctx)
             top_pods(acc, ctx)
             pod_status_blocks(acc)
