@@ -83,6 +83,7 @@ def test_pod_storm_fixture():
     pod_entries = [e for e in report.timeline if "pod.oom_killed" in e.title or "pod.crash_loop" in e.title]
     assert len(pod_entries) == 2 and all(e.evidence and e.source == "k8s_events" for e in pod_entries)
     md, html = render(report, "md"), render(report, "html")
+    assert len(md.split("\n## Appendix\n", 1)[0].splitlines()) <= 120  # the table is in the appendix
     assert "| worker-5c8f7b-m4y34 | worker | 155 | 155 | 5 |" in md
     assert "<td>worker-5c8f7b-m4y34</td>" in html
     doc = json.loads(render(report, "json"))
