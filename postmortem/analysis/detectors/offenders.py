@@ -29,15 +29,16 @@ MAX_ROWS = 10  # rows of the ranked table
 MEASURES = ("restarts", "errors", "attempts")  # ranking order when several are skewed
 # ReplicaSet pod names: <deployment>-<pod-template-hash>-<5 chars>; bare controllers: <name>-<5 chars>;
 # StatefulSet: <name>-<ordinal>
-_RS_POD = re.compile(r"^(?P<d>.+?)-(?=[a-z0-9]*\d)[a-z0-9]{6,10}-[a-z0-9]{5}$")
-_BARE_POD = re.compile(r"^(?P<d>.+?)-(?=[a-z]*\d)[a-z0-9]{5}$")
-_ORDINAL = re.compile(r"^(?P<d>.+?)-\d+$")
+_RS_POD = re.compile(r"^(?P<d>.+?)-(?P<h>[a-z0-9]{6,10})-[a-z0-9]{5}$")
+_BARE_POD = re.compile(r"^(?P<d>.+?)-(?P<h>[a-z0-9]{5})$")
+_ORDINAL = re.compile(r"^(?P<d>.+?)-(?P<h>\d+)$")
+_DIGIT = re.compile(r"\d")
 
 
 def deployment_of(pod: str) -> str:
     """The workload a pod belongs to: its name without the ReplicaSet hash and pod suffix (or ordinal)."""
     for rx in (_RS_POD, _BARE_POD, _ORDINAL):
-        if m := rx.match(pod):
+        if (m := rx.match(pod)) and _DIGIT.search(m.group("h")):  # generated suffixes carry a digit; words do not
             return m.group("d")
     return pod
 
