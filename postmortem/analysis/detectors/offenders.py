@@ -10,12 +10,12 @@ or a healthy fleet, is not skewed and the rule stays silent.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
-from scipy.stats import binom
 
 from postmortem.analysis.correlate import ATTEMPT_KINDS, CLIENT_SOURCES, Context, attr, is_problem
 from postmortem.analysis.detectors.base import RuleDetector, finding
@@ -84,6 +84,13 @@ def _per_pod(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return table.sort("pod"), rows
 
 
+def _binom_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in logs (no scipy: the JSON path loads no heavy module)."""
+    lp, lq = math.log(p), math.log1p(-p)
+    return min(1.0, sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+                        for i in range(max(k, 0), n + 1)))
+
+
 def _skew(values: list[int]) -> tuple[int, float, float, float] | None:
     """(top pods, their share, fair share, chance) when the measure is skewed, else None."""
     n, total = len(values), sum(values)
@@ -97,7 +104,7 @@ def _skew(values: list[int]) -> tuple[int, float, float, float] | None:
     fair = k / n
     if fair > MAX_TOP_FRACTION:
         return None
-    chance = min(1.0, float(binom.sf(held - 1, total, fair)) * n)
+    chance = min(1.0, _binom_tail(held, total, fair) * n)
     if chance >= ALPHA:
         return None
     return k, held / total, fair, chance
