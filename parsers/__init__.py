@@ -34,6 +34,7 @@ from parsers.exports import (
     SplunkResultsJson,
 )
 from parsers.k8s import K8sEvents
+from parsers.k8s.controller_log import HpaControllerLog
 from parsers.metrics import (
     AzureMetricsCsv,
     CloudMetricTable,
@@ -60,6 +61,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     RedisServerRecognizer(),
     SlowCommandRecognizer(),
     DbPoolRecognizer(),  # after the Redis ones: a cache-miss line quoting a Redis error stays a Redis event
+    HpaControllerLog(),
 )
 
 FILE_PARSERS: tuple[FileParser, ...] = (

@@ -122,6 +122,10 @@ OUTER_PREFIXES: tuple[tuple[str, str], ...] = (
     ("cri", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:stdout|stderr) [FP] (?P<rest>.*)$"),
     ("compose", r"^(?P<host>[A-Za-z0-9][\w.-]*)\s*\| (?P<rest>.*)$"),
     ("syslog", r"^(?P<pts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>\S+) [^\s:\[]+(?:\[\d+\])?: (?P<rest>.*)$"),
+    # Heroku logplex (`heroku logs`): `<ISO time> app[worker.1]: <line>`, every line of a traceback prefixed;
+    # the dyno is the host (jacobian/channels-example#9, TwilioDevEd/appointment-reminders-django#1)
+    ("heroku", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:app|heroku|router|api)"
+               r"\[(?P<host>[\w.-]+)\]: ?(?P<rest>.*)$"),
     ("kubectl_ts", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(?:Z|[+-]\d\d:\d\d)) (?P<rest>.*)$"),
 )
 

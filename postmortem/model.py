@@ -200,6 +200,7 @@ class Figures:
     """
 
     OMIT_NONE: tuple[str, ...] = ()
+    TABLES: tuple[str, ...] = ()  # fields holding rows (a list of dicts with the same keys): laid out as tables
 
     def as_stats(self) -> dict:
         out = {}

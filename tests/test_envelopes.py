@@ -95,3 +95,20 @@ def test_match_only_header_regexes_match_the_same_lines(line):
     s = pl.Series([line])
     for name, rx in HEADER_VARIANTS:
         assert s.str.contains(rx)[0] == s.str.contains(HEADER_MATCH[name])[0], (name, line)
+
+
+def test_heroku_logplex_prefix_joins_a_traceback_per_dyno(tmp_path):
+    """`heroku logs` prefixes every traceback line (jacobian/channels-example#9, redis-py 2.x on a worker dyno):
+    the prefix is peeled, the traceback is one record, the dyno is its host."""
+    from pathlib import Path
+
+    from postmortem.input.ingest import ingest
+    from postmortem.input.options import IngestOptions
+
+    src = Path(__file__).parent / "data" / "redis_py" / "heroku-worker.log"
+    res = ingest([str(src)], IngestOptions())
+    f = res.inputs[0]
+    assert f.parser == "log:heroku+bare" and f.unrecognized_lines == 0 and f.event_lines == f.lines == 11
+    ev = res.events.row(0, named=True)
+    assert (res.events.height, ev["kind"], ev["host"], ev["line"]) == (1, "redis.connect_failed", "worker.1", 1)
+    assert ev["entity"] == "redis:ec2-54-221-211-164.compute-1.amazonaws.com:13419"

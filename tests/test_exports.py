@@ -23,9 +23,17 @@ LAYOUTS = list(export_fixture.LAYOUTS)
 PARSERS = {p.name: p for p in FILE_PARSERS}
 
 
+def _figures(stats: dict) -> dict:
+    """A finding's figures without the file:line pointers of table rows (PM204's ranking cites the input it was
+    read from: a pod file or the export, so only the location differs between layouts)."""
+    return {k: [{c: x for c, x in row.items() if c != "evidence"} for row in v]
+            if isinstance(v, list) and v and all(isinstance(r, dict) and "evidence" in r for r in v) else v
+            for k, v in stats.items()}
+
+
 def _summary(paths: list[str]) -> tuple[dict, pl.DataFrame, list]:
     report, result = analyze(paths)
-    findings = {f.rule_id: (f.start, f.end, f.entities, f.stats) for f in report.findings}
+    findings = {f.rule_id: (f.start, f.end, f.entities, _figures(f.stats)) for f in report.findings}
     per_pod = (result.events.filter(pl.col("source") != "metrics")
                .group_by("host", "kind").agg(n=pl.col("value").fill_null(1.0).sum()).sort("host", "kind"))
     return findings, per_pod, result.inputs

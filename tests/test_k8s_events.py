@@ -38,8 +38,8 @@ def accounted(r) -> bool:
 EXPECTED = {
     1: ("k8s.Scheduled", "pod:xxx/xxx-controller-manager-7c8fcd5fff-4fprb", "2026-03-14 01:57:00+00:00"),
     2: ("k8s.Created", None, "2026-03-14 01:15:00+00:00"),
-    3: ("k8s.Error", "pod:default/wordpress-5bbd7fd785-p4s9r", "2020-08-09 06:46:06+00:00"),
-    4: ("k8s.OOMKilled", None, "2023-09-15 07:56:17+00:00"),
+    3: ("pod.terminated", "pod:default/wordpress-5bbd7fd785-p4s9r", "2020-08-09 06:46:06+00:00"),
+    4: ("pod.oom_killed", None, "2023-09-15 07:56:17+00:00"),
     5: ("k8s.Killing", None, None),
     6: ("k8s.Unhealthy", "pod:default/redis-master-0", "2026-03-14 01:20:00+00:00"),
     7: ("k8s.Unhealthy", None, "2026-03-14 01:38:00+00:00"),

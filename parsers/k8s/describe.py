@@ -178,3 +178,111 @@ def _status_event(acc: Acc, kv: dict[str, tuple[int, str]], reason: str, line: i
     for key in ("Reason", "Exit Code", "Finished", "Started", "Last State", "Restart Count", "Message", "Status"):
         if key in kv:
             acc.used.add(kv[key][0])
+
+
+_OLD_COLUMN = {"FirstSeen": "first", "LastSeen": "last", "Count": "count", "From": "source",
+               "SubobjectPath": "subobject", "Type": "type", "Reason": "reason", "Message": "message"}
+
+
+def old_describe_rows(acc: Acc, ctx: ParseContext) -> None:
+    """2015-2016 `kubectl describe` Events (`FirstSeen LastSeen Count From SubobjectPath [Type] Reason Message`,
+    tab-aligned, `{kubelet node}` sources, `spec.containers{x}` or `implicitly required container POD` paths:
+    kubernetes/kubernetes#10861, #11083); cells split on runs of tabs (or of 2+ spaces)."""
+    for i, raw in enumerate(acc.lines):
+        if not DESCRIBE_OLD_HEADER.match(raw.expandtabs(8)):
+            continue
+        cols = [_OLD_COLUMN.get(c) for c in re.split(r"\t+|\s{2,}", raw.strip(" \t│|"))]
+        if None in cols:
+            continue
+        acc.used.add(i)
+        kind, name, ns = _describe_context(acc, i)
+        for j in range(i + 1, len(acc.lines)):
+            row = acc.lines[j]
+            if _RULE_LINE.match(row.expandtabs(8)):
+                acc.used.add(j)
+                continue
+            parts = re.split(r"\t+", row.strip(" \t")) if "\t" in row else re.split(r"\s{2,}", row.strip())
+            names = cols
+            if len(parts) == len(cols) - 1 and "subobject" in cols:
+                names = [c for c in cols if c != "subobject"]
+            if len(parts) != len(names) or not row.strip():
+                break
+            cells = dict(zip(names, parts, strict=True))
+            if not re.match(r"^[A-Za-z][\w-]*$", cells.get("reason", "")) or not cells.get("count", "").isdigit():
+                break
+            last, _, _ = resolve_age(cells["last"], acc, ctx.now)
+            first, _, _ = resolve_age(cells["first"], acc, ctx.now)
+            comp, _, host = cells.get("source", "").strip("{}").strip().partition(" ")
+            acc.events.append(Event(
+                line=j + 1, reason=cells["reason"], type=cells.get("type"), message=cells.get("message", ""),
+                kind=kind, name=name, namespace=ns, subobject=cells.get("subobject"), source=comp or None,
+                host=host.strip() or None, last=last, first=first or last, count=int(cells["count"]),
+            ))
+            acc.used.add(j)
+
+
+_AGE_OR_DATE = r"(?:\d+[smhd]\w*|\w{3}, \d{2} \w{3} \d{4} \d\d:\d\d:\d\d [-+]\d{4})"
+# A headerless 2015-2016 `kubectl get events` row (also `-o wide`): FIRSTSEEN LASTSEEN COUNT NAME KIND
+# [SUBOBJECT] [TYPE] REASON SOURCE MESSAGE, the source in braces (`{kubelet node-1}`, `{default-scheduler }`)
+OLD_EVENT_ROW = safe_regex.compile(
+    r"^\s*(?:(?P<ns>[a-z0-9][-a-z0-9]*)\s+)?(?P<first>" + _AGE_OR_DATE + r")\s+(?P<last>" + _AGE_OR_DATE + r")\s+"
+    r"(?P<count>\d+)\s+(?P<name>[a-z0-9][-a-z0-9.]*)\s+(?P<kind>[A-Z][A-Za-z]+)\s+(?:(?P<sub>spec\.\S+)\s+)?"
+    r"(?:(?P<type>Normal|Warning)\s+)?(?P<reason>[A-Za-z][\w-]*)\s+\{(?P<source>[^}\n]*)\}\s*(?P<msg>.*)$"
+)
+
+
+def old_event_rows(acc: Acc, ctx: ParseContext) -> None:
+    """Headerless 2015-2016 `kubectl get events` rows (pasted without their header, or `-o wide` cut off)."""
+    for i, raw in enumerate(acc.lines):
+        if i in acc.used:
+            continue
+        m = OLD_EVENT_ROW.match(raw.expandtabs(8))
+        if not m:
+            continue
+        last, _, _ = resolve_age(m["last"], acc, ctx.now)
+        first, _, _ = resolve_age(m["first"], acc, ctx.now)
+        comp, _, host = m["source"].strip().partition(" ")
+        acc.events.append(Event(
+            line=i + 1, reason=m["reason"], type=m["type"], message=m["msg"].strip(), kind=m["kind"], name=m["name"],
+            namespace=m["ns"], subobject=m["sub"], source=comp or None, host=host.strip() or None, last=last,
+            first=first or last, count=int(m["count"]),
+        ))
+        acc.used.add(i)
+
+
+_HPA_PODS = safe_regex.compile(r"^(?P<kind>[A-Z]\w*) pods:\s+(?P<current>\d+) current / (?P<desired>\d+) desired\s*$")
+_HPA_METRIC = safe_regex.compile(r"^\s+(?P<metric>[^:]+?):\s+(?P<value>.+? / .+?)\s*$")
+
+
+def describe_hpa(acc: Acc, ctx: ParseContext) -> None:
+    """`kubectl describe hpa` status: `Deployment pods: 7 current / 9 desired` (kubectl's describer), with the
+    Metrics lines (`resource cpu on pods (as a percentage of request): 308% (13278m) / 80%`) and min/max replicas
+    of the same object: a `k8s.HPAStatus` snapshot dated when it was taken (`--now`)."""
+    for i, raw in enumerate(acc.lines):
+        m = _HPA_PODS.match(raw)
+        if not m:
+            continue
+        _, name, ns = _describe_context(acc, i)
+        extra: dict[str, Any] = {"replicas": int(m["current"]), "desired": int(m["desired"]), "snapshot": True,
+                                 "target_kind": m["kind"]}
+        used = {i}
+        start = max((k for k in range(i) if acc.lines[k].startswith("Name:")), default=0)
+        for k in range(start, i):
+            kv = _KV.match(acc.lines[k])
+            if kv and not kv.group(1) and kv.group(2) in ("Min replicas", "Max replicas", "Reference") and kv.group(3):
+                extra[kv.group(2).lower().replace(" ", "_")] = kv.group(3)
+                used.add(k)
+            elif kv and kv.group(2) == "Metrics":
+                used.add(k)
+                for n in range(k + 1, i):
+                    mm = _HPA_METRIC.match(acc.lines[n])
+                    if not mm:
+                        break
+                    extra.setdefault("targets", []).append(f"{mm['metric'].strip()}: {mm['value']}")
+                    used.add(n)
+        acc.relative += 1
+        acc.events.append(Event(
+            line=i + 1, reason="HPAStatus", kind="hpa", name=name, namespace=ns, last=ctx.now,
+            message=raw.strip(), extra=extra,
+        ))
+        acc.used.update(used)

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from parsers import yaml_untrusted
-from parsers.k8s.event import Acc, from_object
+from parsers.k8s.event import Acc, Event, from_object
 from postmortem import safe_regex
 
 JSON_EVENT_KEYS = safe_regex.compile(r'"(?:involvedObject|regarding)"\s*:')
 YAML_EVENT = safe_regex.compile(r"^\s*(?:- )?(?:involvedObject|regarding):\s*$", re.M)
+# An API object → its events (an Event object → one; a Pod → one per container state), given its first line.
+Convert = Callable[[Any, int, str], list[Event]]
+
+
+def event_objects(item: Any, line: int, _text: str) -> list[Event]:
+    ev = from_object(item, line)
+    return [ev] if ev else []
 
 
 def _line_of(offsets: list[int], pos: int) -> int:
@@ -29,8 +37,8 @@ def _line_of(offsets: list[int], pos: int) -> int:
     return lo - 1
 
 
-def json_doc(acc: Acc, text: str) -> bool:
-    """A JSON Event, List or array, item by item: a prelude line or a truncated tail costs only its lines."""
+def json_doc(acc: Acc, text: str, convert: Convert = event_objects) -> bool:
+    """A JSON Event (or Pod), List or array, item by item: a prelude line or a truncated tail costs only its lines."""
     m = re.search(r"(?m)^[ \t]*[\[{]", text)
     if not m:
         return False
@@ -56,17 +64,18 @@ def json_doc(acc: Acc, text: str) -> bool:
         except json.JSONDecodeError:
             acc.problems.append(f"JSON event list is truncated or malformed at line {_line_of(offsets, pos) + 1}")
             item, end = _repair_truncated(text, pos)
-            ev = from_object(item, _line_of(offsets, pos) + 1) if item else None
-            if ev:
+            evs = convert(item, _line_of(offsets, pos) + 1, text[pos:end]) if item else []
+            for ev in evs:
                 ev.extra["truncated"] = True
                 acc.events.append(ev)
+            if evs:
                 acc.used.update(range(_line_of(offsets, begin), _line_of(offsets, end - 1) + 1))
             break
         if isinstance(item, dict) and item.get("status") == "Failure":
             acc.problems.append(f"Kubernetes API error body: {str(item.get('message', ''))[:200]}")
-        ev = from_object(item, _line_of(offsets, pos) + 1)
-        if ev:
-            acc.events.append(ev)
+        evs = convert(item, _line_of(offsets, pos) + 1, text[pos:end])
+        if evs:
+            acc.events.extend(evs)
             got = True
             done_to = end
         pos = end
@@ -148,8 +157,8 @@ def _yaml_items(lines: list[str]) -> tuple[list[tuple[int, int]], int | None]:
     return ranges, items_at
 
 
-def yaml_doc(acc: Acc) -> bool:
-    """`-o yaml` lists (or single Events), parsed item by item so a bad item costs only its lines."""
+def yaml_doc(acc: Acc, convert: Convert = event_objects, what: str = "event") -> bool:
+    """`-o yaml` lists (or single objects), parsed item by item so a bad item costs only its lines."""
     lines = acc.lines
     ranges, items_at = _yaml_items(lines)
     got = False
@@ -161,21 +170,23 @@ def yaml_doc(acc: Acc) -> bool:
         try:
             doc = yaml_untrusted.load(_dedent("\n".join(chunk)))
         except yaml_untrusted.AliasRefused:
-            acc.problems.append(f"YAML event item at line {s + 1} uses an alias (*name); not read")
+            acc.problems.append(f"YAML {what} item at line {s + 1} uses an alias (*name); not read")
             continue
         except yaml.YAMLError:
-            acc.problems.append(f"YAML event item at line {s + 1} could not be read")
+            acc.problems.append(f"YAML {what} item at line {s + 1} could not be read")
             continue
-        ev = from_object(doc, s + 1) if isinstance(doc, dict) else None
-        if ev:
-            acc.events.append(ev)
+        evs = convert(doc, s + 1, "\n".join(chunk)) if isinstance(doc, dict) else []
+        if evs:
+            acc.events.extend(evs)
             acc.used.update(range(s, e))
             got = True
     if got and items_at is not None:  # the List envelope: top-level keys and their nested lines
         covered = {i for s, e in ranges for i in range(s, e)}
         acc.used.update(i for i in range(len(lines)) if i not in covered and lines[i].strip())
-    elif not got:
+    elif not got and what == "event":
         acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
+    elif not got:
+        acc.problems.append(f"YAML holds no {what} with a container status")
     return got
 
 

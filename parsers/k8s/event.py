@@ -41,6 +41,8 @@ class Event:
     first: datetime | None = None
     count: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    event_kind: str | None = None  # a pod-status kind (`pod.oom_killed`, …) instead of `k8s.<reason>`
+    metric: str | None = None  # `kubectl top pods` samples: the metric's name (value in `extra["value"]`)
 
 
 @dataclass

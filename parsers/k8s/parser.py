@@ -13,10 +13,24 @@ import re
 from typing import ClassVar
 
 from parsers.base import FileParse, ParseContext
-from parsers.k8s.describe import DESCRIBE_HEADER, DESCRIBE_OLD_HEADER, DESCRIBE_ROW, describe_rows, kv_block
+from parsers.k8s.describe import (
+    DESCRIBE_HEADER,
+    DESCRIBE_OLD_HEADER,
+    DESCRIBE_ROW,
+    OLD_EVENT_ROW,
+    describe_hpa,
+    describe_rows,
+    kv_block,
+    old_describe_rows,
+    old_event_rows,
+)
 from parsers.k8s.documents import JSON_EVENT_KEYS, YAML_EVENT, json_doc, yaml_doc
 from parsers.k8s.event import REASON, SOURCE, Acc
 from parsers.k8s.exporter import EXPORTER_LINE, exporter_lines
+from parsers.k8s.pod_describe import date_crash_loops, pod_status_blocks
+from parsers.k8s.pod_documents import JSON_POD, YAML_POD, pod_json, pod_yaml
+from parsers.k8s.pod_state import POD_KINDS
+from parsers.k8s.pod_tables import GET_PODS_HEADER, TOP_PODS_HEADER, get_pods, top_pods
 from parsers.k8s.rows import to_frame
 from parsers.k8s.tables import GET_HEADER, get_table, hpa_tables
 from postmortem import safe_regex
@@ -32,14 +46,23 @@ def _looks_structured(head: str) -> str | None:
         return "jsonl" if exporter and exporter >= len(lines) // 2 else "json"
     if YAML_EVENT.search(head) and re.search(r"(?m)^\s*(?:- )?reason:\s", head):
         return "yaml"
+    if JSON_POD.search(head) and re.search(r"(?m)^\s*[\[{]", head):
+        return "pod_json"
+    if YAML_POD.search(head) and re.search(r"(?m)^\s*(?:- )?(?:kind: (?:Pod|List)|apiVersion: v1)\s*$", head):
+        return "pod_yaml"
     return None
+
+
+# `kubectl describe pod` container states without an Events section (pasted status blocks)
+_STATUS_BLOCK = re.compile(r"(?m)^\s*(?:Last )?State:\s+(?:Terminated|Waiting)\s*$")
+_STATUS_DETAIL = re.compile(r"(?m)^\s*(?:Exit Code|Restart Count|Reason):\s+\S")
 
 
 class K8sEvents:
     """Kubernetes events: kubectl tables, describe Events sections, JSON/YAML lists, exporter lines."""
 
     name: ClassVar[str] = SOURCE
-    kinds: ClassVar[tuple[Kind, ...]] = (REASON,)
+    kinds: ClassVar[tuple[Kind, ...]] = (REASON, *POD_KINDS)
     example: ClassVar[str] = "55m   Warning   Unhealthy   pod/redis-master-0   Readiness probe failed: Timed out"
     samples: ClassVar[tuple[str, ...]] = (
         "LAST SEEN   TYPE      REASON      OBJECT                 MESSAGE\n"
@@ -57,6 +80,13 @@ class K8sEvents:
         '            "kind": "Event",\n            "lastTimestamp": "2020-01-17T04:56:55Z",\n'
         '            "message": "0/1 nodes are available: 1 node(s) didn\'t find available persistent volumes to bind.",\n'
         '            "reason": "FailedScheduling",\n            "type": "Warning"\n        }\n    ]\n}\n',
+        # pod status (#17): `kubectl get pods` (hmcts/cnp-flux-config#28772), describe-pod container blocks
+        # (AliyunContainerService/kube-eventer#285)
+        "NAME                                                 READY   STATUS      RESTARTS      AGE\n"
+        "tax-tribunals-application-base-74464f6b98-2kj6g      0/1     OOMKilled   4 (57s ago)   2m40s\n",
+        "    State:          Waiting\n      Reason:       CrashLoopBackOff\n    Last State:     Terminated\n"
+        "      Reason:       OOMKilled\n      Exit Code:    1\n      Started:      Thu, 04 Jan 2024 17:52:29 +0800\n"
+        "      Finished:     Thu, 04 Jan 2024 17:52:49 +0800\n    Ready:          False\n    Restart Count:  3\n",
     )
 
     def sniff(self, head: str) -> float:
@@ -67,10 +97,14 @@ class K8sEvents:
             return 0.9
         if any(DESCRIBE_OLD_HEADER.match(ln.expandtabs(8)) for ln in lines):
             return 0.9
+        if any(GET_PODS_HEADER.match(ln.expandtabs(8)) or TOP_PODS_HEADER.match(ln.expandtabs(8)) for ln in lines):
+            return 0.9
+        if _STATUS_BLOCK.search(head) and _STATUS_DETAIL.search(head):
+            return 0.85
         if re.search(r"(?m)^Kind:\s+Event\s*$", head) and re.search(r"(?m)^Involved Object:", head):
             return 0.9
         nonblank = [ln for ln in lines if ln.strip()]
-        rows = sum(1 for ln in nonblank if DESCRIBE_ROW.match(ln))
+        rows = sum(1 for ln in nonblank if DESCRIBE_ROW.match(ln) or OLD_EVENT_ROW.match(ln.expandtabs(8)))
         if rows >= 2 and rows >= 0.6 * len(nonblank):
             return 0.8
         return 0.0
@@ -89,6 +123,10 @@ class K8sEvents:
             json_doc(acc, "\n".join(lines)) or exporter_lines(acc)
         elif shape == "yaml":
             yaml_doc(acc)
+        elif shape == "pod_json":
+            pod_json(acc, "\n".join(lines))
+        elif shape == "pod_yaml":
+            pod_yaml(acc)
         else:
             i = 0
             while i < len(lines):
@@ -96,10 +134,17 @@ class K8sEvents:
                     i = get_table(acc, i, ctx)
                 else:
                     i += 1
+            old_describe_rows(acc, ctx)
             describe_rows(acc, ctx)
+            old_event_rows(acc, ctx)
             hpa_tables(acc, ctx)
+            describe_hpa(acc, ctx)
+            get_pods(acc, ctx)
+            top_pods(acc, ctx)
+            pod_status_blocks(acc)
             if not acc.events:
                 kv_block(acc)
+            date_crash_loops(acc.events)
             if not acc.events and re.search(r"(?m)^(?:apiVersion|items|kind):", text):
                 acc.problems.append("YAML is not a Kubernetes event list (no item with reason and involvedObject/regarding)")
         if timed_out := safe_regex.timeouts() - timeouts_before:

@@ -97,6 +97,8 @@ def to_frame(acc: Acc, ctx: ParseContext) -> pl.DataFrame:
     for ev in acc.events:
         attrs, value = _message_attrs(ev)
         attrs.update(ev.extra)
+        if isinstance(attrs.get("value"), int | float):
+            value = float(attrs.pop("value"))
         if value is None and isinstance(attrs.get("replicas"), int):
             value = float(attrs["replicas"])
         attrs["reason"] = ev.reason
@@ -118,14 +120,14 @@ def to_frame(acc: Acc, ctx: ParseContext) -> pl.DataFrame:
             {
                 "ts": ev.last,
                 "source": SOURCE,
-                "kind": f"{REASON.name}{ev.reason}",
+                "kind": ev.event_kind or f"{REASON.name}{ev.reason}",
                 "path": ctx.path,
                 "line": ev.line,
                 "level": "warning" if ev.type == "Warning" else "info",
                 "host": ev.host,
                 "entity": _entity(ev),
                 "message": msg[:2000],
-                "metric": None,
+                "metric": ev.metric,
                 "value": value,
                 "attrs": json.dumps(attrs, sort_keys=True, default=str),
             }

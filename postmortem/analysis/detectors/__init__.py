@@ -23,6 +23,7 @@ from postmortem.analysis.detectors.metrics import (
     Evictions,
     RejectedConnections,
 )
+from postmortem.analysis.detectors.offenders import TopOffenders
 from postmortem.analysis.detectors.slow_commands import BlockingCommand
 from postmortem.analysis.detectors.storm import (
     MaxclientsSaturation,
@@ -55,6 +56,7 @@ DETECTORS: tuple[Detector, ...] = (
     PodRestarts(),
     HpaFeedback(),
     LivenessDependsOnRedis(),
+    TopOffenders(),
     ConnectedClientsSpike(),
     RejectedConnections(),
     ConnectionChurn(),

@@ -19,6 +19,7 @@ from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 K8S = "k8s_events"
+CONTROLLER_LOG = "k8s_controller"  # kube-controller-manager's own log lines (`hpa.rescale`)
 NEAR_BEFORE = timedelta(minutes=5)  # restarts this long before the window still count as "near"
 NEAR_AFTER = timedelta(minutes=10)  # ... and this long after it (BackOff keeps going)
 SCALE_AFTER = timedelta(minutes=10)  # a scale-up this long after the trouble is still its echo
@@ -34,7 +35,7 @@ def _ts_attr(name: str) -> pl.Expr:
 
 def k8s_events(events: pl.DataFrame, kinds: tuple[str, ...]) -> pl.DataFrame:
     """Kubernetes events of `kinds` with `first`/`last` (their span) and `n` (the event's count)."""
-    rows = events.filter((pl.col("source") == K8S) & pl.col("kind").is_in(kinds))
+    rows = events.filter(pl.col("source").is_in((K8S, CONTROLLER_LOG)) & pl.col("kind").is_in(kinds))
     return rows.with_columns(
         first=pl.coalesce(_ts_attr("first_ts"), pl.col("ts")),
         last=pl.coalesce(_ts_attr("last_ts"), pl.col("ts")),
@@ -123,7 +124,9 @@ class PodRestarts(RuleDetector):
         lucky_if_absent=True,
     )
 
-    KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing")
+    # pod.* are container states from pod status (describe, get pods, pod JSON): the same restarts, seen by kubectl
+    KINDS = ("k8s.BackOff", "k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "k8s.Killing",
+             "pod.oom_killed", "pod.crash_loop")
 
     def advise(self, facts: Facts) -> Advice:
         return redis_free_liveness(facts)
@@ -134,7 +137,8 @@ class PodRestarts(RuleDetector):
         rows = rows.filter(
             # BackOff also means "Back-off pulling image": not a restart.
             ((pl.col("kind") == "k8s.BackOff") & ~msg.str.contains("pulling image"))
-            | pl.col("kind").is_in(["k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling"])
+            | pl.col("kind").is_in(["k8s.CrashLoopBackOff", "k8s.OOMKilled", "k8s.OOMKilling", "pod.oom_killed",
+                                    "pod.crash_loop"])
             # Killing is also a plain rollout/scale-down ("Stopping container"): only probe kills.
             | ((pl.col("kind") == "k8s.Killing") & msg.str.contains("probe|will be restarted|oom"))
         )
@@ -149,7 +153,8 @@ class PodRestarts(RuleDetector):
         counts = {k.removeprefix("k8s."): int(n) for k, n in by_kind.iter_rows()}
         pods = sorted(set(rows.get_column("entity").drop_nulls().to_list()))
         total = int(rows.get_column("n").sum())
-        severe = len(pods) >= 2 or any(k in counts for k in ("BackOff", "CrashLoopBackOff", "OOMKilled"))
+        severe = len(pods) >= 2 or any(k in counts for k in ("BackOff", "CrashLoopBackOff", "OOMKilled",
+                                                             "pod.oom_killed", "pod.crash_loop"))
         stats = RestartFigures(
             pods_affected=len(pods), restart_events=total, by_reason=counts,
             first=rows.get_column("first").min().isoformat(), last=rows.get_column("last").max().isoformat(),
@@ -167,6 +172,15 @@ class PodRestarts(RuleDetector):
 _NEW_SIZE = r"(?i)new size:\s*(\d+)"
 _SCALED_TO = r"(?i)scaled (?:up|down) replica set \S+ to (\d+)"
 _SCALED_FROM = r"(?i) to \d+ from (\d+)"
+
+
+def _distinct_rescales(ups: pl.DataFrame) -> int:
+    """Scale-ups counted once however many sources saw them: the HPA's event, the Deployment's
+    ScalingReplicaSet and the controller's log line of one rescale share workload and size within REDIS_SLACK."""
+    ordered = ups.sort(["workload", "last"])
+    same = ((pl.col("workload") == pl.col("workload").shift(1)) & (pl.col("after") == pl.col("after").shift(1))
+            & ((pl.col("last") - pl.col("last").shift(1)) <= REDIS_SLACK))
+    return int(ordered.select((~same.fill_null(False)).sum()).item())
 
 
 class HpaFeedback(RuleDetector):
@@ -205,15 +219,15 @@ class HpaFeedback(RuleDetector):
         if trouble is None:
             return
         t_start, t_end = trouble
-        rows = k8s_events(events, ("k8s.SuccessfulRescale", "k8s.ScalingReplicaSet"))
+        rows = k8s_events(events, ("k8s.SuccessfulRescale", "k8s.ScalingReplicaSet", "hpa.rescale"))
         if rows.height == 0:
             return
         msg = pl.col("message").fill_null("")
         rows = rows.with_columns(
-            after=pl.coalesce(attr("new_size", pl.Int64), attr("replicas", pl.Int64),
+            after=pl.coalesce(attr("new_size", pl.Int64), attr("replicas", pl.Int64), attr("to_replicas", pl.Int64),
                               msg.str.extract(_NEW_SIZE).cast(pl.Int64, strict=False),
                               msg.str.extract(_SCALED_TO).cast(pl.Int64, strict=False)),
-            before=pl.coalesce(attr("old_size", pl.Int64), attr("from", pl.Int64),
+            before=pl.coalesce(attr("old_size", pl.Int64), attr("from", pl.Int64), attr("from_replicas", pl.Int64),
                                msg.str.extract(_SCALED_FROM).cast(pl.Int64, strict=False)),
             # `hpa:ns/worker` and `deployment:ns/worker` are the same workload.
             workload=pl.col("entity").fill_null("unknown").str.replace(r"^[^:/]*:", ""),
@@ -239,14 +253,14 @@ class HpaFeedback(RuleDetector):
             })
         per_pod, per_pod_from = _connections_per_pod(events, ctx, steps)
         stats = ScaleUpFigures(
-            scale_ups=ups.height, workloads=steps, replicas_added=added,
+            scale_ups=_distinct_rescales(ups), workloads=steps, replicas_added=added,
             trouble_start=t_start.isoformat(), trouble_end=t_end.isoformat(),
             connections_per_pod=per_pod, connections_per_pod_from=per_pod_from,
             connection_demand_added=per_pod * added if per_pod is not None else None,
         )
         sizes = "; ".join(f"{s['workload']} {s['replicas_before'] if s['replicas_before'] is not None else '?'}"
                           f"→{s['replicas_after']}" for s in steps)
-        title = f"{ups.height} scale-ups during the Redis trouble ({sizes})"
+        title = f"{stats.scale_ups} scale-ups during the Redis trouble ({sizes})"
         if stats.connection_demand_added is not None:
             title += f", about {stats.connection_demand_added} more connections"
         cpu = ups.get_column("message").fill_null("").str.contains(r"(?i)cpu|above target").any()
