@@ -12,43 +12,41 @@ import polars as pl
 from parsers.noise import ACTIVITY
 
 
-def out_of_order(events: pl.DataFrame) -> list[str]:
-    """Count events earlier than an event on a line above them in the same file.
+def _late_rows(events: pl.DataFrame, over: str | None) -> pl.DataFrame:
+    """n (events earlier than an event on a line above them) and lag, per `over` column (or in all).
 
     A summarized activity row (parsers/noise.py) is dated by its second, not by its first line's
     time, so it is out of order only when its whole second lies before a time above it: comparing
     the floored second with the exact time above flagged most pieces of a busy log falsely."""
-    if events.height < 2:
-        return []
     ts = pl.col("ts")
     prior_max = ts.cum_max().shift(1).forward_fill()
+    if over is not None:
+        prior_max = prior_max.over(over)
     per_second = (pl.col("kind") == ACTIVITY.name) if "kind" in events.columns else pl.lit(False)
-    above = pl.when(per_second).then(prior_max.dt.truncate("1s")).otherwise(prior_max)
-    stats = (
-        events.sort("line", maintain_order=True)
-        .filter(ts.is_not_null())
-        .with_columns(_above=above)
-        .select(n=(ts < pl.col("_above")).sum(), lag=(pl.col("_above") - ts).max())
-        .row(0, named=True)
-    )
-    if not stats["n"]:
+    above = pl.when(per_second).then(pl.col("_prior").dt.truncate("1s")).otherwise(pl.col("_prior"))
+    keys = [over] if over is not None else []
+    rows = (events.filter(ts.is_not_null()).sort([*keys, "line"], maintain_order=True)
+            .with_columns(_prior=prior_max).with_columns(_above=above))
+    late = dict(n=(ts < pl.col("_above")).sum(), lag=(pl.col("_above") - ts).max())
+    return rows.group_by(over).agg(**late) if over is not None else rows.select(**late)
+
+
+def _note(n: int, lag) -> str:
+    return f"{n} events out of time order (up to {lag.total_seconds():.3f} s earlier than a line above); sorted by time"
+
+
+def out_of_order(events: pl.DataFrame) -> list[str]:
+    """Count events earlier than an event on a line above them in the same file (see `_late_rows`)."""
+    if events.height < 2:
         return []
-    lag = stats["lag"].total_seconds()
-    return [f"{stats['n']} events out of time order (up to {lag:.3f} s earlier than a line above); sorted by time"]
+    stats = _late_rows(events, None).row(0, named=True)
+    return [_note(stats["n"], stats["lag"])] if stats["n"] else []
 
 
 def out_of_order_by_file(events: pl.DataFrame) -> dict[int, list[str]]:
     """`out_of_order` of every file of a table with a `_file` column, in one pass: {file: notes}."""
-    ts = pl.col("ts")
-    prior_max = ts.cum_max().shift(1).forward_fill().over("_file")
-    stats = (
-        events.filter(ts.is_not_null()).sort(["_file", "line"], maintain_order=True)
-        .with_columns(_prior=prior_max)
-        .group_by("_file").agg(n=(ts < pl.col("_prior")).sum(), lag=(pl.col("_prior") - ts).max())
-        .filter(pl.col("n") > 0)
-    )
-    return {r["_file"]: [f"{r['n']} events out of time order (up to {r['lag'].total_seconds():.3f} s earlier "
-                         "than a line above); sorted by time"] for r in stats.iter_rows(named=True)}
+    stats = _late_rows(events, "_file").filter(pl.col("n") > 0)
+    return {r["_file"]: [_note(r["n"], r["lag"])] for r in stats.iter_rows(named=True)}
 
 
 def _ambiguous(ts: pl.Expr, tz: str) -> pl.Expr:
