@@ -15,7 +15,7 @@ settings.load_profile("postmortem")
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLE = DATA / "example-incident"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = DATA / "corpus"  # the real bug-report text of ../shared/corpus, copied in so every clone has it
 STORM = DATA / "recorded" / "storm"
 
 
