@@ -80,6 +80,11 @@ class FileParser(Protocol):
     def parse(self, text: str, ctx: ParseContext) -> FileParse: ...
 
 
+def whole_line(pattern: str) -> str:
+    """A multiline regex for the whole line that holds `pattern` (recognizers quote that line as detail)."""
+    return r"(?m)^[^\n]*(?:" + pattern + r")[^\n]*$"
+
+
 def attrs_json(**fields: pl.Expr) -> pl.Expr:
     """Build the `attrs` JSON string from named expressions (null fields are kept as JSON null)."""
     return pl.struct([e.alias(k) for k, e in fields.items()]).struct.json_encode()

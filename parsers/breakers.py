@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers.base import whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -79,10 +80,6 @@ _REDIS_TARGET = r"(?i)redis|:6379\b|:6380\b|:26379\b|\bWatchError\b|BusyLoadingE
 # Polly's quoted result may itself hold quotes: it ends at the next field or the line's end
 _RESULT = r"(?m)Result: '(.*?)'(?:, (?:Handled|Attempt|Execution|Operation)\b|\s*$)"
 
-
-def _line(pattern: str) -> str:
-    """The whole line holding `pattern` (the event's message)."""
-    return r"(?m)^[^\n]*(?:" + pattern + r")[^\n]*$"
 
 
 class BreakerRecognizer:
@@ -168,7 +165,7 @@ class BreakerRecognizer:
             "kind",
             entity=pl.when(pl.col("_breaker").is_not_null() & (pl.col("_breaker") != ""))
             .then(pl.lit("breaker:") + pl.col("_breaker")),
-            message=pl.coalesce(text.str.extract(_line(_ANY), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
+            message=pl.coalesce(text.str.extract(whole_line(_ANY), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
             attrs=compact_attrs(
                 library=library,
                 breaker=pl.col("_breaker"),

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers.base import whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -56,9 +57,6 @@ _URL_HOST = r"(?i)\b(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|sqlserver|mssql)(
 _CS_HOST = r"(?i)\b(?:Host|Server|Data Source)\s*=\s*([^;'\"\s]+)"
 _CS_DB = r"(?i)\b(?:Database|Initial Catalog)\s*=\s*([^;'\"\s]+)"
 
-
-def _line(pattern: str) -> str:
-    return r"(?m)^[^\n]*(?:" + pattern + r")[^\n]*$"
 
 
 class DbPoolRecognizer:
@@ -125,7 +123,7 @@ class DbPoolRecognizer:
             kind=pl.when(pool).then(pl.lit(POOL_EXHAUSTED.name)).otherwise(pl.lit(CACHE_MISS_LOAD.name)),
             entity=pl.when(pool).then(pl.lit("db:") + pl.coalesce(where, hikari_pool, library))
             .otherwise(pl.lit("db:") + pl.coalesce(where, pl.lit("unknown"))),
-            message=pl.coalesce(text.str.extract(_line(_MINE), 0), text.str.split("\n").list.first())
+            message=pl.coalesce(text.str.extract(whole_line(_MINE), 0), text.str.split("\n").list.first())
             .str.strip_chars().str.slice(0, 2000),
             attrs=compact_attrs(
                 library=library,

@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers.base import whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -102,9 +103,6 @@ def redis_broker(records: pl.DataFrame) -> pl.Expr:
     """Per record: a celery `Connection to broker lost` whose broker is Redis (a Redis client error)."""
     return pl.col("text").fill_null("").str.contains(BROKER_LOST_TEXT) & (broker_scheme(records) == "redis").fill_null(False)
 
-
-def _line(pattern: str) -> str:
-    return r"(?m)^[^\n]*(?:" + pattern + r")[^\n]*$"
 
 
 class QueueRecognizer:
@@ -186,7 +184,7 @@ class QueueRecognizer:
             .then(pl.lit("rabbitmq:") + host_node)
             .when(pl.col("kind") == CONNECTION_CLOSED.name).then(pl.lit("rabbitmq:") + pl.coalesce(pl.col("host"), server))
             .otherwise(pl.lit("rabbitmq:") + broker_host),
-            message=pl.coalesce(text.str.extract(_line(_MINE), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
+            message=pl.coalesce(text.str.extract(whole_line(_MINE), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
 
             attrs=compact_attrs(
                 alarm=alarm,

@@ -17,6 +17,7 @@ from typing import ClassVar
 import polars as pl
 
 from parsers import redis_client_kinds as ck
+from parsers.base import whole_line
 from parsers.breakers import CLAIMS as BREAKER_TEXT
 from parsers.queues import BROKER_LOST_TEXT, redis_broker
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
@@ -82,9 +83,6 @@ _STRICT = "|".join((_RECONNECT, _RESTORED, _CONNECT, _POOL, _TIMEOUT, _LOST, _WA
 _SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED, _BUSY))
 _SOCKET = "|".join((_SOCK_CONNECT, _SOCK_LOST, _SOCK_TIMEOUT))
 
-
-def _line(rx: str) -> str:
-    return r"(?m)^[^\n]*(?:" + rx + r")[^\n]*$"
 
 
 # The redis-py wording inside a decisive line (drops envelope debris and pasted tails).
@@ -256,11 +254,11 @@ class RedisPyRecognizer:
         py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file")
         frames = text.str.contains(_REDIS_FRAMES)
         foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
-        strict = text.str.extract_all(_line(_STRICT)).list.last()
-        shared = pl.when(py).then(text.str.extract_all(_line(_STRICT + "|" + _SHARED)).list.last())
-        sock = pl.when(frames).then(text.str.extract_all(_line(_SOCKET)).list.last())
-        cls = text.str.extract_all(_line(_CLASS)).list.last()
-        broker = pl.when(pl.col("_redis_broker")).then(text.str.extract(_line(BROKER_LOST_TEXT), 0))
+        strict = text.str.extract_all(whole_line(_STRICT)).list.last()
+        shared = pl.when(py).then(text.str.extract_all(whole_line(_STRICT + "|" + _SHARED)).list.last())
+        sock = pl.when(frames).then(text.str.extract_all(whole_line(_SOCKET)).list.last())
+        cls = text.str.extract_all(whole_line(_CLASS)).list.last()
+        broker = pl.when(pl.col("_redis_broker")).then(text.str.extract(whole_line(BROKER_LOST_TEXT), 0))
         df = df.with_columns(
             _hit=pl.coalesce(shared, strict, sock, cls, broker),
             _foreign=foreign,
@@ -342,7 +340,7 @@ class RedisPyRecognizer:
     @staticmethod
     def _configs(df: pl.DataFrame) -> pl.DataFrame:
         text = pl.col("text").fill_null("")
-        line = pl.coalesce(text.str.extract_all(_line(_CONFIG)).list.first(), text.str.extract(r"^([^\n]*)", 1))
+        line = pl.coalesce(text.str.extract_all(whole_line(_CONFIG)).list.first(), text.str.extract(r"^([^\n]*)", 1))
         url = line.str.extract(_URL, 1)
         url_ep = url.str.extract_groups(
             r"(?i)^[a-z+]+://(?:[^@/\s]*@)?(?P<host>\[[^\]]+\]|[^:/?\s]+)(?::(?P<port>\d+))?(?:/(?P<db>\d+))?"

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import polars as pl
 
+from parsers.base import whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -62,9 +63,6 @@ _EXC_CLASS = r"((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Exception|Error|Timeout))\b"
 # Polly's quoted result may itself hold quotes: it ends at the next field or the line's end
 _RESULT = r"(?m)Result: '(.*?)'(?:, (?:Handled|Attempt|Execution|Operation)\b|\s*$)"
 
-
-def _line(pattern: str) -> str:
-    return r"(?m)^[^\n]*(?:" + pattern + r")[^\n]*$"
 
 
 class RetryRecognizer:
@@ -145,7 +143,7 @@ class RetryRecognizer:
         return df.with_columns(kind=kind, _failure=failure).select(
             "rec",
             "kind",
-            message=pl.coalesce(text.str.extract(_line(_ANY), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
+            message=pl.coalesce(text.str.extract(whole_line(_ANY), 0), text.str.split("\n").list.first()).str.slice(0, 2000),
             attrs=compact_attrs(
                 library=pl.when(source.is_not_null()).then(pl.lit("polly"))
                 .when(text.str.contains(_TENACITY_SLEEP + "|" + _TENACITY_AFTER + "|" + _TENACITY_GAVE_UP))

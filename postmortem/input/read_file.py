@@ -129,6 +129,22 @@ def streamable(f: Discovered, opts: IngestOptions) -> bool:
     return head is not None and choose_parser(head, f.path, opts) is None
 
 
+def _until_read_error(stream: Iterator[str], info: InputFile) -> Iterator[str]:
+    """The pieces of a streamed file; an I/O error part way keeps what was read and says after how many
+    lines it stopped (pieces end at a line break)."""
+    lines = 0
+    while True:
+        try:
+            piece = next(stream)
+        except StopIteration:
+            return
+        except OSError as exc:
+            info.problems.append(f"read error after {lines} lines ({exc.strerror or exc}): kept what was read")
+            return
+        lines += piece.count("\n") + (not piece.endswith("\n"))
+        yield piece
+
+
 def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile,
                 span: tuple[int, int] | None = None, piece_bytes: int = 0) -> Iterator[FramedLog | ParsedPiece] | None:
     """Frame a big plain UTF-8 log piece by piece as it is read (postmortem/input/stream.py), or None when
@@ -153,14 +169,7 @@ def _stream_log(f: Discovered, opts: IngestOptions, info: InputFile,
         # memory does not grow with a streamed file: read it all (up to its listed size, if it grows)
         limit = max(max_input_bytes(), f.size)
         stream = utf8_pieces(f.real, f.size, piece_bytes or CHUNK_CHARS, limit, info.problems, span=span)
-        while True:
-            try:
-                piece = next(stream)
-            except StopIteration:
-                return
-            except OSError as exc:  # an I/O error part way: keep what was read, say where it stopped
-                info.problems.append(f"read error after {offset} lines ({exc.strerror or exc}): kept what was read")
-                return
+        for piece in _until_read_error(stream, info):
             try:
                 framed = frame_log_text(piece, ctx, opts.summarize_noise)
             except RECOVERABLE as exc:  # noqa: BLE001 - this piece is counted, the file goes on
@@ -188,14 +197,7 @@ def _stream_export(f: Discovered, opts: IngestOptions, info: InputFile, parser: 
         offset = 0  # lines of the file before this piece
         header = ""
         stream = utf8_pieces(f.real, f.size, CHUNK_CHARS, max(max_input_bytes(), f.size), info.problems, cut=cut)
-        while True:
-            try:
-                piece = next(stream)
-            except StopIteration:
-                return
-            except OSError as exc:  # an I/O error part way: keep what was read, say where it stopped
-                info.problems.append(f"read error after {offset} lines ({exc.strerror or exc}): kept what was read")
-                return
+        for piece in _until_read_error(stream, info):
             under = bool(header)  # the piece is parsed with the header line put back above it
             if cut == "csv" and not offset:
                 header = piece[:piece.find("\n") + 1]
