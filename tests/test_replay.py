@@ -166,3 +166,23 @@ def test_the_what_if_table_and_chart_are_in_the_body():
     assert html.index('id="whatif"') < html.index('id="lessons"') < html.index('id="replay-inputs"')
     assert "<svg" in html.split('id="whatif"', 1)[1].split('id="lessons"', 1)[0]
     assert json.loads(render(report, "json"))["whatif"]["calibrated"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-16", "scaleout", "hang-8", "pair-storm-24"])
+def test_keeping_only_live_requests_changes_no_figure(name, monkeypatch):
+    """The loop steps through the live requests only (model._Requests); one window holding every request
+    of the horizon is the plain model: every policy's outcome must be the same."""
+    from dataclasses import replace
+
+    from postmortem.analysis.replay import model
+
+    inc = measure(_events(name))
+    policies = [inc.policy, replace(inc.policy, pool_cap=4, pool_timeout=0.5),
+                parse_breaker_spec("3/1s", inc.policy),
+                parse_retry_spec("exponential(base=0.05s, cap=1s, jitter=full)", replace(inc.policy, retries=3))]
+    cases = [(p, hold, None, None) for p in policies for hold in (0.03, 0.3)] + [(inc.policy, 0.1, inc.pods * 3, 50.0)]
+    windowed = [simulate(inc, p, pods=pods, maxclients=mc, hold_s=hold) for p, hold, pods, mc in cases]
+    monkeypatch.setattr(model._Requests, "WINDOW_S", float("inf"))
+    whole = [simulate(inc, p, pods=pods, maxclients=mc, hold_s=hold) for p, hold, pods, mc in cases]
+    assert windowed == whole

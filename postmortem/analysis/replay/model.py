@@ -89,14 +89,8 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     limit = maxclients if maxclients is not None else inc.maxclients
     limit = math.inf if limit is None else limit
     outage, total = inc.outage_s, inc.outage_s + inc.horizon_s
-    pod, arrive = _arrivals(rng, n_pods, inc.demand_per_pod, total, inc.arrivals)
-    n = pod.size
-    due, release = np.full(n, np.inf), np.full(n, np.inf)
-    tries = np.zeros(n, dtype=np.int64)  # failed tries in the current call
-    calls = np.zeros(n, dtype=np.int64)  # failed calls so far
-    call_start = np.zeros(n)
-    pool_wait = np.zeros(n, dtype=bool)  # waiting on a capped pool for a free connection
-    waiting = np.zeros(n, dtype=bool)  # a try sent to a hung server, its answer (or timeout) pending
+    requests = _Requests(*_arrivals(rng, n_pods, inc.demand_per_pod, total, inc.arrivals))
+    pod, arrive, due, release, tries, calls, call_start, pool_wait, waiting = requests.arrays()
     active, busy = np.zeros(n_pods, dtype=np.int64), np.zeros(n_pods, dtype=np.int64)
     held = np.zeros(n_pods, dtype=np.int64)
     if inc.hang:  # a paused server keeps its connections: the pools keep theirs
@@ -111,6 +105,9 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     while step <= last_step:
         t = step * DT
         b = int(frac + t)
+        if t >= requests.until:  # the next requests enter, finished ones leave: arrays stay the live size
+            pod, arrive, due, release, tries, calls, call_start, pool_wait, waiting = requests.advance(t)
+            ctx = (policy, due, tries, calls, call_start, active, inc.arrivals, rng)
         freed = False
         rel = np.flatnonzero(release <= t)
         if rel.size:
@@ -193,7 +190,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             freed |= _fail_calls(given_up, t, pod, *ctx) > 0
             trying = retry[due[retry] <= t]
         peak_conn = max(peak_conn, int(held.sum()))
-        step = _next_step(step, t, arrive, due, release, freed)
+        step = _next_step(step, t, arrive, due, release, freed, requests.next_arrival)
     start = inc.down.replace(microsecond=0)
     series = [(start + timedelta(seconds=i), float(a)) for i, a in enumerate(attempts)]
     end = inc.up + timedelta(seconds=inc.horizon_s)
@@ -201,6 +198,57 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     return Outcome(per_second=tuple(series), peak_attempts=max((a for _, a in series), default=0.0),
                    peak_connections=float(peak_conn), rejections=float(rejections),
                    recovery_s=recovery(series, inc.up, inc.quiet, end))
+
+
+class _Requests:
+    """The requests the loop steps through, kept to the live ones: those arrived by the end of the current
+    window and not finished. A finished request (not arriving, not due, not holding a connection) never
+    acts again, and one that arrives later cannot act before it arrives, so leaving both out changes
+    nothing; the live ones keep their global order (pod-major, in time within a pod), which the ranks
+    within a pod rely on. The work per step is then the live size, not the whole horizon's demand."""
+
+    WINDOW_S = 0.5  # requests entering per window; a window is one compaction
+
+    def __init__(self, pod: np.ndarray, arrive: np.ndarray):
+        self.all_pod, self.all_arrive = pod, arrive
+        self.by_arrival = np.argsort(arrive, kind="stable")
+        self.entered = 0  # requests of `by_arrival` taken in so far
+        self.until = -math.inf  # the current window ends here (exclusive)
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.state = (pod[:0], arrive[:0], np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64),
+                      np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """pod, arrive, due, release, tries (failed in this call), calls (failed so far), call_start,
+        pool_wait (waiting on a capped pool), waiting (a try sent to a hung server, answer pending)."""
+        return self.state
+
+    @property
+    def next_arrival(self) -> float:
+        return float(self.all_arrive[self.by_arrival[self.entered]]) if self.entered < self.by_arrival.size \
+            else math.inf
+
+    def advance(self, t: float) -> tuple[np.ndarray, ...]:
+        """Drop the finished requests and take in those arriving before `t` + the window."""
+        self.until = t + self.WINDOW_S
+        cut = int(np.searchsorted(self.all_arrive, self.until, side="left", sorter=self.by_arrival))
+        new = np.sort(self.by_arrival[self.entered:cut])
+        self.entered = cut
+        pod, arrive, due, release, tries, calls, call_start, pool_wait, waiting = self.state
+        keep = np.isfinite(arrive) | np.isfinite(due) | np.isfinite(release)
+        ids = np.concatenate([self.ids[keep], new])
+        order = np.argsort(ids, kind="stable")
+        m = new.size
+
+        def merged(old: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+            return np.concatenate([old[keep], fresh])[order]
+
+        self.ids = ids[order]
+        self.state = (self.all_pod[self.ids], merged(arrive, self.all_arrive[new]), merged(due, np.full(m, np.inf)),
+                      merged(release, np.full(m, np.inf)), merged(tries, np.zeros(m, dtype=np.int64)),
+                      merged(calls, np.zeros(m, dtype=np.int64)), merged(call_start, np.zeros(m)),
+                      merged(pool_wait, np.zeros(m, dtype=bool)), merged(waiting, np.zeros(m, dtype=bool)))
+        return self.state
 
 
 class _Breaker:
@@ -238,10 +286,13 @@ class _Breaker:
 
 
 def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
-           hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS) -> Outcome:
+           hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None) -> Outcome:
     """`simulate` once per seed: each figure is the median over the runs, the per-second series is the
-    run closest to those medians (one run's lottery of who reconnects first is not the incident's)."""
-    runs = [simulate(inc, policy, pods, maxclients, seed, hold_s) for seed in seeds]
+    run closest to those medians (one run's lottery of who reconnects first is not the incident's).
+    `known`: runs already made with these inputs, by seed (a run is a pure function of its inputs)."""
+    known = known or {}
+    runs = [known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s)
+            for seed in seeds]
     if len(runs) == 1:
         return runs[0]
     peak = float(np.median([r.peak_attempts for r in runs]))
@@ -254,14 +305,14 @@ def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                    recovery_s=None if math.isinf(rec) else rec)
 
 
-def _next_step(step: int, t: float, arrive, due, release, freed: bool) -> int:
+def _next_step(step: int, t: float, arrive, due, release, freed: bool, outside: float) -> int:
     """The next step at which anything can happen (steps in between would change nothing): a try that
-    is due, a request that arrives, a connection released; the very next
-    step when a request waits for a free worker and one was freed in this step."""
+    is due, a request that arrives (`outside`: the first one not yet among the live requests), a
+    connection released; the very next step when a request waits for a free worker and one was freed."""
     if freed and (arrive <= t).any():
         return step + 1
     later = arrive[arrive > t]
-    soon = min(due.min(initial=math.inf), release.min(initial=math.inf), later.min(initial=math.inf))
+    soon = min(due.min(initial=math.inf), release.min(initial=math.inf), later.min(initial=math.inf), outside)
     if not math.isfinite(soon):
         return 1 << 62  # nothing is left to happen
     return max(step + 1, math.ceil(soon / DT - 1e-9))
