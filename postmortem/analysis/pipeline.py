@@ -26,6 +26,7 @@ from postmortem.model import (
     Role,
     ShadedWindow,
     TimelineEntry,
+    empty_events,
     frozen_mapping,
 )
 from postmortem.quoting import MAX_MESSAGE, shorten
@@ -44,6 +45,8 @@ class AnalyzeOptions:
     since: object | None = None  # datetime
     until: object | None = None
     align: bool = True  # subtract the clock offsets shared edges show (False: --no-align, raw times)
+    keep_events: bool = True  # return the (redacted) events table; False: the caller wants the report only,
+    # so the table is not redacted a second time just to be thrown away (it is returned empty)
 
 
 def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
@@ -159,7 +162,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
         report = redact_report(report)
-        result.events = redact_events(events)
+        result.events = redact_events(events) if opts.keep_events else empty_events()
         result.inputs = list(report.inputs)
         result.warnings = list(report.warnings)
     return report, result
