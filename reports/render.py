@@ -8,6 +8,8 @@ report where the caller writes `chart_files(report)` (the CLI: `<stem>_files/`).
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from dataclasses import asdict
 from datetime import datetime
@@ -108,12 +110,15 @@ def inline_md(text: object) -> Markup:
     return Markup(_STRONG.sub(r"<b>\1</b>", s))
 
 
+@functools.cache
 def _env(autoescape: bool) -> Environment:
-    """The Jinja environment, imported here so `-f json` never loads jinja2 (start-up time, issue 20)."""
+    """The Jinja environment, imported here so `-f json` never loads jinja2 (start-up time, issue 20); one per
+    process (a batch renders many reports), its compiled templates kept between runs (`_bytecode_cache`)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
         loader=PackageLoader("reports", "templates"),
+        bytecode_cache=_bytecode_cache(),
         autoescape=select_autoescape(["html", "j2"]) if autoescape else False,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -123,6 +128,22 @@ def _env(autoescape: bool) -> Environment:
     env.filters.update(md=md_escape, code=md_code, inline_md=inline_md, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
     env.globals.update(duration=duration)
     return env
+
+
+def _bytecode_cache():
+    """Jinja's own cache of compiled templates in the user's cache folder (`$XDG_CACHE_HOME/postmortem`,
+    else ~/.cache/postmortem): compiling the report templates is a fifth of rendering HTML. Entries are
+    keyed by each template's source checksum, so an edited template is compiled again; None (compile every
+    run) when the folder cannot be made, e.g. a read-only home."""
+    from jinja2 import FileSystemBytecodeCache
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "postmortem", "jinja")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(folder)
 
 
 def sections(report: Report) -> dict:
