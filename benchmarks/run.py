@@ -13,6 +13,7 @@ Targets (issue 20): dense 1 GiB ≤ 15× rg wall, peak RSS ≤ 1 GiB, flat memor
 
     python benchmarks/run.py --sizes 100,1024,3072 --dense 100,1024,3072 [--repeat 2] [--work /tmp/pm-bench]
     python benchmarks/run.py --sizes "" --dense "" --many 10000,100000
+    python benchmarks/run.py --sizes "" --dense "" --small 4
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from generate_dense import generate as generate_dense  # noqa: E402
 from generate_many import generate as generate_many  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 def _tree_rss(root: int) -> int:
@@ -147,12 +149,37 @@ def bench_many(files: int, work: Path, repeat: int = 1) -> dict:
             "rss_mib": rss / 2**20, "cpu_ms_per_file": cpu / files * 1000, "exit": code}
 
 
+SMALL_FIXTURES = (("example-incident", ROOT / "tests" / "data" / "example-incident"),
+                  ("storm-16 (recorded)", ROOT / "tests" / "data" / "recorded" / "storm-16"))
+
+
+def bench_small(size_mib: int, work: Path, repeat: int = 3) -> list[dict]:
+    """Small incidents end to end (issue 20: `-f json` under 1 s wall, HTML under 1.5 s on a quiet machine):
+    the bundled example, a recorded storm, and generated `size_mib` MiB folder and dense file; plus the floor
+    every run pays (the interpreter importing polars). Least-CPU run of `repeat`."""
+    inputs = [*SMALL_FIXTURES, (f"folder {size_mib} MiB", _input(size_mib, work, False)[0]),
+              (f"dense {size_mib} MiB", _input(size_mib, work, True)[0])]
+    floor = _best([sys.executable, "-c", "import polars"], repeat)
+    rows = [{"input": "floor: python -c 'import polars'", "fmt": "-", "bytes": 0, "wall_s": floor[0],
+             "cpu_s": floor[3], "rss_mib": floor[1] / 2**20}]
+    for name, path in inputs:
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+        for fmt in ("json", "html"):
+            out = work / f"small-report.{fmt}"
+            wall, rss, _, cpu = _best([sys.executable, "-m", "postmortem.cli", "analyze", str(path), "-f", fmt,
+                                       "-o", str(out), "--exit-zero"], repeat)
+            rows.append({"input": name, "fmt": fmt, "bytes": size, "wall_s": wall, "cpu_s": cpu, "rss_mib": rss / 2**20})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,1024,3072", help="comma-separated MiB sizes of the 42-file folder "
                     "('' for none)")
     ap.add_argument("--dense", default="100,1024", help="comma-separated MiB sizes of the dense single file")
     ap.add_argument("--many", default="", help="comma-separated file counts of the many-small-files case")
+    ap.add_argument("--small", type=int, default=0, help="also time small incidents, json and html: the bundled "
+                    "example, a recording, and generated N MiB inputs (0: skip)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per command; the least-CPU run is printed")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "pm-bench")
     args = ap.parse_args()
@@ -173,6 +200,12 @@ def main() -> None:
         print(f"  many {r['files']:>7} files ({r['bytes'] / 2**20:.1f} MiB): {r['wall_s']:.2f} s wall, "
               f"{r['cpu_s']:.2f} CPU s ({r['cpu_ms_per_file']:.2f} ms a file), {r['rss_mib']:.0f} MiB RSS, "
               f"exit {r['exit']}", flush=True)
+    if args.small:
+        for r in bench_small(args.small, args.work, max(args.repeat, 3)):
+            target = {"json": 1.0, "html": 1.5}.get(r["fmt"])
+            verdict = "" if target is None else ("  met" if r["wall_s"] <= target else f"  over {target:g} s")
+            print(f"  small {r['input']:<34} {r['fmt']:>4} {r['bytes'] / 2**20:6.2f} MiB  {r['wall_s']:5.2f} s wall "
+                  f"{r['cpu_s']:5.2f} CPU s {r['rss_mib']:5.0f} MiB{verdict}", flush=True)
     for case, target in (("folder", 10), ("dense", 15)):
         by = {r["size_mib"]: r for r in rows if r["case"] == case}
         if 1024 in by:

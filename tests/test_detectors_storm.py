@@ -175,6 +175,28 @@ def test_pm402_negative_for_exponential_backoff():
     assert run(RetryWithoutBackoff(), rows) == []
 
 
+def reconnect_loop(gaps, pod="pod-a", start=28.0):
+    rows = [ev(start - 0.5, "redis_server", "redis.server.shutdown", host="redis", path="redis.log"),
+            ev(start + 5, "redis_server", "redis.server.ready", host="redis", path="redis.log")]
+    t = start
+    for g in gaps:
+        rows.append(ev(t, "stackexchange_redis", "redis.reconnect_attempt", host=pod, entity=EP,
+                       message="Reconnecting to Redis with a new ConnectionMultiplexer"))
+        t += g
+    return rows
+
+
+def test_pm402_a_flat_reconnect_loop_at_any_pace_but_not_a_growing_one():
+    (f,) = run(RetryWithoutBackoff(), reconnect_loop([1.1, 0.9, 1.0, 1.2, 1.0, 0.95, 1.05, 1.0]))
+    assert f.stats["hosts_without_backoff"] == 1 and 0.9 <= f.stats["median_retry_gap_s"] <= 1.1
+    assert all(e.text.startswith("Reconnecting") for e in f.evidence)
+    assert run(RetryWithoutBackoff(), reconnect_loop([0.1 * 2 ** i for i in range(8)])) == []  # exponential
+    assert run(RetryWithoutBackoff(), reconnect_loop([1.0] * 4)) == []  # too few to judge
+    # the same pace as failures is the request rate, not a policy
+    slow_failures = [ev(28 + i, "redis_py", "redis.connect_failed", host="pod-a", entity=EP) for i in range(10)]
+    assert run(RetryWithoutBackoff(), reconnect_loop([])[:2] + slow_failures) == []
+
+
 def test_pm403_multiplexer_per_request():
     rows = [ev(i, "stackexchange_redis", "redis.timeout", message=f"Timeout ..., lm: 3/{40 + i}/0/0, mc: 1/1/0")
             for i in range(3)]

@@ -126,6 +126,28 @@ def test_the_dotnet_multiplexer_per_request_shows_in_the_counter_turnover():
     assert s["mc_attempts_growth"] is None  # 7 reconnects of one multiplexer are not the evidence
 
 
+def test_the_dotnet_apps_flat_reconnect_loop_is_a_retry_without_backoff():
+    """The app reconnects with a new multiplexer about once a second for 25 s after the blip, at a pace that
+    never grows (the fixture's truth: "app-level reconnect without backoff"). Its failures during the 5 s
+    outage are too slow to say anything; the reconnect loop's own spacing is its policy."""
+    report = report_of("dotnet-metrics-storm")
+    truth = json.loads((DATA / "dotnet-metrics-storm.facts.json").read_text())
+    assert "without backoff" in truth["client"]["pattern"]
+    (pm402,) = [f for f in report.findings if f.rule_id == "PM402"]
+    assert pm402.stats["hosts_without_backoff"] == truth["pods"]["count"]
+    assert 0.7 <= pm402.stats["median_retry_gap_s"] <= 1.4
+    assert all("Reconnecting" in e.text for e in pm402.evidence)
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in POOLED + ["cascade", "cascade-8"]])
+def test_paced_request_failures_are_not_called_retries_without_backoff(name):
+    """Pods whose failures follow their request rate (backoff clients, per-request failures in the cascade)
+    keep PM402 silent unless their logged configuration says no backoff."""
+    report = report_of(f"recorded/{name}")
+    for f in (f for f in report.findings if f.rule_id == "PM402"):
+        assert f.stats["config_lines"], f.title  # only a logged NoBackoff/ConstantBackoff, never pacing
+
+
 def test_a_hang_is_an_outage_from_its_first_timeout():
     report = report_of("recorded/hang-8")
     truth = facts("hang-8")

@@ -208,37 +208,77 @@ class AbortConnectTrue(RuleDetector):
 GROWING_BACKOFF = r"Exponential\w*(Backoff|Retry)\s*\(|EqualJitterBackoff\s*\(|FullJitterBackoff\s*\(|DecorrelatedJitterBackoff\s*\("
 
 
-def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Per host: failure runs during outages whose gaps do not grow (no backoff). Returns host rows."""
+FAILURE_KINDS = ["redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost", "redis.no_connection"]
+RECONNECT_KIND = "redis.reconnect_attempt"
+
+
+def _retry_records(events: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(failures inside the outages, the client's own reconnect attempts from the first outage on), client
+    records of pods that did not log a growing policy, each sorted by host and time."""
     if not ctx.outages:
-        return pl.DataFrame()
-    fails = events.filter(
-        pl.col("source").is_in(["stackexchange_redis", "redis_py"])
-        & pl.col("kind").is_in(["redis.connect_failed", "redis.reconnect_attempt", "redis.connection_lost",
-                                "redis.no_connection"])
-        & pl.col("ts").is_not_null()
-    )
-    window = pl.lit(False)
-    for o in ctx.outages:
-        window = window | pl.col("ts").is_between(o.start, o.end)
+        return pl.DataFrame(), pl.DataFrame()
+    client = events.filter(pl.col("source").is_in(["stackexchange_redis", "redis_py"]) & pl.col("ts").is_not_null())
     # a pod that logged a growing, jittered policy is not judged by spacing: its many threads' independent
     # requests fail at evenly spread moments while each retry sequence backs off
     backed_off = configs(events).filter(_config_text().str.contains(GROWING_BACKOFF)).get_column("host")
-    fails = fails.filter(window & ~pl.col("host").is_in(backed_off.drop_nulls().implode())).sort(["host", "ts"])
-    if fails.height == 0:
-        return pl.DataFrame()
-    gaps = fails.with_columns(gap=pl.col("ts").diff().over("host").dt.total_microseconds() / 1e6,
-                              idx=pl.int_range(pl.len()).over("host"), n=pl.len().over("host"))
-    per_host = gaps.filter(pl.col("gap").is_not_null()).group_by("host").agg(
+    client = client.filter(~pl.col("host").is_in(backed_off.drop_nulls().implode()))
+    window = pl.lit(False)
+    for o in ctx.outages:
+        window = window | pl.col("ts").is_between(o.start, o.end)
+    failures = client.filter(pl.col("kind").is_in(FAILURE_KINDS) & window).sort(["host", "ts"])
+    reconnects = client.filter((pl.col("kind") == RECONNECT_KIND)
+                               & (pl.col("ts") >= ctx.outages[0].start)).sort(["host", "ts"])
+    return failures, reconnects
+
+
+def _spacing(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per host: records, the median gap, and the median gaps of the first and last thirds."""
+    gaps = rows.with_columns(gap=pl.col("ts").diff().over("host").dt.total_microseconds() / 1e6,
+                             idx=pl.int_range(pl.len()).over("host"), n=pl.len().over("host"))
+    return gaps.filter(pl.col("gap").is_not_null()).group_by("host").agg(
         n=pl.len() + 1,
         first_third=pl.col("gap").filter(pl.col("idx") <= pl.col("n") / 3).median(),
         last_third=pl.col("gap").filter(pl.col("idx") >= 2 * pl.col("n") / 3).median(),
         median_gap=pl.col("gap").median(),
-    ).filter(
-        (pl.col("n") >= 6) & (pl.col("median_gap") <= NO_BACKOFF_GAP_S)
-        & (pl.col("last_third") <= 1.5 * pl.col("first_third") + 0.05)
-    ).sort("host")
-    return per_host
+    )
+
+
+def _not_growing() -> pl.Expr:
+    return (pl.col("n") >= 6) & (pl.col("last_third") <= 1.5 * pl.col("first_third") + 0.05)
+
+
+def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Per host: retries whose gaps do not grow (no backoff). Returns host rows (`evidence`: the
+    records judged). Two kinds of runs count:
+    - failures during the outages closer than any backoff would allow (`NO_BACKOFF_GAP_S`): slower ones
+      are usually the request rate and prove nothing about the policy;
+    - the client's own reconnect attempts (`redis.reconnect_attempt`: its reconnect loop, whatever the
+      request rate) from the outage on, at any pace: a loop whose spacing stays flat has no backoff."""
+    failures, reconnects = _retry_records(events, ctx)
+    found = []
+    if failures.height:
+        fast = _spacing(failures).filter(_not_growing() & (pl.col("median_gap") <= NO_BACKOFF_GAP_S))
+        found.append(fast.with_columns(evidence=pl.lit("failures")))
+    if reconnects.height:
+        loops = _spacing(reconnects).filter(_not_growing())
+        found.append(loops.with_columns(evidence=pl.lit("reconnects")))
+    if not found:
+        return pl.DataFrame()
+    both = pl.concat(found, how="vertical_relaxed")
+    # a host in both: the faster run speaks for it
+    return both.sort("median_gap").unique("host", keep="first").sort("host")
+
+
+def retry_evidence(events: pl.DataFrame, ctx: Context, hosts: pl.DataFrame, per_host: int = 2) -> pl.DataFrame:
+    """The first records of each judged host's run, from the run that judged it."""
+    failures, reconnects = _retry_records(events, ctx)
+    parts = []
+    for name, rows in (("failures", failures), ("reconnects", reconnects)):
+        chosen = hosts.filter(pl.col("evidence") == name).get_column("host")
+        if rows.height and chosen.len():
+            parts.append(rows.filter(pl.col("host").is_in(chosen.implode())).group_by("host", maintain_order=True)
+                         .head(per_host).select(events.columns))
+    return pl.concat(parts) if parts else events.head(0)
 
 
 class RetryWithoutBackoff(RuleDetector):
@@ -247,8 +287,10 @@ class RetryWithoutBackoff(RuleDetector):
         "LinearRetry / NoBackoff / ConstantBackoff, or evenly spaced retries",
         what=("reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
               "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
-              "`Trying again in N seconds` with a constant N, or, from behaviour alone, failures per pod whose "
-              "spacing does not grow during the outage."),
+              "`Trying again in N seconds` with a constant N, or, from behaviour alone, per pod: failures during the "
+              f"outage under {NO_BACKOFF_GAP_S:g} s apart whose spacing does not grow (slower failures follow the "
+              "request rate), or the client's own reconnect attempts from the outage on whose spacing does not grow, "
+              "at any pace (the reconnect loop's pace is its policy)."),
         why=("pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
              "moment Redis is back it meets the whole fleet at once."),
         recommendation=("redis-py: `Retry(ExponentialWithJitterBackoff(base=0.1, cap=10), 3)` (5.3+; EqualJitterBackoff "
@@ -275,12 +317,7 @@ class RetryWithoutBackoff(RuleDetector):
         )
         constant_celery = celery if celery.height >= 3 and celery.get_column("delay").n_unique() == 1 else celery.head(0)
         hosts = evenly_spaced_retries(events, ctx)
-        behaviour = pl.DataFrame()
-        if hosts.height:
-            behaviour = events.filter(pl.col("host").is_in(hosts.get_column("host").to_list())
-                                      & pl.col("kind").is_in(["redis.connect_failed", "redis.reconnect_attempt"]))
-            behaviour = behaviour.filter(pl.col("ts").is_between(ctx.outages[0].start, ctx.outages[-1].end))
-            behaviour = behaviour.group_by("host", maintain_order=True).head(2).select(events.columns)
+        behaviour = retry_evidence(events, ctx, hosts) if hosts.height else pl.DataFrame()
         parts = [df for df in (cfg, constant_celery.drop("delay") if constant_celery.height else None, behaviour)
                  if df is not None and df.height]
         if not parts:
