@@ -39,18 +39,28 @@ class Outcome:
     recovery_s: float | None  # None: still above the calm level at the end of the horizon
 
 
+def _where(mask: np.ndarray) -> np.ndarray:
+    """`np.flatnonzero` for the 1-D masks of the loop, without its Python wrapper (called per step)."""
+    return mask.nonzero()[0]
+
+
+def _least(values: np.ndarray) -> float:
+    """The minimum, inf when empty (`min(initial=inf)` without the method's Python-side dispatch)."""
+    return float(np.minimum.reduce(values, initial=math.inf))
+
+
 def rank_within(groups: np.ndarray) -> np.ndarray:
     """Each element's rank among the elements of its group, in input order."""
     if groups.size == 0:
         return groups.astype(np.int64)
     if groups.size == 1 or (groups[1:] >= groups[:-1]).all():  # sorted already (requests are pod-major)
-        new = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+        new = _where(groups[1:] != groups[:-1]) + 1
         first = np.zeros(groups.size, dtype=np.int64)
         first[new] = new
         return np.arange(groups.size) - np.maximum.accumulate(first)
     order = np.argsort(groups, kind="stable")
     g = groups[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    starts = np.r_[0, _where(np.diff(g)) + 1]
     first = np.repeat(starts, np.diff(np.r_[starts, g.size]))
     ranks = np.empty(g.size, dtype=np.int64)
     ranks[order] = np.arange(g.size) - first
@@ -109,16 +119,18 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             pod, arrive, due, release, tries, calls, call_start, pool_wait, waiting = requests.advance(t)
             ctx = (policy, due, tries, calls, call_start, active, inc.arrivals, rng)
         freed = False
-        rel = np.flatnonzero(release <= t)
+        rel = _where(release <= t)
         if rel.size:
             release[rel] = np.inf
             np.subtract.at(busy, pod[rel], 1)
             np.subtract.at(active, pod[rel], 1)
             freed = True
             if policy.pool_cap:  # a released connection goes to the pod's requests waiting on its pool
-                wake = np.flatnonzero(pool_wait & np.isin(pod, pod[rel]))
+                freed_pod = np.zeros(n_pods, dtype=bool)
+                freed_pod[pod[rel]] = True
+                wake = _where(pool_wait & freed_pod[pod])
                 due[wake], pool_wait[wake] = t, False
-        pend = np.flatnonzero(arrive <= t)
+        pend = _where(arrive <= t)
         if pend.size and concurrency is not None:
             pend = pend[rank_within(pod[pend]) < concurrency - active[pod[pend]]]
         if pend.size:
@@ -127,7 +139,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
         if t >= outage and backlog:
             attempts[b] += backlog if inc.counts_accepts else 0  # a hung server's queued connects, accepted now
             backlog = 0
-        trying = np.flatnonzero(due <= t)
+        trying = _where(due <= t)
         while trying.size:  # a retry without delay is tried again in the same instant, as a client does
             shut = breaker.refuses(trying, pod, t)
             freed |= _fail_calls(trying[shut], t, pod, *ctx) > 0
@@ -273,7 +285,7 @@ class _Breaker:
         if not self.on or pods.size == 0:
             return
         np.add.at(self.streak, pods, 1)
-        trips = np.flatnonzero((self.streak >= self.n) | (np.isfinite(self.until) & (self.until <= t)
+        trips = _where((self.streak >= self.n) | (np.isfinite(self.until) & (self.until <= t)
                                                           & (np.bincount(pods, minlength=self.streak.size) > 0)))
         self.until[trips] = t + self.open_s
         self.streak[trips] = 0
@@ -312,7 +324,7 @@ def _next_step(step: int, t: float, arrive, due, release, freed: bool, outside: 
     if freed and (arrive <= t).any():
         return step + 1
     later = arrive[arrive > t]
-    soon = min(due.min(initial=math.inf), release.min(initial=math.inf), later.min(initial=math.inf), outside)
+    soon = min(_least(due), _least(release), _least(later), outside)
     if not math.isfinite(soon):
         return 1 << 62  # nothing is left to happen
     return max(step + 1, math.ceil(soon / DT - 1e-9))
