@@ -165,7 +165,13 @@ def test_the_what_if_table_and_chart_are_in_the_body():
     html = render(report, "html")
     assert html.index('id="whatif"') < html.index('id="lessons"') < html.index('id="replay-inputs"')
     assert "<svg" in html.split('id="whatif"', 1)[1].split('id="lessons"', 1)[0]
-    assert json.loads(render(report, "json"))["whatif"]["calibrated"]
+    doc = json.loads(render(report, "json"))["whatif"]
+    assert doc["calibrated"]
+    # Jira gets the same table with the same figures (one value per fact), tolerance and inputs inline
+    jira = render(report, "jira").split("h2. What if", 1)[1].split("h2. Lessons", 1)[0]
+    assert "||Configuration||Peak attempts/s||" in jira and "Tolerance: " in jira
+    for row in report.whatif.rows:
+        assert f"|{row.peak_attempts:.0f}|{row.peak_connections:.0f} / {row.maxclients:.0f}|{row.rejections:.0f}|" in jira
 
 
 @pytest.mark.slow
