@@ -177,8 +177,9 @@ def test_the_what_if_table_and_chart_are_in_the_body():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["storm-16", "scaleout", "hang-8", "pair-storm-24"])
 def test_keeping_only_live_requests_changes_no_figure(name, monkeypatch):
-    """The loop steps through the live requests only (model._Requests); one window holding every request
-    of the horizon is the plain model: every policy's outcome must be the same."""
+    """The loop steps through the live requests only (model._Requests), and counts an outage whose every
+    request fails on arrival without stepping (`_refused_at_once`); one window holding every request of the
+    horizon, stepped through, is the plain model: every policy's outcome must be the same."""
     from dataclasses import replace
 
     from postmortem.analysis.replay import model
@@ -186,9 +187,13 @@ def test_keeping_only_live_requests_changes_no_figure(name, monkeypatch):
     inc = measure(_events(name))
     policies = [inc.policy, replace(inc.policy, pool_cap=4, pool_timeout=0.5),
                 parse_breaker_spec("3/1s", inc.policy),
-                parse_retry_spec("exponential(base=0.05s, cap=1s, jitter=full)", replace(inc.policy, retries=3))]
+                parse_retry_spec("exponential(base=0.05s, cap=1s, jitter=full)", replace(inc.policy, retries=3)),
+                replace(inc.policy, retries=0, app_attempts=1), replace(inc.policy, retries=3, backoff="none", app_attempts=1)]
+    if not inc.hang:
+        assert model._refused_at_once(inc, policies[-1], model._Breaker(inc.pods, policies[-1]), None)
     cases = [(p, hold, None, None) for p in policies for hold in (0.03, 0.3)] + [(inc.policy, 0.1, inc.pods * 3, 50.0)]
     windowed = [simulate(inc, p, pods=pods, maxclients=mc, hold_s=hold) for p, hold, pods, mc in cases]
     monkeypatch.setattr(model._Requests, "WINDOW_S", float("inf"))
+    monkeypatch.setattr(model, "_refused_at_once", lambda *a: False)
     whole = [simulate(inc, p, pods=pods, maxclients=mc, hold_s=hold) for p, hold, pods, mc in cases]
     assert windowed == whole

@@ -111,6 +111,8 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     attempts = np.zeros(int(math.ceil(frac + total)) + 1)
     rejections, peak_conn, backlog = 0, int(held.sum()), 0
     last_step, step = int(math.ceil(total / DT)), 0
+    if _refused_at_once(inc, policy, breaker, concurrency):
+        requests.refuse_outage(outage, frac, attempts if inc.counts_failures else None, concurrency)
     ctx = (policy, due, tries, calls, call_start, active, inc.arrivals, rng)
     while step <= last_step:
         t = step * DT
@@ -240,10 +242,31 @@ class _Requests:
         return float(self.all_arrive[self.by_arrival[self.entered]]) if self.entered < self.by_arrival.size \
             else math.inf
 
+    def refuse_outage(self, outage: float, frac: float, attempts: np.ndarray | None, concurrency: int | None) -> None:
+        """Count, without stepping, the requests the loop would fail on arrival before the server is back
+        (`_refused_at_once`): each at the first step not before it arrives, in that step's second of
+        `attempts` (None: failures are not what the logs count); they then never enter the live set. Not
+        when a pod gets more requests in one step than it may run at once (the rest would wait a step)."""
+        order = self.by_arrival
+        arrive = self.all_arrive[order]
+        step = np.ceil(arrive / DT - 1e-9)
+        step += step * DT < arrive  # the loop compares the step's own time with the arrival
+        t = step * DT
+        m = int(np.searchsorted(t, outage, side="left"))  # t is sorted: the outage's requests lead
+        if m == 0:
+            return
+        if concurrency is not None:
+            key = self.all_pod[order[:m]].astype(np.int64) * (int(step[m - 1]) + 1) + step[:m].astype(np.int64)
+            if np.unique(key, return_counts=True)[1].max() > concurrency:
+                return
+        if attempts is not None:
+            np.add.at(attempts, (frac + t[:m]).astype(np.int64), 1)
+        self.entered = m
+
     def advance(self, t: float) -> tuple[np.ndarray, ...]:
         """Drop the finished requests and take in those arriving before `t` + the window."""
         self.until = t + self.WINDOW_S
-        cut = int(np.searchsorted(self.all_arrive, self.until, side="left", sorter=self.by_arrival))
+        cut = max(self.entered, int(np.searchsorted(self.all_arrive, self.until, side="left", sorter=self.by_arrival)))
         new = np.sort(self.by_arrival[self.entered:cut])
         self.entered = cut
         pod, arrive, due, release, tries, calls, call_start, pool_wait, waiting = self.state
@@ -261,6 +284,14 @@ class _Requests:
                       merged(calls, np.zeros(m, dtype=np.int64)), merged(call_start, np.zeros(m)),
                       merged(pool_wait, np.zeros(m, dtype=bool)), merged(waiting, np.zeros(m, dtype=bool)))
         return self.state
+
+
+def _refused_at_once(inc: Incident, policy: Policy, breaker: _Breaker, concurrency: int | None) -> bool:
+    """Whether every request of the outage fails in the instant it arrives and ends there: the server
+    refuses (no hang), the client's tries all go at once (no retries, or no backoff), the app does not call
+    again, and no breaker counts the failures. Then the loop would only count them, one step each."""
+    return (not inc.hang and policy.app_attempts <= 1 and (policy.retries == 0 or policy.backoff == "none")
+            and not breaker.on)
 
 
 class _Breaker:
