@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from parsers.envelopes import HEADER_MATCH, HEADER_VARIANTS, frame, split_lines, split_lines_plain
+from parsers.envelopes import (
+    HEADER_MATCH,
+    HEADER_VARIANTS,
+    frame,
+    frame_counted,
+    split_lines,
+    split_lines_plain,
+)
 
 CASES = {
     "python": ("2024-01-15 10:02:11,532 ERROR app.cache - boom\nTraceback (most recent call last):\n"
@@ -162,3 +169,21 @@ def test_rancher_prefixed_copy_frames_like_the_bare_text(lines, sep, month, hour
 
     assert unindented(a) == unindented(b)
     assert a.get_column("ts").null_count() == 0
+
+
+@pytest.mark.parametrize("text", [
+    "worker_1  | Traceback (most recent call last):\nworker_1  | \nworker_1  |   File \"x.py\", line 1\nworker_1  |\n",
+    '{"log":"boom\\n","stream":"stderr","time":"2024-01-15T10:02:11.5Z"}\n'
+    '{"log":"\\n","stream":"stderr","time":"2024-01-15T10:02:11.6Z"}\n',
+], ids=["compose", "docker_json"])
+def test_a_line_with_only_its_prefix_is_a_blank_line(tmp_path, text):
+    """Nothing after the transport prefix: a blank line of the log, counted as one (it used to be in no count)."""
+    from postmortem.input.ingest import ingest
+
+    path = tmp_path / "app.log"
+    path.write_text(text)
+    (f,) = ingest([str(path)]).inputs
+    assert f.accounted() and f.blank_lines >= 1
+    # the whole-file framer too (ingest took the small-log batch path)
+    records, _, blank, _, lines = frame_counted(text)
+    assert records.get_column("n_lines").sum() + blank == lines
