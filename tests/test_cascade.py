@@ -24,7 +24,7 @@ from .test_parser_registry import _records
 
 DATA = Path(__file__).parent / "data"
 RECORDED = DATA / "recorded"
-CASCADES = ("cascade", "cascade-8")
+CASCADES = ("cascade", "cascade-8", "cascade-blocked")
 CTX = ParseContext("rabbit/queues.txt", now=datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -377,7 +377,7 @@ def test_publishers_blocked_after_the_outage_are_a_consequence_with_their_delay(
     assert b["unblocked_after_s"] == pytest.approx(7.492, abs=0.002)
     assert b["first_source"] == "publisher-7f6b5d-z9w2c.log:1"
     assert b["first_source"] in {f"{e.path}:{e.line}" for e in f.evidence}
-    assert "RabbitMQ blocked 1 publisher connections" in f.title and "RabbitMQ blocked publishers" in report.summary
+    assert "RabbitMQ blocked publishers 1 times on 1 host" in f.title and "RabbitMQ blocked publishers" in report.summary
 
 
 @pytest.mark.slow
@@ -391,3 +391,27 @@ def test_publishers_blocked_alone_fire_and_a_steady_rate_does_not(tmp_path):
     steady = _with_publisher(tmp_path / "b", [-30.0, -25.0, -18.0, -12.0, 3.0], [9.0], keep_queue_and_db=False)
     report, _ = analyze([str(steady)])
     assert "PM601" not in [f.rule_id for f in report.findings]
+
+
+@pytest.mark.slow
+def test_recorded_blocked_publisher():
+    """Real RabbitMQ 3.10 and pika 1.4.4: the outage's backlog raised the memory alarm and the broker blocked the
+    publisher; PM601 tells it with its delay, each figure from a line of the recording."""
+    facts = _facts("cascade-blocked")
+    report, result = analyze([str(RECORDED / "cascade-blocked")])
+    assert all(i.accounted() for i in result.inputs)
+    (f,) = [f for f in report.findings if f.rule_id == "PM601"]
+    b = f.figures.publishers_blocked
+    blocked = [datetime.fromisoformat(t) for t in facts["blocked_at"]]
+    assert (b["events"], b["before"], b["reasons"]) == (len(blocked), 0, ["low on memory"])
+    # pika logs the frame as it arrives: the log's millisecond stamp is the connection's own
+    assert abs(datetime.fromisoformat(b["first"]) - blocked[0]).total_seconds() < 0.01
+    start = datetime.fromisoformat(facts["outage_start"])
+    assert 0 < b["delay_s"] <= facts["outage_s"] + 1 and abs(
+        b["delay_s"] - (blocked[0] - start).total_seconds()) < 0.2
+    unblocked = datetime.fromisoformat(facts["unblocked_at"][0])
+    assert b["unblocked_after_s"] == pytest.approx((unblocked - blocked[0]).total_seconds(), abs=0.01)
+    path, _, line = b["first_source"].rpartition(":")
+    assert "Connection.Blocked" in (RECORDED / "cascade-blocked" / path).read_text().splitlines()[int(line) - 1]
+    assert b["first_source"] in {f"{e.path}:{e.line}" for e in f.evidence}
+    assert "RabbitMQ blocked publishers" in report.summary

@@ -172,7 +172,7 @@ def _title(s: CascadeFigures) -> str:
                      f"hosts from {_after(p['delay_s'], not parts)}")
     if s.publishers_blocked:
         b = s.publishers_blocked
-        parts.append(f"RabbitMQ blocked {b['events']} publisher connections on {b['hosts']} hosts "
+        parts.append(f"RabbitMQ blocked publishers {b['events']} times on {b['hosts']} host{'s' if b['hosts'] != 1 else ''} "
                      f"({', '.join(b['reasons']) or 'no reason logged'}) from {_after(b['delay_s'], not parts)}")
     more = len(s.queues) + len(s.db_pools) - min(len(s.queues), 2) - min(len(s.db_pools), 2)
     title = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
