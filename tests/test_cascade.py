@@ -24,7 +24,7 @@ from .test_parser_registry import _records
 
 DATA = Path(__file__).parent / "data"
 RECORDED = DATA / "recorded"
-CASCADES = ("cascade", "cascade-8", "cascade-blocked")
+CASCADES = ("cascade", "cascade-8", "cascade-blocked", "cascade-blocked-8")
 CTX = ParseContext("rabbit/queues.txt", now=datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -394,11 +394,12 @@ def test_publishers_blocked_alone_fire_and_a_steady_rate_does_not(tmp_path):
 
 
 @pytest.mark.slow
-def test_recorded_blocked_publisher():
-    """Real RabbitMQ 3.10 and pika 1.4.4: the outage's backlog raised the memory alarm and the broker blocked the
-    publisher; PM601 tells it with its delay, each figure from a line of the recording."""
-    facts = _facts("cascade-blocked")
-    report, result = analyze([str(RECORDED / "cascade-blocked")])
+@pytest.mark.parametrize("name", ["cascade-blocked", "cascade-blocked-8"])
+def test_recorded_blocked_publisher(name):
+    """Real RabbitMQ 3.10 and pika 1.4.4 (3 and 6 web pods): the outage's backlog raised the memory alarm and the
+    broker blocked the publisher; PM601 tells it with its delay, each figure from a line of the recording."""
+    facts = _facts(name)
+    report, result = analyze([str(RECORDED / name)])
     assert all(i.accounted() for i in result.inputs)
     (f,) = [f for f in report.findings if f.rule_id == "PM601"]
     b = f.figures.publishers_blocked
@@ -412,6 +413,6 @@ def test_recorded_blocked_publisher():
     unblocked = datetime.fromisoformat(facts["unblocked_at"][0])
     assert b["unblocked_after_s"] == pytest.approx((unblocked - blocked[0]).total_seconds(), abs=0.01)
     path, _, line = b["first_source"].rpartition(":")
-    assert "Connection.Blocked" in (RECORDED / "cascade-blocked" / path).read_text().splitlines()[int(line) - 1]
+    assert "Connection.Blocked" in (RECORDED / name / path).read_text().splitlines()[int(line) - 1]
     assert b["first_source"] in {f"{e.path}:{e.line}" for e in f.evidence}
     assert "RabbitMQ blocked publishers" in report.summary
