@@ -25,7 +25,9 @@ Layouts (each sample's origin is noted beside it in `samples`):
   `Received <METHOD(['channel_number=0', 'frame_type=1', "method=<Connection.Blocked(['reason=low on memory'])>"])>
   from broker`. RabbitMQ sends `connection.blocked` with reason `low on memory` / `low on disk`
   (rabbit_reader.erl `blocked_by_message`) and logs no line of its own per blocked connection (only the alarm
-  banner above); kombu and the Java and .NET clients call a listener and log nothing.
+  banner above); py-amqp (kombu's transport) calls its `on_blocked` callback and logs nothing (amqp/connection.py
+  5.4). pika logs these lines only when `blocked_connection_timeout` is set (connection.py registers the handler
+  then), as pika's docs advise; tests/data/recorded/cascade-blocked* hold real ones.
 """
 
 from __future__ import annotations
