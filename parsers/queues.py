@@ -164,12 +164,11 @@ class QueueRecognizer:
         # write-up of a RabbitMQ operator incident found with the code search)
         "[2025-12-24 00:03:34,585: INFO/MainProcess] Connected to amqp://admin:**@eco2-rabbitmq.rabbitmq.svc."
         "cluster.local:5672/eco2",
-        # pika 1.3.2's own log lines (connection.py `_on_connection_blocked` / `_on_connection_unblocked`), the text
-        # produced by running pika's `frame.Method(0, spec.Connection.Blocked(reason='low on memory'))` repr here,
-        # behind a Python logging header
-        "2024-03-02 10:15:07,412 WARNING pika.connection Received <METHOD(['channel_number=0', 'frame_type=1', "
+        # pika 1.4.4's own lines (connection.py `_on_connection_blocked` / `_on_connection_unblocked`), recorded here
+        # against RabbitMQ 3.10.8 (tests/data/recorded/cascade-blocked/publisher-7f6b5d-z9w2c.log:8 and :9)
+        "2026-12-06 08:40:47,649 WARNING pika.connection - Received <METHOD(['channel_number=0', 'frame_type=1', "
         "\"method=<Connection.Blocked(['reason=low on memory'])>\"])> from broker",
-        "2024-03-02 10:15:39,118 INFO pika.connection Received <METHOD(['channel_number=0', 'frame_type=1', "
+        "2026-12-06 08:40:49,656 INFO pika.connection - Received <METHOD(['channel_number=0', 'frame_type=1', "
         "'method=<Connection.Unblocked>'])> from broker",
     )
 

@@ -416,3 +416,11 @@ def test_recorded_blocked_publisher(name):
     assert "Connection.Blocked" in (RECORDED / name / path).read_text().splitlines()[int(line) - 1]
     assert b["first_source"] in {f"{e.path}:{e.line}" for e in f.evidence}
     assert "RabbitMQ blocked publishers" in report.summary
+
+
+def test_pika_samples_are_the_recorded_lines():
+    """The recognizer's pika samples are the recording's own lines (the file:line its comment cites)."""
+    from parsers.queues import QueueRecognizer
+
+    lines = (RECORDED / "cascade-blocked" / "publisher-7f6b5d-z9w2c.log").read_text().splitlines()
+    assert list(QueueRecognizer.samples[-2:]) == lines[7:9]
