@@ -12,7 +12,9 @@ Wordings, each from the library's source (the sample beside each in `samples` sa
 * SQLAlchemy (pool/impl.py QueuePool._do_get): `QueuePool limit of size %d overflow %d reached, connection
   timed out, timeout %0.2f` (1.4+; `%d` before; `sqlalchemy.exc.TimeoutError`, error code 3o7r).
 * HikariCP (HikariPool.createTimeoutException): `{poolName} - Connection is not available, request timed
-  out after {n}ms.`; 5.1+ appends `(total=N, active=N, idle=N, waiting=N)`.
+  out after {n}ms.` up to 5.0.1; from 5.1.0 (commit 69394742 "Add pool stats to connection acquisition timeout
+  exception", 2022-07) `… after {n}ms (total=N, active=N, idle=N, waiting=N)`, no period, unchanged in 6.x
+  (checked in HikariCP's source at the tags HikariCP-4.0.3, -5.0.1, -5.1.0, -6.0.0 and master).
 * SqlClient / System.Data (ADP_PooledOpenTimeout, also MySql.Data): `Timeout expired.  The timeout period
   elapsed prior to obtaining a connection from the pool.  This may have occurred because all pooled
   connections were in use and max pool size was reached.`
@@ -89,7 +91,8 @@ class DbPoolRecognizer:
         # HikariCP 4 (HikariPool.createTimeoutException) in a Spring Boot log line
         "2024-03-02 10:15:04.221 ERROR 1 --- [nio-8080-exec-7] o.h.engine.jdbc.spi.SqlExceptionHelper   : "
         "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
-        # HikariCP 5.1+ with the pool counts
+        # HikariCP 5.1.0+ with the pool counts: the layout of HikariPool.createTimeoutException at tag HikariCP-5.1.0
+        # (`poolName + " - Connection is not available, request timed out after " + elapsed + "ms " + "(total=" …`)
         "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out "
         "after 30005ms (total=10, active=10, idle=0, waiting=42)",
         # SqlClient (System.Data ADP_PooledOpenTimeout resource string; pasted in a Chinese EF Core write-up)

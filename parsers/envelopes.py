@@ -126,6 +126,12 @@ OUTER_PREFIXES: tuple[tuple[str, str], ...] = (
     # the dyno is the host (jacobian/channels-example#9, TwilioDevEd/appointment-reminders-django#1)
     ("heroku", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:app|heroku|router|api)"
                r"\[(?P<host>[\w.-]+)\]: ?(?P<rest>.*)$"),
+    # Rancher 1.x's container log viewer (rancher/ui container-logs: `date.toLocaleDateString() + ' ' +
+    # date.toLocaleTimeString() + ' '` before each line, `Unknown Date` / `Invalid Date Invalid Date` when the line had
+    # no docker time): copied from an en-US browser as `7/2/2015 3:38:24 PM  Hello from Docker.` (rancher/rancher#1385);
+    # the browser's local time, zone-less. One or two separator spaces are peeled, so a traceback keeps its indent.
+    ("rancher", r"^(?:(?P<pts>\d{1,2}/\d{1,2}/\d{4},? \d{1,2}:\d\d:\d\d\s?[AP]M)|Unknown Date|Invalid Date Invalid Date)"
+                r"(?: {1,2}|$)(?P<rest>.*)$"),
     ("kubectl_ts", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(?:Z|[+-]\d\d:\d\d)) (?P<rest>.*)$"),
 )
 
@@ -480,6 +486,12 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool
     return records, FramePlan(outer, variants), activity
 
 
+def body_blanks(stripped: pl.DataFrame) -> int:
+    """Lines blank once their transport prefix is peeled (`svc_1  | ` alone, `{"log":"\\n"}`): framing keeps no record
+    for them, so they are the file's blank lines, as they are without the prefix."""
+    return int(stripped.select(pl.col("body").str.contains(r"^\s*$").sum()).item() or 0) if stripped.height else 0
+
+
 def frame_bodies(lines: pl.DataFrame, outer: str, tz: str = "UTC",
                  summarize: bool = False) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
     """The inner layer alone, for text a log platform already took out of its envelope.
@@ -518,6 +530,7 @@ def frame_counted(text: str, tz: str = "UTC",
     if is_json_lines(text[:65536]):
         json_records, plan, leftovers = _frame_json(lines, tz)
         if plan.outer == "docker_json":
+            blank_lines = body_blanks(json_records)
             text_records, tplan, activity = _frame_text(json_records, "docker_json", tz, summarize)
             records, plan = text_records, FramePlan("docker_json", tplan.variants)
             json_records = None
@@ -531,6 +544,8 @@ def frame_counted(text: str, tz: str = "UTC",
             )
     else:
         stripped, outer = _outer_strip(lines)
+        if outer:
+            blank_lines = body_blanks(stripped)
         records, plan, activity = _frame_text(stripped, outer, tz, summarize)
     records = with_parsed_ts(records, "ts_text", tz).with_columns(
         level=normalize_level(pl.col("level_word")),

@@ -180,6 +180,9 @@ def frame_many(texts: list[str], tz: str = "UTC", summarize: bool = False) -> Ma
         stripped = pl.concat([stripped.filter(~pl.col("_file").is_in(plain_again)), redo], how="vertical_relaxed")
         variants.update({f: () for f in plain_again})
         variants.update(_pick_variants(redo))
+    # blank once the prefix is peeled (`envelopes.body_blanks`)
+    for r in stripped.group_by("_file").agg(blank=pl.col("body").str.contains(r"^\s*$").sum()).iter_rows(named=True):
+        counts["blank"][r["_file"]] = int(r["blank"] or 0)
     plans = [FramePlan(outer_of[f], variants.get(f, ())) for f in range(n)]
     groups: dict[FramePlan, list[int]] = {}
     for f, plan in enumerate(plans):

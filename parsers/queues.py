@@ -20,6 +20,14 @@ Layouts (each sample's origin is noted beside it in `samples`):
 * celery worker (celery/worker/consumer/consumer.py): `consumer: Connection to broker lost. Trying to
   re-establish the connection...`, `consumer: Cannot connect to %s: %s.\\nTrying again in N seconds...
   (n/max)`, `Connected to amqp://…` (celery/worker/consumer/connection.py).
+* pika publishers told by RabbitMQ to stop (pika/connection.py `_on_connection_blocked`: `LOGGER.warning('Received
+  %s from broker', method_frame)`, `_on_connection_unblocked` the same at info), the frame printed by its repr:
+  `Received <METHOD(['channel_number=0', 'frame_type=1', "method=<Connection.Blocked(['reason=low on memory'])>"])>
+  from broker`. RabbitMQ sends `connection.blocked` with reason `low on memory` / `low on disk`
+  (rabbit_reader.erl `blocked_by_message`) and logs no line of its own per blocked connection (only the alarm
+  banner above); py-amqp (kombu's transport) calls its `on_blocked` callback and logs nothing (amqp/connection.py
+  5.4). pika logs these lines only when `blocked_connection_timeout` is set (connection.py registers the handler
+  then), as pika's docs advise; tests/data/recorded/cascade-blocked* hold real ones.
 """
 
 from __future__ import annotations
@@ -51,6 +59,12 @@ ALARM_BANNER = Kind("queue.alarm_banner", FAMILY,
                     "be blocked until this alarm clears ***` banner, its star rules and blank lines as records of their "
                     "own; `… alarm cleared across the cluster`)",
                     routine=True)
+PUBLISHER_BLOCKED = Kind("queue.publisher_blocked", FAMILY,
+                         "RabbitMQ told a publisher's connection to stop publishing (pika `Connection.Blocked`, `reason` "
+                         "`low on memory` / `low on disk`): its publishes wait until it is unblocked",
+                         problem=True)
+PUBLISHER_UNBLOCKED = Kind("queue.publisher_unblocked", FAMILY,
+                           "RabbitMQ let a blocked publisher's connection publish again (pika `Connection.Unblocked`)")
 CONNECTION_CLOSED = Kind("queue.connection_closed", FAMILY,
                          "RabbitMQ closed an AMQP connection (`closing AMQP connection`, with the reason when logged)")
 
@@ -68,8 +82,11 @@ _BLOCKED = r"\*\*\* Publishers will be blocked until this alarm clears \*\*\*"
 _BANNER_REST = r"^(?:<[\d.]+>)?\s*\**\s*$"
 # 3.10+ adds `, vhost: '/', user: 'guest'` inside the parentheses
 _CLOSING = r"closing AMQP connection <([\d.]+)> \(([^)]*?) -> ([^,)]*)[^)]*\)"
+# pika: the method frame's repr between `Received` and `from broker`
+_PIKA_BLOCK = (r"Received <METHOD\(\[[^\n]{0,200}?method=<Connection\.(Blocked|Unblocked)(?:\(\['reason=([^'\n]{0,200})'\]\))?>"
+               r"[^\n]{0,200}? from broker")
 _MINE = "|".join((BROKER_LOST_TEXT, _CONNECT_FAILED, _CONNECTED, _ALARM_SET, _ALARM_CLEARED, _FD_SET, _FD_CLEARED, _CLOSING,
-                  _BLOCKED, _ACROSS))
+                  _BLOCKED, _ACROSS, _PIKA_BLOCK))
 CLAIMS = _MINE  # broker lines: not Redis events
 
 _REDIS_URL = r"(?i)\brediss?(?:\+sentinel|\+socket)?://|\bsentinel://"
@@ -112,6 +129,7 @@ class QueueRecognizer:
     name: ClassVar[str] = "queue"
     kinds: ClassVar[tuple[Kind, ...]] = (
         BROKER_LOST, BROKER_CONNECT_FAILED, BROKER_CONNECTED, ALARM, ALARM_CLEARED, ALARM_BANNER, CONNECTION_CLOSED,
+        PUBLISHER_BLOCKED, PUBLISHER_UNBLOCKED,
     )
     keep_words: ClassVar[tuple[str, ...]] = (
         "broker", "amqp", "resource limit alarm", "descriptor limit alarm", "publishers will be blocked",
@@ -146,6 +164,12 @@ class QueueRecognizer:
         # write-up of a RabbitMQ operator incident found with the code search)
         "[2025-12-24 00:03:34,585: INFO/MainProcess] Connected to amqp://admin:**@eco2-rabbitmq.rabbitmq.svc."
         "cluster.local:5672/eco2",
+        # pika 1.4.4's own lines (connection.py `_on_connection_blocked` / `_on_connection_unblocked`), recorded here
+        # against RabbitMQ 3.10.8 (tests/data/recorded/cascade-blocked/publisher-7f6b5d-z9w2c.log:8 and :9)
+        "2026-12-06 08:40:47,649 WARNING pika.connection - Received <METHOD(['channel_number=0', 'frame_type=1', "
+        "\"method=<Connection.Blocked(['reason=low on memory'])>\"])> from broker",
+        "2026-12-06 08:40:49,656 INFO pika.connection - Received <METHOD(['channel_number=0', 'frame_type=1', "
+        "'method=<Connection.Unblocked>'])> from broker",
     )
 
     def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
@@ -169,6 +193,8 @@ class QueueRecognizer:
             .when(text.str.contains(_BLOCKED + "|" + _ACROSS) | pl.col("_banner")).then(pl.lit(ALARM_BANNER.name))
             .when(text.str.contains(_ALARM_CLEARED + "|" + _FD_CLEARED)).then(pl.lit(ALARM_CLEARED.name))
             .when(text.str.contains(_CLOSING)).then(pl.lit(CONNECTION_CLOSED.name))
+            .when(text.str.extract(_PIKA_BLOCK, 1) == "Blocked").then(pl.lit(PUBLISHER_BLOCKED.name))
+            .when(text.str.extract(_PIKA_BLOCK, 1) == "Unblocked").then(pl.lit(PUBLISHER_UNBLOCKED.name))
             .when(text.str.contains(_CONNECT_FAILED)).then(pl.lit(BROKER_CONNECT_FAILED.name))
             .when(text.str.contains(BROKER_LOST_TEXT)).then(pl.lit(BROKER_LOST.name))
             .otherwise(pl.lit(BROKER_CONNECTED.name))
@@ -202,6 +228,7 @@ class QueueRecognizer:
                 client=text.str.extract(_CLOSING, 2),
                 server=server,
                 reason=pl.when(pl.col("kind") == CONNECTION_CLOSED.name)
-                .then(text.str.extract(_CLOSING + r":?\s*\n(?:[^\n]*\[\w+\] <[\d.]+> )?([^\n]+)", 4)),
+                .then(text.str.extract(_CLOSING + r":?\s*\n(?:[^\n]*\[\w+\] <[\d.]+> )?([^\n]+)", 4))
+                .otherwise(text.str.extract(_PIKA_BLOCK, 2)),
             ),
         )

@@ -24,7 +24,7 @@ from .test_parser_registry import _records
 
 DATA = Path(__file__).parent / "data"
 RECORDED = DATA / "recorded"
-CASCADES = ("cascade", "cascade-8")
+CASCADES = ("cascade", "cascade-8", "cascade-blocked", "cascade-blocked-8")
 CTX = ParseContext("rabbit/queues.txt", now=datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -115,6 +115,48 @@ def test_closing_amqp_connection_3_10_layout(tmp_path):
     assert _attrs(row) == {"connection": "0.791.0", "client": "127.0.0.1:50996", "server": "127.0.0.1:38783"}
 
 
+# pika's own wording (pika/connection.py `_on_connection_blocked` / `_on_connection_unblocked`: `Received %s from broker`,
+# the frame by its repr, as pika 1.3.2 prints it), behind the recorder's Python logging layout
+PIKA_BLOCKED = ("Received <METHOD(['channel_number=0', 'frame_type=1', \"method=<Connection.Blocked(['reason={reason}'])>\"])>"
+                " from broker")
+PIKA_UNBLOCKED = "Received <METHOD(['channel_number=0', 'frame_type=1', 'method=<Connection.Unblocked>'])> from broker"
+
+
+def _pika_log(*rows: tuple[str, str, str]) -> str:
+    return "".join(f"{ts} {level} pika.connection - {text}\n" for ts, level, text in rows)
+
+
+def test_pika_publisher_blocked_and_unblocked(tmp_path):
+    text = _pika_log(("2024-03-02 10:15:07,412", "WARNING", PIKA_BLOCKED.format(reason="low on memory")),
+                     ("2024-03-02 10:15:39,118", "INFO", PIKA_UNBLOCKED))
+    events = _ingest(tmp_path, "publisher-1.log", text)
+    assert events.get_column("kind").to_list() == ["queue.publisher_blocked", "queue.publisher_unblocked"]
+    assert set(events.get_column("source")) == {"queue"}
+    assert _attrs(events.row(0, named=True)) == {"reason": "low on memory"}
+
+
+@settings(max_examples=60)
+@given(reason=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="'\n"), max_size=40),
+       level=st.sampled_from(["WARNING", "INFO", "ERROR"]))
+def test_pika_block_reason_survives_any_text(reason, level):
+    """Whatever reason the broker sends, the line is one blocked-publisher event and the reason is kept as sent."""
+    rec = _records(_pika_log(("2024-03-02 10:15:07,412", level, PIKA_BLOCKED.format(reason=reason))))
+    from parsers.queues import QueueRecognizer
+
+    row = QueueRecognizer().recognize(rec).row(0, named=True)
+    assert row["kind"] == "queue.publisher_blocked"
+    assert _attrs(row).get("reason") == reason
+
+
+def test_a_redis_error_quoted_beside_pika_is_still_redis(tmp_path):
+    """Only pika's frame is claimed: a redis-py error on the next line stays a Redis event."""
+    text = _pika_log(("2024-03-02 10:15:07,412", "WARNING", PIKA_BLOCKED.format(reason="low on disk"))) + (
+        "2024-03-02 10:15:07,500 ERROR app.cache - redis GET user:1 failed: ConnectionError: Error 111 connecting to "
+        "redis:6379. Connection refused.\n")
+    events = _ingest(tmp_path, "publisher-1.log", text)
+    assert events.get_column("source").to_list() == ["queue", "redis_py"]
+
+
 # ------------------------------------------------------------------------------------------ databases
 
 
@@ -146,6 +188,23 @@ def test_sqlalchemy_figures_survive_any_value(size, overflow, timeout):
             f"{overflow} reached, connection timed out, timeout {timeout:0.2f}")
     a = _attrs(DbPoolRecognizer().recognize(_records(line)).row(0, named=True))
     assert (a["pool_size"], a["overflow"], a["timeout_s"]) == (size, overflow, float(f"{timeout:0.2f}"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool=st.from_regex(r"[A-Za-z][A-Za-z0-9_.\-]{0,30}", fullmatch=True), ms=st.integers(0, 10**7),
+       counts=st.tuples(*[st.integers(0, 10_000)] * 4), period=st.booleans())
+def test_hikaricp_both_layouts_survive_any_value(pool, ms, counts, period):
+    """HikariPool.createTimeoutException: `… after {n}ms.` up to 5.0.1, `… after {n}ms (total=…, waiting=…)` from 5.1.0."""
+    total, active, idle, waiting = counts
+    tail = "." if period else f" (total={total}, active={active}, idle={idle}, waiting={waiting})"
+    line = ("2024-03-02 10:15:04.221 ERROR 1 --- [nio-8080-exec-7] o.h.engine.jdbc.spi.SqlExceptionHelper   : "
+            f"{pool} - Connection is not available, request timed out after {ms}ms{tail}")
+    a = _attrs(DbPoolRecognizer().recognize(_records(line)).row(0, named=True))
+    assert (a["library"], a["pool"], a["waited_s"]) == ("hikaricp", pool, ms / 1000.0)
+    if period:
+        assert "pool_size" not in a and "waiting" not in a
+    else:
+        assert (a["pool_size"], a["active"], a["idle"], a["waiting"]) == counts
 
 
 # ------------------------------------------------------------------------------------------ queue snapshots
@@ -282,3 +341,86 @@ def test_corpus_snippets_stay_with_their_families(tmp_path):
             if sources & {"queue", "database"}:
                 claimed.append((f.name, parts[i]))
     assert not claimed
+
+
+def _with_publisher(tmp_path: Path, blocked_at: list[float], unblocked_at: list[float], *, keep_queue_and_db: bool = True):
+    """The recorded cascade with a pika publisher's log added (blocks `blocked_at` seconds after the outage start)."""
+    folder = tmp_path / "cascade"
+    shutil.copytree(RECORDED / "cascade", folder)
+    if not keep_queue_and_db:
+        for f in [*folder.glob("rabbitmq*"), *folder.glob("web-*.log")]:
+            f.unlink()
+    start = datetime.fromisoformat(_facts("cascade")["outage_start"]).timestamp()
+
+    def stamp(offset: float) -> str:
+        t = datetime.fromtimestamp(start + offset, tz=UTC)
+        return t.strftime("%Y-%m-%d %H:%M:%S,") + f"{t.microsecond // 1000:03d}"
+
+    rows = [(stamp(o), "WARNING", PIKA_BLOCKED.format(reason="low on memory")) for o in blocked_at]
+    rows += [(stamp(o), "INFO", PIKA_UNBLOCKED) for o in unblocked_at]
+    (folder / "publisher-7f6b5d-z9w2c.log").write_text(_pika_log(*sorted(rows)), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+def test_publishers_blocked_after_the_outage_are_a_consequence_with_their_delay(tmp_path):
+    folder = _with_publisher(tmp_path, [4.284], [11.776])
+    report, _ = analyze([str(folder)])
+    (f,) = [f for f in report.findings if f.rule_id == "PM601"]
+    b = f.figures.publishers_blocked
+    assert (b["events"], b["before"], b["reasons"]) == (1, 0, ["low on memory"])
+    # the delay is told from the rule's own trouble start (the first Redis failure), not the recorder's
+    shift = (datetime.fromisoformat(_facts("cascade")["outage_start"])
+             - datetime.fromisoformat(f.figures.trouble_start)).total_seconds()
+    assert abs(shift) < 1
+    assert b["delay_s"] == pytest.approx(4.284 + shift, abs=0.002)
+    assert b["unblocked_after_s"] == pytest.approx(7.492, abs=0.002)
+    assert b["first_source"] == "publisher-7f6b5d-z9w2c.log:1"
+    assert b["first_source"] in {f"{e.path}:{e.line}" for e in f.evidence}
+    assert "RabbitMQ blocked publishers 1 times on 1 host" in f.title and "RabbitMQ blocked publishers" in report.summary
+
+
+@pytest.mark.slow
+def test_publishers_blocked_alone_fire_and_a_steady_rate_does_not(tmp_path):
+    """Measured against the publisher's own rate: blocks only after the outage are a consequence; blocks as frequent
+    before it are not."""
+    alone = _with_publisher(tmp_path / "a", [3.0, 5.5], [9.0], keep_queue_and_db=False)
+    report, _ = analyze([str(alone)])
+    (f,) = [f for f in report.findings if f.rule_id == "PM601"]
+    assert not f.figures.queues and not f.figures.db_pools and f.figures.publishers_blocked["events"] == 2
+    steady = _with_publisher(tmp_path / "b", [-30.0, -25.0, -18.0, -12.0, 3.0], [9.0], keep_queue_and_db=False)
+    report, _ = analyze([str(steady)])
+    assert "PM601" not in [f.rule_id for f in report.findings]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cascade-blocked", "cascade-blocked-8"])
+def test_recorded_blocked_publisher(name):
+    """Real RabbitMQ 3.10 and pika 1.4.4 (3 and 6 web pods): the outage's backlog raised the memory alarm and the
+    broker blocked the publisher; PM601 tells it with its delay, each figure from a line of the recording."""
+    facts = _facts(name)
+    report, result = analyze([str(RECORDED / name)])
+    assert all(i.accounted() for i in result.inputs)
+    (f,) = [f for f in report.findings if f.rule_id == "PM601"]
+    b = f.figures.publishers_blocked
+    blocked = [datetime.fromisoformat(t) for t in facts["blocked_at"]]
+    assert (b["events"], b["before"], b["reasons"]) == (len(blocked), 0, ["low on memory"])
+    # pika logs the frame as it arrives: the log's millisecond stamp is the connection's own
+    assert abs(datetime.fromisoformat(b["first"]) - blocked[0]).total_seconds() < 0.01
+    start = datetime.fromisoformat(facts["outage_start"])
+    assert 0 < b["delay_s"] <= facts["outage_s"] + 1 and abs(
+        b["delay_s"] - (blocked[0] - start).total_seconds()) < 0.2
+    unblocked = datetime.fromisoformat(facts["unblocked_at"][0])
+    assert b["unblocked_after_s"] == pytest.approx((unblocked - blocked[0]).total_seconds(), abs=0.01)
+    path, _, line = b["first_source"].rpartition(":")
+    assert "Connection.Blocked" in (RECORDED / name / path).read_text().splitlines()[int(line) - 1]
+    assert b["first_source"] in {f"{e.path}:{e.line}" for e in f.evidence}
+    assert "RabbitMQ blocked publishers" in report.summary
+
+
+def test_pika_samples_are_the_recorded_lines():
+    """The recognizer's pika samples are the recording's own lines (the file:line its comment cites)."""
+    from parsers.queues import QueueRecognizer
+
+    lines = (RECORDED / "cascade-blocked" / "publisher-7f6b5d-z9w2c.log").read_text().splitlines()
+    assert list(QueueRecognizer.samples[-2:]) == lines[7:9]

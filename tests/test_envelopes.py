@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from parsers.envelopes import HEADER_MATCH, HEADER_VARIANTS, frame, split_lines, split_lines_plain
+from parsers.envelopes import (
+    HEADER_MATCH,
+    HEADER_VARIANTS,
+    frame,
+    frame_counted,
+    split_lines,
+    split_lines_plain,
+)
 
 CASES = {
     "python": ("2024-01-15 10:02:11,532 ERROR app.cache - boom\nTraceback (most recent call last):\n"
@@ -112,3 +121,69 @@ def test_heroku_logplex_prefix_joins_a_traceback_per_dyno(tmp_path):
     ev = res.events.row(0, named=True)
     assert (res.events.height, ev["kind"], ev["host"], ev["line"]) == (1, "redis.connect_failed", "worker.1", 1)
     assert ev["entity"] == "redis:ec2-54-221-211-164.compute-1.amazonaws.com:13419"
+
+
+def test_rancher_viewer_prefix_gives_the_time_in_the_browser_zone():
+    """Rancher 1.x's log viewer (rancher/ui container-logs, rancher/rancher#1385): the en-US browser time before each
+    line is the record's time when it has none, read in --tz (zone-less); `Unknown Date` lines are blank once peeled."""
+    from pathlib import Path
+
+    from postmortem.input.ingest import ingest
+    from postmortem.input.options import IngestOptions
+
+    src = Path(__file__).parent / "data" / "redis_py" / "rancher-worker.log"
+    res = ingest([str(src)], IngestOptions(tz="America/New_York"))
+    (f,) = res.inputs
+    assert f.parser == "log:rancher+bare" and f.accounted()
+    assert (f.lines, f.event_lines, f.unrecognized_lines, f.blank_lines) == (18, 16, 1, 1)
+    assert res.events.filter(pl.col("source") == "redis_py").select("line", "ts").rows() == [
+        (1, datetime(2016, 11, 4, 23, 59, 54, tzinfo=UTC)), (15, datetime(2016, 11, 5, 0, 0, 4, tzinfo=UTC))]
+
+
+def test_rancher_prefix_yields_to_the_record_s_own_time():
+    text = ("12/5/2022 11:34:54 PM  2022-12-05 23:34:50,120 ERROR app.cache - redis GET failed\n"
+            "12/5/2022 11:34:55\u202fPM Invalid Date Invalid Date\n")
+    records, plan, blank, _ = frame(text)
+    assert plan.outer == "rancher" and "iso_level" in plan.variants and blank == 0
+    assert records.get_column("ts").to_list()[0] == datetime(2022, 12, 5, 23, 34, 50, 120000, tzinfo=UTC)
+
+
+_LINE = st.from_regex(r"[A-Za-z][A-Za-z0-9 .:()'=_-]{0,40}", fullmatch=True)
+
+
+@settings(max_examples=80)
+@given(lines=st.lists(st.tuples(st.sampled_from(["", "  ", "    ", "\t"]), _LINE, st.booleans()), min_size=1, max_size=25),
+       sep=st.sampled_from([" ", "  "]), month=st.integers(1, 12), hour=st.integers(1, 12), pm=st.booleans())
+def test_rancher_prefixed_copy_frames_like_the_bare_text(lines, sep, month, hour, pm):
+    """Any bare text (indented continuation lines, blank lines) frames into the same records and the same accounting
+    behind the viewer's prefix, every record timed."""
+    bare = [(indent + text) if keep else "" for indent, text, keep in lines]
+    stamp = f"{month}/{month + 3}/2016 {hour}:07:0{month % 10} {'PM' if pm else 'AM'}"
+    prefixed = "".join(f"{stamp}{sep}{line}\n" if line else f"{stamp}\n" for line in bare)
+    a, plan, a_blank, _ = frame(prefixed)
+    b, _, b_blank, _ = frame("\n".join(bare) + "\n")
+    assert plan.outer == "rancher" and a_blank == b_blank
+    assert a.select("line", "n_lines").rows() == b.select("line", "n_lines").rows()
+    def unindented(df: pl.DataFrame) -> list[str]:  # a one-space separator may take one space of an indent
+        return df.get_column("text").str.replace_all(r"(?m)^[ \t]+", "").to_list()
+
+    assert unindented(a) == unindented(b)
+    assert a.get_column("ts").null_count() == 0
+
+
+@pytest.mark.parametrize("text", [
+    "worker_1  | Traceback (most recent call last):\nworker_1  | \nworker_1  |   File \"x.py\", line 1\nworker_1  |\n",
+    '{"log":"boom\\n","stream":"stderr","time":"2024-01-15T10:02:11.5Z"}\n'
+    '{"log":"\\n","stream":"stderr","time":"2024-01-15T10:02:11.6Z"}\n',
+], ids=["compose", "docker_json"])
+def test_a_line_with_only_its_prefix_is_a_blank_line(tmp_path, text):
+    """Nothing after the transport prefix: a blank line of the log, counted as one (it used to be in no count)."""
+    from postmortem.input.ingest import ingest
+
+    path = tmp_path / "app.log"
+    path.write_text(text)
+    (f,) = ingest([str(path)]).inputs
+    assert f.accounted() and f.blank_lines >= 1
+    # the whole-file framer too (ingest took the small-log batch path)
+    records, _, blank, _, lines = frame_counted(text)
+    assert records.get_column("n_lines").sum() + blank == lines

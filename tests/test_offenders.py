@@ -89,3 +89,49 @@ def test_pod_storm_fixture():
     doc = json.loads(render(report, "json"))
     pm204 = next(x for x in doc["findings"] if x["rule_id"] == "PM204")
     assert pm204["stats"]["ranking"][0]["restarts"] == 5
+
+
+def _top_pods(path: Path, memory_mi: dict[str, int], cpu_m: dict[str, int]) -> None:
+    """A `kubectl top pods` capture in kubectl's own layout (NAME CPU(cores) MEMORY(bytes), `m` and `Mi` units)."""
+    rows = [f"{'NAME':<28} {'CPU(cores)':<12} MEMORY(bytes)"]
+    rows += [f"{pod:<28} {cpu_m[pod]}m{'':<{11 - len(str(cpu_m[pod]))}} {memory_mi[pod]}Mi" for pod in sorted(memory_mi)]
+    path.write_text("\n".join(rows) + "\n")
+
+
+@pytest.mark.slow
+def test_top_pods_capture_is_a_column_against_the_fleet_median(tmp_path):
+    """`kubectl top pods` during the pod-storm: each ranked pod's peak memory and CPU as a multiple of the fleet's
+    median peak; the OOM-killed pods stand out against their own fleet, whatever the absolute sizes."""
+    now = datetime(2026, 12, 6, 2, 50, 46, tzinfo=UTC)
+    pods = sorted(_facts_errors("storm-16"))
+    hit = {"worker-5c8f7b-m4y34", "worker-5c8f7b-tq5gl", "worker-5c8f7b-d15yn"}
+    memory = {p: (1900 if p in hit else 400 + 5 * i) for i, p in enumerate(pods)}
+    cpu = {p: (300 if p in hit else 100) for p in pods}
+    folder = tmp_path / "top"
+    folder.mkdir()
+    _top_pods(folder / "top-pods.txt", memory, cpu)
+    report = _findings([RECORDED / "storm-16", DATA / "pod-storm", folder], now=now)
+    f = next(f for f in report.findings if f.rule_id == "PM204")
+    median = sorted(memory.values())[len(memory) // 2 - 1: len(memory) // 2 + 1]
+    for row in f.stats["ranking"]:
+        assert row["memory_vs_median"] == round(memory[row["pod"]] / (sum(median) / 2), 2)
+        assert row["cpu_vs_median"] == 3.0
+    assert f.stats["measure"] == "restarts"  # usage is a column, never the measure
+    assert "memory_vs_median" in render(report, "md")
+    # the same fleet at ten times the sizes: the same column (a ratio to the fleet, not an absolute size)
+    _top_pods(folder / "top-pods.txt", {p: 10 * v for p, v in memory.items()}, {p: 10 * v for p, v in cpu.items()})
+    again = next(f for f in _findings([RECORDED / "storm-16", DATA / "pod-storm", folder], now=now).findings
+                 if f.rule_id == "PM204")
+    assert again.stats["ranking"] == f.stats["ranking"]
+
+
+@pytest.mark.slow
+def test_top_pods_of_too_few_pods_add_no_column(tmp_path):
+    now = datetime(2026, 12, 6, 2, 50, 46, tzinfo=UTC)
+    folder = tmp_path / "top"
+    folder.mkdir()
+    two = {"worker-5c8f7b-m4y34": 1900, "worker-5c8f7b-tq5gl": 1800}
+    _top_pods(folder / "top-pods.txt", two, dict.fromkeys(two, 300))
+    f = next(f for f in _findings([RECORDED / "storm-16", DATA / "pod-storm", folder], now=now).findings
+             if f.rule_id == "PM204")
+    assert all("memory_vs_median" not in row and "cpu_vs_median" not in row for row in f.stats["ranking"])

@@ -13,13 +13,19 @@ bounded client processes that log the way applications do:
   second with a `date` line before each answer (plus `rabbitmqctl list_queues` tables before and during
   the outage).
 
+With `--scenario blocked` the producer is a pika publisher of larger messages and RabbitMQ's memory watermark is
+set, once the run is steady, a margin above the node's memory in use (`rabbitmqctl set_vm_memory_high_watermark
+absolute`, a small broker): the backlog the outage builds raises the memory alarm and RabbitMQ blocks the
+publisher, which pika logs (`Received <METHOD(... Connection.Blocked ...)> from broker`).
+
 Mid-run Redis is shut down (SIGTERM, no save) and restarted empty, so the cache is cold after it. The log
 folder gets each pod's log, redis-server's and RabbitMQ's logs and the queue snapshots; `<folder>.facts.json`
 beside it holds the measured truth. Every child runs in its own process group and is ended by its PID; a
 watchdog ends the run after `--timeout` seconds.
 
 Needs redis-server, PostgreSQL's initdb/pg_ctl, rabbitmq-server (Debian's package) and the Python packages
-redis, sqlalchemy, pg8000 and kombu importable (PYTHONPATH may point at a `pip install --target` folder).
+redis, sqlalchemy, pg8000, kombu and (for `--scenario blocked`) pika importable (PYTHONPATH may point at a
+`pip install --target` folder).
 
     python tools/record_cascade.py --out /tmp/incident/cascade
 """
@@ -190,6 +196,36 @@ def run_producer(cfg: dict) -> None:
             time.sleep(1.0 / cfg["rate"])
 
 
+def run_publisher(cfg: dict) -> None:
+    """A pika publisher of `payload_kb` messages: RabbitMQ blocks it while a resource alarm is set (pika logs it)."""
+    import pika
+
+    pod_logger("app.publisher", Path(cfg["log"]))
+    seen = Path(cfg["facts"])  # each block and unblock as pika reported it, written at once (a blocked publish may never return)
+
+    def note(what: str) -> None:
+        with seen.open("a") as out:
+            out.write(json.dumps([what, time.time()]) + "\n")
+
+    # kombu's `host//` is the vhost `/`; pika reads the path as the vhost name, so `/` is spelled `%2F`. pika logs
+    # the broker's Connection.Blocked only with a blocked_connection_timeout (its docs' advice; 60 s here)
+    conn = pika.BlockingConnection(pika.URLParameters(cfg["amqp"].rstrip("/") + "/%2F?blocked_connection_timeout=60"))
+    # the truth at the frame's arrival: the connection's own callbacks (the blocking adapter's wait for a publish
+    # the broker no longer reads)
+    conn._impl.add_on_connection_blocked_callback(lambda *_: note("blocked"))
+    conn._impl.add_on_connection_unblocked_callback(lambda *_: note("unblocked"))
+    channel = conn.channel()
+    channel.queue_declare(QUEUE, durable=False)
+    pad = "x" * (cfg["payload_kb"] * 1024)
+    props = pika.BasicProperties(content_type="application/json", content_encoding="utf-8")
+    n = 0
+    while time.time() < cfg["stop_at"]:
+        channel.basic_publish("", QUEUE, json.dumps({"n": n, "pad": pad}), props)
+        n += 1
+        conn.process_data_events(time_limit=max(0.0, 1.0 / cfg["rate"]))
+    conn.close()
+
+
 # ------------------------------------------------------------------------------------------ servers
 
 
@@ -295,6 +331,13 @@ def poll_queues(servers: Servers, path: Path, stop: threading.Event, samples: li
             stop.wait(max(0.0, 1.0 - (time.time() - now)))
 
 
+def node_memory(servers: Servers) -> int:
+    """The node's memory in use, as the management API reports it (`/api/nodes` `mem_used`)."""
+    auth = "Basic " + b64encode(b"guest:guest").decode()
+    req = urllib.request.Request(f"http://{HOST}:{servers.mgmt_port}/api/nodes", headers={"Authorization": auth})
+    return int(json.loads(urllib.request.urlopen(req, timeout=5).read())[0]["mem_used"])
+
+
 def list_queues(env: dict, servers: Servers, path: Path) -> None:
     """One real `rabbitmqctl list_queues name messages consumers`, after a `date` line (an operator's loop)."""
     now = datetime.now(tz=UTC).strftime("%a %b %e %H:%M:%S UTC %Y")
@@ -319,12 +362,17 @@ def main() -> int:
     ap.add_argument("--web-pods", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=300.0, help="watchdog: the whole run ends after this")
+    ap.add_argument("--scenario", choices=("cascade", "blocked"), default="cascade",
+                    help="blocked: a pika publisher and a memory watermark the outage's backlog crosses")
+    ap.add_argument("--payload-kb", type=int, default=256, help="blocked: the publisher's message size")
+    ap.add_argument("--watermark-margin-mb", type=float, default=40.0,
+                    help="blocked: the memory watermark this far above the node's memory in use before the outage")
     ap.add_argument("--pod", help=argparse.SUPPRESS)
     ap.add_argument("--pod-config", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pod:
         cfg = json.loads(args.pod_config)
-        {"web": run_web, "worker": run_worker, "producer": run_producer}[args.pod](cfg)
+        {"web": run_web, "worker": run_worker, "producer": run_producer, "publisher": run_publisher}[args.pod](cfg)
         return 0
     if args.out is None:
         ap.error("--out is required")
@@ -339,7 +387,7 @@ def main() -> int:
     watchdog.start()
     stop = threading.Event()
     depth: list = []
-    facts: dict = {"recorder": "tools/record_cascade.py", "scenario": "cascade", "queue": QUEUE}
+    facts: dict = {"recorder": "tools/record_cascade.py", "scenario": args.scenario, "queue": QUEUE}
     try:
         servers.start_redis()
         servers.start_postgres()
@@ -361,7 +409,11 @@ def main() -> int:
             pods.append(("web", f"web-6c9f7d-{'abcdefgh'[i]}x4q{i}", web))
         for i in range(args.workers):
             pods.append(("worker", f"worker-5b8d9c-{'mnpqrstu'[i]}7k2{i}", work_cfg))
-        pods.append(("producer", "producer-7f6b5d-z9w2c", {"rate": 40.0}))
+        if args.scenario == "blocked":
+            pods.append(("publisher", "publisher-7f6b5d-z9w2c", {"rate": 40.0, "payload_kb": args.payload_kb,
+                                                                  "facts": str(work / "publisher.facts.json")}))
+        else:
+            pods.append(("producer", "producer-7f6b5d-z9w2c", {"rate": 40.0}))
         for role, name, extra in pods:
             cfg = {**base, **extra, "name": name, "log": str(out / f"{name}.log")}
             servers.track(start([sys.executable, __file__, "--pod", role, "--pod-config", json.dumps(cfg)],
@@ -371,6 +423,13 @@ def main() -> int:
         poller.start()
         list_queues(env, servers, out / "rabbitmqctl-list-queues.txt")
         outage_at = t0 + args.outage_at
+        if args.scenario == "blocked":  # a small broker: the watermark a margin above steady use, set before the outage
+            time.sleep(max(0.0, outage_at - 8 - time.time()))
+            used = node_memory(servers)
+            limit = int(used + args.watermark_margin_mb * 2**20)
+            subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", servers.node, "set_vm_memory_high_watermark",
+                            "absolute", str(limit)], env=env, capture_output=True, check=True, timeout=60)
+            facts.update({"memory_used_before": used, "memory_watermark": limit})
         time.sleep(max(0.0, outage_at - time.time()))
         down = time.time()
         servers.stop_redis()
@@ -399,6 +458,10 @@ def main() -> int:
         rabbit_log = servers.rabbit_log()
         if rabbit_log.exists():
             shutil.copy(rabbit_log, out / "rabbitmq-server.log")
+        seen = work / "publisher.facts.json"
+        if seen.exists():
+            marks = [json.loads(line) for line in seen.read_text().splitlines()]
+            facts.update({f"{what}_at": [iso(t) for w, t in marks if w == what] for what in ("blocked", "unblocked")})
         errors = [p for p in work.glob("*.stderr") if p.stat().st_size]
         if errors:  # a pod that crashed: its stderr beside the facts, never inside the log folder
             (out.parent / f"{out.name}.stderr").write_text("".join(f"== {p.name}\n{p.read_text()}" for p in errors))

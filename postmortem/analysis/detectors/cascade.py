@@ -11,10 +11,13 @@ and told with its delay after that start:
   the start by the clock slack) after the trouble began;
 * database pool exhaustion (parsers/db_pools.py) after the trouble began at BURST_RATIO x its own
   pre-trouble rate (none before: any), with the cache-miss loads' rise beside it;
+* publishers blocked: RabbitMQ told publishers to stop (pika `Connection.Blocked`, parsers/queues.py) after the
+  trouble began at BURST_RATIO x their own pre-trouble rate (none before: any): the broker ran out of memory
+  or disk, as it does when consumers that need Redis stop draining its queues;
 * a single point of failure: the app's own errors (unclaimed records at error level, HTTP 5xx) or pod
   crashes ran at BURST_RATIO x their pre-trouble rate while no breaker opened to degrade.
 
-Without a queue backlog or a pool exhaustion the rule says nothing: app errors alone are PM103's story.
+Without a queue backlog, a pool exhaustion or a blocked publisher the rule says nothing: app errors alone are PM103's story.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import polars as pl
 
 from parsers.breakers import OPENED, REJECTED
 from parsers.db_pools import CACHE_MISS_LOAD, POOL_EXHAUSTED
-from parsers.queues import ALARM
+from parsers.queues import ALARM, PUBLISHER_BLOCKED, PUBLISHER_UNBLOCKED
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.kubernetes import redis_trouble
@@ -62,6 +65,9 @@ class CascadeFigures(Figures):
     # its source, ratio (peak / baseline, the baseline at least one message), delay_s after the trouble start,
     # consumers before and at the peak
     queue_alarms: int  # RabbitMQ resource alarms set after the trouble began (publishers blocked)
+    publishers_blocked: dict | None  # publisher connections RabbitMQ blocked after the trouble began: events, hosts,
+    # reasons, events before the trouble, first (ISO) and its source, delay_s after the trouble start, unblocked_after_s
+    # (first unblock after the first block, None when none was logged); None when no burst of its own
     db_pools: list[dict]  # per exhausted pool (entity): events, hosts, library, pool_size, timeout_s, events before
     # the trouble, first (ISO) and its source, delay_s after the trouble start
     cache_miss_loads: int  # cache misses served from the database during the trouble
@@ -78,8 +84,8 @@ class Cascade(RuleDetector):
         "PM601", "cascade", Severity.HIGH,
         "queues backed up and database pools ran dry after the Redis trouble began; the app failed instead of degrading",
         what=("RabbitMQ queues whose depth grew to several times their own pre-outage depth, and database "
-              "connection pools exhausted (Npgsql, SQLAlchemy, HikariCP, SqlClient) at several times their pre-outage "
-              "rate, after the Redis trouble began, with the delay of each; and whether the app failed (errors, 5xx, "
+              "connection pools exhausted (Npgsql, SQLAlchemy, HikariCP, SqlClient) and publishers RabbitMQ blocked, "
+              "at several times their pre-outage rate, after the Redis trouble began, with the delay of each; and whether the app failed (errors, 5xx, "
               "crashes) instead of degrading."),
         why=("a cache outage that empties the cache sends every read to the database and stalls the workers that need "
              "Redis: the database pool and the queues then fail on their own and keep the incident going after Redis "
@@ -108,22 +114,24 @@ class Cascade(RuleDetector):
         queues, queue_rows = _backlogs(timed, start, until)
         alarms = timed.filter((pl.col("kind") == ALARM.name) & pl.col("ts").is_between(start - SLACK, until))
         pools, pool_rows = _exhausted_pools(timed, start, until)
-        if not queues and not pools:
+        blocked, blocked_rows = _blocked_publishers(timed, start, until)
+        if not queues and not pools and blocked is None:
             return
         misses, miss_ratio = _burst(timed.filter(pl.col("kind") == CACHE_MISS_LOAD.name), start, until)
         failures, failure_ratio, failure_rows = _app_failures(timed, start, until)
         degraded = timed.filter(pl.col("kind").is_in([OPENED.name, REJECTED.name])
                                 & pl.col("ts").is_between(start - SLACK, until)).height
         spof = failure_rows.height > 0 and (failure_ratio is None or failure_ratio >= BURST_RATIO) and degraded == 0
-        delays = [q["delay_s"] for q in queues] + [p["delay_s"] for p in pools]
+        delays = [q["delay_s"] for q in queues] + [p["delay_s"] for p in pools] + ([blocked["delay_s"]] if blocked else [])
         figures = CascadeFigures(
             trouble_start=start.isoformat(), trouble_end=end.isoformat(), queues=queues, queue_alarms=alarms.height,
-            db_pools=pools, cache_miss_loads=misses, cache_miss_ratio=miss_ratio,
+            publishers_blocked=blocked, db_pools=pools, cache_miss_loads=misses, cache_miss_ratio=miss_ratio,
             first_delay_s=min(delays) if delays else None, single_point_of_failure=spof,
             app_failures=failure_rows.height if spof else failures, app_failure_ratio=failure_ratio,
             breakers_opened=degraded,
         )
-        rows = pl.concat([queue_rows, alarms.head(3), pool_rows, failure_rows.head(3) if spof else failure_rows.clear()],
+        rows = pl.concat([queue_rows, alarms.head(3), blocked_rows.head(3), pool_rows,
+                          failure_rows.head(3) if spof else failure_rows.clear()],
                          how="diagonal_relaxed")
         entities = tuple(q["entity"] for q in queues) + tuple(p["entity"] for p in pools)
         f = finding(self.rule, _title(figures), rows, figures, Confidence.HIGH if queues and pools else Confidence.MEDIUM,
@@ -141,6 +149,8 @@ class Cascade(RuleDetector):
                          f"{_after(q['delay_s'], not parts)}")
         for p in s.db_pools[:2]:
             parts.append(f"the database pool {p['entity'].removeprefix('db:')} ran dry {_after(p['delay_s'], not parts)}")
+        if s.publishers_blocked:
+            parts.append(f"RabbitMQ blocked publishers {_after(s.publishers_blocked['delay_s'], not parts)}")
         text = "The outage cascaded beyond Redis: " + "; ".join(parts) + "."
         if s.single_point_of_failure:
             text += (" Redis was a single point of failure: the app failed with it "
@@ -160,6 +170,10 @@ def _title(s: CascadeFigures) -> str:
     for p in s.db_pools[:2]:
         parts.append(f"database pool {p['entity'].removeprefix('db:')} exhausted {p['events']} times on {p['hosts']} "
                      f"hosts from {_after(p['delay_s'], not parts)}")
+    if s.publishers_blocked:
+        b = s.publishers_blocked
+        parts.append(f"RabbitMQ blocked publishers {b['events']} times on {b['hosts']} host{'s' if b['hosts'] != 1 else ''} "
+                     f"({', '.join(b['reasons']) or 'no reason logged'}) from {_after(b['delay_s'], not parts)}")
     more = len(s.queues) + len(s.db_pools) - min(len(s.queues), 2) - min(len(s.db_pools), 2)
     title = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
     if s.single_point_of_failure:
@@ -237,6 +251,26 @@ def _exhausted_pools(timed: pl.DataFrame, start: datetime, until: datetime) -> t
         })
         rows.append(during)
     return out, (pl.concat(rows) if rows else timed.clear())
+
+
+def _blocked_publishers(timed: pl.DataFrame, start: datetime, until: datetime) -> tuple[dict | None, pl.DataFrame]:
+    """Publishers RabbitMQ blocked after the trouble began at BURST_RATIO x their own rate before it (none before: any),
+    with the first unblock that followed."""
+    blocks = timed.filter(pl.col("kind") == PUBLISHER_BLOCKED.name)
+    during = blocks.filter(pl.col("ts").is_between(start, until)).sort(["ts", "path", "line"])
+    count, ratio = _burst(blocks, start, until)
+    if during.height == 0 or (ratio is not None and ratio < BURST_RATIO):
+        return None, timed.clear()
+    first = during.row(0, named=True)
+    unblocks = timed.filter((pl.col("kind") == PUBLISHER_UNBLOCKED.name) & (pl.col("ts") >= first["ts"])).sort("ts")
+    reasons = sorted(during.select(attr("reason")).drop_nulls().to_series().unique().to_list())
+    figures = {
+        "events": count, "hosts": during.get_column("host").n_unique(), "reasons": reasons,
+        "before": blocks.filter(pl.col("ts") < start).height, "rate_ratio": ratio,
+        "first": first["ts"].isoformat(), "first_source": _where(first), "delay_s": _seconds(first["ts"], start),
+        "unblocked_after_s": _seconds(unblocks.get_column("ts")[0], first["ts"]) if unblocks.height else None,
+    }
+    return figures, pl.concat([during, unblocks.head(1)])
 
 
 def _app_failures(timed: pl.DataFrame, start: datetime, until: datetime) -> tuple[int, float | None, pl.DataFrame]:

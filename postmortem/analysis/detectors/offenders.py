@@ -6,6 +6,11 @@ set of pods holding half its total must be at most a quarter of the fleet (their
 fair share), and a uniform fleet must be unlikely to put that much on them by chance (binomial tail, times
 the fleet size for having picked the top pods after the fact, below 1 %). A storm every pod joins equally,
 or a healthy fleet, is not skewed and the rule stays silent.
+
+With `kubectl top pods` captures (`pod.usage`) of at least MIN_FLEET pods, the table also gives each ranked pod's
+peak CPU and memory as a multiple of the fleet's median peak (`cpu_vs_median`, `memory_vs_median`): a pod that
+crash-loops at several times its peers' memory points at its memory limit. Usage is a column, not a measure: the
+rule fires on attempts, errors and restarts alone.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ MAX_TOP_FRACTION = 0.25  # the pods holding half a measure are at most a quarter
 ALPHA = 0.01  # chance of a uniform fleet concentrating that much on its top pods (Bonferroni over the fleet)
 MAX_ROWS = 10  # rows of the ranked table
 MEASURES = ("restarts", "errors", "attempts")  # ranking order when several are skewed
+USAGE = (("pod_cpu_cores", "cpu_vs_median"), ("pod_memory_bytes", "memory_vs_median"))  # `kubectl top pods` columns
 # ReplicaSet pod names: <deployment>-<pod-template-hash>-<5 chars>; bare controllers: <name>-<5 chars>;
 # StatefulSet: <name>-<ordinal>
 _RS_POD = re.compile(r"^(?P<d>.+?)-(?P<h>[a-z0-9]{6,10})-[a-z0-9]{5}$")
@@ -56,7 +62,9 @@ class OffenderFigures(Figures):
     fair_share: float  # the share the same number of pods would hold in a uniform fleet
     chance: float  # probability a uniform fleet concentrates that much on its top pods (after the fleet-size factor)
     deployments: dict[str, float]  # share of the measure per deployment, largest first
-    ranking: list[dict]  # the ranked pods: pod, deployment, attempts, errors, restarts, share, evidence
+    ranking: list[dict]  # the ranked pods: pod, deployment, attempts, errors, restarts, share, evidence; with
+    # `kubectl top pods` captures of the fleet, cpu_vs_median and memory_vs_median (the pod's peak / the fleet's
+    # median peak; None for a pod without a capture)
 
 
 def _per_pod(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -82,6 +90,28 @@ def _per_pod(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             table = table.with_columns(pl.lit(0.0).alias(m))
     table = table.with_columns(pl.col(m).fill_null(0.0).cast(pl.Int64) for m in MEASURES).rename({"host": "pod"})
     return table.sort("pod"), rows
+
+
+def _usage_vs_median(events: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Per column of USAGE sampled for at least MIN_FLEET pods: each pod's peak as a multiple of the median peak.
+    A pod's figure is its whole-pod row (`kubectl top pods`), else its containers' rows of one capture summed."""
+    usage = events.filter((pl.col("kind") == "pod.usage") & pl.col("host").is_not_null() & pl.col("value").is_not_null())
+    out: dict[str, dict[str, float]] = {}
+    if usage.height == 0:
+        return out
+    usage = usage.with_columns(container=attr("container"))
+    for metric, column in USAGE:
+        rows = usage.filter(pl.col("metric") == metric)
+        whole = rows.filter(pl.col("container").is_null()).group_by("host").agg(peak=pl.col("value").max())
+        parts = (rows.filter(pl.col("container").is_not_null()).group_by("host", "path", "ts")
+                 .agg(pl.col("value").sum()).group_by("host").agg(peak=pl.col("value").max())
+                 .join(whole, on="host", how="anti"))
+        peaks = pl.concat([whole, parts])
+        median = peaks.get_column("peak").median() if peaks.height >= MIN_FLEET else None
+        if not median:
+            continue
+        out[column] = {h: round(v / median, 2) for h, v in peaks.iter_rows()}
+    return out
 
 
 def _binom_tail(k: int, n: int, p: float) -> float:
@@ -122,7 +152,8 @@ class TopOffenders(RuleDetector):
               "largest restart count its status showed; a measure is skewed when the fewest pods holding half "
               "of it are at most a quarter of the fleet and a uniform fleet would put that much on them with "
               "less than 1 % chance (binomial, times the fleet size). The appendix ranks those pods with their "
-              "deployment (the pod name without its ReplicaSet hash and suffix) and a file:line for each."),
+              "deployment (the pod name without its ReplicaSet hash and suffix), their peak CPU and memory as a "
+              "multiple of the fleet's median when `kubectl top pods` captured the fleet, and a file:line for each."),
         why=("when the trouble sits in a few pods, the fix is there: a crash-looping or OOM-killed deployment "
              "reconnects on every start, a pod with a bad config or a tight loop retries far more than its "
              "peers. Averages over the fleet hide them; restarting or removing them stops most of the load."),
@@ -154,9 +185,11 @@ class TopOffenders(RuleDetector):
         any_row = rows.filter(pl.col("measure") == measure).sort(["ts", "path", "line"], nulls_last=True)
         any_row = any_row.group_by("host", maintain_order=True).first()
         where_any = {r["host"]: f"{r['path']}:{r['line']}" for r in any_row.iter_rows(named=True)}
+        usage = _usage_vs_median(events)
         ranking = [
             {"pod": r["pod"], "deployment": deployment_of(r["pod"]), "attempts": r["attempts"], "errors": r["errors"],
              "restarts": r["restarts"], "share": round(r[measure] / total, 3),
+             **{column: by_pod.get(r["pod"]) for column, by_pod in usage.items()},
              "evidence": where.get(r["pod"]) or where_any.get(r["pod"], "")}
             for r in ranked.iter_rows(named=True)
         ]
