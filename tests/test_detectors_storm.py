@@ -197,6 +197,17 @@ def test_pm402_a_flat_reconnect_loop_at_any_pace_but_not_a_growing_one():
     assert run(RetryWithoutBackoff(), reconnect_loop([])[:2] + slow_failures) == []
 
 
+def test_pm402_a_burst_of_failures_that_stops_is_not_a_retry_loop():
+    """cascade-blocked-8's web pod: 8 requests failed 0.09 s apart in the first second of an 8 s outage, then
+    the pod blocked. A loop without backoff keeps failing for most of the outage (outage() spans all of it)."""
+    rows = outage(pods=("pod-a",), start=28.0, end=40.0, step=0.05)
+    first = min(r["ts"] for r in rows if r["kind"] == "redis.connect_failed")
+    burst = [r for r in rows if r["kind"] != "redis.connect_failed" or (r["ts"] - first).total_seconds() < 1.0]
+    assert sum(r["kind"] == "redis.connect_failed" for r in burst) >= 6
+    assert run(RetryWithoutBackoff(), burst) == []
+    assert ids(run(RetryWithoutBackoff(), rows)) == ["PM402"]
+
+
 def test_pm403_multiplexer_per_request():
     rows = [ev(i, "stackexchange_redis", "redis.timeout", message=f"Timeout ..., lm: 3/{40 + i}/0/0, mc: 1/1/0")
             for i in range(3)]

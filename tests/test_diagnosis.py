@@ -139,7 +139,8 @@ def test_the_dotnet_apps_flat_reconnect_loop_is_a_retry_without_backoff():
     assert all("Reconnecting" in e.text for e in pm402.evidence)
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in POOLED + ["cascade", "cascade-8"]])
+@pytest.mark.parametrize("name", [_param(n) for n in POOLED + ["cascade", "cascade-8", "cascade-blocked",
+                                                              "cascade-blocked-8"]])
 def test_paced_request_failures_are_not_called_retries_without_backoff(name):
     """Pods whose failures follow their request rate (backoff clients, per-request failures in the cascade)
     keep PM402 silent unless their logged configuration says no backoff."""

@@ -35,6 +35,9 @@ CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
 # failures are usually just the request rate and prove nothing about the retry policy.
 NO_BACKOFF_GAP_S = 0.1
+# ... and they go on for at least this share of the outage (the recorded no-backoff fleets: 0.78-0.99 per pod;
+# the cascades' web pods, whose requests fail and then block: 0.09-0.27)
+MIN_OUTAGE_COVER = 0.5
 # A connection per request, from the steady state's turnover (analysis/turnover.py): pooled connections live
 # for hours, so connections that live under two minutes on average are renewed, not reused; and the fleet
 # renews at least one connection per pod every 10 s, ten times what an exporter or a health probe opens.
@@ -240,6 +243,7 @@ def _spacing(rows: pl.DataFrame) -> pl.DataFrame:
         first_third=pl.col("gap").filter(pl.col("idx") <= pl.col("n") / 3).median(),
         last_third=pl.col("gap").filter(pl.col("idx") >= 2 * pl.col("n") / 3).median(),
         median_gap=pl.col("gap").median(),
+        span_s=(pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds() / 1e6,
     )
 
 
@@ -250,14 +254,19 @@ def _not_growing() -> pl.Expr:
 def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Per host: retries whose gaps do not grow (no backoff). Returns host rows (`evidence`: the
     records judged). Two kinds of runs count:
-    - failures during the outages closer than any backoff would allow (`NO_BACKOFF_GAP_S`): slower ones
-      are usually the request rate and prove nothing about the policy;
+    - failures during the outages closer than any backoff would allow (`NO_BACKOFF_GAP_S`) that go on for
+      most of the outage (`MIN_OUTAGE_COVER`): slower ones, or a burst that stops, are the request rate
+      and prove nothing about the policy;
     - the client's own reconnect attempts (`redis.reconnect_attempt`: its reconnect loop, whatever the
       request rate) from the outage on, at any pace: a loop whose spacing stays flat has no backoff."""
     failures, reconnects = _retry_records(events, ctx)
     found = []
     if failures.height:
-        fast = _spacing(failures).filter(_not_growing() & (pl.col("median_gap") <= NO_BACKOFF_GAP_S))
+        down_s = sum((o.end - o.start).total_seconds() for o in ctx.outages)
+        # a loop without backoff keeps failing while Redis is down; requests that failed in a burst and then
+        # stopped (a blocked or idle pod) are the request rate, however close together
+        fast = _spacing(failures).filter(_not_growing() & (pl.col("median_gap") <= NO_BACKOFF_GAP_S)
+                                         & (pl.col("span_s") >= MIN_OUTAGE_COVER * down_s))
         found.append(fast.with_columns(evidence=pl.lit("failures")))
     if reconnects.height:
         loops = _spacing(reconnects).filter(_not_growing())
@@ -288,8 +297,8 @@ class RetryWithoutBackoff(RuleDetector):
         what=("reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
               "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
               "`Trying again in N seconds` with a constant N, or, from behaviour alone, per pod: failures during the "
-              f"outage under {NO_BACKOFF_GAP_S:g} s apart whose spacing does not grow (slower failures follow the "
-              "request rate), or the client's own reconnect attempts from the outage on whose spacing does not grow, "
+              f"outage under {NO_BACKOFF_GAP_S:g} s apart, going on for at least {MIN_OUTAGE_COVER:.0%} of it, whose "
+              "spacing does not grow (slower failures, or a burst that stops, follow the request rate), or the client's own reconnect attempts from the outage on whose spacing does not grow, "
               "at any pace (the reconnect loop's pace is its policy)."),
         why=("pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
              "moment Redis is back it meets the whole fleet at once."),
