@@ -9,6 +9,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -17,10 +18,13 @@ from hypothesis import strategies as st
 from postmortem.analysis.clocks import (
     AGREE_S,
     HOST_MARGIN_S,
+    STALL_LOWER,
+    STALL_UPPER,
     ZONE_SLACK_S,
     ZONE_STEP_S,
     match,
     server_against_fleet,
+    server_against_stall,
     split_zone,
 )
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
@@ -205,7 +209,7 @@ def _assert_same(baseline, got, shifted: str) -> None:
 
 def _without_metrics(tmp_path_factory, fixture: str) -> Path:
     """A copy of a recorded fixture without its metrics export: the server log and the clients only."""
-    folder = tmp_path_factory.mktemp("no-metrics") / fixture
+    folder = tmp_path_factory.mktemp("no-metrics") / Path(fixture).name
     shutil.copytree(RECORDED / fixture, folder, ignore=shutil.ignore_patterns("*.prom"))
     return folder
 
@@ -259,8 +263,100 @@ def test_a_whole_zone_between_a_lone_server_and_the_fleet_is_the_fleets(tmp_path
     assert [c.path for c in report.clocks if c.offset_s] == ["redis-server.log"]
 
 
+_STALL: dict[str, tuple] = {}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fixture", sorted(p.name for p in RECORDED.iterdir() if p.is_dir() and p.name != "skewed"))
+@settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(fixture="hang-8", seconds=-4.0)
+@example(fixture="hang-8", seconds=30.0)
+@example(fixture="slow-8", seconds=1234.5)
+@example(fixture="hang-8", seconds=-5000.0)
+@given(fixture=st.sampled_from(["hang-8", "slow-8"]),
+       seconds=st.floats(min_value=-6 * 3600, max_value=6 * 3600).filter(_not_a_zone))
+def test_a_server_log_shifted_on_a_stall(tmp_path_factory, fixture, seconds):
+    """A hang (SIGSTOP) and a blocking KEYS log no shutdown or ready line: the server's burst of closes and
+    accepts when it runs again, between the fleet's last losses and its next activity, places the log."""
+    if fixture not in _STALL:
+        _STALL[fixture] = _signature(analyze([str(RECORDED / fixture)])[0])
+    folder = tmp_path_factory.mktemp("stall") / fixture
+    shutil.copytree(RECORDED / fixture, folder)
+    shift_file(folder / "redis-server.log", seconds)
+    report, _ = analyze([str(folder)])
+    _assert_same(_STALL[fixture], _signature(report), f"redis-server.log {seconds:+} s")
+    off = [c for c in report.clocks if c.offset_s]
+    assert all(c.path == "redis-server.log" for c in off), off
+    if abs(seconds) > 2 * AGREE_S:
+        assert len(off) == 1 and abs(off[0].offset_s - seconds) <= 2 and "other client hosts" in off[0].note
+        (pm002,) = _by_rule(report)["PM002"]
+        assert pm002.stats["source"] == "redis_server"
+        assert {e["edge"] for e in pm002.stats["edges"]} == {STALL_LOWER, STALL_UPPER}
+        assert {"redis-server.log"} < {e.path for e in pm002.evidence}
+
+
+def _stall_server(truth: float, resume: float, first_line: float) -> pl.DataFrame:
+    """A server log `truth` seconds ahead: a client accepted, silence, then closes and accepts at `resume`."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(first_line, "redis.server.ready", None), (first_line + 0.01, "redis.server.client_accepted", 1.0),
+            (resume, "redis.server.client_accepted", 5.0), (resume + 0.001, "redis.server.client_closed", 5.0)]
+    return pl.DataFrame([{"ts": t0 + timedelta(seconds=truth + at), "path": "redis-server.log", "line": i + 1,
+                          "kind": kind, "value": value} for i, (at, kind, value) in enumerate(rows)],
+                        schema={"ts": pl.Datetime("us", "UTC"), "path": pl.String, "line": pl.UInt32,
+                                "kind": pl.String, "value": pl.Float64})
+
+
+@settings(max_examples=200, deadline=None)
+@given(hosts=st.integers(min_value=3, max_value=30), truth=st.floats(min_value=-6 * 3600, max_value=6 * 3600),
+       stall=st.floats(min_value=1, max_value=60), firsts=st.lists(st.floats(0, 1), min_size=30, max_size=30),
+       lasts=st.lists(st.floats(0, 1), min_size=30, max_size=30),
+       nexts=st.lists(st.floats(0, 3), min_size=30, max_size=30))
+def test_a_reaction_lag_is_never_read_as_a_stalled_servers_offset(hosts, truth, stall, firsts, lasts, nexts):
+    """The server stalls at 0 and runs again at `stall` (true times); each client loses it somewhere in
+    between and works again up to 3 s after: the offset found lies within what those edges allow, and a
+    server on time is never moved, however the hosts reacted."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def row(path, line, at):
+        return {"path": path, "line": line, "ts": t0 + timedelta(seconds=at)}
+
+    bursts, starts = {}, {}
+    for i in range(hosts):
+        unit = (f"h{i}.log", f"h{i}", "redis_py")
+        first = firsts[i] * stall
+        last = first + lasts[i] * (stall - first)
+        bursts[unit] = [{"first": row(unit[0], 2, first), "last": row(unit[0], 3, last),
+                         "next": row(unit[0], 4, stall + nexts[i])}]
+        starts[unit] = -30.0 + t0.timestamp()
+    found = server_against_stall(_stall_server(truth, stall, -60), bursts, starts, {})
+    lasts_at = [b[0]["last"]["ts"].timestamp() - t0.timestamp() for b in bursts.values()]
+    latest_next = max(nexts[:hosts])
+    if found is not None:  # between (resume - latest next activity) and (resume - earliest last loss)
+        slack = AGREE_S if found[0] == 0.0 else 1e-6  # 0.0: on time, zero within the bounds
+        assert truth - latest_next - slack <= found[0] <= truth + stall - min(lasts_at) + slack
+    if abs(truth) < 1e-9:
+        assert found is None or found[0] == 0.0  # on time: no reaction reads as an offset
+    elif (_not_a_zone(-truth) and max(lasts_at) - min(lasts_at) <= AGREE_S  # one fleet: every host agrees
+          and stall + latest_next - min(lasts_at) <= 2 * 5.0 and abs(truth) > stall + latest_next + AGREE_S):
+        assert found is not None and found[0] != 0.0
+
+
+def test_a_stall_needs_the_server_log_to_reach_back_before_the_fleet():
+    """A server log that begins after the fleet's logs cannot tell its own start (a fleet's first
+    connections after a silence) from a resume: nothing is moved."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    bursts = {(f"h{i}.log", f"h{i}", "redis_py"): [{
+        "first": {"path": f"h{i}.log", "line": 2, "ts": datetime.fromtimestamp(t0 + 0.1 * i, UTC)},
+        "last": {"path": f"h{i}.log", "line": 3, "ts": datetime.fromtimestamp(t0 + 1 + 0.1 * i, UTC)},
+        "next": {"path": f"h{i}.log", "line": 4, "ts": datetime.fromtimestamp(t0 + 2.5, UTC)}}] for i in range(4)}
+    starts = {u: t0 - 30 for u in bursts}
+    assert server_against_stall(_stall_server(100.0, 2.0, -60), bursts, starts, {})[0] == pytest.approx(100.3, abs=1)
+    assert server_against_stall(_stall_server(100.0, 2.0, -5), bursts, starts, {}) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", [*sorted(p.name for p in RECORDED.iterdir() if p.is_dir() and not p.name.startswith("skewed")),
+                                     "../example-incident", "../pod-storm"])
 def test_no_correction_on_an_unshifted_recording(tmp_path_factory, fixture):
     """Recordings written on one clock: no offset and no PM002, with and without the metrics export."""
     for folder in (RECORDED / fixture, _without_metrics(tmp_path_factory, fixture)):

@@ -20,6 +20,13 @@ offset against a reference:
   `FLEET_MIN` or more agreeing hosts: clients fail only after the shutdown and are refused only before
   the ready line, so the server's offset is bounded from both sides (`server_against_fleet`); outside
   `AGREE_S` of zero it is the server that is off.
+* **A stalled server** (a hang: SIGSTOP, a blocking command, a frozen VM) logs no shutdown or ready
+  line, but when it runs again it handles at once the connections the clients dropped and opened
+  meanwhile: a burst of `Client closed connection` and `Accepted` lines after a silence. No client
+  loses its connection (a timeout, a lost or refused connection) after the server answers again, and
+  a client works again only after it: a redis-server log with no outage cycle lies between (burst -
+  first activity after the losses) and (burst - last loss), medians over a fleet of `FLEET_MIN` or
+  more agreeing hosts (`server_against_stall`).
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
@@ -38,6 +45,7 @@ from statistics import median
 
 import polars as pl
 
+from postmortem.analysis.correlate import is_problem
 from postmortem.input.options import IngestOptions
 from postmortem.kinds import KINDS
 from postmortem.model import EVENT_COLUMNS, InputFile, SourceClock
@@ -63,6 +71,12 @@ LOWER = "shutdown - first failure"  # at most the server's offset: a client fail
 UPPER = "ready - last refusal"  # at least the server's offset: refusals end before the server listens
 REFUSED_KIND = "redis.connect_failed"
 REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
+LOSS = (*UNREACHABLE, "redis.timeout")  # the server did not answer: no connection, or no reply in time
+CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
+PER_SECOND = "app.activity"  # one row per host and second: its time is the second's start
+STALL_UPPER = "resume burst - last loss"  # at least the server's offset: no loss once the server answers
+STALL_LOWER = "resume burst - next activity"  # at most: a client works again only after the server does
+RESUME_WINDOW_S = 1.0  # the closes and accepts of one resume come within this (churn rows are per second)
 
 
 @dataclass(frozen=True)
@@ -411,6 +425,149 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
+    out += stalled_servers(apply_offsets(events, out), zoneless, {o.path for o in out} | set(agreed), agreed)
+    return out
+
+
+def _loss_bursts(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
+    """Per client (path, host, source): each burst of lost connections and unanswered commands (gaps
+    under `BURST_GAP`), as {first, last: the rows; next: the host's first activity after the last loss,
+    or None}. Activity is a line of the same file and host that signals no trouble; a row summarized per
+    second counts from the end of its second, and only when that second began after the loss."""
+    hosts = (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS)
+                           & pl.col("ts").is_not_null())
+             .sort(["path", "host", "ts", "line"]))
+    losses = (hosts.filter(pl.col("kind").is_in(LOSS))
+              .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
+                            .cum_sum().over(["path", "host"])))
+    if losses.height == 0:
+        return {}
+    bursts = (losses.group_by(["path", "host", "source", "burst"])
+              .agg(pl.struct("ts", "path", "line").first().alias("first"),
+                   pl.struct("ts", "path", "line").last().alias("last"))
+              .with_columns(end=pl.col("last").struct.field("ts")))
+    busy = (hosts.filter(~is_problem())
+            .with_columns(at=pl.when(pl.col("kind") == PER_SECOND)
+                          .then(pl.col("ts") + pl.duration(seconds=1)).otherwise(pl.col("ts")))
+            .select("path", "host", pl.col("ts").alias("busy_ts"), "line", "at").sort("busy_ts"))
+    # strictly after the last loss: a per-second row of the loss's own second may hold lines written before it
+    nexts = (bursts.sort("end").join_asof(busy, left_on="end", right_on="busy_ts", by=["path", "host"],
+                                          strategy="forward", allow_exact_matches=False, check_sortedness=False)
+             .with_columns(next=pl.when(pl.col("busy_ts").is_not_null())
+                           .then(pl.struct(pl.col("at").alias("ts"), "path", "line"))))
+    out: dict[tuple[str, str, str], list[dict]] = {}
+    for r in nexts.sort(["path", "host", "burst"]).iter_rows(named=True):
+        out.setdefault((r["path"], r["host"], r["source"]), []).append(
+            {"first": r["first"], "last": r["last"], "next": r["next"]})
+    return out
+
+
+def resume_bursts(server: pl.DataFrame, silence_s: float) -> list[tuple[dict, dict]]:
+    """(first churn row, the row before it) of each resume of one redis-server log: after at least
+    `silence_s` without a line, closes and accepts within `RESUME_WINDOW_S` of each other (a running
+    server logs a pooled fleet's connections one by one; a stalled one, all at once when it runs again)."""
+    rows = server.filter(pl.col("ts").is_not_null()).sort(["ts", "line"]).to_dicts()
+    out = []
+    for i, r in enumerate(rows):
+        if i == 0 or r["kind"] not in CHURN or _secs(r) - _line_end(rows[i - 1]) < silence_s:
+            continue
+        near = {q["kind"] for q in rows[i:] if _secs(q) - _secs(r) <= RESUME_WINDOW_S and q["kind"] in CHURN}
+        if near == set(CHURN):
+            out.append((r, rows[i - 1]))
+    return out
+
+
+def _line_end(row: dict) -> float:
+    """The latest time a row's lines can have: a churn row summarizing several lines spans its second."""
+    if row["kind"] in CHURN and (row["value"] or 0) > 1:
+        return float(int(_secs(row)) + 1)
+    return _secs(row)
+
+
+def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]],
+                         starts: dict[tuple[str, str, str], float],
+                         zoneless: dict[str, bool]) -> tuple[float, tuple[Edge, ...], int] | None:
+    """A redis-server log with no outage cycle, placed by a stall: its offset, edges and the fleet's size.
+
+    A stalled server answers nobody, so its clients' losses come before it runs again and their next
+    activity after: per host, (resume burst - next activity) <= offset <= (resume burst - last loss);
+    the medians over a fleet of `FLEET_MIN` or more hosts that agree bound the offset from both sides,
+    so the hosts' reaction never reads as one. The offset is 0.0 (on time) when zero lies within those
+    bounds (within `AGREE_S`). None (no evidence) when the bounds are wider than `2 * MATCH_S` or cross,
+    when a resume burst of the server matches no loss burst of the fleet (which one it was is then a
+    guess), when the server logged lines while the fleet was losing it or its log begins after the
+    fleet's do (`starts`: each host's first time), or when the offset is a whole zone of a zone-less
+    fleet (see `server_against_fleet`)."""
+    spans = [_secs(b["last"]) - _secs(b["first"]) for bs in bursts.values() for b in bs]
+    if not spans:
+        return None
+    resumes = resume_bursts(server, max(median(spans), AGREE_S))
+    if not resumes:
+        return None
+    raw, pairs = {}, {}
+    for unit, bs in bursts.items():
+        found = match([_secs(b["last"]) for b in bs], [_secs(r) for r, _ in resumes])
+        if found and found[1]:
+            raw[unit], pairs[unit] = found
+    fleet = _fleet(raw)
+    if len(fleet) < FLEET_MIN or {j for u in fleet for _, j in pairs[u]} != set(range(len(resumes))):
+        return None
+    edges: list[Edge] = []
+    firsts = []
+    for unit in fleet:
+        for i, j in pairs[unit]:
+            (resume, _), burst = resumes[j], bursts[unit][i]
+            edges.append(Edge(STALL_UPPER, _secs(resume) - _secs(burst["last"]), (_where(resume), _where(burst["last"]))))
+            if burst["next"] is not None:
+                edges.append(Edge(STALL_LOWER, _secs(resume) - _secs(burst["next"]),
+                                  (_where(resume), _where(burst["next"]))))
+            firsts.append(_secs(resume) - _secs(burst["first"]))
+    lows = [e.offset_s for e in edges if e.name == STALL_LOWER]
+    if not lows:
+        return None
+    low, high = median(lows), median(e.offset_s for e in edges if e.name == STALL_UPPER)
+    if low > high + AGREE_S or high - low > 2 * MATCH_S:
+        return None
+    offset = 0.0 if low <= AGREE_S and high >= -AGREE_S else (low + high) / 2
+    # the server was silent while the fleet lost it: its line before the burst came before their first losses
+    silent = min(_secs(resume) - _line_end(before) for resume, before in resumes)
+    if silent < median(firsts) - offset - AGREE_S:
+        return None
+    # the fleet's traffic before the stall needed a running server: a log that begins after the fleet's
+    # (by this offset) cannot tell a resume from its own start (a fleet's first connections after a silence)
+    if _secs(server.sort("ts").row(0, named=True)) - offset > median(starts[u] for u in fleet) + AGREE_S:
+        return None
+    if split_zone(-offset, all(zoneless.get(u[0], False) for u in fleet))[0]:
+        return None
+    return offset, tuple(edges), len(fleet)
+
+
+def stalled_servers(events: pl.DataFrame, zoneless: dict[str, bool], known: set[str],
+                    agreed: dict[str, str]) -> list[ClockOffset]:
+    """Every redis-server log no outage cycle placed, against the fleet's losses around a stall of it
+    (`server_against_stall`), on the clients' clocks as corrected so far (`events`)."""
+    servers = events.filter(pl.col("source") == "redis_server")
+    if servers.height == 0:
+        return []
+    bursts = None
+    out = []
+    for (path,), part in sorted(servers.partition_by("path", as_dict=True).items()):
+        if path in known or server_cycles(part):
+            continue
+        if bursts is None:
+            bursts = _loss_bursts(events)
+            starts = {(r["path"], r["host"], r["source"]): r["ts"].timestamp() for r in
+                      events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
+                      .group_by(["path", "host", "source"]).agg(pl.col("ts").min()).iter_rows(named=True)}
+        found = server_against_stall(part, bursts, starts, zoneless)
+        if found is None:
+            continue
+        offset, edges, hosts = found
+        if offset == 0.0:
+            agreed[path] = f"agrees with {hosts} client hosts on a stall (its resume between their losses and activity)"
+            continue
+        zone, skew = split_zone(offset, zoneless.get(path, False))
+        out.append(ClockOffset(path, None, "redis_server", offset, zone, skew, "fleet", edges))
     return out
 
 

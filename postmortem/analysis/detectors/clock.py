@@ -22,7 +22,7 @@ from postmortem.analysis.clocks import (
     server_cycles,
 )
 from postmortem.analysis.correlate import Context
-from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.analysis.detectors.base import MAX_EVIDENCE, RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 __all__ = ["ClockSkew", "SkewFigures", "server_cycles"]
@@ -42,10 +42,16 @@ class SkewFigures(Figures):
 
 
 def _evidence(events: pl.DataFrame, offsets: list[ClockOffset]) -> pl.DataFrame:
-    """The events on the lines the edges compared."""
+    """The events on the lines the edges compared: the clock's own lines and the other side's, half of
+    the cited rows each at most, so both sides of an edge are cited whichever came first in time."""
     lines = {where for o in offsets for e in o.edges for where in e.lines}
     keys = pl.DataFrame(sorted(lines), schema={"path": pl.String, "line": pl.UInt32}, orient="row")
-    return events.join(keys, on=["path", "line"], how="semi")
+    rows = events.join(keys, on=["path", "line"], how="semi").sort(["ts", "path", "line"], nulls_last=True)
+    own = pl.col("path").is_in(sorted({o.path for o in offsets}))
+    mine, theirs = rows.filter(own), rows.filter(~own)
+    half = MAX_EVIDENCE // 2
+    keep = max(half, MAX_EVIDENCE - theirs.height)
+    return pl.concat([mine.head(keep), theirs.head(MAX_EVIDENCE - min(keep, mine.height))])
 
 
 def _hours(seconds: float) -> str:
