@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from postmortem.analysis.clocks import (
@@ -20,6 +20,7 @@ from postmortem.analysis.clocks import (
     HOST_MARGIN_S,
     STALL_LOWER,
     STALL_UPPER,
+    STARTED_BEFORE,
     ZONE_SLACK_S,
     ZONE_STEP_S,
     match,
@@ -147,6 +148,7 @@ _POD = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", re.M)
 _SERVER = re.compile(r"^(\d+:[A-Z] )(\d\d \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3})", re.M)
 _EPOCH_MS = re.compile(r" (\d{13})$", re.M)
 _SIGNAL = re.compile(r"^(\d+:signal-handler \()(\d{9,10})(\))", re.M)
+_K8S = re.compile(r"\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z")
 
 
 def shift_file(path: Path, seconds: float) -> None:
@@ -156,6 +158,10 @@ def shift_file(path: Path, seconds: float) -> None:
     delta = timedelta(seconds=seconds)
     if path.suffix == ".prom":
         text = _EPOCH_MS.sub(lambda m: f" {int(m.group(1)) + round(seconds * 1000)}", text)
+    elif path.name.startswith("k8s-events"):  # kubectl's whole-second UTC times: the fraction is lost
+        def k8s(m):
+            return (datetime.fromisoformat(m.group(1)) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = _K8S.sub(k8s, text)
     elif path.name == "redis-server.log":
         def server(m):
             t = datetime.strptime(m.group(2), "%d %b %Y %H:%M:%S.%f") + delta
@@ -179,24 +185,45 @@ def _signature(report) -> tuple[list[str], list]:
 _BASELINES: dict[str, tuple] = {}
 
 
+def _provable(fixture: str, name: str, seconds: float) -> bool:
+    """Whether the fixture holds the evidence for this shift. Kubernetes events behind look like pods
+    that were slow to start (only events ahead are proven: pods logging before they were started); a
+    whole zone between a server log no metrics edge places and a zone-less fleet is, by the UTC
+    convention for server logs, the fleet's (`test_a_whole_zone_between_a_lone_server_and_the_fleet_is_the_fleets`)."""
+    if name.startswith("k8s-events"):
+        return seconds > 2 * AGREE_S
+    if fixture == "hang-8" and name == "redis-server.log":
+        return _not_a_zone(seconds)
+    return True
+
+
 @pytest.mark.slow
-@settings(max_examples=12, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+@settings(max_examples=16, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(fixture="storm", pick=0, sign=-1, seconds=10.0)  # the metrics export (the first anchor) off
 @example(fixture="healthy-4", pick=4, sign=1, seconds=3600.0)  # the metrics export a whole hour off
 @example(fixture="healthy-4", pick=1, sign=1, seconds=1234.5)  # one pod off by no whole zone
 @example(fixture="storm", pick=1, sign=1, seconds=3600.0)  # the server log a whole hour off
 @example(fixture="pair-storm-8", pick=1, sign=-1, seconds=7.5)  # the server log seconds behind
-@given(fixture=st.sampled_from(["storm", "healthy-4", "pair-storm-8"]), pick=st.integers(min_value=0, max_value=20),
-       sign=st.sampled_from([-1, 1]), seconds=st.floats(min_value=10, max_value=6 * 3600))
+@example(fixture="hang-8", pick=9, sign=1, seconds=30.0)  # a hang's server log: no shutdown or ready line
+@example(fixture="hang-8", pick=9, sign=-1, seconds=1234.5)
+@example(fixture="hang-8", pick=1, sign=1, seconds=10.0)  # one pod of a hang ahead of the others
+@example(fixture="hang-8", pick=3, sign=-1, seconds=3600.0)  # ... written in a local zone
+@example(fixture="scaleout", pick=0, sign=1, seconds=40.0)  # Kubernetes events ahead
+@example(fixture="scaleout", pick=0, sign=1, seconds=3600.0)
+@given(fixture=st.sampled_from(["storm", "healthy-4", "pair-storm-8", "hang-8", "scaleout"]),
+       pick=st.integers(min_value=0, max_value=20), sign=st.sampled_from([-1, 1]),
+       seconds=st.floats(min_value=10, max_value=6 * 3600))
 def test_shifting_one_source_changes_nothing(tmp_path_factory, fixture, pick, sign, seconds):
+    files = sorted((RECORDED / fixture).iterdir())
+    name = files[pick % len(files)].name
+    assume(_provable(fixture, name, sign * seconds))
     if fixture not in _BASELINES:
         _BASELINES[fixture] = _signature(analyze([str(RECORDED / fixture)])[0])
     folder = tmp_path_factory.mktemp("shifted") / fixture
     shutil.copytree(RECORDED / fixture, folder)
-    files = sorted(folder.iterdir())
-    shift_file(files[pick % len(files)], sign * seconds)
-    _assert_same(_BASELINES[fixture], _signature(analyze([str(folder)])[0]), files[pick % len(files)].name)
+    shift_file(folder / name, sign * seconds)
+    _assert_same(_BASELINES[fixture], _signature(analyze([str(folder)])[0]), f"{name} {sign * seconds:+} s")
 
 
 def _assert_same(baseline, got, shifted: str) -> None:
@@ -328,7 +355,7 @@ def test_a_reaction_lag_is_never_read_as_a_stalled_servers_offset(hosts, truth, 
         bursts[unit] = [{"first": row(unit[0], 2, first), "last": row(unit[0], 3, last),
                          "next": row(unit[0], 4, stall + nexts[i])}]
         starts[unit] = -30.0 + t0.timestamp()
-    found = server_against_stall(_stall_server(truth, stall, -60), bursts, starts, {})
+    found = server_against_stall(_stall_server(truth, stall, -60), bursts, starts)
     lasts_at = [b[0]["last"]["ts"].timestamp() - t0.timestamp() for b in bursts.values()]
     latest_next = max(nexts[:hosts])
     if found is not None:  # between (resume - latest next activity) and (resume - earliest last loss)
@@ -350,8 +377,8 @@ def test_a_stall_needs_the_server_log_to_reach_back_before_the_fleet():
         "last": {"path": f"h{i}.log", "line": 3, "ts": datetime.fromtimestamp(t0 + 1 + 0.1 * i, UTC)},
         "next": {"path": f"h{i}.log", "line": 4, "ts": datetime.fromtimestamp(t0 + 2.5, UTC)}}] for i in range(4)}
     starts = {u: t0 - 30 for u in bursts}
-    assert server_against_stall(_stall_server(100.0, 2.0, -60), bursts, starts, {})[0] == pytest.approx(100.3, abs=1)
-    assert server_against_stall(_stall_server(100.0, 2.0, -5), bursts, starts, {}) is None
+    assert server_against_stall(_stall_server(100.0, 2.0, -60), bursts, starts)[0] == pytest.approx(100.3, abs=1)
+    assert server_against_stall(_stall_server(100.0, 2.0, -5), bursts, starts) is None
 
 
 @pytest.mark.slow
@@ -394,6 +421,48 @@ def test_a_new_pod_shifted_is_placed_by_its_kubernetes_start(tmp_path_factory, p
     assert {"k8s-events.txt", f"{pod}.log"} <= {e.path for e in pm002.evidence}
     started, lag = pm002.stats["edges"]  # the pod's own gap minus the started pods' start-up lag
     assert abs(started["offset_s"] - lag["offset_s"] - pm002.stats["offset_s"]) <= 0.01
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(seconds=30.0)
+@example(seconds=3600.0)
+@example(seconds=-30.0)
+@given(seconds=st.floats(min_value=-6 * 3600, max_value=6 * 3600).filter(lambda s: abs(s) > 2 * AGREE_S))
+def test_kubernetes_events_placed_by_the_pods_they_started(tmp_path_factory, seconds):
+    """Pods log only after Kubernetes started them: events ahead are moved by the least offset that
+    proves (within the pods' start-up lag), their aggregated spans too; events behind read as a slow
+    start-up and are kept as read (nothing is moved without evidence)."""
+    if not _SCALEOUT:
+        _SCALEOUT.append(_signature(analyze([str(RECORDED / "scaleout")])[0]))
+    folder = tmp_path_factory.mktemp("k8s") / "scaleout"
+    shutil.copytree(RECORDED / "scaleout", folder)
+    shift_file(folder / "k8s-events.txt", seconds)
+    report, _ = analyze([str(folder)])
+    off = [c for c in report.clocks if c.offset_s]
+    if seconds < 0:
+        assert not off and not [c for c in report.clocks if c.corrected]
+        return
+    _assert_same(_SCALEOUT[0], _signature(report), f"k8s-events.txt {seconds:+} s")
+    (k8s,) = off
+    assert k8s.path == "k8s-events.txt" and 0 <= seconds - k8s.offset_s <= 2  # never more than it was off
+    (pm002,) = _by_rule(report)["PM002"]
+    assert pm002.stats["source"] == "k8s_events" and {e["edge"] for e in pm002.stats["edges"]} == {STARTED_BEFORE}
+    assert {"k8s-events.txt"} < {e.path for e in pm002.evidence}
+
+
+def test_a_whole_zone_between_a_stalled_server_and_the_fleet_is_the_fleets(tmp_path_factory):
+    """A hang's server log (UTC by convention) an hour from a zone-less fleet: the fleet wrote local time."""
+    folder = tmp_path_factory.mktemp("stall-zone") / "hang-8"
+    shutil.copytree(RECORDED / "hang-8", folder)
+    shift_file(folder / "redis-server.log", -3600)
+    report, _ = analyze([str(folder)])
+    zones = {c.path: (c.zone, c.offset_s) for c in report.clocks if c.offset_s}
+    assert set(zones) == {p.name for p in folder.glob("api-*.log")}
+    assert set(zones.values()) == {("UTC+01:00", 3600.0)}
+    (pm002,) = _by_rule(report)["PM002"]
+    assert pm002.stats["zone_s"] == 3600 and pm002.stats["reference"] == "redis-server.log"
 
 
 def test_pod_starts_need_a_fleet_of_started_pods(tmp_path):

@@ -29,6 +29,11 @@ offset against a reference:
   more agreeing hosts (`server_against_stall`).
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
+* **Kubernetes events ahead**: a pod logs only after Kubernetes started it, so its first line comes
+  after the `Started` event for it; started pods (`FLEET_MIN` or more, most of them agreeing) whose
+  logs begin more than `AGREE_S` before their `Started` events prove the events' clock ahead by at
+  least that much, and the events are moved by that least offset (`k8s_against_pod_starts`). A clock
+  behind reads as a slow start-up and is kept as read.
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
   rest is skew. Both are reported (the clock-skew rule) and subtracted from the source's times.
 
@@ -39,8 +44,9 @@ order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import median
 
 import polars as pl
@@ -74,8 +80,10 @@ REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively r
 LOSS = (*UNREACHABLE, "redis.timeout")  # the server did not answer: no connection, or no reply in time
 CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
 PER_SECOND = "app.activity"  # one row per host and second: its time is the second's start
+STARTED_BEFORE = "Started - first line"  # at most the events' offset: a pod logs after it was started
 STALL_UPPER = "resume burst - last loss"  # at least the server's offset: no loss once the server answers
 STALL_LOWER = "resume burst - next activity"  # at most: a client works again only after the server does
+SPAN_ATTRS = ("first_ts", "last_ts")  # an aggregated event's span (Kubernetes), moved with its time
 RESUME_WINDOW_S = 1.0  # the closes and accepts of one resume come within this (churn rows are per second)
 
 
@@ -425,7 +433,9 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
-    out += stalled_servers(apply_offsets(events, out), zoneless, {o.path for o in out} | set(agreed), agreed)
+    on_fleet = apply_offsets(events, out)  # the fleet's clocks as corrected so far
+    out += stalled_servers(on_fleet, zoneless, {o.path for o in out} | set(agreed), agreed)
+    out += k8s_against_pod_starts(on_fleet, {o.path for o in out}, agreed)
     return out
 
 
@@ -484,20 +494,21 @@ def _line_end(row: dict) -> float:
     return _secs(row)
 
 
-def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]],
-                         starts: dict[tuple[str, str, str], float],
-                         zoneless: dict[str, bool]) -> tuple[float, tuple[Edge, ...], int] | None:
-    """A redis-server log with no outage cycle, placed by a stall: its offset, edges and the fleet's size.
+@dataclass(frozen=True)
+class Stall:
+    """A server's resume bursts matched to the client hosts' loss bursts (`match`: last losses against
+    resumes); `raw` is each host's median (last loss - resume), `fleet` the hosts that agree on it."""
 
-    A stalled server answers nobody, so its clients' losses come before it runs again and their next
-    activity after: per host, (resume burst - next activity) <= offset <= (resume burst - last loss);
-    the medians over a fleet of `FLEET_MIN` or more hosts that agree bound the offset from both sides,
-    so the hosts' reaction never reads as one. The offset is 0.0 (on time) when zero lies within those
-    bounds (within `AGREE_S`). None (no evidence) when the bounds are wider than `2 * MATCH_S` or cross,
-    when a resume burst of the server matches no loss burst of the fleet (which one it was is then a
-    guess), when the server logged lines while the fleet was losing it or its log begins after the
-    fleet's do (`starts`: each host's first time), or when the offset is a whole zone of a zone-less
-    fleet (see `server_against_fleet`)."""
+    resumes: list[tuple[dict, dict]]
+    bursts: dict[tuple[str, str, str], list[dict]]
+    raw: dict[tuple[str, str, str], float]
+    pairs: dict[tuple[str, str, str], list[tuple[int, int]]]
+    fleet: list[tuple[str, str, str]]
+
+
+def _stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]]) -> Stall | None:
+    """The stall of one server log the fleet saw: None without resume bursts, without a fleet of
+    `FLEET_MIN` agreeing hosts, or when a resume matches none of the fleet's loss bursts."""
     spans = [_secs(b["last"]) - _secs(b["first"]) for bs in bursts.values() for b in bs]
     if not spans:
         return None
@@ -512,16 +523,39 @@ def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str]
     fleet = _fleet(raw)
     if len(fleet) < FLEET_MIN or {j for u in fleet for _, j in pairs[u]} != set(range(len(resumes))):
         return None
-    edges: list[Edge] = []
-    firsts = []
-    for unit in fleet:
-        for i, j in pairs[unit]:
-            (resume, _), burst = resumes[j], bursts[unit][i]
-            edges.append(Edge(STALL_UPPER, _secs(resume) - _secs(burst["last"]), (_where(resume), _where(burst["last"]))))
-            if burst["next"] is not None:
-                edges.append(Edge(STALL_LOWER, _secs(resume) - _secs(burst["next"]),
-                                  (_where(resume), _where(burst["next"]))))
-            firsts.append(_secs(resume) - _secs(burst["first"]))
+    return Stall(resumes, bursts, raw, pairs, fleet)
+
+
+def _stall_edges(stall: Stall, unit, shift: float = 0.0) -> list[Edge]:
+    """(resume - last loss) and (resume - next activity) of one host's matched bursts, the resume's time
+    taken `shift` seconds back (the server's offset)."""
+    edges = []
+    for i, j in stall.pairs[unit]:
+        (resume, _), burst = stall.resumes[j], stall.bursts[unit][i]
+        at = _secs(resume) - shift
+        edges.append(Edge(STALL_UPPER, at - _secs(burst["last"]), (_where(resume), _where(burst["last"]))))
+        if burst["next"] is not None:
+            edges.append(Edge(STALL_LOWER, at - _secs(burst["next"]), (_where(resume), _where(burst["next"]))))
+    return edges
+
+
+def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]],
+                         starts: dict[tuple[str, str, str], float],
+                         stall: Stall | None = None) -> tuple[float, tuple[Edge, ...], int] | None:
+    """A redis-server log with no outage cycle, placed by a stall: its offset against the fleet (the
+    server's times minus the fleet's), the edges and the fleet's size.
+
+    A stalled server answers nobody, so its clients' losses come before it runs again and their next
+    activity after: per host, (resume burst - next activity) <= offset <= (resume burst - last loss);
+    the medians over a fleet of `FLEET_MIN` or more hosts that agree bound the offset from both sides,
+    so the hosts' reaction never reads as one. The offset is 0.0 (on time) when zero lies within those
+    bounds (within `AGREE_S`). None (no evidence) without a stall (`_stall`), when the bounds are wider
+    than `2 * MATCH_S` or cross, when the server logged lines while the fleet was losing it, or when its
+    log begins after the fleet's do (`starts`: each host's first time)."""
+    stall = stall or _stall(server, bursts)
+    if stall is None:
+        return None
+    edges = [e for unit in stall.fleet for e in _stall_edges(stall, unit)]
     lows = [e.offset_s for e in edges if e.name == STALL_LOWER]
     if not lows:
         return None
@@ -530,26 +564,27 @@ def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str]
         return None
     offset = 0.0 if low <= AGREE_S and high >= -AGREE_S else (low + high) / 2
     # the server was silent while the fleet lost it: its line before the burst came before their first losses
-    silent = min(_secs(resume) - _line_end(before) for resume, before in resumes)
+    firsts = [_secs(stall.resumes[j][0]) - _secs(stall.bursts[u][i]["first"]) for u in stall.fleet for i, j in stall.pairs[u]]
+    silent = min(_secs(resume) - _line_end(before) for resume, before in stall.resumes)
     if silent < median(firsts) - offset - AGREE_S:
         return None
     # the fleet's traffic before the stall needed a running server: a log that begins after the fleet's
     # (by this offset) cannot tell a resume from its own start (a fleet's first connections after a silence)
-    if _secs(server.sort("ts").row(0, named=True)) - offset > median(starts[u] for u in fleet) + AGREE_S:
+    if _secs(server.sort("ts").row(0, named=True)) - offset > median(starts[u] for u in stall.fleet) + AGREE_S:
         return None
-    if split_zone(-offset, all(zoneless.get(u[0], False) for u in fleet))[0]:
-        return None
-    return offset, tuple(edges), len(fleet)
+    return offset, tuple(edges), len(stall.fleet)
 
 
 def stalled_servers(events: pl.DataFrame, zoneless: dict[str, bool], known: set[str],
                     agreed: dict[str, str]) -> list[ClockOffset]:
     """Every redis-server log no outage cycle placed, against the fleet's losses around a stall of it
-    (`server_against_stall`), on the clients' clocks as corrected so far (`events`)."""
+    (`server_against_stall`), on the clients' clocks as corrected so far (`events`); then each client
+    host against it (`_hosts_against_stall`). A whole zone between the server and a zone-less fleet is
+    the fleet's (redis-server logs are UTC by convention, as in `server_against_fleet`)."""
     servers = events.filter(pl.col("source") == "redis_server")
     if servers.height == 0:
         return []
-    bursts = None
+    bursts, starts = None, {}
     out = []
     for (path,), part in sorted(servers.partition_by("path", as_dict=True).items()):
         if path in known or server_cycles(part):
@@ -559,15 +594,54 @@ def stalled_servers(events: pl.DataFrame, zoneless: dict[str, bool], known: set[
             starts = {(r["path"], r["host"], r["source"]): r["ts"].timestamp() for r in
                       events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
                       .group_by(["path", "host", "source"]).agg(pl.col("ts").min()).iter_rows(named=True)}
-        found = server_against_stall(part, bursts, starts, zoneless)
+        stall = _stall(part, bursts)
+        found = server_against_stall(part, bursts, starts, stall) if stall else None
         if found is None:
             continue
         offset, edges, hosts = found
-        if offset == 0.0:
+        fleet_zone, rest = split_zone(-offset, all(zoneless.get(u[0], False) for u in stall.fleet))
+        fleet_shift = (fleet_zone + (rest if abs(rest) > AGREE_S else 0.0)) if fleet_zone else 0.0
+        server_shift = 0.0 if fleet_zone else offset
+        if server_shift:
+            zone, skew = split_zone(server_shift, zoneless.get(path, False))
+            out.append(ClockOffset(path, None, "redis_server", server_shift, zone, skew, "fleet", edges))
+        elif not fleet_shift:
             agreed[path] = f"agrees with {hosts} client hosts on a stall (its resume between their losses and activity)"
+        out += _hosts_against_stall(stall, path, server_shift, fleet_shift, zoneless, agreed)
+    return out
+
+
+def _hosts_against_stall(stall: Stall, path: str, server_shift: float, fleet_shift: float,
+                         zoneless: dict[str, bool], agreed: dict[str, str]) -> list[ClockOffset]:
+    """Client hosts against a stalled server: the fleet moved by `fleet_shift` (its zone), and a host
+    whose last losses come more than `HOST_MARGIN_S` off the fleet's, and after the server answered
+    again (or whose next activity comes before it), by that difference, kept within its own bounds
+    (last loss - resume <= its offset <= next activity - resume)."""
+    fleet_value = median(stall.raw[u] for u in stall.fleet)
+    typical = min(stall.fleet, key=lambda u: (abs(stall.raw[u] - fleet_value), u))
+    out = []
+    for unit in sorted(stall.raw):
+        own_edges = _stall_edges(stall, unit, server_shift)
+        # the edges read resume - loss; the host's bounds read the other way round
+        lo = -median(e.offset_s for e in own_edges if e.name == STALL_UPPER)
+        highs = [-e.offset_s for e in own_edges if e.name == STALL_LOWER]
+        hi = median(highs) if highs else float("inf")
+        proven = lo > AGREE_S + fleet_shift or hi < -AGREE_S + fleet_shift
+        own = abs(stall.raw[unit] - fleet_value) > HOST_MARGIN_S and proven
+        offset = min(max(stall.raw[unit] - fleet_value + fleet_shift, lo), hi) if own else fleet_shift
+        if offset == 0.0:
+            agreed.setdefault(unit[0], f"agrees with {path} on a stall")
             continue
-        zone, skew = split_zone(offset, zoneless.get(path, False))
-        out.append(ClockOffset(path, None, "redis_server", offset, zone, skew, "fleet", edges))
+        edges = own_edges if own else []
+        if own:
+            last = stall.bursts[typical][stall.pairs[typical][0][0]]["last"]
+            resume = stall.resumes[stall.pairs[typical][0][1]][0]
+            edges.append(Edge("the fleet's " + STALL_UPPER, _secs(resume) - server_shift - _secs(last),
+                              (_where(resume), _where(last))))
+        else:
+            edges = [e for e in own_edges if e.name == STALL_UPPER]
+        zone, skew = split_zone(offset, zoneless.get(unit[0], False))
+        out.append(ClockOffset(unit[0], unit[1], unit[2], offset, zone, skew, path, tuple(edges)))
     return out
 
 
@@ -630,6 +704,36 @@ def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: se
     return out
 
 
+def k8s_against_pod_starts(events: pl.DataFrame, known: set[str], agreed: dict[str, str]) -> list[ClockOffset]:
+    """A Kubernetes events file whose clock is ahead, from the pods it started: a container logs only
+    after it started, so (Started - first line) is at most the events' offset (their times are whole
+    seconds, cut down). When the started pods whose logs begin with the same kind of line agree on it
+    (`_fleet`: `FLEET_MIN` or more, and most of them) and their median is beyond `AGREE_S`, the events
+    are moved by that median: the least offset the evidence proves (a start-up lag would make it larger,
+    never smaller). An events clock behind looks like a slow start-up and is not moved."""
+    rows = _pod_first_lines(events)
+    if rows.height < FLEET_MIN:
+        return []
+    start_kind = rows.get_column("kind").mode().sort().first()
+    out = []
+    for (k8s_path,), part in sorted(rows.filter(pl.col("kind") == start_kind).partition_by("k8s_path", as_dict=True).items()):
+        if k8s_path in known:
+            continue
+        pods = part.to_dicts()
+        ahead = {(r["path"], r["host"]): r["started"].timestamp() - _secs(r) for r in pods}
+        fleet = _fleet(ahead)
+        if len(fleet) < FLEET_MIN or 2 * len(fleet) <= len(pods):
+            continue
+        offset = median(ahead[u] for u in fleet)
+        if offset <= AGREE_S:
+            continue
+        edges = tuple(Edge(STARTED_BEFORE, ahead[(r["path"], r["host"])], ((k8s_path, int(r["k8s_line"])), _where(r)))
+                      for r in pods if (r["path"], r["host"]) in fleet)
+        out.append(ClockOffset(k8s_path, None, K8S_SOURCE, offset, 0.0, offset, "fleet", edges))
+        agreed.pop(k8s_path, None)
+    return out
+
+
 def _edges(n: int) -> str:
     return f"{n} shared edge{'' if n == 1 else 's'}"
 
@@ -659,9 +763,28 @@ def apply_offsets(events: pl.DataFrame, offsets: list[ClockOffset]) -> pl.DataFr
                .with_columns(pl.coalesce("shift", "file_shift", pl.lit(0.0)).alias("shift")))
     shifted = shifted.with_columns(
         ts=pl.col("ts") - pl.duration(microseconds=(pl.col("shift") * 1_000_000).round(0).cast(pl.Int64)))
+    spans = (pl.col("shift") != 0) & pl.col("attrs").str.contains('"(first|last)_ts"').fill_null(False)
+    if shifted.filter(spans).height:
+        keep, move = shifted.filter(~spans), shifted.filter(spans)
+        attrs = [_shift_span(a, s) for a, s in zip(move.get_column("attrs"), move.get_column("shift"), strict=True)]
+        shifted = pl.concat([keep, move.with_columns(pl.Series("attrs", attrs, dtype=pl.String))])
     return (shifted.sort(["ts", "path", "line"], nulls_last=True, maintain_order=True)
             .drop("event_id").with_row_index("event_id").with_columns(pl.col("event_id").cast(pl.UInt32))
             .select(EVENT_COLUMNS))
+
+
+def _shift_span(attrs: str, shift: float) -> str:
+    """The attrs JSON with its `SPAN_ATTRS` times moved back by `shift` seconds, like the row's time."""
+    doc = json.loads(attrs)
+    for key in SPAN_ATTRS:
+        if isinstance(doc.get(key), str):
+            try:
+                at = datetime.fromisoformat(doc[key].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if at.tzinfo is not None:
+                doc[key] = (at - timedelta(seconds=shift)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps(doc, sort_keys=True)
 
 
 def _signed(seconds: float) -> str:
