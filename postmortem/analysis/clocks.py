@@ -793,12 +793,18 @@ def _signed(seconds: float) -> str:
     return f"{sign}{m // 60:02d}:{m % 60:02d}"
 
 
+def file_sources(events: pl.DataFrame) -> dict[str, str]:
+    """Each file's source: the one with the most rows, ties to the first name (a pod log with as many
+    redis-py lines as app lines gets one answer every run; `mode()` broke such ties at random)."""
+    counts = events.group_by("path", "source").len().sort(["path", "len", "source"], descending=[False, True, False])
+    return {r["path"]: r["source"] for r in counts.group_by("path", maintain_order=True).first().iter_rows(named=True)}
+
+
 def source_clocks(inputs: list[InputFile], events: pl.DataFrame, offsets: list[ClockOffset],
                   agreed: dict[str, str], opts: IngestOptions, applied: bool) -> tuple[SourceClock, ...]:
     """Every read source with the zone it was read in and why (carried, given, inferred, default), and
     the offset found for it (or for a host of it)."""
-    sources = {r["path"]: r["source"] for r in
-               events.group_by("path").agg(pl.col("source").mode().first()).iter_rows(named=True)}
+    sources = file_sources(events)
     by_path: dict[str, list[ClockOffset]] = {}
     for o in offsets:
         by_path.setdefault(o.path, []).append(o)
