@@ -433,9 +433,9 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
-    on_fleet = apply_offsets(events, out)  # the fleet's clocks as corrected so far
-    out += stalled_servers(on_fleet, zoneless, {o.path for o in out} | set(agreed), agreed)
-    out += k8s_against_pod_starts(on_fleet, {o.path for o in out}, agreed)
+    # the last two read the clients' clocks as corrected so far
+    out += stalled_servers(events, out, zoneless, {o.path for o in out} | set(agreed), agreed)
+    out += k8s_against_pod_starts(events, out, agreed)
     return out
 
 
@@ -575,12 +575,12 @@ def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str]
     return offset, tuple(edges), len(stall.fleet)
 
 
-def stalled_servers(events: pl.DataFrame, zoneless: dict[str, bool], known: set[str],
+def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: dict[str, bool], known: set[str],
                     agreed: dict[str, str]) -> list[ClockOffset]:
     """Every redis-server log no outage cycle placed, against the fleet's losses around a stall of it
-    (`server_against_stall`), on the clients' clocks as corrected so far (`events`); then each client
-    host against it (`_hosts_against_stall`). A whole zone between the server and a zone-less fleet is
-    the fleet's (redis-server logs are UTC by convention, as in `server_against_fleet`)."""
+    (`server_against_stall`), on the clients' clocks as corrected by the offsets `found` so far; then
+    each client host against it (`_hosts_against_stall`). A whole zone between the server and a
+    zone-less fleet is the fleet's (redis-server logs are UTC by convention, as in `server_against_fleet`)."""
     servers = events.filter(pl.col("source") == "redis_server")
     if servers.height == 0:
         return []
@@ -590,6 +590,7 @@ def stalled_servers(events: pl.DataFrame, zoneless: dict[str, bool], known: set[
         if path in known or server_cycles(part):
             continue
         if bursts is None:
+            events = apply_offsets(events, found)
             bursts = _loss_bursts(events)
             starts = {(r["path"], r["host"], r["source"]): r["ts"].timestamp() for r in
                       events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
@@ -704,16 +705,18 @@ def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: se
     return out
 
 
-def k8s_against_pod_starts(events: pl.DataFrame, known: set[str], agreed: dict[str, str]) -> list[ClockOffset]:
+def k8s_against_pod_starts(events: pl.DataFrame, found: list[ClockOffset], agreed: dict[str, str]) -> list[ClockOffset]:
     """A Kubernetes events file whose clock is ahead, from the pods it started: a container logs only
     after it started, so (Started - first line) is at most the events' offset (their times are whole
     seconds, cut down). When the started pods whose logs begin with the same kind of line agree on it
     (`_fleet`: `FLEET_MIN` or more, and most of them) and their median is beyond `AGREE_S`, the events
     are moved by that median: the least offset the evidence proves (a start-up lag would make it larger,
-    never smaller). An events clock behind looks like a slow start-up and is not moved."""
-    rows = _pod_first_lines(events)
-    if rows.height < FLEET_MIN:
+    never smaller). An events clock behind looks like a slow start-up and is not moved. The pods' times
+    are read as corrected by the offsets `found` so far."""
+    if _pod_first_lines(events).height < FLEET_MIN:
         return []
+    known = {o.path for o in found}
+    rows = _pod_first_lines(apply_offsets(events, found))
     start_kind = rows.get_column("kind").mode().sort().first()
     out = []
     for (k8s_path,), part in sorted(rows.filter(pl.col("kind") == start_kind).partition_by("k8s_path", as_dict=True).items()):
@@ -763,7 +766,7 @@ def apply_offsets(events: pl.DataFrame, offsets: list[ClockOffset]) -> pl.DataFr
                .with_columns(pl.coalesce("shift", "file_shift", pl.lit(0.0)).alias("shift")))
     shifted = shifted.with_columns(
         ts=pl.col("ts") - pl.duration(microseconds=(pl.col("shift") * 1_000_000).round(0).cast(pl.Int64)))
-    spans = (pl.col("shift") != 0) & pl.col("attrs").str.contains('"(first|last)_ts"').fill_null(False)
+    spans = (pl.col("shift") != 0) & pl.col("attrs").str.contains_any([f'"{k}"' for k in SPAN_ATTRS]).fill_null(False)
     if shifted.filter(spans).height:
         keep, move = shifted.filter(~spans), shifted.filter(spans)
         attrs = [_shift_span(a, s) for a, s in zip(move.get_column("attrs"), move.get_column("shift"), strict=True)]
