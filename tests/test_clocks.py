@@ -23,6 +23,8 @@ from postmortem.analysis.clocks import (
     STARTED_BEFORE,
     ZONE_SLACK_S,
     ZONE_STEP_S,
+    ClockOffset,
+    apply_offsets,
     file_sources,
     match,
     server_against_fleet,
@@ -32,6 +34,7 @@ from postmortem.analysis.clocks import (
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.cli import main
 from postmortem.input.ingest import IngestOptions
+from postmortem.model import EVENT_SCHEMA
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 SKEWED = RECORDED / "skewed"
@@ -155,6 +158,26 @@ def test_a_files_source_is_the_same_every_run():
     for _ in range(50):
         for order in (events, events.reverse(), events.sample(fraction=1.0, shuffle=True, seed=_)):
             assert file_sources(order) == {"a.log": "app", "b.log": "y", "c.log": "z"}
+
+
+def test_an_aggregated_events_span_moves_with_its_time():
+    """A Kubernetes event seen 3 times carries its first and last sighting in attrs: a correction of its
+    file moves them with `ts` (the Kubernetes rules read the span), and leaves other files alone."""
+    t = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
+    span = json.dumps({"first_ts": "2026-01-01T00:00:10Z", "last_ts": "2026-01-01T00:00:30Z", "count": 3})
+    events = pl.DataFrame([{"event_id": 0, "ts": t, "source": "k8s_events", "kind": "k8s.BackOff", "path": "ev.txt",
+                            "line": 2, "attrs": span},
+                           {"event_id": 1, "ts": t, "source": "k8s_events", "kind": "k8s.BackOff", "path": "other.txt",
+                            "line": 2, "attrs": span}],
+                          schema_overrides={"ts": pl.Datetime("us", "UTC"), "line": pl.UInt32, "event_id": pl.UInt32})
+    events = events.with_columns([pl.lit(None, dtype).alias(c) for c, dtype in EVENT_SCHEMA.items()
+                                  if c not in events.columns]).select(list(EVENT_SCHEMA))
+    moved = apply_offsets(events, [ClockOffset("ev.txt", None, "k8s_events", 20.0, 0.0, 20.0, "fleet", ())])
+    by_path = {r["path"]: r for r in moved.iter_rows(named=True)}
+    assert by_path["ev.txt"]["ts"] == t - timedelta(seconds=20)
+    assert json.loads(by_path["ev.txt"]["attrs"]) == {"first_ts": "2025-12-31T23:59:50.000000Z",
+                                                     "last_ts": "2026-01-01T00:00:10.000000Z", "count": 3}
+    assert by_path["other.txt"]["attrs"] == span and by_path["other.txt"]["ts"] == t
 
 
 def test_a_source_without_shared_edges_is_kept_as_read():
