@@ -476,15 +476,19 @@ def resume_bursts(server: pl.DataFrame, silence_s: float) -> list[tuple[dict, di
     """(first churn row, the row before it) of each resume of one redis-server log: after at least
     `silence_s` without a line, closes and accepts within `RESUME_WINDOW_S` of each other (a running
     server logs a pooled fleet's connections one by one; a stalled one, all at once when it runs again)."""
-    rows = server.filter(pl.col("ts").is_not_null()).sort(["ts", "line"]).to_dicts()
-    out = []
-    for i, r in enumerate(rows):
-        if i == 0 or r["kind"] not in CHURN or _secs(r) - _line_end(rows[i - 1]) < silence_s:
-            continue
-        near = {q["kind"] for q in rows[i:] if _secs(q) - _secs(r) <= RESUME_WINDOW_S and q["kind"] in CHURN}
-        if near == set(CHURN):
-            out.append((r, rows[i - 1]))
-    return out
+    churn = pl.col("kind").is_in(CHURN)
+    rows = (server.filter(pl.col("ts").is_not_null()).sort(["ts", "line"])
+            .with_columns(at=pl.col("ts").dt.epoch("us") / 1e6)
+            # a churn row summarizing several lines may have lines up to the end of its second
+            .with_columns(end=pl.when(churn & (pl.col("value").fill_null(0) > 1))
+                          .then(pl.col("at").floor() + 1).otherwise(pl.col("at")))
+            .with_columns(gap=pl.col("at") - pl.col("end").shift(1), before=pl.int_range(pl.len()) - 1))
+    found = rows.filter(churn & (pl.col("gap") >= silence_s))
+    for i, kind in enumerate(CHURN):
+        found = found.join_asof(rows.filter(pl.col("kind") == kind).select(pl.col("at").alias(f"next{i}")),
+                                left_on="at", right_on=f"next{i}", strategy="forward")
+        found = found.filter(pl.col(f"next{i}") - pl.col("at") <= RESUME_WINDOW_S)
+    return [(r, rows.row(r["before"], named=True)) for r in found.iter_rows(named=True)]
 
 
 def _line_end(row: dict) -> float:
