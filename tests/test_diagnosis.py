@@ -27,8 +27,8 @@ RECORDED = DATA / "recorded"
 HEALTHY = ["healthy", "healthy-4", "healthy-16", "healthy-48", "pair-healthy-8", "pair-healthy-24"]
 STORMS = ["storm", "storm-16", "pair-storm-8", "pair-storm-24", "scaleout"]
 PER_REQUEST = ["per-request-8", "per-request-24"]
-POOLED = HEALTHY + STORMS + ["hang-8", "slow-8", "eviction", "skewed"]
-SLOW = {"per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout"}
+POOLED = HEALTHY + STORMS + ["hang-8", "slow-8", "eviction", "skewed", "skewed-16"]
+SLOW = {"per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout", "skewed-16"}
 
 
 def _param(name: str):

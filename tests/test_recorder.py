@@ -293,12 +293,14 @@ def test_eviction_shows_in_the_exporter_file():
     assert facts["clients"]["failed_requests"] == 0
 
 
-def test_skewed_clocks_are_written_as_the_facts_say():
-    folder, facts = RECORDED / "skewed", facts_of("skewed")
+@pytest.mark.parametrize(("name", "zone", "skew"), [("skewed", "Europe/Berlin", 40.0),
+                                                     ("skewed-16", "America/New_York", -25.0)])
+def test_skewed_clocks_are_written_as_the_facts_say(name, zone, skew):
+    folder, facts = RECORDED / name, facts_of(name)
     clocks = facts["clocks"]
-    assert clocks["app_tz"] == "Europe/Berlin" and clocks["app_written_with_offset"] is False
+    assert clocks["app_tz"] == zone and clocks["app_written_with_offset"] is False
     skewed = clocks["pod_skew_seconds"]
-    assert list(skewed.values()) == [40.0]
+    assert list(skewed.values()) == [skew]
     run_start = parse_iso(facts["run"]["start"])
     for log in pod_logs(folder):
         shift = clocks["written_minus_true_seconds"][log.stem]

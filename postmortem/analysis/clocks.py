@@ -20,8 +20,20 @@ offset against a reference:
   `FLEET_MIN` or more agreeing hosts: clients fail only after the shutdown and are refused only before
   the ready line, so the server's offset is bounded from both sides (`server_against_fleet`); outside
   `AGREE_S` of zero it is the server that is off.
+* **A stalled server** (a hang: SIGSTOP, a blocking command, a frozen VM) logs no shutdown or ready
+  line, but when it runs again it handles at once the connections the clients dropped and opened
+  meanwhile: a burst of `Client closed connection` and `Accepted` lines after a silence. No client
+  loses its connection (a timeout, a lost or refused connection) after the server answers again, and
+  a client works again only after it: a redis-server log with no outage cycle lies between (burst -
+  first activity after the losses) and (burst - last loss), medians over a fleet of `FLEET_MIN` or
+  more agreeing hosts (`server_against_stall`).
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
+* **Kubernetes events ahead**: a pod logs only after Kubernetes started it, so its first line comes
+  after the `Started` event for it; started pods (`FLEET_MIN` or more, most of them agreeing) whose
+  logs begin more than `AGREE_S` before their `Started` events prove the events' clock ahead by at
+  least that much, and the events are moved by that least offset (`k8s_against_pod_starts`). A clock
+  behind reads as a slow start-up and is kept as read.
 * A whole quarter-hour part (within `ZONE_SLACK_S`) of a zone-less source's offset is its zone; the
   rest is skew. Both are reported (the clock-skew rule) and subtracted from the source's times.
 
@@ -32,12 +44,14 @@ order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import median
 
 import polars as pl
 
+from postmortem.analysis.correlate import is_problem
 from postmortem.input.options import IngestOptions
 from postmortem.kinds import KINDS
 from postmortem.model import EVENT_COLUMNS, InputFile, SourceClock
@@ -63,6 +77,14 @@ LOWER = "shutdown - first failure"  # at most the server's offset: a client fail
 UPPER = "ready - last refusal"  # at least the server's offset: refusals end before the server listens
 REFUSED_KIND = "redis.connect_failed"
 REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
+LOSS = (*UNREACHABLE, "redis.timeout")  # the server did not answer: no connection, or no reply in time
+CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
+PER_SECOND = "app.activity"  # one row per host and second: its time is the second's start
+STARTED_BEFORE = "Started - first line"  # at most the events' offset: a pod logs after it was started
+STALL_UPPER = "resume burst - last loss"  # at least the server's offset: no loss once the server answers
+STALL_LOWER = "resume burst - next activity"  # at most: a client works again only after the server does
+SPAN_ATTRS = ("first_ts", "last_ts")  # an aggregated event's span (Kubernetes), moved with its time
+RESUME_WINDOW_S = 1.0  # the closes and accepts of one resume come within this (churn rows are per second)
 
 
 @dataclass(frozen=True)
@@ -411,6 +433,220 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
+    # the last two read the clients' clocks as corrected so far
+    out += stalled_servers(events, out, zoneless, {o.path for o in out} | set(agreed), agreed)
+    out += k8s_against_pod_starts(events, out, agreed)
+    return out
+
+
+def _loss_bursts(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
+    """Per client (path, host, source): each burst of lost connections and unanswered commands (gaps
+    under `BURST_GAP`), as {first, last: the rows; next: the host's first activity after the last loss,
+    or None}. Activity is a line of the same file and host that signals no trouble; a row summarized per
+    second counts from the end of its second, and only when that second began after the loss."""
+    hosts = (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS)
+                           & pl.col("ts").is_not_null())
+             .sort(["path", "host", "ts", "line"]))
+    losses = (hosts.filter(pl.col("kind").is_in(LOSS))
+              .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
+                            .cum_sum().over(["path", "host"])))
+    if losses.height == 0:
+        return {}
+    bursts = (losses.group_by(["path", "host", "source", "burst"])
+              .agg(pl.struct("ts", "path", "line").first().alias("first"),
+                   pl.struct("ts", "path", "line").last().alias("last"))
+              .with_columns(end=pl.col("last").struct.field("ts")))
+    busy = (hosts.filter(~is_problem())
+            .with_columns(at=pl.when(pl.col("kind") == PER_SECOND)
+                          .then(pl.col("ts") + pl.duration(seconds=1)).otherwise(pl.col("ts")))
+            .select("path", "host", pl.col("ts").alias("busy_ts"), "line", "at").sort("busy_ts"))
+    # strictly after the last loss: a per-second row of the loss's own second may hold lines written before it
+    nexts = (bursts.sort("end").join_asof(busy, left_on="end", right_on="busy_ts", by=["path", "host"],
+                                          strategy="forward", allow_exact_matches=False, check_sortedness=False)
+             .with_columns(next=pl.when(pl.col("busy_ts").is_not_null())
+                           .then(pl.struct(pl.col("at").alias("ts"), "path", "line"))))
+    out: dict[tuple[str, str, str], list[dict]] = {}
+    for r in nexts.sort(["path", "host", "burst"]).iter_rows(named=True):
+        out.setdefault((r["path"], r["host"], r["source"]), []).append(
+            {"first": r["first"], "last": r["last"], "next": r["next"]})
+    return out
+
+
+def resume_bursts(server: pl.DataFrame, silence_s: float) -> list[tuple[dict, dict]]:
+    """(first churn row, the row before it) of each resume of one redis-server log: after at least
+    `silence_s` without a line, closes and accepts within `RESUME_WINDOW_S` of each other (a running
+    server logs a pooled fleet's connections one by one; a stalled one, all at once when it runs again)."""
+    churn = pl.col("kind").is_in(CHURN)
+    rows = (server.filter(pl.col("ts").is_not_null()).sort(["ts", "line"])
+            .with_columns(at=pl.col("ts").dt.epoch("us") / 1e6)
+            # a churn row summarizing several lines may have lines up to the end of its second
+            .with_columns(end=pl.when(churn & (pl.col("value").fill_null(0) > 1))
+                          .then(pl.col("at").floor() + 1).otherwise(pl.col("at")))
+            .with_columns(gap=pl.col("at") - pl.col("end").shift(1), before=pl.int_range(pl.len()) - 1))
+    found = rows.filter(churn & (pl.col("gap") >= silence_s))
+    for i, kind in enumerate(CHURN):
+        found = found.join_asof(rows.filter(pl.col("kind") == kind).select(pl.col("at").alias(f"next{i}")),
+                                left_on="at", right_on=f"next{i}", strategy="forward")
+        found = found.filter(pl.col(f"next{i}") - pl.col("at") <= RESUME_WINDOW_S)
+    return [(r, rows.row(r["before"], named=True)) for r in found.iter_rows(named=True)]
+
+
+def _line_end(row: dict) -> float:
+    """The latest time a row's lines can have: a churn row summarizing several lines spans its second."""
+    if row["kind"] in CHURN and (row["value"] or 0) > 1:
+        return float(int(_secs(row)) + 1)
+    return _secs(row)
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A server's resume bursts matched to the client hosts' loss bursts (`match`: last losses against
+    resumes); `raw` is each host's median (last loss - resume), `fleet` the hosts that agree on it."""
+
+    resumes: list[tuple[dict, dict]]
+    bursts: dict[tuple[str, str, str], list[dict]]
+    raw: dict[tuple[str, str, str], float]
+    pairs: dict[tuple[str, str, str], list[tuple[int, int]]]
+    fleet: list[tuple[str, str, str]]
+
+
+def _stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]]) -> Stall | None:
+    """The stall of one server log the fleet saw: None without resume bursts, without a fleet of
+    `FLEET_MIN` agreeing hosts, or when a resume matches none of the fleet's loss bursts."""
+    spans = [_secs(b["last"]) - _secs(b["first"]) for bs in bursts.values() for b in bs]
+    if not spans:
+        return None
+    resumes = resume_bursts(server, max(median(spans), AGREE_S))
+    if not resumes:
+        return None
+    raw, pairs = {}, {}
+    for unit, bs in bursts.items():
+        found = match([_secs(b["last"]) for b in bs], [_secs(r) for r, _ in resumes])
+        if found and found[1]:
+            raw[unit], pairs[unit] = found
+    fleet = _fleet(raw)
+    if len(fleet) < FLEET_MIN or {j for u in fleet for _, j in pairs[u]} != set(range(len(resumes))):
+        return None
+    return Stall(resumes, bursts, raw, pairs, fleet)
+
+
+def _stall_edges(stall: Stall, unit, shift: float = 0.0) -> list[Edge]:
+    """(resume - last loss) and (resume - next activity) of one host's matched bursts, the resume's time
+    taken `shift` seconds back (the server's offset)."""
+    edges = []
+    for i, j in stall.pairs[unit]:
+        (resume, _), burst = stall.resumes[j], stall.bursts[unit][i]
+        at = _secs(resume) - shift
+        edges.append(Edge(STALL_UPPER, at - _secs(burst["last"]), (_where(resume), _where(burst["last"]))))
+        if burst["next"] is not None:
+            edges.append(Edge(STALL_LOWER, at - _secs(burst["next"]), (_where(resume), _where(burst["next"]))))
+    return edges
+
+
+def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]],
+                         starts: dict[tuple[str, str, str], float],
+                         stall: Stall | None = None) -> tuple[float, tuple[Edge, ...], int] | None:
+    """A redis-server log with no outage cycle, placed by a stall: its offset against the fleet (the
+    server's times minus the fleet's), the edges and the fleet's size.
+
+    A stalled server answers nobody, so its clients' losses come before it runs again and their next
+    activity after: per host, (resume burst - next activity) <= offset <= (resume burst - last loss);
+    the medians over a fleet of `FLEET_MIN` or more hosts that agree bound the offset from both sides,
+    so the hosts' reaction never reads as one. The offset is 0.0 (on time) when zero lies within those
+    bounds (within `AGREE_S`). None (no evidence) without a stall (`_stall`), when the bounds are wider
+    than `2 * MATCH_S` or cross, when the server logged lines while the fleet was losing it, or when its
+    log begins after the fleet's do (`starts`: each host's first time)."""
+    stall = stall or _stall(server, bursts)
+    if stall is None:
+        return None
+    edges = [e for unit in stall.fleet for e in _stall_edges(stall, unit)]
+    lows = [e.offset_s for e in edges if e.name == STALL_LOWER]
+    if not lows:
+        return None
+    low, high = median(lows), median(e.offset_s for e in edges if e.name == STALL_UPPER)
+    if low > high + AGREE_S or high - low > 2 * MATCH_S:
+        return None
+    offset = 0.0 if low <= AGREE_S and high >= -AGREE_S else (low + high) / 2
+    # the server was silent while the fleet lost it: its line before the burst came before their first losses
+    firsts = [_secs(stall.resumes[j][0]) - _secs(stall.bursts[u][i]["first"]) for u in stall.fleet for i, j in stall.pairs[u]]
+    silent = min(_secs(resume) - _line_end(before) for resume, before in stall.resumes)
+    if silent < median(firsts) - offset - AGREE_S:
+        return None
+    # the fleet's traffic before the stall needed a running server: a log that begins after the fleet's
+    # (by this offset) cannot tell a resume from its own start (a fleet's first connections after a silence)
+    if _secs(server.sort("ts").row(0, named=True)) - offset > median(starts[u] for u in stall.fleet) + AGREE_S:
+        return None
+    return offset, tuple(edges), len(stall.fleet)
+
+
+def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: dict[str, bool], known: set[str],
+                    agreed: dict[str, str]) -> list[ClockOffset]:
+    """Every redis-server log no outage cycle placed, against the fleet's losses around a stall of it
+    (`server_against_stall`), on the clients' clocks as corrected by the offsets `found` so far; then
+    each client host against it (`_hosts_against_stall`). A whole zone between the server and a
+    zone-less fleet is the fleet's (redis-server logs are UTC by convention, as in `server_against_fleet`)."""
+    servers = events.filter(pl.col("source") == "redis_server")
+    if servers.height == 0:
+        return []
+    bursts, starts = None, {}
+    out = []
+    for (path,), part in sorted(servers.partition_by("path", as_dict=True).items()):
+        if path in known or server_cycles(part):
+            continue
+        if bursts is None:
+            events = apply_offsets(events, found)
+            bursts = _loss_bursts(events)
+            starts = {(r["path"], r["host"], r["source"]): r["ts"].timestamp() for r in
+                      events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
+                      .group_by(["path", "host", "source"]).agg(pl.col("ts").min()).iter_rows(named=True)}
+        stall = _stall(part, bursts)
+        found = server_against_stall(part, bursts, starts, stall) if stall else None
+        if found is None:
+            continue
+        offset, edges, hosts = found
+        fleet_zone, rest = split_zone(-offset, all(zoneless.get(u[0], False) for u in stall.fleet))
+        fleet_shift = (fleet_zone + (rest if abs(rest) > AGREE_S else 0.0)) if fleet_zone else 0.0
+        server_shift = 0.0 if fleet_zone else offset
+        if server_shift:
+            zone, skew = split_zone(server_shift, zoneless.get(path, False))
+            out.append(ClockOffset(path, None, "redis_server", server_shift, zone, skew, "fleet", edges))
+        elif not fleet_shift:
+            agreed[path] = f"agrees with {hosts} client hosts on a stall (its resume between their losses and activity)"
+        out += _hosts_against_stall(stall, path, server_shift, fleet_shift, zoneless, agreed)
+    return out
+
+
+def _hosts_against_stall(stall: Stall, path: str, server_shift: float, fleet_shift: float,
+                         zoneless: dict[str, bool], agreed: dict[str, str]) -> list[ClockOffset]:
+    """Client hosts against a stalled server: the fleet moved by `fleet_shift` (its zone), and a host
+    whose last losses come more than `HOST_MARGIN_S` off the fleet's, and after the server answered
+    again (or whose next activity comes before it), by that difference, kept within its own bounds
+    (last loss - resume <= its offset <= next activity - resume)."""
+    fleet_value = median(stall.raw[u] for u in stall.fleet)
+    typical = min(stall.fleet, key=lambda u: (abs(stall.raw[u] - fleet_value), u))
+    out = []
+    for unit in sorted(stall.raw):
+        own_edges = _stall_edges(stall, unit, server_shift)
+        # the edges read resume - loss; the host's bounds read the other way round
+        lo = -median(e.offset_s for e in own_edges if e.name == STALL_UPPER)
+        highs = [-e.offset_s for e in own_edges if e.name == STALL_LOWER]
+        hi = median(highs) if highs else float("inf")
+        proven = lo > AGREE_S + fleet_shift or hi < -AGREE_S + fleet_shift
+        own = abs(stall.raw[unit] - fleet_value) > HOST_MARGIN_S and proven
+        offset = min(max(stall.raw[unit] - fleet_value + fleet_shift, lo), hi) if own else fleet_shift
+        if offset == 0.0:
+            agreed.setdefault(unit[0], f"agrees with {path} on a stall")
+            continue
+        edges = own_edges if own else []
+        if own:
+            last = stall.bursts[typical][stall.pairs[typical][0][0]]["last"]
+            resume = stall.resumes[stall.pairs[typical][0][1]][0]
+            edges.append(Edge("the fleet's " + STALL_UPPER, _secs(resume) - server_shift - _secs(last),
+                              (_where(resume), _where(last))))
+        else:
+            edges = [e for e in own_edges if e.name == STALL_UPPER]
+        zone, skew = split_zone(offset, zoneless.get(unit[0], False))
+        out.append(ClockOffset(unit[0], unit[1], unit[2], offset, zone, skew, path, tuple(edges)))
     return out
 
 
@@ -473,6 +709,38 @@ def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: se
     return out
 
 
+def k8s_against_pod_starts(events: pl.DataFrame, found: list[ClockOffset], agreed: dict[str, str]) -> list[ClockOffset]:
+    """A Kubernetes events file whose clock is ahead, from the pods it started: a container logs only
+    after it started, so (Started - first line) is at most the events' offset (their times are whole
+    seconds, cut down). When the started pods whose logs begin with the same kind of line agree on it
+    (`_fleet`: `FLEET_MIN` or more, and most of them) and their median is beyond `AGREE_S`, the events
+    are moved by that median: the least offset the evidence proves (a start-up lag would make it larger,
+    never smaller). An events clock behind looks like a slow start-up and is not moved. The pods' times
+    are read as corrected by the offsets `found` so far."""
+    if _pod_first_lines(events).height < FLEET_MIN:
+        return []
+    known = {o.path for o in found}
+    rows = _pod_first_lines(apply_offsets(events, found))
+    start_kind = rows.get_column("kind").mode().sort().first()
+    out = []
+    for (k8s_path,), part in sorted(rows.filter(pl.col("kind") == start_kind).partition_by("k8s_path", as_dict=True).items()):
+        if k8s_path in known:
+            continue
+        pods = part.to_dicts()
+        ahead = {(r["path"], r["host"]): r["started"].timestamp() - _secs(r) for r in pods}
+        fleet = _fleet(ahead)
+        if len(fleet) < FLEET_MIN or 2 * len(fleet) <= len(pods):
+            continue
+        offset = median(ahead[u] for u in fleet)
+        if offset <= AGREE_S:
+            continue
+        edges = tuple(Edge(STARTED_BEFORE, ahead[(r["path"], r["host"])], ((k8s_path, int(r["k8s_line"])), _where(r)))
+                      for r in pods if (r["path"], r["host"]) in fleet)
+        out.append(ClockOffset(k8s_path, None, K8S_SOURCE, offset, 0.0, offset, "fleet", edges))
+        agreed.pop(k8s_path, None)
+    return out
+
+
 def _edges(n: int) -> str:
     return f"{n} shared edge{'' if n == 1 else 's'}"
 
@@ -502,9 +770,28 @@ def apply_offsets(events: pl.DataFrame, offsets: list[ClockOffset]) -> pl.DataFr
                .with_columns(pl.coalesce("shift", "file_shift", pl.lit(0.0)).alias("shift")))
     shifted = shifted.with_columns(
         ts=pl.col("ts") - pl.duration(microseconds=(pl.col("shift") * 1_000_000).round(0).cast(pl.Int64)))
+    spans = (pl.col("shift") != 0) & pl.col("attrs").str.contains_any([f'"{k}"' for k in SPAN_ATTRS]).fill_null(False)
+    if shifted.filter(spans).height:
+        keep, move = shifted.filter(~spans), shifted.filter(spans)
+        attrs = [_shift_span(a, s) for a, s in zip(move.get_column("attrs"), move.get_column("shift"), strict=True)]
+        shifted = pl.concat([keep, move.with_columns(pl.Series("attrs", attrs, dtype=pl.String))])
     return (shifted.sort(["ts", "path", "line"], nulls_last=True, maintain_order=True)
             .drop("event_id").with_row_index("event_id").with_columns(pl.col("event_id").cast(pl.UInt32))
             .select(EVENT_COLUMNS))
+
+
+def _shift_span(attrs: str, shift: float) -> str:
+    """The attrs JSON with its `SPAN_ATTRS` times moved back by `shift` seconds, like the row's time."""
+    doc = json.loads(attrs)
+    for key in SPAN_ATTRS:
+        if isinstance(doc.get(key), str):
+            try:
+                at = datetime.fromisoformat(doc[key].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if at.tzinfo is not None:
+                doc[key] = (at - timedelta(seconds=shift)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps(doc, sort_keys=True)
 
 
 def _signed(seconds: float) -> str:
@@ -513,12 +800,18 @@ def _signed(seconds: float) -> str:
     return f"{sign}{m // 60:02d}:{m % 60:02d}"
 
 
+def file_sources(events: pl.DataFrame) -> dict[str, str]:
+    """Each file's source: the one with the most rows, ties to the first name (a pod log with as many
+    redis-py lines as app lines gets one answer every run; `mode()` broke such ties at random)."""
+    counts = events.group_by("path", "source").len().sort(["path", "len", "source"], descending=[False, True, False])
+    return {r["path"]: r["source"] for r in counts.group_by("path", maintain_order=True).first().iter_rows(named=True)}
+
+
 def source_clocks(inputs: list[InputFile], events: pl.DataFrame, offsets: list[ClockOffset],
                   agreed: dict[str, str], opts: IngestOptions, applied: bool) -> tuple[SourceClock, ...]:
     """Every read source with the zone it was read in and why (carried, given, inferred, default), and
     the offset found for it (or for a host of it)."""
-    sources = {r["path"]: r["source"] for r in
-               events.group_by("path").agg(pl.col("source").mode().first()).iter_rows(named=True)}
+    sources = file_sources(events)
     by_path: dict[str, list[ClockOffset]] = {}
     for o in offsets:
         by_path.setdefault(o.path, []).append(o)

@@ -22,7 +22,7 @@ from postmortem.analysis.clocks import (
     server_cycles,
 )
 from postmortem.analysis.correlate import Context
-from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.analysis.detectors.base import MAX_EVIDENCE, RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 __all__ = ["ClockSkew", "SkewFigures", "server_cycles"]
@@ -42,10 +42,16 @@ class SkewFigures(Figures):
 
 
 def _evidence(events: pl.DataFrame, offsets: list[ClockOffset]) -> pl.DataFrame:
-    """The events on the lines the edges compared."""
+    """The events on the lines the edges compared: the clock's own lines and the other side's, half of
+    the cited rows each at most, so both sides of an edge are cited whichever came first in time."""
     lines = {where for o in offsets for e in o.edges for where in e.lines}
     keys = pl.DataFrame(sorted(lines), schema={"path": pl.String, "line": pl.UInt32}, orient="row")
-    return events.join(keys, on=["path", "line"], how="semi")
+    rows = events.join(keys, on=["path", "line"], how="semi").sort(["ts", "path", "line"], nulls_last=True)
+    own = pl.col("path").is_in(sorted({o.path for o in offsets}))
+    mine, theirs = rows.filter(own), rows.filter(~own)
+    half = MAX_EVIDENCE // 2
+    keep = max(half, MAX_EVIDENCE - theirs.height)
+    return pl.concat([mine.head(keep), theirs.head(MAX_EVIDENCE - min(keep, mine.height))])
 
 
 def _hours(seconds: float) -> str:
@@ -67,9 +73,13 @@ class ClockSkew(RuleDetector):
               "shutdown vs each client host's first connection failure, and one host's first failure vs the "
               "fleet's; a redis-server log no other anchor agrees with, against a fleet of three or more agreeing "
               "hosts (its shutdown before their first failures, its ready line after their last refused "
-              "connections: both bound it, so a reaction lag is not an offset); a pod no outage edge placed, by "
+              "connections: both bound it, so a reaction lag is not an offset); a server that stalled (a hang, a "
+              "blocking command: no shutdown or ready line), by its burst of closed and accepted connections when "
+              "it ran again, after the fleet's last timeouts or lost connections and before their next activity, "
+              "and each client host against it; a pod no outage edge placed, by "
               "its log's first line after the Kubernetes `Started` event for it, against the other started "
-              "pods' start-up lag. A zone-less source off by whole quarter hours wrote local time without an offset "
+              "pods' start-up lag; Kubernetes events ahead, by pods that log before their `Started` event (moved "
+              "by the least offset that proves; events behind look like a slow start and stay). A zone-less source off by whole quarter hours wrote local time without an offset "
               "(one finding per source and zone); the rest is skew (one finding per host): the whole client "
               f"fleet beyond {NEGATIVE_SKEW_S:g} s behind or {POSITIVE_SKEW_S:g} s ahead of the reference on "
               "two edges or more, or one host beyond 5 s off the fleet. The offsets are subtracted before "
