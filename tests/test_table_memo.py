@@ -44,3 +44,17 @@ def test_a_dict_result_is_each_caller_s_own():
     first["rows"] = 0  # a caller that changes its copy
     assert figures(events) == {"rows": 3}
     assert calls == [3]
+
+
+def test_the_value_is_let_go_with_its_table():
+    """A batch analyses many incidents in one process: the last one's figures must not stay in memory."""
+    import gc
+    import weakref
+
+    events = _se_events(20, "2.6.122")
+    value = weakref.ref(thread_stats(events))
+    gc.collect()
+    assert value() is not None  # held while its table lives
+    del events
+    gc.collect()
+    assert value() is None

@@ -22,13 +22,17 @@ def per_table(fn: Callable[[pl.DataFrame], T]) -> Callable[[pl.DataFrame], T]:
     alive, and held no longer than the table); a dict result is copied for each caller, so none can change another's."""
     last: dict[str, object] = {}
 
+    def _forget(ref: weakref.ref) -> None:
+        if last.get("ref") is ref:  # a newer table's value stays
+            last.clear()
+
     @functools.wraps(fn)
     def once(events: pl.DataFrame) -> T:
         ref = last.get("ref")
         if ref is None or ref() is not events:
             last.clear()  # only the latest table is kept: an analysis reads one
             last["value"] = fn(events)
-            last["ref"] = weakref.ref(events, lambda _: last.clear())  # let go with the table
+            last["ref"] = weakref.ref(events, _forget)  # let go with the table
         value = last["value"]
         return dict(value) if isinstance(value, dict) else value  # type: ignore[return-value]
 
