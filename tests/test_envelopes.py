@@ -111,7 +111,7 @@ _COMPOSE_BITS = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(_COMPOSE_BITS, max_size=8).map("".join), min_size=1, max_size=6))
 def test_compose_prefix_split_equals_its_regex(lines):
     """The `compose` prefix found by a split at the first `|` (the hot path on a dense export, issue #20)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from polars.testing import assert_frame_equal
 
 import postmortem.input.file_group as file_group
@@ -31,6 +32,7 @@ def _ingest_counting_batches(folder: Path, monkeypatch) -> tuple[object, int]:
     return result, len(batches)
 
 
+@pytest.mark.slow
 def test_a_batch_is_cut_by_bytes_and_gives_the_same_events_and_accounting(tmp_path, monkeypatch):
     for folder in ("recorded/storm", "example-incident"):
         for f in (DATA / folder).iterdir():

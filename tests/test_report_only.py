@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import postmortem.analysis.pipeline as pipeline
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from reports.render import render
@@ -12,6 +14,7 @@ from reports.render import render
 STORM = Path(__file__).parent / "data" / "recorded" / "storm"
 
 
+@pytest.mark.slow
 def test_the_report_alone_is_the_same_report_without_redacting_events(monkeypatch):
     full, with_events = analyze([str(STORM)], AnalyzeOptions())
     assert with_events.events.height > 100
