@@ -1,6 +1,6 @@
 """The recognizers' batch is bounded by bytes as well as records (issue #20: the framed records of a
-dense log held until 100,000 of them were waiting were the ingest's peak memory); a batch's size never
-changes what is recognized."""
+dense log held until 100,000 of them were waiting were the ingest's peak memory); a whole file is
+recognized the same in any batch."""
 
 from __future__ import annotations
 
