@@ -28,6 +28,7 @@ from parsers.envelopes import (
     is_json_lines,
     json_keys_in,
     normalize_level,
+    outer_groups,
 )
 from postmortem.input.timeparse import with_parsed_ts
 
@@ -137,13 +138,9 @@ def _strip(lines: pl.DataFrame, outer: str | None) -> pl.DataFrame:
     if outer is None:
         return lines.with_columns(
             body=pl.col("raw"), pts=pl.lit(None, dtype=pl.String), ohost=pl.lit(None, dtype=pl.String)).select(_STRIPPED)
-    rx = dict(OUTER_PREFIXES)[outer]
-    g = pl.col("raw").str.extract_groups(rx)
-    return lines.with_columns(
-        g.struct.field("rest").alias("_rest"),
-        (g.struct.field("pts") if "pts" in rx else pl.lit(None, dtype=pl.String)).alias("pts"),
-        (g.struct.field("host") if "?P<host>" in rx else pl.lit(None, dtype=pl.String)).alias("ohost"),
-    ).with_columns(body=pl.coalesce("_rest", "raw")).select(_STRIPPED)
+    rest, pts, host = outer_groups(outer, dict(OUTER_PREFIXES)[outer])
+    return lines.with_columns(rest.alias("_rest"), pts.alias("pts"), host.alias("ohost")).with_columns(
+        body=pl.coalesce("_rest", "raw")).select(_STRIPPED)
 
 
 def frame_many(texts: list[str], tz: str = "UTC", summarize: bool = False) -> ManyFramed:

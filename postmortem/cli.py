@@ -198,7 +198,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
                                    jobs=jobs or min(4, os.cpu_count() or 1)),
         select=_split_rules(select), ignore=_split_rules(ignore, "--ignore"), redact=not no_redact,
         generated_at=generated_at, since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
-        align=not no_align, keep_events=False,
+        align=not no_align, return_events=False,  # only the Report is rendered
     )
     report, _ = run(list(paths), opts)
     to_terminal = chosen is None and not output and sys.stdout.isatty()

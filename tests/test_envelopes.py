@@ -13,8 +13,10 @@ from polars.testing import assert_frame_equal
 from parsers.envelopes import (
     HEADER_MATCH,
     HEADER_VARIANTS,
+    OUTER_PREFIXES,
     frame,
     frame_counted,
+    outer_groups,
     split_lines,
     split_lines_plain,
 )
@@ -104,6 +106,27 @@ def test_match_only_header_regexes_match_the_same_lines(line):
     s = pl.Series([line])
     for name, rx in HEADER_VARIANTS:
         assert s.str.contains(rx)[0] == s.str.contains(HEADER_MATCH[name])[0], (name, line)
+
+
+_COMPOSE_BITS = st.sampled_from([
+    "api", "api-7d9f_x.2", "A", "9", "-", ".", "_", "é", "ß", "٣", " ", "  ", "\t", "\u00a0", "\u2003", "|", "| ", " | ",
+    "||", "x|y", "\r", "\x00", "msg", ":", "\u200b",
+])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(_COMPOSE_BITS, max_size=8).map("".join), min_size=1, max_size=6))
+def test_compose_prefix_split_equals_its_regex(lines):
+    """The `compose` prefix found by a split at the first `|` (the hot path on a dense export, issue #20)
+    gives the rest and host the prefix's regex captures, on any line."""
+    rx = dict(OUTER_PREFIXES)["compose"]
+    df = pl.DataFrame({"raw": lines}, schema={"raw": pl.String})
+    rest, pts, host = outer_groups("compose", rx)
+    g = pl.col("raw").str.extract_groups(rx)
+    got = df.select(rest.alias("rest"), host.alias("host"), pts.alias("pts"))
+    want = df.select(g.struct.field("rest").alias("rest"), g.struct.field("host").alias("host"),
+                     pl.lit(None, dtype=pl.String).alias("pts"))
+    assert_frame_equal(got, want)
 
 
 def test_heroku_logplex_prefix_joins_a_traceback_per_dyno(tmp_path):

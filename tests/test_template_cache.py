@@ -10,7 +10,7 @@ from pathlib import Path
 
 EXAMPLE = Path(__file__).parent / "data" / "example-incident"
 RENDER = ("import sys; from postmortem.analysis.pipeline import analyze, AnalyzeOptions; from reports.render import render;"
-          "r, _ = analyze([sys.argv[1]], AnalyzeOptions(keep_events=False)); sys.stdout.write(render(r, 'html'))")
+          "r, _ = analyze([sys.argv[1]], AnalyzeOptions(return_events=False)); sys.stdout.write(render(r, 'html'))")
 
 
 def _html(cache_home: Path) -> str:

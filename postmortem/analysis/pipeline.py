@@ -45,8 +45,9 @@ class AnalyzeOptions:
     since: object | None = None  # datetime
     until: object | None = None
     align: bool = True  # subtract the clock offsets shared edges show (False: --no-align, raw times)
-    keep_events: bool = True  # return the (redacted) events table; False: the caller wants the report only,
-    # so the table is not redacted a second time just to be thrown away (it is returned empty)
+    # result.events: the analysed table (redacted when `redact`); False where only the Report is wanted (the CLI's
+    # analyze, batch): redacting every event of a dense log is seconds of CPU and the analysis' last memory peak
+    return_events: bool = True
 
 
 def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
@@ -111,7 +112,8 @@ def run_detectors(events: pl.DataFrame, ctx, opts: AnalyzeOptions, warnings: lis
 
 def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Report, IngestResult]:
     """The Report (frozen, with every derived section and the chart data) and the ingest result whose
-    `events` are the analysed window (for `parse`, tests and tools that need the table)."""
+    `events` are the analysed window (for `parse`, tests and tools that need the table; an empty table
+    with `return_events=False`)."""
     opts = opts or AnalyzeOptions()
     result = ingest(paths, opts.ingest)
     clocks = align(result.events, result.inputs, opts.ingest, apply=opts.align)  # one clock before correlation
@@ -162,7 +164,9 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
         report = redact_report(report)
-        result.events = redact_events(events) if opts.keep_events else empty_events()
+        result.events = redact_events(events) if opts.return_events else events
         result.inputs = list(report.inputs)
         result.warnings = list(report.warnings)
+    if not opts.return_events:
+        result.events = empty_events()
     return report, result

@@ -56,7 +56,7 @@ def _analyze_folder(job: IncidentJob, folder: Path) -> dict[str, str]:
     from postmortem.analysis.pipeline import analyze
 
     shown = dataclasses.replace(job.options.ingest, display_names=((str(folder), job.name),))
-    report, _ = analyze([str(folder)], dataclasses.replace(job.options, ingest=shown, keep_events=False))
+    report, _ = analyze([str(folder)], dataclasses.replace(job.options, ingest=shown, return_events=False))
     read = [i for i in report.inputs if not i.skipped]
     if not read or all(i.lines == 0 for i in read):
         raise ValueError("nothing could be read from this incident")

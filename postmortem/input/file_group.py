@@ -21,6 +21,9 @@ from postmortem.input.timecheck import dst_notes, local_time_counts, out_of_orde
 from postmortem.model import InputFile
 
 CLASSIFY_BATCH_ROWS = 100_000  # framed records kept before the recognizers run over them
+# ... or this many bytes of them: a dense log's records are long (a StackExchange.Redis timeout is ~1.7 kB),
+# and the recognizers' working copies of a batch are the ingest's peak memory (issue #20)
+CLASSIFY_BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -46,7 +49,7 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
     """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files."""
     part = Part()
     pending: list[tuple[InputFile, FramedLog]] = []
-    pending_rows = 0
+    pending_rows = pending_bytes = 0
     spans: set[int] = set()  # a span's DST notes are said once its file's spans are joined (file_split.py)
     small: dict[str, list[tuple[InputFile, SmallLog]]] = {}  # per zone of zone-less times
     small_chars = 0
@@ -72,9 +75,10 @@ def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Pa
             # recognizers run over many files at once: keep the framed records until the batch is full
             pending.append((info, piece))
             pending_rows += piece.records.height
-            if pending_rows >= CLASSIFY_BATCH_ROWS:
+            pending_bytes += piece.records.estimated_size()
+            if pending_rows >= CLASSIFY_BATCH_ROWS or pending_bytes >= CLASSIFY_BATCH_BYTES:
                 _classify_pending(pending, opts, part)
-                pending, pending_rows = [], 0
+                pending, pending_rows, pending_bytes = [], 0, 0
         if not info.skipped:  # a streamed file says what it repaired once its last piece is read
             for p in info.problems:
                 part.warn(f"{info.path}: {p}")

@@ -22,11 +22,13 @@ from postmortem.analysis.advice import (
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
 from postmortem.analysis.detectors.slow_commands import explained_timeout_ids
+from postmortem.analysis.table_memo import per_table
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Busy exceeds Min
 
 
+@per_table
 def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
     """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs."""
     return events.filter(pl.col("source") == "stackexchange_redis").with_columns(

@@ -28,6 +28,7 @@ from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
+from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -53,6 +54,7 @@ def _config_text() -> pl.Expr:
     return pl.concat_str([pl.col("message"), pl.col("attrs")], separator=" ", ignore_nulls=True)
 
 
+@per_table
 def client_versions(events: pl.DataFrame) -> dict:
     """Client library versions seen, per client family (from attrs or text)."""
     out: dict = {}
