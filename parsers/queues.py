@@ -179,8 +179,10 @@ class QueueRecognizer:
         alarm_here = text.str.contains(_ALARM_SET)
         alarm_here = alarm_here.any().over(keys) if keys else alarm_here.any()
         banner = text.str.contains(_BANNER_REST) & alarm_here
-        df = records.with_columns(_broker=broker_scheme(records), _banner=banner).filter(
-            text.str.contains(_MINE) | pl.col("_banner"))
+        claimed = records.with_columns(_mine=text.str.contains(_MINE) | banner).get_column("_mine")
+        if not claimed.any():  # most batches: no queue line, so no broker to work out for every record
+            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+        df = records.with_columns(_broker=broker_scheme(records), _banner=banner).filter(claimed)
         # a celery broker that is Redis: its connection loss is redis-py's (a Redis client error of celery)
         df = df.filter(~(text.str.contains(BROKER_LOST_TEXT) & (pl.col("_broker") == "redis").fill_null(False)))
         if df.height == 0:
