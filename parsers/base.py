@@ -80,6 +80,11 @@ class FileParser(Protocol):
     def parse(self, text: str, ctx: ParseContext) -> FileParse: ...
 
 
+def no_claims() -> pl.DataFrame:
+    """A recognizer's answer when it claims none of the records (the columns `recognize` always has)."""
+    return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+
+
 def whole_line(pattern: str) -> str:
     """A multiline regex for the whole line that holds `pattern` (recognizers quote that line as detail)."""
     return r"(?m)^[^\n]*(?:" + pattern + r")[^\n]*$"

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from parsers.base import whole_line
+from parsers.base import no_claims, whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -126,7 +126,7 @@ class BreakerRecognizer:
         text = pl.col("text").fill_null("")
         df = records.filter(text.str.contains(_ANY))
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         polly = text.str.extract(_POLLY_EVENT, 1)
         r4j_to = text.str.extract(_R4J_CHANGE, 3)
         app_ok = ~text.str.contains(_SE_FAILURE)

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from parsers.base import whole_line
+from parsers.base import no_claims, whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -107,7 +107,7 @@ class DbPoolRecognizer:
         text = pl.col("text").fill_null("")
         df = records.filter(text.str.contains(_MINE))
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         pool = text.str.contains(_POOL)
         hikari_pool = text.str.extract(_HIKARI, 1)
         library = (

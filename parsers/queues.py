@@ -36,7 +36,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from parsers.base import whole_line
+from parsers.base import no_claims, whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -181,12 +181,12 @@ class QueueRecognizer:
         banner = text.str.contains(_BANNER_REST) & alarm_here
         claimed = records.with_columns(_mine=text.str.contains(_MINE) | banner).get_column("_mine")
         if not claimed.any():  # most batches: no queue line, so no broker to work out for every record
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         df = records.with_columns(_broker=broker_scheme(records), _banner=banner).filter(claimed)
         # a celery broker that is Redis: its connection loss is redis-py's (a Redis client error of celery)
         df = df.filter(~(text.str.contains(BROKER_LOST_TEXT) & (pl.col("_broker") == "redis").fill_null(False)))
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         alarm = pl.coalesce(text.str.extract(_ALARM_SET, 1), text.str.extract(_ALARM_CLEARED, 1),
                             pl.when(text.str.contains(_FD_SET + "|" + _FD_CLEARED)).then(pl.lit("file_descriptor")))
         node = pl.coalesce(text.str.extract(_ALARM_SET, 2), text.str.extract(_ALARM_CLEARED, 2))

@@ -17,7 +17,7 @@ from typing import ClassVar
 import polars as pl
 
 from parsers import redis_client_kinds as ck
-from parsers.base import whole_line
+from parsers.base import no_claims, whole_line
 from parsers.breakers import CLAIMS as BREAKER_TEXT
 from parsers.queues import BROKER_LOST_TEXT, redis_broker
 from parsers.redis_server import REDIS_ENVELOPES, compact_attrs
@@ -250,7 +250,7 @@ class RedisPyRecognizer:
         lost_broker = redis_broker(records)
         df = records.with_columns(_next=nxt, _py_file=py_file, _redis_broker=lost_broker).filter(candidate | lost_broker)
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file")
         frames = text.str.contains(_REDIS_FRAMES)
         foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
@@ -275,7 +275,7 @@ class RedisPyRecognizer:
             .when(pl.col("_config")).then(pl.lit("redis.config"))
         ).filter(pl.col("kind").is_not_null())
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         errors = self._errors(df.filter(pl.col("kind") != "redis.config"))
         configs = self._configs(df.filter(pl.col("kind") == "redis.config"))
         return pl.concat([errors, configs], how="diagonal_relaxed").sort("rec")

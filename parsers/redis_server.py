@@ -20,7 +20,7 @@ from typing import ClassVar
 import polars as pl
 
 from parsers import redis_client_kinds as ck
-from parsers.base import attrs_json
+from parsers.base import attrs_json, no_claims
 from parsers.metrics.rows import SAMPLE_KIND
 from parsers.slow_commands import SLOW_COMMAND
 from postmortem.model import Kind
@@ -213,7 +213,7 @@ class RedisServerRecognizer:
         if cold.height:
             parts.append(self._fields(cold))
         if not parts:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         return pl.concat(parts, how="diagonal_relaxed").sort("rec")
 
     @staticmethod

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from parsers.base import whole_line
+from parsers.base import no_claims, whole_line
 from parsers.redis_server import compact_attrs
 from postmortem.model import Kind
 
@@ -113,7 +113,7 @@ class RetryRecognizer:
         text = pl.col("text").fill_null("")
         df = records.filter(text.str.contains(_ANY))
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         kind = (
             pl.when(text.str.contains("|".join(_GAVE_UP))).then(pl.lit(EXHAUSTED.name))
             .when(text.str.contains("|".join(_ATTEMPTS))).then(pl.lit(ATTEMPT.name))

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from parsers.base import FileParse, ParseContext, attrs_json
+from parsers.base import FileParse, ParseContext, attrs_json, no_claims
 from parsers.metrics.rows import account, split_text
 from postmortem import safe_regex
 from postmortem.model import Kind, conform_events
@@ -113,7 +113,7 @@ class SlowCommandRecognizer:
         first = text.str.splitn("\n", 2).struct.field("field_0")
         df = records.filter(text.str.contains(r"\btook:?\s|(?i:" + "|".join(ANNOUNCE_WORDS) + ")"))
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         took = first.str.extract_groups(_TOOK)
         told = first.str.extract_groups(_ANNOUNCE)
         df = df.with_columns(

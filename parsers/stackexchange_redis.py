@@ -15,6 +15,7 @@ from typing import ClassVar
 import polars as pl
 
 from parsers import redis_client_kinds as ck
+from parsers.base import no_claims
 from parsers.breakers import CLAIMS as BREAKER_TEXT
 from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
@@ -231,7 +232,7 @@ class StackExchangeRedis:
         cand = records.filter(pl.col("text").str.contains(any_rule)
                               & ~pl.col("text").str.contains(RETRY_TEXT + "|" + BREAKER_TEXT))
         if cand.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         logger = pl.col("logger").fill_null("") if "logger" in cand.columns else pl.lit("")
         cand = cand.with_columns(
             _t=pl.col("text"),
@@ -245,7 +246,7 @@ class StackExchangeRedis:
         match_any = "|".join(f"(?:{rx})" for _, rx, _ in _RULES)
         cand = cand.with_columns(_rule=rule).filter(pl.col("_rule").is_not_null())
         if cand.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         # The line holding the exception, and the exception text up to the first stack frame. The
         # first line that matches, found line by line: one `(?m)` extraction with this alternation
         # inside a capture group cost ~0.5 ms per record (100x more).

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from parsers.base import attrs_json
+from parsers.base import attrs_json, no_claims
 from postmortem.model import Kind
 
 FAMILY = "k8s_controller"
@@ -50,7 +50,7 @@ class HpaControllerLog:
         text = pl.col("text").fill_null("")
         df = records.filter(text.str.contains("Successful rescale of|\"Successfully rescaled\""))
         if df.height == 0:
-            return pl.DataFrame(schema={"rec": pl.UInt32, "kind": pl.String})
+            return no_claims()
         old, new = text.str.extract_groups(_OLD), text.str.extract_groups(_NEW)
         df = df.with_columns(
             **{f"_{k}": pl.coalesce(old.struct.field(k), new.struct.field(k)) for k in ("name", "from", "to", "reason")}
