@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from postmortem.analysis.correlate import build_context
+from postmortem.analysis.detectors.configs import FAILURE_RATE_MULTIPLE
 from postmortem.analysis.detectors.storm import MaxclientsSaturation
 from postmortem.analysis.pipeline import analyze
 from postmortem.model import conform_events
@@ -27,8 +28,9 @@ RECORDED = DATA / "recorded"
 HEALTHY = ["healthy", "healthy-4", "healthy-16", "healthy-48", "pair-healthy-8", "pair-healthy-24"]
 STORMS = ["storm", "storm-16", "pair-storm-8", "pair-storm-24", "scaleout"]
 PER_REQUEST = ["per-request-8", "per-request-24"]
+BUSY = ["busy-8", "busy-24"]  # healthy fleets at 25 requests/s per pod that never log their client configuration
 POOLED = HEALTHY + STORMS + ["hang-8", "slow-8", "eviction", "skewed", "skewed-16"]
-SLOW = {"per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout", "skewed-16"}
+SLOW = {"busy-24", "per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout", "skewed-16"}
 
 
 def _param(name: str):
@@ -147,6 +149,34 @@ def test_paced_request_failures_are_not_called_retries_without_backoff(name):
     report = report_of(f"recorded/{name}")
     for f in (f for f in report.findings if f.rule_id == "PM402"):
         assert f.stats["config_lines"], f.title  # only a logged NoBackoff/ConstantBackoff, never pacing
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in BUSY])
+def test_a_busy_fleet_with_backoff_and_no_logged_config_is_judged_by_its_own_pace(name):
+    """Its requests fail 0.07 s apart all through the outage, faster than any fixed gap a rule could pick, but no
+    faster than the pod served them before it: the request rate, not a retry loop. Its start-up connections
+    are the churn baseline, not churn."""
+    report = report_of(f"recorded/{name}")
+    truth = facts(name)
+    assert truth["parameters"]["log_config"] is False and truth["rejected_connections"]["total"] == 0
+    assert truth["parameters"]["backoff"] == "ExponentialWithJitterBackoff"
+    assert "PM100" in rules(report)
+    assert not {"PM101", "PM103", "PM303", "PM402"} & set(rules(report)), [f.title for f in report.findings]
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in ["storm", "pair-storm-8", "pair-storm-24"]])
+def test_a_storm_without_logged_config_is_still_a_retry_without_backoff(name, tmp_path):
+    """The same recordings with their `redis client: Redis(...)` lines left out: behaviour alone finds the
+    fleet, its failures many times its own pace before the outage."""
+    src = RECORDED / name
+    for f in src.iterdir():
+        lines = f.read_bytes().splitlines(keepends=True)
+        (tmp_path / f.name).write_bytes(b"".join(x for x in lines if b"redis client: Redis(" not in x))
+    report, _ = analyze([str(tmp_path)])
+    (pm402,) = [f for f in report.findings if f.rule_id == "PM402"]
+    assert pm402.stats["config_lines"] == 0
+    assert pm402.stats["hosts_without_backoff"] == facts(name)["parameters"]["pods"]
+    assert pm402.stats["failure_rate_multiple"] >= FAILURE_RATE_MULTIPLE
 
 
 def test_a_hang_is_an_outage_from_its_first_timeout():

@@ -73,6 +73,7 @@ class Scenario:
     client_per_request: bool = False  # each request builds its own client and disconnects it (the anti-pattern)
     warmup_seconds: float = 0.0  # > 0: traffic before the outage (default: a quarter of --seconds, at least 2)
     outage_seconds: float = 0.0  # > 0: how long Redis is down (default: a quarter of --seconds, at least 2)
+    log_config: bool = True  # the pod logs its client configuration at start-up (most apps do not)
 
 
 SCENARIOS = {
@@ -367,7 +368,8 @@ def run_pod(name: str, cfg: dict) -> int:
     payload = os.urandom(sc.write_bytes // 2).hex() if sc.write_bytes else ""
 
     client, config_line = build_client(sc, port, name)
-    log_start.info(config_line)
+    if sc.log_config:
+        log_start.info(config_line)
     stats, lock = PodStats(), threading.Lock()
     rng = random.Random(name)
 
@@ -1123,6 +1125,8 @@ def main(argv: list[str] | None = None) -> int:
         help="shift one pod's clock (repeatable), e.g. 1=40",
     )
     ap.add_argument("--timeout", type=float, help="hard limit for the whole run, seconds (default: scaled)")
+    ap.add_argument("--no-config-log", action="store_true",
+                    help="pods do not log their redis client configuration (the policy must be read from behaviour)")
     ap.add_argument("--pod", help=argparse.SUPPRESS)
     ap.add_argument("--cronjob", help=argparse.SUPPRESS)
     ap.add_argument("--pod-config", help=argparse.SUPPRESS)
@@ -1137,6 +1141,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--seconds must be in (0, 60]")
     try:
         sc = configure(args.scenario, args.clients, args.workers, args.pool_max, args.maxclients, args.rate, args.job_share)
+        sc = replace(sc, log_config=not args.no_config_log)
         clocks = Clocks(app_tz=args.app_tz, pod_skew=parse_skew(args.pod_skew))
         if args.app_tz:
             from zoneinfo import ZoneInfo

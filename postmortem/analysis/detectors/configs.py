@@ -30,7 +30,7 @@ from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, 
 from postmortem.analysis.detectors.storm import maxclients_value
 from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
-from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
@@ -39,6 +39,11 @@ NO_BACKOFF_GAP_S = 0.1
 # ... and they go on for at least this share of the outage (the recorded no-backoff fleets: 0.78-0.99 per pod;
 # the cascades' web pods, whose requests fail and then block: 0.09-0.27)
 MIN_OUTAGE_COVER = 0.5
+# ... and they come at least this many times faster than the pod logged records of any kind before the outage,
+# when it logged any: a busy pod's requests fail as fast as they arrive, whatever its backoff. Recorded: fleets
+# with jittered backoff at 25 requests/s per pod and no logged configuration 0.82-1.69 (busy-8, busy-24); the
+# no-backoff fleets 8.5-100 (storm, storm-16, pair-storm-8/24, scaleout)
+FAILURE_RATE_MULTIPLE = 4.0
 # A connection per request, from the steady state's turnover (analysis/turnover.py): pooled connections live
 # for hours, so connections that live under two minutes on average are renewed, not reused; and the fleet
 # renews at least one connection per pod every 10 s, ten times what an exporter or a health probe opens.
@@ -93,12 +98,13 @@ class AbortConnectFigures(Figures):
 
 @dataclass(frozen=True)
 class BackoffFigures(Figures):
-    OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "constant_retry_delay_s")
+    OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "failure_rate_multiple", "constant_retry_delay_s")
 
     config_lines: int  # logged retry configurations without backoff
     client_versions: dict[str, str]  # client family → logged version
     hosts_without_backoff: int | None = None  # pods whose retries came at even intervals
     median_retry_gap_s: float | None = None  # their median gap between retries
+    failure_rate_multiple: float | None = None  # their median failures/s in the outage ÷ records/s before it
     constant_retry_delay_s: float | None = None  # a celery/kombu constant retry delay
     client: str | None = None  # the client family of the configurations
 
@@ -249,6 +255,17 @@ def _spacing(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _rate_before(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Per host: records of any kind per second from its first record to the first outage (null when it logged
+    nothing before it, or only in one instant): the pod's own pace when nothing failed."""
+    start = ctx.outages[0].start
+    before = events.filter(pl.col("host").is_not_null() & (pl.col("ts") < start))
+    return before.group_by("host").agg(
+        records=event_weight().sum(),
+        span_s=(pl.lit(start) - pl.col("ts").min()).dt.total_microseconds() / 1e6,
+    ).select("host", rate_before=pl.when(pl.col("span_s") > 0).then(pl.col("records") / pl.col("span_s")))
+
+
 def _not_growing() -> pl.Expr:
     return (pl.col("n") >= 6) & (pl.col("last_third") <= 1.5 * pl.col("first_third") + 0.05)
 
@@ -266,18 +283,30 @@ def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     if failures.height:
         down_s = sum((o.end - o.start).total_seconds() for o in ctx.outages)
         # a loop without backoff keeps failing while Redis is down; requests that failed in a burst and then
-        # stopped (a blocked or idle pod) are the request rate, however close together
-        fast = _spacing(failures).filter(_not_growing() & (pl.col("median_gap") <= NO_BACKOFF_GAP_S)
-                                         & (pl.col("span_s") >= MIN_OUTAGE_COVER * down_s))
+        # stopped (a blocked or idle pod) are the request rate, however close together; and a busy pod's requests
+        # fail as fast as they arrive: its failures must outpace its own records before the outage
+        fast = (_spacing(failures).join(_rate_before(events, ctx), on="host", how="left")
+                .with_columns(rate_multiple=(pl.col("n") - 1) / pl.col("span_s") / pl.col("rate_before"))
+                .filter(_not_growing() & (pl.col("median_gap") <= NO_BACKOFF_GAP_S)
+                        & (pl.col("span_s") >= MIN_OUTAGE_COVER * down_s)
+                        & (pl.col("rate_multiple").is_null() | (pl.col("rate_multiple") >= FAILURE_RATE_MULTIPLE)))
+                .drop("rate_before"))
         found.append(fast.with_columns(evidence=pl.lit("failures")))
     if reconnects.height:
         loops = _spacing(reconnects).filter(_not_growing())
         found.append(loops.with_columns(evidence=pl.lit("reconnects")))
     if not found:
         return pl.DataFrame()
-    both = pl.concat(found, how="vertical_relaxed")
+    both = pl.concat(found, how="diagonal_relaxed")
     # a host in both: the faster run speaks for it
     return both.sort("median_gap").unique("host", keep="first").sort("host")
+
+
+def _median_multiple(hosts: pl.DataFrame) -> float | None:
+    """The judged failure runs' median multiple of their pod's pace before the outage (None: no run had one)."""
+    if "rate_multiple" not in hosts.columns or hosts.get_column("rate_multiple").null_count() == hosts.height:
+        return None
+    return round(float(hosts.get_column("rate_multiple").median()), 1)
 
 
 def retry_evidence(events: pl.DataFrame, ctx: Context, hosts: pl.DataFrame, per_host: int = 2) -> pl.DataFrame:
@@ -299,8 +328,10 @@ class RetryWithoutBackoff(RuleDetector):
         what=("reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
               "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
               "`Trying again in N seconds` with a constant N, or, from behaviour alone, per pod: failures during the "
-              f"outage under {NO_BACKOFF_GAP_S:g} s apart, going on for at least {MIN_OUTAGE_COVER:.0%} of it, whose "
-              "spacing does not grow (slower failures, or a burst that stops, follow the request rate), or the client's own reconnect attempts from the outage on whose spacing does not grow, "
+              f"outage under {NO_BACKOFF_GAP_S:g} s apart, going on for at least {MIN_OUTAGE_COVER:.0%} of it, "
+              f"at least {FAILURE_RATE_MULTIPLE:g}x as fast as the pod logged records of any kind before the outage "
+              "(when it logged any), whose spacing does not grow (slower failures, a burst that stops, or failures "
+              "at the pod's own pace follow the request rate), or the client's own reconnect attempts from the outage on whose spacing does not grow, "
               "at any pace (the reconnect loop's pace is its policy)."),
         why=("pods disconnected by the same blip retry at the same instants and as fast as they can, so the "
              "moment Redis is back it meets the whole fleet at once."),
@@ -339,6 +370,7 @@ class RetryWithoutBackoff(RuleDetector):
             config_lines=cfg.height, client_versions=client_versions(events),
             hosts_without_backoff=hosts.height or None,
             median_retry_gap_s=round(float(hosts.get_column("median_gap").median()), 3) if hosts.height else None,
+            failure_rate_multiple=_median_multiple(hosts),
             constant_retry_delay_s=constant_celery.get_column("delay")[0] if constant_celery.height else None,
             client="redis_py" if "redis_py" in fam else ("stackexchange_redis" if fam else None),
         )

@@ -69,6 +69,15 @@ def baseline(g: pl.DataFrame, col: str, ref: datetime | None) -> tuple[float | N
     return None, None
 
 
+def after_baseline(g: pl.DataFrame, col: str, ref: datetime | None) -> pl.DataFrame:
+    """The samples `baseline` did not use: a peak among the baseline's own samples is the normal it is judged
+    against (a fleet opening its pools at start-up), not a departure from it."""
+    if ref is not None and g.filter(pl.col("ts") < ref).get_column(col).drop_nulls().len():
+        return g.filter(pl.col("ts") >= ref)
+    with_value = g.filter(pl.col(col).is_not_null())
+    return with_value.slice(with_value.height // 4) if with_value.height >= 4 else g
+
+
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts is not None else None
 
@@ -326,7 +335,9 @@ class ConnectionChurn(RuleDetector):
         "connections received per second far above baseline",
         what=(f"the rate of new connections (the `connections_received` counter's increase per second, "
               f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
-              f"pre-incident baseline and at least {CHURN_FLOOR:g} per second."),
+              f"pre-incident baseline and at least {CHURN_FLOOR:g} per second, from the incident on (the samples "
+              "the baseline is made of, a fleet opening its pools at start-up among them, are what it is judged "
+              "against, not judged)."),
         why=("a connection costs the server an accept, a file descriptor, often a TLS handshake and "
              "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
              "commands need, so latency rises, clients time out and reconnect again."),
@@ -351,15 +362,16 @@ class ConnectionChurn(RuleDetector):
         for metric, s in (("connections_received", received), ("connections_created_per_sec", created)):
             for entity in _entities(s):
                 g = s.filter(pl.col("entity") == entity)
-                if g.get_column("rate").drop_nulls().len() == 0:
+                judged = after_baseline(g, "rate", ref)
+                if judged.get_column("rate").drop_nulls().len() == 0:
                     continue
-                peak = g.sort(["rate", "ts"], descending=[True, False], nulls_last=True).head(1)
+                peak = judged.sort(["rate", "ts"], descending=[True, False], nulls_last=True).head(1)
                 peak_v = float(peak.get_column("rate")[0])
                 base, base_from = baseline(g, "rate", ref)
                 if base is None or peak_v < CHURN_FLOOR or peak_v < CHURN_RATIO * base:
                     continue
                 threshold = max(CHURN_FLOOR, CHURN_RATIO * base)
-                high = g.filter(pl.col("rate") >= threshold)
+                high = judged.filter(pl.col("rate") >= threshold)
                 stats = ChurnFigures(
                     metric=metric, peak_per_s=_num(round(peak_v, 3)), peak_ts=_iso(peak.get_column("ts")[0]),
                     baseline_per_s=_num(round(base, 3)), baseline_from=base_from,
