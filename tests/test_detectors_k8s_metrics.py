@@ -19,6 +19,7 @@ from postmortem.analysis.detectors.metrics import (
     Evictions,
     RejectedConnections,
 )
+from postmortem.analysis.detectors.storm import ReconnectStorm
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.input.ingest import IngestOptions
 from postmortem.model import EVENT_COLUMNS, Confidence, Severity, conform_events
@@ -224,29 +225,66 @@ def test_pm302_single_sample_is_cumulative_and_low_confidence():
 
 # PM303 connection-churn
 
+# OUTAGE's server is back at 12 s: the reconnects of the next 60 s are PM101's (tested in test_pm303_leaves_...)
+AFTER_RECOVERY = 100
+
+
 def test_pm303_connection_rate_far_above_baseline():
     total, rows = 1000, []
-    for s in range(-60, 61, 10):
-        total += 20 if s <= 0 else 2000  # 2/s before, 200/s during
+    for s in range(-60, 161, 10):
+        total += 20 if s < AFTER_RECOVERY else 2000  # 2/s before, 200/s once a bad deploy renews per request
         rows.append(sample(s, "connections_received", total))
     f = only(run(ConnectionChurn(), [*OUTAGE, *rows]))
     assert f.stats["peak_per_s"] == 200 and f.stats["baseline_per_s"] == 2 and f.stats["ratio"] == 100
-    assert f.stats["first_above_ts"] == at(10).isoformat()
+    assert f.stats["first_above_ts"] == at(AFTER_RECOVERY).isoformat()
     assert f.severity == Severity.HIGH
 
 
 def test_pm303_azure_created_per_second_gauge():
     rows = [*OUTAGE, *[sample(s, "connections_created_per_sec", v)
-                       for s, v in ((-120, 3), (-60, 4), (0, 5), (60, 340))]]
+                       for s, v in ((-120, 3), (-60, 4), (0, 5), (60, 5), (AFTER_RECOVERY, 340))]]
     f = only(run(ConnectionChurn(), rows))
     assert f.stats["metric"] == "connections_created_per_sec" and f.stats["peak_per_s"] == 340
+
+
+def test_pm303_leaves_the_reconnects_after_an_outage_to_pm101():
+    """The same burst right after the outage is the reconnect storm PM101 measures against the same population:
+    one rule, one figure."""
+    total, rows = 1000, []
+    for s in range(-60, 61, 10):
+        total += 20 if s <= 0 else 2000
+        rows.append(sample(s, "connections_received", total))
+    assert run(ConnectionChurn(), [*OUTAGE, *rows]) == []
+    (storm,) = run(ReconnectStorm(), [*OUTAGE, *rows])
+    assert storm.stats["attempts_source"].startswith("connections_received")
 
 
 def test_pm303_steady_or_small_churn_does_not_fire():
     steady = [sample(s, "connections_received", 1000 + 100 * i) for i, s in enumerate(range(-60, 61, 10))]
     assert run(ConnectionChurn(), [*OUTAGE, *steady]) == []
-    small = [*OUTAGE, *[sample(s, "connections_created_per_sec", v) for s, v in ((-60, 1), (-30, 1), (30, 20))]]
-    assert run(ConnectionChurn(), small) == []  # 20× but below 50/s
+    created = [sample(s, "connections_created_per_sec", v)
+               for s, v in ((-60, 1), (-30, 1), (AFTER_RECOVERY - 60, 1), (AFTER_RECOVERY, 20))]
+    # 20x the baseline, but 1,200 new connections (20/s for the 60 s the sample stands for) for 500 held: 2.4x,
+    # a fleet re-opening its pools, not churn
+    assert run(ConnectionChurn(), [*OUTAGE, sample(-10, "connected_clients", 500), *created]) == []
+    # with no population to divide by (no client logs, no gauge, no server log counts): below 50/s
+    bare = [server(0, "redis.server.shutdown"), server(12, "redis.server.ready")]
+    assert run(ConnectionChurn(), [*bare, *created]) == []
+
+
+def test_pm303_is_judged_per_connection_held_not_per_second():
+    """A pooled fleet opens no connection in normal operation (baseline 0/s): after the outage, opening what it
+    held once is recovery at any size; opening many times that is churn, however slow per second."""
+    def fleet(held, opened_after):
+        rows = [*OUTAGE, sample(-10, "connected_clients", held)]
+        rows += [sample(s, "connections_received", 100) for s in (-60, -40, -20, AFTER_RECOVERY - 20)]
+        return [*rows, sample(AFTER_RECOVERY, "connections_received", 100 + opened_after)]
+
+    for held in (8, 80, 800):
+        assert run(ConnectionChurn(), fleet(held, held)) == []  # 1x: re-opened once
+        f = only(run(ConnectionChurn(), fleet(held, 10 * held)))
+        assert f.stats["per_held"] == 10.0 and f.stats["held_before"] == held
+        assert f.stats["new_connections"] == 10 * held and "10.0× the" in f.title
 
 
 # PM304 evictions

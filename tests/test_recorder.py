@@ -164,7 +164,7 @@ def test_recorded_fixture_is_fully_accounted(name):
             info.unrecognized_lines,
             info.blank_lines,
         )
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 650_000
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 1_000_000  # busy-16: 16 pods at 25 requests/s, 901 kB
 
 
 def pod_logs(folder: Path) -> list[Path]:
@@ -201,7 +201,8 @@ def test_recorded_restarts_match_the_logs(name):
     refused = _shifted(folder, facts.get("clocks", {}).get("written_minus_true_seconds", {}), "Connection refused")
     assert any(start <= ts <= end + timedelta(seconds=0.5) for ts, _ in refused)
     startup = pod_lines(folder, "redis client: Redis(")
-    assert len(startup) == len(facts["parameters"]["pod_names"])
+    logged = facts["parameters"].get("log_config", True)  # --no-config-log: pods that never print it
+    assert len(startup) == (len(facts["parameters"]["pod_names"]) if logged else 0)
     rejected = pod_lines(folder, "max number of clients reached")
     pool = facts["parameters"]["max_connections"]
     if facts["parameters"]["backoff"] == "NoBackoff":  # the storm configuration

@@ -86,6 +86,25 @@ def pool_capacity(events: pl.DataFrame) -> tuple[int, str] | None:
     return cap * pods, f"{pods} pods x pool cap {cap} (logged client configuration)"
 
 
+@dataclass(frozen=True)
+class Held:
+    """The connections the clients held before a moment: the population, or the pods' pool capacity when that is
+    larger (a recovery may re-open every pooled connection). The one figure PM101 and PM303 divide by."""
+
+    connections: float
+    population: Population
+    capacity: tuple[int, str] | None
+
+
+def held_before(events: pl.DataFrame, t0: datetime) -> Held | None:
+    """What the clients held just before `t0` (None without a population to count)."""
+    pop = population_before(events, t0)
+    if pop is None or pop.connections <= 0:
+        return None
+    capacity = pool_capacity(events)
+    return Held(max(pop.connections, float(capacity[0]) if capacity else 0.0), pop, capacity)
+
+
 def client_pods(events: pl.DataFrame) -> int:
     """Client hosts (pods) in the client logs: the fleet, counted once for every figure that needs it."""
     hosts = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls()

@@ -17,7 +17,8 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, reuse_connections
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
-from postmortem.analysis.population import connected_before
+from postmortem.analysis.detectors.storm import storms
+from postmortem.analysis.population import connected_before, held_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
@@ -25,7 +26,10 @@ NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is i
 SPIKE_RATIO = 3.0  # connected_clients this many times the baseline ...
 SPIKE_FLOOR = 100  # ... and at least this many clients above it
 CHURN_RATIO = 5.0  # connections per second this many times the baseline ...
-CHURN_FLOOR = 50.0  # ... and at least this many per second
+# ... and, above it, at least this many new connections per connection the clients held before the incident: the
+# storm rule's amplification (a fleet that re-opens its pools once, or fills them, is about 1x at any size)
+CHURN_PER_HELD = 5.0
+CHURN_FLOOR = 50.0  # ... or, with no population to divide by, at least this many per second
 MAX_ROWS = 8
 NEAR_INCIDENT = timedelta(minutes=10)  # evictions this close to the incident window belong to it
 
@@ -164,6 +168,10 @@ class ChurnFigures(Figures):
     samples_above: int  # samples above the threshold
     first_above_ts: str | None  # the first one (ISO)
     last_above_ts: str | None  # the last one (ISO)
+    new_connections: Number | None = None  # opened in the samples above the threshold
+    held_before: Number | None = None  # connections the clients held before the incident (PM101's figure)
+    held_from: str | None = None  # where that figure came from
+    per_held: float | None = None  # new connections ÷ held
 
 
 @dataclass(frozen=True)
@@ -335,9 +343,12 @@ class ConnectionChurn(RuleDetector):
         "connections received per second far above baseline",
         what=(f"the rate of new connections (the `connections_received` counter's increase per second, "
               f"or `connections_created_per_sec` as exported by Azure) at least {CHURN_RATIO:g}× its "
-              f"pre-incident baseline and at least {CHURN_FLOOR:g} per second, from the incident on (the samples "
-              "the baseline is made of, a fleet opening its pools at start-up among them, are what it is judged "
-              "against, not judged)."),
+              f"pre-incident baseline, and in all at least {CHURN_PER_HELD:g} new connections per connection the "
+              f"clients held before the incident (PM101's population: connected_clients, the server's open connections or "
+              f"pods x pool cap; with no population, at least {CHURN_FLOOR:g} per second), from the incident on "
+              "(the samples the baseline is made of, a fleet opening its pools at start-up among them, are what it is "
+              "judged against), outside the reconnects after an outage that PM101 measured (those are PM101's: one "
+              "rule per fact)."),
         why=("a connection costs the server an accept, a file descriptor, often a TLS handshake and "
              "an AUTH/HELLO; a mass reconnect or a connection-per-request pattern burns CPU that "
              "commands need, so latency rises, clients time out and reconnect again."),
@@ -357,21 +368,32 @@ class ConnectionChurn(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         received = with_increases(samples(events, "connections_received")).with_columns(
             rate=pl.when(pl.col("dt") > 0).then(pl.col("inc") / pl.col("dt")))
-        created = samples(events, "connections_created_per_sec").with_columns(rate=pl.col("value"))
+        created = samples(events, "connections_created_per_sec").with_columns(
+            rate=pl.col("value"), dt=pl.col("ts").diff().over("entity").dt.total_microseconds() / 1e6)
         ref = incident_start(ctx)
+        held = held_before(events, ref) if ref is not None else None
+        # the reconnects after an outage are PM101's to measure (against the same population): one rule per fact
+        covered = pl.lit(False)
+        for st in storms(events, ctx):
+            covered = covered | pl.col("ts").is_between(st.outage.start, st.demand.window_end)
         for metric, s in (("connections_received", received), ("connections_created_per_sec", created)):
             for entity in _entities(s):
                 g = s.filter(pl.col("entity") == entity)
-                judged = after_baseline(g, "rate", ref)
+                judged = after_baseline(g, "rate", ref).filter(~covered)
                 if judged.get_column("rate").drop_nulls().len() == 0:
                     continue
                 peak = judged.sort(["rate", "ts"], descending=[True, False], nulls_last=True).head(1)
                 peak_v = float(peak.get_column("rate")[0])
                 base, base_from = baseline(g, "rate", ref)
-                if base is None or peak_v < CHURN_FLOOR or peak_v < CHURN_RATIO * base:
+                floor = CHURN_FLOOR if held is None else 0.0
+                if base is None or peak_v <= 0 or peak_v < floor or peak_v < CHURN_RATIO * base:
                     continue
-                threshold = max(CHURN_FLOOR, CHURN_RATIO * base)
-                high = judged.filter(pl.col("rate") >= threshold)
+                threshold = max(floor, CHURN_RATIO * base)
+                high = judged.filter((pl.col("rate") >= threshold) & (pl.col("rate") > 0))
+                opened = _opened_per_held(high, metric, base, held)
+                if opened is not None and opened[3] < CHURN_PER_HELD:
+                    continue  # about what the clients held: a recovery or pools filling, not churn
+                new, held_n, held_from, per_held = opened or (None, None, None, None)
                 stats = ChurnFigures(
                     metric=metric, peak_per_s=_num(round(peak_v, 3)), peak_ts=_iso(peak.get_column("ts")[0]),
                     baseline_per_s=_num(round(base, 3)), baseline_from=base_from,
@@ -379,10 +401,14 @@ class ConnectionChurn(RuleDetector):
                     samples_above=high.height,
                     first_above_ts=_iso(high.get_column("ts").min()),
                     last_above_ts=_iso(high.get_column("ts").max()),
+                    new_connections=_num(new) if new is not None else None,
+                    held_before=_num(held_n) if held_n is not None else None, held_from=held_from, per_held=per_held,
                 )
                 ratio = f"{stats.ratio}× " if stats.ratio else ""
                 title = (f"{entity}: {stats.peak_per_s} new connections/s at {_clock(peak.get_column('ts')[0])}, "
                          f"{ratio}the baseline of {stats.baseline_per_s}/s")
+                if per_held is not None:
+                    title += f", {per_held}× the {stats.held_before:,} connections the clients held"
                 rows = pl.concat([g.filter(pl.col("ts") < high.get_column("ts").min()).tail(1),
                                   high.sort(["rate", "ts"], descending=[True, False]).head(MAX_ROWS - 1)],
                                  how="vertical_relaxed").unique("event_id", keep="first")
@@ -391,6 +417,26 @@ class ConnectionChurn(RuleDetector):
                             start=high.get_column("ts").min(), end=high.get_column("ts").max())
                 if f:
                     yield f
+
+
+def _opened_per_held(high: pl.DataFrame, metric: str, base: float, held):
+    """(new connections net of the baseline, connections held, where that came from, new per held) for the samples
+    above the threshold, counted as PM101 counts a storm; None with no population to divide by."""
+    if held is None:
+        return None
+    dt = high.get_column("dt")
+    seconds = dt.fill_null(dt.drop_nulls().median() or 1.0)
+    if metric == "connections_received":
+        new = float(high.get_column("inc").fill_null(0).sum())
+    else:  # a per-second gauge: each sample stands for the seconds since the one before (the median for the first)
+        new = float((high.get_column("rate") * seconds).sum())
+    excess = max(new - base * float(seconds.sum()), 0.0)
+    return (excess, held.connections, _held_from(held.connections, held.population, held.capacity),
+            round(excess / held.connections, 1))
+
+
+def _held_from(held: float, population, capacity) -> str:
+    return capacity[1] if capacity and capacity[0] >= held and capacity[0] > population.connections else population.source
 
 
 class Evictions(RuleDetector):

@@ -35,7 +35,7 @@ from postmortem.analysis.correlate import (
 )
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
-from postmortem.analysis.population import Demand, Population, demand_after, pool_capacity, population_before
+from postmortem.analysis.population import Demand, Population, demand_after, held_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 # New connections after an outage per connection the clients held before it. A fleet that re-opens its
@@ -244,14 +244,13 @@ def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> in
 def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | None) -> Storm | None:
     """The reconnect demand after outage `o` against the client population before it; None without the
     figures to measure it (no population, or no count of new connections after the outage)."""
-    pop = population_before(events, o.start)
+    had = held_before(events, o.start)
     back = o.server_up or o.end
     live = ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
     demand = demand_after(events, o.start, back, nxt.start if nxt else None, live)
-    if pop is None or demand is None or pop.connections <= 0:
+    if had is None or demand is None:
         return None
-    capacity = pool_capacity(events)
-    held = max(pop.connections, float(capacity[0]) if capacity else 0.0)
+    pop, capacity, held = had.population, had.capacity, had.connections
     per_s = demand.per_second
     threshold = max(2.0 * (demand.baseline_per_s or 0.0), held * WINDOW_SHARE, 1.0)
     hot = per_s.filter(pl.col("rate") > threshold)
