@@ -38,6 +38,8 @@ LOADING = Kind("redis.loading", FAMILY, "`LOADING Redis is loading the dataset i
                problem=True)
 AUTH_FAILED = Kind("redis.auth_failed", FAMILY, "NOAUTH / WRONGPASS / authentication failures", problem=True)
 READONLY = Kind("redis.readonly", FAMILY, "`READONLY You can't write against a read only replica`", problem=True)
+OOM = Kind("redis.oom", FAMILY, "`OOM command not allowed when used memory > 'maxmemory'`: the server refused a write "
+           "at its memory limit", problem=True)
 ERROR = Kind("redis.error", FAMILY, "a redis-py error that fits no other kind", problem=True)
 CONFIG = Kind("redis.config", FAMILY, "a logged client or server configuration (secrets redacted; options in attrs)",
               routine=True)  # apps often log their connection string at warning level: evidence, not an error

@@ -48,6 +48,9 @@ _WATCH_LOST = r"\bA ConnectionError occurr?ed (?:on )?while watching"
 _LOADING_STRICT = r"BusyLoadingError"
 _AUTH_STRICT = r"AuthenticationError|AuthenticationWrongNumberOfArgsError"
 _READONLY_STRICT = r"ReadOnlyError"
+# redis-py's class for the server's OOM reply: only a decisive line already found (`_CLASS` needs
+# `redis.exceptions.` or no dotted prefix, so `java.lang.OutOfMemoryError` is not one) is classified by it
+_OOM_STRICT = r"OutOfMemoryError"
 # Server replies every client shows: need Python context (a traceback, a redis-py class, ...).
 _MAXCLIENTS = r"max number of clients(?: \+ cluster connections)? reached"
 _LOADING = r"Redis is loading the dataset in memory|LOADING Redis is loading"
@@ -56,6 +59,8 @@ _AUTH = (
     r"Client sent AUTH, but no password is set|called without any password configured"
 )
 _READONLY = r"READONLY You can't write|You can't write against a read only (?:replica|slave)"
+# the server's own reply (server.c `shared.oomerr`); redis-py keeps its text after dropping the `OOM ` code
+_OOM = r"(?:OOM )?command not allowed when used memory > 'maxmemory'"
 _POOL_SHARED = r"Too many connections"
 _BUSY = r"BUSY Redis is busy running a (?:script|module command)"  # a script blocks the server (the blocking-command rule)
 # Class-only evidence (7.2+ `%r` is `network:ConnectionError`; bare `redis.exceptions.X` lines).
@@ -80,7 +85,7 @@ _SOCK_TIMEOUT = r"(?:socket\.)?timeout: timed out|TimeoutError: (?:\[Errno 110\]
 
 _STRICT = "|".join((_RECONNECT, _RESTORED, _CONNECT, _POOL, _TIMEOUT, _LOST, _WATCH_FAILED, _LOADING_STRICT, _AUTH_STRICT,
                     _READONLY_STRICT))
-_SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED, _BUSY))
+_SHARED = "|".join((_MAXCLIENTS, _LOADING, _AUTH, _READONLY, _POOL_SHARED, _BUSY, _OOM))
 _SOCKET = "|".join((_SOCK_CONNECT, _SOCK_LOST, _SOCK_TIMEOUT))
 
 
@@ -152,6 +157,7 @@ def _classify(hit: pl.Expr, phase: pl.Expr) -> pl.Expr:
         .when(hit.str.contains(_LOADING_STRICT + "|" + _LOADING)).then(pl.lit("redis.loading"))
         .when(hit.str.contains(_AUTH_STRICT + "|" + _AUTH)).then(pl.lit("redis.auth_failed"))
         .when(hit.str.contains(_READONLY_STRICT + "|" + _READONLY)).then(pl.lit("redis.readonly"))
+        .when(hit.str.contains(_OOM_STRICT + "|" + _OOM)).then(pl.lit("redis.oom"))
         # Lost while watching: WATCH had been answered on that connection (redis-py sets `watching` only
         # then), so it was established and then failed. Like every errno-less ConnectionError wording
         # here ("Connection closed by server.", "Error while reading from"), that is connection_lost;
@@ -202,13 +208,13 @@ class RedisPyRecognizer:
     name: ClassVar[str] = "redis_py"
     kinds: ClassVar[tuple[Kind, ...]] = (
         ck.TIMEOUT, ck.CONNECT_FAILED, ck.CONNECTION_LOST, ck.CONNECTION_RESTORED, ck.RECONNECT_ATTEMPT,
-        ck.POOL_EXHAUSTED, ck.MAX_CLIENTS, ck.BUSY, ck.LOADING, ck.AUTH_FAILED, ck.READONLY, ck.ERROR, ck.CONFIG,
+        ck.POOL_EXHAUSTED, ck.MAX_CLIENTS, ck.BUSY, ck.LOADING, ck.AUTH_FAILED, ck.READONLY, ck.OOM, ck.ERROR, ck.CONFIG,
     )
     # words that keep a one-line INFO record out of noise folding (parsers/noise.py)
     keep_words: ClassVar[tuple[str, ...]] = (
         "redis", "timeout", "connect", "pool", "clients", "readonly", "read only", "wrongpass", "noauth",
         "econn", "errno", "refused", "reset", "broken pipe", "kombu", "celery", "sentinel", "cluster",
-        "master", "replica", "slave", "loading", "retry", "@", "://", "busy",
+        "master", "replica", "slave", "loading", "retry", "@", "://", "busy", "maxmemory",
     )
     example: ClassVar[str] = "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused."
     samples: ClassVar[tuple[str, ...]] = (

@@ -29,7 +29,8 @@ HEALTHY = ["healthy", "healthy-4", "healthy-16", "healthy-48", "pair-healthy-8",
 STORMS = ["storm", "storm-16", "pair-storm-8", "pair-storm-24", "scaleout"]
 PER_REQUEST = ["per-request-8", "per-request-24"]
 BUSY = ["busy-8", "busy-16"]  # healthy fleets at 25 requests/s per pod that never log their client configuration
-POOLED = HEALTHY + STORMS + ["hang-8", "hang-24", "slow-8", "slow-24", "eviction", "skewed", "skewed-16"]
+POOLED = HEALTHY + STORMS + ["hang-8", "hang-24", "slow-8", "slow-24", "eviction", "eviction-16", "skewed",
+                             "skewed-16"]
 SLOW = {"busy-16", "hang-24", "slow-24", "per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout", "skewed-16"}
 
 
@@ -191,6 +192,23 @@ def test_a_hang_is_an_outage_from_its_first_timeout(name):
     assert abs((outage.start - ts(truth["outage"]["start"])).total_seconds()) <= 2.0
     assert "stopped answering" in report.summary
     assert not {"PM101", "PM303"} & set(rules(report)), [f.title for f in report.findings]
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in ["eviction", "eviction-16"]])
+def test_writes_refused_at_maxmemory_lead_when_the_clients_saw_them(name):
+    """At 4 pods LRU kept up (evictions, no client error); at 16 the writes outran it and Redis refused them: the
+    summary opens with the refusals, counted as the clients counted them."""
+    report = report_of(f"recorded/{name}")
+    truth = facts(name)
+    refused = truth["clients"]["errors_by_kind"].get("other:OutOfMemoryError", 0)
+    assert truth["evicted_keys"]["total"] > 0 and "PM304" in rules(report)
+    if not refused:
+        assert "PM305" not in rules(report)
+        return
+    (f,) = [f for f in report.findings if f.rule_id == "PM305"]
+    assert f.stats["refused"] == refused and f.stats["pods"] == truth["parameters"]["pods"]
+    assert report.chain("trigger")[0] == "PM305"
+    assert report.summary.startswith("Redis at its memory limit") and f"{refused:,} writes" in report.summary
 
 
 @pytest.mark.parametrize("name", [_param(n) for n in ["slow-8", "slow-24"]])

@@ -270,7 +270,27 @@ def test_watch_conflicts_are_not_an_outage_but_lost_watches_are(tmp_path):
     assert len(lost) == 1 and len(lost[0].event_ids) == 12
 
 
-@pytest.mark.parametrize("scenario", ["storm", "healthy"])
+@pytest.mark.parametrize("text", [
+    "redis.exceptions.OutOfMemoryError: OOM command not allowed when used memory > 'maxmemory'.",
+    "Traceback (most recent call last):\n  File \"/app/jobs.py\", line 3, in run\n    pipe.execute()\n"
+    "redis.exceptions.OutOfMemoryError: Command # 1 (SET job:7 1) of pipeline caused error: command not allowed "
+    "when used memory > 'maxmemory'.",
+])
+def test_an_oom_reply_is_a_refused_write(text):
+    kinds = parse(text).events.filter(pl.col("source") == "redis_py").get_column("kind").to_list()
+    assert kinds == ["redis.oom"], kinds
+
+
+def test_an_app_line_quoting_the_oom_reply_needs_python_context():
+    line = "ERROR app.cache - cache read failed after 1 attempts: command not allowed when used memory > 'maxmemory'.\n"
+    assert parse(line).events.filter(pl.col("kind") == "redis.oom").height == 0
+    py = "redis.exceptions.ConnectionError: Error 111 connecting to r:6379. Connection refused.\n"
+    assert parse(py + line).events.filter(pl.col("kind") == "redis.oom").height == 1
+    java = "java.lang.OutOfMemoryError: Java heap space\n"  # the JVM's, not Redis's
+    assert parse(py + java).events.filter(pl.col("kind") == "redis.oom").height == 0
+
+
+@pytest.mark.parametrize("scenario", ["storm", "healthy", "eviction-16"])
 def test_recorded_client_errors_match_what_the_recorder_measured(scenario):
     """Per pod, every error the recording clients counted is one redis_py event of the matching kind."""
     from postmortem.input.ingest import ingest
@@ -280,7 +300,8 @@ def test_recorded_client_errors_match_what_the_recorder_measured(scenario):
     events = ingest([str(recorded / scenario)]).events.filter(
         (pl.col("source") == "redis_py") & (pl.col("kind") != "redis.config"))
     kind_of = {"connection_refused": "redis.connect_failed", "max_clients": "redis.max_clients",
-               "other:WatchError": "redis.connection_lost"}  # the recordings' WatchErrors are lost watches
+               "other:WatchError": "redis.connection_lost",  # the recordings' WatchErrors are lost watches
+               "other:OutOfMemoryError": "redis.oom"}
     for pod, measured in facts["clients_by_pod"].items():
         found = dict(events.filter(pl.col("host") == pod).group_by("kind").len().iter_rows())
         assert found == {kind_of[k]: n for k, n in measured["errors"].items()}, pod

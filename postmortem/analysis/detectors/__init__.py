@@ -17,6 +17,7 @@ from postmortem.analysis.detectors.configs import (
 )
 from postmortem.analysis.detectors.inputs import UnrecognizedInput
 from postmortem.analysis.detectors.kubernetes import HpaFeedback, LivenessDependsOnRedis, PodRestarts
+from postmortem.analysis.detectors.memory import WritesRefusedAtMaxmemory
 from postmortem.analysis.detectors.metrics import (
     ConnectedClientsSpike,
     ConnectionChurn,
@@ -47,6 +48,7 @@ DETECTORS: tuple[Detector, ...] = (
     SlowResponses(),
     RedisLoading(),
     BlockingCommand(),
+    WritesRefusedAtMaxmemory(),
     AbortConnectTrue(),
     RetryWithoutBackoff(),
     ConnectionPerRequest(),
