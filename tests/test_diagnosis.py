@@ -26,12 +26,12 @@ from .conftest import DATA
 
 RECORDED = DATA / "recorded"
 HEALTHY = ["healthy", "healthy-4", "healthy-16", "healthy-48", "pair-healthy-8", "pair-healthy-24"]
-STORMS = ["storm", "storm-16", "pair-storm-8", "pair-storm-24", "scaleout"]
+STORMS = ["storm", "storm-16", "pair-storm-8", "pair-storm-24", "scaleout", "scaleout-8"]
 PER_REQUEST = ["per-request-8", "per-request-24"]
 BUSY = ["busy-8", "busy-16"]  # healthy fleets at 25 requests/s per pod that never log their client configuration
 POOLED = HEALTHY + STORMS + ["hang-8", "hang-24", "slow-8", "slow-24", "eviction", "eviction-16", "skewed",
                              "skewed-16"]
-SLOW = {"busy-16", "hang-24", "slow-24", "per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout", "skewed-16"}
+SLOW = {"busy-16", "hang-24", "slow-24", "per-request-24", "healthy-16", "healthy-48", "pair-healthy-24", "storm-16", "pair-storm-24", "scaleout", "scaleout-8", "skewed-16"}
 
 
 def _param(name: str):
@@ -192,6 +192,15 @@ def test_a_hang_is_an_outage_from_its_first_timeout(name):
     assert abs((outage.start - ts(truth["outage"]["start"])).total_seconds()) <= 2.0
     assert "stopped answering" in report.summary
     assert not {"PM101", "PM303"} & set(rules(report)), [f.title for f in report.findings]
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in ["scaleout", "scaleout-8"]])
+def test_an_hpa_scale_up_during_the_outage_is_feedback_at_every_size(name):
+    report = report_of(f"recorded/{name}")
+    truth = facts(name)["scaleout"]
+    (f,) = [f for f in report.findings if f.rule_id == "PM202"]
+    assert f.stats["workloads"][0]["replicas_before"] == truth["from"]
+    assert f.stats["replicas_added"] == truth["to"] - truth["from"]
 
 
 @pytest.mark.parametrize("name", [_param(n) for n in ["eviction", "eviction-16"]])

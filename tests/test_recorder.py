@@ -270,8 +270,9 @@ def test_slow_command_is_in_the_cronjob_log_and_the_slowlog():
     assert facts["outage"]["kind"] == "none" and facts["rejected_connections"]["total"] == 0
 
 
-def test_scaleout_events_are_a_kubectl_table_at_real_times():
-    folder, facts = RECORDED / "scaleout", facts_of("scaleout")
+@pytest.mark.parametrize("name", ["scaleout", "scaleout-8"])
+def test_scaleout_events_are_a_kubectl_table_at_real_times(name):
+    folder, facts = RECORDED / name, facts_of(name)
     result = ingest([str(folder / "k8s-events.txt")])
     kinds = result.events.get_column("kind").to_list()
     assert kinds.count("k8s.SuccessfulRescale") == 1 and kinds.count("k8s.ScalingReplicaSet") == 1
