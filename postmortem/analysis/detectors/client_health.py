@@ -22,6 +22,7 @@ from postmortem.analysis.advice import (
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
 from postmortem.analysis.detectors.slow_commands import explained_timeout_ids
+from postmortem.analysis.se_fields import drop_fields, field, se_records
 from postmortem.analysis.table_memo import per_table
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -31,10 +32,10 @@ INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Bu
 @per_table
 def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
     """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs."""
-    return events.filter(pl.col("source") == "stackexchange_redis").with_columns(
-        worker_busy=attr("worker_busy", pl.Int64), worker_min=attr("worker_min", pl.Int64),
-        iocp_busy=attr("iocp_busy", pl.Int64), iocp_min=attr("iocp_min", pl.Int64),
-    ).filter(
+    return drop_fields(se_records(events).with_columns(
+        worker_busy=field("worker_busy", pl.Int64), worker_min=field("worker_min", pl.Int64),
+        iocp_busy=field("iocp_busy", pl.Int64), iocp_min=field("iocp_min", pl.Int64),
+    )).filter(
         (pl.col("worker_busy") > pl.col("worker_min")) | (pl.col("iocp_busy") > pl.col("iocp_min"))
     ).with_columns(
         excess=pl.max_horizontal(pl.col("worker_busy") - pl.col("worker_min"), pl.col("iocp_busy") - pl.col("iocp_min"))

@@ -28,6 +28,7 @@ from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
+from postmortem.analysis.se_fields import drop_fields, field, se_records
 from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight
@@ -64,8 +65,8 @@ def _config_text() -> pl.Expr:
 def client_versions(events: pl.DataFrame) -> dict:
     """Client library versions seen, per client family (from attrs or text)."""
     out: dict = {}
-    se = events.filter(pl.col("source") == "stackexchange_redis").with_columns(
-        v=pl.coalesce(attr("v"), attr("lib_version"), pl.col("message").str.extract(r"SE\.Redis-v([0-9.]+)", 1))
+    se = se_records(events).with_columns(
+        v=pl.coalesce(field("v"), field("lib_version"), pl.col("message").str.extract(r"SE\.Redis-v([0-9.]+)", 1))
     ).get_column("v").drop_nulls()
     if se.len():
         out["stackexchange_redis"] = se.sort().item(-1)
@@ -195,8 +196,8 @@ class AbortConnectTrue(RuleDetector):
         cfg = configs(events).filter(
             text.str.contains(r"(?i)abortConnect\s*[=:]\s*\"?true|AbortOnConnectFail\"?\s*[=:]\s*\"?true")
         )
-        aoc = events.filter(pl.col("source") == "stackexchange_redis").filter(
-            (attr("aoc") == "1") | pl.col("message").str.contains(r"\baoc: 1\b"))
+        aoc = drop_fields(se_records(events).filter(
+            (field("aoc") == "1") | pl.col("message").str.contains(r"\baoc: 1\b")))
         advisory = events.filter(
             pl.col("message").str.contains(
                 r"Error connecting right now\. To allow this multiplexer|to create a disconnected multiplexer, disable AbortOnConnectFail")
@@ -424,12 +425,12 @@ class ConnectionPerRequest(RuleDetector):
                       "request rate.", for_clients(facts, lambda: [se_options(facts)], lambda: [py_pool(facts)]))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        se = events.filter(pl.col("source") == "stackexchange_redis").with_columns(
-            lm_created=pl.coalesce(attr("lm_created", pl.Int64),
+        se = drop_fields(se_records(events).with_columns(
+            lm_created=pl.coalesce(field("lm_created", pl.Int64),
                                    pl.col("message").str.extract(r"\blm: \d+/(\d+)/", 1).cast(pl.Int64, strict=False)),
-            mc_attempts=pl.coalesce(attr("mc_attempts", pl.Int64),
+            mc_attempts=pl.coalesce(field("mc_attempts", pl.Int64),
                                     pl.col("message").str.extract(r"\bmc: (\d+)/", 1).cast(pl.Int64, strict=False)),
-        )
+        ))
         lm = se.filter(pl.col("lm_created") > 1)
         mc = se.filter(pl.col("mc_attempts").is_not_null()).sort("ts")
         mc_growth = 0
