@@ -51,3 +51,48 @@ def test_pool_groups_equal_one_extract_per_figure(texts):
     plain = df.select([pl.col("t").str.extract(plain_rx, i).alias(str(i)) for i in range(1, 5)])
     fast = df.select([groups.struct.field(s).alias(str(i)) for i, s in enumerate(stats, 1)])
     assert plain.equals(fast)
+
+
+# pieces of redis-py records: tracebacks, exception lines with and without errno and endpoint, celery's
+# retry line, Unicode digits, lines cut short
+_PY_BITS = st.sampled_from([
+    "Traceback (most recent call last):\n", '  File "/usr/lib/python3/site-packages/redis/connection.py", line 465, in read_response\n',
+    '  File "/app/x.py", line 1, in connect\n', "    sock.connect(socket_address)\n",
+    "redis.exceptions.TimeoutError: Timeout reading from redis-master:6379", "redis.exceptions.ConnectionError: ",
+    "Error 111 connecting to redis:6379. Connection refused.", "Error ١١١ connecting to h:٦٣٧٩.",
+    "Error while reading from socket: ('Connection closed by server.',)", "ConnectionRefusedError: [Errno 111] refused",
+    "TimeoutError: [Errno 110] Connection timed out", "max number of clients reached", "Too many connections",
+    "Cannot connect to redis://h:6379/0: ", "Trying again in 2.00 seconds... (1/100)", "\nTrying again in 4 seconds",
+    "A ConnectionError occurred while watching one or more keys", "Error 99 connecting to unix socket: /tmp/r.sock. x",
+    "(110, 'Connection timed out')", "\n", " ", "app.cart - cart 784228 lookup failed\n", "Redis(host='h', port=1)",
+])
+_PY_TEXT = st.lists(_PY_BITS | st.text(max_size=5), min_size=1, max_size=10).map("".join)
+
+
+def _py_records(texts: list[str], paths: list[str]) -> pl.DataFrame:
+    n = len(texts)
+    return pl.DataFrame({
+        "rec": pl.Series(range(n), dtype=pl.UInt32), "ts": [None] * n, "level": ["ERROR"] * n, "logger": [None] * n,
+        "host": ["h"] * n, "thread": [None] * n, "text": texts, "path": paths,
+        "line": pl.Series(range(1, n + 1), dtype=pl.UInt32), "envelope": ["iso_level"] * n,
+    }, schema_overrides={"ts": pl.Datetime("us", "UTC"), "logger": pl.String, "thread": pl.String})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PY_TEXT, min_size=1, max_size=8))
+def test_redis_py_once_per_distinct_line_equals_each_record_alone(texts):
+    """redis-py works out what an error says once per distinct (line, kind, phase, fallbacks); a record
+    recognized among others it shares them with says what it says alone. Each record is its own file, so
+    the file context (a neighbour's retry line, a redis-py file) is the same in both."""
+    from parsers.redis_py import RedisPyRecognizer
+
+    texts = texts + texts  # repeats, so distinct combinations are shared
+    paths = [f"f{i}.log" for i in range(len(texts))]
+    together = RedisPyRecognizer().recognize(_py_records(texts, paths))
+    alone = [RedisPyRecognizer().recognize(_py_records([t], [p])).with_columns(rec=pl.lit(i, dtype=pl.UInt32))
+             for i, (t, p) in enumerate(zip(texts, paths, strict=True))]
+    alone = pl.concat([a for a in alone if a.height], how="diagonal_relaxed") if any(a.height for a in alone) else None
+    if alone is None:
+        assert together.height == 0
+    else:
+        assert together.select(alone.columns).equals(alone)
