@@ -96,3 +96,27 @@ def test_redis_py_once_per_distinct_line_equals_each_record_alone(texts):
         assert together.height == 0
     else:
         assert together.select(alone.columns).equals(alone)
+
+
+_SE_RECORD_BITS = _SE_BITS | st.sampled_from([
+    "serverEndpoint: redis-master:6379, ", "serverEndpoint: Unspecified/redis:6380, ", "serverEndpoint: , ",
+    "v: 2.6.122.38350", "v: 2.0.601.3402, ", "v=1.2", "clientName: api-6f7c9d-x2k8p(SE.Redis-v2.6.122.38350), ",
+    "Timeout performing GET", "Timeout performing SET (1000ms)", "Timeout awaiting response (outbound=0KiB, inbound=0KiB, "
+    "5984ms elapsed, timeout is 5000ms), command=GET, ", "The message timed out in the backlog attempting to send "
+    "because no connection became available (5000ms), command=HGET, ", "No connection is active/available to "
+    "service this operation: GET key, ", "SocketFailure on cache:6380/Interactive, Idle/Faulted, ",
+    "It was not possible to connect to the redis server(s). ", "timeout: 100, ", "serverEndpoint: 10.0.0.1:٦٣٧٩, ",
+])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_SE_RECORD_BITS, min_size=1, max_size=12).map("".join), min_size=1, max_size=8))
+def test_stackexchange_staged_fields_equal_every_alternative_on_every_record(texts):
+    """Records whose endpoint, version, command and timeout sit where the first alternative looks skip the
+    other alternatives: the events are the ones every alternative on every record gives."""
+    from parsers.stackexchange_redis import StackExchangeRedis
+
+    records = _py_records(texts, ["a.log"] * len(texts))
+    staged = StackExchangeRedis().recognize(records)
+    plain = StackExchangeRedis().recognize(records, staged=False)
+    assert staged.equals(plain)
