@@ -117,6 +117,40 @@ def match_only(rx: str) -> str:
 
 HEADER_MATCH = {name: match_only(rx) for name, rx in HEADER_VARIANTS}
 
+_REST_TAIL = "(?P<rest>.*)$"
+_LEVEL_TAIL = "(?:[ :|-]+(?P<rest>.*))?$"  # iso_level: a separator or the end right after the level
+
+
+def _header_prefix(rx: str) -> str:
+    """The header regex without its message tail, the header itself captured as `_hdr`."""
+    if rx.endswith(_LEVEL_TAIL):
+        return "^(?P<_hdr>" + rx[1:-len(_LEVEL_TAIL)] + ")(?:[ :|-]|$)"
+    return "^(?P<_hdr>" + rx[1:-len(_REST_TAIL)] + ")"
+
+
+def header_groups(body: pl.Expr, variant: str, one_line: bool) -> dict[str, pl.Expr]:
+    """A header variant's fields (`ts`, `level`, `logger`, `thread`, `host`, `rest`; null where a line has
+    no such header), as `str.extract_groups` of its regex gives them.
+
+    `one_line` (no body holds a line feed, as after a line split): the header is captured alone and the
+    message sliced off after it, so the capture does not walk every message to its end (about half the
+    cost). Exact then: `.` takes anything but a line feed, so the `(?P<rest>.*)$` tail matches after any
+    header and the header's first choice is the whole regex's; iso_level's tail is the end or a
+    separator run, which the prefix asks for (tests/test_envelopes.py compares the two forms)."""
+    rx = dict(HEADER_VARIANTS)[variant]
+    names = re.findall(r"\?P<(\w+)>", rx)
+    if not one_line or not rx.startswith("^") or not (rx.endswith(_REST_TAIL) or rx.endswith(_LEVEL_TAIL)):
+        g = body.str.extract_groups(rx)
+        return {n: g.struct.field(n) for n in names}
+    g = body.str.extract_groups(_header_prefix(rx))
+    hdr = g.struct.field("_hdr")
+    after = body.str.slice(hdr.str.len_chars())
+    if rx.endswith(_LEVEL_TAIL):
+        rest = pl.when(hdr.is_not_null() & (after != "")).then(after.str.strip_chars_start(" :|-"))
+    else:
+        rest = pl.when(hdr.is_not_null()).then(after)
+    return {n: rest if n == "rest" else g.struct.field(n) for n in names}
+
 # Outer prefixes: (name, regex with groups pts/host/rest).
 OUTER_PREFIXES: tuple[tuple[str, str], ...] = (
     ("cri", r"^(?P<pts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:stdout|stderr) [FP] (?P<rest>.*)$"),
@@ -367,7 +401,9 @@ def _compose_groups(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     (tests/test_envelopes.py checks it against the regex)."""
     parts = raw.str.splitn("|", 2)
     before, after = parts.struct.field("field_0"), parts.struct.field("field_1")
-    ok = before.str.contains(r"^[A-Za-z0-9][\w.-]*\s*$") & after.str.starts_with(" ")
+    # tested on the line itself (no class of the prefix holds `|`, so its `|` is the first): a third of
+    # the cost of testing the split-off part for the host and the rest for its leading space
+    ok = raw.str.contains(r"^[A-Za-z0-9][\w.-]*\s*\| ")
     return pl.when(ok).then(after.str.slice(1)), pl.when(ok).then(before.str.strip_chars_end())
 
 
@@ -419,12 +455,13 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool
     body = pl.col("body")
     blank = body.str.strip_chars() == ""
     if variants:
-        structs = [body.str.extract_groups(dict(HEADER_VARIANTS)[v]) for v in variants]
-        header = pl.any_horizontal([s.struct.field("rest").is_not_null() | s.struct.field(
-            "ts" if "?P<ts>" in dict(HEADER_VARIANTS)[v] else "level").is_not_null() for s, v in zip(structs, variants, strict=True)])
+        one_line = not lines.select(body.str.contains("\n", literal=True).any()).item()
+        structs = [header_groups(body, v, one_line) for v in variants]
+        header = pl.any_horizontal([s["rest"].is_not_null() | s[
+            "ts" if "?P<ts>" in dict(HEADER_VARIANTS)[v] else "level"].is_not_null() for s, v in zip(structs, variants, strict=True)])
 
         def field(name: str) -> pl.Expr:
-            exprs = [s.struct.field(name) for s, v in zip(structs, variants, strict=True)
+            exprs = [s[name] for s, v in zip(structs, variants, strict=True)
                      if f"?P<{name}>" in dict(HEADER_VARIANTS)[v]]
             return pl.coalesce(exprs) if exprs else pl.lit(None, dtype=pl.String)
 
@@ -435,7 +472,7 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool
         )
         envelope = pl.when(pl.col("header")).then(pl.lit(variants[0]))
         for v, s in zip(variants[1:], structs[1:], strict=True):
-            envelope = pl.when(s.struct.field("rest").is_not_null()).then(pl.lit(v)).otherwise(envelope)
+            envelope = pl.when(s["rest"].is_not_null()).then(pl.lit(v)).otherwise(envelope)
     else:
         df = lines.with_columns(
             header=pl.lit(False), h_ts=pl.lit(None, dtype=pl.String), h_level=pl.lit(None, dtype=pl.String),

@@ -288,17 +288,36 @@ class RedisPyRecognizer:
 
     @staticmethod
     def _errors(df: pl.DataFrame) -> pl.DataFrame:
+        """Error events. What they say depends on the decisive line, the kind, the phase and a few things
+        taken from the whole text (fallbacks when the line lacks them); those are taken per record, and
+        the rest is worked out once per distinct combination: a storm repeats the same few lines."""
         text = pl.col("text").fill_null("")
+        df = df.with_columns(
+            _text_errno=pl.coalesce(
+                text.str.extract(r"(?i)error (-?\d+) (?:connecting|while)", 1),
+                text.str.extract(r"\[(?:Errno|WinError) (-?\d+)\]", 1),
+            ),
+            _text_endpoint=_endpoint(text),
+            _retry_line=pl.coalesce(
+                text.str.extract(r"(Trying again in [^\n]*)", 1),
+                pl.when(pl.col("kind") == "redis.reconnect_attempt").then(
+                    pl.col("_next").str.extract(r"^\W*(Trying again in [^\n]*)", 1)),
+            ),
+            _last_fn=pl.when(pl.col("_hit").is_null()).then(
+                text.str.extract_all(r"(?m), in (\w+)\s*$").list.last().str.extract(r"in (\w+)", 1)),
+            _first_line=pl.when(pl.col("_hit").is_null()).then(text.str.extract(r"^\s*([^\n]*)", 1)),
+        )
+        keys = ["kind", "_hit", "_phase", "_text_errno", "_text_endpoint", "_retry_line", "_last_fn", "_first_line"]
+        distinct = df.select(keys).unique(maintain_order=True)
         hit = pl.col("_hit").str.strip_chars()
         classes = hit.str.extract_all(_EXC_TOKEN).list.eval(pl.element().str.extract(r"^([\w.]+)", 1))
         errno = pl.coalesce(
             hit.str.extract(r"(?i)error (-?\d+) (?:connecting|while)", 1),
             hit.str.extract(r"\[(?:Errno|WinError) (-?\d+)\]", 1),
             hit.str.extract(r"\((-?\d+), '", 1),
-            text.str.extract(r"(?i)error (-?\d+) (?:connecting|while)", 1),
-            text.str.extract(r"\[(?:Errno|WinError) (-?\d+)\]", 1),
+            pl.col("_text_errno"),
         ).cast(pl.Int64, strict=False)
-        endpoint = pl.coalesce(_endpoint(hit), _endpoint(text))
+        endpoint = pl.coalesce(_endpoint(hit), pl.col("_text_endpoint"))
         ep = endpoint.str.extract_groups(r"^(?P<host>.+):(?P<port>\d+)$")
         socket_path = hit.str.extract(r"connecting to (?:unix socket: )?(/\S+?)\.(?:\s|$)", 1)
         detail = pl.coalesce(
@@ -307,20 +326,14 @@ class RedisPyRecognizer:
             .str.replace(r"['\"],?\)$", ""),
         )
         retry_rx = r"Trying again in (?P<s>[\d.]+) seconds\.*(?: \((?P<n>\d+)/(?P<max>\d+)\))?"
-        retry = pl.coalesce(
-            text.str.extract(r"(Trying again in [^\n]*)", 1),
-            pl.when(pl.col("kind") == "redis.reconnect_attempt").then(pl.col("_next").str.extract(r"^\W*(Trying again in [^\n]*)", 1)),
-        ).str.extract_groups(retry_rx)
+        retry = pl.col("_retry_line").str.extract_groups(retry_rx)
         timeout = pl.col("_hit").str.contains(r"(?i)timeout|timed out|\b110\b|WinError 10060") | (errno == 110)
-        last_fn = text.str.extract_all(r"(?m), in (\w+)\s*$").list.last().str.extract(r"in (\w+)", 1)
-        return df.select(
-            "rec",
-            "kind",
+        said = distinct.with_columns(
             entity=pl.coalesce(
                 pl.lit("redis:") + endpoint,
                 pl.lit("redis:") + socket_path,
             ),
-            message=pl.coalesce(hit, text.str.extract(r"^\s*([^\n]*)", 1)).str.slice(0, 2000),
+            message=pl.coalesce(hit, pl.col("_first_line")).str.slice(0, 2000),
             value=retry.struct.field("s").cast(pl.Float64, strict=False),
             attrs=compact_attrs(
                 # an app logging only str(e) of the WatchError: the wording names what redis-py raised
@@ -339,9 +352,11 @@ class RedisPyRecognizer:
                 attempt=retry.struct.field("n").cast(pl.Int64, strict=False),
                 max_attempts=retry.struct.field("max").cast(pl.Int64, strict=False),
                 truncated=pl.when(pl.col("_hit").is_null()).then(pl.lit(True)),
-                last_frame=pl.when(pl.col("_hit").is_null()).then(last_fn),
+                last_frame=pl.when(pl.col("_hit").is_null()).then(pl.col("_last_fn")),
             ),
         )
+        return df.select("rec", *keys).join(said, on=keys, how="left", nulls_equal=True, maintain_order="left").select(
+            "rec", "kind", "entity", "message", "value", "attrs")
 
     @staticmethod
     def _configs(df: pl.DataFrame) -> pl.DataFrame:

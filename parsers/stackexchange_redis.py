@@ -175,7 +175,11 @@ _FIELDS: tuple[tuple[str, str, str, pl.DataType], ...] = (
     ("last-heartbeat", "last-heartbeat", r"never|\d+s ago", pl.String()),
     ("global", "global", r"\d+s ago", pl.String()),
 )
-_POOL_STATS = r"\(Busy=(\d+),Free=(\d+),Min=(\d+),Max=(\d+)\)"
+_POOL_STATS = r"\(Busy=(?P<busy>\d+),Free=(?P<free>\d+),Min=(?P<min>\d+),Max=(?P<max>\d+)\)"
+_THREADPOOL = (r"POOL: ?\(Threads=(?P<threads>\d+),QueuedItems=(?P<queued_items>\d+),"
+               r"CompletedItems=(?P<completed_items>\d+)(?:,Timers=(?P<timers>\d+))?\)")
+# the first stack-frame line and everything after it (the head of a record is the text before it)
+_FRAME_TAIL = r"\n[ \t]+(?:at |--- |[\w.`<>]+\.\w+[\[(])(?s:.*)"
 
 
 def _int(e: pl.Expr) -> pl.Expr:
@@ -189,6 +193,22 @@ def _flag(e: pl.Expr) -> pl.Expr:
 def _encode(fields: list[pl.Expr]) -> pl.Expr:
     """JSON object of the fields without null members (first field is never null: `client`)."""
     return pl.struct(fields).struct.json_encode().str.replace_all(r",\"[\w-]+\":null", "")
+
+
+def _first_choices() -> dict[str, pl.Expr]:
+    """The first alternative of the fields a timeout always carries (endpoint, version, command, timeout)."""
+    h = pl.col("_head")
+    return {
+        "_ep1": _kv(h, "serverEndpoint", r"[^\s,]+"),
+        "_v1": _kv(h, "v", r"\d+(?:\.\d+)+"),
+        "_cmd1": h.str.extract(r"Timeout performing ([A-Z][A-Z.]*)\b", 1),
+        "_to1": h.str.extract(r"Timeout performing \S+ \((\d+)ms\)", 1),
+    }
+
+
+def _first_or(full: bool, first: pl.Expr, *rest: pl.Expr) -> pl.Expr:
+    """`coalesce(first, *rest)`, or `first` alone where every record's first alternative is known to hit."""
+    return pl.coalesce(first, *rest) if full else first
 
 
 class StackExchangeRedis:
@@ -226,7 +246,9 @@ class StackExchangeRedis:
         "config.AbortOnConnectFail = true;\nconfig.ReconnectRetryPolicy = new ExponentialRetry (5000);\n",
     )
 
-    def recognize(self, records: pl.DataFrame) -> pl.DataFrame:
+    def recognize(self, records: pl.DataFrame, staged: bool = True) -> pl.DataFrame:
+        """The records this library wrote, as events. `staged=False` evaluates every alternative of the
+        fields' `coalesce`s on every record (the plain form `staged` is tested against)."""
         any_rule = "|".join(f"(?:{rx})" for _, rx, _ in _RULES)
         # a retry or breaker line quoting a Redis exception is theirs (parsers/retries.py, breakers.py)
         cand = records.filter(pl.col("text").str.contains(any_rule)
@@ -253,17 +275,33 @@ class StackExchangeRedis:
         first_hit = t.str.split("\n").list.eval(pl.element().filter(pl.element().str.contains(match_any)).first())
         cand = cand.with_columns(
             _line=pl.coalesce(first_hit.list.first(), t.str.extract(r"^([^\n]*)", 1)),
-            _head=t.str.extract(r"(?s)^(.*?)(?:\n[ \t]+(?:at |--- |[\w.`<>]+\.\w+[\[(])|$)", 1)
-            .str.replace_all(r"\s*\n\s*", " "),
+            # the text before the first stack-frame line: cutting at the frame's first match is what
+            # `(?s)^(.*?)(?:<frame>|$)` captures, without a capture engine walking the whole head (5x the
+            # cost); tests/test_recognizer_fast_paths.py checks the two agree
+            _head=t.str.replace(_FRAME_TAIL, "").str.replace_all(r"\s*\n\s*", " "),
         )
-        return cand.select(
-            "rec",
-            kind=self._kind(),
-            entity=self._entity(),
-            host=self._host(),
-            message=pl.col("_line").str.strip_chars().str.slice(0, 2000),
-            attrs=self._attrs(),
-        )
+        cand = cand.with_columns(**_first_choices())
+        configs = bool((cand.get_column("_rule") == "redis.config").any())
+        if not staged:
+            return cand.select(self._columns(configs, full=True))
+        # A timeout names its endpoint, version, command and timeout where each field's first alternative
+        # looks: those records skip the other alternatives (a `coalesce` evaluates them all).
+        firsts = pl.all_horizontal([pl.col(c).is_not_null() for c in _first_choices()])
+        cand = cand.with_row_index("_pos").with_columns(_firsts=firsts)
+        parts = [cand.filter(pl.col("_firsts")).select("_pos", *self._columns(configs, full=False)),
+                 cand.filter(~pl.col("_firsts")).select("_pos", *self._columns(configs, full=True))]
+        return pl.concat([p for p in parts if p.height] or parts[:1]).sort("_pos").drop("_pos")
+
+    def _columns(self, configs: bool, full: bool) -> list[pl.Expr]:
+        """The claimed rows' columns; `full=False` for records whose fields' first alternatives all hit."""
+        return [
+            pl.col("rec"),
+            self._kind().alias("kind"),
+            self._entity(full).alias("entity"),
+            self._host().alias("host"),
+            pl.col("_line").str.strip_chars().str.slice(0, 2000).alias("message"),
+            self._attrs(configs=configs, full=full).alias("attrs"),
+        ]
 
     @staticmethod
     def _failure_type() -> pl.Expr:
@@ -292,10 +330,11 @@ class StackExchangeRedis:
         )
 
     @staticmethod
-    def _entity() -> pl.Expr:
+    def _entity(full: bool = True) -> pl.Expr:
         h = pl.col("_head")
-        ep = pl.coalesce(
-            _kv(h, "serverEndpoint", r"[^\s,]+").str.replace(r"^Unspecified/", ""),
+        ep = _first_or(
+            full,
+            pl.col("_ep1").str.replace(r"^Unspecified/", ""),
             h.str.extract(_ENDPOINT_FAILURE, 2),
             h.str.extract(_ILOGGER_FAILED, 1),
             h.str.extract(r"Resurrecting (" + _EP + r")", 1),
@@ -322,21 +361,25 @@ class StackExchangeRedis:
         )
         return pod
 
-    def _attrs(self) -> pl.Expr:
+    def _attrs(self, configs: bool = True, full: bool = True) -> pl.Expr:
+        """The record's fields as JSON; `configs=False` (no config record among them) skips the config options,
+        which are null outside config records."""
         h, t = pl.col("_head"), pl.col("_t")
         out: list[pl.Expr] = [pl.lit("stackexchange_redis").alias("client")]
         out.append(t.str.extract(r"((?:StackExchange\.Redis\.)?Redis\w*Exception|TimeoutException)", 1).alias("exception"))
         out.append(self._failure_type().alias("failure_type"))
-        command = pl.coalesce(
-            h.str.extract(r"Timeout performing ([A-Z][A-Z.]*)\b", 1),
+        command = _first_or(
+            full,
+            pl.col("_cmd1"),
             h.str.extract(r"command=([A-Z][A-Z.]*)", 1),
             h.str.extract(r"to service this operation: ([A-Z][A-Z.]*)", 1),
         )
         out.append(command.alias("command"))
         out.append(_kv(h, "active", r"[A-Z][A-Z.]*").alias("active"))
         out.append(_kv(h, "next", r"[A-Z][A-Z.]*").alias("next"))
-        out.append(_int(pl.coalesce(
-            h.str.extract(r"Timeout performing \S+ \((\d+)ms\)", 1),
+        out.append(_int(_first_or(
+            full,
+            pl.col("_to1"),
             h.str.extract(r"timeout is (\d+)ms", 1),
             h.str.extract(r"became available \((\d+)ms\)", 1),
             _kv(h, "timeout", r"\d+"),
@@ -345,37 +388,43 @@ class StackExchangeRedis:
         out.append(_int(h.str.extract(r"outbound[=:] ?(\d+)KiB", 1)).alias("outbound_kib"))
         out.append(_int(h.str.extract(r"inbound[=:] ?(\d+)KiB", 1)).alias("inbound_kib"))
         out.append(pl.when(h.str.contains("possible thread-theft indicated")).then(pl.lit(True)).alias("thread_theft"))
-        for attr, key, value, dtype in _FIELDS:
-            raw = _kv(h, key, value).str.strip_chars()
+        # Each field's value is extracted once: the select evaluates an expression used twice once (the `mc`
+        # and `lm` splits below reuse these; their values hold no spaces, so the strip changes nothing),
+        # and each thread-pool block is one `extract_groups`, not one extract per figure.
+        raw = {attr: _kv(h, key, value).str.strip_chars() for attr, key, value, _ in _FIELDS}
+        raw["serverEndpoint"], raw["v"] = pl.col("_ep1").str.strip_chars(), pl.col("_v1").str.strip_chars()
+        for attr, _, _, dtype in _FIELDS:
             if dtype == pl.Int64():
-                e = _int(raw)
+                e = _int(raw[attr])
             elif dtype == pl.Boolean():
-                e = _flag(raw)
+                e = _flag(raw[attr])
             else:
-                e = raw
+                e = raw[attr]
             out.append(e.alias(attr))
         out.append(_int(_kv(h, "PerfCounterHelperkeyHashSlot", _INT)).alias("PerfCounterHelperkeyHashSlot"))
-        mc = _kv(h, "mc", r"\d+/\d+/\d+")
+        mc = raw["mc"]
         for i, name in enumerate(("mc_attempts", "mc_completed", "mc_closed")):
             out.append(_int(mc.str.split("/").list.get(i, null_on_oob=True)).alias(name))
         mgr = _kv(h, "mgr", r"\d+ of \d+ available")
         out.append(_int(mgr.str.extract(r"^(\d+)", 1)).alias("mgr_available"))
         out.append(_int(mgr.str.extract(r"of (\d+)", 1)).alias("mgr_total"))
         for pool in ("IOCP", "WORKER"):
-            for i, stat in enumerate(("busy", "free", "min", "max"), start=1):
-                out.append(_int(h.str.extract(pool + r": ?" + _POOL_STATS, i)).alias(f"{pool.lower()}_{stat}"))
-        pool_rx = r"POOL: ?\(Threads=(\d+),QueuedItems=(\d+),CompletedItems=(\d+)(?:,Timers=(\d+))?\)"
-        for i, stat in enumerate(("threads", "queued_items", "completed_items", "timers"), start=1):
-            out.append(_int(h.str.extract(pool_rx, i)).alias(f"pool_{stat}"))
-        lm = _kv(h, "lm", r"\d+/\d+/\d+/\d+")
+            stats = h.str.extract_groups(pool + r": ?" + _POOL_STATS)
+            for stat in ("busy", "free", "min", "max"):
+                out.append(_int(stats.struct.field(stat)).alias(f"{pool.lower()}_{stat}"))
+        pool_stats = h.str.extract_groups(_THREADPOOL)
+        for stat in ("threads", "queued_items", "completed_items", "timers"):
+            out.append(_int(pool_stats.struct.field(stat)).alias(f"pool_{stat}"))
+        lm = raw["lm"]
         for i, name in enumerate(("lm_live", "lm_created", "lm_disposed", "lm_finalized")):
             out.append(_int(lm.str.split("/").list.get(i, null_on_oob=True)).alias(name))
         out.append(pl.col("_t").str.extract(r"Resurrecting \S+ \(retry: (\d+)\)", 1).cast(pl.Int64, strict=False)
                    .alias("retry"))
         out.append(h.str.extract(r"Retrying - attempts left: (\d+)", 1).cast(pl.Int64, strict=False).alias("attempts_left"))
         out.append(self._client_name().alias("client_name"))
-        out.append(pl.coalesce(
-            _kv(h, "v", r"\d+(?:\.\d+)+"),
+        out.append(_first_or(
+            full,
+            pl.col("_v1"),
             t.str.extract(r"SE\.Redis-v(\d+(?:\.\d+)+)", 1),
             t.str.extract(r"StackExchange\.Redis: v(\d+(?:\.\d+)+)", 1),
             t.str.extract(r"StackExchange\.Redis(?:\.StrongName)?, Version=(\d+(?:\.\d+)+)", 1),
@@ -387,7 +436,7 @@ class StackExchangeRedis:
                    .then(pl.lit(True)).alias("connect_log"))
         out.append(t.str.extract(_LOG_TIME.replace(r"\d\d:\d\d:\d\d\.\d{3,7}", r"(\d\d:\d\d:\d\d\.\d{3,7})"), 1)
                    .alias("log_time"))
-        out.extend(self._config_fields())
+        out.extend(self._config_fields() if configs else [])
         return _encode(out)
 
     @staticmethod

@@ -16,6 +16,7 @@ from parsers.envelopes import (
     OUTER_PREFIXES,
     frame,
     frame_counted,
+    header_groups,
     outer_groups,
     split_lines,
     split_lines_plain,
@@ -106,6 +107,26 @@ def test_match_only_header_regexes_match_the_same_lines(line):
     s = pl.Series([line])
     for name, rx in HEADER_VARIANTS:
         assert s.str.contains(rx)[0] == s.str.contains(HEADER_MATCH[name])[0], (name, line)
+
+
+_HEADER_LINE_BITS = _HEADER_BITS | st.sampled_from([
+    "6082:signal-handler (1662200702)", "[2024-01-15 10:02:11 +0000] [7] [ERROR]", "DEBUG:root:", "trce: X[1]",
+    "[2024-01-15 10:02:11,532: WARNING/MainProcess]", "2024-01-15 10:02:11.5320|WARN|App.Cache|", "\r", "é", "٣",
+    "\t", "]", "INFO] ", " :|- ", "-:", "W0115 10:02:11.1 1 a.go:1]", "2024-01-15 10:02:11 - app - ERROR - ",
+]) | st.text(max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_HEADER_LINE_BITS, min_size=1, max_size=8).map("".join), min_size=1, max_size=6))
+def test_header_fields_sliced_after_the_header_equal_the_whole_capture(lines):
+    """Lines without a line feed: each variant's fields, its message sliced off after the header, are what
+    the whole regex captures (iso_level's optional separator tail included)."""
+    df = pl.DataFrame({"body": [ln.replace("\n", " ") for ln in lines] + [None]}, schema={"body": pl.String})
+    for name, rx in HEADER_VARIANTS:
+        fast = header_groups(pl.col("body"), name, one_line=True)
+        g = pl.col("body").str.extract_groups(rx)
+        plain = df.select(**{n: g.struct.field(n) for n in fast})
+        assert df.select(**fast).equals(plain), (name, lines)
 
 
 _COMPOSE_BITS = st.sampled_from([
