@@ -293,7 +293,6 @@ class RedisPyRecognizer:
             text.str.extract(r"\[(?:Errno|WinError) (-?\d+)\]", 1),
         ).cast(pl.Int64, strict=False)
         endpoint = pl.coalesce(_endpoint(hit), _endpoint(text))
-        ep = endpoint.str.extract_groups(r"^(?P<host>.+):(?P<port>\d+)$")
         socket_path = hit.str.extract(r"connecting to (?:unix socket: )?(/\S+?)\.(?:\s|$)", 1)
         detail = pl.coalesce(
             hit.str.extract("(" + _DETAIL + ")", 1),
@@ -305,6 +304,10 @@ class RedisPyRecognizer:
             text.str.extract(r"(Trying again in [^\n]*)", 1),
             pl.when(pl.col("kind") == "redis.reconnect_attempt").then(pl.col("_next").str.extract(r"^\W*(Trying again in [^\n]*)", 1)),
         ).str.extract_groups(retry_rx)
+        # each used more than once below: computed once, as columns (an eager select repeats a shared expression)
+        df = df.with_columns(_classes=classes, _errno=errno, _endpoint=endpoint, _retry=retry)
+        classes, errno, endpoint, retry = (pl.col(c) for c in ("_classes", "_errno", "_endpoint", "_retry"))
+        ep = endpoint.str.extract_groups(r"^(?P<host>.+):(?P<port>\d+)$")
         timeout = pl.col("_hit").str.contains(r"(?i)timeout|timed out|\b110\b|WinError 10060") | (errno == 110)
         last_fn = text.str.extract_all(r"(?m), in (\w+)\s*$").list.last().str.extract(r"in (\w+)", 1)
         return df.select(
@@ -340,7 +343,10 @@ class RedisPyRecognizer:
     @staticmethod
     def _configs(df: pl.DataFrame) -> pl.DataFrame:
         text = pl.col("text").fill_null("")
-        line = pl.coalesce(text.str.extract_all(whole_line(_CONFIG)).list.first(), text.str.extract(r"^([^\n]*)", 1))
+        # the config line once, as a column: an eager select evaluates a shared expression at every use
+        df = df.with_columns(_line=pl.coalesce(text.str.extract_all(whole_line(_CONFIG)).list.first(),
+                                               text.str.extract(r"^([^\n]*)", 1)))
+        line = pl.col("_line")
         url = line.str.extract(_URL, 1)
         url_ep = url.str.extract_groups(
             r"(?i)^[a-z+]+://(?:[^@/\s]*@)?(?P<host>\[[^\]]+\]|[^:/?\s]+)(?::(?P<port>\d+))?(?:/(?P<db>\d+))?"
