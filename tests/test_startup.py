@@ -65,6 +65,7 @@ print(json.dumps([len(made), sum(p._compiled is not None for p in made)]))
 """
 
 
+@pytest.mark.slow
 def test_patterns_compile_only_when_used(tmp_path: Path) -> None:
     """Python-side patterns compile on first use: for a folder of plain logs and a Prometheus scrape, those
     the file sniffs and redaction use (about half of the 60-odd), not the Kubernetes shapes'; a folder
