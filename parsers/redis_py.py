@@ -361,7 +361,10 @@ class RedisPyRecognizer:
     @staticmethod
     def _configs(df: pl.DataFrame) -> pl.DataFrame:
         text = pl.col("text").fill_null("")
-        line = pl.coalesce(text.str.extract_all(whole_line(_CONFIG)).list.first(), text.str.extract(r"^([^\n]*)", 1))
+        # the config line once, as a column: an eager select evaluates a shared expression at every use
+        df = df.with_columns(_line=pl.coalesce(text.str.extract_all(whole_line(_CONFIG)).list.first(),
+                                               text.str.extract(r"^([^\n]*)", 1)))
+        line = pl.col("_line")
         url = line.str.extract(_URL, 1)
         url_ep = url.str.extract_groups(
             r"(?i)^[a-z+]+://(?:[^@/\s]*@)?(?P<host>\[[^\]]+\]|[^:/?\s]+)(?::(?P<port>\d+))?(?:/(?P<db>\d+))?"

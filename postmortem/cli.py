@@ -189,7 +189,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     from postmortem.analysis.pipeline import AnalyzeOptions
     from postmortem.analysis.pipeline import analyze as run
     from postmortem.model import Severity
-    from reports.render import chart_files, render
+    from reports.render import chart_files, prefetch, render
 
     chosen = fmt
     fmt = _output_format(output, fmt, REPORT_SUFFIXES, "md")
@@ -200,7 +200,14 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
         generated_at=generated_at, since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
         align=not no_align, return_events=False,  # only the Report is rendered
     )
-    report, _ = run(list(paths), opts)
+    # charts are drawn for HTML and for Markdown written to a file (or to the terminal's report file)
+    draws = fmt == "html" or (fmt == "md" and bool(output or (chosen is None and sys.stdout.isatty())))
+    imports = prefetch(fmt, charts=draws)  # jinja2 and matplotlib load on a second thread meanwhile
+    try:
+        report, _ = run(list(paths), opts)
+    finally:
+        if imports is not None:
+            imports.join()
     to_terminal = chosen is None and not output and sys.stdout.isatty()
     if to_terminal and report.warnings:  # the screen is for the summary; the warnings are in the appendix
         _say(f"postmortem: {len(report.warnings)} input warnings (listed in the report's appendix)")

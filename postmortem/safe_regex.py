@@ -30,12 +30,23 @@ def _timed_out() -> None:
 
 
 class SafePattern:
-    """A compiled pattern whose calls give up after `timeout` seconds (treated as no match)."""
+    """A pattern whose calls give up after `timeout` seconds (treated as no match).
+
+    Compiled on first use, not at import (issue 20: start fast): most modules' patterns (the Kubernetes
+    shapes, redaction's rules) are never needed by a given incident, and compiling them all cost tens of
+    milliseconds of every start."""
 
     def __init__(self, pattern: str, flags: int = 0, timeout: float = TIMEOUT_SECONDS):
-        self._rx = regex.compile(pattern, flags)
         self.pattern = pattern
+        self.flags = flags
         self.timeout = timeout
+        self._compiled: regex.Pattern | None = None
+
+    @property
+    def _rx(self) -> regex.Pattern:
+        if self._compiled is None:
+            self._compiled = regex.compile(self.pattern, self.flags)
+        return self._compiled
 
     def match(self, text: str, pos: int = 0) -> regex.Match | None:
         try:

@@ -3,12 +3,13 @@ no charts (a note says so), the appendix's recommendations as {code} blocks."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from postmortem.model import Report, duration
-from reports.render import escape_at_word_edges, fmt_ts
+from reports.render import _bytecode_cache, escape_at_word_edges, fmt_ts
 
 # Read as markup anywhere in a line (macros, links, table cells): escaped with a backslash.
 _JIRA_ALWAYS = re.compile(r"([\\{}\[\]|])")
@@ -31,9 +32,15 @@ def jira_code(text: object) -> str:
     return "{{" + re.sub(r"([{}|])", r"\\\1", s) + "}}"
 
 
-def render_jira(report: Report, s: dict) -> str:
-    env = Environment(loader=PackageLoader("reports", "templates"), autoescape=False,
+@functools.cache
+def _env() -> Environment:
+    """One Jinja environment per process, its compiled template kept between runs, as `reports.render._env`."""
+    env = Environment(loader=PackageLoader("reports", "templates"), bytecode_cache=_bytecode_cache(), autoescape=False,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(j=jira_escape, jcode=jira_code, ts=fmt_ts)
     env.globals.update(duration=duration)
-    return env.get_template("report.jira.j2").render(r=report, s=s)
+    return env
+
+
+def render_jira(report: Report, s: dict) -> str:
+    return _env().get_template("report.jira.j2").render(r=report, s=s)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -128,6 +129,27 @@ def _env(autoescape: bool) -> Environment:
     env.filters.update(md=md_escape, code=md_code, inline_md=inline_md, ts=fmt_ts, iso=iso, val=fmt_value, fence=md_fence)
     env.globals.update(duration=duration)
     return env
+
+
+def prefetch(fmt: str, charts: bool) -> threading.Thread | None:
+    """Start importing what rendering `fmt` needs (jinja2; matplotlib when `charts` are drawn) on a second
+    thread, for the caller to start before the analysis and `join` before rendering (issue 20): the imports
+    (about 0.4 s for HTML) overlap the analysis, much of which runs in polars without the GIL. Python's
+    import lock makes a module imported by both threads load once; None for JSON, which needs neither."""
+    if fmt == "json":
+        return None
+
+    def work() -> None:
+        try:
+            import jinja2  # noqa: F401
+        except Exception:  # noqa: BLE001  (rendering's own import says what is wrong)
+            return
+        if charts:
+            charts_mod.import_matplotlib()
+
+    thread = threading.Thread(target=work, name="postmortem-prefetch")
+    thread.start()
+    return thread
 
 
 def _bytecode_cache():

@@ -4,6 +4,7 @@ the healthy configuration's outcome from the storm recording."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,28 @@ def test_keeping_only_live_requests_changes_no_figure(name, monkeypatch):
     monkeypatch.setattr(model, "_refused_at_once", lambda *a: False)
     whole = [simulate(inc, p, pods=pods, maxclients=mc, hold_s=hold) for p, hold, pods, mc in cases]
     assert windowed == whole
+
+
+@pytest.mark.parametrize("folder", [Path(__file__).parent / "data" / "example-incident", REC / "storm"])
+def test_a_run_without_random_draws_stands_for_every_seed(folder, monkeypatch):
+    """`ensemble` replays the first seed's run for the others when that run drew nothing from its
+    generator (the example's outage: a fixed tick, no retries, no spread): the same Outcome as running
+    every seed; a run that draws (the storm's call spread) is run once per seed."""
+    from postmortem.analysis.replay import model
+
+    inc = measure(analyze([str(folder)], AnalyzeOptions(redact=False))[1].events)
+    calls: list[int] = []
+    real = model.simulate
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("seed", args[4] if len(args) > 4 else model.SEED))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "simulate", counted)
+    quick = model.ensemble(inc, inc.policy, hold_s=0.1)
+    drew = real(inc, inc.policy, hold_s=0.1).drew
+    monkeypatch.setattr(model, "simulate", lambda *a, **k: replace(real(*a, **k), drew=True))
+    every_seed = model.ensemble(inc, inc.policy, hold_s=0.1)
+    assert quick == every_seed and quick.per_second == every_seed.per_second
+    assert len(calls) == (len(model.SEEDS) if drew else 1)
+    assert drew == (folder.name == "storm")

@@ -46,3 +46,22 @@ def test_redaction_that_times_out_withholds_the_text():
     out = slow.sub("", secret, on_timeout=lambda t: f"[{len(t)} withheld]")
     assert out == f"[{len(secret)} withheld]"
     assert redact_text("redis://u:hunter2@h:6379") == "redis://u:***@h:6379"
+
+
+def test_every_module_level_pattern_compiles():
+    """Patterns compile on first use (start-up, issue 20), so a broken one would only fail when an input
+    needs it: here every pattern made by importing all of `parsers` and `postmortem` is compiled."""
+    import gc
+    import importlib
+    import pkgutil
+
+    import parsers
+    import postmortem
+
+    for pkg in (parsers, postmortem):
+        for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            importlib.import_module(info.name)
+    patterns = [o for o in gc.get_objects() if isinstance(o, safe_regex.SafePattern)]
+    for p in patterns:
+        p._rx  # noqa: B018  (compiles, or raises regex.error)
+    assert len(patterns) >= 60  # the Kubernetes shapes, slow_commands, the 16 redaction rules

@@ -53,6 +53,47 @@ def test_html_report_still_loads_what_it_draws_with(tmp_path: Path) -> None:
     assert {"jinja2", "matplotlib"} <= loaded
 
 
+COMPILED = """
+import gc, json, sys
+from click.testing import CliRunner
+from postmortem.cli import main
+from postmortem.safe_regex import SafePattern
+result = CliRunner().invoke(main, sys.argv[1:])
+assert result.exit_code == 0, result.output
+made = [p for p in gc.get_objects() if isinstance(p, SafePattern)]
+print(json.dumps([len(made), sum(p._compiled is not None for p in made)]))
+"""
+
+
+@pytest.mark.slow
+def test_patterns_compile_only_when_used(tmp_path: Path) -> None:
+    """Python-side patterns compile on first use: for a folder of plain logs and a Prometheus scrape, those
+    the file sniffs and redaction use (about half of the 60-odd), not the Kubernetes shapes'; a folder
+    with a `kubectl get events` table compiles more."""
+    def compiled(fixture: str) -> tuple[int, int]:
+        out = subprocess.run([sys.executable, "-c", COMPILED, "analyze", fixture, "-f", "json", "-o",
+                              str(tmp_path / "r.json"), "--exit-zero"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        made, used = json.loads(out.stdout.strip().splitlines()[-1])
+        return made, used
+
+    made, plain = compiled("tests/data/recorded/storm")
+    assert made >= 60 and plain <= made // 2, (made, plain)
+    _, with_k8s = compiled("tests/data/example-incident")  # holds a `kubectl get events` table
+    assert with_k8s > plain, (plain, with_k8s)
+
+
+@pytest.mark.slow
+def test_markdown_without_chart_files_loads_no_matplotlib(tmp_path: Path) -> None:
+    """HTML and Markdown written to a file import matplotlib on a second thread while the analysis runs
+    (`reports.render.prefetch`); Markdown on stdout and Jira draw nothing, so neither imports it."""
+    for fmt in ("md", "jira"):
+        loaded = _loaded("analyze", "tests/data/recorded/storm", "-f", fmt, "--exit-zero")
+        assert "jinja2" in loaded and "matplotlib" not in loaded, fmt
+    loaded = _loaded("analyze", "tests/data/recorded/storm", "-f", "md", "-o", str(tmp_path / "r.md"), "--exit-zero")
+    assert "matplotlib" in loaded and (tmp_path / "r_files").is_dir()
+
+
 @pytest.mark.slow
 def test_numpy_loads_only_for_a_replay(tmp_path: Path) -> None:
     """The what-if replay (numpy) is imported when there is an outage to replay: not for an incident

@@ -12,7 +12,7 @@ and both are one `Accepted` line in a verbose server log. A restart drops every 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -37,6 +37,9 @@ class Outcome:
     peak_connections: float
     rejections: float
     recovery_s: float | None  # None: still above the calm level at the end of the horizon
+    # whether the run drew from its random generator; when it did not, the seed never reached it and every
+    # seed gives this same run (`ensemble` reuses it). Not a figure: left out of comparisons.
+    drew: bool = field(default=True, compare=False, repr=False)
 
 
 def _where(mask: np.ndarray) -> np.ndarray:
@@ -95,6 +98,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     holds a connection); inf when not in that phase, so each phase is one comparison. Per pod: requests
     active, connections held and busy, the breaker."""
     rng = np.random.default_rng(seed)
+    seeded = rng.bit_generator.state
     n_pods = pods or inc.pods
     limit = maxclients if maxclients is not None else inc.maxclients
     limit = math.inf if limit is None else limit
@@ -211,7 +215,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     series = [(s, a) for s, a in series if s < end]
     return Outcome(per_second=tuple(series), peak_attempts=max((a for _, a in series), default=0.0),
                    peak_connections=float(peak_conn), rejections=float(rejections),
-                   recovery_s=recovery(series, inc.up, inc.quiet, end))
+                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=rng.bit_generator.state != seeded)
 
 
 class _Requests:
@@ -334,8 +338,12 @@ def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     run closest to those medians (one run's lottery of who reconnects first is not the incident's).
     `known`: runs already made with these inputs, by seed (a run is a pure function of its inputs)."""
     known = known or {}
-    runs = [known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s)
-            for seed in seeds]
+    runs: list[Outcome] = []
+    for seed in seeds:
+        if runs and not runs[0].drew:  # the first run used no random draw: another seed gives the same run
+            runs.append(runs[0])
+        else:
+            runs.append(known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s))
     if len(runs) == 1:
         return runs[0]
     peak = float(np.median([r.peak_attempts for r in runs]))
