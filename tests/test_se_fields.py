@@ -40,3 +40,12 @@ def test_a_table_with_broken_attrs_is_read_field_by_field():
     table = _table(['{"worker_busy": 7}', "not json", '["a list"]', None])
     got = se_records(table).select(field("worker_busy", pl.Int64)).to_series().to_list()
     assert got == table.select(attr("worker_busy", pl.Int64)).to_series().to_list() == [7, None, None, None]
+
+
+def test_no_records_and_records_in_many_slices(monkeypatch):
+    from postmortem.analysis import se_fields
+
+    assert decode_fields(_table([]), FIELDS).shape == (0, len(FIELDS))
+    monkeypatch.setattr(se_fields, "DECODE_ROWS", 3)  # slices of 3: 10 rows in 4 slices, in order
+    table = _table([json.dumps({"worker_busy": i}) for i in range(10)])
+    assert decode_fields(table, FIELDS).get_column("attr_worker_busy").to_list() == [str(i) for i in range(10)]
