@@ -95,6 +95,13 @@ class Held:
     population: Population
     capacity: tuple[int, str] | None
 
+    @property
+    def source(self) -> str:
+        """Where `connections` came from: the pool capacity when it is at least the population."""
+        if self.capacity and self.capacity[0] >= self.population.connections:
+            return self.capacity[1]
+        return self.population.source
+
 
 def held_before(events: pl.DataFrame, t0: datetime) -> Held | None:
     """What the clients held just before `t0` (None without a population to count)."""

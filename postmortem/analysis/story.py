@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from postmortem.analysis.detectors.base import Detector, at_time
+from postmortem.analysis.detectors.base import LEADS_AT, Detector, at_time
 from postmortem.model import Finding, Role
 
 # Report groups of the causal chain, in reading order, and the role each shows. A configuration that is
@@ -34,7 +34,6 @@ def _group_of(d: Detector, amplified: bool) -> str | None:
     if d.rule.role == Role.AMPLIFIER and d.rule.config_cause and not amplified:
         return RISKS
     return next((group for group, role in GROUPS if role == d.rule.role), None)
-LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' errors leads the story
 
 
 @dataclass(frozen=True)

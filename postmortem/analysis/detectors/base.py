@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from postmortem.analysis.advice import Advice, Facts
 
 MAX_EVIDENCE = 8
+LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' errors leads the story
 
 
 class Detector(Protocol):

@@ -16,12 +16,12 @@ import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, Snippet
 from postmortem.analysis.correlate import Context
-from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
+from postmortem.analysis.detectors.base import LEADS_AT, RuleDetector, at_time, finding
+from postmortem.analysis.population import client_pods
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight
 
 OOM_KIND = "redis.oom"
-LEADS_AT = 0.5  # a share of the clients' problem records above this makes the finding the story's lead
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,10 @@ class WritesRefusedAtMaxmemory(RuleDetector):
             return
         refused = int(rows.select(event_weight().sum()).item())
         problems = int(_client_problems(events).select(event_weight().sum()).item())
-        clients = events.filter(pl.col("source").is_in(["redis_py", "stackexchange_redis"]))
         first, last = rows.get_column("ts").min(), rows.get_column("ts").max()
         figures = OomFigures(
             refused=refused, pods=rows.get_column("host").drop_nulls().n_unique(),
-            pods_with_clients=clients.get_column("host").drop_nulls().n_unique(),
+            pods_with_clients=client_pods(events),
             first_ts=first.isoformat(), last_ts=last.isoformat(), client_problems=problems,
             error_share=round(refused / problems, 3) if problems else 0.0,
         )

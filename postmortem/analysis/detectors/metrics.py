@@ -17,7 +17,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, reuse_connections
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
-from postmortem.analysis.detectors.storm import storms
+from postmortem.analysis.detectors.storm import STORM_AMPLIFICATION, storms
 from postmortem.analysis.population import connected_before, held_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -28,7 +28,7 @@ SPIKE_FLOOR = 100  # ... and at least this many clients above it
 CHURN_RATIO = 5.0  # connections per second this many times the baseline ...
 # ... and, above it, at least this many new connections per connection the clients held before the incident: the
 # storm rule's amplification (a fleet that re-opens its pools once, or fills them, is about 1x at any size)
-CHURN_PER_HELD = 5.0
+CHURN_PER_HELD = STORM_AMPLIFICATION
 CHURN_FLOOR = 50.0  # ... or, with no population to divide by, at least this many per second
 MAX_ROWS = 8
 NEAR_INCIDENT = timedelta(minutes=10)  # evictions this close to the incident window belong to it
@@ -60,26 +60,30 @@ def incident_start(ctx: Context) -> datetime | None:
     return ctx.outages[0].start if ctx.outages else ctx.window_start
 
 
+def _baseline_split(g: pl.DataFrame, col: str, ref: datetime | None) -> tuple[pl.DataFrame | None, pl.DataFrame, str]:
+    """(the samples the baseline is made of, the rest, how it was taken): the samples before the incident; with
+    none before it, the first quarter of the samples with a value; None when there are too few."""
+    if ref is not None:
+        before = g.filter((pl.col("ts") < ref) & pl.col(col).is_not_null())
+        if before.height:
+            return before, g.filter(pl.col("ts") >= ref), f"median of {before.height} samples before {ref.isoformat()}"
+    with_value = g.filter(pl.col(col).is_not_null())
+    if with_value.height >= 4:
+        k = with_value.height // 4
+        return with_value.head(k), with_value.slice(k), f"median of the first {k} samples (none before the incident)"
+    return None, g, ""
+
+
 def baseline(g: pl.DataFrame, col: str, ref: datetime | None) -> tuple[float | None, str | None]:
     """Median before the incident; with no sample before it, the median of the first quarter."""
-    if ref is not None:
-        before = g.filter(pl.col("ts") < ref).get_column(col).drop_nulls()
-        if before.len():
-            return float(before.median()), f"median of {before.len()} samples before {ref.isoformat()}"
-    vals = g.get_column(col).drop_nulls()
-    if vals.len() >= 4:
-        k = vals.len() // 4
-        return float(vals.head(k).median()), f"median of the first {k} samples (none before the incident)"
-    return None, None
+    base, _, label = _baseline_split(g, col, ref)
+    return (float(base.get_column(col).median()), label) if base is not None else (None, None)
 
 
 def after_baseline(g: pl.DataFrame, col: str, ref: datetime | None) -> pl.DataFrame:
     """The samples `baseline` did not use: a peak among the baseline's own samples is the normal it is judged
     against (a fleet opening its pools at start-up), not a departure from it."""
-    if ref is not None and g.filter(pl.col("ts") < ref).get_column(col).drop_nulls().len():
-        return g.filter(pl.col("ts") >= ref)
-    with_value = g.filter(pl.col(col).is_not_null())
-    return with_value.slice(with_value.height // 4) if with_value.height >= 4 else g
+    return _baseline_split(g, col, ref)[1]
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -431,12 +435,7 @@ def _opened_per_held(high: pl.DataFrame, metric: str, base: float, held):
     else:  # a per-second gauge: each sample stands for the seconds since the one before (the median for the first)
         new = float((high.get_column("rate") * seconds).sum())
     excess = max(new - base * float(seconds.sum()), 0.0)
-    return (excess, held.connections, _held_from(held.connections, held.population, held.capacity),
-            round(excess / held.connections, 1))
-
-
-def _held_from(held: float, population, capacity) -> str:
-    return capacity[1] if capacity and capacity[0] >= held and capacity[0] > population.connections else population.source
+    return excess, held.connections, held.source, round(excess / held.connections, 1)
 
 
 class Evictions(RuleDetector):

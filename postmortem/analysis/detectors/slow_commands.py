@@ -21,7 +21,7 @@ import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, Snippet
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import MAX_EVIDENCE, RuleDetector, finding
+from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, RuleDetector, finding
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -30,7 +30,6 @@ SLOW_KINDS = ("redis.slow_command", "redis.blocking_command")
 EXPLAINED_KINDS = ("redis.timeout", "redis.busy")
 DEFAULT_THRESHOLD_S = 1.0  # when no client timeout is logged: a second of a blocked server is an incident
 SAME_EPISODE_S = 1.0  # sightings of one command this close (SLOWLOG times are whole seconds) are one run
-LEADS_AT = 0.5  # a share of the clients' errors above this makes the finding the story's lead
 MAX_FINDINGS = 5
 # who measured a duration, most trusted first: the server's own clock, its log, then the application
 FIGURE_ORDER = ("slowlog", "server_log", "app")

@@ -35,7 +35,7 @@ from postmortem.analysis.correlate import (
 )
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
-from postmortem.analysis.population import Demand, Population, demand_after, held_before
+from postmortem.analysis.population import Demand, Held, Population, demand_after, held_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 # New connections after an outage per connection the clients held before it. A fleet that re-opens its
@@ -382,9 +382,7 @@ class ReconnectStorm(RuleDetector):
 
 
 def _held_source(st: Storm) -> str:
-    if st.capacity and st.capacity[0] >= st.population.connections:
-        return st.capacity[1]
-    return st.population.source
+    return Held(st.held, st.population, st.capacity).source
 
 
 class RetryStorm(RuleDetector):
