@@ -249,6 +249,10 @@ class StackExchangeRedis:
         "13:47:45.2344: Connecting (sync) on .NET 7.0.16 (StackExchange.Redis: v2.7.17.27058)\n"
         "13:47:45.2678: redisserver:6379,syncTimeout=1000,allowAdmin=True,connectTimeout=1000,ssl=False,abortConnect=False\n",
         "config.AbortOnConnectFail = true;\nconfig.ReconnectRetryPolicy = new ExponentialRetry (5000);\n",
+        # a noeviction tester's console (public README, hsa-course 11.Redis redis-eviction-tester)
+        "StackExchange.Redis.RedisServerException: OOM command not allowed when used memory > 'maxmemory'.\n"
+        "   at Program.<<Main>$>g__TriggerEviction|0_25(IServer server, IDatabase db, String prefix) in "
+        "/src/redis-eviction-tester/Program.cs:line 132\n",
     )
 
     def recognize(self, records: pl.DataFrame, staged: bool = True) -> pl.DataFrame:
