@@ -329,10 +329,10 @@ def test_oom_records_are_one_event_each_whatever_the_app_says(tmp_path, layout, 
     texts = []
     for m in messages:
         if layout == "clef":
-            texts.append(one.replace("Page cache write failed for {Key}", m.replace("{", "").replace("}", "")))
+            texts.append(one.replace("Page cache write failed for {Key}", m))
         else:
             texts.append(re.sub(r"(Page cache write failed for product:48213|Write failed|Session touch failed)",
-                                lambda _: m, one, count=1))
+                                m, one, count=1))  # _WORDS has no backslash: a literal replacement
     text = "".join(texts)
     path = tmp_path / "many.log"
     path.write_text(text, encoding="utf-8")
