@@ -78,6 +78,10 @@ _PROP_ASSIGN = (
 )
 
 _SE_RESTORED = r"\bConnectionRestored\b|(?i:redis connection (?:was )?restored|reconnected to redis)"
+# The server's OOM reply (server.c `shared.oomerr`): SE.Redis raises it verbatim as the message of a
+# RedisServerException (ResultProcessor.ServerFail, 2.x and 3.x), with no endpoint or command in it. Other
+# clients quote the same reply (Jedis, Lettuce, FreeRedis, redis-py), so it needs this library's context.
+_OOM = r"\bOOM command not allowed when used memory > 'maxmemory'"
 _SE_RECONNECT = r"Resurrecting \S+ \(retry: \d+\)|Resetting failing connections to retry|Retrying - attempts left: \d+|" \
     r"Subscriptions attempting reconnect: \d+"
 
@@ -93,6 +97,7 @@ _RULES: tuple[tuple[str, str, bool], ...] = (
      r"Redis(?:Server|Connection)Exception: (?:NOAUTH|WRONGPASS)", False),
     ("redis.loading", r"RedisServerException: LOADING|LOADING Redis is loading the dataset|Loading on " + _EP, False),
     ("redis.busy", r"RedisServerException: BUSY Redis is busy running a (?:script|module command)", False),
+    ("redis.oom", _OOM, True),
     ("redis.connect_failed", r"It was not possible to connect to the redis server", False),
     ("_ilogger_failed", _ILOGGER_FAILED, False),
     ("_endpoint_failure", _ENDPOINT_FAILURE, False),
@@ -217,12 +222,12 @@ class StackExchangeRedis:
     name: ClassVar[str] = "stackexchange_redis"
     kinds: ClassVar[tuple[Kind, ...]] = (
         ck.TIMEOUT, ck.BACKLOG_TIMEOUT, ck.CONNECT_FAILED, ck.CONNECTION_LOST, ck.CONNECTION_RESTORED,
-        ck.RECONNECT_ATTEMPT, ck.NO_CONNECTION, ck.BUSY, ck.LOADING, ck.AUTH_FAILED, ck.CONFIG, ck.CONNECT_LOG,
+        ck.RECONNECT_ATTEMPT, ck.NO_CONNECTION, ck.BUSY, ck.LOADING, ck.AUTH_FAILED, ck.OOM, ck.CONFIG, ck.CONNECT_LOG,
     )
     # words that keep a one-line INFO record out of noise folding (parsers/noise.py)
     keep_words: ClassVar[tuple[str, ...]] = (
         "redis", "timeout", "timed out", "connect", "socket", "multiplexer", "backlog", "loading", "auth",
-        "resurrect", "heartbeat", "endpoint", "retry", "retries", "busy", "unreachable",
+        "resurrect", "heartbeat", "endpoint", "retry", "retries", "busy", "unreachable", "maxmemory",
     )
     example: ClassVar[str] = (
         "Timeout awaiting response (outbound=0KiB, inbound=0KiB, 5984ms elapsed, timeout is 5000ms), command=GET, "
@@ -244,6 +249,10 @@ class StackExchangeRedis:
         "13:47:45.2344: Connecting (sync) on .NET 7.0.16 (StackExchange.Redis: v2.7.17.27058)\n"
         "13:47:45.2678: redisserver:6379,syncTimeout=1000,allowAdmin=True,connectTimeout=1000,ssl=False,abortConnect=False\n",
         "config.AbortOnConnectFail = true;\nconfig.ReconnectRetryPolicy = new ExponentialRetry (5000);\n",
+        # a noeviction tester's console (public README, hsa-course 11.Redis redis-eviction-tester)
+        "StackExchange.Redis.RedisServerException: OOM command not allowed when used memory > 'maxmemory'.\n"
+        "   at Program.<<Main>$>g__TriggerEviction|0_25(IServer server, IDatabase db, String prefix) in "
+        "/src/redis-eviction-tester/Program.cs:line 132\n",
     )
 
     def recognize(self, records: pl.DataFrame, staged: bool = True) -> pl.DataFrame:
@@ -342,7 +351,8 @@ class StackExchangeRedis:
             h.str.extract(r"(?:BeginConnect|EndConnect|Connect complete|Connected \w+/|_Connecting|Checking) ?:? ?(" + _EP + ")", 1),
             h.str.extract(r"(" + _EP + r") faulted: ", 1),
             # any host:port, but not where the text carries a command key ("GET cart:1234")
-            pl.when(~pl.col("_rule").is_in(["redis.timeout", "redis.backlog_timeout", "redis.no_connection", "redis.loading"]))
+            pl.when(~pl.col("_rule").is_in(["redis.timeout", "redis.backlog_timeout", "redis.no_connection", "redis.loading",
+                                            "redis.oom"]))
             .then(h.str.extract(r"(?:^|[\s(=@,;\"'])((?:[A-Za-z\[][\w.\-\[\]*]*|\d{1,3}(?:\.\d{1,3}){3}):\d{4,5})\b", 1)),
         )
         ep = pl.when(ep.str.contains(r"^[\w.\-\[\]]+:\d+$")).then(ep)
@@ -368,6 +378,9 @@ class StackExchangeRedis:
         out: list[pl.Expr] = [pl.lit("stackexchange_redis").alias("client")]
         out.append(t.str.extract(r"((?:StackExchange\.Redis\.)?Redis\w*Exception|TimeoutException)", 1).alias("exception"))
         out.append(self._failure_type().alias("failure_type"))
+        # the server's reply as the exception gave it (redis-py's `error`); the message names no command
+        out.append(pl.when(pl.col("_rule") == "redis.oom").then(pl.col("_line").str.extract("(" + _OOM + r"\.?)", 1))
+                   .alias("error"))
         command = _first_or(
             full,
             pl.col("_cmd1"),

@@ -21,7 +21,7 @@ from reports.render import md_escape, render
 
 DATA = Path(__file__).parent / "data"
 INCIDENTS = ["example-incident", "recorded/storm", "recorded/healthy", "dotnet-metrics-storm", "recorded/scaleout",
-             "recorded/eviction", "recorded/hang-8", "recorded/slow-8", "recorded/per-request-8"]
+             "recorded/eviction", "recorded/hang-8", "recorded/slow-8", "recorded/per-request-8", "dotnet-oom-16"]
 BODY_LINES = 120
 BODY_HEADS = ["## Summary", "## Impact", "## Root cause and trigger", "## Resolution and mitigation", "## Detection",
               "## Timeline (UTC)", "## Stop the bleeding", "## Action items", "## Lessons", "## Appendix"]

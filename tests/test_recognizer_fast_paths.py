@@ -106,6 +106,8 @@ _SE_RECORD_BITS = _SE_BITS | st.sampled_from([
     "because no connection became available (5000ms), command=HGET, ", "No connection is active/available to "
     "service this operation: GET key, ", "SocketFailure on cache:6380/Interactive, Idle/Faulted, ",
     "It was not possible to connect to the redis server(s). ", "timeout: 100, ", "serverEndpoint: 10.0.0.1:٦٣٧٩, ",
+    "StackExchange.Redis.RedisServerException: OOM command not allowed when used memory > 'maxmemory'.",
+    "Page cache write failed for product:48213 ", "Redis write to cache-1:6379 failed ",
 ])
 
 

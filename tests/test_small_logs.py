@@ -155,7 +155,7 @@ def test_frame_many_is_frame_counted_per_text(texts, summarize, tz):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", ["redis_py", "stackexchange", "breakers", "corpus", "hostile", "k8s",
-                                    "dotnet-metrics-storm", "example-incident"])
+                                    "dotnet-metrics-storm", "dotnet-oom-4", "example-incident"])
 def test_fixtures_batched_as_alone(monkeypatch, folder):
     alone, batched = _both(monkeypatch, [str(DATA / folder)], IngestOptions(tz="Europe/Paris"))
     _assert_same(alone, batched)

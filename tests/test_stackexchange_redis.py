@@ -227,6 +227,7 @@ FRAGMENTS = (
     "SocketFailure on h:6379/Interactive", "config.AbortOnConnectFail = true;", "redis:6379,password=x,abortConnect=",
     "04:56:56.8383: ", "h:6379: Connecting...", "StackExchange.Redis.RedisTimeoutException: ", "\n", "\r\n",
     "\n   at X.Y()", ", ", "(", ")", "\"", "é", "\u2028", "{\"@t\":\"2024-01-15T10:02:11Z\",\"@m\":\"",
+    "StackExchange.Redis.RedisServerException: ", "OOM command not allowed when used memory > 'maxmemory'.",
 )
 
 
@@ -243,3 +244,102 @@ def test_any_text_never_crashes_and_is_accounted(tmp_path, text):
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     for info in ingest([str(path)]).inputs:
         assert info.accounted(), info
+
+
+# --- OOM at maxmemory: the server's reply, which SE.Redis raises verbatim as a RedisServerException ---------
+OOM_REPLY = "OOM command not allowed when used memory > 'maxmemory'."
+OOM_EXC = "StackExchange.Redis.RedisServerException: " + OOM_REPLY
+SYNC_FRAMES = (
+    "   at StackExchange.Redis.ConnectionMultiplexer.ExecuteSyncImpl[T](Message message, ResultProcessor`1 processor, "
+    "ServerEndPoint server, T defaultValue) in /_/src/StackExchange.Redis/ConnectionMultiplexer.cs:line 2109\n"
+    "   at StackExchange.Redis.RedisDatabase.StringSet(RedisKey key, RedisValue value, Nullable`1 expiry, Boolean keepTtl, "
+    "When when, CommandFlags flags) in /_/src/StackExchange.Redis/RedisDatabase.cs:line 3163\n"
+)
+APP_FRAME = "   at Shop.Cache.PageCache.SetAsync(String key) in /src/Shop/Cache/PageCache.cs:line 73\n"
+# Each layout as the logger prints an exception: Serilog text ({Message:lj}{NewLine}{Exception}), ASP.NET Core's
+# simple console formatter (message and exception indented by 6), Serilog compact JSON (`@x`), NLog's
+# `${longdate}|${level}|${logger}|${message} ${exception:format=tostring}`, .Result's AggregateException, an app
+# exception wrapping it (` ---> ` inner), and the public tester's bare console (no timestamp).
+OOM_LAYOUTS = {
+    "serilog_async": f"2026-06-03 10:14:20.557 +00:00 [WRN] Page cache write failed for product:48213\n{OOM_EXC}\n{APP_FRAME}",
+    "serilog_sync": f"2026-06-03 10:14:20.557 +00:00 [ERR] Write failed\n{OOM_EXC}\n{SYNC_FRAMES}{APP_FRAME}",
+    "mel_console": "fail: Shop.Cache.PageCache[0]\n      Page cache write failed for product:48213\n      " + OOM_EXC + "\n"
+                   + "".join("      " + f + "\n" for f in SYNC_FRAMES.splitlines()),
+    "clef": json.dumps({"@t": "2026-06-03T10:14:20.5570000Z", "@mt": "Page cache write failed for {Key}", "@l": "Warning",
+                        "@x": OOM_EXC + "\r\n" + APP_FRAME.rstrip("\n"), "Key": "product:48213",
+                        "SourceContext": "Shop.Cache.PageCache"}) + "\n",
+    "nlog": f"2026-06-03 10:14:20.5570|ERROR|Shop.Cache.PageCache|Page cache write failed {OOM_EXC}\n{APP_FRAME}",
+    "aggregate": "2026-06-03 10:14:20.557 +00:00 [ERR] Write failed\nSystem.AggregateException: One or more errors "
+                 f"occurred. ({OOM_REPLY})\n ---> {OOM_EXC}\n   --- End of inner exception stack trace ---\n"
+                 "   at System.Threading.Tasks.Task`1.GetResultCore(Boolean waitCompletionNotification)\n",
+    "wrapped": f"2026-06-03 10:14:20.557 +00:00 [ERR] Session touch failed\nShop.Sessions.SessionStoreException: Could not "
+               f"touch session 4f2a ---> {OOM_EXC}\n{SYNC_FRAMES}   --- End of inner exception stack trace ---\n{APP_FRAME}",
+    "tester_console": f"{OOM_EXC}\n   at Program.<Main>$(String[] args) in /src/Program.cs:line 78\n",
+}
+
+
+@pytest.mark.parametrize("layout", sorted(OOM_LAYOUTS))
+def test_an_oom_reply_is_a_refused_write_in_every_layout(tmp_path, layout):
+    events, info = _ingest_text(tmp_path, f"{layout}.log", OOM_LAYOUTS[layout])
+    assert info.unrecognized_lines == 0
+    ours = events.filter(pl.col("source") == SOURCE)
+    assert ours.get_column("kind").to_list() == ["redis.oom"], ours.rows()
+    (row,) = ours.rows(named=True)
+    # no endpoint in the reply: a key such as product:48213 is not one
+    assert row["entity"] is None and OOM_REPLY in row["message"]
+    a = json.loads(row["attrs"])
+    assert (a["exception"], a["error"]) == ("StackExchange.Redis.RedisServerException", OOM_REPLY)
+
+
+OTHER_OOM = {
+    "dotnet_heap": "2026-06-03 10:14:20.557 +00:00 [FTL] Host terminated unexpectedly\nSystem.OutOfMemoryException: "
+                   "Exception of type 'System.OutOfMemoryException' was thrown.\n   at StackExchange.Redis.PhysicalConnection."
+                   "ReadFromPipe()\n   at Shop.Program.Main(String[] args) in /src/Program.cs:line 12\n",
+    "jvm_heap": "2026-06-03 10:14:20,557 ERROR [main] c.s.Cache - write failed\njava.lang.OutOfMemoryError: Java heap space\n"
+                "\tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)\n",
+    "jedis_reply": "2026-06-03 10:14:20,557 ERROR [main] c.s.Cache - write failed\nredis.clients.jedis.exceptions."
+                   f"JedisDataException: {OOM_REPLY}\n\tat redis.clients.jedis.Protocol.processError(Protocol.java:135)\n",
+    "lettuce_reply": "2026-06-03 10:14:20,557 ERROR [main] c.s.Cache - write failed\nio.lettuce.core."
+                     f"RedisCommandExecutionException: {OOM_REPLY}\n\tat io.lettuce.core.internal.ExceptionFactory."
+                     "createExecutionException(ExceptionFactory.java:147)\n",
+    "freeredis_reply": f"2026-06-03 10:14:20.557 +00:00 [ERR] write failed\nFreeRedis.RedisServerException: {OOM_REPLY}\n",
+    "quoted_without_library": f"2026-06-03 10:14:20.557 +00:00 [WRN] Page cache write failed: {OOM_REPLY}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_OOM))
+def test_other_out_of_memory_texts_are_not_this_librarys(tmp_path, case):
+    """The runtime's own OutOfMemory (.NET, JVM) is not Redis refusing a write, and the reply quoted by another
+    client, or by an app line with nothing of this library in it, is not StackExchange.Redis's."""
+    events, _ = _ingest_text(tmp_path, f"{case}.log", OTHER_OOM[case])
+    assert events.filter(pl.col("source") == SOURCE).height == 0, events.rows()
+    assert events.filter(pl.col("kind") == "redis.oom").height == 0, events.rows()
+
+
+_WORDS = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :/_-."),
+                 min_size=1, max_size=40).map(str.strip).filter(bool)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(set(OOM_LAYOUTS) - {"tester_console"})), st.lists(_WORDS, min_size=1, max_size=6))
+def test_oom_records_are_one_event_each_whatever_the_app_says(tmp_path, layout, messages):
+    """Any number of records of one layout, each with its own app message: one redis.oom per record, cited at
+    the record's first line. (The bare tester console has no header: its records cannot be told apart.)"""
+    one = OOM_LAYOUTS[layout]
+    texts = []
+    for m in messages:
+        if layout == "clef":
+            texts.append(one.replace("Page cache write failed for {Key}", m))
+        else:
+            texts.append(re.sub(r"(Page cache write failed for product:48213|Write failed|Session touch failed)",
+                                m, one, count=1))  # _WORDS has no backslash: a literal replacement
+    text = "".join(texts)
+    path = tmp_path / "many.log"
+    path.write_text(text, encoding="utf-8")
+    result = ingest([str(path)])
+    ours = result.events.filter(pl.col("source") == SOURCE)
+    assert ours.get_column("kind").to_list() == ["redis.oom"] * len(messages)
+    lines = text.splitlines()
+    for line in ours.get_column("line").to_list():
+        record = "\n".join(lines[line - 1:line + 3])
+        assert OOM_REPLY in record or (layout == "clef" and "OOM command" in lines[line - 1])

@@ -45,8 +45,9 @@ class WritesRefusedAtMaxmemory(RuleDetector):
         "PM305", "oom-refused-writes", Severity.HIGH,
         "Redis refused writes at its memory limit (OOM at maxmemory)",
         what=("client records of the server's `OOM command not allowed when used memory > 'maxmemory'` reply "
-              "(redis-py `OutOfMemoryError`, or the reply quoted in an application line of a redis-py app), with "
-              "how many pods saw it and its share of every client-side problem record."),
+              "(redis-py `OutOfMemoryError`, or the reply quoted in an application line of a redis-py app; "
+              "StackExchange.Redis `RedisServerException: OOM …`), with how many pods saw it and its share of every "
+              "client-side problem record."),
         why=("at maxmemory Redis refuses any write it cannot make room for: with `noeviction`, or when the eviction "
              "policy cannot free enough (values bigger than what it may evict, client output buffers, keys without a "
              "TTL under a volatile-* policy). Reads still work, so health checks stay green while every write fails; "
