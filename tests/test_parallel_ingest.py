@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 import postmortem.input.workers as workers_mod
 from postmortem.input.discover import Discovered
-from postmortem.input.file_group import Part
+from postmortem.input.file_group import Part, ingest_files
 from postmortem.input.ingest import IngestOptions, ingest
 
 DATA = Path(__file__).parent / "data"
@@ -46,7 +46,7 @@ def test_files_are_spread_by_size(monkeypatch):
         def __exit__(self, *exc):
             return False
 
-        def submit(self, fn, group, opts):
+        def submit(self, fn, group, *args):
             from concurrent.futures import Future
 
             seen.append(group)
@@ -82,7 +82,7 @@ def test_a_lost_worker_has_its_files_read_in_the_main_process(tmp_path, monkeypa
         def __exit__(self, *exc):
             return False
 
-        def submit(self, fn, group, opts):
+        def submit(self, fn, *args):
             fut = Future()
             fut.set_exception(BrokenProcessPool("killed"))
             return fut
@@ -168,3 +168,20 @@ def test_one_big_log_read_by_two_workers_gives_what_one_process_gives(tmp_path, 
     assert_frame_equal(serial.events, parallel.events)
     assert serial.inputs == parallel.inputs
     assert serial.warnings == parallel.warnings
+
+
+def test_a_workers_frames_come_back_through_files_that_are_then_removed(tmp_path):
+    """The worker writes its frames to Arrow files (a pickled frame would be two more copies of it); the
+    parent reads back the same frames and removes every file."""
+    _busy_log(tmp_path / "export.log")
+    found = [(0, Discovered("export.log", str(tmp_path / "export.log"), (tmp_path / "export.log").stat().st_size))]
+    direct = ingest_files(found, IngestOptions())
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    sent = workers_mod.ingest_to_files(found, IngestOptions(), str(spill / "0"))
+    assert not sent.frames and len(sent.frame_files) == len(direct.frames) > 0
+    assert all(Path(f).is_file() for f in sent.frame_files)
+    back = workers_mod.load_frames(sent)
+    assert not back.frame_files and not list(spill.iterdir())
+    for a, b in zip(direct.frames, back.frames, strict=True):
+        assert_frame_equal(a, b)

@@ -32,6 +32,7 @@ class Part:
 
     inputs: list[tuple[int, InputFile]] = field(default_factory=list)  # (discovery index, file)
     frames: list[pl.DataFrame] = field(default_factory=list)
+    frame_files: list[str] = field(default_factory=list)  # a worker's frames on their way back (workers.py)
     warnings: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     # per log file: (its accounting, local times in a repeated DST hour, in a skipped one), summed over pieces

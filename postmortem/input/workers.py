@@ -1,7 +1,16 @@
 """Spread a big input over spawned worker processes, files balanced by size and a big log cut into
-spans (file_split.py); a lost worker's files are read again in this process."""
+spans (file_split.py); a lost worker's files are read again in this process.
+
+A worker hands its events back through Arrow IPC files, not through the result pipe: a pickled frame is a
+second copy of it in the worker and a third in this process until it is unpickled."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+import polars as pl
 
 from postmortem.failures import RECOVERABLE
 from postmortem.input.discover import Discovered
@@ -26,12 +35,14 @@ def ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> li
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: polars' thread pool does not survive a fork
-    with ProcessPoolExecutor(max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(ingest_files, g, opts) for g in groups]
+    with (tempfile.TemporaryDirectory(prefix="postmortem-", ignore_cleanup_errors=True) as spill,
+          ProcessPoolExecutor(max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool):
+        futures = [pool.submit(ingest_to_files, g, opts, os.path.join(spill, str(k)))
+                   for k, g in enumerate(groups)]
         parts = []
         for group, fut in zip(groups, futures, strict=True):
             try:
-                parts.append(fut.result())
+                parts.append(load_frames(fut.result()))
             except RECOVERABLE as exc:  # noqa: BLE001 - a lost worker (killed, crashed): do its files here
                 part = ingest_files(group, opts)
                 part.warnings.append(f"a worker process failed ({type(exc).__name__}: {str(exc)[:200]}); "
@@ -40,6 +51,27 @@ def ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> li
     if split:
         join_spans(list(zip(groups, parts, strict=True)), lambda path: opts.zone_for(path)[0])
     return parts
+
+
+def ingest_to_files(found: list[tuple[int, Discovered]], opts: IngestOptions, stem: str) -> Part:
+    """`ingest_files` in a worker, its frames written to `stem`.N.arrow and replaced by those paths."""
+    part = ingest_files(found, opts)
+    for n, frame in enumerate(part.frames):
+        path = f"{stem}.{n}.arrow"
+        frame.write_ipc(path, compression="uncompressed")
+        part.frame_files.append(path)
+    part.frames = []
+    return part
+
+
+def load_frames(part: Part) -> Part:
+    """The worker's frames read back from their files into this process's memory, each file then removed."""
+    for path in part.frame_files:
+        part.frames.append(pl.read_ipc(path))
+        with contextlib.suppress(OSError):  # where an open file cannot be removed, the directory goes at the end
+            os.remove(path)
+    part.frame_files = []
+    return part
 
 
 def _shares(found: list[tuple[int, Discovered]], opts: IngestOptions) -> tuple[list[list], bool]:
