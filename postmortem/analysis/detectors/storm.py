@@ -241,13 +241,27 @@ def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> in
     return int(inside.get_column("inc").drop_nulls().sum() or 0)
 
 
+def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
+    """When the server answered again after outage `o`: its ready line, else the window's end; or, earlier,
+    the first connection its log shows it accepting inside the window. A fleet that reconnects the instant a
+    paused server resumes can keep it busy refusing them at maxclients (and refusing the scraper whose failures
+    then extend the window) for seconds: that flood is the storm, not more of the outage."""
+    back = o.server_up or o.end
+    accepted = events.filter((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") > o.start)
+                             & (pl.col("ts") < back) & (pl.col("entity").is_null() | (pl.col("entity") == o.entity)))
+    return accepted.get_column("ts").min() if accepted.height else back
+
+
 def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | None) -> Storm | None:
     """The reconnect demand after outage `o` against the client population before it; None without the
     figures to measure it (no population, or no count of new connections after the outage)."""
     had = held_before(events, o.start)
-    back = o.server_up or o.end
+    back = answered_again(events, o)
     live = ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
-    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live)
+    # a server that was not restarted kept its listening socket: what clients queued there meanwhile is accepted
+    # and closed at once when it answers again (population.demand_after)
+    kept_socket = o.server_down is None and o.server_up is None
+    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live, abandoned=kept_socket)
     if had is None or demand is None:
         return None
     pop, capacity, held = had.population, had.capacity, had.connections
