@@ -89,3 +89,35 @@ def test_flapping_breaker(tmp_path, openings):
         assert f.stats["flapping"] == ["redisCache"] and "flapped" in f.title and f.severity.name == "MEDIUM"
     else:
         assert f.stats["flapping"] == [] and f.severity.name == "LOW"
+
+
+def _tenacity_fleet(folder: Path, pods: int, retries_per_pod: int) -> Path:
+    """tenacity-no-breaker's redis-server and its lines (tenacity's `before_sleep_log` layout, redis-py's start-up
+    line) for a fleet of `pods` workers that each retried `retries_per_pod` times, every 0.5 s from the shutdown."""
+    folder.mkdir()
+    src = BREAKERS / "tenacity-no-breaker"
+    (folder / "redis-server.log").write_text((src / "redis-server.log").read_text(encoding="utf-8"), encoding="utf-8")
+    startup, retry = (next(line for line in (src / "worker-7b9c5-qz4lm.log").read_text(encoding="utf-8").splitlines()
+                           if needle in line)[23:] for needle in ("redis client: Redis(", "Retrying app.cache"))
+    for pod in range(pods):
+        lines = [f"2024-01-15 10:00:01,{pod:03d}{startup}"]
+        for n in range(retries_per_pod):
+            ms = 10_100 + 500 * n + pod
+            lines.append(f"2024-01-15 10:02:{ms // 1000:02d},{ms % 1000:03d}{retry}")
+        (folder / f"worker-7b9c5-p{pod:03d}.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("pods", "per_pod", "storm"), [
+    (1, 20, True), (1, 19, False),  # one process: the count the rule has always used
+    (8, 3, False),  # 24 retries, 3 per pod: more than 20, no storm
+    (40, 1, False),  # one retry per pod of a 40-pod fleet: 40 retries, a blip on every pod, not a storm
+    (40, 20, True),
+])
+def test_retry_storm_is_counted_per_pod_of_the_fleet(tmp_path, pods, per_pod, storm):
+    found, _ = _findings(_tenacity_fleet(tmp_path / "incident", pods, per_pod))
+    assert ("PM501" in found) == storm
+    if storm:
+        s = found["PM501"].stats
+        assert s["retried_attempts"] == pods * per_pod and s["fleet_pods"] == pods and s["per_pod"] == per_pod
+        assert f"{float(per_pod)} per pod of {pods}" in found["PM501"].title

@@ -195,8 +195,31 @@ def test_pm301_default_maxclients_is_stated_as_assumption():
 def test_pm301_quiet_clients_do_not_fire():
     rows = [*OUTAGE, *[sample(s, "connected_clients", 400 + s) for s in range(-60, 60, 15)]]
     assert run(ConnectedClientsSpike(), rows) == []
-    small = [*OUTAGE, sample(-30, "connected_clients", 10), sample(15, "connected_clients", 60)]
-    assert run(ConnectedClientsSpike(), small) == []  # 6× but only +50 clients
+    # 6x, and 50 more clients, but a fleet whose capped pools hold 64 may re-open them all: not a spike
+    small = [*OUTAGE, sample(-30, "connected_clients", 10), sample(15, "connected_clients", 60), *fleet(1, 64)]
+    assert run(ConnectedClientsSpike(), small) == []
+
+
+def fleet(pods: int, pool_cap: int) -> list[dict]:
+    """Client pods api-1 .. api-N, each logging its redis-py configuration with `max_connections`."""
+    return [ev(-100, "redis_py", "redis.config", host=f"api-{i}", attrs={"max_connections": pool_cap},
+               path=f"api-{i}.log") for i in range(1, pods + 1)]
+
+
+@pytest.mark.parametrize(("pods", "before", "peak", "spike"), [
+    (2, 3, 20, True),  # 17 more on a fleet whose pools hold 8: far fewer than 100, still a spike
+    (2, 3, 10, False),  # 7 more: the 2 x 4 pooled connections re-opened
+    (40, 41, 161, False),  # 120 more (3.9x) on a fleet whose pools hold 160: hang-40's recovery, not a spike
+    (40, 41, 400, True),
+])
+def test_pm301_spike_is_measured_against_what_the_fleet_held(pods, before, peak, spike):
+    rows = [*OUTAGE, sample(-30, "connected_clients", before), sample(15, "connected_clients", peak), *fleet(pods, 4)]
+    found = run(ConnectedClientsSpike(), rows)
+    assert bool(found) == spike
+    if spike:
+        s = only(found).stats
+        assert s["held_before"] == pods * 4 and s["held_from"] == f"{pods} pods x pool cap 4 (logged client configuration)"
+        assert s["added_per_held"] == round((peak - before) / (pods * 4), 2) > 1
 
 
 # PM302 rejected-connections

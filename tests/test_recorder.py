@@ -205,7 +205,13 @@ def test_recorded_restarts_match_the_logs(name):
     assert len(startup) == (len(facts["parameters"]["pod_names"]) if logged else 0)
     rejected = pod_lines(folder, "max number of clients reached")
     pool = facts["parameters"]["max_connections"]
-    if facts["parameters"]["backoff"] == "NoBackoff":  # the storm configuration
+    unlimited = facts["parameters"]["maxclients"] >= facts["parameters"]["pods"] * facts["parameters"]["workers"] * 4
+    if facts["parameters"]["backoff"] == "NoBackoff" and unlimited:  # the storm configuration with room to grow
+        assert facts["rejected_connections"]["total"] == 0 and rejected == []
+        assert all("Retry(NoBackoff(), 3)" in line for _, line in startup)
+        before, after = facts["connections_accepted"]["per_server_lifetime"]
+        assert after >= 3 * before  # every thread opened its own connection at once after the restart
+    elif facts["parameters"]["backoff"] == "NoBackoff":  # the storm configuration at its limit
         assert facts["rejected_connections"]["total"] > 0
         assert facts["clients"]["errors_by_kind"]["max_clients"] > 0
         assert facts["max_connected_clients"] == facts["parameters"]["maxclients"]

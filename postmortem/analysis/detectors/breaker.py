@@ -22,9 +22,13 @@ from postmortem.analysis.advice import Advice, Facts, breaker
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.kubernetes import redis_trouble
+from postmortem.analysis.population import client_pods
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
-RETRY_STORM_MIN = 20  # retried attempts during the trouble that make a retry storm
+# Retried attempts during the trouble per pod of the fleet that make a retry storm: one process's retry layer retrying
+# 20 times. A count for the whole fleet (20 until session 7) called one retry on each of 20 pods of a big fleet a storm
+# and judged the same per-pod behaviour differently at each fleet size.
+RETRIES_PER_POD = 20
 SLACK = timedelta(seconds=30)  # retries and breaker events this close to the trouble belong to it
 FLAP_MIN = 3  # openings of one breaker that make it a flapping one
 
@@ -48,6 +52,8 @@ def _breaker_key() -> pl.Expr:
 class MissingBreakerFigures(Figures):
     retried_attempts: int  # retry.attempt events during the trouble
     hosts: int  # hosts whose retry layers logged them
+    fleet_pods: int  # the fleet: client pods in the Redis client logs (population.client_pods), or `hosts` when more
+    per_pod: float  # retried attempts ÷ fleet_pods
     peak_per_s: int  # most retried attempts in one second
     operations: list[str]  # the operations retried (up to 5)
     breakers_seen: int  # breakers that logged anything at all (0: none configured, or none logging)
@@ -59,8 +65,9 @@ class BreakerMissing(RuleDetector):
     rule = Rule(
         "PM501", "breaker-missing", Severity.HIGH,
         "a retry storm against a failing dependency with no circuit breaker opening",
-        what=("retry layers (Polly, tenacity, backoff, celery) logged retried attempts while Redis was in trouble, and "
-              "no circuit breaker opened or rejected a call."),
+        what=(f"retry layers (Polly, tenacity, backoff, celery) logged at least {RETRIES_PER_POD} retried attempts per pod "
+              "of the fleet (the client pods the Redis client logs show, or the hosts that retried when more) while Redis "
+              "was in trouble, and no circuit breaker opened or rejected a call."),
         why=("retries against a dead dependency multiply its load at the worst moment; a breaker that opens after a "
              "few failures caps them and lets it recover. Without one the retries are the storm."),
         recommendation=("put a circuit breaker around the Redis calls (Polly / Microsoft.Extensions.Resilience "
@@ -84,7 +91,10 @@ class BreakerMissing(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         window = redis_trouble(events, ctx)
         retries = _retries(events, window).sort("ts")
-        if retries.height < RETRY_STORM_MIN:
+        if retries.height == 0:
+            return
+        fleet = max(client_pods(events), retries.get_column("host").n_unique())
+        if retries.height < RETRIES_PER_POD * fleet:
             return
         start, end = retries.get_column("ts").min(), retries.get_column("ts").max()
         breakers = events.filter(pl.col("source") == "circuit_breaker")
@@ -98,12 +108,13 @@ class BreakerMissing(RuleDetector):
         seen = breakers.select(_breaker_key()).n_unique() if breakers.height else 0
         figures = MissingBreakerFigures(
             retried_attempts=retries.height, hosts=retries.get_column("host").n_unique(),
+            fleet_pods=fleet, per_pod=round(retries.height / fleet, 1),
             peak_per_s=int(per_s.max() or 0), operations=operations, breakers_seen=seen,
             start=start.isoformat(), end=end.isoformat(),
         )
         what = ("no breaker opened" if seen else "no circuit breaker logged anything")
-        title = (f"{retries.height} retried attempts from {figures.hosts} hosts (peak {figures.peak_per_s}/s) while "
-                 f"Redis was in trouble, and {what}")
+        title = (f"{retries.height} retried attempts from {figures.hosts} hosts ({figures.per_pod} per pod of "
+                 f"{fleet}, peak {figures.peak_per_s}/s) while Redis was in trouble, and {what}")
         f = finding(self.rule, title, retries, figures, Confidence.HIGH if seen else Confidence.MEDIUM,
                     entities=tuple(sorted(retries.get_column("host").drop_nulls().unique().to_list())),
                     start=start, end=end)

@@ -24,7 +24,10 @@ from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
 NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent
 SPIKE_RATIO = 3.0  # connected_clients this many times the baseline ...
-SPIKE_FLOOR = 100  # ... and at least this many clients above it
+# ... and more clients above it than the clients held (or their capped pools could hold) before the incident: a fleet
+# re-opening or filling its pools adds at most that at any size (hang-8 to hang-40 add 0.75x after a pause), while
+# threads that each open a connection at once add far more (storm-unlimited-2 and -16: 3.7x and 4.1x). A fixed
+# number of clients (100 until session 7) missed the small storms and fired on hang-40's pools filling.
 CHURN_RATIO = 5.0  # connections per second this many times the baseline ...
 # ... and, above it, at least this many new connections per connection the clients held before the incident: the
 # storm rule's amplification (a fleet that re-opens its pools once, or fills them, is about 1x at any size)
@@ -137,6 +140,10 @@ class ClientsSpikeFigures(Figures):
     maxclients_from: str  # where maxclients came from
     pct_of_maxclients: float | None  # peak as a percentage of maxclients
     first_above_ts: str | None  # the first sample above the threshold (ISO)
+    held_before: Number | None = None  # connections the clients held before the incident (PM101's figure): a spike
+    # adds more than this above the baseline
+    held_from: str | None = None  # where that figure came from
+    added_per_held: float | None = None  # (peak - baseline) ÷ held_before
 
     def facts(self) -> dict[str, object]:
         return {"maxclients": self.maxclients}
@@ -200,7 +207,10 @@ class ConnectedClientsSpike(RuleDetector):
         "connected clients far above baseline or near maxclients",
         what=(f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
               f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
-              f"assumption), or at least {SPIKE_RATIO:g}× and {SPIKE_FLOOR} above the pre-incident baseline."),
+              f"assumption), or at least {SPIKE_RATIO:g}× the pre-incident baseline and above it by more than the "
+              "connections the clients held before the incident (PM101's population: connected_clients, the server's "
+              "open connections or pods x pool cap, whichever is larger): re-opening or filling the pools is not a "
+              "spike at any fleet size."),
         why=("each client holds a connection and a file descriptor; when the count reaches maxclients "
              "the server answers new connections with `max number of clients reached`, and clients "
              "that retry those connects make the storm worse."),
@@ -221,6 +231,7 @@ class ConnectedClientsSpike(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         s = samples(events, "connected_clients")
         ref = incident_start(ctx)
+        held = held_before(events, ref) if ref is not None else None
         for entity in _entities(s):
             g = s.filter(pl.col("entity") == entity)
             peak = g.sort(["value", "ts"], descending=[True, False]).head(1)
@@ -229,7 +240,10 @@ class ConnectedClientsSpike(RuleDetector):
             base, base_from = (before[0], before[1]) if before else baseline(g, "value", ref)
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
-            spike = base is not None and peak_v >= SPIKE_RATIO * max(base, 1.0) and peak_v - base >= SPIKE_FLOOR
+            added = peak_v - base if base is not None else None
+            # with no population to compare with, the baseline is the clients the server held (the ratio implies it)
+            spike = added is not None and peak_v >= SPIKE_RATIO * max(base, 1.0) and (
+                held is None or added > held.connections)
             if not (near or spike):
                 continue
             threshold = NEAR_MAXCLIENTS * maxclients if near else SPIKE_RATIO * max(base or 0.0, 1.0)
@@ -241,6 +255,8 @@ class ConnectedClientsSpike(RuleDetector):
                 maxclients=maxclients, maxclients_from=mc_from,
                 pct_of_maxclients=round(100 * peak_v / maxclients, 1) if maxclients else None,
                 first_above_ts=_iso(first_above.get_column("ts")[0]),
+                held_before=_num(held.connections) if held else None, held_from=held.source if held else None,
+                added_per_held=round(added / held.connections, 2) if held and added is not None else None,
             )
             parts = [f"peak {stats.peak} connected clients"]
             if near:
@@ -249,6 +265,8 @@ class ConnectedClientsSpike(RuleDetector):
             if base is not None:
                 label = f"{stats.baseline} before the incident" if before else f"baseline {stats.baseline}"
                 parts.append(label + (f" ({stats.ratio}×)" if base else ""))
+            if spike and not near and held is not None:
+                parts.append(f"{_num(added)} more, {stats.added_per_held}× the {stats.held_before} the clients held")
             rows = pl.concat([first_above, peak, mc_row.select(s.columns)], how="vertical_relaxed").unique(
                 "event_id", keep="first").sort(["ts", "path", "line"])
             f = finding(self.rule, f"{entity}: " + ", ".join(parts), rows, stats,

@@ -1,0 +1,112 @@
+"""The headline's thresholds on real recordings at several fleet sizes (tests/data/recorded, facts beside each).
+
+A fixed number that one fixture happens to pass gives a different answer for the same incident at another fleet
+size; these tests hold each threshold to recordings of 2 to 48 pods.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from functools import cache
+
+import pytest
+
+from postmortem.analysis.detectors.storm import PERSIST_MIN_S
+from postmortem.analysis.pipeline import AnalyzeOptions, analyze
+
+from .conftest import DATA
+
+RECORDED = DATA / "recorded"
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def facts_of(name: str) -> dict:
+    return json.loads((RECORDED / f"{name}.facts.json").read_text())
+
+
+@cache
+def findings_of(name: str) -> dict:
+    report, _ = analyze([str(RECORDED / name)], AnalyzeOptions(select=("PM1", "PM3")))
+    by_rule: dict = {}
+    for f in report.findings:
+        by_rule.setdefault(f.rule_id, f)
+    return by_rule
+
+
+# PM301: connected clients 3x the baseline and above it by more than the clients held (population.held_before).
+# The storm configuration with room to grow (maxclients 10000: every thread opens its own connection at once) at 2
+# and 16 pods: 4.7x and 5.1x, 11 and 70 clients added, below the 100 the rule used to require. A hung server at 40
+# pods: its capped pools re-open to what they hold (161 for 40 x 4 + the INFO poller), 3.9x and 120 added, above
+# the 100, and no more than the pools hold, as at 8 and 24 pods.
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "spike"), [("storm-unlimited-2", True), ("storm-unlimited-16", True),
+                                             ("hang-8", False), ("hang-24", False), ("hang-40", False)])
+def test_connected_clients_spike_is_judged_against_what_the_clients_held(name, spike):
+    facts = facts_of(name)
+    found = findings_of(name)
+    assert facts["rejected_connections"]["total"] == 0 and facts["parameters"]["maxclients"] == 10000  # not near it
+    if not spike:
+        assert "PM301" not in found, found.get("PM301") and found["PM301"].title
+        pool = facts["parameters"]["max_connections"] * facts["parameters"]["pods"]
+        assert facts["max_connected_clients"] <= pool + 1  # the pools (and the poller) at most: re-opened, not a spike
+        return
+    f = found["PM301"]
+    s = f.stats
+    assert s["peak"] == facts["max_connected_clients"]
+    assert s["ratio"] >= 3 and s["peak"] - s["baseline"] < 100  # what the fixed floor of 100 missed
+    assert s["held_before"] == s["baseline"] and s["held_from"].startswith("connected_clients metric")  # no pool cap
+    assert s["added_per_held"] == round((s["peak"] - s["baseline"]) / s["held_before"], 2) > 1
+    assert f"{s['added_per_held']}× the {s['held_before']} the clients held" in f.title
+
+
+@pytest.mark.slow
+def test_connected_clients_spike_at_the_limit_keeps_its_figures():
+    """The storms at maxclients fire as before (near the limit); the figure behind the spike test is added."""
+    for name in ("storm", "storm-16", "pair-storm-24"):
+        s = findings_of(name)["PM301"].stats
+        assert s["pct_of_maxclients"] > 90
+        assert s["held_before"] and s["added_per_held"] > 1  # beyond a re-opening of the pools as well
+
+
+# PM102: errors this long after the trigger ended mean retries kept the incident alive. Not a count: a time per
+# client (a request begun during the outage fails at most one client timeout after the server is back:
+# StackExchange.Redis' default syncTimeout is 5,000 ms, formats.md), so it does not grow with the fleet. The storm
+# configuration recorded long enough (8 s of traffic after the restart at 2 pods, 7 s at 16) kept failing until the
+# pods stopped; the healthy and hung fleets of 4 to 48 pods logged no client error 1 s after the server was back.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-long-2", "storm-long-16"])
+def test_retries_that_outlive_the_outage_are_found_at_two_sizes(name):
+    facts = facts_of(name)
+    f = findings_of(name)["PM102"]
+    traffic_end = _iso(facts["run"]["start"]) + timedelta(seconds=facts["parameters"]["seconds"])
+    assert abs((f.end - traffic_end).total_seconds()) < 1.0  # errors until the pods stopped sending
+    assert f.stats["persistence_s"] >= PERSIST_MIN_S  # 7.7 s at 2 pods, 6.7 s at 16: a threshold of 7 misses one
+    assert 1 <= f.stats["hosts"] <= facts["parameters"]["pods"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy-4", "healthy-16", "healthy-48", "hang-8", "hang-24", "hang-40", "busy-8",
+                                  "busy-16", "storm-unlimited-2", "storm-unlimited-16"])
+def test_healthy_recoveries_leave_no_errors_near_the_persistence_threshold(name):
+    facts = facts_of(name)
+    assert "PM102" not in findings_of(name)
+    assert _after_outage(facts) < PERSIST_MIN_S / 4  # busy-16's last error: 0.89 s after
+
+
+def _after_outage(facts: dict) -> float:
+    """Seconds from the end of the outage to the fleet's last client error (true times, from the facts)."""
+    last = max(max(p["last_error"].values()) for p in facts["clients_by_pod"].values() if p.get("last_error"))
+    return last - _iso(facts["outage"]["end"]).timestamp()
+
+
+@pytest.mark.parametrize("name", ["storm", "storm-16", "pair-storm-8", "scaleout"])
+def test_short_storm_recordings_end_before_their_errors_do(name):
+    """Below the threshold only because the recording stopped: errors ran until the pods' last second of traffic."""
+    facts = facts_of(name)
+    traffic_end = _iso(facts["run"]["start"]) + timedelta(seconds=facts["parameters"]["seconds"])
+    last = _iso(facts["outage"]["end"]) + timedelta(seconds=_after_outage(facts))
+    assert _after_outage(facts) < PERSIST_MIN_S and abs((traffic_end - last).total_seconds()) < 1.0
