@@ -304,7 +304,11 @@ class ReconnectStorm(RuleDetector):
               "created-connections rate, else the clients' own connect attempts against the live server), net of the "
               "pre-outage rate, per connection the clients held before it (connected_clients, the server's open "
               "connections, or pods x pool cap): a fleet that re-opens its pools once is recovering (about 1x at any "
-              "size); 5x or more, or 1.5x with rejections at maxclients, is a storm."),
+              "size); 5x or more, or 1.5x with rejections at maxclients, is a storm. Counted from when the server "
+              "answered again: its ready line, or the first connection it accepted inside the outage window (a "
+              "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
+              "restarted counts its accepted connections net of those closed in the same second (connects the "
+              "clients abandoned in its listen queue while it was stopped)."),
         why=("when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
              "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
              "cache down (a metastable failure). Scaling Redis up does not fix it."),
