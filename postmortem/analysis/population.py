@@ -182,11 +182,15 @@ def _counter_increase(rows: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("inc").is_not_null())
 
 
-def _sources(events: pl.DataFrame, live: pl.Expr) -> list[tuple[str, pl.DataFrame]]:
-    """(name, per-second attempts) for every source of new-connection counts, best first."""
+def _sources(events: pl.DataFrame, live: pl.Expr, abandoned: bool = False) -> list[tuple[str, pl.DataFrame]]:
+    """(name, per-second attempts) for every source of new-connection counts, best first. With `abandoned`,
+    the server log's accepted connections are net of those closed in the same second (see `demand_after`)."""
     out = []
     acc = _timed(events).filter(pl.col("kind") == "redis.server.client_accepted")
-    if acc.height:
+    if acc.height and abandoned:
+        out.append(("server log `Accepted` lines, net of connections closed in the same second (abandoned in the "
+                    "listen queue while the server did not answer)", _net_of_closed(events, _per_second(acc, event_weight()))))
+    elif acc.height:
         out.append(("server log `Accepted` lines", _per_second(acc, event_weight())))
     rec = _counter_increase(_metric(events, "connections_received").with_columns(_span=_sample_span()))
     if rec.height:
@@ -202,15 +206,27 @@ def _sources(events: pl.DataFrame, live: pl.Expr) -> list[tuple[str, pl.DataFram
     return out
 
 
+def _net_of_closed(events: pl.DataFrame, accepted: pl.DataFrame) -> pl.DataFrame:
+    """Per second, accepted connections minus the connections closed in that second (never below 0)."""
+    closed = _per_second(_timed(events).filter(pl.col("kind") == "redis.server.client_closed"), event_weight())
+    net = accepted.join(closed.select("second", closed=pl.col("attempts")), on="second", how="left").with_columns(
+        attempts=(pl.col("attempts") - pl.col("closed").fill_null(0.0)).clip(lower_bound=0.0))
+    return net.with_columns(rate=pl.col("attempts")).drop("closed")
+
+
 def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: datetime | None,
-                 live: pl.Expr) -> Demand | None:
+                 live: pl.Expr, abandoned: bool = False) -> Demand | None:
     """New connections from `back` (server answering again) to `until` (default: `back` + HORIZON).
 
     `t0` is the outage start: the pre-outage rate of the same source is its baseline. `live` filters
-    client events to those against a live server (not failures inside an outage).
+    client events to those against a live server (not failures inside an outage). `abandoned` (the server
+    was not restarted, so it kept its listening socket): clients that timed out kept opening connections that
+    the kernel queued while the server was stopped, and closed them again; the server accepts the whole queue
+    the instant it resumes and logs them closed at once (hang-16-nocfg: 268 accepted, 220 closed in the same
+    100 ms), so the server log counts connections net of those closed in the same second.
     """
     end = min(until, back + HORIZON) if until is not None else back + HORIZON
-    for name, per_s in _sources(events, live):
+    for name, per_s in _sources(events, live, abandoned):
         window = per_s.filter((pl.col("second") >= back.replace(microsecond=0)) & (pl.col("second") < end))
         if window.height == 0:
             continue

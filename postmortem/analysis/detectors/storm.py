@@ -246,13 +246,27 @@ def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> in
     return int(inside.get_column("inc").drop_nulls().sum() or 0)
 
 
+def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
+    """When the server answered again after outage `o`: its ready line, else the window's end; or, earlier,
+    the first connection its log shows it accepting inside the window. A fleet that reconnects the instant a
+    paused server resumes can keep it busy refusing them at maxclients (and refusing the scraper whose failures
+    then extend the window) for seconds: that flood is the storm, not more of the outage."""
+    back = o.server_up or o.end
+    accepted = events.filter((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") > o.start)
+                             & (pl.col("ts") < back) & (pl.col("entity").is_null() | (pl.col("entity") == o.entity)))
+    return accepted.get_column("ts").min() if accepted.height else back
+
+
 def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | None) -> Storm | None:
     """The reconnect demand after outage `o` against the client population before it; None without the
     figures to measure it (no population, or no count of new connections after the outage)."""
     had = held_before(events, o.start)
-    back = o.server_up or o.end
+    back = answered_again(events, o)
     live = ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
-    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live)
+    # a server that was not restarted kept its listening socket: what clients queued there meanwhile is accepted
+    # and closed at once when it answers again (population.demand_after)
+    kept_socket = o.server_down is None and o.server_up is None
+    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live, abandoned=kept_socket)
     if had is None or demand is None:
         return None
     pop, capacity, held = had.population, had.capacity, had.connections
@@ -290,7 +304,11 @@ class ReconnectStorm(RuleDetector):
               "created-connections rate, else the clients' own connect attempts against the live server), net of the "
               "pre-outage rate, per connection the clients held before it (connected_clients, the server's open "
               "connections, or pods x pool cap): a fleet that re-opens its pools once is recovering (about 1x at any "
-              "size); 5x or more, or 1.5x with rejections at maxclients, is a storm."),
+              "size); 5x or more, or 1.5x with rejections at maxclients, is a storm. Counted from when the server "
+              "answered again: its ready line, or the first connection it accepted inside the outage window (a "
+              "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
+              "restarted counts its accepted connections net of those closed in the same second (connects the "
+              "clients abandoned in its listen queue while it was stopped)."),
         why=("when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
              "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
              "cache down (a metastable failure). Scaling Redis up does not fix it."),
