@@ -295,3 +295,17 @@ def test_eviction_under_maxmemory_is_reported_without_an_outage():
     (ev,) = [f for f in report.findings if f.rule_id == "PM304"]
     assert not {"PM100", "PM101", "PM103"} & set(rules(report))
     assert str(truth["evicted_keys"]["total"]) in ev.title
+
+
+@pytest.mark.parametrize("folder", ["recorded/eviction", "pod-storm"])
+def test_impact_without_a_trigger_says_so_and_what_was_measured(folder):
+    """With no outage or other trigger, the summary cannot open with "Impact also included …" (also than what?):
+    it says no trigger shows and gives each impact rule's finding with its figures."""
+    report = report_of(folder)
+    assert not any(f.rule_id in ("PM100", "PM108", "PM305") for f in report.findings)
+    assert report.summary.startswith("No Redis outage or other trigger shows in these logs. Seen: ")
+    for f in report.findings:
+        if f.rule_id in ("PM304", "PM201", "PM204"):
+            assert f"{f.title} ({f.rule_id})" in report.summary
+    if folder == "recorded/eviction":
+        assert str(facts("eviction")["evicted_keys"]["total"]) in report.summary

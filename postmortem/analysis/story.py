@@ -106,10 +106,12 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
             sentences.append(("It was amplified by " if sentences else "The clients were configured with ")
                              + said + ".")
     sentences += [s for _, s in own if s]
-    rest = [d.rule.phrase for d in present
-            if d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in told and d.rule.phrase]
-    if rest:
-        sentences.append("Impact also included " + _join(rest) + ".")
+    untold = [d for d in present if d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in told and d.rule.phrase]
+    if untold and not sentences:  # nothing to attach them to: say so, and what each rule measured
+        sentences.append("No Redis outage or other trigger shows in these logs. Seen: " + "; ".join(
+            f"{first[d.rule.rule_id].title} ({d.rule.rule_id})" for d in untold) + ".")
+    elif untold:
+        sentences.append("Impact also included " + _join([d.rule.phrase for d in untold]) + ".")
     return Story(parts[Role.TRIGGER], parts[Role.AMPLIFIER], parts[Role.CONSEQUENCE], " ".join(sentences))
 
 
