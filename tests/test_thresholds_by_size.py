@@ -140,6 +140,8 @@ def test_a_storm_after_a_pause_is_measured_from_the_servers_first_answer(name):
     assert s["attempts"] >= 0.9 * flood, (s["attempts"], flood)
     assert s["amplification"] >= 100
     assert found["PM101"].start <= resumed + timedelta(seconds=1)
+    # no client logged a failure (no socket timeout): the outage says what saw it, not "0 client failures from 0 pods"
+    assert found["PM100"].title.endswith("scrapes unanswered (`redis_up` 0); no client logged a failure")
 
 
 # PM101 after a pause of a healthy fleet that logs no client configuration (capped pools of 4, 0.5 s socket timeouts,

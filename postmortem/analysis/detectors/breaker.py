@@ -25,9 +25,10 @@ from postmortem.analysis.detectors.kubernetes import redis_trouble
 from postmortem.analysis.population import client_pods
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
-# Retried attempts during the trouble per pod of the fleet that make a retry storm: one process's retry layer retrying
-# 20 times. A count for the whole fleet (20 until session 7) called one retry on each of 20 pods of a big fleet a storm
-# and judged the same per-pod behaviour differently at each fleet size.
+# Retried attempts during the trouble that make a retry storm, on average per pod of the fleet: as if each pod's retry
+# layer had retried 20 times (one pod of a big fleet retrying alone stays below it: the trouble was not the fleet's). A
+# count for the whole fleet (20 until session 7) called one retry on each of 20 pods of a big fleet a storm and judged
+# the same per-pod behaviour differently at each fleet size.
 RETRIES_PER_POD = 20
 SLACK = timedelta(seconds=30)  # retries and breaker events this close to the trouble belong to it
 FLAP_MIN = 3  # openings of one breaker that make it a flapping one

@@ -29,6 +29,7 @@ from postmortem.analysis.correlate import (
     ATTEMPT_KINDS,
     CLIENT_SOURCES,
     UNREACHABLE_KINDS,
+    UP_METRICS,
     Context,
     Outage,
     is_problem,
@@ -196,7 +197,8 @@ class RedisUnreachable(RuleDetector):
             )
             what = "stopped answering" if hang else "unreachable"
             failed = (f"{timeouts} client timeouts from {len(o.hosts)} pods at once, none refused" if hang
-                      else f"{refused + timeouts} client failures from {len(o.hosts)} pods")
+                      else f"{refused + timeouts} client failures from {len(o.hosts)} pods" if refused + timeouts
+                      else _unanswered(rows))
             title = f"{o.entity} {what} for {_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
             f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
                         start=o.start, end=o.end)
@@ -210,6 +212,14 @@ class RedisUnreachable(RuleDetector):
         if isinstance(fig, OutageFigures) and fig.hang:
             return f"Redis ({where}) stopped answering for {seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
+
+
+def _unanswered(rows: pl.DataFrame) -> str:
+    """How an outage no client logged was seen: the scrapes the server did not answer."""
+    scrapes = rows.filter(pl.col("metric").is_in(UP_METRICS))
+    seen = (f"{scrapes.height} scrapes unanswered (`{scrapes.get_column('metric')[0]}` 0)" if scrapes.height
+            else "seen by the server's own log only")
+    return f"{seen}; no client logged a failure"
 
 
 @dataclass(frozen=True)
