@@ -26,6 +26,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# run as a script: its folder is on the path; the .NET storm fixture's stamps are the same layouts
+from make_dotnet_fixture import kubectl_ts, redis_ts, serilog_ts
+
 START = datetime(2026, 6, 3, 10, 12, 0, tzinfo=UTC)  # logs and metrics begin (2 min before memory is full)
 FULL = START + timedelta(minutes=2, seconds=10)  # used_memory reaches maxmemory; volatile-lru evicts TTL keys
 OOM_START = FULL + timedelta(seconds=10)  # no key with a TTL left: every write is refused
@@ -69,18 +72,6 @@ FRAMES_SYNC = (
     "CommandFlags flags) in /_/src/StackExchange.Redis/RedisDatabase.cs:line 556",
     "   at {ns}.Sessions.SessionStore.Touch(String sessionId) in /src/{ns}/Sessions/SessionStore.cs:line 44",
 )
-
-
-def serilog_ts(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond // 1000:03d} +00:00"
-
-
-def kubectl_ts(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}" + "000Z"
-
-
-def redis_ts(t: datetime) -> str:
-    return t.strftime("%d %b %Y %H:%M:%S.") + f"{t.microsecond // 1000:03d}"
 
 
 def iso(t: datetime) -> str:
