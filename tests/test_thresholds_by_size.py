@@ -159,3 +159,38 @@ def test_a_healthy_fleet_resuming_from_a_pause_is_no_storm_without_its_configura
     found = findings_of(name)
     assert "PM101" not in found, found.get("PM101") and found["PM101"].title
     assert "PM100" in found
+
+
+# PM100 on a server that stopped answering (SIGSTOP) refuses nobody: its window comes from the clients' timeouts
+# and the server's resume. Each timeout was sent one socket timeout (the pod's logged `socket_timeout`) before it was
+# logged, and the server accepts the connects its clients queued while it was stopped the instant it resumes. The old
+# code took the first to the last timeout: 1.4, 1.5 and 1.5 s of 2.0 s pauses at 8, 24 and 40 pods (0.5 s
+# timeouts), and 0.1 s of busy-cfg-pause-16's 3.0 s (2 s timeouts: the later requests waited in the full pools).
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hang-8", "hang-24", "hang-40", "busy-cfg-pause-16"])
+def test_a_hang_lasts_from_its_first_timeouts_send_to_the_servers_resume(name):
+    facts = facts_of(name)
+    assert facts["outage"]["kind"] == "pause" and facts["rejected_connections"]["total"] == 0
+    f = findings_of(name)["PM100"]
+    truth = facts["outage"]["seconds"]
+    assert f.stats["hang"] and "at_least" not in f.stats and "at least" not in f.title
+    assert abs(f.stats["seconds"] - truth) <= 0.1 * truth, (f.stats["seconds"], truth)
+    assert abs((f.start - _iso(facts["outage"]["start"])).total_seconds()) <= 0.25
+    assert abs((f.end - _iso(facts["outage"]["end"])).total_seconds()) <= 0.25
+
+
+# The same fleets logging no client configuration (busy-pause-*: 25 requests/s per pod, 2 s socket timeouts, paused
+# 4.0 s at 8 pods and 3.0 s at 16): when it began is not in the logs (one unknown socket timeout before the first
+# timeout), so the window is a lower bound and says so; it still ends at the server's resume. The old code said
+# "stopped answering for 0.1 s" for both.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["busy-pause-8", "busy-pause-16", "hang-nocfg-8", "hang-nocfg-16"])
+def test_a_hang_without_a_logged_timeout_is_a_lower_bound_that_ends_at_the_resume(name):
+    facts = facts_of(name)
+    assert facts["outage"]["kind"] == "pause" and not facts["parameters"]["log_config"]
+    f = findings_of(name)["PM100"]
+    truth = facts["outage"]["seconds"]
+    assert f.stats["hang"] and f.stats["at_least"] is True and "for at least " in f.title
+    assert f.stats["seconds"] <= truth
+    assert f.stats["seconds"] >= truth - facts["parameters"]["socket_timeout"] - 0.25, (f.stats["seconds"], truth)
+    assert abs((f.end - _iso(facts["outage"]["end"])).total_seconds()) <= 0.25
