@@ -12,6 +12,7 @@ from functools import cache
 
 import pytest
 
+from postmortem.analysis.detectors.slow_commands import DEFAULT_THRESHOLD_S
 from postmortem.analysis.detectors.storm import PERSIST_MIN_S
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 
@@ -194,3 +195,24 @@ def test_a_hang_without_a_logged_timeout_is_a_lower_bound_that_ends_at_the_resum
     assert f.stats["seconds"] <= truth
     assert f.stats["seconds"] >= truth - facts["parameters"]["socket_timeout"] - 0.25, (f.stats["seconds"], truth)
     assert abs((f.end - _iso(facts["outage"]["end"])).total_seconds()) <= 0.25
+
+
+# PM108 when the clients log no timeout: a run of 1 s (DEFAULT_THRESHOLD_S) blocks, and so does a shorter one whose
+# run client timeouts fell inside (their timeout was shorter than it). The same 2,500,000-key KEYS at 8 and 20 pods
+# took 682 ms and 810 ms this time (slowlog); 1 and 3 requests timed out inside it. The old code named no cause:
+# "No Redis outage or other trigger shows in these logs. Seen: 1 command timeouts ..." (PM106) at 8 pods and "Redis
+# stopped answering for 0.1 s" at 20.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-nocfg-8", "slow-nocfg-20"])
+def test_a_command_shorter_than_the_default_threshold_blocks_when_timeouts_fall_inside_it(name):
+    facts = facts_of(name)
+    keys = facts["slow_command"]
+    assert keys["seconds"] < DEFAULT_THRESHOLD_S and not facts["parameters"]["log_config"]
+    report, _ = analyze([str(RECORDED / name)])
+    f = next(f for f in report.findings if f.rule_id == "PM108")
+    assert abs(f.stats["duration_s"] - keys["seconds"]) <= 0.05 * keys["seconds"], (f.stats["duration_s"], keys)
+    assert f.stats["timeouts_explained"] == facts["clients"]["errors_by_kind"]["timeout"]
+    assert f.stats["threshold_s"] <= keys["seconds"]
+    trigger = dict(report.causes)["trigger"]
+    assert trigger and report.findings[trigger[0]].rule_id == "PM108"
+    assert report.summary.startswith(f"A {round(f.stats['duration_s'] * 1000)} ms `KEYS user:session:*:expired`")

@@ -6,7 +6,8 @@ those whose socket timeout is shorter fail although nothing is down. The evidenc
 redis-server's slow-script warning and the lines where an application times or announces the command
 (`redis.slow_command`, `redis.blocking_command`, parsers/slow_commands.py). Sightings of one command
 (the app's start line, its `took` line, the SLOWLOG entry) are one episode; an episode blocks when it ran
-at least as long as the clients' shortest configured timeout (1 s when none is logged). The client
+at least as long as the clients' shortest configured timeout (when none is logged: 1 s, or shorter when client
+timeouts fell inside its run, which shows their timeout was shorter than it). The client
 timeouts that fall inside the episode, plus that timeout as slack, are the ones it explains: PM106 leaves
 them to this rule, and the story opens with it when it explains most of the clients' errors.
 """
@@ -61,7 +62,8 @@ class BlockingFigures(Figures):
     duration_source: str  # who measured it: slowlog (the server), server_log, app
     client: str | None  # where it ran from: client name or pod
     client_address: str | None  # the client's address, from SLOWLOG
-    threshold_s: float  # blocking threshold: the clients' shortest configured timeout, else 1 s
+    threshold_s: float  # blocking threshold: the clients' shortest configured timeout, else 1 s, else the run itself
+    # when no timeout is logged and client timeouts fell inside it (`threshold_source` says which)
     threshold_source: str  # where the threshold came from
     timeouts_explained: int  # client timeouts and BUSY replies inside the command's run (plus the timeout as slack)
     busy_replies_explained: int  # of those, BUSY replies (a script still running)
@@ -156,8 +158,16 @@ def _client_errors(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter(KINDS.flag_expr("connection_error") & pl.col("ts").is_not_null())
 
 
-def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]], float, str]:
-    """The blocking episodes with the client timeouts each explains; the threshold and its source."""
+SHOWN_BY_TIMEOUTS = ("shorter than the run: client timeouts fell inside it (no client timeout logged, so not the "
+                     f"default {DEFAULT_THRESHOLD_S:g} s)")
+
+
+def explained(events: pl.DataFrame) -> list[tuple[Episode, pl.DataFrame, float, str]]:
+    """The blocking episodes, each with the client timeouts it explains and its blocking threshold and source.
+
+    With no client timeout logged, a run shorter than the default blocks when client timeouts fall inside it: a
+    client whose timeout is shorter than the run fails within that run's length of it (slow-nocfg-8: a 0.69 s KEYS
+    and the one timeout it caused were reported as a timeout with no cause)."""
     timeout_s, source = _client_timeout_s(events)
     threshold = timeout_s if timeout_s is not None else DEFAULT_THRESHOLD_S
     slack = timedelta(seconds=timeout_s if timeout_s is not None else DEFAULT_THRESHOLD_S)
@@ -166,6 +176,10 @@ def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]],
     out = []
     for e in episodes(events):
         if e.duration_s < threshold:
+            run = timedelta(seconds=e.duration_s + e.late_by_s)
+            inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + run))
+            if timeout_s is None and inside.height:
+                out.append((e, inside, round(e.duration_s, 3), SHOWN_BY_TIMEOUTS))
             continue
         end = e.end
         for ts in busy:  # a script runs on while clients still get BUSY: the server's warning came mid-run
@@ -174,16 +188,15 @@ def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]],
         if end > e.end:
             e = replace(e, duration_s=(end - e.start).total_seconds())
         inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + slack + timedelta(seconds=e.late_by_s)))
-        out.append((e, inside))
-    return out, threshold, source
+        out.append((e, inside, threshold, source))
+    return out
 
 
 def explained_timeout_ids(events: pl.DataFrame) -> set[int]:
     """Event ids of the client timeouts a blocking command explains (PM106 leaves them to PM108)."""
     if not events.filter(pl.col("kind").is_in(SLOW_KINDS)).height:
         return set()
-    found, _, _ = explained(events)
-    return {int(i) for _, inside in found for i in inside.get_column("event_id").to_list()}
+    return {int(i) for _, inside, _, _ in explained(events) for i in inside.get_column("event_id").to_list()}
 
 
 def _failures(s: BlockingFigures) -> str:
@@ -203,7 +216,8 @@ class BlockingCommand(RuleDetector):
     rule = Rule(
         "PM108", "blocking-command", Severity.HIGH,
         "a command that blocked Redis (KEYS, FLUSHALL, big DEL, Lua) and the timeouts it caused",
-        what=("a command that ran at least as long as the clients' shortest timeout (1 s when none is logged), from "
+        what=("a command that ran at least as long as the clients' shortest timeout (when none is logged: 1 s, or any "
+              "run client timeouts fell inside), from "
               "SLOWLOG entries, redis-server's slow-script warning and application lines that time or announce it "
               "(`KEYS took 2.36 s`, `running KEYS pattern=…`), with the client timeouts that fell inside its run."),
         why=("Redis executes one command at a time: a KEYS over millions of keys, a FLUSHALL, a DEL of a huge key or "
@@ -225,7 +239,7 @@ class BlockingCommand(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         if not events.filter(pl.col("kind").is_in(SLOW_KINDS)).height:
             return
-        found, threshold, source = explained(events)
+        found = explained(events)
         if not found:
             return
         all_timeouts = events.filter(pl.col("kind").is_in(EXPLAINED_KINDS)).height
@@ -233,7 +247,7 @@ class BlockingCommand(RuleDetector):
         client_kinds = [k.name for k in KINDS if k.family == "redis_client"]
         pods = events.filter(pl.col("kind").is_in(client_kinds)).get_column("host").drop_nulls().n_unique()
         found.sort(key=lambda x: (-x[1].height, -x[0].duration_s))
-        for e, inside in found[:MAX_FINDINGS]:
+        for e, inside, threshold, source in found[:MAX_FINDINGS]:
             explained_errors = inside.filter(pl.col("event_id").is_in(errors.get_column("event_id").implode()))
             figures = BlockingFigures(
                 command=e.command, duration_s=round(e.duration_s, 3), duration_source=e.figure,
