@@ -199,7 +199,8 @@ def test_a_hang_without_a_logged_timeout_is_a_lower_bound_that_ends_at_the_resum
 
 # PM108 when the clients log no timeout: a run of 1 s (DEFAULT_THRESHOLD_S) blocks, and so does a shorter one whose
 # run client timeouts fell inside (their timeout was shorter than it). The same 2,500,000-key KEYS at 8 and 20 pods
-# took 682 ms and 810 ms this time (slowlog); 1 and 3 requests timed out inside it. The old code named no cause:
+# took 682 ms and 810 ms this time (slowlog); 1 and 3 requests (on 1 and 3 pods) timed out inside it. The old code
+# named no cause:
 # "No Redis outage or other trigger shows in these logs. Seen: 1 command timeouts ..." (PM106) at 8 pods and "Redis
 # stopped answering for 0.1 s" at 20.
 @pytest.mark.slow
@@ -216,3 +217,8 @@ def test_a_command_shorter_than_the_default_threshold_blocks_when_timeouts_fall_
     trigger = dict(report.causes)["trigger"]
     assert trigger and report.findings[trigger[0]].rule_id == "PM108"
     assert report.summary.startswith(f"A {round(f.stats['duration_s'] * 1000)} ms `KEYS user:session:*:expired`")
+    # the pods that timed out, never "all": the others logged nothing of Redis (no configuration either)
+    failed = sum(1 for p in facts["clients_by_pod"].values() if p["errors"])
+    assert failed < facts["parameters"]["pods"] and f.stats["pods_explained"] == failed
+    assert f.stats["pods_logging"] == facts["parameters"]["pods"]
+    assert f" on {failed} pods fell inside it" in report.summary and " on all " not in report.summary

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, Snippet
-from postmortem.analysis.correlate import Context, attr
+from postmortem.analysis.correlate import CLIENT_SOURCES, Context, attr
 from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, RuleDetector, finding
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -57,6 +57,8 @@ class Episode:
 
 @dataclass(frozen=True)
 class BlockingFigures(Figures):
+    OMIT_NONE = ("pods_logging",)
+
     command: str  # the command as logged: verb and first arguments
     duration_s: float  # how long it ran
     duration_source: str  # who measured it: slowlog (the server), server_log, app
@@ -73,6 +75,10 @@ class BlockingFigures(Figures):
     timeout_share: float  # timeouts_explained / timeouts_total (0 without timeouts)
     client_errors_total: int  # client errors of any connection kind in the window
     error_share: float  # share of all client errors it explains: what ranks it in the story
+    # pods whose application logged anything (the command's own client aside), when more than `pods_with_clients`:
+    # a fleet that logs no client configuration shows its Redis client only where it failed (slow-nocfg-20: 3 of 20
+    # pods timed out, the other 17 logged only their own lines), so those are not "all" the pods
+    pods_logging: int | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.pods_with_clients or None}
@@ -199,6 +205,14 @@ def explained_timeout_ids(events: pl.DataFrame) -> set[int]:
     return {int(i) for _, inside, _, _ in explained(events) for i in inside.get_column("event_id").to_list()}
 
 
+def _pods_logging(events: pl.DataFrame, e: Episode, pods_with_clients: int) -> int | None:
+    """Pods whose application or Redis client logged anything, the command's own client aside; None unless more
+    than the pods whose Redis client did."""
+    hosts = events.filter(pl.col("source").is_in(("app", *CLIENT_SOURCES)) & pl.col("host").is_not_null()
+                          & (pl.col("host") != (e.client or ""))).get_column("host").n_unique()
+    return hosts if hosts > pods_with_clients else None
+
+
 def _failures(s: BlockingFigures) -> str:
     """`40 client timeouts`, `12 BUSY replies`, or `52 client errors` for a mix."""
     if s.busy_replies_explained == 0:
@@ -258,6 +272,7 @@ class BlockingCommand(RuleDetector):
                 timeout_share=round(inside.height / all_timeouts, 3) if all_timeouts else 0.0,
                 client_errors_total=errors.height,
                 error_share=round(explained_errors.height / errors.height, 3) if errors.height else 0.0,
+                pods_logging=_pods_logging(events, e, pods),
             )
             sightings = events.filter(pl.col("event_id").is_in(list(e.event_ids))).sort("ts", "path", "line")
             # the command's own lines first, then the earliest timeouts: evidence shows the first 8 by time
@@ -316,5 +331,5 @@ class BlockingCommand(RuleDetector):
         if not isinstance(s, BlockingFigures) or s.error_share <= LEADS_AT:
             return None
         pods = (f"all {s.pods_explained} pods" if s.pods_explained == s.pods_with_clients and s.pods_explained > 1
-                else f"{s.pods_explained} pods")
+                and s.pods_logging is None else f"{s.pods_explained} pods")
         return f"blocked Redis: {_failures(s)} on {pods} fell inside it"
