@@ -12,6 +12,7 @@ from functools import cache
 
 import pytest
 
+from postmortem.analysis.detectors.slow_commands import DEFAULT_THRESHOLD_S
 from postmortem.analysis.detectors.storm import PERSIST_MIN_S
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 
@@ -161,3 +162,65 @@ def test_a_healthy_fleet_resuming_from_a_pause_is_no_storm_without_its_configura
     found = findings_of(name)
     assert "PM101" not in found, found.get("PM101") and found["PM101"].title
     assert "PM100" in found
+
+
+# PM100 on a server that stopped answering (SIGSTOP) refuses nobody: its window comes from the clients' timeouts
+# and the server's resume. Each timeout was sent one socket timeout (the pod's logged `socket_timeout`) before it was
+# logged, and the server accepts the connects its clients queued while it was stopped the instant it resumes. The old
+# code took the first to the last timeout: 1.4, 1.5 and 1.5 s of 2.0 s pauses at 8, 24 and 40 pods (0.5 s
+# timeouts), and 0.1 s of busy-cfg-pause-16's 3.0 s (2 s timeouts: the later requests waited in the full pools).
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hang-8", "hang-24", "hang-40", "busy-cfg-pause-16"])
+def test_a_hang_lasts_from_its_first_timeouts_send_to_the_servers_resume(name):
+    facts = facts_of(name)
+    assert facts["outage"]["kind"] == "pause" and facts["rejected_connections"]["total"] == 0
+    f = findings_of(name)["PM100"]
+    truth = facts["outage"]["seconds"]
+    assert f.stats["hang"] and "at_least" not in f.stats and "at least" not in f.title
+    assert abs(f.stats["seconds"] - truth) <= 0.1 * truth, (f.stats["seconds"], truth)
+    assert abs((f.start - _iso(facts["outage"]["start"])).total_seconds()) <= 0.25
+    assert abs((f.end - _iso(facts["outage"]["end"])).total_seconds()) <= 0.25
+
+
+# The same fleets logging no client configuration (busy-pause-*: 25 requests/s per pod, 2 s socket timeouts, paused
+# 4.0 s at 8 pods and 3.0 s at 16): when it began is not in the logs (one unknown socket timeout before the first
+# timeout), so the window is a lower bound and says so; it still ends at the server's resume. The old code said
+# "stopped answering for 0.1 s" for both.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["busy-pause-8", "busy-pause-16", "hang-nocfg-8", "hang-nocfg-16"])
+def test_a_hang_without_a_logged_timeout_is_a_lower_bound_that_ends_at_the_resume(name):
+    facts = facts_of(name)
+    assert facts["outage"]["kind"] == "pause" and not facts["parameters"]["log_config"]
+    f = findings_of(name)["PM100"]
+    truth = facts["outage"]["seconds"]
+    assert f.stats["hang"] and f.stats["at_least"] is True and "for at least " in f.title
+    assert f.stats["seconds"] <= truth
+    assert f.stats["seconds"] >= truth - facts["parameters"]["socket_timeout"] - 0.25, (f.stats["seconds"], truth)
+    assert abs((f.end - _iso(facts["outage"]["end"])).total_seconds()) <= 0.25
+
+
+# PM108 when the clients log no timeout: a run of 1 s (DEFAULT_THRESHOLD_S) blocks, and so does a shorter one whose
+# run client timeouts fell inside (their timeout was shorter than it). The same 2,500,000-key KEYS at 8 and 20 pods
+# took 682 ms and 810 ms this time (slowlog); 1 and 3 requests (on 1 and 3 pods) timed out inside it. The old code
+# named no cause:
+# "No Redis outage or other trigger shows in these logs. Seen: 1 command timeouts ..." (PM106) at 8 pods and "Redis
+# stopped answering for 0.1 s" at 20.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-nocfg-8", "slow-nocfg-20"])
+def test_a_command_shorter_than_the_default_threshold_blocks_when_timeouts_fall_inside_it(name):
+    facts = facts_of(name)
+    keys = facts["slow_command"]
+    assert keys["seconds"] < DEFAULT_THRESHOLD_S and not facts["parameters"]["log_config"]
+    report, _ = analyze([str(RECORDED / name)])
+    f = next(f for f in report.findings if f.rule_id == "PM108")
+    assert abs(f.stats["duration_s"] - keys["seconds"]) <= 0.05 * keys["seconds"], (f.stats["duration_s"], keys)
+    assert f.stats["timeouts_explained"] == facts["clients"]["errors_by_kind"]["timeout"]
+    assert f.stats["threshold_s"] <= keys["seconds"]
+    trigger = dict(report.causes)["trigger"]
+    assert trigger and report.findings[trigger[0]].rule_id == "PM108"
+    assert report.summary.startswith(f"A {round(f.stats['duration_s'] * 1000)} ms `KEYS user:session:*:expired`")
+    # the pods that timed out, never "all": the others logged nothing of Redis (no configuration either)
+    failed = sum(1 for p in facts["clients_by_pod"].values() if p["errors"])
+    assert failed < facts["parameters"]["pods"] and f.stats["pods_explained"] == failed
+    assert f.stats["pods_logging"] == facts["parameters"]["pods"]
+    assert f" on {failed} pods fell inside it" in report.summary and " on all " not in report.summary

@@ -85,6 +85,12 @@ _DEFAULT_ROW = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\
                           r'(\{(?:[A-Za-z_][\w.]*="(?:[^"\\]|\\.)*"(?:, )?)*\})( +)(.*)$')
 
 
+# Blank as `Lines` counts it (the regex `\s`: Unicode White_Space). Python's str.strip() also strips the
+# separators \x1c-\x1f, so a last line of "\x1f" was neither joined to its entry nor counted blank.
+_WHITE_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+               "\u2028\u2029\u202f\u205f\u3000"
+
+
 class LokiText:
     """logcli default output: `<RFC 3339 time> {labels} <line>`; lines without that prefix continue
     the entry above (multi-line messages)."""
@@ -120,7 +126,7 @@ class LokiText:
                 pad = widest - len(m.group(2)) + 1
                 body = m.group(4) if len(m.group(3)) != pad else m.group(3)[pad:] + m.group(4)
                 rows.append(_row(i + 1, 1, m.group(1), labels, body))
-            elif rows and (ln.strip() or i + 1 < len(raw)):
+            elif rows and (ln.strip(_WHITE_SPACE) or i + 1 < len(raw)):
                 rows[-1]["body"] += "\n" + ln
                 rows[-1]["span"] += 1
         for r in rows:  # a trailing blank line belongs to no entry
@@ -205,7 +211,7 @@ class GrafanaLogsTxt:
             elif m:
                 labels = meta.get("Common labels") if isinstance(meta.get("Common labels"), dict) else {}
                 rows.append(_row(i + 1, 1, m.group(1), labels, m.group(2)))
-            elif rows and (ln.strip() or i + 1 < len(raw)):
+            elif rows and (ln.strip(_WHITE_SPACE) or i + 1 < len(raw)):
                 rows[-1]["body"] += "\n" + ln
                 rows[-1]["span"] += 1
         for r in rows:

@@ -42,6 +42,7 @@ class Outage:
     server_down: datetime | None = None  # server shutdown / crash, when logged
     server_up: datetime | None = None  # server ready again, when logged
     restored: datetime | None = None  # first client-side restore/success after the failures
+    start_unknown: bool = False  # a hang whose clients logged no socket timeout: it began before its first timeout
 
     @property
     def seconds(self) -> float:
@@ -137,6 +138,33 @@ def hang_timeouts(events: pl.DataFrame) -> pl.DataFrame:
     return bursts.filter(pl.col("burst").is_in(wide.implode())).drop("burst")
 
 
+def hang_began(events: pl.DataFrame, failures: pl.DataFrame) -> datetime | None:
+    """When a hang began, from its timeouts: each was sent one socket timeout (the `socket_timeout` its pod's
+    redis-py configuration line logged) before it was logged, so the earliest such send; None when no timed-out pod
+    logged one. Retries only make a timeout later, so this never starts the window before the server stopped."""
+    logged = (events.filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null())
+              .with_columns(timeout_s=pl.concat_str([pl.col("message"), pl.col("attrs")], separator=" ",
+                                                   ignore_nulls=True)
+                            .str.extract(r"socket_timeout\s*[=:]\s*([0-9]+(?:\.[0-9]+)?)", 1)
+                            .cast(pl.Float64, strict=False))
+              .filter(pl.col("timeout_s") > 0).group_by("host").agg(pl.col("timeout_s").min()))
+    sent = (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
+            .select(pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
+    return sent.to_series().min() if sent.height else None
+
+
+def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
+    """When a server that stopped answering (timeouts only, no refusal) answered again: the first connection its
+    log shows it accepting after the first timeout, within OUTAGE_GAP of the last. A stopped server (SIGSTOP, a
+    blocking command) accepts nothing; the connects its clients queued meanwhile are accepted when it resumes.
+    The last timeout alone ends the window one client timeout too early, or seconds early when the clients' waits
+    ran into their pools instead (busy-pause-8: timeouts span 0.3 s of a 4.0 s pause)."""
+    accepted = events.filter((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") > first)
+                             & (pl.col("ts") <= last + OUTAGE_GAP)
+                             & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    return accepted.get_column("ts").min() if accepted.height else None
+
+
 def _unanswered_scrapes(events: pl.DataFrame) -> pl.DataFrame:
     """Exporter samples saying the server did not answer (`redis_up 0`)."""
     return events.filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0) & pl.col("ts").is_not_null())
@@ -176,10 +204,16 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 server_up = (ready if ready.height else up).get_column("ts").min()
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
-            o_start = min(x for x in (start, server_down) if x is not None)
+            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
+            hung = (server_up is None and (server_down is None or server_down > end)
+                    and not g.get_column("kind").is_in(UNREACHABLE_KINDS).any())
+            sent = hang_began(events, g) if hung else None
+            o_start = min(x for x in (start, server_down, sent) if x is not None)
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
+            if hung:
+                o_end = max(o_end, resumed_after_hang(events, entity, start, end) or o_end)
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
@@ -188,6 +222,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 entity=entity, start=o_start, end=max(o_end, o_start), event_ids=tuple(sorted(set(ids))),
                 hosts=tuple(sorted(set(clients.get_column("host").drop_nulls().to_list()))),
                 server_down=server_down, server_up=server_up, restored=restored,
+                start_unknown=hung and sent is None and g.get_column("kind")[0] == "redis.timeout",
             ))
     elif edges.height:
         # Server-only evidence: shutdown followed by a start/ready.

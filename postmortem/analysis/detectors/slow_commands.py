@@ -6,7 +6,8 @@ those whose socket timeout is shorter fail although nothing is down. The evidenc
 redis-server's slow-script warning and the lines where an application times or announces the command
 (`redis.slow_command`, `redis.blocking_command`, parsers/slow_commands.py). Sightings of one command
 (the app's start line, its `took` line, the SLOWLOG entry) are one episode; an episode blocks when it ran
-at least as long as the clients' shortest configured timeout (1 s when none is logged). The client
+at least as long as the clients' shortest configured timeout (when none is logged: 1 s, or shorter when client
+timeouts fell inside its run, which shows their timeout was shorter than it). The client
 timeouts that fall inside the episode, plus that timeout as slack, are the ones it explains: PM106 leaves
 them to this rule, and the story opens with it when it explains most of the clients' errors.
 """
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, Snippet
-from postmortem.analysis.correlate import Context, attr
+from postmortem.analysis.correlate import CLIENT_SOURCES, Context, attr
 from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, RuleDetector, finding
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -56,12 +57,15 @@ class Episode:
 
 @dataclass(frozen=True)
 class BlockingFigures(Figures):
+    OMIT_NONE = ("pods_logging",)
+
     command: str  # the command as logged: verb and first arguments
     duration_s: float  # how long it ran
     duration_source: str  # who measured it: slowlog (the server), server_log, app
     client: str | None  # where it ran from: client name or pod
     client_address: str | None  # the client's address, from SLOWLOG
-    threshold_s: float  # blocking threshold: the clients' shortest configured timeout, else 1 s
+    threshold_s: float  # blocking threshold: the clients' shortest configured timeout, else 1 s, else the run itself
+    # when no timeout is logged and client timeouts fell inside it (`threshold_source` says which)
     threshold_source: str  # where the threshold came from
     timeouts_explained: int  # client timeouts and BUSY replies inside the command's run (plus the timeout as slack)
     busy_replies_explained: int  # of those, BUSY replies (a script still running)
@@ -71,6 +75,10 @@ class BlockingFigures(Figures):
     timeout_share: float  # timeouts_explained / timeouts_total (0 without timeouts)
     client_errors_total: int  # client errors of any connection kind in the window
     error_share: float  # share of all client errors it explains: what ranks it in the story
+    # pods whose application logged anything (the command's own client aside), when more than `pods_with_clients`:
+    # a fleet that logs no client configuration shows its Redis client only where it failed (slow-nocfg-20: 3 of 20
+    # pods timed out, the other 17 logged only their own lines), so those are not "all" the pods
+    pods_logging: int | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.pods_with_clients or None}
@@ -156,8 +164,16 @@ def _client_errors(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter(KINDS.flag_expr("connection_error") & pl.col("ts").is_not_null())
 
 
-def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]], float, str]:
-    """The blocking episodes with the client timeouts each explains; the threshold and its source."""
+SHOWN_BY_TIMEOUTS = ("shorter than the run: client timeouts fell inside it (no client timeout logged, so not the "
+                     f"default {DEFAULT_THRESHOLD_S:g} s)")
+
+
+def explained(events: pl.DataFrame) -> list[tuple[Episode, pl.DataFrame, float, str]]:
+    """The blocking episodes, each with the client timeouts it explains and its blocking threshold and source.
+
+    With no client timeout logged, a run shorter than the default blocks when client timeouts fall inside it: a
+    client whose timeout is shorter than the run fails within that run's length of it (slow-nocfg-8: a 0.69 s KEYS
+    and the one timeout it caused were reported as a timeout with no cause)."""
     timeout_s, source = _client_timeout_s(events)
     threshold = timeout_s if timeout_s is not None else DEFAULT_THRESHOLD_S
     slack = timedelta(seconds=timeout_s if timeout_s is not None else DEFAULT_THRESHOLD_S)
@@ -166,6 +182,10 @@ def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]],
     out = []
     for e in episodes(events):
         if e.duration_s < threshold:
+            run = timedelta(seconds=e.duration_s + e.late_by_s)
+            inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + run))
+            if timeout_s is None and inside.height:
+                out.append((e, inside, round(e.duration_s, 3), SHOWN_BY_TIMEOUTS))
             continue
         end = e.end
         for ts in busy:  # a script runs on while clients still get BUSY: the server's warning came mid-run
@@ -174,16 +194,23 @@ def explained(events: pl.DataFrame) -> tuple[list[tuple[Episode, pl.DataFrame]],
         if end > e.end:
             e = replace(e, duration_s=(end - e.start).total_seconds())
         inside = timeouts.filter(pl.col("ts").is_between(e.start, e.end + slack + timedelta(seconds=e.late_by_s)))
-        out.append((e, inside))
-    return out, threshold, source
+        out.append((e, inside, threshold, source))
+    return out
 
 
 def explained_timeout_ids(events: pl.DataFrame) -> set[int]:
     """Event ids of the client timeouts a blocking command explains (PM106 leaves them to PM108)."""
     if not events.filter(pl.col("kind").is_in(SLOW_KINDS)).height:
         return set()
-    found, _, _ = explained(events)
-    return {int(i) for _, inside in found for i in inside.get_column("event_id").to_list()}
+    return {int(i) for _, inside, _, _ in explained(events) for i in inside.get_column("event_id").to_list()}
+
+
+def _pods_logging(events: pl.DataFrame, e: Episode, pods_with_clients: int) -> int | None:
+    """Pods whose application or Redis client logged anything, the command's own client aside; None unless more
+    than the pods whose Redis client did."""
+    hosts = events.filter(pl.col("source").is_in(("app", *CLIENT_SOURCES)) & pl.col("host").is_not_null()
+                          & (pl.col("host") != (e.client or ""))).get_column("host").n_unique()
+    return hosts if hosts > pods_with_clients else None
 
 
 def _failures(s: BlockingFigures) -> str:
@@ -203,7 +230,8 @@ class BlockingCommand(RuleDetector):
     rule = Rule(
         "PM108", "blocking-command", Severity.HIGH,
         "a command that blocked Redis (KEYS, FLUSHALL, big DEL, Lua) and the timeouts it caused",
-        what=("a command that ran at least as long as the clients' shortest timeout (1 s when none is logged), from "
+        what=("a command that ran at least as long as the clients' shortest timeout (when none is logged: 1 s, or any "
+              "run client timeouts fell inside), from "
               "SLOWLOG entries, redis-server's slow-script warning and application lines that time or announce it "
               "(`KEYS took 2.36 s`, `running KEYS pattern=…`), with the client timeouts that fell inside its run."),
         why=("Redis executes one command at a time: a KEYS over millions of keys, a FLUSHALL, a DEL of a huge key or "
@@ -225,7 +253,7 @@ class BlockingCommand(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         if not events.filter(pl.col("kind").is_in(SLOW_KINDS)).height:
             return
-        found, threshold, source = explained(events)
+        found = explained(events)
         if not found:
             return
         all_timeouts = events.filter(pl.col("kind").is_in(EXPLAINED_KINDS)).height
@@ -233,7 +261,7 @@ class BlockingCommand(RuleDetector):
         client_kinds = [k.name for k in KINDS if k.family == "redis_client"]
         pods = events.filter(pl.col("kind").is_in(client_kinds)).get_column("host").drop_nulls().n_unique()
         found.sort(key=lambda x: (-x[1].height, -x[0].duration_s))
-        for e, inside in found[:MAX_FINDINGS]:
+        for e, inside, threshold, source in found[:MAX_FINDINGS]:
             explained_errors = inside.filter(pl.col("event_id").is_in(errors.get_column("event_id").implode()))
             figures = BlockingFigures(
                 command=e.command, duration_s=round(e.duration_s, 3), duration_source=e.figure,
@@ -244,6 +272,7 @@ class BlockingCommand(RuleDetector):
                 timeout_share=round(inside.height / all_timeouts, 3) if all_timeouts else 0.0,
                 client_errors_total=errors.height,
                 error_share=round(explained_errors.height / errors.height, 3) if errors.height else 0.0,
+                pods_logging=_pods_logging(events, e, pods),
             )
             sightings = events.filter(pl.col("event_id").is_in(list(e.event_ids))).sort("ts", "path", "line")
             # the command's own lines first, then the earliest timeouts: evidence shows the first 8 by time
@@ -302,5 +331,5 @@ class BlockingCommand(RuleDetector):
         if not isinstance(s, BlockingFigures) or s.error_share <= LEADS_AT:
             return None
         pods = (f"all {s.pods_explained} pods" if s.pods_explained == s.pods_with_clients and s.pods_explained > 1
-                else f"{s.pods_explained} pods")
+                and s.pods_logging is None else f"{s.pods_explained} pods")
         return f"blocked Redis: {_failures(s)} on {pods} fell inside it"

@@ -68,6 +68,8 @@ def _n(value) -> str:
 
 @dataclass(frozen=True)
 class OutageFigures(Figures):
+    OMIT_NONE = ("at_least",)
+
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
     client_failures: int  # client failures in the window: connection errors and the timeouts of a hang
@@ -76,6 +78,9 @@ class OutageFigures(Figures):
     server_up: str | None  # the server's ready line time (ISO), when logged
     timeouts: int = 0  # of the failures, command timeouts (all of them: the server hung, it did not refuse)
     hang: bool = False  # no client was refused or lost its connection: the server stopped answering
+    # True for a hang whose clients logged no socket timeout: it began that unknown timeout before the first
+    # timeout, so `seconds` (first timeout to the server's resume) is a lower bound (busy-pause-8: 2.0 s of 4.0)
+    at_least: bool | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -150,6 +155,10 @@ class PoolFigures(Figures):
         return {"pods": self.hosts}
 
 
+def _at_least(fig: OutageFigures) -> str:
+    return "at least " if fig.at_least else ""
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -194,12 +203,13 @@ class RedisUnreachable(RuleDetector):
                 endpoint=o.entity, seconds=round(o.seconds, 3), client_failures=refused + timeouts,
                 hosts=len(o.hosts), server_down=o.server_down.isoformat() if o.server_down else None,
                 server_up=o.server_up.isoformat() if o.server_up else None, timeouts=timeouts, hang=hang,
+                at_least=True if hang and o.start_unknown else None,
             )
             what = "stopped answering" if hang else "unreachable"
             failed = (f"{timeouts} client timeouts from {len(o.hosts)} pods at once, none refused" if hang
                       else f"{refused + timeouts} client failures from {len(o.hosts)} pods" if refused + timeouts
                       else _unanswered(rows))
-            title = f"{o.entity} {what} for {_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
+            title = f"{o.entity} {what} for {_at_least(stats)}{_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
             f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
                         start=o.start, end=o.end)
             if f:
@@ -210,7 +220,7 @@ class RedisUnreachable(RuleDetector):
         where = fig.endpoint if isinstance(fig, OutageFigures) and fig.endpoint else "Redis"
         seconds = fig.seconds if isinstance(fig, OutageFigures) else 0
         if isinstance(fig, OutageFigures) and fig.hang:
-            return f"Redis ({where}) stopped answering for {seconds:.1f} s{at_time(f.start)}, which"
+            return f"Redis ({where}) stopped answering for {_at_least(fig)}{seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
 
