@@ -216,7 +216,7 @@ def _pods_logging(events: pl.DataFrame, e: Episode, pods_with_clients: int) -> i
 def _failures(s: BlockingFigures) -> str:
     """`40 client timeouts`, `12 BUSY replies`, or `52 client errors` for a mix."""
     if s.busy_replies_explained == 0:
-        return f"{s.timeouts_explained} client timeouts"
+        return f"{s.timeouts_explained} client timeout{'' if s.timeouts_explained == 1 else 's'}"
     if s.busy_replies_explained == s.timeouts_explained:
         return f"{s.timeouts_explained} BUSY replies"
     return f"{s.timeouts_explained} client errors ({s.busy_replies_explained} BUSY replies)"
@@ -280,7 +280,8 @@ class BlockingCommand(RuleDetector):
                               how="vertical_relaxed")
             title = f"{_duration(e.duration_s)} `{e.command}` blocked Redis"
             if inside.height:
-                title += f"; {_failures(figures)} on {figures.pods_explained} pods fell inside it"
+                title += (f"; {_failures(figures)} on {figures.pods_explained} "
+                          f"pod{'' if figures.pods_explained == 1 else 's'} fell inside it")
             f = finding(
                 self.rule, title, shown, figures,
                 Confidence.HIGH if e.figure == "slowlog" or len(e.event_ids) > 1 else Confidence.MEDIUM,
@@ -331,5 +332,5 @@ class BlockingCommand(RuleDetector):
         if not isinstance(s, BlockingFigures) or s.error_share <= LEADS_AT:
             return None
         pods = (f"all {s.pods_explained} pods" if s.pods_explained == s.pods_with_clients and s.pods_explained > 1
-                and s.pods_logging is None else f"{s.pods_explained} pods")
+                and s.pods_logging is None else f"{s.pods_explained} pod{'' if s.pods_explained == 1 else 's'}")
         return f"blocked Redis: {_failures(s)} on {pods} fell inside it"
