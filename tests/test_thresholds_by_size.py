@@ -223,4 +223,4 @@ def test_a_command_shorter_than_the_default_threshold_blocks_when_timeouts_fall_
     failed = sum(1 for p in facts["clients_by_pod"].values() if p["errors"])
     assert failed < facts["parameters"]["pods"] and f.stats["pods_explained"] == failed
     assert f.stats["pods_logging"] == facts["parameters"]["pods"]
-    assert f" on {failed} pods fell inside it" in report.summary and " on all " not in report.summary
+    assert f" on {failed} pod{'' if failed == 1 else 's'} fell inside it" in report.summary and " on all " not in report.summary
