@@ -143,10 +143,7 @@ def hang_began(events: pl.DataFrame, failures: pl.DataFrame) -> datetime | None:
     redis-py configuration line logged) before it was logged, so the earliest such send; None when no timed-out pod
     logged one. Retries only make a timeout later, so this never starts the window before the server stopped."""
     logged = (events.filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null())
-              .with_columns(timeout_s=pl.concat_str([pl.col("message"), pl.col("attrs")], separator=" ",
-                                                   ignore_nulls=True)
-                            .str.extract(r"socket_timeout\s*[=:]\s*([0-9]+(?:\.[0-9]+)?)", 1)
-                            .cast(pl.Float64, strict=False))
+              .with_columns(timeout_s=attr("socket_timeout", pl.Float64))
               .filter(pl.col("timeout_s") > 0).group_by("host").agg(pl.col("timeout_s").min()))
     sent = (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
             .select(pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
@@ -159,9 +156,13 @@ def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last:
     blocking command) accepts nothing; the connects its clients queued meanwhile are accepted when it resumes.
     The last timeout alone ends the window one client timeout too early, or seconds early when the clients' waits
     ran into their pools instead (busy-pause-8: timeouts span 0.3 s of a 4.0 s pause)."""
-    accepted = events.filter((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") > first)
-                             & (pl.col("ts") <= last + OUTAGE_GAP)
-                             & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    return first_accepted(events, entity, first, last + OUTAGE_GAP)
+
+
+def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: datetime) -> datetime | None:
+    """The first connection the server `entity` logged accepting after `after`, up to `until`: the server answering."""
+    accepted = events.filter((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") > after)
+                             & (pl.col("ts") <= until) & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     return accepted.get_column("ts").min() if accepted.height else None
 
 

@@ -222,7 +222,7 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
     client events to those against a live server (not failures inside an outage). `abandoned` (the server
     was not restarted, so it kept its listening socket): clients that timed out kept opening connections that
     the kernel queued while the server was stopped, and closed them again; the server accepts the whole queue
-    the instant it resumes and logs them closed at once (hang-16-nocfg: 268 accepted, 220 closed in the same
+    the instant it resumes and logs them closed at once (hang-nocfg-16: 268 accepted, 220 closed in the same
     100 ms), so the server log counts connections net of those closed in the same second.
     """
     end = min(until, back + HORIZON) if until is not None else back + HORIZON

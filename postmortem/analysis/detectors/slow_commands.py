@@ -213,10 +213,14 @@ def _pods_logging(events: pl.DataFrame, e: Episode, pods_with_clients: int) -> i
     return hosts if hosts > pods_with_clients else None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _failures(s: BlockingFigures) -> str:
     """`40 client timeouts`, `12 BUSY replies`, or `52 client errors` for a mix."""
     if s.busy_replies_explained == 0:
-        return f"{s.timeouts_explained} client timeout{'' if s.timeouts_explained == 1 else 's'}"
+        return _count(s.timeouts_explained, "client timeout")
     if s.busy_replies_explained == s.timeouts_explained:
         return f"{s.timeouts_explained} BUSY replies"
     return f"{s.timeouts_explained} client errors ({s.busy_replies_explained} BUSY replies)"
@@ -280,8 +284,7 @@ class BlockingCommand(RuleDetector):
                               how="vertical_relaxed")
             title = f"{_duration(e.duration_s)} `{e.command}` blocked Redis"
             if inside.height:
-                title += (f"; {_failures(figures)} on {figures.pods_explained} "
-                          f"pod{'' if figures.pods_explained == 1 else 's'} fell inside it")
+                title += f"; {_failures(figures)} on {_count(figures.pods_explained, 'pod')} fell inside it"
             f = finding(
                 self.rule, title, shown, figures,
                 Confidence.HIGH if e.figure == "slowlog" or len(e.event_ids) > 1 else Confidence.MEDIUM,
@@ -332,5 +335,5 @@ class BlockingCommand(RuleDetector):
         if not isinstance(s, BlockingFigures) or s.error_share <= LEADS_AT:
             return None
         pods = (f"all {s.pods_explained} pods" if s.pods_explained == s.pods_with_clients and s.pods_explained > 1
-                and s.pods_logging is None else f"{s.pods_explained} pod{'' if s.pods_explained == 1 else 's'}")
+                and s.pods_logging is None else _count(s.pods_explained, "pod"))
         return f"blocked Redis: {_failures(s)} on {pods} fell inside it"

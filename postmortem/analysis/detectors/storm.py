@@ -32,6 +32,7 @@ from postmortem.analysis.correlate import (
     UP_METRICS,
     Context,
     Outage,
+    first_accepted,
     is_problem,
 )
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
@@ -272,9 +273,8 @@ def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
     paused server resumes can keep it busy refusing them at maxclients (and refusing the scraper whose failures
     then extend the window) for seconds: that flood is the storm, not more of the outage."""
     back = o.server_up or o.end
-    accepted = events.filter((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") > o.start)
-                             & (pl.col("ts") < back) & (pl.col("entity").is_null() | (pl.col("entity") == o.entity)))
-    return accepted.get_column("ts").min() if accepted.height else back
+    first = first_accepted(events, o.entity, o.start, back)
+    return first if first is not None and first < back else back
 
 
 def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | None) -> Storm | None:
