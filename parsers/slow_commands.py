@@ -185,6 +185,8 @@ class SlowlogFile:
     )
 
     def sniff(self, head: str) -> float:
+        if "(integer)" not in head[:65536]:  # no entry can match (`_ENTRY`): skip the per-line scan (issue 20)
+            return 0.0
         lines = [ln for ln in split_text(head[:65536])[:400] if ln.strip()]
         if not lines:
             return 0.0
