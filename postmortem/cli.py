@@ -180,7 +180,9 @@ def main() -> None:
 @click.option("--no-redact", is_flag=True, help="Show secrets in the report (the report says so).")
 @click.option("--generated-at", help="Timestamp to print in the report (default: none, for reproducible output).")
 @click.option("--jobs", type=click.IntRange(min=1),
-              help="Processes that read and frame files of a big input (default: CPUs, at most 4).")
+              help="Processes the analysis may use: workers that read a big input, or, for a small input on a machine "
+                   "with an idle CPU, a second process for the what-if replay and the charts (default: CPUs, at most 4; "
+                   "1: everything in this process).")
 @click.option("--no-align", is_flag=True, help=NO_ALIGN_HELP)
 @with_input_options
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
@@ -202,12 +204,20 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     )
     # charts are drawn for HTML and for Markdown written to a file (or to the terminal's report file)
     draws = fmt == "html" or (fmt == "md" and bool(output or (chosen is None and sys.stdout.isatty())))
-    imports = prefetch(fmt, charts=draws)  # jinja2 and matplotlib load on a second thread meanwhile
+    # with more than one CPU, a second process runs some of the replay and draws the charts meanwhile
+    side = _side_process(list(paths), draws) if opts.ingest.jobs > 1 and _free_cpu() else None
+    drawing = _chart_drawing(side) if draws else None
+    imports = prefetch(fmt, charts=draws and side is None)  # jinja2 (and matplotlib) load on a second thread
     try:
+        if side is not None:
+            opts = dataclasses.replace(opts, side=side, on_chart_data=drawing.draw_data if drawing else None)
         report, _ = run(list(paths), opts)
+        drawn = drawing.charts(report) if drawing is not None else None
     finally:
         if imports is not None:
             imports.join()
+        if side is not None:
+            side.close()
     to_terminal = chosen is None and not output and sys.stdout.isatty()
     if to_terminal and report.warnings:  # the screen is for the summary; the warnings are in the appendix
         _say(f"postmortem: {len(report.warnings)} input warnings (listed in the report's appendix)")
@@ -223,8 +233,8 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     folder = None
     if output and fmt == "md":
         folder = Path(output).with_name(Path(output).stem + "_files")
-        _write_charts(folder, chart_files(report))
-    text = render(report, fmt, chart_folder=folder.name if folder else None)
+        _write_charts(folder, chart_files(report, drawn))
+    text = render(report, fmt, chart_folder=folder.name if folder else None, drawn=drawn)
     if to_terminal:
         from reports.terminal import terminal_summary
 
@@ -243,6 +253,58 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     threshold = Severity[fail_on.upper()]
     if not exit_zero and any(f.severity >= threshold for f in report.findings):
         sys.exit(1)
+
+
+def _side_process(paths: list[str], draws: bool):
+    """The second process (postmortem/side_process.py) for an input small enough to be read in this one; a big
+    input's workers already use the CPUs, and its replay and charts are a small part of its time."""
+    from postmortem.input.workers import PARALLEL_MIN_BYTES
+
+    if not _smaller_than(paths, PARALLEL_MIN_BYTES):
+        return None
+    from postmortem.side_process import SideProcess
+    from reports.chart_process import PRELOAD
+
+    return SideProcess(("postmortem.analysis.replay.model", *(PRELOAD if draws else ())))
+
+
+def _free_cpu() -> bool:
+    """Whether a CPU is idle (the last minute's load average under the CPUs less one): on a busy machine a
+    second process only adds its start-up to the work."""
+    cpus = os.cpu_count() or 1
+    try:
+        return cpus > 1 and os.getloadavg()[0] < cpus - 1
+    except OSError:
+        return False
+
+
+def _smaller_than(paths: list[str], limit: int, max_entries: int = 20_000) -> bool:
+    """Whether the files under `paths` hold fewer than `limit` bytes (False past `max_entries` entries)."""
+    total, seen, todo = 0, 0, list(paths)
+    while todo:
+        path = todo.pop()
+        try:
+            if not os.path.isdir(path):
+                total += os.path.getsize(path)
+            else:
+                with os.scandir(path) as entries:
+                    for entry in entries:
+                        seen += 1
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+                        elif entry.is_file():
+                            total += entry.stat().st_size
+        except OSError:
+            continue
+        if total >= limit or seen > max_entries:
+            return False
+    return True
+
+
+def _chart_drawing(side):
+    from reports.chart_process import ChartDrawing
+
+    return ChartDrawing(side)
 
 
 def _terminal_report_path(report) -> str:

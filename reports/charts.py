@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 
-from postmortem.model import ChartData, Report
+from postmortem.model import ChartData, Report, WhatIf
 
 SIZE = (9.0, 3.2)
 TITLES = {"connections": "Connected clients", "attempts": "Connection attempts and errors",
@@ -28,7 +28,7 @@ class Chart:
 
 
 # What drawing imports (the SVG backend is loaded by the first `savefig`).
-_MATPLOTLIB_MODULES = ("matplotlib.figure", "matplotlib.dates", "matplotlib.ticker", "matplotlib.backends.backend_svg")
+MATPLOTLIB_MODULES = ("matplotlib.figure", "matplotlib.dates", "matplotlib.ticker", "matplotlib.backends.backend_svg")
 
 
 def import_matplotlib() -> None:
@@ -37,7 +37,7 @@ def import_matplotlib() -> None:
     left for the drawing itself to raise."""
     import importlib
 
-    for name in _MATPLOTLIB_MODULES:
+    for name in MATPLOTLIB_MODULES:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001  (the main thread's own import says what is wrong)
@@ -170,7 +170,11 @@ def _pods(data: ChartData) -> Chart | None:
 
 def whatif_chart(report: Report) -> Chart | None:
     """Observed vs replayed vs predicted attempts per second (the what-if section's one chart)."""
-    w = report.whatif
+    return draw_whatif(report.whatif)
+
+
+def draw_whatif(w: WhatIf | None) -> Chart | None:
+    """`whatif_chart` from the what-if section alone (what `reports.chart_process` sends to its process)."""
     if w is None or not w.chart:
         return None
     fig, ax = _figure("Connection attempts per s: observed vs model", "attempts / s")
@@ -191,7 +195,11 @@ def available(report: Report) -> list[tuple[str, str]]:
 
 def render_charts(report: Report) -> list[Chart]:
     """The charts the report's chart data supports (none when the analysis had no events)."""
-    data = report.charts
+    return draw_data(report.charts)
+
+
+def draw_data(data: ChartData) -> list[Chart]:
+    """`render_charts` from the chart data alone (what `reports.chart_process` sends to its process)."""
     return [c for c in (_connections(data), _attempts(data), _pods(data)) if c]
 
 

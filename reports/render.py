@@ -214,10 +214,18 @@ def _json_sections(s: dict) -> dict:
     }
 
 
-def chart_files(report: Report) -> list[tuple[str, str]]:
+Drawn = tuple[list[charts_mod.Chart], "charts_mod.Chart | None"]  # data charts and what-if chart, drawn already
+
+
+def _drawn(report: Report, drawn: Drawn | None) -> Drawn:
+    """The report's charts: as given (drawn by `reports.chart_process` while the analysis ran), else drawn now."""
+    return drawn if drawn is not None else (charts_mod.render_charts(report), charts_mod.whatif_chart(report))
+
+
+def chart_files(report: Report, drawn: Drawn | None = None) -> list[tuple[str, str]]:
     """(file name, SVG text) of each chart, for the caller to write into the Markdown's chart folder."""
-    extra = charts_mod.whatif_chart(report)
-    return [(f"{c.name}.svg", c.svg) for c in [*charts_mod.render_charts(report), *([extra] if extra else [])]]
+    data, extra = _drawn(report, drawn)
+    return [(f"{c.name}.svg", c.svg) for c in [*data, *([extra] if extra else [])]]
 
 
 FORMATS = ("md", "gfm", "jira", "html", "json")
@@ -225,17 +233,17 @@ GFM_CHARTS_NOTE = ("Charts omitted so this text pastes into a GitHub or GitLab i
                    "(the HTML report has them).")
 
 
-def render(report: Report, fmt: str, chart_folder: str | None = None) -> str:
+def render(report: Report, fmt: str, chart_folder: str | None = None, drawn: Drawn | None = None) -> str:
     """The report as `md`, `gfm` (Markdown that pastes into a GitHub / GitLab issue: no side files,
     charts omitted with a note), `jira` (Jira wiki markup), `html` or `json` text. Markdown links its
     charts as `chart_folder/<name>.svg` when a folder is given (the caller writes `chart_files(report)`
-    there); HTML inlines them."""
+    there); HTML inlines them (`drawn`: its charts drawn already, else they are drawn here)."""
     s = sections(report)
     if fmt == "json":
         return render_json_doc({**report_dict(report), **_json_sections(s)})
     if fmt == "html":
-        figs = [(c, Markup(charts_mod.inline_svg(c))) for c in charts_mod.render_charts(report)]
-        extra = charts_mod.whatif_chart(report)
+        data, extra = _drawn(report, drawn)
+        figs = [(c, Markup(charts_mod.inline_svg(c))) for c in data]
         whatif_fig = (extra, Markup(charts_mod.inline_svg(extra))) if extra else None
         return _env(True).get_template("report.html.j2").render(r=report, s=s, charts=figs, whatif_fig=whatif_fig)
     if fmt == "jira":

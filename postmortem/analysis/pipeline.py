@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -30,7 +31,8 @@ from postmortem.model import (
     frozen_mapping,
 )
 from postmortem.quoting import MAX_MESSAGE, shorten
-from postmortem.redaction import redact_events, redact_report
+from postmortem.redaction import redact_events, redact_report, redact_value
+from postmortem.side_process import SideProcess
 
 _RULES = {d.rule.rule_id: d for d in DETECTORS}
 
@@ -48,6 +50,10 @@ class AnalyzeOptions:
     # result.events: the analysed table (redacted when `redact`); False where only the Report is wanted (the CLI's
     # analyze, batch): redacting every event of a dense log is seconds of CPU and the analysis' last memory peak
     return_events: bool = True
+    # called with the Report's chart data (redacted as the Report will be) as soon as it is known, before the
+    # what-if replay: the CLI's `reports.chart_process` draws the charts meanwhile. Not an option of the analysis.
+    on_chart_data: Callable | None = field(default=None, compare=False)
+    side: SideProcess | None = field(default=None, compare=False)  # runs some of the replay's runs meanwhile
 
 
 def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
@@ -156,10 +162,12 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         **conclusions(findings, counts),
     )
     report = with_sections(report, events)
+    if opts.on_chart_data is not None:
+        opts.on_chart_data(redact_value(report.charts) if opts.redact else report.charts)
     replay_warnings: list[str] = []
     from postmortem.analysis.replay.section import whatif_section  # late: numpy loads only for the replay
 
-    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
+    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings, opts.side),
                      warnings=report.warnings + tuple(replay_warnings))
     result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
