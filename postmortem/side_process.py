@@ -35,21 +35,35 @@ class SideProcess:
     """One spawned process taking tasks in order; `close` ends it."""
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        self.handed = 0
         try:
             self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_preload, initargs=(preload,))
-            self._pool.submit(_ready)
+            self._futures = [self._pool.submit(_ready)]
         except (OSError, RuntimeError, ValueError):  # no second process here: every task runs in this one
             self._pool = None
 
-    def submit(self, fn: Callable, *args) -> Future | None:
-        """`fn(*args)` queued for the process (`fn` importable by name, `args` picklable); None when it is gone."""
-        if self._pool is None:
+    def submit(self, fn: Callable, *args, when_idle: bool = False) -> Future | None:
+        """`fn(*args)` queued for the process (`fn` importable by name, `args` picklable); None when it is gone,
+        or, `when_idle`, while it still has work (still importing, drawing): a task queued behind that work
+        could not be taken back (the pool hands the next task over before the current one ends)."""
+        if self._pool is None or when_idle and any(not f.done() for f in self._futures):
             return None
         try:
-            return self._pool.submit(fn, *args)
+            future = self._pool.submit(fn, *args)
         except RuntimeError:  # a broken or shut pool refuses work
             return None
+        self._futures = [f for f in self._futures if not f.done()] + [future]
+        self.handed += 1
+        return future
+
+    def wait_idle(self) -> None:
+        """Wait until every task handed over so far has ended (tests; the analysis never waits for idleness)."""
+        for f in list(self._futures):
+            try:
+                f.result(timeout=WAIT_S)
+            except Exception:  # noqa: BLE001
+                pass
 
     def close(self) -> None:
         if self._pool is not None:
@@ -57,9 +71,9 @@ class SideProcess:
             self._pool = None
 
 
-def submit(side: SideProcess | None, fn: Callable, *args) -> Future | None:
+def submit(side: SideProcess | None, fn: Callable, *args, when_idle: bool = False) -> Future | None:
     """`side.submit`, or None without a side process."""
-    return side.submit(fn, *args) if side is not None else None
+    return side.submit(fn, *args, when_idle=when_idle) if side is not None else None
 
 
 def result_or_run(future: Future | None, fn: Callable, *args):

@@ -31,8 +31,24 @@ def _fails(x: float) -> float:
 @pytest.fixture(scope="module")
 def side():
     s = SideProcess(("postmortem.analysis.replay.model",))
+    s.wait_idle()  # started and preloaded: the replay's runs are handed over only to an idle side
     yield s
     s.close()
+
+
+def _sleep(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_busy_side_gets_no_task_that_waits_for_idleness(side):
+    side.wait_idle()
+    busy = side.submit(_sleep, 0.5)
+    assert busy is not None and side.submit(math.hypot, 1.0, 1.0, when_idle=True) is None
+    assert result_or_run(busy, _sleep, 0.5) == 0.5
+    assert side.submit(math.hypot, 3.0, 4.0, when_idle=True) is not None  # idle again
 
 
 def test_a_task_runs_there_or_here_with_one_result(side):
@@ -64,9 +80,14 @@ def storm():
 def test_the_replay_is_the_same_with_the_side_process(side, storm):
     report, events = storm
     inc = measure(events)
+    side.wait_idle()
+    handed = side.handed
     assert calibrate(inc, side) == calibrate(inc)
+    assert side.handed > handed  # the side process ran some of the runs
+    side.wait_idle()
     drawn = ensemble(inc, inc.policy, hold_s=0.1, side=side)
     assert drawn == ensemble(inc, inc.policy, hold_s=0.1) and len(SEEDS) > 1
+    side.wait_idle()
     assert build(events, report.recommendations, side) == build(events, report.recommendations)
 
 

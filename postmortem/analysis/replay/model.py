@@ -348,7 +348,7 @@ def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     first = known.get(seeds[0])
     ahead = {}  # the second seed, run by the side process while this one runs the others
     if len(seeds) > 1 and seeds[1] not in known and (first is None or first.drew):
-        ahead = {seeds[1]: submit(side, simulate, *args(seeds[1]))}
+        ahead = {seeds[1]: submit(side, simulate, *args(seeds[1]), when_idle=True)}
     if first is None:
         first = simulate(*args(seeds[0]))
     if not first.drew:  # the first run used no random draw: another seed gives the same run

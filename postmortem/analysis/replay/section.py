@@ -53,7 +53,7 @@ def calibrate(inc: Incident, side: SideProcess | None = None) -> tuple[float, Ou
     worse = 0
     for i, hold in enumerate(HOLDS_S):
         if hold not in runs:  # the next hold time's run goes to the side process while this one runs here
-            ahead = submit(side, simulate, inc, inc.policy, None, None, SEED, HOLDS_S[i + 1]) \
+            ahead = submit(side, simulate, inc, inc.policy, None, None, SEED, HOLDS_S[i + 1], when_idle=True) \
                 if i + 1 < len(HOLDS_S) else None
             runs[hold] = simulate(inc, inc.policy, seed=SEED, hold_s=hold)
             if ahead is not None:
