@@ -92,8 +92,9 @@ def _arrivals(rng: np.random.Generator, pods: int, rate: float, seconds: float,
 
 
 def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
-             seed: int = SEED, hold_s: float = 0.1) -> Outcome:
+             seed: int = SEED, hold_s: float = 0.1, fast: bool = True) -> Outcome:
     """Run `policy` through the incident's outage with its demand (optionally another fleet size or limit).
+    `fast=False` steps through every case (`_unlimited` computes one case without stepping; tests compare).
 
     Per request: `arrive` (until admitted), `due` (its next try while it is trying), `release` (while it
     holds a connection); inf when not in that phase, so each phase is one comparison. Per pod: requests
@@ -118,6 +119,10 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     last_step, step = int(math.ceil(total / DT)), 0
     if _refused_at_once(inc, policy, breaker, concurrency):
         requests.refuse_outage(outage, frac, attempts if inc.counts_failures else None, concurrency)
+        if math.isinf(limit) and policy.pool_cap is None and concurrency is None and hold_s > 0 and fast:
+            peak_conn, crowded = _unlimited(requests, frac, hold_s, last_step, n_pods,
+                                            attempts if inc.counts_accepts else None)
+            return _outcome(inc, attempts, peak_conn, 0, rng.bit_generator.state != seeded or crowded)
     ctx = (policy, due, tries, calls, call_start, active, inc.arrivals, rng)
     while step <= last_step:
         t = step * DT
@@ -210,13 +215,57 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             trying = retry[due[retry] <= t]
         peak_conn = max(peak_conn, int(held.sum()))
         step = _next_step(step, t, arrive, due, release, freed, requests.next_arrival)
+    return _outcome(inc, attempts, peak_conn, rejections, rng.bit_generator.state != seeded)
+
+
+def _outcome(inc: Incident, attempts: np.ndarray, peak_conn: int, rejections: float, drew: bool) -> Outcome:
     start = inc.down.replace(microsecond=0)
     series = [(start + timedelta(seconds=i), float(a)) for i, a in enumerate(attempts)]
     end = inc.up + timedelta(seconds=inc.horizon_s)
     series = [(s, a) for s, a in series if s < end]
     return Outcome(per_second=tuple(series), peak_attempts=max((a for _, a in series), default=0.0),
                    peak_connections=float(peak_conn), rejections=float(rejections),
-                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=rng.bit_generator.state != seeded)
+                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=drew)
+
+
+def _unlimited(requests: _Requests, frac: float, hold_s: float, last_step: int, n_pods: int,
+               attempts: np.ndarray | None) -> tuple[int, bool]:
+    """What the loop computes after the outage when nothing can fail (no maxclients, no pool cap, no limit
+    on a pod's requests) and the outage's requests were all refused on arrival (`refuse_outage`), without
+    stepping: each request takes a connection at the first step not before it arrives and frees it at the
+    first step not before it took it + `hold_s`; a pod reuses its idle connections and opens the rest, so
+    the connections it holds are the most it ever had busy at once. Adds each step's new connections to
+    `attempts` (None: accepts are not what the logs count) and returns the connections held at the end and
+    whether any step opened two or more (the loop shuffles those, drawing random numbers). A hypothesis test
+    (tests/test_replay_unlimited.py) checks it gives the loop's Outcome."""
+    rest = requests.by_arrival[requests.entered:]
+    arrive = requests.all_arrive[rest]
+    step = np.ceil(arrive / DT - 1e-9)
+    step += step * DT < arrive  # the loop compares the step's own time with the arrival
+    keep = step <= last_step
+    pod, step = requests.all_pod[rest][keep], step[keep]
+    order = np.lexsort((step, pod))
+    pod, step = pod[order], step[order]
+    bounds = np.searchsorted(pod, np.arange(n_pods + 1))
+    steps_out, new_out, held_total = [], [], 0
+    for p in range(n_pods):
+        s_p = step[bounds[p]:bounds[p + 1]]
+        if s_p.size == 0:
+            continue
+        last = np.r_[_where(s_p[1:] != s_p[:-1]), s_p.size - 1]  # each distinct step's last request
+        at = s_p[last] * DT
+        busy = (last + 1) - np.searchsorted(s_p * DT + hold_s, at, side="right")  # taken, less those freed by then
+        held = np.maximum.accumulate(busy)
+        steps_out.append(s_p[last])
+        new_out.append(np.diff(held, prepend=0))
+        held_total += int(held[-1])
+    if not steps_out:
+        return 0, False
+    steps, per = np.unique(np.concatenate(steps_out), return_inverse=True)
+    opened = np.bincount(per, weights=np.concatenate(new_out))
+    if attempts is not None:
+        np.add.at(attempts, (frac + steps * DT).astype(np.int64), opened)
+    return held_total, bool((opened >= 2).any())
 
 
 class _Requests:
