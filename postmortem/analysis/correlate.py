@@ -278,7 +278,8 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
 
 def _covered(s: Silence, outages: list[Outage]) -> bool:
     """A silence inside (or within OUTAGE_GAP of) an outage of its endpoint found from other signs adds nothing."""
-    return any(o.entity in (s.entity, "redis:unknown", "redis:server") and o.start - OUTAGE_GAP <= s.end
+    vague = ("redis:unknown", "redis:server")  # a window or log that names no endpoint may be this one
+    return any((o.entity == s.entity or o.entity in vague or s.entity in vague) and o.start - OUTAGE_GAP <= s.end
                and s.start <= o.end + OUTAGE_GAP for o in outages)
 
 
