@@ -75,7 +75,7 @@ class OutageFigures(Figures):
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
     client_failures: int  # client failures in the window: connection errors and the timeouts of a hang
-    hosts: int  # client hosts (pods) that failed
+    hosts: int  # client hosts (pods) that failed (a server seen stopped by its own log: the pods that waited on it)
     server_down: str | None  # the server's own shutdown line time (ISO), when logged
     server_up: str | None  # the server's ready line time (ISO), when logged
     timeouts: int = 0  # of the failures, command timeouts (all of them: the server hung, it did not refuse)
