@@ -422,6 +422,20 @@ def test_exporter_file_keeps_evictions_and_memory(tmp_path):
     assert "redis_memory_max_bytes{" in text and 'redis_up{addr="redis://127.0.0.1:6379"} 0 102500' in text
 
 
+def test_exporter_file_keeps_a_failed_scrape_in_a_second_that_had_an_answered_one(tmp_path):
+    """A scraper records every scrape: one answered a second (its interval), and a poll that got no answer is
+    `redis_up 0` stamped when it began, even in a second whose first poll was answered (the old writer kept the first
+    poll of each second only: storm-pause-8's pause at 14:15:08.089 first showed as `redis_up 0` at 10.366)."""
+    tool = load_tool()
+    snaps = [{"ts": 107.157, "connected_clients": 9}, {"ts": 108.088, "connected_clients": 9},
+             {"ts": 108.3, "connected_clients": 9}]
+    path = tmp_path / "redis-exporter.prom"
+    tool.write_prometheus(path, 6379, snaps, [(108.288, "Timeout reading from socket"), (108.5, "again"),
+                                              (110.366, "max number of clients reached")])
+    ups = [line.split()[1:] for line in path.read_text().splitlines() if line.startswith("redis_up{")]
+    assert ups == [["1", "107157"], ["1", "108088"], ["0", "108288"], ["0", "110366"]]
+
+
 def test_record_refuses_to_append_to_an_older_recording(tmp_path):
     tool = load_tool()
     out = tmp_path / "old"

@@ -679,7 +679,13 @@ def first_increase(snapshots: list[dict], key: str) -> float | None:
 
 
 def write_prometheus(path: Path, port: int, snapshots: list[dict], failures: list[tuple[float, str]]) -> None:
-    """The polls as redis_exporter scrapes appended to one file (one per second, samples with ms timestamps)."""
+    """The polls as redis_exporter scrapes appended to one file (samples with ms timestamps).
+
+    One answered poll per second (a 1 s scrape interval), and every second's first failed poll too: redis_exporter
+    answers a scrape whose INFO failed with `redis_up 0` alone (exporter.go `Collect`), stamped like every scraped
+    sample with the time the scrape began, so a server that stops answering right after a good scrape shows in that
+    second (keeping only the first poll of a second dropped that failure: storm-pause-8's first `redis_up 0` was 2.3 s
+    after the pause began)."""
     addr = f'addr="redis://{HOST}:{port}"'
     families = [
         ("redis_up", "gauge", "Information about the Redis instance", None),
@@ -703,11 +709,11 @@ def write_prometheus(path: Path, port: int, snapshots: list[dict], failures: lis
     ]
     polls = sorted([(s["ts"], s) for s in snapshots] + [(ts, None) for ts, _ in failures], key=lambda x: x[0])
     out: list[str] = []
-    seen: set[int] = set()
+    seen: set[tuple[int, bool]] = set()
     for ts, snap in polls:
-        if int(ts) in seen:
+        if (int(ts), snap is None) in seen:
             continue
-        seen.add(int(ts))
+        seen.add((int(ts), snap is None))
         ms = int(ts * 1000)
         for name, kind, help_text, key in families:
             if key is None:

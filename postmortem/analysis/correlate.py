@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.silence import Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile, event_weight
 
@@ -43,6 +44,7 @@ class Outage:
     server_up: datetime | None = None  # server ready again, when logged
     restored: datetime | None = None  # first client-side restore/success after the failures
     start_unknown: bool = False  # a hang whose clients logged no socket timeout: it began before its first timeout
+    silence: Silence | None = None  # seen by the server's log going silent while its clients kept sending (silence.py)
 
     @property
     def seconds(self) -> float:
@@ -166,6 +168,23 @@ def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: da
     return accepted.get_column("ts").min() if accepted.height else None
 
 
+def scrapes_stopped(events: pl.DataFrame, entity: str, failures: pl.DataFrame) -> datetime | None:
+    """When a server that stopped answering stopped, from its scrapes: when a window's first sign is an unanswered
+    scrape that came more than 1.5 of the scraper's own interval (its median between answered scrapes) after the last
+    answered one, the scrapes due between them never came back (a stopped server keeps a scrape waiting) and it stopped
+    right after that last answer. A scraper that keeps one scrape a second (storm-pause-8 and -16 as first recorded) has
+    its first `redis_up` 0 only when the server already refused the reconnect flood after its resume; None otherwise."""
+    first = failures.sort("ts").row(0, named=True)
+    if first["metric"] not in UP_METRICS:
+        return None
+    answered = events.filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") > 0) & (pl.col("ts") < first["ts"])
+                             & (pl.col("entity").is_null() | (pl.col("entity") == entity))).get_column("ts").sort()
+    if answered.len() < 3:
+        return None
+    interval = answered.diff().drop_nulls().median()
+    return answered[-1] if first["ts"] - answered[-1] > 1.5 * interval else None
+
+
 def _unanswered_scrapes(events: pl.DataFrame) -> pl.DataFrame:
     """Exporter samples saying the server did not answer (`redis_up 0`)."""
     return events.filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0) & pl.col("ts").is_not_null())
@@ -209,12 +228,15 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             hung = (server_up is None and (server_down is None or server_down > end)
                     and not g.get_column("kind").is_in(UNREACHABLE_KINDS).any())
             sent = hang_began(events, g) if hung else None
-            o_start = min(x for x in (start, server_down, sent) if x is not None)
+            stopped = scrapes_stopped(events, entity, g) if hung else None
+            o_start = min(x for x in (start, server_down, sent, stopped) if x is not None)
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
             if hung:
-                o_end = max(o_end, resumed_after_hang(events, entity, start, end) or o_end)
+                o_end = _hang_end(events, entity, g, start, o_end)
+            if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
+                g = g.filter(~pl.col("metric").is_in(UP_METRICS) | (pl.col("ts") <= o_end))
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
@@ -237,8 +259,34 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             outages.append(Outage(entity="redis:server", start=r["ts"], end=nxt["ts"],
                                   event_ids=(r["event_id"], nxt["event_id"]), hosts=(),
                                   server_down=r["ts"], server_up=nxt["ts"]))
+    outages += [_silent_outage(s) for s in server_silences(events) if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
+
+
+def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
+    """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or its
+    clients' last timeout when that comes later; without a logged resume, `end`. A scrape refused after
+    the resume is the server full, not stopped: a storm fleet that reconnects the instant a paused server resumes
+    keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause)."""
+    resumed = resumed_after_hang(events, entity, start, g.get_column("ts").max())
+    if resumed is None:
+        return end
+    clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts")
+    return max(resumed, clients.max()) if clients.len() else resumed
+
+
+def _covered(s: Silence, outages: list[Outage]) -> bool:
+    """A silence inside (or within OUTAGE_GAP of) an outage of its endpoint found from other signs adds nothing."""
+    vague = ("redis:unknown", "redis:server")  # a window or log that names no endpoint may be this one
+    return any((o.entity == s.entity or o.entity in vague or s.entity in vague) and o.start - OUTAGE_GAP <= s.end
+               and s.start <= o.end + OUTAGE_GAP for o in outages)
+
+
+def _silent_outage(s: Silence) -> Outage:
+    """An outage only the server's log shows: it stopped (its last line's second at its own rate) and resumed."""
+    return Outage(entity=s.entity, start=s.start, end=s.end, event_ids=(s.before_id, s.after_id), hosts=s.hosts,
+                  silence=s)
 
 
 def attempts_per_second(events: pl.DataFrame) -> pl.DataFrame:

@@ -38,6 +38,7 @@ from postmortem.analysis.correlate import (
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import Demand, Held, Population, demand_after, held_before
+from postmortem.analysis.silence import Silence
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 # New connections after an outage per connection the clients held before it. A fleet that re-opens its
@@ -69,12 +70,12 @@ def _n(value) -> str:
 
 @dataclass(frozen=True)
 class OutageFigures(Figures):
-    OMIT_NONE = ("at_least",)
+    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
     client_failures: int  # client failures in the window: connection errors and the timeouts of a hang
-    hosts: int  # client hosts (pods) that failed
+    hosts: int  # client hosts (pods) that failed (a server seen stopped by its own log: the pods that waited on it)
     server_down: str | None  # the server's own shutdown line time (ISO), when logged
     server_up: str | None  # the server's ready line time (ISO), when logged
     timeouts: int = 0  # of the failures, command timeouts (all of them: the server hung, it did not refuse)
@@ -82,6 +83,10 @@ class OutageFigures(Figures):
     # True for a hang whose clients logged no socket timeout: it began that unknown timeout before the first
     # timeout, so `seconds` (first timeout to the server's resume) is a lower bound (busy-pause-8: 2.0 s of 4.0)
     at_least: bool | None = None
+    # a server seen stopped by its own log (silence.py): its median lines per second before the silence, and the
+    # lines of the second it resumed in (None: not seen that way)
+    server_lines_per_s: float | None = None
+    resume_lines: int | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -170,7 +175,9 @@ class RedisUnreachable(RuleDetector):
         "windows in which clients could not reach an endpoint (the trigger)",
         what=("windows in which Redis clients failed to connect or lost their connections to an endpoint "
               "(connection refused, socket failures, no connection available), joined with the server's own "
-              "shutdown and ready lines when they were logged."),
+              "shutdown and ready lines when they were logged; a server that stopped answering without refusing shows "
+              "as timeouts across the fleet, scrapes it did not answer, or its own log going silent while its "
+              "clients kept sending (then catching up when it resumed)."),
         why="this is usually the trigger of a connection storm: a short blip makes every client reconnect at once.",
         recommendation=("find out why the endpoint went away (failover, restart, network), and make sure clients ride "
                         "through such blips: jittered reconnect backoff, bounded retries, abortConnect=false."),
@@ -197,7 +204,7 @@ class RedisUnreachable(RuleDetector):
             client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
             refused = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).height
             timeouts = client.filter(pl.col("kind") == "redis.timeout").height
-            hang = refused == 0 and timeouts > 0
+            hang = refused == 0 and (timeouts > 0 or o.silence is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
             stats = OutageFigures(
@@ -205,9 +212,12 @@ class RedisUnreachable(RuleDetector):
                 hosts=len(o.hosts), server_down=o.server_down.isoformat() if o.server_down else None,
                 server_up=o.server_up.isoformat() if o.server_up else None, timeouts=timeouts, hang=hang,
                 at_least=True if hang and o.start_unknown else None,
+                server_lines_per_s=o.silence.rate if o.silence else None,
+                resume_lines=o.silence.resume_lines if o.silence else None,
             )
             what = "stopped answering" if hang else "unreachable"
-            failed = (f"{timeouts} client timeouts from {len(o.hosts)} pods at once, none refused" if hang
+            failed = (_silent(o.silence) if o.silence is not None
+                      else f"{timeouts} client timeouts from {len(o.hosts)} pods at once, none refused" if hang
                       else f"{refused + timeouts} client failures from {len(o.hosts)} pods" if refused + timeouts
                       else _unanswered(rows))
             title = f"{o.entity} {what} for {_at_least(stats)}{_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
@@ -225,10 +235,17 @@ class RedisUnreachable(RuleDetector):
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
 
+def _silent(s: Silence) -> str:
+    """How an outage only the server's log showed was seen: its silence against its own rate, and the catch-up."""
+    pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
+    return (f"its log went silent (no line, against {s.rate:g} a second before) and logged {s.resume_lines} lines in "
+            f"the second it resumed; its {pods} kept sending and logged no failure")
+
+
 def _unanswered(rows: pl.DataFrame) -> str:
     """How an outage no client logged was seen: the scrapes the server did not answer."""
     scrapes = rows.filter(pl.col("metric").is_in(UP_METRICS))
-    seen = (f"{scrapes.height} scrapes unanswered (`{scrapes.get_column('metric')[0]}` 0)" if scrapes.height
+    seen = (f"{scrapes.height} scrape{'' if scrapes.height == 1 else 's'} unanswered (`{scrapes.get_column('metric')[0]}` 0)" if scrapes.height
             else "seen by the server's own log only")
     return f"{seen}; no client logged a failure"
 
