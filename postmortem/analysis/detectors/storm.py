@@ -224,6 +224,15 @@ class RedisUnreachable(RuleDetector):
             return f"Redis ({where}) stopped answering for {_at_least(fig)}{seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
+    def outcome(self, f: Finding) -> str | None:
+        fig = f.figures
+        if not isinstance(fig, OutageFigures) or not fig.client_failures:
+            return None
+        pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
+        if fig.hang:  # the opening ends in ", which"
+            return f"timed out {fig.timeouts:,} client call{'' if fig.timeouts == 1 else 's'} on {pods}"
+        return f"failed {fig.client_failures:,} client call{'' if fig.client_failures == 1 else 's'} on {pods}"
+
 
 def _unanswered(rows: pl.DataFrame) -> str:
     """How an outage no client logged was seen: the scrapes the server did not answer."""
