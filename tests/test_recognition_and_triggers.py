@@ -140,7 +140,8 @@ def test_pm108_says_how_many_of_the_fleet_timed_out(name):
 
 
 # --- 4. PM100 and WatchError ----------------------------------------------------------------------------------------
-# The recorder files every WatchError under `other:WatchError`. redis-py 8 raises it for two things: a transaction
+# These recordings' facts file every WatchError under `other:WatchError` (the recorder now files a lost connection
+# under `connection_lost`). redis-py 8 raises it for two things: a transaction
 # whose WATCHed key changed (`Watched variable changed.`, client.py _execute_transaction: Redis answered, no failure
 # to reach it) and a connection that died while watching (`A ConnectionError occurred while watching one or more
 # keys`, _disconnect_raise_on_watching: the outage itself). PM100 counts the second, never the first: busy-16 has 1
