@@ -63,6 +63,20 @@ def test_every_maxclients_rejection_a_pod_logged_is_counted(name):
         assert bare
 
 
+# The headline's figures: every rejection a pod logged, and the fleet after the scale-out (the old headline of
+# scaleout-nocfg-16: "1,297 rejected at maxclients", "from 29 of 31 pods": a pod that logged nothing else was missing).
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["scaleout-nocfg-8", "scaleout-nocfg-16"])
+def test_the_storm_headline_counts_every_rejection_and_the_whole_fleet(name):
+    facts = facts_of(name)
+    report = report_of(name)
+    storm = finding(report, "PM101")
+    assert storm.stats["rejected"] == facts["clients"]["errors_by_kind"]["max_clients"]
+    assert storm.stats["fleet_pods"] == len(facts["clients_by_pod"]) == facts["scaleout"]["to"]
+    assert f"{storm.stats['rejected']:,} rejected at maxclients" in report.summary
+    assert f"of {facts['scaleout']['to']} pods" in report.summary
+
+
 def parse(text: str):
     return parse_log_text(text, ParseContext(path="app.log")).events
 
@@ -103,6 +117,7 @@ def test_an_outage_and_writes_refused_at_maxmemory_are_both_told_in_order(name):
     assert abs(outage.stats["seconds"] - facts["outage"]["seconds"]) < 0.3
     told_oom = report.summary.find(f"refused {oom.stats['refused']:,} writes from all {oom.stats['pods']} pods")
     told_outage = report.summary.find(f"A {outage.stats['seconds']:.1f} s Redis outage")
+    assert f"caused {outage.stats['client_failures']:,} client failures on {outage.stats['hosts']} pods" in report.summary
     assert told_oom >= 0 and told_outage >= 0, report.summary
     assert (told_outage < told_oom) == (outage.start < oom.start), report.summary
     # each figure once, as its finding has it
@@ -179,3 +194,36 @@ def test_a_lock_conflict_inside_an_outage_is_no_client_failure(tmp_path: Path):
     report, _ = analyze([str(tmp_path)], AnalyzeOptions())
     outage = finding(report, "PM100")
     assert outage.stats["client_failures"] == 8 and outage.stats["hosts"] == 2
+
+
+# The order they happened when neither trigger explains most of the clients' errors (registry order put the outage
+# first whatever came first), each trigger with its own evidence.
+@pytest.mark.parametrize("oom_first", [True, False])
+def test_triggers_that_do_not_lead_are_told_in_the_order_they_happened(oom_first):
+    from datetime import UTC, datetime, timedelta
+
+    from postmortem.analysis.detectors import DETECTORS
+    from postmortem.analysis.detectors.memory import OomFigures
+    from postmortem.analysis.detectors.storm import OutageFigures
+    from postmortem.analysis.story import build_story, causes
+    from postmortem.model import Confidence, Evidence, Finding, Severity
+
+    t0 = datetime(2026, 12, 6, 14, 28, 0, tzinfo=UTC)
+    t_oom, t_out = (t0, t0 + timedelta(seconds=5)) if oom_first else (t0 + timedelta(seconds=5), t0)
+    oom = OomFigures(refused=30, pods=4, pods_with_clients=4, first_ts=t_oom.isoformat(), last_ts=t_oom.isoformat(),
+                     client_problems=100, error_share=0.3)
+    out = OutageFigures(endpoint="redis:r:6379", seconds=2.0, client_failures=70, hosts=4, server_down=None,
+                        server_up=None)
+    findings = [
+        Finding("PM100", "redis-unreachable", Severity.HIGH, Confidence.HIGH, "t", t_out, t_out + timedelta(seconds=2),
+                (), out.as_stats(), (Evidence("a.log", 1, t_out, "refused"),), figures=out),
+        Finding("PM305", "oom", Severity.HIGH, Confidence.HIGH, "t", t_oom, t_oom + timedelta(seconds=1), (),
+                oom.as_stats(), (Evidence("a.log", 9, t_oom, "OOM"),), figures=oom),
+    ]
+    summary = build_story(findings, DETECTORS).summary
+    oom_at = summary.index("refused 30 writes from all 4 pods")
+    out_at = summary.index("A 2.0 s Redis outage (redis:r:6379) at 14:28:0")
+    assert "caused 70 client failures on 4 pods" in summary
+    assert (oom_at < out_at) is oom_first, summary
+    trigger = dict(causes(findings, DETECTORS))["trigger"]
+    assert [findings[i].rule_id for i in trigger] == (["PM305", "PM100"] if oom_first else ["PM100", "PM305"])

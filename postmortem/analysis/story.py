@@ -88,10 +88,13 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
             told.add(d.rule.rule_id)
             clause = clause or said
     sentences = []
+    later = _later_triggers(triggers, first)
+    # with several triggers told, each says its own figure: the first one too when nothing else was said of it
+    lead_outcome = _outcome(triggers[0], first[triggers[0].rule.rule_id]) if triggers and later else None
     if triggers and clause:
         sentences.append(f"{head} {clause}.")
     elif triggers:
-        sentences.append(f"{head} disrupted the Redis clients.")
+        sentences.append(f"{head} {lead_outcome or 'disrupted the Redis clients'}.")
     elif clause:
         sentences.append(f"Redis clients {clause}.")
     own = [(d, d.sentence(first[d.rule.rule_id])) for d in present]
@@ -106,7 +109,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
         else:
             sentences.append(("It was amplified by " if sentences else "The clients were configured with ")
                              + said + ".")
-    sentences += _later_triggers(triggers, first)
+    sentences += later
     sentences += [s for _, s in own if s]
     untold = [d for d in present if d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in told and d.rule.phrase]
     if untold and not sentences:  # nothing to attach them to: say so, and what each rule measured
@@ -129,12 +132,17 @@ def _later_triggers(triggers: list[Detector], first: dict[str, Finding]) -> list
     out = []
     for d in triggers[1:]:
         f = first[d.rule.rule_id]
-        opening, outcome = d.opening(f), getattr(d, "outcome", lambda _f: None)(f)
+        opening, outcome = d.opening(f), _outcome(d, f)
         if not opening or not outcome or any(_same_episode(f, t) for t in told):
             continue
         told.append(f)
         out.append(f"{opening} {outcome}.")
     return out
+
+
+def _outcome(d: Detector, f: Finding) -> str | None:
+    said = getattr(d, "outcome", None)
+    return said(f) if said else None
 
 
 def _same_episode(a: Finding, b: Finding) -> bool:

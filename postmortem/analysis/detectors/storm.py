@@ -228,10 +228,11 @@ class RedisUnreachable(RuleDetector):
         fig = f.figures
         if not isinstance(fig, OutageFigures) or not fig.client_failures:
             return None
+        # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
-        if fig.hang:  # the opening ends in ", which"
-            return f"timed out {fig.timeouts:,} client call{'' if fig.timeouts == 1 else 's'} on {pods}"
-        return f"failed {fig.client_failures:,} client call{'' if fig.client_failures == 1 else 's'} on {pods}"
+        if fig.hang:
+            return f"caused {fig.timeouts:,} client timeout{'' if fig.timeouts == 1 else 's'} on {pods}"
+        return f"caused {fig.client_failures:,} client failure{'' if fig.client_failures == 1 else 's'} on {pods}"
 
 
 def _unanswered(rows: pl.DataFrame) -> str:
