@@ -61,6 +61,13 @@ _AUTH = (
 _READONLY = r"READONLY You can't write|You can't write against a read only (?:replica|slave)"
 # the server's own reply (server.c `shared.oomerr`); redis-py keeps its text after dropping the `OOM ` code
 _OOM = r"(?:OOM )?command not allowed when used memory > 'maxmemory'"
+# redis-py drops the reply's error code (`_parsers/base.py` parse_error: `ERR max number of clients
+# reached` -> MaxClientsReachedError / ConnectionError "max number of clients reached"); Jedis, Lettuce,
+# ioredis, node-redis, go-redis, redis-rb keep it (`ReplyError: ERR max number ...`). An app logging
+# redis-py's str(e) after its own words ends a warning-or-worse line with `: <reply>`: that alone is
+# redis-py's, with no traceback in the file (scaled-out pods that never failed otherwise). A sentence
+# quoting the reply (in quotes, mid-line, after `ERR `, at info level) is not.
+_PY_MAXCLIENTS_TAIL = r"(?m):[ \t]+max number of clients(?: \+ cluster connections)? reached[ \t]*$"
 _POOL_SHARED = r"Too many connections"
 _BUSY = r"BUSY Redis is busy running a (?:script|module command)"  # a script blocks the server (the blocking-command rule)
 # Class-only evidence (7.2+ `%r` is `network:ConnectionError`; bare `redis.exceptions.X` lines).
@@ -104,7 +111,8 @@ _EXC_TOKEN = r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupted)(?::|\(|$| at )"
 _PY_CONTEXT = (
     r"Traceback \(most recent call|File \"[^\"]+\", line \d+|(?:redis|aioredis)\.(?:exceptions|errors|asyncio)|"
     r"django_redis|kombu|celery|\b(?:ConnectionError|TimeoutError|ResponseError|BusyLoadingError|ReadOnlyError|"
-    r"AuthenticationError|OutOfMemoryError|MaxConnectionsError|ConnectionInterrupted|RedisError)(?::\s|\(['\"])"
+    r"AuthenticationError|OutOfMemoryError|MaxConnectionsError|MaxClientsReachedError|ConnectionInterrupted|"
+    r"RedisError)(?::\s|\(['\"])"
 )
 _REDIS_FRAMES = r"File \"[^\"]*[/\\](?:redis|aioredis)[/\\][^\"]*\", line \d+|\bsock\.connect\(socket_address\)"
 _FOREIGN = (
@@ -257,7 +265,9 @@ class RedisPyRecognizer:
         df = records.with_columns(_next=nxt, _py_file=py_file, _redis_broker=lost_broker).filter(candidate | lost_broker)
         if df.height == 0:
             return no_claims()
-        py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file")
+        level = pl.col("level") if "level" in records.columns else pl.lit(None, pl.String)
+        py_reply = text.str.contains(_PY_MAXCLIENTS_TAIL) & level.is_in(["warning", "error", "critical"]).fill_null(False)
+        py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file") | py_reply
         frames = text.str.contains(_REDIS_FRAMES)
         foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
         strict = text.str.extract_all(whole_line(_STRICT)).list.last()

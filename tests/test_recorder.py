@@ -342,6 +342,11 @@ def test_error_kinds_follow_redis_py_messages():
     assert tool.error_kind(TimeoutError("Timeout reading from 127.0.0.1:6379")) == "timeout"
     assert tool.error_kind(ConnectionError("Connection closed by server.")) == "connection_lost"
     assert tool.error_kind(ValueError("x")) == "other:ValueError"
+    # redis-py 8's WatchError wordings: a connection lost while watching vs an optimistic-lock conflict
+    watch = type("WatchError", (Exception,), {})
+    assert tool.error_kind(watch("A ConnectionError occurred while watching one or more keys")) == "connection_lost"
+    assert tool.error_kind(watch("A TimeoutError occurred while watching one or more keys")) == "timeout"
+    assert tool.error_kind(watch("Watched variable changed.")) == "other:WatchError"
 
 
 def test_configure_sizes_the_limit_with_the_fleet(monkeypatch):

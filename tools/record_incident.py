@@ -291,6 +291,10 @@ def error_kind(exc: BaseException) -> str:
         return "timeout"
     if "Connection closed by server" in text or "Error while reading" in text or "reset by peer" in text:
         return "connection_lost"
+    # redis-py's WatchError for a connection that died while watching (client.py `_disconnect_raise_on_watching`):
+    # a lost connection; the optimistic-lock conflict ("Watched variable changed.") stays other:WatchError
+    if re.search(r"\bA \w*Error occurr?ed (?:on )?while watching", text):
+        return "connection_lost"
     return f"other:{type(exc).__name__}"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from postmortem.analysis.detectors.base import LEADS_AT, Detector, at_time
 from postmortem.model import Finding, Role
@@ -87,10 +88,13 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
             told.add(d.rule.rule_id)
             clause = clause or said
     sentences = []
+    later = _later_triggers(triggers, first)
+    # with several triggers told, each says its own figure: the first one too when nothing else was said of it
+    lead_outcome = _outcome(triggers[0], first[triggers[0].rule.rule_id]) if triggers and later else None
     if triggers and clause:
         sentences.append(f"{head} {clause}.")
     elif triggers:
-        sentences.append(f"{head} disrupted the Redis clients.")
+        sentences.append(f"{head} {lead_outcome or 'disrupted the Redis clients'}.")
     elif clause:
         sentences.append(f"Redis clients {clause}.")
     own = [(d, d.sentence(first[d.rule.rule_id])) for d in present]
@@ -105,6 +109,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
         else:
             sentences.append(("It was amplified by " if sentences else "The clients were configured with ")
                              + said + ".")
+    sentences += later
     sentences += [s for _, s in own if s]
     untold = [d for d in present if d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in told and d.rule.phrase]
     if untold and not sentences:  # nothing to attach them to: say so, and what each rule measured
@@ -115,15 +120,56 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     return Story(parts[Role.TRIGGER], parts[Role.AMPLIFIER], parts[Role.CONSEQUENCE], " ".join(sentences))
 
 
+def _later_triggers(triggers: list[Detector], first: dict[str, Finding]) -> list[str]:
+    """A sentence for each trigger after the one that opens the summary, in the order they happened (its opening
+    and its `outcome`, the figure of its own finding), unless it is the same episode as one already told, seen
+    another way (a KEYS run and the hang it caused: the same client timeouts prove both). eviction-restart-8: an
+    outage, then 48 writes refused at maxmemory once Redis was back; eviction-restart-16: writes refused from
+    before a restart to after it, the restart's refused connections its own."""
+    if not triggers:
+        return []
+    told = [first[triggers[0].rule.rule_id]]
+    out = []
+    for d in triggers[1:]:
+        f = first[d.rule.rule_id]
+        opening, outcome = d.opening(f), _outcome(d, f)
+        if not opening or not outcome or any(_same_episode(f, t) for t in told):
+            continue
+        told.append(f)
+        out.append(f"{opening} {outcome}.")
+    return out
+
+
+def _outcome(d: Detector, f: Finding) -> str | None:
+    said = getattr(d, "outcome", None)
+    return said(f) if said else None
+
+
+def _same_episode(a: Finding, b: Finding) -> bool:
+    """Two triggers whose windows share a moment and whose evidence cites a line in common (an untimed finding
+    cannot be told apart by time: its evidence decides)."""
+    timed = a.start is not None and b.start is not None
+    if timed and not (a.start <= (b.end or b.start) and b.start <= (a.end or a.start)):
+        return False
+    return bool({(e.path, e.line) for e in a.evidence} & {(e.path, e.line) for e in b.evidence})
+
+
 def _lead_first(present: list[Detector], first: dict[str, Finding]) -> list[Detector]:
     """Registry order, with the triggers that explain most of the clients' errors first (largest share
-    first): the cause with the strongest evidence opens the summary."""
+    first): the cause with the strongest evidence opens the summary. The other triggers take their places
+    in the order they happened (untimed last), so the summary tells them as they came."""
     def share(d: Detector) -> float:
         explains = getattr(d, "explains", None)
         value = explains(first[d.rule.rule_id]) if explains else None
         return value if d.rule.role == Role.TRIGGER and value is not None and value > LEADS_AT else 0.0
 
-    return sorted(present, key=lambda d: -share(d))
+    ranked = sorted(present, key=lambda d: -share(d))
+    leads = [d for d in ranked if share(d) > 0]
+    rest = [d for d in ranked if share(d) == 0]
+    by_time = iter(sorted((d for d in rest if d.rule.role == Role.TRIGGER),
+                          key=lambda d: (first[d.rule.rule_id].start is None,
+                                         first[d.rule.rule_id].start or datetime.min.replace(tzinfo=UTC))))
+    return leads + [next(by_time) if d.rule.role == Role.TRIGGER else d for d in rest]
 
 
 def _join(items: list[str]) -> str:

@@ -39,6 +39,8 @@ class Detector(Protocol):
 
     def explains(self, f: Finding) -> float | None: ...
 
+    def outcome(self, f: Finding) -> str | None: ...
+
 
 class RuleDetector:
     """Defaults for the optional parts of a rule; detectors subclass it and override what they say."""
@@ -64,6 +66,12 @@ class RuleDetector:
     def explains(self, f: Finding) -> float | None:
         """The share (0-1) of the clients' errors this finding accounts for, when the rule measures it; a
         trigger that explains most of them leads the story (story.py). None: not measured."""
+        return None
+
+    def outcome(self, f: Finding) -> str | None:
+        """What a trigger did to the clients, with its finding's own figure, as a predicate ("refused 48 writes
+        from all 8 pods (OOM at maxmemory)"): when another trigger opens the summary, this one is told after it in
+        a sentence of its own (its `opening` + this). None: nothing to tell."""
         return None
 
 

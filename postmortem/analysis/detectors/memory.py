@@ -97,6 +97,12 @@ class WritesRefusedAtMaxmemory(RuleDetector):
         s = f.figures
         if not isinstance(s, OomFigures) or s.error_share <= LEADS_AT:
             return None
+        return self.outcome(f)
+
+    def outcome(self, f: Finding) -> str | None:
+        s = f.figures
+        if not isinstance(s, OomFigures):
+            return None
         pods = f"all {s.pods} pods" if s.pods == s.pods_with_clients and s.pods > 1 else f"{s.pods} pods"
         return f"refused {s.refused:,} writes from {pods} (OOM at maxmemory)"
 

@@ -217,6 +217,18 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _pods_of_fleet(s: BlockingFigures) -> str:
+    """`all 8 pods`, `21 of 24 pods`: the pods that timed out against the fleet the incident shows (the pods whose
+    client or application logged anything, `pods_logging` when more than `pods_with_clients`): slow-nocfg-24's
+    21 pods that timed out are not all of its 24."""
+    fleet = max(s.pods_with_clients, s.pods_logging or 0)
+    if s.pods_explained == fleet and fleet > 1:
+        return f"all {fleet} pods"
+    if s.pods_explained < fleet:
+        return f"{s.pods_explained} of {fleet} pods"
+    return _count(s.pods_explained, "pod")
+
+
 def _failures(s: BlockingFigures) -> str:
     """`40 client timeouts`, `12 BUSY replies`, or `52 client errors` for a mix."""
     if s.busy_replies_explained == 0:
@@ -334,6 +346,10 @@ class BlockingCommand(RuleDetector):
         s = f.figures
         if not isinstance(s, BlockingFigures) or s.error_share <= LEADS_AT:
             return None
-        pods = (f"all {s.pods_explained} pods" if s.pods_explained == s.pods_with_clients and s.pods_explained > 1
-                and s.pods_logging is None else _count(s.pods_explained, "pod"))
-        return f"blocked Redis: {_failures(s)} on {pods} fell inside it"
+        return self.outcome(f)
+
+    def outcome(self, f: Finding) -> str | None:
+        s = f.figures
+        if not isinstance(s, BlockingFigures):
+            return None
+        return f"blocked Redis: {_failures(s)} on {_pods_of_fleet(s)} fell inside it"

@@ -234,6 +234,16 @@ class RedisUnreachable(RuleDetector):
             return f"Redis ({where}) stopped answering for {_at_least(fig)}{seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
+    def outcome(self, f: Finding) -> str | None:
+        fig = f.figures
+        if not isinstance(fig, OutageFigures) or not fig.client_failures:
+            return None
+        # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
+        pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
+        if fig.hang:
+            return f"caused {fig.timeouts:,} client timeout{'' if fig.timeouts == 1 else 's'} on {pods}"
+        return f"caused {fig.client_failures:,} client failure{'' if fig.client_failures == 1 else 's'} on {pods}"
+
 
 def _silent(s: Silence) -> str:
     """How an outage only the server's log showed was seen: its silence against its own rate, and the catch-up."""
