@@ -26,7 +26,9 @@ offset against a reference:
   loses its connection (a timeout, a lost or refused connection) after the server answers again, and
   a client works again only after it: a redis-server log with no outage cycle lies between (burst -
   first activity after the losses) and (burst - last loss), medians over a fleet of `FLEET_MIN` or
-  more agreeing hosts (`server_against_stall`).
+  more agreeing hosts (`server_against_stall`). The reading must hold against the rest of the log: a
+  server that logged its exit answered nobody after it, so an offset that puts that exit before the
+  fleet's last work (the closes of a fleet leaving taken for a resume) is no evidence.
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
 * **Kubernetes events ahead**: a pod logs only after Kubernetes started it, so its first line comes
