@@ -402,7 +402,8 @@ def test_a_reaction_lag_is_never_read_as_a_stalled_servers_offset(hosts, truth, 
         bursts[unit] = [{"first": row(unit[0], 2, first), "last": row(unit[0], 3, last),
                          "next": row(unit[0], 4, stall + nexts[i])}]
         starts[unit] = (-30.0 + t0.timestamp(), stall + 30.0 + t0.timestamp())
-    found = server_against_stall(_stall_server(truth, stall, -60), bursts, starts)
+    # the server exits 1 s after the fleet's last work (true times): the exit never refuses a true reading
+    found = server_against_stall(_with_exit(_stall_server(truth, stall, -60), 31.0), bursts, starts)
     lasts_at = [b[0]["last"]["ts"].timestamp() - t0.timestamp() for b in bursts.values()]
     latest_next = max(nexts[:hosts])
     if found is not None:  # between (resume - latest next activity) and (resume - earliest last loss)
