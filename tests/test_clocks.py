@@ -24,6 +24,9 @@ from postmortem.analysis.clocks import (
     ZONE_SLACK_S,
     ZONE_STEP_S,
     ClockOffset,
+    _host_spans,
+    _loss_bursts,
+    _stall,
     apply_offsets,
     file_sources,
     match,
@@ -33,7 +36,7 @@ from postmortem.analysis.clocks import (
 )
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.cli import main
-from postmortem.input.ingest import IngestOptions
+from postmortem.input.ingest import IngestOptions, ingest
 from postmortem.model import EVENT_SCHEMA
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
@@ -398,8 +401,9 @@ def test_a_reaction_lag_is_never_read_as_a_stalled_servers_offset(hosts, truth, 
         last = first + lasts[i] * (stall - first)
         bursts[unit] = [{"first": row(unit[0], 2, first), "last": row(unit[0], 3, last),
                          "next": row(unit[0], 4, stall + nexts[i])}]
-        starts[unit] = -30.0 + t0.timestamp()
-    found = server_against_stall(_stall_server(truth, stall, -60), bursts, starts)
+        starts[unit] = (-30.0 + t0.timestamp(), stall + 30.0 + t0.timestamp())
+    # the server exits 1 s after the fleet's last work (true times): the exit never refuses a true reading
+    found = server_against_stall(_with_exit(_stall_server(truth, stall, -60), 31.0), bursts, starts)
     lasts_at = [b[0]["last"]["ts"].timestamp() - t0.timestamp() for b in bursts.values()]
     latest_next = max(nexts[:hosts])
     if found is not None:  # between (resume - latest next activity) and (resume - earliest last loss)
@@ -420,9 +424,67 @@ def test_a_stall_needs_the_server_log_to_reach_back_before_the_fleet():
         "first": {"path": f"h{i}.log", "line": 2, "ts": datetime.fromtimestamp(t0 + 0.1 * i, UTC)},
         "last": {"path": f"h{i}.log", "line": 3, "ts": datetime.fromtimestamp(t0 + 1 + 0.1 * i, UTC)},
         "next": {"path": f"h{i}.log", "line": 4, "ts": datetime.fromtimestamp(t0 + 2.5, UTC)}}] for i in range(4)}
-    starts = {u: t0 - 30 for u in bursts}
+    starts = {u: (t0 - 30, t0 + 30) for u in bursts}
     assert server_against_stall(_stall_server(100.0, 2.0, -60), bursts, starts)[0] == pytest.approx(100.3, abs=1)
     assert server_against_stall(_stall_server(100.0, 2.0, -5), bursts, starts) is None
+
+
+def _with_exit(server: pl.DataFrame, at: float) -> pl.DataFrame:
+    """`server` with a `User requested shutdown...` line `at` seconds after its last line."""
+    last = server.sort("ts").row(-1, named=True)
+    return pl.concat([server, pl.DataFrame([{"ts": last["ts"] + timedelta(seconds=at), "path": last["path"],
+                                             "line": last["line"] + 1, "kind": "redis.server.shutdown",
+                                             "value": None, "message": "User requested shutdown..."}],
+                                           schema=server.schema | {"message": pl.String})], how="diagonal")
+
+
+def test_a_stall_needs_the_fleets_work_to_end_before_the_servers_exit():
+    """A server that logs its own exit answered nobody after it: a resume read at an offset that puts the
+    exit before the fleet's last work (the closes of a fleet leaving, slow-nocfg-12) is no evidence; the
+    same resume with the exit after that work places the log."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    bursts = {(f"h{i}.log", f"h{i}", "redis_py"): [{
+        "first": {"path": f"h{i}.log", "line": 2, "ts": datetime.fromtimestamp(t0 + 0.1 * i, UTC)},
+        "last": {"path": f"h{i}.log", "line": 3, "ts": datetime.fromtimestamp(t0 + 1 + 0.1 * i, UTC)},
+        "next": {"path": f"h{i}.log", "line": 4, "ts": datetime.fromtimestamp(t0 + 2.5, UTC)}}] for i in range(4)}
+    server = _stall_server(100.0, 2.0, -60)  # 100 s ahead: its resume at 102 s on its clock
+    worked_until = {u: (t0 - 30, t0 + 20) for u in bursts}  # the fleet works 20 s after its losses
+    assert server_against_stall(_with_exit(server, 30.0), bursts, worked_until)[0] == pytest.approx(100.3, abs=1)
+    assert server_against_stall(_with_exit(server, 10.0), bursts, worked_until) is None
+
+
+SLOW_NOCFG_FALSE_RESUMES = ["slow-nocfg-12", "slow-nocfg-16"]  # both read 4.3 and 6.2 s ahead before
+
+
+@pytest.mark.parametrize("name", SLOW_NOCFG_FALSE_RESUMES)
+def test_a_fleet_leaving_is_not_a_stalled_servers_resume(name):
+    """One machine, one clock: the KEYS stalled the server for less than the 2 s silence a resume needs, so the only
+    burst of closes after a silence is the fleet leaving at the end of the run (closes, then the recorder's last
+    INFO connection). Read as the resume it put the server's exit before the fleet's last work: no correction."""
+    facts = _facts(name)
+    report, _ = analyze([str(RECORDED / name)])
+    events = ingest([str(RECORDED / name)]).events
+    server = events.filter(pl.col("path") == "redis-server.log")
+    keys_end = _utc(facts["slow_command"]["end"]).timestamp()
+    stall = _stall(server, _loss_bursts(events))
+    assert stall is not None and all(r["ts"].timestamp() > keys_end + 2 * AGREE_S for r, _ in stall.resumes)
+    assert server_against_stall(server, _loss_bursts(events), _host_spans(events), stall) is None
+    assert facts["clocks"]["written_minus_true_seconds"] and not any(facts["clocks"]["written_minus_true_seconds"].values())
+    assert not [c for c in report.clocks if c.offset_s or c.corrected] and "PM002" not in _by_rule(report)
+
+
+def test_a_skewed_fleet_around_a_stall_gets_its_zone_and_its_pod():
+    """Control for the stall's checks: a hang (SIGSTOP) whose pods write Berlin time without offset, one pod 25 s
+    ahead of them, against a UTC server log: every pod gets what it wrote, the server keeps its clock."""
+    facts = _facts("skewed-hang-8")["clocks"]
+    report, _ = analyze([str(RECORDED / "skewed-hang-8")])
+    clocks = {c.path: c for c in report.clocks}
+    for pod, written in facts["written_minus_true_seconds"].items():
+        assert abs(clocks[f"{pod}.log"].offset_s - written) <= 1 and clocks[f"{pod}.log"].corrected, pod
+    assert clocks["redis-server.log"].offset_s == 0 and clocks["redis-exporter.prom"].offset_s == 0
+    (pod, skew), = facts["pod_skew_seconds"].items()
+    own = [f for f in _by_rule(report)["PM002"] if f.stats["skew_s"]]
+    assert [f.entities for f in own] == [(pod,)] and abs(own[0].stats["skew_s"] - skew) <= 1
 
 
 @pytest.mark.slow

@@ -26,7 +26,9 @@ offset against a reference:
   loses its connection (a timeout, a lost or refused connection) after the server answers again, and
   a client works again only after it: a redis-server log with no outage cycle lies between (burst -
   first activity after the losses) and (burst - last loss), medians over a fleet of `FLEET_MIN` or
-  more agreeing hosts (`server_against_stall`).
+  more agreeing hosts (`server_against_stall`). The reading must hold against the rest of the log: a
+  server that logged its exit answered nobody after it, so an offset that puts that exit before the
+  fleet's last work (the closes of a fleet leaving taken for a resume) is no evidence.
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
 * **Kubernetes events ahead**: a pod logs only after Kubernetes started it, so its first line comes
@@ -544,7 +546,7 @@ def _stall_edges(stall: Stall, unit, shift: float = 0.0) -> list[Edge]:
 
 
 def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str], list[dict]],
-                         starts: dict[tuple[str, str, str], float],
+                         spans: dict[tuple[str, str, str], tuple[float, float]],
                          stall: Stall | None = None) -> tuple[float, tuple[Edge, ...], int] | None:
     """A redis-server log with no outage cycle, placed by a stall: its offset against the fleet (the
     server's times minus the fleet's), the edges and the fleet's size.
@@ -554,8 +556,9 @@ def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str]
     the medians over a fleet of `FLEET_MIN` or more hosts that agree bound the offset from both sides,
     so the hosts' reaction never reads as one. The offset is 0.0 (on time) when zero lies within those
     bounds (within `AGREE_S`). None (no evidence) without a stall (`_stall`), when the bounds are wider
-    than `2 * MATCH_S` or cross, when the server logged lines while the fleet was losing it, or when its
-    log begins after the fleet's do (`starts`: each host's first time)."""
+    than `2 * MATCH_S` or cross, when the server logged lines while the fleet was losing it, when its
+    log begins after the fleet's do, or when, by this offset, the fleet still worked after the server
+    logged its own exit (`spans`: each host's first line and last line that signals no trouble)."""
     stall = stall or _stall(server, bursts)
     if stall is None:
         return None
@@ -574,9 +577,23 @@ def server_against_stall(server: pl.DataFrame, bursts: dict[tuple[str, str, str]
         return None
     # the fleet's traffic before the stall needed a running server: a log that begins after the fleet's
     # (by this offset) cannot tell a resume from its own start (a fleet's first connections after a silence)
-    if _secs(server.sort("ts").row(0, named=True)) - offset > median(starts[u] for u in stall.fleet) + AGREE_S:
+    if _secs(server.sort("ts").row(0, named=True)) - offset > median(spans[u][0] for u in stall.fleet) + AGREE_S:
+        return None
+    # the fleet's work after the server's exit needed a running server: the closes of a fleet leaving read as
+    # a resume (slow-nocfg-12: 48 closes 4.7 s after the KEYS ended, the stall itself too short to be seen)
+    # put that exit before the fleet's last work, even by the least offset the bounds allow
+    exit_s = _exit(server, max(_secs(r) for r, _ in stall.resumes))
+    if exit_s is not None and exit_s - min(low, offset) < median(spans[u][1] for u in stall.fleet):
         return None
     return offset, tuple(edges), len(stall.fleet)
+
+
+def _exit(server: pl.DataFrame, after: float) -> float | None:
+    """When a redis-server log says the server went away after `after` (its first shutdown line on its own
+    clock: the signal handler's line carries epoch seconds), or None."""
+    rows = [r for r in server.filter((pl.col("kind") == DOWN) & pl.col("ts").is_not_null()).sort(["ts", "line"])
+            .iter_rows(named=True) if not _signal_handler(r) and _secs(r) > after]
+    return _secs(rows[0]) if rows else None
 
 
 def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: dict[str, bool], known: set[str],
@@ -588,7 +605,7 @@ def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: di
     servers = events.filter(pl.col("source") == "redis_server")
     if servers.height == 0:
         return []
-    bursts, starts = None, {}
+    bursts, spans = None, {}
     out = []
     for (path,), part in sorted(servers.partition_by("path", as_dict=True).items()):
         if path in known or server_cycles(part):
@@ -596,11 +613,9 @@ def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: di
         if bursts is None:
             events = apply_offsets(events, found)
             bursts = _loss_bursts(events)
-            starts = {(r["path"], r["host"], r["source"]): r["ts"].timestamp() for r in
-                      events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
-                      .group_by(["path", "host", "source"]).agg(pl.col("ts").min()).iter_rows(named=True)}
+            spans = _host_spans(events)
         stall = _stall(part, bursts)
-        found = server_against_stall(part, bursts, starts, stall) if stall else None
+        found = server_against_stall(part, bursts, spans, stall) if stall else None
         if found is None:
             continue
         offset, edges, hosts = found
@@ -614,6 +629,19 @@ def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: di
             agreed[path] = f"agrees with {hosts} client hosts on a stall (its resume between their losses and activity)"
         out += _hosts_against_stall(stall, path, server_shift, fleet_shift, zoneless, agreed)
     return out
+
+
+def _host_spans(events: pl.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """Per (path, host, source): the source's first line's time, and the time of the last line of that file
+    and host that signals no trouble, whatever its source (`app.activity` rows at the start of their second,
+    the earliest their lines can be; without one, its last line's)."""
+    timed = events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
+    work = (timed.group_by(["path", "host"])
+            .agg(last=pl.col("ts").filter(~is_problem()).max(), end=pl.col("ts").max()))
+    spans = (timed.group_by(["path", "host", "source"]).agg(first=pl.col("ts").min())
+             .join(work, on=["path", "host"]))
+    return {(r["path"], r["host"], r["source"]): (r["first"].timestamp(), (r["last"] or r["end"]).timestamp())
+            for r in spans.iter_rows(named=True)}
 
 
 def _hosts_against_stall(stall: Stall, path: str, server_shift: float, fleet_shift: float,
