@@ -269,11 +269,20 @@ def _side_process(paths: list[str], draws: bool):
 
 
 def _free_cpu() -> bool:
-    """Whether a CPU is idle (the last minute's load average under the CPUs less one): on a busy machine a
-    second process only adds its start-up to the work."""
+    """Whether a CPU is idle now: fewer runnable tasks besides this one than CPUs less one (Linux's
+    /proc/loadavg; elsewhere the last minute's load average). On a busy machine a second process only adds
+    its start-up to the work."""
     cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return False
     try:
-        return cpus > 1 and os.getloadavg()[0] < cpus - 1
+        with open("/proc/loadavg", encoding="ascii") as f:
+            running = int(f.read().split()[3].split("/")[0]) - 1  # runnable tasks, this one left out
+        return running < cpus - 1
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0] < cpus - 1
     except OSError:
         return False
 
