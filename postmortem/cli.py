@@ -181,8 +181,8 @@ def main() -> None:
 @click.option("--generated-at", help="Timestamp to print in the report (default: none, for reproducible output).")
 @click.option("--jobs", type=click.IntRange(min=1),
               help="Processes the analysis may use: workers that read a big input, or, for a small input on a machine "
-                   "with an idle CPU, a second process for the what-if replay and the charts (default: CPUs, at most 4; "
-                   "1: everything in this process).")
+                   "with an idle CPU, a second process that draws the charts (default: CPUs, at most 4; 1: everything "
+                   "in this process).")
 @click.option("--no-align", is_flag=True, help=NO_ALIGN_HELP)
 @with_input_options
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
@@ -204,13 +204,13 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     )
     # charts are drawn for HTML and for Markdown written to a file (or to the terminal's report file)
     draws = fmt == "html" or (fmt == "md" and bool(output or (chosen is None and sys.stdout.isatty())))
-    # with more than one CPU, a second process runs some of the replay and draws the charts meanwhile
-    side = _side_process(list(paths), draws) if opts.ingest.jobs > 1 and _free_cpu() else None
-    drawing = _chart_drawing(side) if draws else None
+    # with an idle CPU, a second process draws the charts while the analysis runs
+    side = _side_process(list(paths)) if draws and opts.ingest.jobs > 1 and _free_cpu() else None
+    drawing = _chart_drawing(side) if side is not None else None
     imports = prefetch(fmt, charts=draws and side is None)  # jinja2 (and matplotlib) load on a second thread
     try:
-        if side is not None:
-            opts = dataclasses.replace(opts, side=side, on_chart_data=drawing.draw_data if drawing else None)
+        if drawing is not None:
+            opts = dataclasses.replace(opts, on_chart_data=drawing.draw_data)
         report, _ = run(list(paths), opts)
         drawn = drawing.charts(report) if drawing is not None else None
     finally:
@@ -255,9 +255,9 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
         sys.exit(1)
 
 
-def _side_process(paths: list[str], draws: bool):
-    """The second process (postmortem/side_process.py) for an input small enough to be read in this one; a big
-    input's workers already use the CPUs, and its replay and charts are a small part of its time."""
+def _side_process(paths: list[str]):
+    """The second process that draws the charts (postmortem/side_process.py), for an input small enough to be
+    read in this one; a big input's workers already use the CPUs, and its charts are a small part of its time."""
     from postmortem.input.workers import PARALLEL_MIN_BYTES
 
     if not _smaller_than(paths, PARALLEL_MIN_BYTES):
@@ -265,7 +265,7 @@ def _side_process(paths: list[str], draws: bool):
     from postmortem.side_process import SideProcess
     from reports.chart_process import PRELOAD
 
-    return SideProcess(("postmortem.analysis.replay.model", *(PRELOAD if draws else ())))
+    return SideProcess(PRELOAD)
 
 
 def _free_cpu() -> bool:

@@ -1,11 +1,14 @@
-"""A second process for the work that can run beside the analysis on another CPU (issue 20: small incidents).
+"""A second process for work that can run beside the analysis on another CPU (issue 20: small incidents).
 
-Most of a small incident's time is Python holding the GIL: the what-if replay's runs (numpy on arrays of a
-few dozen requests) and drawing the report's charts (matplotlib). Threads cannot overlap them; one spawned
-process can. The CLI starts it with the command, so it imports what it will need while the logs are read, and
-hands it tasks. Whoever needs a task's result and finds it not started takes it back and runs it here
-(`result_or_run`): nothing waits on a busy or lost process, and every result is the one running the same
-pure function here gives.
+Drawing a report's charts is Python holding the GIL (matplotlib), so a thread cannot overlap it with the
+analysis; one spawned process can. The CLI starts it with the command, so it imports what it will need
+while the logs are read, and hands it tasks (`reports/chart_process.py`). Whoever needs a task's result and
+finds it not started takes it back and runs it here (`result_or_run`): nothing waits on a lost process, and
+every result is the one running the same pure function here gives.
+
+Tried and not kept: handing it every other run of the what-if replay. Each run is ~20 ms of numpy on a few
+dozen requests; with the pool's round trip the recorded storm's replay took as long (0.36–0.40 s against
+0.35 s) and cost more CPU.
 """
 
 from __future__ import annotations
@@ -35,35 +38,21 @@ class SideProcess:
     """One spawned process taking tasks in order; `close` ends it."""
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
-        self.handed = 0
         try:
             self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_preload, initargs=(preload,))
-            self._futures = [self._pool.submit(_ready)]
+            self._pool.submit(_ready)
         except (OSError, RuntimeError, ValueError):  # no second process here: every task runs in this one
             self._pool = None
 
-    def submit(self, fn: Callable, *args, when_idle: bool = False) -> Future | None:
-        """`fn(*args)` queued for the process (`fn` importable by name, `args` picklable); None when it is gone,
-        or, `when_idle`, while it still has work (still importing, drawing): a task queued behind that work
-        could not be taken back (the pool hands the next task over before the current one ends)."""
-        if self._pool is None or when_idle and any(not f.done() for f in self._futures):
+    def submit(self, fn: Callable, *args) -> Future | None:
+        """`fn(*args)` queued for the process (`fn` importable by name, `args` picklable); None when it is gone."""
+        if self._pool is None:
             return None
         try:
-            future = self._pool.submit(fn, *args)
+            return self._pool.submit(fn, *args)
         except RuntimeError:  # a broken or shut pool refuses work
             return None
-        self._futures = [f for f in self._futures if not f.done()] + [future]
-        self.handed += 1
-        return future
-
-    def wait_idle(self) -> None:
-        """Wait until every task handed over so far has ended (tests; the analysis never waits for idleness)."""
-        for f in list(self._futures):
-            try:
-                f.result(timeout=WAIT_S)
-            except Exception:  # noqa: BLE001
-                pass
 
     def close(self) -> None:
         if self._pool is not None:
@@ -71,9 +60,9 @@ class SideProcess:
             self._pool = None
 
 
-def submit(side: SideProcess | None, fn: Callable, *args, when_idle: bool = False) -> Future | None:
+def submit(side: SideProcess | None, fn: Callable, *args) -> Future | None:
     """`side.submit`, or None without a side process."""
-    return side.submit(fn, *args, when_idle=when_idle) if side is not None else None
+    return side.submit(fn, *args) if side is not None else None
 
 
 def result_or_run(future: Future | None, fn: Callable, *args):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postmortem.analysis.replay import model
-from postmortem.analysis.replay.incident import Arrivals, Incident, Observed
+from postmortem.analysis.replay.inputs import Arrivals, Incident, Observed
 from postmortem.analysis.replay.policy import Policy
 
 

@@ -1,5 +1,5 @@
-"""The side process (postmortem/side_process.py) changes where work runs, never what it gives: the replay
-and the charts are the same with it, without it, and when it is lost."""
+"""The side process (postmortem/side_process.py) changes where work runs, never what it gives: the charts
+and the report are the same with it, without it, and when it is lost."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from click.testing import CliRunner
 
 import postmortem.cli as cli
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
-from postmortem.analysis.replay.inputs import measure
-from postmortem.analysis.replay.model import SEEDS, ensemble
-from postmortem.analysis.replay.section import build, calibrate
 from postmortem.side_process import SideProcess, result_or_run, submit
 from reports.chart_process import ChartDrawing
 from reports.charts import draw_data, draw_whatif
@@ -30,25 +27,9 @@ def _fails(x: float) -> float:
 
 @pytest.fixture(scope="module")
 def side():
-    s = SideProcess(("postmortem.analysis.replay.model",))
-    s.wait_idle()  # started and preloaded: the replay's runs are handed over only to an idle side
+    s = SideProcess()
     yield s
     s.close()
-
-
-def _sleep(seconds: float) -> float:
-    import time
-
-    time.sleep(seconds)
-    return seconds
-
-
-def test_a_busy_side_gets_no_task_that_waits_for_idleness(side):
-    side.wait_idle()
-    busy = side.submit(_sleep, 0.5)
-    assert busy is not None and side.submit(math.hypot, 1.0, 1.0, when_idle=True) is None
-    assert result_or_run(busy, _sleep, 0.5) == 0.5
-    assert side.submit(math.hypot, 3.0, 4.0, when_idle=True) is not None  # idle again
 
 
 def test_a_task_runs_there_or_here_with_one_result(side):
@@ -74,21 +55,6 @@ def test_a_lost_side_process_leaves_its_work_to_this_one():
 def storm():
     report, result = analyze([str(REC / "storm")], AnalyzeOptions(redact=False))
     return report, result.events
-
-
-@pytest.mark.slow
-def test_the_replay_is_the_same_with_the_side_process(side, storm):
-    report, events = storm
-    inc = measure(events)
-    side.wait_idle()
-    handed = side.handed
-    assert calibrate(inc, side) == calibrate(inc)
-    assert side.handed > handed  # the side process ran some of the runs
-    side.wait_idle()
-    drawn = ensemble(inc, inc.policy, hold_s=0.1, side=side)
-    assert drawn == ensemble(inc, inc.policy, hold_s=0.1) and len(SEEDS) > 1
-    side.wait_idle()
-    assert build(events, report.recommendations, side) == build(events, report.recommendations)
 
 
 @pytest.mark.slow

@@ -32,7 +32,6 @@ from postmortem.model import (
 )
 from postmortem.quoting import MAX_MESSAGE, shorten
 from postmortem.redaction import redact_events, redact_report, redact_value
-from postmortem.side_process import SideProcess
 
 _RULES = {d.rule.rule_id: d for d in DETECTORS}
 
@@ -53,7 +52,6 @@ class AnalyzeOptions:
     # called with the Report's chart data (redacted as the Report will be) as soon as it is known, before the
     # what-if replay: the CLI's `reports.chart_process` draws the charts meanwhile. Not an option of the analysis.
     on_chart_data: Callable | None = field(default=None, compare=False)
-    side: SideProcess | None = field(default=None, compare=False)  # runs some of the replay's runs meanwhile
 
 
 def _wanted(rule_id: str, opts: AnalyzeOptions) -> bool:
@@ -167,7 +165,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     replay_warnings: list[str] = []
     from postmortem.analysis.replay.section import whatif_section  # late: numpy loads only for the replay
 
-    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings, opts.side),
+    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
                      warnings=report.warnings + tuple(replay_warnings))
     result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis

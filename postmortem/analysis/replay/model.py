@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from postmortem.analysis.replay.incident import Arrivals, Incident, recovery
+from postmortem.analysis.replay.inputs import Arrivals, Incident, recovery
 from postmortem.analysis.replay.policy import Policy
-from postmortem.side_process import SideProcess, result_or_run, submit
 
 DT = 0.01  # seconds per step
 HOLDS_S = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5)  # how long a request holds its connection: not in the
@@ -383,38 +382,17 @@ class _Breaker:
 
 
 def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
-           hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None,
-           side: SideProcess | None = None) -> Outcome:
+           hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None) -> Outcome:
     """`simulate` once per seed: each figure is the median over the runs, the per-second series is the
     run closest to those medians (one run's lottery of who reconnects first is not the incident's).
-    `known`: runs already made with these inputs, by seed (a run is a pure function of its inputs).
-    `side`: a second process that runs the second seed meanwhile (postmortem/side_process.py)."""
+    `known`: runs already made with these inputs, by seed (a run is a pure function of its inputs)."""
     known = known or {}
-
-    def args(seed: int) -> tuple:
-        return inc, policy, pods, maxclients, seed, hold_s
-
-    first = known.get(seeds[0])
-    ahead = {}  # the second seed, run by the side process while this one runs the others
-    if len(seeds) > 1 and seeds[1] not in known and (first is None or first.drew):
-        ahead = {seeds[1]: submit(side, simulate, *args(seeds[1]), when_idle=True)}
-    if first is None:
-        first = simulate(*args(seeds[0]))
-    if not first.drew:  # the first run used no random draw: another seed gives the same run
-        for future in ahead.values():
-            if future is not None:
-                future.cancel()
-        runs = [first] * len(seeds)
-    else:
-        got = {seeds[0]: first}
-        for seed in seeds[1:]:
-            if seed in known:
-                got[seed] = known[seed]
-            elif seed not in ahead:
-                got[seed] = simulate(*args(seed))
-        for seed, future in ahead.items():
-            got[seed] = result_or_run(future, simulate, *args(seed))
-        runs = [got[seed] for seed in seeds]
+    runs: list[Outcome] = []
+    for seed in seeds:
+        if runs and not runs[0].drew:  # the first run used no random draw: another seed gives the same run
+            runs.append(runs[0])
+        else:
+            runs.append(known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s))
     if len(runs) == 1:
         return runs[0]
     peak = float(np.median([r.peak_attempts for r in runs]))

@@ -14,7 +14,6 @@ from postmortem.analysis.replay.inputs import Incident, measure
 from postmortem.analysis.replay.policy import Policy, from_backoff, parse_breaker_spec, parse_retry_spec
 from postmortem.failures import RECOVERABLE
 from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
-from postmortem.side_process import SideProcess, result_or_run, submit
 
 if TYPE_CHECKING:
     from postmortem.analysis.replay.model import Outcome
@@ -39,12 +38,11 @@ def _miss(out: Outcome, inc: Incident) -> float:
     return err
 
 
-def calibrate(inc: Incident, side: SideProcess | None = None) -> tuple[float, Outcome, bool]:
+def calibrate(inc: Incident) -> tuple[float, Outcome, bool]:
     """The hold time (the one input the logs do not give) that replays the observed policy best, the
     replay, and whether it is within the tolerance. The hold times are swept with one run each (the miss
     falls then rises with the hold time: the sweep stops once it rose twice); the best is then replayed
-    with every seed (model.ensemble), and its neighbours too when that misses the tolerance. `side`: a
-    second process that runs the sweep's next hold time meanwhile (a run past the stop is not used)."""
+    with every seed (model.ensemble), and its neighbours too when that misses the tolerance."""
     # late: the model is numpy, loaded only when there is an outage to replay
     from postmortem.analysis.replay.model import HOLDS_S, SEED, ensemble, simulate
 
@@ -52,12 +50,7 @@ def calibrate(inc: Incident, side: SideProcess | None = None) -> tuple[float, Ou
     runs: dict[float, Outcome] = {}  # the sweep's run at each hold time, reused by its ensemble
     worse = 0
     for i, hold in enumerate(HOLDS_S):
-        if hold not in runs:  # the next hold time's run goes to the side process while this one runs here
-            ahead = submit(side, simulate, inc, inc.policy, None, None, SEED, HOLDS_S[i + 1], when_idle=True) \
-                if i + 1 < len(HOLDS_S) else None
-            runs[hold] = simulate(inc, inc.policy, seed=SEED, hold_s=hold)
-            if ahead is not None:
-                runs[HOLDS_S[i + 1]] = result_or_run(ahead, simulate, inc, inc.policy, None, None, SEED, HOLDS_S[i + 1])
+        runs[hold] = simulate(inc, inc.policy, seed=SEED, hold_s=hold)
         miss = _miss(runs[hold], inc)
         if swept and miss >= min(m for m, _ in swept):
             worse += 1
@@ -71,7 +64,7 @@ def calibrate(inc: Incident, side: SideProcess | None = None) -> tuple[float, Ou
     for i in (best, best - 1, best + 1):
         if 0 <= i < len(HOLDS_S):
             hold = HOLDS_S[i]
-            out = ensemble(inc, inc.policy, hold_s=hold, known={SEED: runs[hold]} if hold in runs else None, side=side)
+            out = ensemble(inc, inc.policy, hold_s=hold, known={SEED: runs[hold]} if hold in runs else None)
             tried.append((_miss(out, inc), HOLDS_S[i], out))
             if _ok(out, inc):
                 break
@@ -119,13 +112,13 @@ def _series(key: str, out) -> ChartSeries:
     return ChartSeries(key, tuple(s for s, _ in out.per_second), tuple(a for _, a in out.per_second))
 
 
-def _calibrated(events: pl.DataFrame, side: SideProcess | None = None):
+def _calibrated(events: pl.DataFrame):
     """The incident measured and its observed policy replayed: (incident, hold time, replay, calibrated,
     the observed and replayed rows, their chart series, the inputs said); None without an outage."""
     inc = measure(events)
     if inc is None:
         return None
-    hold, replay, ok = calibrate(inc, side)
+    hold, replay, ok = calibrate(inc)
     rows = [_row("observed", inc.policy.describe(), inc.observed, inc.maxclients),
             _row("replay of the observed policy", inc.policy.describe(), replay, inc.maxclients)]
     chart = [_series("observed", inc.observed), _series("replay", replay)]
@@ -133,10 +126,9 @@ def _calibrated(events: pl.DataFrame, side: SideProcess | None = None):
     return inc, hold, replay, ok, rows, chart, inputs
 
 
-def build(events: pl.DataFrame, recs: tuple[Recommendation, ...], side: SideProcess | None = None) -> WhatIf | None:
-    """The section, or None when the events show no outage that client logs lived through (`side`: a second
-    process for some of the replay's runs, postmortem/side_process.py)."""
-    base = _calibrated(events, side)
+def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | None:
+    """The section, or None when the events show no outage that client logs lived through."""
+    base = _calibrated(events)
     if base is None:
         return None
     inc, hold, replay, ok, rows, chart, inputs = base
@@ -148,7 +140,7 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...], side: SideProc
 
     predicted = recommended(recs, inc)
     for label, policy, limit in predicted:
-        out = ensemble(inc, policy, maxclients=limit, hold_s=hold, side=side)
+        out = ensemble(inc, policy, maxclients=limit, hold_s=hold)
         rows.append(_row(label, policy.describe(), out, limit if limit is not None else inc.maxclients))
     if predicted:
         chart.append(_series("predicted: " + predicted[-1][0].removeprefix("+ "), out))
@@ -183,11 +175,10 @@ def _num(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.0f}"
 
 
-def whatif_section(events: pl.DataFrame, recs: tuple[Recommendation, ...], warnings: list[str],
-                   side: SideProcess | None = None) -> WhatIf | None:
+def whatif_section(events: pl.DataFrame, recs: tuple[Recommendation, ...], warnings: list[str]) -> WhatIf | None:
     """`build`, with a failure turned into a warning (the report is never lost to the replay)."""
     try:
-        return build(events, recs, side)
+        return build(events, recs)
     except RECOVERABLE as exc:  # noqa: BLE001
         warnings.append(f"what-if replay failed: {type(exc).__name__}: {exc}")
         return None
