@@ -9,7 +9,7 @@ itself, each from the best source that has it, and say which:
   connections (accepted minus closed since the server started), else pods x the logged pool cap, else
   the client connections the client logs show (one per pod at least);
 * the demand after the outage: the server's own count of new connections (its `Accepted` lines, the
-  `connections_received` counter, Azure's connections-created rate), else the clients' own records of
+  `connections_received` counter plus `rejected_connections`, Azure's connections-created rate), else the clients' own records of
   connection attempts against the live server; the pre-outage rate of the same source is subtracted.
 """
 
@@ -194,7 +194,12 @@ def _sources(events: pl.DataFrame, live: pl.Expr, abandoned: bool = False) -> li
         out.append(("server log `Accepted` lines", _per_second(acc, event_weight())))
     rec = _counter_increase(_metric(events, "connections_received").with_columns(_span=_sample_span()))
     if rec.height:
-        out.append(("connections_received counter", _per_second(rec, pl.col("inc"), pl.col("_span"))))
+        # a connection refused at maxclients is counted rejected, not received (redis networking.c,
+        # acceptCommonHandler: `stat_rejected_conn++` and return before `stat_numconnections++`), while the log's
+        # `Accepted` line comes before that test: the two counters together are the connections the server was asked for
+        rej = _counter_increase(_metric(events, "rejected_connections").with_columns(_span=_sample_span()))
+        name = "connections_received + rejected_connections counters" if rej.height else "connections_received counter"
+        out.append((name, _per_second(pl.concat([rec, rej]) if rej.height else rec, pl.col("inc"), pl.col("_span"))))
     created = _metric(events, "connections_created_per_sec").with_columns(_span=_sample_span())
     if created.height:
         out.append(("connections created per second (metric)", _per_second(
