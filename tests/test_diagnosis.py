@@ -84,7 +84,7 @@ def test_the_dotnet_storm_seen_only_in_metrics_and_client_logs_is_found():
     truth = json.loads((DATA / "dotnet-metrics-storm.facts.json").read_text())
     (storm,) = [f for f in report.findings if f.rule_id == "PM101"]
     s = storm.stats
-    assert s["attempts_source"] == "connections_received counter"
+    assert s["attempts_source"] == "connections_received + rejected_connections counters"
     assert abs(s["population"] - 803) <= 5
     assert s["amplification"] >= 5
     assert 300 <= s["peak_attempts_per_s"] <= 500
