@@ -347,7 +347,7 @@ class ReconnectStorm(RuleDetector):
     rule = Rule(
         "PM101", "reconnect-storm", Severity.CRITICAL,
         "thundering herd: far more new connections after an outage than the clients held before it",
-        what=("new connections after an outage (the server's `Accepted` lines, its connections_received counter or "
+        what=("new connections after an outage (the server's `Accepted` lines, its connections_received plus rejected_connections counters or "
               "created-connections rate, else the clients' own connect attempts against the live server), net of the "
               "pre-outage rate, per connection the clients held before it (connected_clients, the server's open "
               "connections, or pods x pool cap): a fleet that re-opens its pools once is recovering (about 1x at any "
