@@ -256,11 +256,13 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
 
 
 def _side_process(paths: list[str]):
-    """The second process that draws the charts (postmortem/side_process.py), for an input small enough to be
-    read in this one; a big input's workers already use the CPUs, and its charts are a small part of its time."""
+    """The second process that draws the charts (postmortem/side_process.py), for an input the workers would not
+    take (the same files and the same size test as `ingest_parts`): a big input's workers already use the CPUs,
+    and its charts are a small part of its time."""
+    from postmortem.input.discover import discover
     from postmortem.input.workers import PARALLEL_MIN_BYTES
 
-    if not _smaller_than(paths, PARALLEL_MIN_BYTES):
+    if sum(f.size or 0 for f in discover(paths)[0]) >= PARALLEL_MIN_BYTES:
         return None
     from postmortem.side_process import SideProcess
     from reports.chart_process import PRELOAD
@@ -285,29 +287,6 @@ def _free_cpu() -> bool:
         return os.getloadavg()[0] < cpus - 1
     except OSError:
         return False
-
-
-def _smaller_than(paths: list[str], limit: int, max_entries: int = 20_000) -> bool:
-    """Whether the files under `paths` hold fewer than `limit` bytes (False past `max_entries` entries)."""
-    total, seen, todo = 0, 0, list(paths)
-    while todo:
-        path = todo.pop()
-        try:
-            if not os.path.isdir(path):
-                total += os.path.getsize(path)
-            else:
-                with os.scandir(path) as entries:
-                    for entry in entries:
-                        seen += 1
-                        if entry.is_dir(follow_symlinks=False):
-                            todo.append(entry.path)
-                        elif entry.is_file():
-                            total += entry.stat().st_size
-        except OSError:
-            continue
-        if total >= limit or seen > max_entries:
-            return False
-    return True
 
 
 def _chart_drawing(side):

@@ -233,9 +233,8 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
-            if hung:
-                o_end = _hang_end(events, entity, g, start, o_end)
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
+                o_end = _hang_end(events, entity, g, start, o_end)
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS) | (pl.col("ts") <= o_end))
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):

@@ -90,7 +90,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     sentences = []
     later = _later_triggers(triggers, first)
     # with several triggers told, each says its own figure: the first one too when nothing else was said of it
-    lead_outcome = _outcome(triggers[0], first[triggers[0].rule.rule_id]) if triggers and later else None
+    lead_outcome = triggers[0].outcome(first[triggers[0].rule.rule_id]) if triggers and later else None
     if triggers and clause:
         sentences.append(f"{head} {clause}.")
     elif triggers:
@@ -132,17 +132,12 @@ def _later_triggers(triggers: list[Detector], first: dict[str, Finding]) -> list
     out = []
     for d in triggers[1:]:
         f = first[d.rule.rule_id]
-        opening, outcome = d.opening(f), _outcome(d, f)
+        opening, outcome = d.opening(f), d.outcome(f)
         if not opening or not outcome or any(_same_episode(f, t) for t in told):
             continue
         told.append(f)
         out.append(f"{opening} {outcome}.")
     return out
-
-
-def _outcome(d: Detector, f: Finding) -> str | None:
-    said = getattr(d, "outcome", None)
-    return said(f) if said else None
 
 
 def _same_episode(a: Finding, b: Finding) -> bool:
