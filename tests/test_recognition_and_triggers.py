@@ -73,7 +73,9 @@ def test_the_storm_headline_counts_every_rejection_and_the_whole_fleet(name):
     storm = finding(report, "PM101")
     assert storm.stats["rejected"] == facts["clients"]["errors_by_kind"]["max_clients"]
     assert storm.stats["fleet_pods"] == len(facts["clients_by_pod"]) == facts["scaleout"]["to"]
-    assert f"{storm.stats['rejected']:,} rejected at maxclients" in report.summary
+    # the server's count is the rejected connections; the clients' errors are a quarter of it (tests/test_rejections_named.py)
+    assert storm.stats["rejected_server"] == facts["rejected_connections"]["total"] > storm.stats["rejected"]
+    assert f"{storm.stats['rejected_server']:,} connections rejected at maxclients" in report.summary
     assert f"of {facts['scaleout']['to']} pods" in report.summary
 
 

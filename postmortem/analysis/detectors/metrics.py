@@ -335,7 +335,7 @@ class RejectedConnections(RuleDetector):
                     last_increase_ts=_iso(up.get_column("ts").max()),
                     counter_resets=int(g.get_column("reset").sum()), samples=g.height,
                 )
-                title = (f"{entity}: {stats.rejected} connections rejected between {_clock(up.get_column('ts').min())} "
+                title = (f"{entity}: {stats.rejected:,} connections rejected between {_clock(up.get_column('ts').min())} "
                          f"and {_clock(up.get_column('ts').max())} (peak +{stats.peak_increase} at "
                          f"{_clock(peak.get_column('ts')[0])})")
                 f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),

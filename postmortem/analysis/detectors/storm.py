@@ -113,8 +113,10 @@ class StormFigures(Figures):
     pods: int | None = None  # client pods that tried in the storm window
     fleet_pods: int | None = None  # client pods in the incident
     top_pods: dict[str, int] | None = None  # the five busiest client hosts and their attempts
-    rejected: int = 0  # connections the clients saw rejected at maxclients in the window
-    rejected_server: int | None = None  # the server's rejected_connections increase in the window (metric)
+    # errors the clients logged for `max number of clients reached` in the window: a failed call each, which a
+    # client with its own retries logs once for several refused connections (storm-32: 221 for the server's 884)
+    rejected: int = 0
+    rejected_server: int | None = None  # connections the server refused: its rejected_connections increase
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.fleet_pods or self.pods}
@@ -270,7 +272,7 @@ class Storm:
     demand: Demand
     held: float  # the larger of the population and the capacity: what a recovery may re-open
     amplification: float  # excess new connections per connection held
-    rejected_clients: int  # `max number of clients reached` seen by clients in the window
+    rejected_clients: int  # `max number of clients reached` errors the clients logged in the window
     rejected_server: int | None  # the server's rejected_connections increase in the window (metric)
     start: datetime
     end: datetime
@@ -425,8 +427,7 @@ class ReconnectStorm(RuleDetector):
             return None
         title = (f"{_n(attempts)} new connections in {stats.seconds} s after the outage for the "
                  f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), peaking at "
-                 f"{_n(stats.peak_attempts_per_s)}/s" + (f"; {_n(st.rejected_clients)} rejected at maxclients"
-                                                           if st.rejected_clients else ""))
+                 f"{_n(stats.peak_attempts_per_s)}/s" + (f"; {refused}" if (refused := _refused(stats)) else ""))
         confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
             else Confidence.MEDIUM
         f = finding(self.rule, title, evidence, stats, confidence, entities=(st.outage.entity,),
@@ -445,10 +446,26 @@ class ReconnectStorm(RuleDetector):
             if s.synchrony is not None:
                 text += f", {round(100 * s.synchrony)} % of them in the same 100 ms"
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
-        rejected = s.rejected or (sat.rejections_logged if isinstance(sat, SaturationFigures) else 0)
-        if rejected:
-            text += f", {_n(rejected)} rejected at maxclients"
+        refused = _refused(s) or (_refused_overall(sat) if isinstance(sat, SaturationFigures) else None)
+        if refused:
+            text += f", {refused}"
         return text
+
+
+def _refused(s: StormFigures) -> str | None:
+    """The storm window's refusals at maxclients: connections by the server's own counter, else the errors the
+    clients logged. Not one for the other: a client that retries inside a call logs one error for several
+    refused connections (the storm recordings at 4 to 48 pods: one logged error per four refusals)."""
+    if s.rejected_server:
+        return f"{_n(s.rejected_server)} connections rejected at maxclients"
+    return f"{_n(s.rejected)} client errors at maxclients" if s.rejected else None
+
+
+def _refused_overall(s: SaturationFigures) -> str | None:
+    """PM103's refusals, named as `_refused` names the storm's."""
+    if s.rejected_by_server:
+        return f"{_n(s.rejected_by_server)} connections rejected at maxclients"
+    return f"{_n(s.rejections_logged)} errors at maxclients logged" if s.rejections_logged else None
 
 
 def _held_source(st: Storm) -> str:
@@ -588,13 +605,14 @@ class MaxclientsSaturation(RuleDetector):
             maxclients_raised_to=raise_.new if raise_ else None,
             maxclients_raised_at=raise_.ts.isoformat() if raise_ else None,
         )
-        title = f"{rej.height} connections rejected at maxclients from {stats.hosts} hosts"
-        if server:
-            title += f" (the server counted {_n(server)})"
+        # the server's count of refused connections and the clients' logged errors are two facts, each named
+        parts = [f"{_n(server)} connections rejected at maxclients (the server's count)" if server else None,
+                 f"{_n(rej.height)} errors at maxclients logged from {stats.hosts} hosts" if rej.height else None]
         if near.height and limit:
-            title += f"; connected clients reached {stats.peak_connected_clients} of {limit.value}"
+            parts.append(f"connected clients reached {stats.peak_connected_clients} of {limit.value}")
         if raise_ is not None:
-            title += f"; maxclients raised {raise_.old} -> {raise_.new} at {raise_.ts:%H:%M:%S} UTC (mitigation)"
+            parts.append(f"maxclients raised {raise_.old} -> {raise_.new} at {raise_.ts:%H:%M:%S} UTC (mitigation)")
+        title = "; ".join(p for p in parts if p)
         # the window is the rejections and the samples at the limit, not the limit's readings it cites
         seen = (pl.concat([rej, near]) if near.height else rej).get_column("ts").drop_nulls()
         f = finding(self.rule, title, rows.unique("event_id"), stats, Confidence.HIGH,
@@ -606,8 +624,8 @@ class MaxclientsSaturation(RuleDetector):
 
     def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None:
         s = f.figures
-        rejected = s.rejections_logged if isinstance(s, SaturationFigures) else 0
-        return f"pushed Redis to maxclients ({_n(rejected)} rejected connections)"
+        refused = _refused_overall(s) if isinstance(s, SaturationFigures) else None
+        return f"pushed Redis to maxclients ({refused})" if refused else "pushed Redis to maxclients"
 
 
 class PoolExhaustion(RuleDetector):
