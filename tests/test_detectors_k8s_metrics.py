@@ -424,3 +424,17 @@ def test_pipeline_clock_skew(incident):
     # against the other hosts' first failures (edges: shutdown vs its first failure, the fleet's vs its)
     assert pm002.entities == ("worker-1",) and pm002.stats["offset_s"] == pytest.approx(-30.0, abs=0.3)
     assert pm002.stats["corrected"] is True
+
+
+@pytest.mark.slow
+def test_pm303_leaves_a_scrape_that_began_inside_pm101s_window_to_pm101():
+    """storm-unlimited-32 (real redis-server + redis-py, 32 pods): the exporter's scrape 0.12 s after PM101's window
+    counted the reconnects since the scrape before it, inside the window; PM303 reported them again as a second,
+    higher peak rate (281.9/s against PM101's 187/s). A sample stands for the interval since the one before it."""
+    from postmortem.analysis.pipeline import AnalyzeOptions, analyze
+
+    from .conftest import DATA
+
+    report, _ = analyze([str(DATA / "recorded" / "storm-unlimited-32")], AnalyzeOptions(select=("PM1", "PM3")))
+    rules = {f.rule_id: f for f in report.findings}
+    assert rules["PM101"].stats["attempts"] == 187 and "PM303" not in rules, [f.title for f in report.findings]

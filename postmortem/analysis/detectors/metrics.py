@@ -394,11 +394,18 @@ class ConnectionChurn(RuleDetector):
             rate=pl.col("value"), dt=pl.col("ts").diff().over("entity").dt.total_microseconds() / 1e6)
         ref = incident_start(ctx)
         held = held_before(events, ref) if ref is not None else None
-        # the reconnects after an outage are PM101's to measure (against the same population): one rule per fact
-        covered = pl.lit(False)
-        for st in storms(events, ctx):
-            covered = covered | pl.col("ts").is_between(st.outage.start, st.demand.window_end)
+        # the reconnects after an outage are PM101's to measure (against the same population): one rule per fact.
+        # A counter's sample counts what arrived since the one before it, so one whose interval began inside PM101's
+        # window holds PM101's reconnects even when it was taken after the window (storm-unlimited-32: a scrape
+        # 0.12 s after the window's end gave a second, higher peak rate of the same storm). A rate gauge's sample
+        # is the rate at its own time.
+        since = pl.col("ts") - pl.duration(microseconds=(pl.col("dt").fill_null(0.0) * 1e6).cast(pl.Int64))
+        storm_list = storms(events, ctx)
         for metric, s in (("connections_received", received), ("connections_created_per_sec", created)):
+            began = since if metric == "connections_received" else pl.col("ts")
+            covered = pl.lit(False)
+            for st in storm_list:
+                covered = covered | ((pl.col("ts") >= st.outage.start) & (began <= st.demand.window_end))
             for entity in _entities(s):
                 g = s.filter(pl.col("entity") == entity)
                 judged = after_baseline(g, "rate", ref).filter(~covered)
