@@ -53,7 +53,7 @@ def test_the_headline_names_the_servers_count_as_the_rejected_connections(name):
     assert storm.title.endswith(f"; {rejected:,} connections rejected at maxclients")
     assert sat.stats["rejected_by_server"] == rejected and sat.stats["rejections_logged"] == logged
     assert sat.title.startswith(f"{rejected:,} connections rejected at maxclients (the server's count); "
-                                f"{logged:,} errors at maxclients logged from {sat.stats['hosts']} hosts")
+                                f"{logged:,} errors at maxclients logged from {sat.stats['hosts']} host")
 
 
 @pytest.mark.slow

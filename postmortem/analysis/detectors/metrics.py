@@ -336,7 +336,7 @@ class RejectedConnections(RuleDetector):
                     counter_resets=int(g.get_column("reset").sum()), samples=g.height,
                 )
                 title = (f"{entity}: {stats.rejected:,} connections rejected between {_clock(up.get_column('ts').min())} "
-                         f"and {_clock(up.get_column('ts').max())} (peak +{stats.peak_increase} at "
+                         f"and {_clock(up.get_column('ts').max())} (peak +{stats.peak_increase:,} at "
                          f"{_clock(peak.get_column('ts')[0])})")
                 f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),
                             start=up.get_column("ts").min(), end=up.get_column("ts").max())

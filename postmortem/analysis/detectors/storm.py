@@ -607,7 +607,8 @@ class MaxclientsSaturation(RuleDetector):
         )
         # the server's count of refused connections and the clients' logged errors are two facts, each named
         parts = [f"{_n(server)} connections rejected at maxclients (the server's count)" if server else None,
-                 f"{_n(rej.height)} errors at maxclients logged from {stats.hosts} hosts" if rej.height else None]
+                 f"{_n(rej.height)} errors at maxclients logged from {stats.hosts} host{'s' * (stats.hosts != 1)}"
+                 if rej.height else None]
         if near.height and limit:
             parts.append(f"connected clients reached {stats.peak_connected_clients} of {limit.value}")
         if raise_ is not None:
