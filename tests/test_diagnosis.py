@@ -194,7 +194,7 @@ def test_a_hang_is_an_outage_from_its_first_timeout(name):
     assert not {"PM101", "PM303"} & set(rules(report)), [f.title for f in report.findings]
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in ["scaleout", "scaleout-8"]])
+@pytest.mark.parametrize("name", [_param(n) for n in ["scaleout", "scaleout-8", "scaleout-16"]])
 def test_an_hpa_scale_up_during_the_outage_is_feedback_at_every_size(name):
     report = report_of(f"recorded/{name}")
     truth = facts(name)["scaleout"]

@@ -110,7 +110,7 @@ def test_redis_py_maxclients_reply_is_claimed_without_a_traceback_and_foreign_te
 # outage only. eviction-restart-16: 832 writes refused from 16:03:56 to 16:04:06 around a restart at 16:03:58 (the
 # refusals lead: most of the clients' errors); the old summary told the refusals only.
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["eviction-restart-8", "eviction-restart-16"])
+@pytest.mark.parametrize("name", ["eviction-restart-8", "eviction-restart-16", "eviction-restart-24"])
 def test_an_outage_and_writes_refused_at_maxmemory_are_both_told_in_order(name):
     facts = facts_of(name)
     report = report_of(name)

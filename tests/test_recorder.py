@@ -276,7 +276,7 @@ def test_slow_command_is_in_the_cronjob_log_and_the_slowlog():
     assert facts["outage"]["kind"] == "none" and facts["rejected_connections"]["total"] == 0
 
 
-@pytest.mark.parametrize("name", ["scaleout", "scaleout-8"])
+@pytest.mark.parametrize("name", ["scaleout", "scaleout-8", "scaleout-16"])
 def test_scaleout_events_are_a_kubectl_table_at_real_times(name):
     folder, facts = RECORDED / name, facts_of(name)
     result = ingest([str(folder / "k8s-events.txt")])

@@ -21,7 +21,7 @@ from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from .conftest import DATA
 
 RECORDED = DATA / "recorded"
-STORMS = ["storm", "storm-16", "pair-storm-24", "storm-32", "storm-48", "scaleout-8", "scaleout-nocfg-16"]
+STORMS = ["storm", "storm-16", "pair-storm-24", "storm-32", "storm-48", "scaleout-8", "scaleout-16", "scaleout-nocfg-16"]
 
 
 def facts_of(name: str) -> dict:
