@@ -188,10 +188,13 @@ def main() -> None:
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
             generated_at, jobs, no_align, tz, year, now, source_type):
     """Analyze incident logs under PATHS and write a postmortem."""
-    from postmortem.analysis.pipeline import AnalyzeOptions
-    from postmortem.analysis.pipeline import analyze as run
-    from postmortem.model import Severity
-    from reports.render import chart_files, prefetch, render
+    from postmortem.import_gc import imports_without_gc
+
+    with imports_without_gc():
+        from postmortem.analysis.pipeline import AnalyzeOptions
+        from postmortem.analysis.pipeline import analyze as run
+        from postmortem.model import Severity
+        from reports.render import chart_files, prefetch, render
 
     chosen = fmt
     fmt = _output_format(output, fmt, REPORT_SUFFIXES, "md")
@@ -319,8 +322,11 @@ def _write_charts(folder: Path, files: list[tuple[str, str]]) -> None:
 @with_input_options
 def parse(paths, fmt, output, no_redact, tz, year, now, source_type):
     """Print the normalized events table of PATHS."""
-    from postmortem.input.ingest import ingest
-    from postmortem.redaction import redact_events, redact_text
+    from postmortem.import_gc import imports_without_gc
+
+    with imports_without_gc():
+        from postmortem.input.ingest import ingest
+        from postmortem.redaction import redact_events, redact_text
 
     fmt = _output_format(output, fmt, EVENT_SUFFIXES, "ndjson")
     if fmt == "parquet" and not output:

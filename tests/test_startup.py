@@ -61,6 +61,7 @@ from postmortem.cli import main
 from postmortem.safe_regex import SafePattern
 result = CliRunner().invoke(main, sys.argv[1:])
 assert result.exit_code == 0, result.output
+gc.unfreeze()  # the CLI froze what its imports made (postmortem/import_gc.py): get_objects skips frozen objects
 made = [p for p in gc.get_objects() if isinstance(p, SafePattern)]
 print(json.dumps([len(made), sum(p._compiled is not None for p in made)]))
 """
@@ -105,3 +106,13 @@ def test_numpy_loads_only_for_a_replay(tmp_path: Path) -> None:
     assert "postmortem" in calm and "numpy" not in calm
     storm = _loaded("analyze", "tests/data/recorded/storm", "-f", "json", "-o", str(tmp_path / "b.json"), "--exit-zero")
     assert "numpy" in storm
+
+
+@pytest.mark.slow
+def test_yaml_loads_only_for_yaml_input(tmp_path: Path) -> None:
+    """PyYAML (parsers/yaml_untrusted.py) is imported when a file is read as YAML: not for the storm's plain
+    logs, and for a `kubectl get events -o yaml` file (so the probe can fail), whose events are read."""
+    plain = _loaded("parse", "tests/data/recorded/storm", "-o", str(tmp_path / "a.ndjson"))
+    assert "postmortem" in plain and "yaml" not in plain
+    yaml_input = _loaded("parse", "tests/data/k8s/events-k8s-io-v1.yaml", "-o", str(tmp_path / "b.ndjson"))
+    assert "yaml" in yaml_input and (tmp_path / "b.ndjson").stat().st_size > 0

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-import yaml
-
 from parsers import yaml_untrusted
 from parsers.base import FileParse, ParseContext
 from parsers.exports.entries import EXPORT_KINDS, Lines, entries_frame, parse_document, parse_entries
@@ -97,7 +95,7 @@ class GcpLoggingYaml:
                 continue
             try:
                 doc = yaml_untrusted.load(chunk)
-            except yaml.YAMLError as exc:
+            except yaml_untrusted.YAMLError as exc:
                 problems.append(f"YAML entry at line {start + 1} unreadable ({str(exc).splitlines()[0]})")
                 continue
             row = entry_row(start + 1, end - start, doc) if isinstance(doc, dict) else None

@@ -8,8 +8,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from parsers import yaml_untrusted
 from parsers.k8s.event import Acc, Event, from_object
 from postmortem import safe_regex
@@ -172,7 +170,7 @@ def yaml_doc(acc: Acc, convert: Convert = event_objects, what: str = "event") ->
         except yaml_untrusted.AliasRefused:
             acc.problems.append(f"YAML {what} item at line {s + 1} uses an alias (*name); not read")
             continue
-        except yaml.YAMLError:
+        except yaml_untrusted.YAMLError:
             acc.problems.append(f"YAML {what} item at line {s + 1} could not be read")
             continue
         evs = convert(doc, s + 1, "\n".join(chunk)) if isinstance(doc, dict) else []
