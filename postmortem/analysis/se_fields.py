@@ -38,6 +38,11 @@ def _other_values(names: tuple[str, ...]) -> pl.Expr:
     return pl.col("attrs").str.contains(r'"(?:' + keys + r')"\s*:\s*(?:[^"\-\dn\s]|-?\d+[^\d,}\s])')
 
 
+def _repeated(names: tuple[str, ...]) -> pl.Expr:
+    """A record naming one of the fields twice: `json_decode` keeps the first, `json_path_match` the last."""
+    return pl.max_horizontal([pl.col("attrs").str.count_matches(r'"' + re.escape(n) + r'"\s*:') for n in names]) > 1
+
+
 def read_plain(rows: pl.DataFrame, names: tuple[str, ...]) -> tuple[pl.Series, pl.DataFrame]:
     """`attr(name)` for each name by regex, as String columns `attr_<name>`, and which rows it is exact for: an
     object with no backslash (so every quote is JSON's own), no `[` and no `{` but the first (nothing nested, so
@@ -72,11 +77,11 @@ def decode_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
 
 def decode_json(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """`attr(name)` for each name, as String columns `attr_<name>`, with one JSON parse per row. The recognizers
-    write string and integer fields (`attrs_json`); a table with anything else in them, or whose `attrs` are not
-    all JSON objects, is read field by field with `attr`, which gives null for what it cannot read."""
+    write string and integer fields (`attrs_json`); a table with anything else in them, a field named twice in a
+    record, or `attrs` that are not all JSON objects, is read field by field with `attr`, which gives null for what it cannot read."""
     out = [PREFIX + n for n in names]
     by_field = [attr(n).alias(o) for n, o in zip(names, out, strict=True)]
-    if rows.select(_other_values(names).any()).item():
+    if rows.select(_other_values(names).any() | _repeated(names).any()).item():
         return rows.select(*by_field)
     dtype = pl.Struct({n: pl.String for n in names})
     try:  # in slices: polars holds a whole slice's parsed JSON at once (1.5 GB for 459k records in one)
@@ -98,6 +103,12 @@ def _decoded(events: pl.DataFrame) -> pl.DataFrame:
 def se_records(events: pl.DataFrame) -> pl.DataFrame:
     """The StackExchange.Redis rows of `events` with `attr_<field>` for every field in FIELDS."""
     return events.filter(pl.col("source") == SOURCE).hstack(_decoded(events))
+
+
+def with_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """`rows` (any source) with `attr_<name>` for each name, for `field` to read: what `attr` reads, with
+    `decode_fields` instead of one `json_path_match` (a whole JSON parse) per row and field."""
+    return rows.hstack(decode_fields(rows.select("attrs"), names))
 
 
 def field(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:
