@@ -32,10 +32,11 @@ _PLAIN_MEMBER = r'"{key}"\s*:\s*(?:"([^"\\]*)"|(-?[1-9]\d{{0,17}}|0)|(null))\s*[
 
 
 def _other_values(names: tuple[str, ...]) -> pl.Expr:
-    """A record holding one of the fields as anything but a string, an integer or null: decoding that into a
-    string is not what `json_path_match` gives (0.0 becomes `0`), so such a table is read field by field."""
+    """A record holding one of the fields as anything but a string, an integer or null, or as an integer of 19
+    digits or more: decoding that into a string is not what `json_path_match` gives (0.0 becomes `0`, an integer
+    past i64 is read another way), so such a table is read field by field."""
     keys = "|".join(re.escape(n) for n in names)
-    return pl.col("attrs").str.contains(r'"(?:' + keys + r')"\s*:\s*(?:[^"\-\dn\s]|-?\d+[^\d,}\s])')
+    return pl.col("attrs").str.contains(r'"(?:' + keys + r')"\s*:\s*(?:[^"\-\dn\s]|-?\d+[^\d,}\s]|-?\d{19})')
 
 
 def _repeated(names: tuple[str, ...]) -> pl.Expr:
@@ -46,17 +47,18 @@ def _repeated(names: tuple[str, ...]) -> pl.Expr:
 def read_plain(rows: pl.DataFrame, names: tuple[str, ...]) -> tuple[pl.Series, pl.DataFrame]:
     """`attr(name)` for each name by regex, as String columns `attr_<name>`, and which rows it is exact for: an
     object with no backslash (so every quote is JSON's own), no `[` and no `{` but the first (nothing nested, so
-    each key is the top level's), and each field's name quoted at most once, where a key with a `_PLAIN_MEMBER`."""
+    each key is the top level's), in which every quoted field name is the key of a `_PLAIN_MEMBER` (so each
+    field is there at most once, as a plain value)."""
     at = pl.col("attrs")
     found = rows.select(
         *(at.str.extract_groups(_PLAIN_MEMBER.format(key=re.escape(n))).alias(n) for n in names),
-        *(at.str.count_matches(f'"{n}"', literal=True).alias("_n_" + n) for n in names),
+        _quoted=at.str.count_matches('"(?:' + "|".join(re.escape(n) for n in names) + ')"'),
         _flat=(at.str.starts_with("{") & at.str.ends_with("}") & ~at.str.contains("\\", literal=True)
                & ~at.str.contains("[", literal=True) & (at.str.count_matches("{", literal=True) == 1)),
     )
-    member = {n: pl.any_horizontal(pl.col(n).struct.field(g).is_not_null() for g in "123") for n in names}
-    exact = pl.all_horizontal(pl.col("_flat"), *((pl.col("_n_" + n) == 0) | ((pl.col("_n_" + n) == 1) & member[n])
-                                                 for n in names)).fill_null(False)
+    members = pl.sum_horizontal(pl.any_horizontal(pl.col(n).struct.field(g).is_not_null() for g in "123")
+                                for n in names)
+    exact = (pl.col("_flat") & (pl.col("_quoted") == members)).fill_null(False)
     values = [pl.coalesce(pl.col(n).struct.field("1"), pl.col(n).struct.field("2")).alias(PREFIX + n) for n in names]
     out = found.select(exact.alias("_exact"), *values)
     return out.get_column("_exact"), out.drop("_exact")
