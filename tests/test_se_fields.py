@@ -105,3 +105,28 @@ def test_with_fields_reads_any_source():
     table = pl.DataFrame({"kind": ["redis.timeout"] * 3, "attrs": ['{"timeout_ms":500}', '{"timeout_ms": 2.5}', None]})
     got = with_fields(table, ("timeout_ms",)).select(field("timeout_ms", pl.Int64)).to_series().to_list()
     assert got == table.select(attr("timeout_ms", pl.Int64)).to_series().to_list() == [500, None, None]
+
+
+def test_thread_stats_are_the_rows_read_whole():
+    """`thread_stats` keeps positions and figures only and selects the rows again: the same frame as the plain form,
+    which filtered the StackExchange.Redis rows whole."""
+    from parsers.stackexchange_redis import StackExchangeRedis
+    from postmortem.analysis.detectors.client_health import thread_stats
+    from postmortem.analysis.se_fields import drop_fields
+
+    texts = [f"Timeout performing GET k{i} (5000ms), inst: 1, qs: {i}, v: 2.6.122.1, IOCP: (Busy={i % 3},Free=1000,"
+             f"Min=2,Max=1000), WORKER: (Busy={(i * 7) % 23},Free=32000,Min=8,Max=32767)" for i in range(40)]
+    se = StackExchangeRedis().recognize(pl.DataFrame({"rec": list(range(40)), "text": texts}))
+    other = pl.DataFrame({"rec": [100, 101], "kind": ["app.log"] * 2, "message": ["a", "b"], "attrs": [None, '{"worker_busy":99}']},
+                         schema_overrides={"attrs": pl.String})
+    events = pl.concat([se.with_columns(source=pl.lit("stackexchange_redis")), other.with_columns(source=pl.lit("app"))],
+                       how="diagonal").sample(fraction=1.0, shuffle=True, seed=3).with_row_index("event_id")
+    plain = drop_fields(se_records(events).with_columns(
+        worker_busy=field("worker_busy", pl.Int64), worker_min=field("worker_min", pl.Int64),
+        iocp_busy=field("iocp_busy", pl.Int64), iocp_min=field("iocp_min", pl.Int64),
+    )).filter((pl.col("worker_busy") > pl.col("worker_min")) | (pl.col("iocp_busy") > pl.col("iocp_min"))).with_columns(
+        excess=pl.max_horizontal(pl.col("worker_busy") - pl.col("worker_min"), pl.col("iocp_busy") - pl.col("iocp_min")))
+    got = thread_stats(events)
+    assert 0 < got.height < 40
+    assert got.equals(plain)
+    assert thread_stats(events).equals(plain)  # the second caller, from the figures kept for the table

@@ -107,6 +107,19 @@ def se_records(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter(pl.col("source") == SOURCE).hstack(_decoded(events))
 
 
+def se_figures(events: pl.DataFrame, **figures: pl.Expr) -> pl.DataFrame:
+    """`figures` (expressions over `field`s) of the StackExchange.Redis rows, with `_pos`, each row's position in
+    `events`, and none of the rows' other columns: small enough to keep for the table's life, where the rows
+    themselves (`at_positions`) are selected again by each caller and let go."""
+    positions = events.select(pl.arg_where(pl.col("source") == SOURCE).alias("_pos"))
+    return positions.hstack(_decoded(events)).select("_pos", **figures)
+
+
+def at_positions(events: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `events` at the `_pos` of `se_figures`, with the figures after their columns."""
+    return events[figures.get_column("_pos")].hstack(figures.drop("_pos"))
+
+
 def with_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """`rows` (any source) with `attr_<name>` for each name, for `field` to read: what `attr` reads, with
     `decode_fields` instead of one `json_path_match` (a whole JSON parse) per row and field."""
