@@ -22,7 +22,7 @@ from postmortem.analysis.advice import (
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
 from postmortem.analysis.detectors.slow_commands import explained_timeout_ids
-from postmortem.analysis.se_fields import drop_fields, field, se_records
+from postmortem.analysis.se_fields import at_positions, field, se_figures
 from postmortem.analysis.table_memo import per_table
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -30,16 +30,22 @@ INJECTION_S_PER_THREAD = 0.5  # .NET injects about one thread per 500 ms once Bu
 
 
 @per_table
-def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
-    """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs."""
-    return drop_fields(se_records(events).with_columns(
-        worker_busy=field("worker_busy", pl.Int64), worker_min=field("worker_min", pl.Int64),
+def _busy_above_min(events: pl.DataFrame) -> pl.DataFrame:
+    """The positions and WORKER/IOCP figures of the SE.Redis timeouts with Busy above Min (kept for the table's
+    life without the rows: those are most of a dense log's 967 MiB table)."""
+    return se_figures(
+        events, worker_busy=field("worker_busy", pl.Int64), worker_min=field("worker_min", pl.Int64),
         iocp_busy=field("iocp_busy", pl.Int64), iocp_min=field("iocp_min", pl.Int64),
-    )).filter(
+    ).filter(
         (pl.col("worker_busy") > pl.col("worker_min")) | (pl.col("iocp_busy") > pl.col("iocp_min"))
     ).with_columns(
         excess=pl.max_horizontal(pl.col("worker_busy") - pl.col("worker_min"), pl.col("iocp_busy") - pl.col("iocp_min"))
     )
+
+
+def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
+    """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs, Busy above Min, and the excess."""
+    return at_positions(events, _busy_above_min(events))
 
 
 @dataclass(frozen=True)

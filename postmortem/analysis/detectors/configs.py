@@ -28,7 +28,7 @@ from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
-from postmortem.analysis.se_fields import drop_fields, field, se_records
+from postmortem.analysis.se_fields import drop_fields, field, se_records, with_fields
 from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight
@@ -613,10 +613,10 @@ class TimeoutsMisconfigured(RuleDetector):
             cfg = cfg.with_columns(sock=pl.when(implicit).then(pl.lit("None")).otherwise(pl.col("sock")))
         bad_cfg = cfg.filter((pl.col("sync") < 1000) | (pl.col("connect") < 5000) | (pl.col("sock") == "None")
                              | (pl.col("sock").cast(pl.Float64, strict=False) < 0.5))
-        short = events.filter(pl.col("kind") == "redis.timeout").with_columns(
-            ms=pl.coalesce(attr("timeout_ms", pl.Int64),
+        short = drop_fields(with_fields(events.filter(pl.col("kind") == "redis.timeout"), ("timeout_ms",)).with_columns(
+            ms=pl.coalesce(field("timeout_ms", pl.Int64),
                            pl.col("message").str.extract(r"\((\d+)ms\)|timeout is (\d+)ms", 1).cast(pl.Int64, strict=False))
-        ).filter(pl.col("ms") < 1000)
+        )).filter(pl.col("ms") < 1000)
         rows = pl.concat([bad_cfg.drop("sync", "connect", "sock"), short.drop("ms").head(3)]).unique("event_id")
         if rows.height == 0:
             return
