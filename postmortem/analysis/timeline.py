@@ -18,7 +18,9 @@ MAX_ENTRIES = 60
 
 
 def error_bursts(events: pl.DataFrame) -> list[TimelineEntry]:
-    problems = events.filter(is_problem() & pl.col("ts").is_not_null()).sort("ts")
+    # only what a burst reads (its evidence: path, line, ts, message): a filter copies every column it keeps
+    problems = (events.select("ts", "source", "kind", "host", "path", "line", "message", "level")
+                .filter(is_problem() & pl.col("ts").is_not_null()).sort("ts"))
     if problems.height == 0:
         return []
     problems = problems.with_columns(
