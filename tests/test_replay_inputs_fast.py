@@ -1,6 +1,6 @@
-"""The replay's inputs without a Python datetime per row (inputs.seconds_after) give the per-row
-`(t - down).total_seconds()` bit for bit, on generated times around an outage (down shifted by a
-float command timeout as `measure` does), and `measure` on the recorded storms equals its plain form."""
+"""The analysis after ingest at 1 GiB (issue 20), fast forms against plain ones: the replay's times without a
+Python datetime per row (`seconds_after`) bit for bit, each pod's rows from one partition (`by_host`) frame for
+frame, `measure` on recorded storms with either, and the columns selected before `is_problem()` filters."""
 
 from __future__ import annotations
 
@@ -65,3 +65,10 @@ def test_by_host_equals_a_filter_per_host(rows, hosts):
     assert list(fast) == list(plain) == hosts
     for host in hosts:
         assert fast[host].equals(plain[host]), host
+
+
+def test_problem_columns_are_what_is_problem_reads():
+    """The sections and the timeline select PROBLEM_COLUMNS before filtering with is_problem(): it must read no other."""
+    from postmortem.analysis.correlate import PROBLEM_COLUMNS, is_problem
+
+    assert set(is_problem().meta.root_names()) == set(PROBLEM_COLUMNS)

@@ -65,6 +65,9 @@ class Context:
     extras: dict = field(default_factory=dict)
 
 
+PROBLEM_COLUMNS = ("level", "kind")  # what `is_problem()` reads: select them with a caller's own columns
+
+
 def is_problem() -> pl.Expr:
     """Events that signal trouble: warning and above (unless the kind is `routine`, such as the server's
     start banner), or a kind declared `problem` (client failures)."""

@@ -12,7 +12,7 @@ import dataclasses
 import polars as pl
 
 from postmortem.analysis.chart_data import chart_data
-from postmortem.analysis.correlate import is_problem
+from postmortem.analysis.correlate import PROBLEM_COLUMNS, is_problem
 from postmortem.analysis.detectors import find_rule
 from postmortem.model import (
     Evidence,
@@ -31,13 +31,9 @@ _DEPLOY_KINDS = ("k8s.Pulled", "k8s.Started")
 MAX_RESOLUTION_STEPS = 6
 
 
-# What `is_problem()` reads: selected with the columns a caller reads, since a filter copies every column
-# of the rows it keeps (a dense log's client timeouts carry ~1 kB of message and attrs each)
-PROBLEM_COLUMNS = ("level", "kind")
-
-
 def _problems(events: pl.DataFrame | None, *columns: str) -> pl.DataFrame | None:
-    """The problem rows of `events`, with only `columns` (and what the test reads) when given."""
+    """The problem rows of `events`, with only `columns` (and what the test reads) when given: a filter copies
+    every column of the rows it keeps, and a dense log's client timeouts carry ~1 kB of message and attrs each."""
     if events is None or events.height == 0:
         return None
     if columns:
