@@ -48,6 +48,7 @@ def test_measure_equals_the_plain_form(fixture, monkeypatch):
     _, result = analyze([str(folder)], AnalyzeOptions(redact=False))
     fast = inputs.measure(result.events)
     monkeypatch.setattr(inputs, "seconds_after", inputs.seconds_after_plain)
+    monkeypatch.setattr(inputs, "by_host", inputs.by_host_plain)
     plain = inputs.measure(result.events)
     assert fast is not None
     assert fast == plain
