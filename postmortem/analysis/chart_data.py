@@ -60,7 +60,9 @@ def _series(df: pl.DataFrame, by: str, keys: list[str], every: str) -> tuple[Cha
 
 
 def _attempts(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
-    rows = events.filter(pl.col("kind").is_in(ATTEMPTS_AND_ERRORS_KINDS) & pl.col("ts").is_not_null())
+    # only what is counted: a filter copies every column of the rows it keeps
+    rows = events.select("kind", "ts", "value").filter(pl.col("kind").is_in(ATTEMPTS_AND_ERRORS_KINDS)
+                                                       & pl.col("ts").is_not_null())
     if rows.height == 0:
         return (), "s"
     every, unit = _bucket(rows)
@@ -69,7 +71,7 @@ def _attempts(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
 
 
 def _pods(events: pl.DataFrame) -> tuple[tuple[ChartSeries, ...], str]:
-    rows = events.filter(pl.col("kind").is_in(RECONNECTING_KINDS) & pl.col("ts").is_not_null()
+    rows = events.select("kind", "ts", "value", "host").filter(pl.col("kind").is_in(RECONNECTING_KINDS) & pl.col("ts").is_not_null()
                          & pl.col("host").is_not_null())
     if rows.height == 0 or rows.get_column("host").n_unique() < 2:
         return (), "s"

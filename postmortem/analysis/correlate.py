@@ -65,6 +65,9 @@ class Context:
     extras: dict = field(default_factory=dict)
 
 
+PROBLEM_COLUMNS = ("level", "kind")  # what `is_problem()` reads: select them with a caller's own columns
+
+
 def is_problem() -> pl.Expr:
     """Events that signal trouble: warning and above (unless the kind is `routine`, such as the server's
     start banner), or a kind declared `problem` (client failures)."""
@@ -103,7 +106,7 @@ def _starting_up(timed: pl.DataFrame) -> pl.Expr:
 def incident_window(events: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
     """The span of problem events (not a server's boot sequence); the whole span of timed events when
     there are none."""
-    timed = events.filter(pl.col("ts").is_not_null())
+    timed = events.select("ts", "level", "kind", "source", "path").filter(pl.col("ts").is_not_null())
     if timed.height == 0:
         return None, None
     problems = timed.filter(is_problem() & ~_starting_up(timed))
@@ -126,11 +129,11 @@ def hang_timeouts(events: pl.DataFrame) -> pl.DataFrame:
     """Command timeouts that are an outage's first sign: bursts (gaps under HANG_GAP) in which at least
     HANG_SHARE of the client pods (and two) timed out at once. A server that stops answering without
     refusing (a hang, SIGSTOP, a blocking command) shows only this."""
-    timeouts = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("kind") == "redis.timeout")
+    timeouts = events.select(OUTAGE_COLUMNS).filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("kind") == "redis.timeout")
                              & pl.col("ts").is_not_null()).sort("ts")
     if timeouts.height == 0:
         return timeouts
-    fleet = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().n_unique()
+    fleet = events.select("source", "host").filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().n_unique()
     need = max(2, int(fleet * HANG_SHARE + 0.999))
     bursts = timeouts.with_columns(
         burst=(pl.col("ts").diff().fill_null(HANG_GAP * 2) > HANG_GAP).cast(pl.UInt32).cum_sum()
@@ -169,7 +172,7 @@ def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: da
     """The first connection the server `entity` logged accepting (or, `closed_too`, closing) after `after`, up to
     `until`: the server answering."""
     kinds = ["redis.server.client_accepted"] + (["redis.server.client_closed"] if closed_too else [])
-    accepted = events.filter(pl.col("kind").is_in(kinds) & (pl.col("ts") > after)
+    accepted = events.select("kind", "ts", "entity").filter(pl.col("kind").is_in(kinds) & (pl.col("ts") > after)
                              & (pl.col("ts") <= until) & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     return accepted.get_column("ts").min() if accepted.height else None
 
@@ -193,14 +196,20 @@ def scrapes_stopped(events: pl.DataFrame, entity: str, failures: pl.DataFrame) -
 
 def _unanswered_scrapes(events: pl.DataFrame) -> pl.DataFrame:
     """Exporter samples saying the server did not answer (`redis_up 0`)."""
-    return events.filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0) & pl.col("ts").is_not_null())
+    return events.select(OUTAGE_COLUMNS).filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0)
+                                                & pl.col("ts").is_not_null())
+
+
+# What an outage's failure rows are read for (a filter copies every column of the rows it keeps, and a dense
+# log's client timeouts carry ~1 kB of message and attrs each)
+OUTAGE_COLUMNS = ("event_id", "ts", "source", "kind", "entity", "host", "metric", "value")
 
 
 def find_outages(events: pl.DataFrame) -> list[Outage]:
     """Outage windows per endpoint, from the first sign: a client that cannot connect or lost its
     connection, a burst of timeouts across the fleet (a hang), a scrape the server did not answer, or the
     server's own shutdown line; to the server ready again / the last failure."""
-    unreachable = events.filter(
+    unreachable = events.select(OUTAGE_COLUMNS).filter(
         pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(UNREACHABLE_KINDS) & pl.col("ts").is_not_null()
     )
     fails = pl.concat([unreachable, hang_timeouts(events), _unanswered_scrapes(events)]).unique(
@@ -299,7 +308,7 @@ def attempts_per_second(events: pl.DataFrame) -> pl.DataFrame:
 
     Attempts are summed by `event_weight()`: one summarized `Accepted` row counts its connections.
     """
-    att = events.filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
+    att = events.select("kind", "ts", "value", "host").filter(pl.col("kind").is_in(ATTEMPT_KINDS) & pl.col("ts").is_not_null())
     if att.height == 0:
         return pl.DataFrame(schema={"second": pl.Datetime("us", "UTC"), "attempts": pl.UInt32, "hosts": pl.UInt32})
     return (
@@ -312,7 +321,7 @@ def attempts_per_second(events: pl.DataFrame) -> pl.DataFrame:
 
 def endpoint_hosts(events: pl.DataFrame) -> dict[str, tuple[str, ...]]:
     """Which hosts (pods) talked to which endpoint, from client events that name both."""
-    links = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("entity").is_not_null()
+    links = events.select("source", "entity", "host").filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("entity").is_not_null()
                           & pl.col("host").is_not_null())
     if links.height == 0:
         return {}

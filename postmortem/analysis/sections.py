@@ -12,7 +12,7 @@ import dataclasses
 import polars as pl
 
 from postmortem.analysis.chart_data import chart_data
-from postmortem.analysis.correlate import is_problem
+from postmortem.analysis.correlate import PROBLEM_COLUMNS, is_problem
 from postmortem.analysis.detectors import find_rule
 from postmortem.model import (
     Evidence,
@@ -31,9 +31,13 @@ _DEPLOY_KINDS = ("k8s.Pulled", "k8s.Started")
 MAX_RESOLUTION_STEPS = 6
 
 
-def _problems(events: pl.DataFrame | None) -> pl.DataFrame | None:
+def _problems(events: pl.DataFrame | None, *columns: str) -> pl.DataFrame | None:
+    """The problem rows of `events`, with only `columns` (and what the test reads) when given: a filter copies
+    every column of the rows it keeps, and a dense log's client timeouts carry ~1 kB of message and attrs each."""
     if events is None or events.height == 0:
         return None
+    if columns:
+        events = events.select(list(dict.fromkeys((*columns, *PROBLEM_COLUMNS))))
     return events.filter(is_problem())
 
 
@@ -43,7 +47,7 @@ def impact(report: Report, events: pl.DataFrame | None) -> Impact:
     hosts: list[tuple[str, int]] = []
     endpoints = {e for f in report.findings for e in f.entities if str(e).startswith("redis:")}
     pods = {e for f in report.findings for e in f.entities if str(e).startswith("pod:")}
-    probs = _problems(events)
+    probs = _problems(events, "kind", "host", "ts", "entity")
     if probs is not None and probs.height:
         by_kind = probs.group_by("kind").agg(
             pl.len().alias("n"), pl.col("host").drop_nulls().n_unique().alias("h"),
@@ -69,7 +73,7 @@ def impact(report: Report, events: pl.DataFrame | None) -> Impact:
 
 def detection(events: pl.DataFrame | None) -> tuple[FirstSign, ...]:
     """When each source first showed the problem, and how long after the very first sign."""
-    probs = _problems(events)
+    probs = _problems(events, "source", "ts", "path", "line", "message", "kind")
     if probs is None:
         return ()
     probs = probs.filter(pl.col("ts").is_not_null()).sort(["ts", "path", "line"])
@@ -120,7 +124,8 @@ def resolution(report: Report, events: pl.DataFrame | None) -> tuple[ResolutionS
     restart, a changed maxclients, a scale-up or rollout, and when the last problem was logged."""
     if events is None or events.height == 0 or report.window_start is None:
         return ()
-    after = events.filter(pl.col("ts").is_not_null() & (pl.col("ts") >= report.window_start)).sort(["ts", "path", "line"])
+    after = (events.select(list(dict.fromkeys(("ts", "path", "line", "kind", "message", *PROBLEM_COLUMNS))))
+             .filter(pl.col("ts").is_not_null() & (pl.col("ts") >= report.window_start)).sort(["ts", "path", "line"]))
     steps: list[ResolutionStep] = []
     downs = after.filter(pl.col("kind") == "redis.server.shutdown").get_column("ts")
     first_down = downs.min() if downs.len() else None

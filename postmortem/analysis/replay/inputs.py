@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -73,8 +73,30 @@ class Incident:
         return max(0.0, (self.up - self.down).total_seconds())
 
 
-def _timed(events: pl.DataFrame) -> pl.DataFrame:
-    return events.filter(pl.col("ts").is_not_null())
+def _timed(events: pl.DataFrame, *where: pl.Expr) -> pl.DataFrame:
+    """The timed rows that also meet `where`, in one filter (a filter copies every column of what it keeps)."""
+    return events.filter(pl.col("ts").is_not_null(), *where)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def seconds_after(ts: pl.Series, down: datetime):
+    """`(t - down).total_seconds()` of every time, as a numpy array, without a Python datetime per row:
+    whole microseconds from `down` divided by 10**6, the same correctly rounded division Python does
+    (`seconds_after_plain` is the per-row form; microsecond times only, else that form)."""
+    if ts.dtype != pl.Datetime("us", "UTC") or down.tzinfo is None or ts.null_count():
+        return seconds_after_plain(ts, down)
+    offset = (down - _EPOCH) // _US
+    return (ts.dt.epoch("us").to_numpy() - offset) / 1e6
+
+
+def seconds_after_plain(ts: pl.Series, down: datetime):
+    """The per-row form of `seconds_after`."""
+    import numpy as np  # late: numpy loads only when there is an outage to replay
+
+    return np.array([(t - down).total_seconds() for t in ts.to_list()])
 
 
 HANG_KINDS = ("redis.timeout",)  # a server that stops answering: calls time out instead of being refused
@@ -83,7 +105,7 @@ HANG_KINDS = ("redis.timeout",)  # a server that stops answering: calls time out
 def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
     """The first outage: client unreachable failures, bounded by the server's shutdown and ready lines;
     without any, client timeouts on more than one pod (a hung server, `how` says so)."""
-    clients = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES))
+    clients = _timed(events.select("ts", "source", "kind", "host"), pl.col("source").is_in(CLIENT_SOURCES))
     fails = clients.filter(pl.col("kind").is_in(KINDS.with_flag("unreachable"))).sort("ts")
     if fails.height == 0:
         hung = clients.filter(pl.col("kind").is_in(HANG_KINDS)).sort("ts")
@@ -97,7 +119,7 @@ def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
     gaps = fails.get_column("ts").diff().dt.total_seconds().fill_null(0.0)
     cut = next((i for i, g in enumerate(gaps.to_list()) if g > 15), fails.height)
     last = fails.get_column("ts")[cut - 1]
-    server = _timed(events).filter(pl.col("source") == "redis_server").sort("ts")
+    server = _timed(events.select("ts", "source", "kind"), pl.col("source") == "redis_server").sort("ts")
     down = server.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= first + timedelta(seconds=5))
                          & (pl.col("ts") >= first - timedelta(minutes=2)))
     up = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") >= first)
@@ -190,6 +212,18 @@ def _per_second(rows: pl.DataFrame) -> pl.DataFrame:
             .group_by("second").agg(attempts=pl.col("_w").sum()).sort("second"))
 
 
+def by_host(rows: pl.DataFrame, hosts: list[str]) -> dict[str, pl.DataFrame]:
+    """Each host's rows in their table order, as `rows.filter(pl.col("host") == host)` gives them, from one
+    partition instead of a scan of the whole table per host (`by_host_plain`)."""
+    parts = rows.partition_by("host", as_dict=True, maintain_order=True)
+    return {host: parts.get((host,), rows.clear()) for host in hosts}
+
+
+def by_host_plain(rows: pl.DataFrame, hosts: list[str]) -> dict[str, pl.DataFrame]:
+    """The per-host filter form of `by_host`."""
+    return {host: rows.filter(pl.col("host") == host) for host in hosts}
+
+
 def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int, last: bool = False) -> float:
     """Rows per pod per second in the outage: the busiest 1 s window inside it (`last`: the one ending
     when the server is back, where retry loops have piled up), else the mean over a shorter outage."""
@@ -200,7 +234,7 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int,
         return rows.height / pods / max(span, 0.5)
     import numpy as np  # late: numpy loads only when there is an outage to replay (start-up)
 
-    ts = np.sort(np.array([(t - down).total_seconds() for t in rows.get_column("ts").to_list()]))
+    ts = np.sort(seconds_after(rows.get_column("ts"), down))
     if last:
         return float(((ts >= span - 1.0) & (ts <= span)).sum()) / pods
     starts = ts[ts <= span - 1.0]
@@ -218,9 +252,10 @@ def _call_duration(retries: pl.DataFrame, hosts: list[str], phases: tuple[float,
     import numpy as np  # late: numpy loads only when there is an outage to replay
 
     lags, steps = [], []
+    per_host = by_host(retries.select("host", "ts", "attempt"), hosts)
     for host, phase in zip(hosts, phases, strict=True):
-        mine = retries.filter(pl.col("host") == host)
-        ts = np.array([(t - down).total_seconds() for t in mine.get_column("ts").to_list()])
+        mine = per_host[host]
+        ts = seconds_after(mine.get_column("ts"), down)
         lag = (ts - phase + tick / 2) % tick - tick / 2
         lags.append(lag)
         steps.append(mine.get_column("attempt").to_numpy() - 1)
@@ -242,8 +277,9 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
     import numpy as np  # late: numpy loads only when there is an outage to replay
 
     begun = []
+    clients, started = by_host(client.select("host", "ts", "kind"), hosts), by_host(starts.select("host", "ts"), hosts)
     for host in hosts:
-        mine = client.filter(pl.col("host") == host).sort("ts")
+        mine = clients[host].sort("ts")
         first = mine.row(0, named=True) if mine.height else None
         late = first is not None and first["kind"] == "redis.config" and first["ts"] > down
         begun.append((first["ts"] - down).total_seconds() if late else 0.0)
@@ -252,8 +288,7 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
                  if any(b > 0 for b in begun) else "")
     gaps, offsets = [], []
     for host in hosts:
-        ts = np.sort(np.array([(t - down).total_seconds() for t in
-                               starts.filter(pl.col("host") == host).get_column("ts").to_list()]))
+        ts = np.sort(seconds_after(started[host].get_column("ts"), down))
         gaps.append(np.diff(ts))
         offsets.append(ts)
     every = np.concatenate(gaps) if gaps else np.zeros(0)
@@ -273,7 +308,7 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
 
 
 def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
-    return _timed(events).filter((pl.col("metric") == name) & pl.col("value").is_not_null()).sort("ts")
+    return _timed(events, (pl.col("metric") == name) & pl.col("value").is_not_null()).sort("ts")
 
 
 def _rejections(events: pl.DataFrame, down: datetime, end: datetime, retries: int) -> tuple[float | None, str]:
@@ -283,11 +318,10 @@ def _rejections(events: pl.DataFrame, down: datetime, end: datetime, retries: in
         inc = rej.with_columns(inc=pl.when(prev.is_null()).then(0.0).when(pl.col("value") >= prev)
                                .then(pl.col("value") - prev).otherwise(pl.col("value")))
         return float(inc.filter(pl.col("ts") >= down).get_column("inc").sum()), "rejected_connections counter"
-    cl = _timed(events).filter((pl.col("kind") == "redis.max_clients") & (pl.col("ts") >= down)
-                               & (pl.col("ts") <= end))
+    cl = _timed(events, (pl.col("kind") == "redis.max_clients") & (pl.col("ts") >= down) & (pl.col("ts") <= end))
     if cl.height:
         return float(cl.height * (retries + 1)), f"client max_clients errors x {retries + 1} tries per call"
-    if _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES)).height:
+    if _timed(events.select("ts", "source"), pl.col("source").is_in(CLIENT_SOURCES)).height:
         return 0.0, "no client logged a max_clients error"
     return None, "nothing counts rejections"
 
@@ -327,7 +361,8 @@ def measure(events: pl.DataFrame) -> Incident | None:
     if hang:  # the first timed-out call was sent one timeout before it failed
         down -= timedelta(seconds=timeout)
     failure_kinds = FAILURE_KINDS + (HANG_KINDS if hang else ())
-    client = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES))
+    # only the columns read below: a filter copies every column of the rows it keeps
+    client = _timed(events.select("ts", "source", "kind", "host", "message"), pl.col("source").is_in(CLIENT_SOURCES))
     fails = client.filter(pl.col("kind").is_in(failure_kinds) & (pl.col("ts") >= down))
     hosts = sorted(client.filter(pl.col("kind").is_in(failure_kinds)).get_column("host").drop_nulls().unique())
     pods = len(hosts)
@@ -346,7 +381,8 @@ def measure(events: pl.DataFrame) -> Incident | None:
     else:
         demand = _rate_in_outage(in_outage, down, up, running)
         concurrency = None
-    attempts = _timed(events).filter(pl.col("kind").is_in(KINDS.with_flag("attempt") + (HANG_KINDS if hang else ())))
+    attempts = _timed(events.select("ts", "kind", "value"),
+                      pl.col("kind").is_in(KINDS.with_flag("attempt") + (HANG_KINDS if hang else ())))
     counts_accepts = attempts.filter(pl.col("kind") == "redis.server.client_accepted").height > 0
     counts_failures = fails.height > 0
     last_seen = attempts.get_column("ts").max() if attempts.height else up
