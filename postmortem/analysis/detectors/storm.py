@@ -218,9 +218,13 @@ class RedisUnreachable(RuleDetector):
                 resume_lines=o.silence.resume_lines if o.silence else None,
             )
             what = "stopped answering" if hang else "unreachable"
+            # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
+            pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
             failed = (_silent(o.silence) if o.silence is not None
-                      else f"{timeouts} client timeouts from {len(o.hosts)} pods at once, none refused" if hang
-                      else f"{refused + timeouts} client failures from {len(o.hosts)} pods" if refused + timeouts
+                      else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
+                           "none refused" if hang
+                      else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
+                           f"{pods}" if refused + timeouts
                       else _unanswered(rows))
             title = f"{o.entity} {what} for {_at_least(stats)}{_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
             f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
