@@ -157,23 +157,19 @@ def hang_began(events: pl.DataFrame, failures: pl.DataFrame) -> datetime | None:
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
     """When a server that stopped answering (timeouts only, no refusal) answered again: the first connection its
-    log shows it accepting or closing after the first timeout, within OUTAGE_GAP of the last. A stopped server
-    (SIGSTOP, a blocking command) logs nothing; the connects its clients queued meanwhile are accepted, and the
-    connections they gave up on closed, when it resumes. The last timeout alone ends the window one client timeout
-    too early, or seconds early when the clients' waits ran into their pools instead (busy-pause-8: timeouts span
-    0.3 s of a 4.0 s pause). The closes count too: a second's accepts are one summarized row at its first accept's
-    time, so the accepts right after a resume can hide in a row stamped before the stall, and the first accept
-    after it is then the end of the run (slow-nocfg-16: a 0.6 s KEYS read as a 7.3 s stall)."""
-    return first_accepted(events, entity, first, last + OUTAGE_GAP, closed_too=True)
+    log shows it accepting after the first timeout, within OUTAGE_GAP of the last. A stopped server (SIGSTOP, a
+    blocking command) accepts nothing; the connects its clients queued meanwhile are accepted when it resumes.
+    The last timeout alone ends the window one client timeout too early, or seconds early when the clients' waits
+    ran into their pools instead (busy-pause-8: timeouts span 0.3 s of a 4.0 s pause)."""
+    return first_accepted(events, entity, first, last + OUTAGE_GAP)
 
 
-def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: datetime,
-                   closed_too: bool = False) -> datetime | None:
-    """The first connection the server `entity` logged accepting (or, `closed_too`, closing) after `after`, up to
-    `until`: the server answering."""
-    kinds = ["redis.server.client_accepted"] + (["redis.server.client_closed"] if closed_too else [])
-    accepted = events.select("kind", "ts", "entity").filter(pl.col("kind").is_in(kinds) & (pl.col("ts") > after)
-                             & (pl.col("ts") <= until) & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: datetime) -> datetime | None:
+    """The first connection the server `entity` logged accepting after `after`, up to `until`: the server answering."""
+    accepted = events.select("kind", "ts", "entity").filter((pl.col("kind") == "redis.server.client_accepted")
+                                                            & (pl.col("ts") > after) & (pl.col("ts") <= until)
+                                                            & (pl.col("entity").is_null()
+                                                               | (pl.col("entity") == entity)))
     return accepted.get_column("ts").min() if accepted.height else None
 
 
