@@ -457,19 +457,22 @@ class ReconnectStorm(RuleDetector):
 
 
 def _refused(s: StormFigures) -> str | None:
-    """The storm window's refusals at maxclients: connections by the server's own counter, else the errors the
-    clients logged. Not one for the other: a client that retries inside a call logs one error for several
-    refused connections (the storm recordings at 4 to 48 pods: one logged error per four refusals)."""
-    if s.rejected_server:
-        return f"{_n(s.rejected_server)} connections rejected at maxclients"
-    return f"{_n(s.rejected)} client errors at maxclients" if s.rejected else None
+    """The storm window's refusals at maxclients (`_refusals`)."""
+    return _refusals(s.rejected_server, s.rejected, "client errors at maxclients")
 
 
 def _refused_overall(s: SaturationFigures) -> str | None:
-    """PM103's refusals, named as `_refused` names the storm's."""
-    if s.rejected_by_server:
-        return f"{_n(s.rejected_by_server)} connections rejected at maxclients"
-    return f"{_n(s.rejections_logged)} errors at maxclients logged" if s.rejections_logged else None
+    """PM103's refusals at maxclients (`_refusals`)."""
+    return _refusals(s.rejected_by_server, s.rejections_logged, "errors at maxclients logged")
+
+
+def _refusals(server: int | None, logged: int, logged_as: str) -> str | None:
+    """Refusals at maxclients: connections by the server's own counter, else the errors logged. Not one for the
+    other: a client that retries inside a call logs one error for several refused connections (the storm
+    recordings at 4 to 48 pods: one logged error per four refusals)."""
+    if server:
+        return f"{_n(server)} connections rejected at maxclients"
+    return f"{_n(logged)} {logged_as}" if logged else None
 
 
 def _held_source(st: Storm) -> str:
@@ -611,7 +614,7 @@ class MaxclientsSaturation(RuleDetector):
         )
         # the server's count of refused connections and the clients' logged errors are two facts, each named
         parts = [f"{_n(server)} connections rejected at maxclients (the server's count)" if server else None,
-                 f"{_n(rej.height)} errors at maxclients logged from {stats.hosts} host{'s' * (stats.hosts != 1)}"
+                 f"{_n(rej.height)} errors at maxclients logged from {stats.hosts} host{'' if stats.hosts == 1 else 's'}"
                  if rej.height else None]
         if near.height and limit:
             parts.append(f"connected clients reached {stats.peak_connected_clients} of {limit.value}")
