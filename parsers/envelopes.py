@@ -523,7 +523,7 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool
         *(["_file"] if by_file else []), **fields, text=pl.col("part"),
         n_lines=pl.coalesce("_weight", pl.lit(1, dtype=pl.UInt32)) if summarized else pl.lit(1, dtype=pl.UInt32),
         envelope=pl.col("envelope"),
-        last_line=pl.col("_last_line") if summarized else pl.lit(None, dtype=pl.UInt32),
+        **({name: pl.col("_" + name) for name in churn.SUMMARY_COLUMNS} if summarized else churn.no_summary()),
     )
     multi = (
         nonblank.filter(~single)
@@ -533,7 +533,7 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool
             text=pl.col("part").str.join("\n"),
             n_lines=pl.len().cast(pl.UInt32),
             envelope=pl.col("envelope").first(),
-            last_line=pl.lit(None, dtype=pl.UInt32),
+            **churn.no_summary(),
         )
         .select(singles.columns)
     )
@@ -572,8 +572,8 @@ def frame_counted(text: str, tz: str = "UTC",
     as per-host, per-second `envelope == "activity"` records (n_lines = how many), see parsers/noise.py.
 
     Returns (records, plan, blank_lines, truncated_lines, lines). `records` has: line, ts (UTC),
-    ts_yearless, ts_zoned (the time carried its own zone; null when none parsed), level, logger, host, thread, text, n_lines, last_line (of a summarized group, else
-    null), envelope (variant name, "json", or null for bare records).
+    ts_yearless, ts_zoned (the time carried its own zone; null when none parsed), level, logger, host, thread, text, n_lines, last_line
+    and last_span (of a summarized group, else null; parsers/churn.py), envelope (variant name, "json", or null for bare records).
     """
     lines = split_lines(text)
     raw = pl.col("raw")
@@ -607,9 +607,9 @@ def frame_counted(text: str, tz: str = "UTC",
         level=normalize_level(pl.col("level_word")),
     ).drop("ts_text", "level_word")
     if "last_line" not in records.columns:  # JSON records
-        records = records.with_columns(last_line=pl.lit(None, dtype=pl.UInt32))
+        records = records.with_columns(**churn.no_summary())
     if activity is not None and activity.height:
-        activity = activity.with_columns(last_line=pl.lit(None, dtype=pl.UInt32))
+        activity = activity.with_columns(**churn.no_summary())
         records = pl.concat([records, activity.select(records.columns)], how="vertical_relaxed")
     records = records.sort("line")
     return records, plan, blank_lines, truncated, lines.height

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from parsers import churn
 from parsers.envelopes import (
     HEAD_LINES,
     HEADER_MATCH,
@@ -194,6 +195,6 @@ def frame_many(texts: list[str], tz: str = "UTC", summarize: bool = False) -> Ma
                 activities.append(activity)
     records = with_parsed_ts(pl.concat(framed, how="vertical_relaxed"), "ts_text", tz).with_columns(
         level=normalize_level(pl.col("level_word"))).drop("ts_text", "level_word")
-    records = pl.concat([records, *(a.with_columns(last_line=pl.lit(None, dtype=pl.UInt32)).select(records.columns)
+    records = pl.concat([records, *(a.with_columns(**churn.no_summary()).select(records.columns)
                                     for a in activities)], how="vertical_relaxed").sort(["_file", "line"])
     return ManyFramed(records, counts["lines"], counts["blank"], counts["truncated"], plans)

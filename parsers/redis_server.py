@@ -105,16 +105,18 @@ def compact_attrs(**fields: pl.Expr) -> pl.Expr:
 CHURN_KINDS = ("redis.server.client_accepted", "redis.server.client_closed")
 
 
-def _churn_lines(df: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
-    """(connections, last line) of a churn record: `n_lines` (1 when absent) and `last_line` (may be null).
+def _churn_lines(df: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(connections, last line, seconds to the last line) of a churn record: `n_lines` (1 when absent),
+    `last_line` and `last_span` (may be null).
 
     A framer summary holds only its first line's text; a churn line that swallowed continuation lines
     (text with a newline, no `last_line`) is still one connection.
     """
     n = pl.col("n_lines").cast(pl.Float64, strict=False) if "n_lines" in df.columns else pl.lit(None, pl.Float64)
     last = pl.col("last_line").cast(pl.UInt32, strict=False) if "last_line" in df.columns else pl.lit(None, pl.UInt32)
+    span = pl.col("last_span").cast(pl.Float64, strict=False) if "last_span" in df.columns else pl.lit(None, pl.Float64)
     summary = last.is_not_null() | ~pl.col("text").fill_null("").str.contains("\n", literal=True)
-    return pl.when(summary).then(n.fill_null(1.0).clip(lower_bound=1.0)).otherwise(pl.lit(1.0)), last
+    return pl.when(summary).then(n.fill_null(1.0).clip(lower_bound=1.0)).otherwise(pl.lit(1.0)), last, span
 
 
 def _churn_message(m: pl.Expr, n: pl.Expr, last: pl.Expr) -> pl.Expr:
@@ -266,7 +268,7 @@ class RedisServerRecognizer:
         """Churn rows; a summarized record (`n_lines` > 1) says how many connections and which lines."""
         m = pl.col("_msg")
         c = self._common(df)
-        n, last = _churn_lines(df)
+        n, last, span = _churn_lines(df)
         many = n > 1
         return df.lazy().select(
             "rec",
@@ -283,6 +285,7 @@ class RedisServerRecognizer:
                                    m.str.extract(r" addr=(\S+)", 1)),
                 summarized=pl.when(many).then(n.cast(pl.Int64)),
                 last_line=pl.when(many).then(last),
+                span_s=pl.when(many).then(span.round(6)),
             ),
         ).collect()
 
@@ -339,7 +342,7 @@ class RedisServerRecognizer:
         script = m.str.extract(r"Script (?:name|SHA1) is: ([^\s.]+)", 1)
         c = self._common(df)
         churn = pl.col("kind").is_in(CHURN_KINDS)
-        n, last = _churn_lines(df)
+        n, last, span = _churn_lines(df)
         value = pl.when(churn).then(n).otherwise(pl.coalesce(
             _num(maxclients), _num(loading_s), _num(backlog.struct.field("s")), _num(clients),
             _num(m.str.extract(r"try with (\d+)", 1)),
@@ -385,5 +388,6 @@ class RedisServerRecognizer:
                 at=pl.when(slow).then(pl.lit("end")),
                 summarized=pl.when(many).then(n.cast(pl.Int64)),
                 last_line=pl.when(many).then(last),
+                span_s=pl.when(many).then(span.round(6)),
             ),
         ).collect()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from parsers import churn
 from parsers.base import RECORD_COLUMNS, FileParse, ParseContext
 from parsers.envelopes import MAX_LINE_CHARS, frame_bodies, normalize_level, split_lines
 
@@ -164,11 +165,11 @@ def _records(entries: pl.DataFrame, ctx: ParseContext, label: str, summarize: bo
         lines = part.select(line="row", body="body", pts="pts", ohost="host", entry_start="entry_start")
         recs, _, activity = frame_bodies(lines, "export", ctx.tz, summarize)
         if "last_line" not in recs.columns:
-            recs = recs.with_columns(last_line=pl.lit(None, dtype=pl.UInt32))
+            recs = recs.with_columns(**churn.no_summary())
         recs = with_parsed_ts(recs, "ts_text", ctx.tz).with_columns(
             level=normalize_level(pl.col("level_word"))).drop("ts_text", "level_word")
         if activity is not None and activity.height:
-            recs = pl.concat([recs, activity.with_columns(last_line=pl.lit(None, dtype=pl.UInt32)).select(recs.columns)],
+            recs = pl.concat([recs, activity.with_columns(**churn.no_summary()).select(recs.columns)],
                              how="vertical_relaxed")
         framed.append(recs)
     records = pl.concat(framed, how="vertical_relaxed")
@@ -188,7 +189,7 @@ def _records(entries: pl.DataFrame, ctx: ParseContext, label: str, summarize: bo
         .sort("line", "entry", maintain_order=True)
         .with_row_index("rec")
     )
-    return records.select(*RECORD_COLUMNS, "n_lines", "last_line")
+    return records.select(*RECORD_COLUMNS, "n_lines", *churn.SUMMARY_COLUMNS)
 
 
 def _events(records: pl.DataFrame) -> pl.DataFrame:
