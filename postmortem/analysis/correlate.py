@@ -224,15 +224,14 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
         )
         for (entity, _), g in fails.group_by(["entity", "group"], maintain_order=True):
             start, end = g.get_column("ts").min(), g.get_column("ts").max()
-            down = edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                                & (pl.col("ts") >= start - timedelta(minutes=2)))
             up = edges.filter((pl.col("kind").is_in(["redis.server.ready", "redis.server.start"]))
                               & (pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(minutes=2)))
-            server_down = down.get_column("ts").max() if down.height else None
             server_up = None
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
                 server_up = (ready if ready.height else up).get_column("ts").min()
+            down = _outage_shutdown(edges, start, server_up if server_up is not None else end)
+            server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
             # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
@@ -272,6 +271,15 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     outages += [_silent_outage(s) for s in server_silences(events) if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
+
+
+def _outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
+    """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
+    the server was back (`back`: its ready line, else the last failure). The next lifetime's shutdown is another
+    outage's, or the end of the run: a run stopped within 5 s of the first failure put its final shutdown in the
+    window, and the latest line named it (storm-32, healthy-40: the shutdown 3 s after the server's ready line)."""
+    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
+                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
 
 
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
