@@ -241,9 +241,10 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
-            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
-            hung = (server_up is None and (server_down is None or server_down > end)
-                    and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered)).any())
+            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run and is
+            # not this window's: _outage_shutdown).
+            hung = (server_up is None and server_down is None
+                    and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
             stopped = scrapes_stopped(events, entity, g) if hung else None
             o_start = min(x for x in (start, server_down, sent, stopped) if x is not None)
