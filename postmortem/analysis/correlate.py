@@ -197,6 +197,13 @@ def scrapes_stopped(events: pl.DataFrame, entity: str, failures: pl.DataFrame) -
     return answered[-1] if first["ts"] - answered[-1] > 1.5 * interval else None
 
 
+def unanswered_connect() -> pl.Expr:
+    """A client's connect that timed out (redis-py's `Timeout connecting to server`, attrs `timeout`): the server did
+    not answer it, as a stopped one does not; not a refusal or a dropped connection. A fleet re-opening its pools when
+    a paused server resumes has some connects wait out their timeout (hang-nocfg-32: 7 of 201 failures)."""
+    return pl.col("kind").is_in(UNREACHABLE_KINDS) & (attr("timeout") == "true").fill_null(False)
+
+
 def _unanswered_scrapes(events: pl.DataFrame) -> pl.DataFrame:
     """Exporter samples saying the server did not answer (`redis_up 0`)."""
     return events.select(OUTAGE_COLUMNS).filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0)
@@ -212,9 +219,9 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     """Outage windows per endpoint, from the first sign: a client that cannot connect or lost its
     connection, a burst of timeouts across the fleet (a hang), a scrape the server did not answer, or the
     server's own shutdown line; to the server ready again / the last failure."""
-    unreachable = events.select(OUTAGE_COLUMNS).filter(
-        pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(UNREACHABLE_KINDS) & pl.col("ts").is_not_null()
-    )
+    client_unreachable = pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(UNREACHABLE_KINDS)
+    unreachable = events.select(OUTAGE_COLUMNS).filter(client_unreachable & pl.col("ts").is_not_null())
+    unanswered = events.filter(client_unreachable & unanswered_connect()).get_column("event_id")
     fails = pl.concat([unreachable, hang_timeouts(events), _unanswered_scrapes(events)]).unique(
         "event_id").sort("ts")
     known = fails.get_column("entity").drop_nulls().unique()
@@ -231,20 +238,20 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
         )
         for (entity, _), g in fails.group_by(["entity", "group"], maintain_order=True):
             start, end = g.get_column("ts").min(), g.get_column("ts").max()
-            down = edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                                & (pl.col("ts") >= start - timedelta(minutes=2)))
             up = edges.filter((pl.col("kind").is_in(["redis.server.ready", "redis.server.start"]))
                               & (pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(minutes=2)))
-            server_down = down.get_column("ts").max() if down.height else None
             server_up = None
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
                 server_up = (ready if ready.height else up).get_column("ts").min()
+            down = _outage_shutdown(edges, start, server_up if server_up is not None else end)
+            server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
-            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
-            hung = (server_up is None and (server_down is None or server_down > end)
-                    and not g.get_column("kind").is_in(UNREACHABLE_KINDS).any())
+            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run and is
+            # not this window's: _outage_shutdown).
+            hung = (server_up is None and server_down is None
+                    and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
             stopped = scrapes_stopped(events, entity, g) if hung else None
             o_start = min(x for x in (start, server_down, sent, stopped) if x is not None)
@@ -279,6 +286,15 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     outages += [_silent_outage(s) for s in server_silences(events) if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
+
+
+def _outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
+    """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
+    the server was back (`back`: its ready line, else the last failure). The next lifetime's shutdown is another
+    outage's, or the end of the run: a run stopped within 5 s of the first failure put its final shutdown in the
+    window, and the latest line named it (storm-32, healthy-40: the shutdown 3 s after the server's ready line)."""
+    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
+                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
 
 
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:

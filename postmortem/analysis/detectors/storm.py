@@ -34,6 +34,7 @@ from postmortem.analysis.correlate import (
     Outage,
     first_accepted,
     is_problem,
+    unanswered_connect,
 )
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
@@ -78,7 +79,7 @@ class OutageFigures(Figures):
     hosts: int  # client hosts (pods) that failed (a server seen stopped by its own log: the pods that waited on it)
     server_down: str | None  # the server's own shutdown line time (ISO), when logged
     server_up: str | None  # the server's ready line time (ISO), when logged
-    timeouts: int = 0  # of the failures, command timeouts (all of them: the server hung, it did not refuse)
+    timeouts: int = 0  # of the failures, timeouts: commands and connects not answered (all of them: the server hung)
     hang: bool = False  # no client was refused or lost its connection: the server stopped answering
     # True for a hang whose clients logged no socket timeout: it began that unknown timeout before the first
     # timeout, so `seconds` (first timeout to the server's resume) is a lower bound (busy-pause-8: 2.0 s of 4.0)
@@ -204,8 +205,9 @@ class RedisUnreachable(RuleDetector):
         for o in ctx.outages:
             rows = rows_by_ids(events, o.event_ids)
             client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
-            refused = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).height
-            timeouts = client.filter(pl.col("kind") == "redis.timeout").height
+            # a connect that timed out was not answered, as a command that timed out: not a refusal
+            refused = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS) & ~unanswered_connect()).height
+            timeouts = client.filter((pl.col("kind") == "redis.timeout") | unanswered_connect()).height
             hang = refused == 0 and (timeouts > 0 or o.silence is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
