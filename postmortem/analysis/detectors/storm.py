@@ -447,14 +447,15 @@ class ReconnectStorm(RuleDetector):
         text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections in {s.seconds} s for the "
                 f"{_n(s.population)} the clients held before ({s.amplification}x), peaking at "
                 f"{_n(s.peak_attempts_per_s)}/s")
-        if s.pods is not None:
-            text += f" from {s.pods} of {s.fleet_pods} pods" if s.fleet_pods else f" from {s.pods} pods"
-            if s.synchrony is not None:
-                text += f", {round(100 * s.synchrony)} % of them in the same 100 ms"
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
         refused = _refused(s) or (_refused_overall(sat) if isinstance(sat, SaturationFigures) else None)
         if refused:
             text += f", {refused}"
+        if s.pods is not None:  # not who made the peak (the server's count, from every pod): who logged attempts
+            text += f"; {s.pods} of {s.fleet_pods} pods" if s.fleet_pods else f"; {s.pods} pods"
+            text += " logged reconnect attempts in it"
+            if s.synchrony is not None:
+                text += f", two or more at once in {round(100 * s.synchrony)} % of its 100 ms steps"
         return text
 
 
