@@ -29,7 +29,7 @@ from typing import ClassVar
 import polars as pl
 
 from parsers.base import FileParse, ParseContext, attrs_json, no_claims
-from parsers.metrics.rows import account, split_text
+from parsers.metrics.rows import account, head_lines, split_text
 from postmortem import safe_regex
 from postmortem.model import Kind, conform_events
 
@@ -187,7 +187,7 @@ class SlowlogFile:
     def sniff(self, head: str) -> float:
         if "(integer)" not in head[:65536]:  # no entry can match (`_ENTRY`): skip the per-line scan (issue 20)
             return 0.0
-        lines = [ln for ln in split_text(head[:65536])[:400] if ln.strip()]
+        lines = [ln for ln in head_lines(head[:65536], 400) if ln.strip()]
         if not lines:
             return 0.0
         entries = sum(1 for ln in lines if _ENTRY.match(ln))

@@ -36,8 +36,18 @@ from postmortem.model import Kind
 _LABEL = re.compile(r'([A-Za-z_][\w.]*)="((?:[^"\\]|\\.)*)"')
 
 
+_FIRST_CHARS = 8192  # the first lines are looked for here before the whole head is split
+
+
 def _first_lines(head: str, n: int = 5) -> list[str]:
-    return [ln for ln in head.lstrip("\ufeff").splitlines() if ln.strip()][:n]
+    """The first n non-blank lines (`str.splitlines`), from the head's first 8 KiB when they hold them: the
+    lines before the last one there are the whole head's (the last may go on after the cut)."""
+    text = head.lstrip("\ufeff")
+    if len(text) > _FIRST_CHARS:
+        lines = [ln for ln in text[:_FIRST_CHARS].splitlines()[:-1] if ln.strip()]
+        if len(lines) >= n:
+            return lines[:n]
+    return [ln for ln in text.splitlines() if ln.strip()][:n]
 
 
 def label_dict(text: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from parsers.base import FileParse, ParseContext
 from parsers.metrics.csvtable import TIME_HEADER, delimiter, number_expr, strip_preamble, time_expr
 from parsers.metrics.grafana_csv import parse_csv_table, table_events
 from parsers.metrics.names import normalize, squash
-from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, samples_frame, split_text
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, head_lines, samples_frame
 from postmortem.model import Kind, conform_events
 
 _AZURE_NAMES = {
@@ -44,7 +44,7 @@ class AzureMetricsCsv:
     )
 
     def sniff(self, head: str) -> float:
-        lines = split_text(head)[:20]
+        lines = head_lines(head, 20)
         start, sep = strip_preamble(lines)
         if start >= len(lines):
             return 0.0

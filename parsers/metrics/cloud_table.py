@@ -14,7 +14,7 @@ import polars as pl
 from parsers.base import FileParse, ParseContext
 from parsers.metrics.csvtable import time_expr
 from parsers.metrics.names import normalize
-from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, samples_frame, split_text
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, head_lines, samples_frame, split_text
 from postmortem.model import Kind, conform_events
 
 _ROW = re.compile(r"^\s*\|+.*\|")
@@ -43,7 +43,7 @@ class CloudMetricTable:
     )
 
     def sniff(self, head: str) -> float:
-        for line in split_text(head)[:40]:
+        for line in head_lines(head, 40):
             if _ROW.match(line):
                 cells = {c.lower().replace(" ", "_") for c in _cells(line)}
                 if cells & set(_TIME) and cells & set(_STATS) and (cells & set(_NAME) or "unit" in cells):

@@ -22,7 +22,7 @@ from parsers.metrics.csvtable import (
     time_expr,
 )
 from parsers.metrics.names import entity_of, normalize
-from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, samples_frame, split_text
+from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, head_lines, samples_frame, split_text
 from postmortem.model import Kind, conform_events
 
 _SERIES = re.compile(r'^([^{]*?)\s*\{(.*)\}\s*$')
@@ -91,7 +91,7 @@ class GrafanaCsv:
     )
 
     def sniff(self, head: str) -> float:
-        lines = split_text(head)[:50]
+        lines = head_lines(head, 50)
         start, sep = strip_preamble(lines)
         if start >= len(lines) - 1:
             return 0.0
