@@ -206,8 +206,10 @@ class RedisUnreachable(RuleDetector):
             rows = rows_by_ids(events, o.event_ids)
             client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
             # a connect that timed out was not answered, as a command that timed out: not a refusal
-            refused = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS) & ~unanswered_connect()).height
-            timeouts = client.filter((pl.col("kind") == "redis.timeout") | unanswered_connect()).height
+            failed = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS))
+            unanswered = failed.filter(unanswered_connect()).height  # the JSON read over these rows alone
+            refused = failed.height - unanswered
+            timeouts = client.filter(pl.col("kind") == "redis.timeout").height + unanswered
             hang = refused == 0 and (timeouts > 0 or o.silence is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
