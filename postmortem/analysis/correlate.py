@@ -248,13 +248,13 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
                 server_up = (ready if ready.height else up).get_column("ts").min()
-            down = _outage_shutdown(edges, start, server_up if server_up is not None else end)
+            down = edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
+                                & (pl.col("ts") >= start - timedelta(minutes=2)))
             server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
-            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run and is
-            # not this window's: _outage_shutdown).
-            hung = (server_up is None and server_down is None
+            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
+            hung = (server_up is None and (server_down is None or server_down > end)
                     and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
             stopped = scrapes_stopped(events, entity, g) if hung else None
@@ -290,15 +290,6 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     outages += [_silent_outage(s) for s in server_silences(events) if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
-
-
-def _outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
-    """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
-    the server was back (`back`: its ready line, else the last failure). The next lifetime's shutdown is another
-    outage's, or the end of the run: a run stopped within 5 s of the first failure put its final shutdown in the
-    window, and the latest line named it (storm-32, healthy-40: the shutdown 3 s after the server's ready line)."""
-    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
 
 
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
