@@ -66,6 +66,7 @@ class Context:
 
 
 PROBLEM_COLUMNS = ("level", "kind")  # what `is_problem()` reads: select them with a caller's own columns
+INCIDENT_COLUMNS = (*PROBLEM_COLUMNS, "source", "path", "ts")  # what `incident_problems()` reads
 
 
 def is_problem() -> pl.Expr:
@@ -87,7 +88,7 @@ def attrs_of(row_attrs: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _starting_up(timed: pl.DataFrame) -> pl.Expr:
+def starting_up(timed: pl.DataFrame) -> pl.Expr:
     """redis-server lines of a server still starting (after its start banner, before its ready line): its
     `#` marker puts the version, config and host-tuning warnings at warning level, but they are the boot
     sequence, not a sign of the incident."""
@@ -103,13 +104,23 @@ def _starting_up(timed: pl.DataFrame) -> pl.Expr:
     return (pl.col("source") == "redis_server") & cond
 
 
+def incident_problems(events: pl.DataFrame) -> pl.DataFrame:
+    """The problem rows that belong to the incident: `is_problem()` without a server's boot sequence. Every
+    section that says when trouble began or ended (window, first sign, timeline, last problem) reads these."""
+    problems = events.filter(is_problem())
+    if problems.height == 0:
+        return problems
+    edges = events.filter(pl.col("kind").is_in(["redis.server.start", "redis.server.ready"]) & pl.col("ts").is_not_null())
+    return problems.filter(~starting_up(edges)) if edges.height else problems
+
+
 def incident_window(events: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
     """The span of problem events (not a server's boot sequence); the whole span of timed events when
     there are none."""
     timed = events.select("ts", "level", "kind", "source", "path").filter(pl.col("ts").is_not_null())
     if timed.height == 0:
         return None, None
-    problems = timed.filter(is_problem() & ~_starting_up(timed))
+    problems = incident_problems(timed)
     base = problems if problems.height else timed
     return base.get_column("ts").min(), base.get_column("ts").max()
 

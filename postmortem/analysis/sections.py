@@ -12,7 +12,7 @@ import dataclasses
 import polars as pl
 
 from postmortem.analysis.chart_data import chart_data
-from postmortem.analysis.correlate import PROBLEM_COLUMNS, is_problem
+from postmortem.analysis.correlate import INCIDENT_COLUMNS, incident_problems
 from postmortem.analysis.detectors import find_rule
 from postmortem.model import (
     Evidence,
@@ -37,8 +37,8 @@ def _problems(events: pl.DataFrame | None, *columns: str) -> pl.DataFrame | None
     if events is None or events.height == 0:
         return None
     if columns:
-        events = events.select(list(dict.fromkeys((*columns, *PROBLEM_COLUMNS))))
-    return events.filter(is_problem())
+        events = events.select(list(dict.fromkeys((*columns, *INCIDENT_COLUMNS))))
+    return incident_problems(events)
 
 
 def impact(report: Report, events: pl.DataFrame | None) -> Impact:
@@ -124,7 +124,7 @@ def resolution(report: Report, events: pl.DataFrame | None) -> tuple[ResolutionS
     restart, a changed maxclients, a scale-up or rollout, and when the last problem was logged."""
     if events is None or events.height == 0 or report.window_start is None:
         return ()
-    after = (events.select(list(dict.fromkeys(("ts", "path", "line", "kind", "message", *PROBLEM_COLUMNS))))
+    after = (events.select(list(dict.fromkeys(("ts", "path", "line", "kind", "message", *INCIDENT_COLUMNS))))
              .filter(pl.col("ts").is_not_null() & (pl.col("ts") >= report.window_start)).sort(["ts", "path", "line"]))
     steps: list[ResolutionStep] = []
     downs = after.filter(pl.col("kind") == "redis.server.shutdown").get_column("ts")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from postmortem.analysis.correlate import PROBLEM_COLUMNS, is_problem
+from postmortem.analysis.correlate import INCIDENT_COLUMNS, incident_problems
 from postmortem.analysis.detectors.base import evidence_rows
 from postmortem.model import TimelineEntry
 
@@ -19,8 +19,9 @@ MAX_ENTRIES = 60
 
 def error_bursts(events: pl.DataFrame) -> list[TimelineEntry]:
     # only what a burst reads (its evidence: path, line, ts, message): a filter copies every column it keeps
-    problems = (events.select(list(dict.fromkeys(("ts", "source", "kind", "host", "path", "line", "message", *PROBLEM_COLUMNS))))
-                .filter(is_problem() & pl.col("ts").is_not_null()).sort("ts"))
+    problems = incident_problems(
+        events.select(list(dict.fromkeys(("ts", "source", "kind", "host", "path", "line", "message", *INCIDENT_COLUMNS))))
+    ).filter(pl.col("ts").is_not_null()).sort("ts")
     if problems.height == 0:
         return []
     problems = problems.with_columns(

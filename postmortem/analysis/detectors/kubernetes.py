@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, hpa_yaml, redis_free_liveness, rollout_yaml
-from postmortem.analysis.correlate import CLIENT_SOURCES, REDIS_SOURCES, Context, attr, is_problem
+from postmortem.analysis.correlate import (
+    CLIENT_SOURCES,
+    REDIS_SOURCES,
+    Context,
+    attr,
+    incident_problems,
+    is_problem,
+)
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -51,7 +58,7 @@ def redis_trouble(events: pl.DataFrame, ctx: Context) -> tuple[datetime, datetim
     """When Redis was in trouble: the outages, else the span of Redis problem events."""
     if ctx.outages:
         return min(o.start for o in ctx.outages), max(o.end for o in ctx.outages)
-    probs = events.filter(pl.col("source").is_in(REDIS_SOURCES) & is_problem() & pl.col("ts").is_not_null())
+    probs = incident_problems(events.filter(pl.col("source").is_in(REDIS_SOURCES) & pl.col("ts").is_not_null()))
     if probs.height == 0:
         return None
     return probs.get_column("ts").min(), probs.get_column("ts").max()

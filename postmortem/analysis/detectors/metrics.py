@@ -100,6 +100,19 @@ def _clock(ts: datetime | None) -> str:
     return f"{ts:%H:%M:%S}" + (f".{ts.microsecond // 1000:03d}" if ts.microsecond else "") + " UTC"
 
 
+def _when_risen(up: pl.DataFrame) -> str:
+    """When a counter rose, as a title says it: between its first and last rising samples, or, when one sample
+    holds the whole rise, between the sample before it and that one (the rise happened somewhere in between;
+    "between 00:46:59.245 and 00:46:59.245" said nothing)."""
+    first, last = up.get_column("ts").min(), up.get_column("ts").max()
+    if first != last:
+        return f"between {_clock(first)} and {_clock(last)}"
+    dt = up.get_column("dt")[0]
+    if dt is None:
+        return f"by {_clock(last)}"
+    return f"between {_clock(first - timedelta(seconds=dt))} and {_clock(last)} (one rise of the counter)"
+
+
 def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else round(float(x), 3)
 
@@ -335,9 +348,9 @@ class RejectedConnections(RuleDetector):
                     last_increase_ts=_iso(up.get_column("ts").max()),
                     counter_resets=int(g.get_column("reset").sum()), samples=g.height,
                 )
-                title = (f"{entity}: {stats.rejected:,} connections rejected between {_clock(up.get_column('ts').min())} "
-                         f"and {_clock(up.get_column('ts').max())} (peak +{stats.peak_increase:,} at "
-                         f"{_clock(peak.get_column('ts')[0])})")
+                peak_at = (f" (peak +{stats.peak_increase:,} at {_clock(peak.get_column('ts')[0])})"
+                           if up.height > 1 else "")
+                title = f"{entity}: {stats.rejected:,} connections rejected {_when_risen(up)}{peak_at}"
                 f = finding(self.rule, title, rows, stats, Confidence.HIGH, entities=(entity,),
                             start=up.get_column("ts").min(), end=up.get_column("ts").max())
             else:
@@ -515,8 +528,8 @@ class Evictions(RuleDetector):
                 during_incident=in_window,
                 used_memory_peak=_num(m.get_column("value").max()) if m.height else None,
             )
-            title = (f"{entity}: {stats.evicted} keys evicted between {_clock(start)} and {_clock(end)} "
-                     f"(peak +{stats.peak_increase})")
+            peak_at = f" (peak +{stats.peak_increase})" if up.height > 1 else ""
+            title = f"{entity}: {stats.evicted} keys evicted {_when_risen(up)}{peak_at}"
             f = finding(self.rule, title, _increase_rows(g), stats, Confidence.HIGH, entities=(entity,),
                         severity=Severity.MEDIUM if in_window else Severity.LOW, start=start, end=end)
             if f:
