@@ -37,6 +37,9 @@ def _group_of(d: Detector, amplified: bool) -> str | None:
     return next((group for group, role in GROUPS if role == d.rule.role), None)
 
 
+NO_TRIGGER = "No Redis outage or other trigger shows in these logs"
+
+
 @dataclass(frozen=True)
 class Story:
     """The chain's rule IDs by part (the same order as `causes`) and the summary that tells it."""
@@ -101,19 +104,23 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     told |= {d.rule.rule_id for d, s in own if s}
     named = [d for d in present if d.rule.role == Role.AMPLIFIER and d.rule.rule_id not in told and d.rule.phrase]
     amplified = _amplified(present)
+    no_trigger_told, opened = False, bool(sentences)
     if named:
         said = _join([d.rule.phrase for d in named]) + " (" + ", ".join(d.rule.rule_id for d in named) + ")"
-        if not amplified:
+        if not opened:  # "Nothing amplified it" / "It was amplified" need an "it": say that no trigger shows
+            no_trigger_told = True
+            sentences.append(f"{NO_TRIGGER}, but the clients run with {said}, a known amplifier of reconnect storms.")
+        elif not amplified:
             sentences.append(f"Nothing amplified it, but the clients run with {said}, a known amplifier of "
                              "reconnect storms.")
         else:
-            sentences.append(("It was amplified by " if sentences else "The clients were configured with ")
-                             + said + ".")
+            sentences.append(f"It was amplified by {said}.")
     sentences += later
     sentences += [s for _, s in own if s]
     untold = [d for d in present if d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in told and d.rule.phrase]
-    if untold and not sentences:  # nothing to attach them to: say so, and what each rule measured
-        sentences.append("No Redis outage or other trigger shows in these logs. Seen: " + "; ".join(
+    only_risks = not opened and not later and not any(s for _, s in own)
+    if untold and only_risks:  # nothing to attach them to: say so, and what each rule measured
+        sentences.append(("" if no_trigger_told else NO_TRIGGER + ". ") + "Seen: " + "; ".join(
             f"{first[d.rule.rule_id].title} ({d.rule.rule_id})" for d in untold) + ".")
     elif untold:
         sentences.append("Impact also included " + _join([d.rule.phrase for d in untold]) + ".")
