@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate  # noqa: E402
 from generate_dense import generate as generate_dense  # noqa: E402
 from generate_many import generate as generate_many  # noqa: E402
+from rss_trace import rss_by_pid  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -37,24 +38,7 @@ ROOT = HERE.parent
 
 def _tree_rss(root: int) -> int:
     """Resident bytes of `root` and all its descendants (worker processes count too)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
+    return sum(rss_by_pid(root).values())
 
 
 def _timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, int, int, float]:

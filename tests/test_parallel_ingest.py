@@ -8,6 +8,8 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
+import postmortem.input.file_group as file_group_mod
+import postmortem.input.read_file as read_file_mod
 import postmortem.input.workers as workers_mod
 from postmortem.input.discover import Discovered
 from postmortem.input.file_group import Part, ingest_files
@@ -146,7 +148,6 @@ def _busy_log(path: Path) -> None:
 def test_one_big_log_read_by_two_workers_gives_what_one_process_gives(tmp_path, monkeypatch):
     """A big log is cut into spans at the cuts its streamed reading makes: the events (line numbers,
     folded seconds), accounting, samples, DST notes and warnings equal one process reading it whole."""
-    import postmortem.input.read_file as read_file_mod
 
     _busy_log(tmp_path / "export.log")
     (tmp_path / "small.log").write_text("2024-03-10 03:00:01,000 ERROR app - redis.exceptions.TimeoutError: "
@@ -185,3 +186,31 @@ def test_a_workers_frames_come_back_through_files_that_are_then_removed(tmp_path
     assert not back.frame_files and not list(spill.iterdir())
     for a, b in zip(direct.frames, back.frames, strict=True):
         assert_frame_equal(a, b)
+
+
+def test_a_worker_writes_each_frame_as_it_is_made(tmp_path, monkeypatch):
+    """A worker streaming a log piece by piece writes each piece's events out before the next is read (it
+    never holds its share's events), and what it writes, read back, is what one process keeps in memory."""
+    _busy_log(tmp_path / "export.log")
+    monkeypatch.setattr(read_file_mod, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(read_file_mod, "CHUNK_CHARS", 20_000)
+    monkeypatch.setattr(file_group_mod, "CLASSIFY_BATCH_ROWS", 1)  # every piece recognized on its own
+    found = [(0, Discovered("export.log", str(tmp_path / "export.log"), (tmp_path / "export.log").stat().st_size))]
+    direct = ingest_files(found, IngestOptions())
+    held = []
+    add_frame = Part.add_frame
+
+    def counting(self, frame):
+        add_frame(self, frame)
+        held.append(len(self.frames))
+
+    monkeypatch.setattr(Part, "add_frame", counting)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    sent = workers_mod.ingest_to_files(found, IngestOptions(), str(spill / "0"))
+    assert len(held) == len(direct.frames) > 3 and set(held) == {0}
+    back = workers_mod.load_frames(sent)
+    assert len(back.frames) == len(direct.frames)
+    for a, b in zip(direct.frames, back.frames, strict=True):
+        assert_frame_equal(a, b)
+    assert back.inputs == direct.inputs and back.warnings == direct.warnings

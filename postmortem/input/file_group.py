@@ -36,11 +36,22 @@ class Part:
     inputs: list[tuple[int, InputFile]] = field(default_factory=list)  # (discovery index, file)
     frames: list[pl.DataFrame] = field(default_factory=list)
     frame_files: list[str] = field(default_factory=list)  # a worker's frames on their way back (workers.py)
+    # a worker's: each frame goes to `spill`.N.arrow as it is made, so the worker never holds its events
+    spill: str | None = None
     warnings: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     # per log file: (its accounting, local times in a repeated DST hour, in a skipped one), summed over pieces
     local_times: dict[int, tuple[InputFile, int, int]] = field(default_factory=dict)
     said: set[str] = field(default_factory=set)  # the warnings above, for `warn` (a list search per line is quadratic)
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        """Keep a finished events frame: in memory, or written to the next spill file and let go."""
+        if self.spill is None:
+            self.frames.append(frame)
+            return
+        path = f"{self.spill}.{len(self.frame_files)}.arrow"
+        frame.write_ipc(path, compression="uncompressed")
+        self.frame_files.append(path)
 
     def warn(self, line: str) -> None:
         """Add a warning line unless it was said already."""
@@ -49,9 +60,10 @@ class Part:
             self.warnings.append(line)
 
 
-def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions) -> Part:
-    """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files."""
-    part = Part()
+def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions, spill: str | None = None) -> Part:
+    """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files.
+    With `spill`, each events frame is written to a file as it is made (`Part.add_frame`)."""
+    part = Part(spill=spill)
     pending: list[tuple[InputFile, FramedLog]] = []
     pending_rows = pending_bytes = 0
     spans: set[int] = set()  # a span's DST notes are said once its file's spans are joined (file_split.py)
@@ -124,7 +136,7 @@ def _finish(info: InputFile, result: FileParse, parser_name: str, opts: IngestOp
     for a in result.assumptions:
         if a not in part.assumptions:
             part.assumptions.append(a)
-    part.frames.append(result.events)
+    part.add_frame(result.events)
     for p in info.problems:
         part.warn(f"{info.path}: {p}")
 

@@ -100,4 +100,4 @@ def ingest_small(batch: list[tuple[InputFile, SmallLog]], tz: str, summarize: bo
         info.unrecognized_samples = (info.unrecognized_samples + counts.samples.get(i, []))[:MAX_SAMPLES]
         for p in info.problems:
             part.warn(f"{info.path}: {p}")
-    part.frames.append(table)
+    part.add_frame(table)

@@ -2,7 +2,8 @@
 spans (file_split.py); a lost worker's files are read again in this process.
 
 A worker hands its events back through Arrow IPC files, not through the result pipe: a pickled frame is a
-second copy of it in the worker and a third in this process until it is unpickled."""
+second copy of it in the worker and a third in this process until it is unpickled. Each frame is written as
+soon as it is made, so a worker holds one batch, never its share's events."""
 
 from __future__ import annotations
 
@@ -54,13 +55,10 @@ def ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> li
 
 
 def ingest_to_files(found: list[tuple[int, Discovered]], opts: IngestOptions, stem: str) -> Part:
-    """`ingest_files` in a worker, its frames written to `stem`.N.arrow and replaced by those paths."""
-    part = ingest_files(found, opts)
-    for n, frame in enumerate(part.frames):
-        path = f"{stem}.{n}.arrow"
-        frame.write_ipc(path, compression="uncompressed")
-        part.frame_files.append(path)
-    part.frames = []
+    """`ingest_files` in a worker, each events frame written to `stem`.N.arrow as soon as it is made and
+    let go (a worker that kept them until its last file held its whole share's events at once)."""
+    part = ingest_files(found, opts, spill=stem)
+    part.spill = None  # the parent keeps what it reads back in memory
     return part
 
 
