@@ -24,7 +24,7 @@ before the gap may be the one it held, its time is when it began).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -113,18 +113,12 @@ def _silence(spans: pl.DataFrame, a: datetime, b: datetime, interval: timedelta)
     return best["seen"], best["nxt"]
 
 
-def scrape_gaps(events: pl.DataFrame) -> list[Gap]:
-    """Every gap of more than GAP_FACTOR intervals between answered scrapes with no unanswered one inside it, with
-    the fleet's silence in it and the server's accepts around it."""
-    timed = events.filter(pl.col("ts").is_not_null())
-    scrapes = timed.filter(pl.col("metric").is_in(UP_METRICS)).sort("ts")
-    spans = _client_spans(timed)
-    if scrapes.height == 0 or spans.height == 0:
-        return []
-    span = (spans.get_column("until").max() - spans.get_column("ts").min()).total_seconds()
-    accepted = timed.filter(pl.col("kind") == "redis.server.client_accepted").sort("ts")
-    per_second = dict(accepted.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(event_weight().sum()).iter_rows())
-    found: list[Gap] = []
+def _late_steps(events: pl.DataFrame) -> list[tuple[str | None, dict, timedelta]]:
+    """Answered scrapes more than GAP_FACTOR of their scraper's median interval after the answered one before, with
+    no unanswered scrape between them: (endpoint, the step's row, the interval)."""
+    scrapes = events.select("event_id", "ts", "entity", "metric", "value").filter(
+        pl.col("metric").is_in(UP_METRICS) & pl.col("ts").is_not_null()).sort("ts")
+    late = []
     for (entity,), series in scrapes.group_by(["entity"], maintain_order=True):
         answered = series.filter(pl.col("value") > 0)
         if answered.height <= MIN_INTERVALS:
@@ -132,15 +126,30 @@ def scrape_gaps(events: pl.DataFrame) -> list[Gap]:
         steps = answered.select("event_id", "ts", prev_id=pl.col("event_id").shift(1), prev=pl.col("ts").shift(1))
         interval = steps.select((pl.col("ts") - pl.col("prev")).median()).item()
         failed = series.filter(pl.col("value") == 0).get_column("ts")
-        for r in steps.filter(pl.col("ts") - pl.col("prev") > interval * GAP_FACTOR).iter_rows(named=True):
-            a, b = r["prev"], r["ts"]
-            if ((failed > a) & (failed < b)).any():
-                continue  # an unanswered scrape: the outage is that one's (correlate)
-            gap = Gap(entity, r["prev_id"], r["event_id"], a, (b - a).total_seconds(), interval.total_seconds(),
-                      _silence(spans, a, b, interval))
-            if gap.quiet is not None:
-                gap = _measured(gap, spans, accepted, per_second, span)
-            found.append(gap)
+        late += [(entity, r, interval) for r in steps.filter(pl.col("ts") - pl.col("prev") > interval * GAP_FACTOR)
+                 .iter_rows(named=True) if not ((failed > r["prev"]) & (failed < r["ts"])).any()]
+    return late
+
+
+def scrape_gaps(events: pl.DataFrame) -> list[Gap]:
+    """Every late step of a scraper (`_late_steps`), with the fleet's silence in it and the server's accepts around
+    it. The clients are read only when a scraper was late (a dense log's rows are most of the table)."""
+    late = _late_steps(events)
+    if not late:
+        return []
+    timed = events.select("event_id", "ts", "source", "kind", "host", "value").filter(pl.col("ts").is_not_null())
+    spans = _client_spans(timed)
+    if spans.height == 0:
+        return []
+    span = (spans.get_column("until").max() - spans.get_column("ts").min()).total_seconds()
+    accepted = timed.filter(pl.col("kind") == "redis.server.client_accepted").sort("ts")
+    per_second = dict(accepted.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(event_weight().sum()).iter_rows())
+    found: list[Gap] = []
+    for entity, r, interval in late:
+        a, b = r["prev"], r["ts"]
+        gap = Gap(entity, r["prev_id"], r["event_id"], a, (b - a).total_seconds(), interval.total_seconds(),
+                  _silence(spans, a, b, interval))
+        found.append(_measured(gap, spans, accepted, per_second, span) if gap.quiet else gap)
     return found
 
 
@@ -151,13 +160,12 @@ def _measured(gap: Gap, spans: pl.DataFrame, accepted: pl.DataFrame, per_second:
     history = (start - before.get_column("ts").min()).total_seconds() if before.height else 0.0
     rate = before.get_column("lines").sum() / history if history > 0 else 0.0
     first = end.replace(microsecond=0)
-    after = accepted.filter(pl.col("ts") > max(gap.scraped, start)).head(1)
-    return Gap(**{**gap.__dict__, "history_s": history, "client_rate": rate,
-                  "chance_need": math.log(span / gap.quiet_s / SILENCE_CHANCE),
-                  "resume_accepts": max(per_second.get(first, 0.0), per_second.get(first + timedelta(seconds=1), 0.0)),
-                  "peak_accepts": max((n for sec, n in per_second.items() if sec < start.replace(microsecond=0)),
-                                      default=0.0),
-                  "resumed": (after.item(0, "ts"), after.item(0, "event_id")) if after.height else None})
+    after = accepted.filter(pl.col("ts") > gap.start).head(1)
+    return replace(gap, history_s=history, client_rate=rate, chance_need=math.log(span / gap.quiet_s / SILENCE_CHANCE),
+                   resume_accepts=max(per_second.get(first, 0.0), per_second.get(first + timedelta(seconds=1), 0.0)),
+                   peak_accepts=max((n for sec, n in per_second.items() if sec < start.replace(microsecond=0)),
+                                    default=0.0),
+                   resumed=(after.item(0, "ts"), after.item(0, "event_id")) if after.height else None)
 
 
 def late_scrapes(events: pl.DataFrame) -> list[LateScrape]:
@@ -165,8 +173,8 @@ def late_scrapes(events: pl.DataFrame) -> list[LateScrape]:
     gaps = [g for g in scrape_gaps(events) if g.stopped]
     if not gaps:
         return []
-    hosts = tuple(sorted(set(events.filter(~pl.col("source").is_in(NOT_CLIENTS)).get_column("host").drop_nulls()
-                             .to_list())))
+    hosts = tuple(sorted(set(events.select("source", "host").filter(~pl.col("source").is_in(NOT_CLIENTS))
+                             .get_column("host").drop_nulls().to_list())))
     return sorted((LateScrape(entity=g.entity or "redis:unknown", start=g.start,
                               end=g.resumed[0] if g.resumed else g.quiet[1], gap=g, hosts=hosts) for g in gaps),
                   key=lambda s: s.start)
