@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.analysis.scrape_gaps import LateScrape, late_scrapes
+from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile, event_weight
@@ -29,7 +29,6 @@ ATTEMPT_KINDS = KINDS.with_flag("attempt")
 OUTAGE_GAP = timedelta(seconds=15)  # failures closer than this belong to one outage
 HANG_GAP = timedelta(seconds=2)  # timeouts closer than this are one burst
 HANG_SHARE = 0.5  # a burst of timeouts from at least this share of the client pods is a hang, not slowness
-UP_METRICS = ("redis_up", "up")  # exporter scrape success: 0 means the server did not answer
 
 
 @dataclass(frozen=True)

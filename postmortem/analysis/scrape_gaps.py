@@ -34,8 +34,7 @@ from postmortem.model import event_weight
 
 GAP_FACTOR = 1.5  # a scrape more than this many of the scraper's own median intervals after the one before is late
 MIN_INTERVALS = 3  # fewer answered intervals: no rhythm to be late against
-UP_METRICS = ("redis_up", "up")  # correlate.UP_METRICS (correlate imports this module)
-PER_SECOND = "app.activity"  # one row per host and second, at the second's start (clocks.PER_SECOND)
+UP_METRICS = ("redis_up", "up")  # exporter scrape success: 0 means the server did not answer
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,9 @@ class LateScrape:
 
 def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
     """The client fleet's records as [ts, until] with their lines (a per-second summary row spans its second)."""
+    # late: clocks imports correlate, which imports this module
+    from postmortem.analysis.clocks import PER_SECOND
+
     rows = events.filter(~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null())
     return rows.select("ts", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
                        .otherwise(pl.col("ts")), lines=event_weight()).sort("ts")
