@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile, event_weight
@@ -28,7 +29,6 @@ ATTEMPT_KINDS = KINDS.with_flag("attempt")
 OUTAGE_GAP = timedelta(seconds=15)  # failures closer than this belong to one outage
 HANG_GAP = timedelta(seconds=2)  # timeouts closer than this are one burst
 HANG_SHARE = 0.5  # a burst of timeouts from at least this share of the client pods is a hang, not slowness
-UP_METRICS = ("redis_up", "up")  # exporter scrape success: 0 means the server did not answer
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Outage:
     restored: datetime | None = None  # first client-side restore/success after the failures
     start_unknown: bool = False  # a hang whose clients logged no socket timeout: it began before its first timeout
     silence: Silence | None = None  # seen by the server's log going silent while its clients kept sending (silence.py)
+    late_scrape: LateScrape | None = None  # seen as a scrape answered late while its clients went silent (scrape_gaps.py)
 
     @property
     def seconds(self) -> float:
@@ -315,8 +316,16 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
     return max(resumed, clients.max()) if clients.len() else resumed
 
 
-def _covered(s: Silence, outages: list[Outage]) -> bool:
-    """A silence inside (or within OUTAGE_GAP of) an outage of its endpoint found from other signs adds nothing."""
+def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outage]:
+    """The outages plus those only a late answered scrape shows (scrape_gaps.py), in time order."""
+    late = [Outage(entity=s.entity, start=s.start, end=s.end, event_ids=s.event_ids, hosts=s.hosts,
+                   start_unknown=True, late_scrape=s) for s in late_scrapes(events) if not _covered(s, outages)]
+    return sorted(outages + late, key=lambda o: (o.start, o.entity)) if late else outages
+
+
+def _covered(s: Silence | LateScrape, outages: list[Outage]) -> bool:
+    """A silence or late scrape inside (or within OUTAGE_GAP of) an outage of its endpoint found from other signs adds
+    nothing."""
     vague = ("redis:unknown", "redis:server")  # a window or log that names no endpoint may be this one
     return any((o.entity == s.entity or o.entity in vague or s.entity in vague) and o.start - OUTAGE_GAP <= s.end
                and s.start <= o.end + OUTAGE_GAP for o in outages)
@@ -356,7 +365,7 @@ def endpoint_hosts(events: pl.DataFrame) -> dict[str, tuple[str, ...]]:
 
 def build_context(events: pl.DataFrame, inputs: list[InputFile], assumptions: list[str]) -> Context:
     start, end = incident_window(events)
-    outages = find_outages(events)
+    outages = with_late_scrapes(events, find_outages(events))
     aps = attempts_per_second(events)
     baseline = 0.0
     if outages and aps.height:

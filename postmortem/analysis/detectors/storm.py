@@ -39,6 +39,7 @@ from postmortem.analysis.correlate import (
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import Demand, Held, Population, demand_after, held_before
+from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -71,7 +72,7 @@ def _n(value) -> str:
 
 @dataclass(frozen=True)
 class OutageFigures(Figures):
-    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines")
+    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
@@ -88,6 +89,10 @@ class OutageFigures(Figures):
     # lines of the second it resumed in (None: not seen that way)
     server_lines_per_s: float | None = None
     resume_lines: int | None = None
+    # a server seen stopped by a scrape answered late (scrape_gaps.py): the gap between the answered scrapes around
+    # it and the scraper's median interval (None: not seen that way)
+    scrape_gap_s: float | None = None
+    scrape_interval_s: float | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -210,7 +215,7 @@ class RedisUnreachable(RuleDetector):
             unanswered = failed.filter(unanswered_connect()).height  # the JSON read over these rows alone
             refused = failed.height - unanswered
             timeouts = client.filter(pl.col("kind") == "redis.timeout").height + unanswered
-            hang = refused == 0 and (timeouts > 0 or o.silence is not None)
+            hang = refused == 0 and (timeouts > 0 or o.silence is not None or o.late_scrape is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
             stats = OutageFigures(
@@ -220,11 +225,13 @@ class RedisUnreachable(RuleDetector):
                 at_least=True if hang and o.start_unknown else None,
                 server_lines_per_s=o.silence.rate if o.silence else None,
                 resume_lines=o.silence.resume_lines if o.silence else None,
+                scrape_gap_s=round(o.late_scrape.gap.gap_s, 3) if o.late_scrape else None,
+                scrape_interval_s=round(o.late_scrape.gap.interval_s, 3) if o.late_scrape else None,
             )
             what = "stopped answering" if hang else "unreachable"
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
-            failed = (_silent(o.silence) if o.silence is not None
+            failed = (_silent(o.silence) if o.silence is not None else _late(o.late_scrape) if o.late_scrape
                       else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
                            "none refused" if hang
                       else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
@@ -260,6 +267,15 @@ def _silent(s: Silence) -> str:
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
     return (f"its log went silent (no line, against {s.rate:g} a second before) and logged {s.resume_lines} lines in "
             f"the second it resumed; its {pods} kept sending and logged no failure")
+
+
+def _late(s: LateScrape) -> str:
+    """How an outage seen as a late answered scrape was seen: the scrape's gap, the fleet's silence, the catch-up."""
+    g = s.gap
+    pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
+    return (f"a scrape answered {g.gap_s:.1f} s after the one before (every {g.interval_s:.1f} s otherwise), while its "
+            f"{pods} logged nothing for {g.quiet_s:.1f} s and no failure; {g.resume_accepts:,.0f} connections accepted "
+            f"in the second they resumed (at most {g.peak_accepts:,.0f} a second before)")
 
 
 def _unanswered(rows: pl.DataFrame) -> str:
