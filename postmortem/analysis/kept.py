@@ -93,7 +93,9 @@ def kept_after(events: pl.DataFrame, held: float, opened: float, t0: datetime, b
     if found is None:
         kept, source = min(held, opened), "not in the logs: taken as the connections held before"
     else:
-        kept, source = min(found[0], opened), found[1]  # no more than were opened
+        kept, source = min(found[0], opened), found[1]  # no more than were opened (net of the pre-outage rate)
+        if found[0] > opened:
+            source += f", at most the {opened:,.0f} opened"
     not_kept = max(opened - queued - kept, float(refused_server or 0), float(refused_clients))
     needed = max(held, kept)
     return Kept(kept, source, not_kept, needed, round(not_kept / needed, 1), found is not None)
