@@ -3,7 +3,7 @@
 A reconnect storm is churn, not growth. A fleet that re-opens its pools keeps what it opens, however wide the
 pools: the storm configuration with room to grow (every handler thread opens its own connection at once) opened
 4.5x to 7.6x what it held before on recorded fleets of 2 to 40 pods and kept every one, so a fixed multiple of the
-connections held before (5x) called it a storm at 16 to 40 pods and not at 2 and 8. A storm opens connections it does not
+connections held before (5x) called it a storm at 16 to 40 pods and not at 2 and 8 (tests/test_storm_churn.py). A storm opens connections it does not
 keep: refused at maxclients, or closed again and re-opened. Counted from the incident itself:
 
 * kept: the most connections the server held at once after it answered again, net of those still open from before
