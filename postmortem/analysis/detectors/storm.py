@@ -37,18 +37,20 @@ from postmortem.analysis.correlate import (
     unanswered_connect,
 )
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
+from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
-from postmortem.analysis.population import Demand, Held, Population, demand_after, held_before
+from postmortem.analysis.population import HORIZON, Demand, Held, Population, demand_after, held_before
 from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
-# New connections after an outage per connection the clients held before it. A fleet that re-opens its
-# pools once is recovering (0.1-0.9 on the recorded healthy fleets of 4 to 48 pods); fleets whose 0.5 s
-# timeouts drop and re-open connections reach 3-4 (recorded hang and slow command); storms measure 12 (the
-# .NET fleet) to over 1,000 (recorded storms). Rejections at the limit make a smaller excess a storm too.
-STORM_AMPLIFICATION = 5.0
-REJECTED_AMPLIFICATION = 1.5
+# A storm opens connections it does not keep (refused at maxclients, or closed again and re-opened; analysis/kept.py):
+# at least as many as the fleet needs (the larger of what it held before and what it kept after) means every
+# connection it needed was opened twice or more. A ratio to the incident's own population, not a multiple of growth:
+# fleets that re-open their pools keep what they open at every size, capped or not (0 to 0.2 on the recordings of 2
+# to 48 pods: healthy, hung, slow, per-request, and the uncapped pools that open 4.5x to 7.6x what they held); the
+# recorded storms measure 4.7 (storm-48) to 236 (storm-pause-8), the .NET fleet 6.3, the hand-written example 1.3.
+NOT_KEPT_PER_NEEDED = 1.0
 WINDOW_SHARE = 0.05  # a second belongs to the storm window above this share of the held connections per s
 SYNC_BUCKET = "100ms"
 # Errors this long after the trigger ended mean retries kept the incident alive. A time per client, not a count, so it
@@ -101,7 +103,7 @@ class OutageFigures(Figures):
 @dataclass(frozen=True)
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
-                 "baseline_attempts_per_s")
+                 "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_attempts_per_s: int  # the busiest second's new connections per second
@@ -123,6 +125,12 @@ class StormFigures(Figures):
     # client with its own retries logs once for several refused connections (storm-32: 221 for the server's 884)
     rejected: int = 0
     rejected_server: int | None = None  # connections the server refused: its rejected_connections increase
+    # what made it a storm (analysis/kept.py); None in figures built by hand (tests/test_reports.py)
+    kept: int | None = None  # of the excess new connections, those the clients kept (most open at once, net of
+    # those open from before)
+    kept_source: str | None = None  # where that figure came from
+    not_kept: int | None = None  # of them, those refused at maxclients or closed again: the churn of a storm
+    churn: float | None = None  # not_kept ÷ the larger of the connections held before and those kept (1 or more)
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.fleet_pods or self.pods}
@@ -301,12 +309,11 @@ class Storm:
     start: datetime
     end: datetime
     threshold: float  # rate above which a second belongs to the storm window
+    kept: Kept  # of the new connections, those the clients kept and those they did not
 
     @property
     def is_storm(self) -> bool:
-        rejected = self.rejected_clients or self.rejected_server
-        return self.amplification >= STORM_AMPLIFICATION or (
-            bool(rejected) and self.amplification >= REJECTED_AMPLIFICATION)
+        return self.kept.churn >= NOT_KEPT_PER_NEEDED
 
 
 def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
@@ -318,6 +325,18 @@ def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> in
                             .then(pl.col("value") - prev).otherwise(pl.col("value")))
     inside = inc.filter((pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(seconds=5)))
     return int(inside.get_column("inc").drop_nulls().sum() or 0)
+
+
+def _restarted(events: pl.DataFrame, o: Outage, back: datetime) -> bool:
+    """Whether the server was restarted in outage `o`: its ready line, a shutdown before it answered again (not the
+    run's own shutdown after it: hang-40's, 3.3 s after its pause), or its connections counter reset meanwhile."""
+    if o.server_up is not None or (o.server_down is not None and o.server_down <= back):
+        return True
+    received = events.filter((pl.col("metric") == "connections_received") & pl.col("value").is_not_null()
+                             & (pl.col("ts") <= back + HORIZON)).sort("ts")
+    drop = received.with_columns(drop=pl.col("value") < pl.col("value").shift(1).over("entity")).filter(
+        pl.col("drop").fill_null(False) & (pl.col("ts") >= o.start))
+    return drop.height > 0
 
 
 def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
@@ -338,8 +357,8 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     live = ~(pl.col("kind").is_in(UNREACHABLE_KINDS) & _in_outage(ctx))
     # a server that was not restarted kept its listening socket: what clients queued there meanwhile is accepted
     # and closed at once when it answers again (population.demand_after)
-    kept_socket = o.server_down is None and o.server_up is None
-    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live, abandoned=kept_socket)
+    restarted = _restarted(events, o, back)
+    demand = demand_after(events, o.start, back, nxt.start if nxt else None, live, abandoned=not restarted)
     if had is None or demand is None:
         return None
     pop, capacity, held = had.population, had.capacity, had.connections
@@ -354,8 +373,16 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
         start = hot.get_column("second").min()
         end = hot.get_column("second").max() + timedelta(seconds=1)
     clients = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(back, end))
-    return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), clients.height,
-                 _rejected_server(events, back, end), start, end, threshold)
+    refused = _rejected_server(events, back, end)
+    # without the server log's closes, the queue a server that kept running accepted when it answered again is in
+    # the first count after it (hang-24 and hang-40 without their logs: 217 and 388 connections not kept, 2.3x)
+    netted = demand.source.startswith("server log")
+    queued = 0.0 if restarted or netted or demand.per_second.height == 0 \
+        else float(demand.per_second.get_column("attempts")[0])
+    kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused,
+                      clients.height, queued)
+    return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), clients.height, refused, start, end,
+                 threshold, kept)
 
 
 def storms(events: pl.DataFrame, ctx: Context) -> list[Storm]:
@@ -372,12 +399,14 @@ def storms(events: pl.DataFrame, ctx: Context) -> list[Storm]:
 class ReconnectStorm(RuleDetector):
     rule = Rule(
         "PM101", "reconnect-storm", Severity.CRITICAL,
-        "thundering herd: far more new connections after an outage than the clients held before it",
+        "thundering herd: after an outage, as many new connections refused or closed again as the clients keep",
         what=("new connections after an outage (the server's `Accepted` lines, its connections_received plus rejected_connections counters or "
               "created-connections rate, else the clients' own connect attempts against the live server), net of the "
-              "pre-outage rate, per connection the clients held before it (connected_clients, the server's open "
-              "connections, or pods x pool cap): a fleet that re-opens its pools once is recovering (about 1x at any "
-              "size); 5x or more, or 1.5x with rejections at maxclients, is a storm. Counted from when the server "
+              "pre-outage rate, and how many of them the clients kept (the most open at once: connected_clients, else "
+              "the server log's accepted minus closed): a fleet that re-opens its pools keeps what it opens, however wide "
+              "its pools; a storm's connections are refused at maxclients or closed and opened again. A storm when those "
+              "not kept reach the larger of the connections the clients held before (connected_clients, the server's "
+              "open connections, or pods x pool cap) and those they kept. Counted from when the server "
               "answered again: its ready line, or the first connection it accepted inside the outage window (a "
               "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
               "restarted counts its accepted connections net of those closed in the same second (connects the "
@@ -439,7 +468,8 @@ class ReconnectStorm(RuleDetector):
                                  f"({_held_source(st)})"),
             rejected=st.rejected_clients, attempts_source=d.source, population=int(round(st.population.connections)),
             population_source=st.population.source, fleet_pods=st.population.pods or None,
-            rejected_server=st.rejected_server,
+            rejected_server=st.rejected_server, kept=int(round(st.kept.kept)), kept_source=st.kept.kept_source,
+            not_kept=int(round(st.kept.not_kept)), churn=st.kept.churn,
         )
         evidence = pl.concat([
             rows_by_ids(events, st.population.evidence).select(window.columns),
@@ -450,8 +480,9 @@ class ReconnectStorm(RuleDetector):
         if evidence.height == 0:
             return None
         title = (f"{_n(attempts)} new connections in {stats.seconds} s after the outage for the "
-                 f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), peaking at "
-                 f"{_n(stats.peak_attempts_per_s)}/s" + (f"; {refused}" if (refused := _refused(stats)) else ""))
+                 f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), "
+                 f"{_not_kept(st.kept)}, peaking at {_n(stats.peak_attempts_per_s)}/s"
+                 + (f"; {refused}" if (refused := _refused(stats)) else ""))
         confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
             else Confidence.MEDIUM
         f = finding(self.rule, title, evidence, stats, confidence, entities=(st.outage.entity,),
@@ -463,8 +494,9 @@ class ReconnectStorm(RuleDetector):
         if not isinstance(s, StormFigures):
             return None
         text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections in {s.seconds} s for the "
-                f"{_n(s.population)} the clients held before ({s.amplification}x), peaking at "
-                f"{_n(s.peak_attempts_per_s)}/s")
+                f"{_n(s.population)} the clients held before ({s.amplification}x), "
+                + (f"{_n(s.not_kept)} not kept, " if s.not_kept is not None else "")
+                + f"peaking at {_n(s.peak_attempts_per_s)}/s")
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
         refused = _refused(s) or (_refused_overall(sat) if isinstance(sat, SaturationFigures) else None)
         if refused:
@@ -475,6 +507,15 @@ class ReconnectStorm(RuleDetector):
             if s.synchrony is not None:
                 text += f", two or more at once in {round(100 * s.synchrony)} % of its 100 ms steps"
         return text
+
+
+def _not_kept(k: Kept) -> str:
+    """The churn as the title says it: not kept, against what the fleet kept or held (the larger). Not "of them":
+    the refusals the clients logged may outnumber the connections the server logged (example-incident: 16 and 12)."""
+    kept = int(round(k.kept))
+    against = f"the {_n(kept)} they kept" if k.measured and kept >= k.needed \
+        else f"the {_n(int(round(k.needed)))} they held before"
+    return f"{_n(int(round(k.not_kept)))} not kept (refused or closed again: {k.churn}x {against})"
 
 
 def _refused(s: StormFigures) -> str | None:
