@@ -248,18 +248,21 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
                 server_up = (ready if ready.height else up).get_column("ts").min()
-            down = edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                                & (pl.col("ts") >= start - timedelta(minutes=2)))
+            down = _outage_shutdown(edges, start, server_up if server_up is not None else end)
             server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
-            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
-            hung = (server_up is None and (server_down is None or server_down > end)
+            # Timeouts only, no restart: the server stopped answering (a shutdown after them is not this window's).
+            hung = (server_up is None and server_down is None
                     and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
             stopped = scrapes_stopped(events, entity, g) if hung else None
-            o_start = min(x for x in (start, server_down, sent, stopped) if x is not None)
+            refused = _last_refusals(events, g, server_up)
+            behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
+            o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
             o_end = server_up if server_up is not None and server_up >= o_start else end
+            if behind:  # the clients were refused until their last refusal, whatever the log's ready line says
+                o_end = max(o_end, refused[-1])
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
@@ -290,6 +293,35 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     outages += [_silent_outage(s) for s in server_silences(events) if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
+
+
+def _outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
+    """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
+    the server was back (`back`: its ready line, else the last failure), so the latest is the last before the ready
+    line. A run stopped within 5 s of the first failure put its final shutdown there, after the server was back
+    (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40)."""
+    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
+                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
+
+
+def refused_connect() -> pl.Expr:
+    """A client's connect the server refused (nothing listened): not a timeout, a full server or a lost connection."""
+    return (pl.col("kind") == "redis.connect_failed") & pl.col("message").fill_null("").str.contains(
+        r"(?i)refused")  # "Connection refused", ECONNREFUSED, "actively refused it"
+
+
+def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None) -> list[datetime] | None:
+    """Each pod's last refused connect in the outage `g`, sorted; None without a ready line or a refusal. A connect
+    is refused only before the server listens (clocks' upper bound): when the median pod's last refusal comes after
+    the ready line, the server log is behind its clients. Left uncorrected inside the clock margin, such a log would
+    move the window's start to its shutdown and its end to its ready line by its skew (pair-storm-24 1.1 s behind, no
+    exporter: PM402's window moved 3.1 s; storm: errors "after Redis was back", PM102); the clients place them."""
+    if ready is None:
+        return None
+    last = (events.select("event_id", "kind", "host", "ts", "message")
+            .filter(pl.col("event_id").is_in(g.get_column("event_id").implode()))
+            .filter(refused_connect() & pl.col("host").is_not_null()).group_by("host").agg(pl.col("ts").max()))
+    return last.get_column("ts").sort().to_list() if last.height else None
 
 
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
