@@ -248,7 +248,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
                 server_up = (ready if ready.height else up).get_column("ts").min()
-            down = _outage_shutdown(edges, start, server_up if server_up is not None else end)
+            down = outage_shutdown(edges, start, server_up if server_up is not None else end)
             server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
@@ -295,9 +295,9 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     return outages
 
 
-def _outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
+def outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
     """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
-    the server was back (`back`: its ready line, else the last failure), so the latest is the last before the ready
+    the server was back (the replay's window reads the same rule) (`back`: its ready line, else the last failure), so the latest is the last before the ready
     line. A run stopped within 5 s of the first failure put its final shutdown there, after the server was back
     (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40)."""
     return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
