@@ -147,12 +147,18 @@ def hang_began(events: pl.DataFrame, failures: pl.DataFrame) -> datetime | None:
     """When a hang began, from its timeouts: each was sent one socket timeout (the `socket_timeout` its pod's
     redis-py configuration line logged) before it was logged, so the earliest such send; None when no timed-out pod
     logged one. Retries only make a timeout later, so this never starts the window before the server stopped."""
+    sent = _timeout_sent(events, failures)
+    return sent.get_column("sent").min() if sent.height else None
+
+
+def _timeout_sent(events: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+    """(event_id, sent) of each timeout in `failures` whose pod logged its `socket_timeout`: the call (its last try)
+    was sent that long before the timeout was logged."""
     logged = (events.filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null())
               .with_columns(timeout_s=attr("socket_timeout", pl.Float64))
               .filter(pl.col("timeout_s") > 0).group_by("host").agg(pl.col("timeout_s").min()))
-    sent = (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
-            .select(pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
-    return sent.to_series().min() if sent.height else None
+    return (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
+            .select("event_id", sent=pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
 
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
@@ -267,7 +273,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
-                g = g.filter(~pl.col("metric").is_in(UP_METRICS) | (pl.col("ts") <= o_end))
+                g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
@@ -326,14 +332,18 @@ def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None
 
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
     """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or its
-    clients' last timeout when that comes later; without a logged resume, `end`. A scrape refused after
+    clients' last failure when that comes later and is not a call sent before the resume (a timeout whose call the
+    paused server held, logged as it drained its backlog: hang-24 +0.02 s, hang-40 +0.05 s); without a logged
+    resume, `end`. A scrape refused after
     the resume is the server full, not stopped: a storm fleet that reconnects the instant a paused server resumes
     keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause)."""
     resumed = resumed_after_hang(events, entity, start, g.get_column("ts").max())
     if resumed is None:
         return end
-    clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts")
-    return max(resumed, clients.max()) if clients.len() else resumed
+    later = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > resumed))
+    held = _timeout_sent(events, later).filter(pl.col("sent") < resumed).get_column("event_id")
+    later = later.filter(~pl.col("event_id").is_in(held.implode())).get_column("ts")
+    return max(resumed, later.max()) if later.len() else resumed
 
 
 def _covered(s: Silence, outages: list[Outage]) -> bool:
