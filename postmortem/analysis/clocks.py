@@ -53,7 +53,7 @@ from statistics import median
 
 import polars as pl
 
-from postmortem.analysis.correlate import is_problem
+from postmortem.analysis.correlate import is_problem, refused_connect
 from postmortem.input.options import IngestOptions
 from postmortem.kinds import KINDS
 from postmortem.model import EVENT_COLUMNS, InputFile, SourceClock
@@ -77,8 +77,6 @@ K8S_SOURCE = "k8s_events"
 NOT_PODS = (K8S_SOURCE, "metrics", "redis_server")  # sources whose host is no pod of the application
 LOWER = "shutdown - first failure"  # at most the server's offset: a client fails a lag after the shutdown
 UPPER = "ready - last refusal"  # at least the server's offset: refusals end before the server listens
-REFUSED_KIND = "redis.connect_failed"
-REFUSED_TEXT = r"(?i)refused"  # "Connection refused", ECONNREFUSED, "actively refused it"
 LOSS = (*UNREACHABLE, "redis.timeout")  # the server did not answer: no connection, or no reply in time
 CHURN = ("redis.server.client_accepted", "redis.server.client_closed")
 PER_SECOND = "app.activity"  # one row per host and second: its time is the second's start
@@ -283,8 +281,7 @@ def _last_refusals(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict
              .sort(["path", "host", "ts", "line"])
              .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
                            .cum_sum().over(["path", "host"]),
-                           refused=(pl.col("kind") == REFUSED_KIND)
-                           & pl.col("message").fill_null("").str.contains(REFUSED_TEXT)))
+                           refused=refused_connect()))
     last = (fails.group_by(["path", "host", "source", "burst"], maintain_order=True)
             .agg(pl.struct("ts", "path", "line").filter(pl.col("refused")).last().alias("row")))
     out: dict[tuple[str, str, str], list[dict | None]] = {}

@@ -159,12 +159,18 @@ def hang_began(events: pl.DataFrame, failures: pl.DataFrame) -> datetime | None:
     """When a hang began, from its timeouts: each was sent one socket timeout (the `socket_timeout` its pod's
     redis-py configuration line logged) before it was logged, so the earliest such send; None when no timed-out pod
     logged one. Retries only make a timeout later, so this never starts the window before the server stopped."""
+    sent = _timeout_sent(events, failures)
+    return sent.get_column("sent").min() if sent.height else None
+
+
+def _timeout_sent(events: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+    """(event_id, sent) of each timeout in `failures` whose pod logged its `socket_timeout`: the call (its last try)
+    was sent that long before the timeout was logged."""
     logged = (events.filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null())
               .with_columns(timeout_s=attr("socket_timeout", pl.Float64))
               .filter(pl.col("timeout_s") > 0).group_by("host").agg(pl.col("timeout_s").min()))
-    sent = (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
-            .select(pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
-    return sent.to_series().min() if sent.height else None
+    return (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
+            .select("event_id", sent=pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
 
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
@@ -260,23 +266,26 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
                 server_up = (ready if ready.height else up).get_column("ts").min()
-            down = edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                                & (pl.col("ts") >= start - timedelta(minutes=2)))
+            down = outage_shutdown(edges, start, server_up if server_up is not None else end)
             server_down = down.get_column("ts").max() if down.height else None
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
-            # Timeouts only, no restart: the server stopped answering (a shutdown logged after them ended the run).
-            hung = (server_up is None and (server_down is None or server_down > end)
+            # Timeouts only, no restart: the server stopped answering (a shutdown after them is not this window's).
+            hung = (server_up is None and server_down is None
                     and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
             stopped = scrapes_stopped(events, entity, g) if hung else None
-            o_start = min(x for x in (start, server_down, sent, stopped) if x is not None)
+            refused = _last_refusals(events, g, server_up)
+            behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
+            o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
             o_end = server_up if server_up is not None and server_up >= o_start else end
+            if behind:  # the clients were refused until their last refusal, whatever the log's ready line says
+                o_end = max(o_end, refused[-1])
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
-                g = g.filter(~pl.col("metric").is_in(UP_METRICS) | (pl.col("ts") <= o_end))
+                g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
@@ -304,16 +313,49 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     return outages
 
 
+def outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
+    """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
+    the server was back (the replay's window reads the same rule) (`back`: its ready line, else the last failure), so the latest is the last before the ready
+    line. A run stopped within 5 s of the first failure put its final shutdown there, after the server was back
+    (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40)."""
+    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
+                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
+
+
+def refused_connect() -> pl.Expr:
+    """A client's connect the server refused (nothing listened): not a timeout, a full server or a lost connection."""
+    return (pl.col("kind") == "redis.connect_failed") & pl.col("message").fill_null("").str.contains(
+        r"(?i)refused")  # "Connection refused", ECONNREFUSED, "actively refused it"
+
+
+def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None) -> list[datetime] | None:
+    """Each pod's last refused connect in the outage `g`, sorted; None without a ready line or a refusal. A connect
+    is refused only before the server listens (clocks' upper bound): when the median pod's last refusal comes after
+    the ready line, the server log is behind its clients. Left uncorrected inside the clock margin, such a log would
+    move the window's start to its shutdown and its end to its ready line by its skew (pair-storm-24 1.1 s behind, no
+    exporter: PM402's window moved 3.1 s; storm: errors "after Redis was back", PM102); the clients place them."""
+    if ready is None:
+        return None
+    last = (events.select("event_id", "kind", "host", "ts", "message")
+            .filter(pl.col("event_id").is_in(g.get_column("event_id").implode()))
+            .filter(refused_connect() & pl.col("host").is_not_null()).group_by("host").agg(pl.col("ts").max()))
+    return last.get_column("ts").sort().to_list() if last.height else None
+
+
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
     """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or its
-    clients' last timeout when that comes later; without a logged resume, `end`. A scrape refused after
+    clients' last failure when that comes later and is not a call sent before the resume (a timeout whose call the
+    paused server held, logged as it drained its backlog: hang-24 +0.02 s, hang-40 +0.05 s); without a logged
+    resume, `end`. A scrape refused after
     the resume is the server full, not stopped: a storm fleet that reconnects the instant a paused server resumes
     keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause)."""
     resumed = resumed_after_hang(events, entity, start, g.get_column("ts").max())
     if resumed is None:
         return end
-    clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts")
-    return max(resumed, clients.max()) if clients.len() else resumed
+    later = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > resumed))
+    held = _timeout_sent(events, later).filter(pl.col("sent") < resumed).get_column("event_id")
+    later = later.filter(~pl.col("event_id").is_in(held.implode())).get_column("ts")
+    return max(resumed, later.max()) if later.len() else resumed
 
 
 def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outage]:

@@ -128,8 +128,8 @@ class SlowResponses(RuleDetector):
         "PM106", "slow-responses", Severity.MEDIUM,
         "timeouts while connected (server, network or client-read slowness)",
         what=("command timeouts (StackExchange.Redis `Timeout performing`/`Timeout awaiting response`, redis-py "
-              "`Timeout reading from`) outside the windows in which Redis was unreachable and outside the run of a "
-              "command that blocked it (PM108 names those)."),
+              "`Timeout reading from`) outside the windows in which Redis was unreachable (and not theirs: a call a paused server held "
+              "times out as it resumes) and outside the run of a command that blocked it (PM108 names those)."),
         why=("timeouts on a live connection point at a slow server (big keys, blocking commands, CPU), a saturated "
              "network, or a client that cannot read fast enough; each one can trigger a retry or a reconnect."),
         recommendation=("look at qs/in in the timeout text (many pending replies = server or network, bytes waiting in `in` = "
@@ -149,6 +149,8 @@ class SlowResponses(RuleDetector):
         rows = events.filter(pl.col("kind") == "redis.timeout")
         for o in ctx.outages:
             rows = rows.filter(~pl.col("ts").is_between(o.start, o.end).fill_null(False))
+        # an outage's own timeouts logged after it ended: calls a paused server held until it resumed (_hang_end)
+        rows = rows.filter(~pl.col("event_id").is_in([i for o in ctx.outages for i in o.event_ids]))
         blocked = explained_timeout_ids(events)  # a command that blocked Redis explains these (PM108)
         if blocked:
             rows = rows.filter(~pl.col("event_id").is_in(list(blocked)))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.correlate import outage_shutdown
 from postmortem.analysis.replay.policy import Policy, from_backoff
 from postmortem.kinds import KINDS
 from postmortem.model import event_weight
@@ -120,10 +121,9 @@ def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
     cut = next((i for i, g in enumerate(gaps.to_list()) if g > 15), fails.height)
     last = fails.get_column("ts")[cut - 1]
     server = _timed(events.select("ts", "source", "kind"), pl.col("source") == "redis_server").sort("ts")
-    down = server.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= first + timedelta(seconds=5))
-                         & (pl.col("ts") >= first - timedelta(minutes=2)))
     up = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") >= first)
                        & (pl.col("ts") <= last + timedelta(minutes=2)))
+    down = outage_shutdown(server, first, up.get_column("ts").min() if up.height else last)
     t_down = min(first, down.get_column("ts").max()) if down.height else first
     t_up = up.get_column("ts").min() if up.height else last
     how = ("server shutdown and ready lines" if down.height and up.height
