@@ -164,13 +164,24 @@ def hang_began(events: pl.DataFrame, failures: pl.DataFrame) -> datetime | None:
 
 
 def _timeout_sent(events: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
-    """(event_id, sent) of each timeout in `failures` whose pod logged its `socket_timeout`: the call (its last try)
-    was sent that long before the timeout was logged."""
-    logged = (events.filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null())
-              .with_columns(timeout_s=attr("socket_timeout", pl.Float64))
-              .filter(pl.col("timeout_s") > 0).group_by("host").agg(pl.col("timeout_s").min()))
-    return (failures.filter(pl.col("kind") == "redis.timeout").join(logged, on="host")
-            .select("event_id", sent=pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
+    """(event_id, sent) of each timeout in `failures` whose pod logged the timeout it waited out: a command's
+    (`socket_timeout`) or a connect's (`socket_connect_timeout`, redis-py's `Timeout connecting to server`: a paused
+    server's kernel completes the handshake and the process answers nothing): the call or connect (its last try) was
+    sent that long before the timeout was logged (hang-48: 29 connect timeouts logged up to 0.5 s after the resume)."""
+    configs = events.filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null())
+    out = []
+    connects = failures.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).select("event_id", "host", "ts")
+    if connects.height:  # a connect timeout is told by its attrs (`unanswered_connect`), read for these rows only
+        told = events.select("event_id", "kind", "attrs").filter(
+            pl.col("event_id").is_in(connects.get_column("event_id").implode()) & unanswered_connect())
+        connects = connects.filter(pl.col("event_id").is_in(told.get_column("event_id").implode()))
+    for waits, setting in ((failures.filter(pl.col("kind") == "redis.timeout"), "socket_timeout"),
+                           (connects, "socket_connect_timeout")):
+        logged = (configs.with_columns(timeout_s=attr(setting, pl.Float64))
+                  .filter(pl.col("timeout_s") > 0).group_by("host").agg(pl.col("timeout_s").min()))
+        out.append(waits.select("event_id", "host", "ts").join(logged, on="host").select(
+            "event_id", sent=pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
+    return pl.concat(out)
 
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
@@ -349,11 +360,15 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
     resume, `end`. A scrape refused after
     the resume is the server full, not stopped: a storm fleet that reconnects the instant a paused server resumes
     keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause)."""
-    resumed = resumed_after_hang(events, entity, start, g.get_column("ts").max())
+    # a failed scrape is stamped when it began (it may begin before the server stopped: hang-36's at .048, the
+    # server accepting at .258, paused at .261); a client's timeout is logged when it was not answered
+    clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts")
+    seen = clients.min() if clients.len() else start
+    resumed = resumed_after_hang(events, entity, seen, g.get_column("ts").max())
     if resumed is None:
         return end
     later = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > resumed))
-    held = _timeout_sent(events, later).filter(pl.col("sent") < resumed).get_column("event_id")
+    held = _timeout_sent(events, later).filter(pl.col("sent") <= resumed).get_column("event_id")  # sent: an upper bound
     later = later.filter(~pl.col("event_id").is_in(held.implode())).get_column("ts")
     return max(resumed, later.max()) if later.len() else resumed
 
