@@ -172,8 +172,9 @@ def _timeout_sent(events: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
     out = []
     connects = failures.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).select("event_id", "host", "ts")
     if connects.height:  # a connect timeout is told by its attrs (`unanswered_connect`), read for these rows only
-        told = events.select("event_id", "kind", "attrs").filter(
-            pl.col("event_id").is_in(connects.get_column("event_id").implode()) & unanswered_connect())
+        told = (events.select("event_id", "kind", "attrs")
+                .filter(pl.col("event_id").is_in(connects.get_column("event_id").implode()))
+                .filter(unanswered_connect()))  # two filters: the JSON path over these rows, not the table
         connects = connects.filter(pl.col("event_id").is_in(told.get_column("event_id").implode()))
     for waits, setting in ((failures.filter(pl.col("kind") == "redis.timeout"), "socket_timeout"),
                            (connects, "socket_connect_timeout")):
@@ -326,9 +327,10 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
 
 def outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.DataFrame:
     """The server's shutdown lines that belong to an outage whose first failure is `start`: near it, and not after
-    the server was back (the replay's window reads the same rule) (`back`: its ready line, else the last failure), so the latest is the last before the ready
+    the server was back at `back` (its ready line, else the last failure), so the latest is the last before the ready
     line. A run stopped within 5 s of the first failure put its final shutdown there, after the server was back
-    (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40)."""
+    (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40). The
+    replay's outage window reads the same rule."""
     return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
                         & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
 

@@ -173,13 +173,22 @@ def _sample_span() -> pl.Expr:
     return (pl.col("ts").diff().over("entity").dt.total_microseconds() / 1e6).fill_null(1.0)
 
 
+def counter_reset() -> pl.Expr:
+    """A counter's sample below the one before it (per entity, in time order): the server restarted and counts
+    from zero. The increase test of every counter reader (`counter_increase`, metrics.with_increases, a restart seen
+    from its counter in storm.py)."""
+    return (pl.col("value") < pl.col("value").shift(1).over("entity")).fill_null(False)
+
+
+def counter_increase() -> pl.Expr:
+    """A counter's increase since its previous sample (None for the first; after a reset the new value is it)."""
+    prev = pl.col("value").shift(1).over("entity")
+    return pl.when(prev.is_null()).then(None).when(counter_reset()).then(pl.col("value")).otherwise(pl.col("value") - prev)
+
+
 def _counter_increase(rows: pl.DataFrame) -> pl.DataFrame:
     """Per-sample increases of a counter (a drop is a restart: the new value is the increase)."""
-    prev = pl.col("value").shift(1).over("entity")
-    return rows.with_columns(
-        inc=pl.when(prev.is_null()).then(None).when(pl.col("value") >= prev).then(pl.col("value") - prev)
-        .otherwise(pl.col("value"))
-    ).filter(pl.col("inc").is_not_null())
+    return rows.with_columns(inc=counter_increase()).filter(pl.col("inc").is_not_null())
 
 
 def _sources(events: pl.DataFrame, live: pl.Expr, abandoned: bool = False) -> list[tuple[str, pl.DataFrame]]:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.analysis.silence import BASELINE_S, NOT_CLIENTS, SILENCE_CHANCE
+from postmortem.analysis.silence import BASELINE_S, NOT_CLIENTS, improbable_after
 from postmortem.model import event_weight
 
 GAP_FACTOR = 1.5  # a scrape more than this many of the scraper's own median intervals after the one before is late
@@ -163,7 +163,7 @@ def _measured(gap: Gap, spans: pl.DataFrame, accepted: pl.DataFrame, per_second:
     rate = before.get_column("lines").sum() / history if history > 0 else 0.0
     first = end.replace(microsecond=0)
     after = accepted.filter(pl.col("ts") > gap.start).head(1)
-    return replace(gap, history_s=history, client_rate=rate, chance_need=math.log(span / gap.quiet_s / SILENCE_CHANCE),
+    return replace(gap, history_s=history, client_rate=rate, chance_need=improbable_after(span / gap.quiet_s),
                    resume_accepts=max(per_second.get(first, 0.0), per_second.get(first + timedelta(seconds=1), 0.0)),
                    peak_accepts=max((n for sec, n in per_second.items() if sec < start.replace(microsecond=0)),
                                     default=0.0),

@@ -67,6 +67,12 @@ class Silence:
         return (self.end - self.start).total_seconds()
 
 
+def improbable_after(windows: float) -> float:
+    """Expected lines whose absence has less than SILENCE_CHANCE chance in any of `windows` places a silence of the
+    same length could fall (Poisson: windows x e^-lines < SILENCE_CHANCE); scrape_gaps.py's late scrapes read it too."""
+    return math.log(windows / SILENCE_CHANCE)
+
+
 def _per_second(rows: pl.DataFrame, first: datetime, last: datetime, name: str) -> pl.DataFrame:
     """Weighted records per second on a full grid from `first` to `last` (empty seconds are 0)."""
     grid = pl.DataFrame({"sec": pl.datetime_range(first, last, "1s", time_unit="us", time_zone="UTC", eager=True)})
@@ -86,7 +92,7 @@ def _log_silences(rows: pl.DataFrame, clients: pl.DataFrame) -> list[Silence]:
         peak=pl.col("n").rolling_max(BASELINE_S, min_samples=BASELINE_MIN_S).shift(1),
         client_rate=pl.col("c").fill_null(0.0).rolling_median(BASELINE_S, min_samples=BASELINE_MIN_S).shift(1),
     )
-    need = math.log(grid.height / SILENCE_CHANCE)  # expected lines whose absence is that improbable
+    need = improbable_after(grid.height)
     steps = rows.with_columns(sec=pl.col("ts").dt.truncate("1s")).with_columns(
         prev_ts=pl.col("ts").shift(1), prev_sec=pl.col("sec").shift(1), prev_kind=pl.col("kind").shift(1),
         prev_id=pl.col("event_id").shift(1)).filter(pl.col("sec") > pl.col("prev_sec"))

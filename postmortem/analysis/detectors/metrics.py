@@ -18,7 +18,7 @@ from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, 
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.storm import storms
-from postmortem.analysis.population import connected_before, held_before
+from postmortem.analysis.population import connected_before, counter_increase, counter_reset, held_before
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
@@ -51,12 +51,9 @@ def samples(events: pl.DataFrame, metric: str) -> pl.DataFrame:
 
 def with_increases(df: pl.DataFrame) -> pl.DataFrame:
     """Add `inc` (counter increase since the previous sample), `reset` and `dt` (seconds) per entity."""
-    prev = pl.col("value").shift(1).over("entity")
     return df.with_columns(
-        inc=pl.when(prev.is_null()).then(None)
-        .when(pl.col("value") >= prev).then(pl.col("value") - prev)
-        .otherwise(pl.col("value")),
-        reset=(pl.col("value") < prev).fill_null(False),
+        inc=counter_increase(),
+        reset=counter_reset(),
         dt=pl.col("ts").diff().over("entity").dt.total_microseconds() / 1e6,
     )
 

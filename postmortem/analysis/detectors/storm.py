@@ -39,7 +39,15 @@ from postmortem.analysis.correlate import (
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
-from postmortem.analysis.population import HORIZON, Demand, Held, Population, demand_after, held_before
+from postmortem.analysis.population import (
+    HORIZON,
+    Demand,
+    Held,
+    Population,
+    counter_reset,
+    demand_after,
+    held_before,
+)
 from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -334,9 +342,7 @@ def _restarted(events: pl.DataFrame, o: Outage, back: datetime) -> bool:
         return True
     received = events.filter((pl.col("metric") == "connections_received") & pl.col("value").is_not_null()
                              & (pl.col("ts") <= back + HORIZON)).sort("ts")
-    drop = received.with_columns(drop=pl.col("value") < pl.col("value").shift(1).over("entity")).filter(
-        pl.col("drop").fill_null(False) & (pl.col("ts") >= o.start))
-    return drop.height > 0
+    return received.filter(counter_reset() & (pl.col("ts") >= o.start)).height > 0
 
 
 def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
