@@ -387,7 +387,7 @@ def whatif(paths, retry, pool, pods, maxclients, breaker, fmt, tz, year, now, so
         return
     fmt_n = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731
     click.echo(w.verdict + "\n")
-    click.echo("| configuration | peak attempts/s | peak connections / maxclients | rejections | time to recover |")
+    click.echo("| configuration | peak logged attempts/s | peak connections / maxclients | rejections | time to recover |")
     click.echo("|---|---|---|---|---|")
     for r in w.rows:
         rec = f"> {w.horizon_s:.0f} s" if r.recovery_s is None else f"{r.recovery_s:.1f} s"

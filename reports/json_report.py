@@ -92,7 +92,7 @@ def _whatif(w) -> dict | None:
     return {
         "calibrated": w.calibrated, "tolerance": w.tolerance, "verdict": w.verdict, "horizon_s": w.horizon_s,
         "inputs": list(w.inputs),
-        "rows": [{"label": r.label, "policy": r.policy, "peak_attempts_per_s": r.peak_attempts,
+        "rows": [{"label": r.label, "policy": r.policy, "peak_logged_attempts_per_s": r.peak_attempts,
                   "peak_connections": r.peak_connections, "maxclients": r.maxclients,
                   "rejections": r.rejections, "recovery_s": r.recovery_s} for r in w.rows],
         "chart": [{"key": c.key, "xs": [iso(x) for x in c.xs], "ys": list(c.ys)} for c in w.chart],

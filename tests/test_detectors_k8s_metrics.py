@@ -287,27 +287,31 @@ def test_pm303_steady_or_small_churn_does_not_fire():
     assert run(ConnectionChurn(), [*OUTAGE, *steady]) == []
     created = [sample(s, "connections_created_per_sec", v)
                for s, v in ((-60, 1), (-30, 1), (AFTER_RECOVERY - 60, 1), (AFTER_RECOVERY, 20))]
-    # 20x the baseline, but 1,200 new connections (20/s for the 60 s the sample stands for) for 500 held: 2.4x,
-    # a fleet re-opening its pools, not churn
-    assert run(ConnectionChurn(), [*OUTAGE, sample(-10, "connected_clients", 500), *created]) == []
+    # 20x the baseline: 1,200 new connections (20/s for the 60 s the sample stands for) for 500 held, and the gauge
+    # shows every one kept (1,700 open): a fleet filling its pools, not churn
+    kept = sample(AFTER_RECOVERY, "connected_clients", 1700)
+    assert run(ConnectionChurn(), [*OUTAGE, sample(-10, "connected_clients", 500), *created, kept]) == []
     # with no population to divide by (no client logs, no gauge, no server log counts): below 50/s
     bare = [server(0, "redis.server.shutdown"), server(12, "redis.server.ready")]
     assert run(ConnectionChurn(), [*bare, *created]) == []
 
 
-def test_pm303_is_judged_per_connection_held_not_per_second():
-    """A pooled fleet opens no connection in normal operation (baseline 0/s): after the outage, opening what it
-    held once is recovery at any size; opening many times that is churn, however slow per second."""
-    def fleet(held, opened_after):
-        rows = [*OUTAGE, sample(-10, "connected_clients", held)]
+def test_pm303_is_judged_by_the_connections_not_kept():
+    """A pooled fleet opens no connection in normal operation (baseline 0/s). Opening 10x what it held and keeping
+    every one is pools filling (the fixed 5 per connection held until session 12 called it churn); opening 3x what it
+    held and keeping none of them is churn (the fixed 5 let it pass): PM101's measure, at any fleet size."""
+    def fleet(held, opened_after, open_after):
+        rows = [*OUTAGE, sample(-10, "connected_clients", held), sample(AFTER_RECOVERY, "connected_clients", open_after)]
         rows += [sample(s, "connections_received", 100) for s in (-60, -40, -20, AFTER_RECOVERY - 20)]
         return [*rows, sample(AFTER_RECOVERY, "connections_received", 100 + opened_after)]
 
     for held in (8, 80, 800):
-        assert run(ConnectionChurn(), fleet(held, held)) == []  # 1x: re-opened once
-        f = only(run(ConnectionChurn(), fleet(held, 10 * held)))
-        assert f.stats["per_held"] == 10.0 and f.stats["held_before"] == held
-        assert f.stats["new_connections"] == 10 * held and "10.0× the" in f.title
+        assert run(ConnectionChurn(), fleet(held, held // 2, held)) == []  # half replaced: 0.5 not kept per needed
+        assert run(ConnectionChurn(), fleet(held, 10 * held, 11 * held)) == []  # 10x, all kept: pools filling
+        f = only(run(ConnectionChurn(), fleet(held, 3 * held, held)))  # 3x, none kept: each needed one opened 3 times
+        assert f.stats["churn"] == 3.0 and f.stats["not_kept"] == 3 * held and f.stats["kept"] == 0
+        assert f.stats["held_before"] == held and f.stats["new_connections"] == 3 * held
+        assert f"{3 * held:,} of {3 * held:,} new connections not kept (3.0x the {held:,} the clients needed)" in f.title
 
 
 # PM304 evictions

@@ -80,7 +80,7 @@ def test_pm100_negative_without_failures():
 
 def test_pm101_storm_after_outage():
     (f,) = run(ReconnectStorm(), baseline() + outage() + herd())
-    assert f.stats["peak_attempts_per_s"] >= 200 and f.stats["rejected"] == 100
+    assert f.stats["peak_new_connections_per_s"] >= 200 and f.stats["rejected"] == 100
     assert f.stats["peak_vs_baseline"] >= 100
     assert f.start.second == 40
 

@@ -128,7 +128,7 @@ def test_a_hung_server_is_replayed_with_the_logged_timeout_and_says_why_it_does_
     assert inc.observed.rejections == 0
     w = build(events, ())
     assert not w.calibrated and len(w.rows) == 2
-    assert "peak attempts/s replayed" in w.verdict and "the server hung" in w.verdict
+    assert "peak logged attempts/s replayed" in w.verdict and "the server hung" in w.verdict
 
 
 def test_breaker_spec_and_an_open_breaker_spares_redis():
@@ -170,7 +170,7 @@ def test_the_what_if_table_and_chart_are_in_the_body():
     assert doc["calibrated"]
     # Jira gets the same table with the same figures (one value per fact), tolerance and inputs inline
     jira = render(report, "jira").split("h2. What if", 1)[1].split("h2. Lessons", 1)[0]
-    assert "||Configuration||Peak attempts/s||" in jira and "Tolerance: " in jira
+    assert "||Configuration||Peak logged attempts/s||" in jira and "Tolerance: " in jira
     for row in report.whatif.rows:
         assert f"|{row.peak_attempts:.0f}|{row.peak_connections:.0f} / {row.maxclients:.0f}|{row.rejections:.0f}|" in jira
 

@@ -80,7 +80,7 @@ def build_report(redacted: bool = True, client_version: str = "5.0.1") -> Report
               "40 pods reconnected within 100 ms " + HOSTILE, t(12.6), t(30),
               ("pod:prod/w-1", "pod:prod/w-2", HOSTILE),
               StormFigures(
-                  attempts=4200, peak_attempts_per_s=812, peak_at=t(13).isoformat(), baseline_attempts_per_s=2.0,
+                  attempts=4200, peak_new_connections_per_s=812, peak_at=t(13).isoformat(), baseline_attempts_per_s=2.0,
                   threshold_attempts_per_s=20.0, seconds=17.4, amplification=10.4,
                   amplification_basis="4,165 new connections ÷ 400 connections held before",
                   attempts_source="server log `Accepted` lines", population=400,

@@ -114,7 +114,7 @@ class StormFigures(Figures):
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
-    peak_attempts_per_s: int  # the busiest second's new connections per second
+    peak_new_connections_per_s: int  # the busiest second's new connections per second
     peak_at: str  # that second (ISO)
     baseline_attempts_per_s: float | None  # the same source's rate before the outage (None: no data before)
     threshold_attempts_per_s: float  # the rate above which a second belongs to the storm window
@@ -324,7 +324,8 @@ class Storm:
         return self.kept.churn >= NOT_KEPT_PER_NEEDED
 
 
-def _rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
+def rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
+    """The server's rejected_connections increase from `start` to 5 s after `end` (None: no such metric)."""
     rows = events.filter(pl.col("metric") == "rejected_connections").sort("ts")
     if rows.height == 0:
         return None
@@ -379,7 +380,7 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
         start = hot.get_column("second").min()
         end = hot.get_column("second").max() + timedelta(seconds=1)
     clients = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(back, end))
-    refused = _rejected_server(events, back, end)
+    refused = rejected_server(events, back, end)
     # without the server log's closes, the queue a server that kept running accepted when it answered again is in
     # the first count after it (hang-24 and hang-40 without their logs: 217 and 388 connections not kept, 2.3x)
     netted = demand.source.startswith("server log")
@@ -464,7 +465,7 @@ class ReconnectStorm(RuleDetector):
             top_pods = {r["host"]: r["len"] for r in top.iter_rows(named=True)}
         base = d.baseline_per_s
         stats = StormFigures(
-            attempts=attempts, peak_attempts_per_s=int(round(peak["rate"])), peak_at=peak["second"].isoformat(),
+            attempts=attempts, peak_new_connections_per_s=int(round(peak["rate"])), peak_at=peak["second"].isoformat(),
             baseline_attempts_per_s=round(base, 2) if base is not None else None,
             threshold_attempts_per_s=round(st.threshold, 2), seconds=round((st.end - st.start).total_seconds(), 1),
             peak_vs_baseline=round(peak["rate"] / base, 1) if base else None, synchrony=synchrony, pods=pods,
@@ -487,7 +488,7 @@ class ReconnectStorm(RuleDetector):
             return None
         title = (f"{_n(attempts)} new connections in {stats.seconds} s after the outage for the "
                  f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), "
-                 f"{_not_kept(st.kept)}, peaking at {_n(stats.peak_attempts_per_s)}/s"
+                 f"{_not_kept(st.kept)}, peaking at {_n(stats.peak_new_connections_per_s)} new connections/s"
                  + (f"; {refused}" if (refused := _refused(stats)) else ""))
         confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
             else Confidence.MEDIUM
@@ -502,7 +503,7 @@ class ReconnectStorm(RuleDetector):
         text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections in {s.seconds} s for the "
                 f"{_n(s.population)} the clients held before ({s.amplification}x), "
                 + (f"{_n(s.not_kept)} not kept, " if s.not_kept is not None else "")
-                + f"peaking at {_n(s.peak_attempts_per_s)}/s")
+                + f"peaking at {_n(s.peak_new_connections_per_s)} new connections/s")
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
         refused = _refused(s) or (_refused_overall(sat) if isinstance(sat, SaturationFigures) else None)
         if refused:
@@ -669,7 +670,7 @@ class MaxclientsSaturation(RuleDetector):
         if cited:  # the first rejections, and the readings of the limit the figures name
             rows = pl.concat([rej.sort("ts", nulls_last=True).head(4), near.head(2) if near.height else rej.head(0),
                               rows_by_ids(events, cited).select(rej.columns)])
-        server = _rejected_server(events, events.get_column("ts").min(), events.get_column("ts").max()) \
+        server = rejected_server(events, events.get_column("ts").min(), events.get_column("ts").max()) \
             if first is not None else None
         stats = SaturationFigures(
             rejections_logged=rej.height, hosts=rej.get_column("host").n_unique(),

@@ -18,8 +18,8 @@ from postmortem.model import ChartSeries, Recommendation, WhatIf, WhatIfRow
 if TYPE_CHECKING:
     from postmortem.analysis.replay.model import Outcome
 
-FACTOR = 1.5  # calibration tolerance: replayed peak attempts/s and rejections within this factor
-TOLERANCE = (f"replayed peak attempts/s and rejections within a factor of {FACTOR:g} of the observed "
+FACTOR = 1.5  # calibration tolerance: replayed peak logged attempts/s and rejections within this factor
+TOLERANCE = (f"replayed peak logged attempts/s and rejections within a factor of {FACTOR:g} of the observed "
              "(rejections: both zero, or both non-zero and within the factor)")
 
 
@@ -144,7 +144,7 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
         rows.append(_row(label, policy.describe(), out, limit if limit is not None else inc.maxclients))
     if predicted:
         chart.append(_series("predicted: " + predicted[-1][0].removeprefix("+ "), out))
-    verdict = (f"Calibrated: the replay of the observed policy gives peak {replay.peak_attempts:.0f}/s "
+    verdict = (f"Calibrated: the replay of the observed policy gives peak {replay.peak_attempts:.0f} logged attempts/s "
                f"(observed {obs.peak_attempts:.0f}/s) and {replay.rejections:.0f} rejections (observed "
                f"{_num(obs.rejections)}), within the tolerance."
                + ("" if predicted else " The report recommends no client configuration to replay."))
@@ -156,7 +156,7 @@ def missed(out: Outcome, inc: Incident) -> str:
     obs = inc.observed
     parts = []
     if not _within(out.peak_attempts, obs.peak_attempts):
-        parts.append(f"peak attempts/s replayed {out.peak_attempts:.0f} vs {obs.peak_attempts:.0f} observed"
+        parts.append(f"peak logged attempts/s replayed {out.peak_attempts:.0f} vs {obs.peak_attempts:.0f} observed"
                      + _factor(out.peak_attempts, obs.peak_attempts))
     if obs.rejections is not None and not _within(out.rejections, obs.rejections):
         parts.append(f"rejections replayed {out.rejections:.0f} vs {obs.rejections:.0f} observed"
