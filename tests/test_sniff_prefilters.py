@@ -1,6 +1,6 @@
 """The Kubernetes, SLOWLOG and RabbitMQ sniffers test for a pattern's required words with `in` before running it (issue 20:
 per-line regex calls over every file's head were most of choosing a parser). The plain forms below are the
-sniffers as they were; the fast ones must score every head the same. CloudWatch's whitespace removal is
+sniffers as they were; the fast ones must score every head the same. CloudWatch's (both JSON forms) whitespace removal is
 `str.split` instead of a whitespace regex."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers import FILE_PARSERS
-from parsers.exports.cloudwatch import CloudWatchInsightsJson
+from parsers.exports.cloudwatch import CloudWatchEventsJson, CloudWatchInsightsJson
+from parsers.exports.jsondoc import is_json_document
 from parsers.k8s import parser as k8s
 from parsers.k8s.describe import DESCRIBE_HEADER, DESCRIBE_OLD_HEADER, DESCRIBE_ROW, OLD_EVENT_ROW
 from parsers.k8s.documents import JSON_EVENT_KEYS, YAML_EVENT
@@ -94,10 +95,18 @@ def plain_cloudwatch(head: str) -> float:
     return 0.95 if compact.startswith('{"results":[[{"field":') or ('"results":[[{"field":"@' in compact) else 0.0
 
 
+def plain_cloudwatch_events(head: str) -> float:
+    if not is_json_document(head):
+        return 0.0
+    compact = re.sub(r"\s+", "", head[:8192])
+    return 0.95 if '"events":[{' in compact and '"timestamp":' in compact and '"message":' in compact else 0.0
+
+
 K8S = k8s.K8sEvents()
 SLOWLOG = SlowlogFile()
 RABBIT = rabbit.RabbitQueues()
 CLOUDWATCH = CloudWatchInsightsJson()
+CLOUDWATCH_EVENTS = CloudWatchEventsJson()
 
 
 def _agree(head: str) -> None:
@@ -106,6 +115,7 @@ def _agree(head: str) -> None:
     assert SLOWLOG.sniff(head) == plain_slowlog(head)
     assert RABBIT.sniff(head) == plain_rabbit(head)
     assert CLOUDWATCH.sniff(head) == plain_cloudwatch(head)
+    assert CLOUDWATCH_EVENTS.sniff(head) == plain_cloudwatch_events(head)
 
 
 def test_fast_sniffs_score_every_parser_sample_as_the_plain_ones() -> None:
@@ -114,6 +124,7 @@ def test_fast_sniffs_score_every_parser_sample_as_the_plain_ones() -> None:
         _agree(head)
     assert sum(K8S.sniff(h) > 0 for h in samples) >= 5 and sum(SLOWLOG.sniff(h) > 0 for h in samples) >= 2
     assert sum(RABBIT.sniff(h) > 0 for h in samples) >= 3 and sum(CLOUDWATCH.sniff(h) > 0 for h in samples) >= 1
+    assert sum(CLOUDWATCH_EVENTS.sniff(h) > 0 for h in samples) >= 1
 
 
 @pytest.mark.slow
@@ -126,7 +137,8 @@ def test_fast_sniffs_score_every_fixture_file_as_the_plain_ones() -> None:
     assert sum(K8S.sniff(h) > 0 for h in heads) >= 3  # the fixtures hold Kubernetes tables
 
 
-_PIECES = [s for p in (k8s.K8sEvents, SlowlogFile, rabbit.RabbitQueues, CloudWatchInsightsJson) for s in p.samples] + [
+_PIECES = [s for p in (k8s.K8sEvents, SlowlogFile, rabbit.RabbitQueues, CloudWatchInsightsJson,
+                                  CloudWatchEventsJson) for s in p.samples] + [
     "Type  Reason  Age  From  Message", "FirstSeen\tLastSeen\tCount\tFrom\tSubObjectPath\tReason\tMessage",
     "NAME  CPU(cores)  MEMORY(bytes)", "  Normal  Pulled  3m  kubelet  ok", '{"involvedObject": {}, "reason": "x"}',
     "containerStatuses:", "Kind: Event", "Involved Object:", "    State:  Waiting", "      Reason:  X",
