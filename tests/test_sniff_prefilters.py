@@ -1,6 +1,7 @@
-"""The Kubernetes and SLOWLOG sniffers test for a pattern's required words with `in` before running it (issue 20:
+"""The Kubernetes, SLOWLOG and RabbitMQ sniffers test for a pattern's required words with `in` before running it (issue 20:
 per-line regex calls over every file's head were most of choosing a parser). The plain forms below are the
-sniffers as they were; the fast ones must score every head the same."""
+sniffers as they were; the fast ones must score every head the same. CloudWatch's (both JSON forms) whitespace removal is
+`str.split` instead of a whitespace regex."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers import FILE_PARSERS
+from parsers.exports.cloudwatch import CloudWatchEventsJson, CloudWatchInsightsJson
+from parsers.exports.jsondoc import is_json_document
 from parsers.k8s import parser as k8s
 from parsers.k8s.describe import DESCRIBE_HEADER, DESCRIBE_OLD_HEADER, DESCRIBE_ROW, OLD_EVENT_ROW
 from parsers.k8s.documents import JSON_EVENT_KEYS, YAML_EVENT
@@ -19,6 +22,7 @@ from parsers.k8s.exporter import EXPORTER_LINE
 from parsers.k8s.pod_documents import JSON_POD, YAML_POD
 from parsers.k8s.pod_tables import GET_PODS_HEADER, TOP_PODS_HEADER
 from parsers.k8s.tables import GET_HEADER
+from parsers.metrics import rabbitmq_queues as rabbit
 from parsers.metrics.rows import split_text
 from parsers.slow_commands import _ENTRY, _MARK, _PROMPT, SlowlogFile
 
@@ -69,14 +73,49 @@ def plain_slowlog(head: str) -> float:
     return 0.9 if entries and marked / len(lines) >= 0.9 else 0.0
 
 
+def plain_rabbit(head: str) -> float:
+    lines = [ln.strip() for ln in head[:65536].splitlines()[:400] if ln.strip()]
+    if not lines:
+        return 0.0
+    if any(rabbit._COMMAND.match(ln) or rabbit._CHATTER.match(ln) and ln.startswith("Listing queues")
+           for ln in lines[:50]):
+        return 0.9
+    if any(rabbit._header(ln) for ln in lines[:50]):
+        return 0.85
+    if lines[0].startswith(("[", "{")) or any(rabbit._TS_LINE.match(ln) or rabbit._DATE_CMD.match(ln) for ln in lines[:3]):
+        body = head[:65536]
+        queue_keys = len(re.findall(r'"(?:messages_ready|messages_unacknowledged|consumers|messages)"\s*:', body))
+        if queue_keys >= 2 and re.search(r'"name"\s*:', body):
+            return 0.85
+    return 0.0
+
+
+def plain_cloudwatch(head: str) -> float:
+    compact = re.sub(r"\s+", "", head[:8192])
+    return 0.95 if compact.startswith('{"results":[[{"field":') or ('"results":[[{"field":"@' in compact) else 0.0
+
+
+def plain_cloudwatch_events(head: str) -> float:
+    if not is_json_document(head):
+        return 0.0
+    compact = re.sub(r"\s+", "", head[:8192])
+    return 0.95 if '"events":[{' in compact and '"timestamp":' in compact and '"message":' in compact else 0.0
+
+
 K8S = k8s.K8sEvents()
 SLOWLOG = SlowlogFile()
+RABBIT = rabbit.RabbitQueues()
+CLOUDWATCH = CloudWatchInsightsJson()
+CLOUDWATCH_EVENTS = CloudWatchEventsJson()
 
 
 def _agree(head: str) -> None:
     assert k8s._looks_structured(head) == plain_structured(head)
     assert K8S.sniff(head) == plain_k8s(head)
     assert SLOWLOG.sniff(head) == plain_slowlog(head)
+    assert RABBIT.sniff(head) == plain_rabbit(head)
+    assert CLOUDWATCH.sniff(head) == plain_cloudwatch(head)
+    assert CLOUDWATCH_EVENTS.sniff(head) == plain_cloudwatch_events(head)
 
 
 def test_fast_sniffs_score_every_parser_sample_as_the_plain_ones() -> None:
@@ -84,6 +123,8 @@ def test_fast_sniffs_score_every_parser_sample_as_the_plain_ones() -> None:
     for head in samples:
         _agree(head)
     assert sum(K8S.sniff(h) > 0 for h in samples) >= 5 and sum(SLOWLOG.sniff(h) > 0 for h in samples) >= 2
+    assert sum(RABBIT.sniff(h) > 0 for h in samples) >= 3 and sum(CLOUDWATCH.sniff(h) > 0 for h in samples) >= 1
+    assert sum(CLOUDWATCH_EVENTS.sniff(h) > 0 for h in samples) >= 1
 
 
 @pytest.mark.slow
@@ -96,11 +137,14 @@ def test_fast_sniffs_score_every_fixture_file_as_the_plain_ones() -> None:
     assert sum(K8S.sniff(h) > 0 for h in heads) >= 3  # the fixtures hold Kubernetes tables
 
 
-_PIECES = [s for p in (k8s.K8sEvents, SlowlogFile) for s in p.samples] + [
+_PIECES = [s for p in (k8s.K8sEvents, SlowlogFile, rabbit.RabbitQueues, CloudWatchInsightsJson,
+                                  CloudWatchEventsJson) for s in p.samples] + [
     "Type  Reason  Age  From  Message", "FirstSeen\tLastSeen\tCount\tFrom\tSubObjectPath\tReason\tMessage",
     "NAME  CPU(cores)  MEMORY(bytes)", "  Normal  Pulled  3m  kubelet  ok", '{"involvedObject": {}, "reason": "x"}',
     "containerStatuses:", "Kind: Event", "Involved Object:", "    State:  Waiting", "      Reason:  X",
     "1) 1) (integer) 14", "   2) (integer) 1700000000", "127.0.0.1:6379> SLOWLOG GET", "regarding:", "- reason: Boom",
+    "$ rabbitmqctl list_queues name messages", "Listing queues for vhost / ...", "name\tmessages\tconsumers",
+    "│ name │ messages │", "5m  5m  1  redis-0  Pod  Unhealthy  {kubelet node-1}  probe failed", "rabbitmqctl", "name", '{"results" : [[ {"field" :"@timestamp"', "\u2028", "\x1c", "\x85",
 ]
 
 
@@ -109,3 +153,13 @@ _PIECES = [s for p in (k8s.K8sEvents, SlowlogFile) for s in p.samples] + [
        st.sampled_from(["\n", "\r\n", "\t", " "]))
 def test_fast_sniffs_agree_on_mixed_heads(parts: list[str], sep: str) -> None:
     _agree(sep.join(parts))
+
+
+def test_fast_sniffs_agree_on_heads_each_word_alone_decides() -> None:
+    """Heads whose score hangs on one prefilter word (a headerless old event row is found by its `{` alone)."""
+    old_rows = "5m  5m  1  redis-0  Pod  Unhealthy  {kubelet node-1}  probe failed\n" * 3
+    heads = [old_rows, "noise line\n" + old_rows, "$ rabbitmqctl list_queues\n", "name\tmessages\n",
+             "Listing queues ...\n", '{ "results" :\n[[{"field":"@message"}]]}']
+    for head in heads:
+        _agree(head)
+    assert K8S.sniff(old_rows) == 0.8 and RABBIT.sniff("name\tmessages\n") == 0.85

@@ -4,6 +4,7 @@ never leaks between tables or callers."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 
@@ -60,3 +61,50 @@ def test_the_value_is_let_go_with_its_table():
     del events
     gc.collect()
     assert value() is None
+
+
+def _storm_inputs():
+    from postmortem.analysis import pipeline as pp
+
+    opts = pp.AnalyzeOptions()
+    result = pp.ingest([str(Path(__file__).parent / "data" / "recorded" / "storm-16")], opts.ingest)
+    events, _ = pp.canonical_events(pp.align(result.events, result.inputs, opts.ingest, apply=opts.align).events)
+    return events, pp.build_context(events, result.inputs, result.assumptions)
+
+
+def _figures(storms) -> list[tuple]:
+    return [(s.outage.start, s.amplification, s.held, s.rejected_clients, s.rejected_server, s.start, s.end,
+             s.threshold, s.demand.excess, s.kept.churn) for s in storms]
+
+
+def test_each_outage_s_reconnects_are_measured_once_per_analysis(monkeypatch):
+    """PM101 and PM303 both read every outage's storm measurement: one `measure_storm` per outage, not one per
+    rule, and the same Storms either way."""
+    from postmortem.analysis.detectors import storm
+    from postmortem.analysis.pipeline import AnalyzeOptions, run_detectors
+
+    events, ctx = _storm_inputs()
+    assert ctx.outages and _figures(storm.storms(events, ctx)) == _figures(storm.storms.__wrapped__(events, ctx))
+    calls = []
+    measure = storm.measure_storm
+    monkeypatch.setattr(storm, "measure_storm", lambda *a: calls.append(a[2]) or measure(*a))
+    events = events.clone()  # a new table: nothing measured yet
+    findings = run_detectors(events, ctx, AnalyzeOptions(), [])
+    assert calls == list(ctx.outages), calls
+    assert any(f.rule_id == "PM101" for f in findings)
+
+
+def test_a_storm_list_is_each_caller_s_own_and_follows_the_outages():
+    from dataclasses import replace
+
+    from postmortem.analysis.detectors import storm
+
+    events, ctx = _storm_inputs()
+    first = storm.storms(events, ctx)
+    first.clear()  # a caller that changes its list
+    again = storm.storms(events, ctx)
+    assert again and _figures(again) == _figures(storm.storms.__wrapped__(events, ctx))
+    fewer = replace(ctx, outages=ctx.outages[:0])  # another context: measured again
+    assert storm.storms(events, fewer) == []
+    ctx.outages = [*ctx.outages]  # the same outages in a new list: the same measurement, not made again
+    assert _figures(storm.storms(events, ctx)) == _figures(again)

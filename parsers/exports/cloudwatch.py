@@ -70,7 +70,7 @@ class CloudWatchEventsJson:
     def sniff(self, head: str) -> float:
         if not is_json_document(head):
             return 0.0
-        compact = re.sub(r"\s+", "", head[:8192])
+        compact = "".join(head[:8192].split())  # whitespace removed: `str.split` and `\s` know the same characters
         return 0.95 if '"events":[{' in compact and '"timestamp":' in compact and '"message":' in compact else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
@@ -95,7 +95,7 @@ class CloudWatchInsightsJson:
     )
 
     def sniff(self, head: str) -> float:
-        compact = re.sub(r"\s+", "", head[:8192])
+        compact = "".join(head[:8192].split())  # whitespace removed: `str.split` and `\s` know the same characters
         return 0.95 if compact.startswith('{"results":[[{"field":') or ('"results":[[{"field":"@' in compact) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:

@@ -58,6 +58,8 @@ def _looks_structured(head: str) -> str | None:
     return None
 
 
+# the words the per-line patterns of `K8sEvents.sniff` cannot match without
+_LINE_WORDS = ("REASON", "Reason", "FirstSeen", "NAME", "Normal", "Warning", "{")
 # `kubectl describe pod` container states without an Events section (pasted status blocks)
 _STATUS_BLOCK = re.compile(r"(?m)^\s*(?:Last )?State:\s+(?:Terminated|Waiting)\s*$")
 _STATUS_DETAIL = re.compile(r"(?m)^\s*(?:Exit Code|Restart Count|Reason):\s+\S")
@@ -97,21 +99,25 @@ class K8sEvents:
     def sniff(self, head: str) -> float:
         if _looks_structured(head):
             return 0.9
-        lines = head.splitlines()[:400]
         # Each pattern is tried only on lines holding a word it cannot match without (issue 20: a regex call per
-        # line of every file's head was most of choosing a parser); tests/test_k8s_sniff.py checks the two agree.
-        if any("REASON" in ln and GET_HEADER.match(ln) for ln in lines) \
-                or any("Reason" in ln and DESCRIBE_HEADER.match(ln) for ln in lines):
+        # line of every file's head was most of choosing a parser), and the head is split into lines only when it
+        # holds one of those words; tests/test_sniff_prefilters.py checks the plain form agrees.
+        words = {w for w in _LINE_WORDS if w in head}
+        lines = head.splitlines()[:400] if words else []
+        if "REASON" in words and any("REASON" in ln and GET_HEADER.match(ln) for ln in lines) \
+                or "Reason" in words and any("Reason" in ln and DESCRIBE_HEADER.match(ln) for ln in lines):
             return 0.9
-        if any("FirstSeen" in ln and DESCRIBE_OLD_HEADER.match(ln.expandtabs(8)) for ln in lines):
+        if "FirstSeen" in words and any("FirstSeen" in ln and DESCRIBE_OLD_HEADER.match(ln.expandtabs(8)) for ln in lines):
             return 0.9
-        if any("NAME" in ln and (GET_PODS_HEADER.match(ln.expandtabs(8)) or TOP_PODS_HEADER.match(ln.expandtabs(8)))
-               for ln in lines):
+        if "NAME" in words and any("NAME" in ln and (GET_PODS_HEADER.match(ln.expandtabs(8))
+                                                     or TOP_PODS_HEADER.match(ln.expandtabs(8))) for ln in lines):
             return 0.9
         if "State:" in head and _STATUS_BLOCK.search(head) and _STATUS_DETAIL.search(head):
             return 0.85
         if "Kind:" in head and re.search(r"(?m)^Kind:\s+Event\s*$", head) and re.search(r"(?m)^Involved Object:", head):
             return 0.9
+        if not words & {"Normal", "Warning", "{"}:  # no line can be an event row
+            return 0.0
         nonblank = [ln for ln in lines if ln.strip()]
         rows = sum(1 for ln in nonblank if ("Normal" in ln or "Warning" in ln) and DESCRIBE_ROW.match(ln)
                    or "{" in ln and OLD_EVENT_ROW.match(ln.expandtabs(8)))

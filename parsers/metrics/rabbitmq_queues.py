@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from itertools import islice
 from typing import ClassVar
 
 import polars as pl
@@ -96,12 +97,15 @@ class RabbitQueues:
     )
 
     def sniff(self, head: str) -> float:
-        lines = [ln.strip() for ln in head[:65536].splitlines()[:400] if ln.strip()]
+        # the first 50 non-blank lines are all it reads; each pattern runs only on lines holding a word it needs
+        # (issue 20: choosing a parser for a folder of logs; tests/test_sniff_prefilters.py compares the plain form)
+        lines = list(islice((s for ln in head[:65536].splitlines()[:400] if (s := ln.strip())), 50))
         if not lines:
             return 0.0
-        if any(_COMMAND.match(ln) or _CHATTER.match(ln) and ln.startswith("Listing queues") for ln in lines[:50]):
+        if any("rabbitmqctl" in ln and _COMMAND.match(ln) or ln.startswith("Listing queues") and _CHATTER.match(ln)
+               for ln in lines):
             return 0.9
-        if any(_header(ln) for ln in lines[:50]):
+        if any("name" in ln and _header(ln) for ln in lines):
             return 0.85
         if lines[0].startswith(("[", "{")) or any(_TS_LINE.match(ln) or _DATE_CMD.match(ln) for ln in lines[:3]):
             body = head[:65536]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from postmortem.analysis.correlate import Context
 
 T = TypeVar("T")
 
@@ -35,5 +38,31 @@ def per_table(fn: Callable[[pl.DataFrame], T]) -> Callable[[pl.DataFrame], T]:
             last["ref"] = weakref.ref(events, _forget)  # let go with the table
         value = last["value"]
         return dict(value) if isinstance(value, dict) else value  # type: ignore[return-value]
+
+    return once
+
+
+
+def per_outages(fn: Callable[[pl.DataFrame, Context], list[T]]) -> Callable[[pl.DataFrame, Context], list[T]]:
+    """`fn(events, ctx)` for a figure read from the table and the context's outages only, computed once for the
+    table, context and outages it was last called with (the same objects, still alive; outages are frozen, so the
+    same objects are the same values): PM101 and PM303 both measure every outage's reconnects. Each caller gets
+    its own list; nothing is held longer than the table."""
+    last: dict[str, object] = {}
+
+    def _forget(ref: weakref.ref) -> None:
+        if last.get("events") is ref:
+            last.clear()
+
+    @functools.wraps(fn)
+    def once(events: pl.DataFrame, ctx: Context) -> list[T]:
+        outages = tuple(map(id, ctx.outages))
+        held, held_ctx = last.get("events"), last.get("ctx")
+        if held is None or held() is not events or held_ctx() is not ctx or last.get("outages") != outages:
+            last.clear()
+            last["value"] = fn(events, ctx)
+            last["events"], last["ctx"] = weakref.ref(events, _forget), weakref.ref(ctx)
+            last["outages"] = outages
+        return list(last["value"])  # type: ignore[arg-type]
 
     return once

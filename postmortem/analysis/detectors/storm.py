@@ -50,6 +50,7 @@ from postmortem.analysis.population import (
 )
 from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
+from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 # A storm opens connections it does not keep (refused at maxclients, or closed again and re-opened; analysis/kept.py):
@@ -392,8 +393,9 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
                  threshold, kept)
 
 
+@per_outages
 def storms(events: pl.DataFrame, ctx: Context) -> list[Storm]:
-    """One measurement per outage (see `measure_storm`)."""
+    """One measurement per outage (see `measure_storm`); once per analysis, for PM101 and PM303 alike."""
     out = []
     for i, o in enumerate(ctx.outages):
         nxt = ctx.outages[i + 1] if i + 1 < len(ctx.outages) else None

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.correlate import outage_shutdown
+from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy, from_backoff
 from postmortem.kinds import KINDS
 from postmortem.model import event_weight
@@ -134,8 +135,6 @@ def _outage(events: pl.DataFrame) -> tuple[datetime, datetime, str] | None:
 def _timeout(events: pl.DataFrame) -> tuple[float, str]:
     """The command timeout the clients logged: redis-py `socket_timeout` (s), StackExchange.Redis
     `syncTimeout` (ms); else StackExchange.Redis's default 5 s, said so."""
-    import numpy as np  # late: numpy loads only when there is an outage to replay
-
     values = []
     for c in _configs(events):
         if _float(c.get("socket_timeout")):
@@ -143,7 +142,7 @@ def _timeout(events: pl.DataFrame) -> tuple[float, str]:
         elif _float(c.get("syncTimeout")):
             values.append(_float(c.get("syncTimeout")) / 1000)
     if values:
-        value = float(np.median(values))
+        value = float(median(values))
         return value, f"{value:g} s command timeout the clients logged"
     return 5.0, "5 s command timeout (not logged: StackExchange.Redis's default syncTimeout)"
 
@@ -260,7 +259,7 @@ def _call_duration(retries: pl.DataFrame, hosts: list[str], phases: tuple[float,
         lags.append(lag)
         steps.append(mine.get_column("attempt").to_numpy() - 1)
     lag, step = (np.concatenate(lags), np.concatenate(steps)) if lags else (np.zeros(0), np.zeros(0))
-    lag = lag - (np.median(lag[step == 0]) if (step == 0).any() else 0.0)
+    lag = lag - (median(lag[step == 0]) if (step == 0).any() else 0.0)
     later = step > 0
     if later.sum() < 10:
         return 0.0, 0.0, ""
@@ -292,9 +291,9 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
         gaps.append(np.diff(ts))
         offsets.append(ts)
     every = np.concatenate(gaps) if gaps else np.zeros(0)
-    if every.size >= 4 * max(len(hosts), 1) and np.median(every) > 0:
-        tick = float(np.median(every))
-        spread = float(np.median(np.abs(every - tick))) / tick
+    if every.size >= 4 * max(len(hosts), 1) and median(every) > 0:
+        tick = float(median(every))
+        spread = float(median(np.abs(every - tick))) / tick
         if spread <= TICK_SPREAD:
             angle = [np.angle(np.exp(2j * np.pi * ts / tick).mean()) if ts.size else 0.0 for ts in offsets]
             phases = tuple(float((a / (2 * np.pi)) % 1.0 * tick) for a in angle)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from postmortem.analysis.replay.inputs import Arrivals, Incident, recovery
+from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy
 
 DT = 0.01  # seconds per step
@@ -423,10 +424,10 @@ def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             runs.append(known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s))
     if len(runs) == 1:
         return runs[0]
-    peak = float(np.median([r.peak_attempts for r in runs]))
-    rejected = float(np.median([r.rejections for r in runs]))
-    conn = float(np.median([r.peak_connections for r in runs]))
-    rec = float(np.median([math.inf if r.recovery_s is None else r.recovery_s for r in runs]))
+    peak = float(median([r.peak_attempts for r in runs]))
+    rejected = float(median([r.rejections for r in runs]))
+    conn = float(median([r.peak_connections for r in runs]))
+    rec = float(median([math.inf if r.recovery_s is None else r.recovery_s for r in runs]))
     typical = min(runs, key=lambda r: abs(math.log((r.peak_attempts + 1) / (peak + 1)))
                   + abs(math.log((r.rejections + 1) / (rejected + 1))))
     return Outcome(per_second=typical.per_second, peak_attempts=peak, peak_connections=conn, rejections=rejected,
