@@ -36,3 +36,21 @@ def test_a_34_ms_gap_in_a_busy_server_log_is_no_outage():
     start = datetime.fromisoformat(truth["outage"]["start"].replace("Z", "+00:00"))
     assert abs(outage.start - start) < timedelta(milliseconds=100), (outage.start, start)
     assert report.summary.startswith("A 2.0 s Redis outage"), report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["per-request-40", "healthy-4", "hang-skew-16"])
+def test_the_summary_tells_what_the_outage_did_with_its_finding_s_figure(name):
+    """An outage that set off nothing else is told with PM100's own figure (one value per fact), and one no client
+    logged a failure for says so (it used to read "disrupted the Redis clients" for both)."""
+    report, _ = analyze([str(RECORDED / name)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    pods = f"{outage.stats['hosts']} pods"
+    if outage.stats["hang"]:
+        said = f"which caused {outage.stats['timeouts']:,} client timeouts on {pods}."
+    elif outage.stats["client_failures"]:
+        said = f"caused {outage.stats['client_failures']:,} client failures on {pods}."
+    else:
+        said = "left no connection failure in the clients' logs."
+    assert said in report.summary, report.summary
+    assert "disrupted the Redis clients" not in report.summary

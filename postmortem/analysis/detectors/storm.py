@@ -269,8 +269,10 @@ class RedisUnreachable(RuleDetector):
 
     def outcome(self, f: Finding) -> str | None:
         fig = f.figures
-        if not isinstance(fig, OutageFigures) or not fig.client_failures:
+        if not isinstance(fig, OutageFigures):
             return None
+        if not fig.client_failures:  # seen by the server's log or the scrapes alone
+            return "left no connection failure in the clients' logs"
         # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
         if fig.hang:
