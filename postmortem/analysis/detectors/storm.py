@@ -549,6 +549,11 @@ def _held_source(st: Storm) -> str:
     return Held(st.held, st.population, st.capacity).source
 
 
+# Client records after the outage that no retry of it explains: a logged configuration, and the running server's
+# refusal of a write at its memory limit (PM305's own trigger: eviction-restart-12's 434 OOM replies after the restart)
+NOT_RETRIES = ("redis.config", "redis.oom")
+
+
 class RetryStorm(RuleDetector):
     rule = Rule(
         "PM102", "retry-storm", Severity.HIGH,
@@ -582,7 +587,7 @@ class RetryStorm(RuleDetector):
         trigger_end = ctx.outages[-1].end
         after = events.filter(
             pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & (pl.col("ts") > trigger_end)
-            & (pl.col("kind") != "redis.config")
+            & ~pl.col("kind").is_in(NOT_RETRIES)
         ).sort("ts")
         if after.height < 10:
             return
