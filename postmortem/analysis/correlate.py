@@ -356,9 +356,10 @@ def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None
 
 
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
-    """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or its
-    clients' last failure when that comes later and is not a call sent before the resume (a timeout whose call the
-    paused server held, logged as it drained its backlog: hang-24 +0.02 s, hang-40 +0.05 s); without a logged
+    """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or, when most
+    of its clients logged failures after it that are not calls sent before the resume (a timeout whose call the
+    paused server held, logged as it drained its backlog: hang-24 +0.02 s, hang-40 +0.05 s), the median client's
+    last such failure (one pod's clock ahead, or its own late timeout, is no fleet's: hang-skew-16); without a logged
     resume, `end`. A scrape refused after
     the resume is the server full, not stopped: a storm fleet that reconnects the instant a paused server resumes
     keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause)."""
@@ -371,8 +372,13 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
         return end
     later = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > resumed))
     held = _timeout_sent(events, later).filter(pl.col("sent") <= resumed).get_column("event_id")  # sent: an upper bound
-    later = later.filter(~pl.col("event_id").is_in(held.implode())).get_column("ts")
-    return max(resumed, later.max()) if later.len() else resumed
+    later = later.filter(~pl.col("event_id").is_in(held.implode()))
+    if later.height == 0:
+        return resumed
+    # the fleet's failures after the resume contradict it, one pod's do not (a pod's clock 2 s ahead: hang-skew-16)
+    hosts = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
+    last = later.group_by("host").agg(pl.col("ts").max()).get_column("ts").sort(descending=True)
+    return max(resumed, last[hosts.len() // 2]) if last.len() > hosts.len() // 2 else resumed
 
 
 def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outage]:

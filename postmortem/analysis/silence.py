@@ -67,10 +67,13 @@ class Silence:
         return (self.end - self.start).total_seconds()
 
 
-def improbable_after(windows: float) -> float:
+def improbable_after(windows: float | pl.Expr) -> float | pl.Expr:
     """Expected lines whose absence has less than SILENCE_CHANCE chance in any of `windows` places a silence of the
-    same length could fall (Poisson: windows x e^-lines < SILENCE_CHANCE); scrape_gaps.py's late scrapes read it too."""
-    return math.log(windows / SILENCE_CHANCE)
+    same length could fall (Poisson: windows x e^-lines < SILENCE_CHANCE); scrape_gaps.py's late scrapes read it too.
+    The places are the log's span over the silence's length: a 34 ms gap fits a thousand times into a 36 s log."""
+    if isinstance(windows, pl.Expr):
+        return (pl.max_horizontal(windows, pl.lit(1.0)) / SILENCE_CHANCE).log()
+    return math.log(max(windows, 1.0) / SILENCE_CHANCE)
 
 
 def _per_second(rows: pl.DataFrame, first: datetime, last: datetime, name: str) -> pl.DataFrame:
@@ -92,7 +95,7 @@ def _log_silences(rows: pl.DataFrame, clients: pl.DataFrame) -> list[Silence]:
         peak=pl.col("n").rolling_max(BASELINE_S, min_samples=BASELINE_MIN_S).shift(1),
         client_rate=pl.col("c").fill_null(0.0).rolling_median(BASELINE_S, min_samples=BASELINE_MIN_S).shift(1),
     )
-    need = improbable_after(grid.height)
+    span_s = float(grid.height)
     steps = rows.with_columns(sec=pl.col("ts").dt.truncate("1s")).with_columns(
         prev_ts=pl.col("ts").shift(1), prev_sec=pl.col("sec").shift(1), prev_kind=pl.col("kind").shift(1),
         prev_id=pl.col("event_id").shift(1)).filter(pl.col("sec") > pl.col("prev_sec"))
@@ -107,7 +110,8 @@ def _log_silences(rows: pl.DataFrame, clients: pl.DataFrame) -> list[Silence]:
         microseconds=(pl.min_horizontal(pl.lit(1.0), pl.col("prev_n") / pl.col("rate")) * 1e6).cast(pl.Int64)))
     steps = steps.with_columns(stopped=stopped).with_columns(
         gap=(pl.col("ts") - pl.col("stopped")).dt.total_microseconds() / 1e6).filter(
-        (pl.col("gap") * pl.col("rate") >= need)
+        (pl.col("gap") > 0)
+        & (pl.col("gap") * pl.col("rate") >= improbable_after(span_s / pl.col("gap")))
         & (pl.col("history") >= pl.min_horizontal(pl.lit(BASELINE_S), BASELINE_SILENCES * pl.col("gap")))
         & (pl.col("resume_2s") - 2 * pl.col("rate") >= CATCH_UP_SHARE * pl.col("rate") * pl.col("gap")))
     out = []

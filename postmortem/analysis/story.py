@@ -92,8 +92,8 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
             clause = clause or said
     sentences = []
     later = _later_triggers(triggers, first)
-    # with several triggers told, each says its own figure: the first one too when nothing else was said of it
-    lead_outcome = triggers[0].outcome(first[triggers[0].rule.rule_id]) if triggers and later else None
+    # the lead trigger says what it did with its own figure when nothing else was said of it
+    lead_outcome = triggers[0].outcome(first[triggers[0].rule.rule_id]) if triggers else None
     if triggers and clause:
         sentences.append(f"{head} {clause}.")
     elif triggers:

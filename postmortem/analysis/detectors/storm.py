@@ -270,8 +270,10 @@ class RedisUnreachable(RuleDetector):
 
     def outcome(self, f: Finding) -> str | None:
         fig = f.figures
-        if not isinstance(fig, OutageFigures) or not fig.client_failures:
+        if not isinstance(fig, OutageFigures):
             return None
+        if not fig.client_failures:  # seen by the server's log or the scrapes alone
+            return "left no connection failure in the clients' logs"
         # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
         if fig.hang:
@@ -550,6 +552,11 @@ def _held_source(st: Storm) -> str:
     return Held(st.held, st.population, st.capacity).source
 
 
+# Client records after the outage that no retry of it explains: a logged configuration, and the running server's
+# refusal of a write at its memory limit (PM305's own trigger: eviction-restart-12's 434 OOM replies after the restart)
+NOT_RETRIES = ("redis.config", "redis.oom")
+
+
 class RetryStorm(RuleDetector):
     rule = Rule(
         "PM102", "retry-storm", Severity.HIGH,
@@ -583,7 +590,7 @@ class RetryStorm(RuleDetector):
         trigger_end = ctx.outages[-1].end
         after = events.filter(
             pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & (pl.col("ts") > trigger_end)
-            & (pl.col("kind") != "redis.config")
+            & ~pl.col("kind").is_in(NOT_RETRIES)
         ).sort("ts")
         if after.height < 10:
             return
