@@ -123,7 +123,7 @@ def final_stop(problems: pl.DataFrame, edges: pl.DataFrame) -> pl.Expr:
     """A server log's last shutdown, and its lines after it, when it came after the incident: no start or ready line
     after it, no other input's problem from it on, and problems before it. The operator stopping Redis once the
     incident was over (every recording ends so) is not the incident: it ran the window to the final shutdown
-    (slow-nocfg-28: 8.5 s for a 5.9 s KEYS). A shutdown its clients failed after, or the only trouble logged, stays."""
+    (blind slow-nocfg-28: 8.5 s for a 5.9 s KEYS). A shutdown its clients failed after, or the only trouble logged, stays."""
     downs = problems.filter(pl.col("kind") == "redis.server.shutdown").group_by("path").agg(pl.col("ts").min())
     cond = pl.lit(False)
     for path, _ in downs.iter_rows():
@@ -215,8 +215,8 @@ def _sent_by_first_wait(events: pl.DataFrame, entity: str, g: pl.DataFrame, seen
     """(event_id, sent) of the timeouts in `waits` whose pod logged no timeout setting: each waited at most as long as
     the hang's first timeout of its kind (command or connect) came after the server's last line before the clients'
     first failure (a stopped server logs nothing, so it stopped after that line and nothing sent since was answered).
-    An upper bound on the wait makes `sent` a lower bound: slow-nocfg-28's 0.52 s for a 0.5 s socket_timeout, whose
-    held calls timed out up to 0.48 s after the 5.9 s KEYS ended and ran the window to 6.1 s."""
+    An upper bound on the wait makes `sent` a lower bound: slow-nocfg-32's 0.66 s for a 0.5 s socket_timeout, whose
+    held calls timed out up to 0.5 s after the 5.2 s KEYS ended and ran the window 0.5 s past it."""
     out = [waits.select("event_id", sent=pl.col("ts")).clear()]
     quiet = _last_server_line(events, entity, seen) if waits.height else None
     for kind in (pl.col("kind") == "redis.timeout", pl.col("kind").is_in(UNREACHABLE_KINDS)):
