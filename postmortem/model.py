@@ -398,6 +398,7 @@ class KindRow:
     hosts: int
     first: datetime | None
     last: datetime | None
+    unit: str = "events"  # what `count` counts: log lines, or the facts they tell (`shutdowns`)
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,9 @@ def user_facing(report: Report) -> list[tuple[str, int, int]]:
             if not k.kind.startswith(_SERVER_KINDS)][:MAX_IMPACT_KINDS]
 
 
-def server_side(report: Report) -> list[tuple[str, int, int]]:
-    return [(k.kind, k.count, k.hosts) for k in report.impact.errors
+def server_side(report: Report) -> list[tuple[str, int, int, str]]:
+    """(kind, count, hosts, unit) of the server-side problems (a shutdown counted as shutdowns, not lines)."""
+    return [(k.kind, k.count, k.hosts, k.unit) for k in report.impact.errors
             if k.kind.startswith(_SERVER_KINDS)][:MAX_IMPACT_KINDS]
 
 

@@ -192,7 +192,8 @@ def _json_sections(s: dict) -> dict:
         "story": {role: [f.rule_id for _, f in items] for role, items in s["causes"].items()},
         "impact": {
             "errors": [{"kind": k.kind, "count": k.count, "hosts": k.hosts, "first": iso(k.first),
-                        "last": iso(k.last)} for k in imp.errors],
+                        "last": iso(k.last), **({} if k.unit == "events" else {"unit": k.unit})}
+                       for k in imp.errors],
             "hosts": [{"host": h, "problems": n} for h, n in imp.hosts],
             "endpoints": list(imp.endpoints),
             "pods": list(imp.pods),

@@ -28,6 +28,8 @@ UNREACHABLE_KINDS = KINDS.with_flag("unreachable")
 ATTEMPT_KINDS = KINDS.with_flag("attempt")
 OUTAGE_GAP = timedelta(seconds=15)  # failures closer than this belong to one outage
 HANG_GAP = timedelta(seconds=2)  # timeouts closer than this are one burst
+# client records of a reply from a listening server (a full one's refusal of service, a connection restored)
+ANSWERED_KINDS = ("redis.max_clients", "redis.connection_restored")
 HANG_SHARE = 0.5  # a burst of timeouts from at least this share of the client pods is a hang, not slowness
 
 
@@ -106,13 +108,36 @@ def starting_up(timed: pl.DataFrame) -> pl.Expr:
 
 
 def incident_problems(events: pl.DataFrame) -> pl.DataFrame:
-    """The problem rows that belong to the incident: `is_problem()` without a server's boot sequence. Every
-    section that says when trouble began or ended (window, first sign, timeline, last problem) reads these."""
+    """The problem rows that belong to the incident: `is_problem()` without a server's boot sequence or its final stop
+    after the incident (`final_stop`). Every section that says when trouble began or ended (window, first sign,
+    timeline, last problem, impact) reads these."""
     problems = events.filter(is_problem())
     if problems.height == 0:
         return problems
     edges = events.filter(pl.col("kind").is_in(["redis.server.start", "redis.server.ready"]) & pl.col("ts").is_not_null())
-    return problems.filter(~starting_up(edges)) if edges.height else problems
+    problems = problems.filter(~starting_up(edges)) if edges.height else problems
+    return problems.filter(~final_stop(problems, edges))
+
+
+def final_stop(problems: pl.DataFrame, edges: pl.DataFrame) -> pl.Expr:
+    """A server log's last shutdown, and its lines after it, when it came after the incident: no start or ready line
+    after it, no other input's problem from it on, and problems before it. The operator stopping Redis once the
+    incident was over (every recording ends so) is not the incident: it ran the window to the final shutdown
+    (blind slow-nocfg-28: 8.5 s for a 5.9 s KEYS). A shutdown its clients failed after, or the only trouble logged, stays."""
+    downs = problems.filter(pl.col("kind") == "redis.server.shutdown").group_by("path").agg(pl.col("ts").min())
+    cond = pl.lit(False)
+    for path, _ in downs.iter_rows():
+        up = edges.filter(pl.col("path") == path).get_column("ts").max()
+        mine = problems.filter((pl.col("path") == path) & (pl.col("kind") == "redis.server.shutdown")
+                               & (pl.col("ts") > up if up is not None else pl.lit(True)))
+        first = mine.get_column("ts").min()
+        if first is None:
+            continue
+        after = problems.filter((pl.col("path") != path) & (pl.col("ts") >= first)).height
+        before = problems.filter(pl.col("ts") < first).height
+        if before and not after:
+            cond = cond | ((pl.col("path") == path) & (pl.col("ts") >= first))
+    return cond
 
 
 def incident_window(events: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
@@ -183,6 +208,35 @@ def _timeout_sent(events: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
         out.append(waits.select("event_id", "host", "ts").join(logged, on="host").select(
             "event_id", sent=pl.col("ts") - pl.duration(microseconds=(pl.col("timeout_s") * 1e6).cast(pl.Int64))))
     return pl.concat(out)
+
+
+def _sent_by_first_wait(events: pl.DataFrame, entity: str, g: pl.DataFrame, seen: datetime,
+                        waits: pl.DataFrame) -> pl.DataFrame:
+    """(event_id, sent) of the timeouts in `waits` whose pod logged no timeout setting: each waited at most as long as
+    the hang's first timeout of its kind (command or connect) came after the server's last line before the clients'
+    first failure (a stopped server logs nothing, so it stopped after that line and nothing sent since was answered).
+    An upper bound on the wait makes `sent` a lower bound: slow-nocfg-32's 0.66 s for a 0.5 s socket_timeout, whose
+    held calls timed out up to 0.5 s after the 5.2 s KEYS ended and ran the window 0.5 s past it."""
+    out = [waits.select("event_id", sent=pl.col("ts")).clear()]
+    quiet = _last_server_line(events, entity, seen) if waits.height else None
+    for kind in (pl.col("kind") == "redis.timeout", pl.col("kind").is_in(UNREACHABLE_KINDS)):
+        first = g.filter(kind & pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts").min()
+        if quiet is not None and first is not None and first > quiet:
+            out.append(waits.filter(kind).select("event_id", sent=pl.col("ts") - (first - quiet)))
+    return pl.concat(out)
+
+
+def _last_server_line(events: pl.DataFrame, entity: str, before: datetime) -> datetime | None:
+    """The last line the server `entity` logged before `before` (a summarized row's last line: its time plus its span,
+    when that too came before)."""
+    rows = events.select("source", "entity", "ts", "attrs").filter(
+        (pl.col("source") == "redis_server") & (pl.col("ts") < before)
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    if rows.height == 0:
+        return None
+    last = pl.col("ts") + pl.duration(microseconds=(attr("span_s", pl.Float64).fill_null(0.0) * 1e6).round()
+                                      .cast(pl.Int64))
+    return rows.select(pl.when(last < before).then(last).otherwise(pl.col("ts")).max()).item()
 
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
@@ -289,10 +343,13 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             stopped = scrapes_stopped(events, entity, g) if hung else None
             refused = _last_refusals(events, g, server_up)
             behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
+            answered = None if behind else _answered_before(events, entity, start, server_up)
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if behind:  # the clients were refused until their last refusal, whatever the log's ready line says
                 o_end = max(o_end, refused[-1])
+            elif answered is not None:  # ... and answered from their first reply, however late the ready line
+                o_end = refused[-1] if refused and refused[-1] <= answered else answered
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
@@ -355,6 +412,22 @@ def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None
     return last.get_column("ts").sort().to_list() if last.height else None
 
 
+def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: datetime | None) -> datetime | None:
+    """The first reply only a listening server gives (`max number of clients reached`, a client's restored
+    connection) that a client logged after the outage's first failure `start` and before the server's ready line; None
+    without one. Such a reply before the ready line says the server log is ahead of its clients (the mirror of
+    `_last_refusals`): left inside the clock margin, it would end the window at its ready line, later by its skew
+    (storm-16's log 1.3 s ahead, no exporter: PM100's window 3.2 s for 1.9 s, and PM402's retries no longer covered
+    it: its window moved 3.4 s)."""
+    if ready is None:
+        return None
+    replies = events.select("source", "kind", "entity", "ts").filter(
+        pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(ANSWERED_KINDS)
+        & (pl.col("ts") > start) & (pl.col("ts") < ready)
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    return replies.get_column("ts").min() if replies.height else None
+
+
 def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
     """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or, when most
     of its clients logged failures after it that are not calls sent before the resume (a timeout whose call the
@@ -371,7 +444,10 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
     if resumed is None:
         return end
     later = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > resumed))
-    held = _timeout_sent(events, later).filter(pl.col("sent") <= resumed).get_column("event_id")  # sent: an upper bound
+    sent = _timeout_sent(events, later)
+    unlogged = later.filter(~pl.col("event_id").is_in(sent.get_column("event_id").implode()))
+    sent = pl.concat([sent, _sent_by_first_wait(events, entity, g, seen, unlogged)], how="vertical_relaxed")
+    held = sent.filter(pl.col("sent") <= resumed).get_column("event_id")  # sent: an upper bound
     later = later.filter(~pl.col("event_id").is_in(held.implode()))
     if later.height == 0:
         return resumed

@@ -41,19 +41,35 @@ def _problems(events: pl.DataFrame | None, *columns: str) -> pl.DataFrame | None
     return incident_problems(events)
 
 
+SHUTDOWN = "redis.server.shutdown"
+
+
+def _as_shutdowns(row: KindRow, probs: pl.DataFrame, events: pl.DataFrame) -> KindRow:
+    """The shutdown row counting shutdowns, not lines: a server's shutdown lines until its next start are one (redis-
+    server logs up to four for one: the signal, `User requested shutdown`, the save, `ready to exit`)."""
+    downs = probs.filter(pl.col("kind") == SHUTDOWN).select("path", "ts").sort("ts")
+    starts = (events.select("kind", "path", "ts")
+              .filter((pl.col("kind") == "redis.server.start") & pl.col("ts").is_not_null())
+              .sort("ts").select("path", "ts", life=pl.int_range(1, pl.len() + 1).over("path")))
+    lives = downs.join_asof(starts, on="ts", by="path", strategy="backward", check_sortedness=False)
+    lives = lives.select(pl.struct("path", pl.col("life").fill_null(0)))
+    return dataclasses.replace(row, count=lives.n_unique(), unit="shutdowns")
+
+
 def impact(report: Report, events: pl.DataFrame | None) -> Impact:
     """Errors by kind, hosts by problem events, endpoints and pods touched, and how long things lasted."""
     rows: list[KindRow] = []
     hosts: list[tuple[str, int]] = []
     endpoints = {e for f in report.findings for e in f.entities if str(e).startswith("redis:")}
     pods = {e for f in report.findings for e in f.entities if str(e).startswith("pod:")}
-    probs = _problems(events, "kind", "host", "ts", "entity")
+    probs = _problems(events, "kind", "host", "ts", "entity", "path")
     if probs is not None and probs.height:
         by_kind = probs.group_by("kind").agg(
             pl.len().alias("n"), pl.col("host").drop_nulls().n_unique().alias("h"),
             pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b"),
         ).sort(["n", "kind"], descending=[True, False])
         rows = [KindRow(r["kind"], r["n"], r["h"], r["a"], r["b"]) for r in by_kind.iter_rows(named=True)]
+        rows = [_as_shutdowns(r, probs, events) if r.kind == SHUTDOWN else r for r in rows]
         by_host = probs.filter(pl.col("host").is_not_null()).group_by("host").len().sort(
             ["len", "host"], descending=[True, False])
         hosts = [(r["host"], r["len"]) for r in by_host.iter_rows(named=True)]

@@ -1,0 +1,89 @@
+"""Windows that ran past what they measure, on real recordings at several fleet sizes.
+
+* A blocking command's stall, when the pods log no client configuration: the calls the blocked server held time out up
+  to one client timeout after it answered again, and without `socket_timeout` logged they were not traced back to when
+  they were sent, so PM100 ran to the last of them (slow-nocfg-32 and -40 +0.5 s; blind slow-nocfg-28 6.1 s for 5.9 s).
+  `correlate._sent_by_first_wait` bounds the wait from the hang's own first timeout after the server's last line.
+* A server log ahead of its clients inside the clock margin: its ready line ended PM100's window later by the skew,
+  and PM402's retries no longer covered the longer window (storm-16 +1.3 s: PM402's window moved 3.4 s).
+  `correlate._answered_before`: a client answered by a listening server before the ready line places the end.
+* The recording's final shutdown (the operator stopping Redis after the incident) is not the incident: it ran the
+  incident window to the end of the recording and Impact counted its lines as shutdowns.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+
+import pytest
+
+from postmortem.analysis.pipeline import analyze
+
+from .conftest import DATA
+from .test_clocks import shift_file
+
+RECORDED = DATA / "recorded"
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _facts(name: str) -> dict:
+    return json.loads((RECORDED / f"{name}.facts.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-nocfg-32", "slow-nocfg-40"])
+def test_a_blocking_commands_stall_ends_with_the_command_without_a_logged_timeout(name):
+    """facts `slow_command.end`: the CronJob's `KEYS took` line. The stall's window (PM100) ends there (the server's
+    next accept: within 50 ms), not at the last held call's timeout 0.4-0.5 s later; PM108 keeps its timeouts."""
+    truth = _facts(name)
+    assert truth["parameters"]["log_config"] is False
+    end = _iso(truth["slow_command"]["end"])
+    report, _ = analyze([str(RECORDED / name)])
+    (stall,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert end - timedelta(milliseconds=80) <= stall.end <= end + timedelta(milliseconds=50), (stall.end, end)
+    assert stall.stats["client_failures"] == truth["clients"]["errors_by_kind"]["timeout"]
+    (keys,) = [f for f in report.findings if f.rule_id == "PM108"]
+    assert keys.stats["pods_explained"] == len(truth["parameters"]["pod_names"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fixture", "seconds"), [("storm-16", 1.3), ("storm-16", 1.49), ("storm", 1.4),
+                                                  ("pair-storm-24", 1.4)])
+def test_a_server_log_ahead_inside_the_margin_keeps_the_outage_and_pm402(tmp_path, fixture, seconds):
+    """No exporter to anchor it: the server log `seconds` ahead (inside the clock margin, so not corrected) ends no
+    window later by its skew: PM100 ends at the fleet's last refusal, within 0.2 s of the unshifted ready line (the
+    server listened between that refusal and the first reply only a listening server gives: 0.2 s apart in storm and
+    storm-16), and PM402 keeps its window."""
+    def run(shift: float):
+        folder = tmp_path / f"{fixture}{shift:+}"
+        shutil.copytree(RECORDED / fixture, folder, ignore=shutil.ignore_patterns("*.prom"))
+        if shift:
+            shift_file(folder / "redis-server.log", shift)
+        report, _ = analyze([str(folder)])
+        return {f.rule_id: f for f in report.findings}
+
+    base, ahead = run(0.0), run(seconds)
+    assert abs((ahead["PM100"].end - base["PM100"].end).total_seconds()) <= 0.2, (ahead["PM100"].end, base["PM100"].end)
+    assert (ahead["PM402"].start, ahead["PM402"].end) == (base["PM402"].start, base["PM402"].end)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-16", "slow-nocfg-32", "pair-storm-8"])
+def test_the_final_shutdown_is_not_the_incident(name):
+    """The recorder stops Redis after its traffic (facts `run.end`): the incident window ends before that shutdown,
+    and Impact counts the outage's restart as one shutdown (storm-16: 4 lines, 2 of them the final stop's)."""
+    truth = _facts(name)
+    report, _ = analyze([str(RECORDED / name)])
+    server = (RECORDED / name / "redis-server.log").read_text().splitlines()
+    final = next(line for line in reversed(server) if "User requested shutdown" in line)
+    stopped = datetime.strptime(final.split(" ", 1)[1][:24], "%d %b %Y %H:%M:%S.%f").replace(
+        tzinfo=report.window_end.tzinfo)
+    assert report.window_end < stopped - timedelta(milliseconds=500), (report.window_end, stopped)
+    restarts = 0 if truth["outage"]["kind"] in (None, "none", "pause") else 1
+    shutdowns = [k for k in report.impact.errors if k.kind == "redis.server.shutdown"]
+    assert [(k.count, k.unit) for k in shutdowns] == ([(restarts, "shutdowns")] if restarts else [])
