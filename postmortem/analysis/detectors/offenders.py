@@ -68,14 +68,17 @@ class OffenderFigures(Figures):
 
 
 def _per_pod(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(pod, attempts, errors, restarts) per pod of the fleet, and the rows each figure came from."""
+    """(pod, attempts, errors, restarts) per pod of the fleet, and the rows each figure came from: their
+    `event_id`, host, time and place only (with every column, the rows of a dense log's errors, concatenated, were
+    a second copy of their messages and `attrs`: +412 MiB on the dense 1 GiB log)."""
     client = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("host").is_not_null())
     pod_rows = events.filter((pl.col("source") == K8S) & pl.col("kind").str.starts_with("pod.")
                              & pl.col("host").is_not_null())
-    attempts = client.filter(pl.col("kind").is_in(ATTEMPT_KINDS)).with_columns(measure=pl.lit("attempts"),
-                                                                                 w=event_weight())
-    errors = client.filter(is_problem()).with_columns(measure=pl.lit("errors"), w=event_weight())
-    restarts = pod_rows.with_columns(measure=pl.lit("restarts"), w=attr("restarts", pl.Float64).fill_null(0.0))
+    where = ("event_id", "host", "ts", "path", "line")
+    attempts = client.filter(pl.col("kind").is_in(ATTEMPT_KINDS)).select(*where, measure=pl.lit("attempts"),
+                                                                           w=event_weight())
+    errors = client.filter(is_problem()).select(*where, measure=pl.lit("errors"), w=event_weight())
+    restarts = pod_rows.select(*where, measure=pl.lit("restarts"), w=attr("restarts", pl.Float64).fill_null(0.0))
     rows = pl.concat([attempts, errors, restarts], how="diagonal_relaxed")
     fleet = pl.concat([client.select("host"), pod_rows.select("host")]).unique()
     per = (
@@ -180,6 +183,8 @@ class TopOffenders(RuleDetector):
         ranked = ranked.filter(pl.col(measure) > 0)
         offenders = ranked.head(k).get_column("pod").to_list()
         proof = rows.filter((pl.col("measure") == measure) & pl.col("host").is_in(offenders))
+        # the events themselves, for their messages: one measure's rows are each an event once, in the table's order
+        cited = events.filter(pl.col("event_id").is_in(proof.get_column("event_id").implode()))
         first = proof.sort(["ts", "path", "line"], nulls_last=True).group_by("host", maintain_order=True).first()
         where = {r["host"]: f"{r['path']}:{r['line']}" for r in first.iter_rows(named=True)}
         any_row = rows.filter(pl.col("measure") == measure).sort(["ts", "path", "line"], nulls_last=True)
@@ -204,7 +209,7 @@ class TopOffenders(RuleDetector):
         )
         title = (f"{k} of {table.height} pods made {share:.0%} of the {measure} (fair share {fair:.0%}): "
                  + ", ".join(offenders[:3]) + (" …" if len(offenders) > 3 else ""))
-        f = finding(self.rule, title, proof, figures, Confidence.HIGH if chance < ALPHA / 100 else Confidence.MEDIUM,
+        f = finding(self.rule, title, cited, figures, Confidence.HIGH if chance < ALPHA / 100 else Confidence.MEDIUM,
                     entities=tuple(offenders))
         if f:
             yield f
