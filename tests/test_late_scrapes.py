@@ -20,6 +20,7 @@ import pytest
 
 from postmortem.analysis.pipeline import analyze
 from postmortem.analysis.scrape_gaps import GAP_FACTOR, late_scrapes
+from postmortem.model import event_weight
 
 from .conftest import DATA
 
@@ -117,3 +118,45 @@ def test_a_late_scrape_needs_the_fleets_silence_and_the_servers_catch_up(name):
     assert activity.height
     busy = pl.concat([events, *(activity.with_columns(pl.col("ts") + timedelta(seconds=k + 1)) for k in range(seconds))])
     assert late_scrapes(busy) == []
+
+
+# A pooled fleet paused for its socket timeout (healthy-pause-*): its pools filled at start-up in one second, so the
+# resume's accepts need not pass that second (healthy-pause-24: 52 at start-up, 48 at the resume, none a second in
+# between); they pass the server's usual second by one connection a pod. The old rule found no outage in -24.
+POOLED = ["healthy-pause-12", "healthy-pause-24"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", POOLED)
+def test_a_pooled_fleets_pause_seen_only_as_a_late_scrape_is_an_outage(name):
+    facts = facts_of(name)
+    start, end = _iso(facts["outage"]["start"]), _iso(facts["outage"]["end"])
+    assert facts["outage"]["kind"] == "pause" and facts["polls"]["failed"] == 0
+    assert all(v == 1 for _, v in up_samples(name)) and longest_late_step(name) > GAP_FACTOR
+    report, ingested = analyzed(name)
+    (late,) = late_scrapes(ingested.events)
+    assert late.gap.resume_accepts - late.gap.usual_accepts >= late.gap.pods == facts["parameters"]["pods"]
+    (f,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert f.stats["hang"] and f.stats["at_least"]
+    # a lower bound: after the pause began, within the per-second rows' second; it ends at the resume
+    assert timedelta(0) <= f.start - start <= timedelta(seconds=1), (f.start, start)
+    assert abs((f.end - end).total_seconds()) <= 0.1, (f.end, end)
+    assert report.summary.startswith(f"Redis ({f.stats['endpoint']}) stopped answering for at least"), report.summary
+
+
+# The per-pod catch-up is needed: healthy-pause-24 with the resume's accepts cut to one fewer than its pods (its
+# summarized `Accepted` rows' counts scaled down) finds no late scrape; cut to as many as its pods, it still does.
+@pytest.mark.slow
+def test_a_pooled_fleets_resume_needs_one_accept_a_pod():
+    _, ingested = analyzed("healthy-pause-24")
+    events = ingested.events
+    (late,) = late_scrapes(events)
+    second = late.gap.quiet[1].replace(microsecond=0)
+    resume = ((pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") >= second)
+              & (pl.col("ts") < second + timedelta(seconds=2)))
+    total = events.filter(resume).select(event_weight().sum()).item()
+    assert total == late.gap.resume_accepts and total - late.gap.pods >= 1
+    for keep, found in ((late.gap.pods, 1), (late.gap.pods - 1, 0)):
+        cut = events.with_columns(value=pl.when(resume).then(pl.col("value").fill_null(1.0) * keep / total)
+                                  .otherwise(pl.col("value")))
+        assert len(late_scrapes(cut)) == found, keep

@@ -12,8 +12,11 @@ so. Every threshold is the incident's own:
   `SILENCE_CHANCE` chance anywhere in the log at the fleet's own rate before it (measured over at least one
   interval), and that is long enough to make a scrape that late (`GAP_FACTOR` - 1 intervals): a busy machine slows
   its clients, it does not stop them all;
-* the server caught up when it ran again: more connections accepted in the second the clients resumed (or the next)
-  than in any second of its log before (the fleet reconnecting at once, the connects it held).
+* the server caught up when it ran again: in the second the clients resumed (or the next) it accepted more
+  connections than in any second of its log before (the fleet reconnecting at once, the connects it held), or at
+  least one per client pod more than in its median second before the silence (every pod opened a connection at
+  once: its pool was held). A pooled fleet's start-up fills its pools in one second too: healthy-pause-24 accepted
+  52 at start-up and 48 at the resume (none a second usually, 24 pods; the pools grew to their cap, 4 a pod).
 
 The window runs from the later of the answered scrape before the gap and the fleet's last record before the silence
 (a per-second summary row covers its whole second) to the server's first accepted connection after that (the clients'
@@ -24,6 +27,7 @@ before the gap may be the one it held, its time is when it began).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -53,6 +57,8 @@ class Gap:
     chance_need: float = math.inf  # lines a silence must lack to be that improbable anywhere in the log
     resume_accepts: float = 0.0  # connections accepted in the second the clients resumed (or the next)
     peak_accepts: float = 0.0  # the server's busiest second before the silence
+    usual_accepts: float = 0.0  # its median second over the fleet's history before the silence
+    pods: int = 0  # the client hosts that logged in that history
     resumed: tuple[datetime, int] | None = None  # the server's first accepted connection after `start` (and its id)
 
     @property
@@ -66,11 +72,21 @@ class Gap:
         return (self.quiet[1] - self.quiet[0]).total_seconds() if self.quiet else 0.0
 
     @property
+    def past_peak(self) -> bool:
+        """The resume's accepts outnumber the server's busiest second before."""
+        return self.resume_accepts > self.peak_accepts
+
+    @property
+    def caught_up(self) -> bool:
+        """The server accepted at resume more than its busiest second, or one connection per pod past its usual."""
+        return self.past_peak or (self.pods > 0 and self.resume_accepts - self.usual_accepts >= self.pods)
+
+    @property
     def stopped(self) -> bool:
         """The clients' silence and the server's catch-up confirm the late scrape."""
         return (self.quiet is not None and self.quiet_s >= (GAP_FACTOR - 1) * self.interval_s
                 and self.history_s >= self.interval_s and self.client_rate * self.quiet_s >= self.chance_need
-                and self.resume_accepts > self.peak_accepts)
+                and self.caught_up)
 
 
 @dataclass(frozen=True)
@@ -99,8 +115,8 @@ def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
     from postmortem.analysis.clocks import PER_SECOND
 
     rows = events.filter(~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null())
-    return rows.select("ts", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
-                       .otherwise(pl.col("ts")), lines=event_weight()).sort("ts")
+    return rows.select("ts", "host", until=pl.when(pl.col("kind") == PER_SECOND)
+                       .then(pl.col("ts") + timedelta(seconds=1)).otherwise(pl.col("ts")), lines=event_weight()).sort("ts")
 
 
 def _silence(spans: pl.DataFrame, a: datetime, b: datetime, interval: timedelta) -> tuple[datetime, datetime] | None:
@@ -163,10 +179,15 @@ def _measured(gap: Gap, spans: pl.DataFrame, accepted: pl.DataFrame, per_second:
     rate = before.get_column("lines").sum() / history if history > 0 else 0.0
     first = end.replace(microsecond=0)
     after = accepted.filter(pl.col("ts") > gap.start).head(1)
+    # the seconds of that history, a second without an accept counted as none
+    seconds = range(math.ceil(history)) if before.height else range(0)
+    usual = [per_second.get(start.replace(microsecond=0) - timedelta(seconds=k + 1), 0.0) for k in seconds]
     return replace(gap, history_s=history, client_rate=rate, chance_need=improbable_after(span / gap.quiet_s),
                    resume_accepts=max(per_second.get(first, 0.0), per_second.get(first + timedelta(seconds=1), 0.0)),
                    peak_accepts=max((n for sec, n in per_second.items() if sec < start.replace(microsecond=0)),
                                     default=0.0),
+                   usual_accepts=statistics.median(usual) if usual else 0.0,
+                   pods=before.get_column("host").n_unique(),
                    resumed=(after.item(0, "ts"), after.item(0, "event_id")) if after.height else None)
 
 

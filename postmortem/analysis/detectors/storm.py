@@ -289,9 +289,11 @@ def _late(s: LateScrape) -> str:
     """How an outage seen as a late answered scrape was seen: the scrape's gap, the fleet's silence, the catch-up."""
     g = s.gap
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
+    before = (f"at most {g.peak_accepts:,.0f} a second before" if g.past_peak
+              else f"{g.usual_accepts:,.0f} a second usually, for {g.pods} pods")
     return (f"a scrape answered {g.gap_s:.1f} s after the one before (every {g.interval_s:.1f} s otherwise), while its "
             f"{pods} logged nothing for {g.quiet_s:.1f} s and no failure; {g.resume_accepts:,.0f} connections accepted "
-            f"in the second they resumed (at most {g.peak_accepts:,.0f} a second before)")
+            f"in the second they resumed ({before})")
 
 
 def _unanswered(rows: pl.DataFrame) -> str:
