@@ -3,8 +3,8 @@
 A server stopped (SIGSTOP, a frozen VM) for less than its scraper's timeout answers the scrape it held when it runs
 again: no `redis_up` 0, only a sample that comes later than the scraper's own rhythm, and clients without a socket
 timeout log nothing while they wait (storm-pause-late-16: answered samples 1.0 s apart, then 2.9 s around a 2.0 s
-pause). A scraper on a busy machine is late too, so a late scrape is a stop only when the clients and the server say
-so. Every threshold is the incident's own:
+pause). A scraper on a busy machine is late too, so a late scrape is a stop only when the clients' silence and a
+catch-up at the resume (the server's or the clients') say so. Every threshold is the incident's own:
 
 * the gap between two answered scrapes is more than `GAP_FACTOR` of the scraper's median interval (its own samples:
   a scrape interval differs from one exporter to another), with no unanswered scrape in it;
@@ -83,7 +83,7 @@ class Gap:
 
     @property
     def stopped(self) -> bool:
-        """The clients' silence and the server's catch-up confirm the late scrape."""
+        """The clients' silence and a catch-up at the resume confirm the late scrape."""
         return (self.quiet is not None and self.quiet_s >= (GAP_FACTOR - 1) * self.interval_s
                 and self.history_s >= self.interval_s and self.client_rate * self.quiet_s >= self.chance_need
                 and self.caught_up)
@@ -91,7 +91,7 @@ class Gap:
 
 @dataclass(frozen=True)
 class LateScrape:
-    """An outage seen as a late answered scrape, confirmed by the fleet's silence and the server's catch-up."""
+    """An outage seen as a late answered scrape, confirmed by the fleet's silence and a catch-up at the resume."""
 
     entity: str
     start: datetime
@@ -198,7 +198,7 @@ def _peak(per_second: dict, before: datetime) -> float:
 
 
 def late_scrapes(events: pl.DataFrame) -> list[LateScrape]:
-    """Every late scrape confirmed by the clients' silence and the server's catch-up (see the module docstring)."""
+    """Every late scrape confirmed by the clients' silence and a catch-up (see the module docstring)."""
     gaps = [g for g in scrape_gaps(events) if g.stopped]
     if not gaps:
         return []
