@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import polars as pl
 import pytest
 
+from postmortem.analysis.correlate import alive_before_hang, find_outages, hang_timeouts
 from postmortem.analysis.pipeline import analyze
 
 from .conftest import DATA
@@ -55,3 +57,43 @@ def test_one_pods_late_timeouts_do_not_move_the_end(name):
     end = _iso(truth["outage"]["end"])
     assert end - timedelta(milliseconds=50) <= f.end <= end + timedelta(milliseconds=50), (f.end, end)
     assert f.stats["hosts"] == len(truth["parameters"]["pod_names"])
+
+
+def _hang_start(events: pl.DataFrame):
+    (o,) = [o for o in find_outages(events) if o.start_unknown is False]
+    return o.start
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hang-24", "hang-36", "hang-40", "hang-48", "hang-8", "skewed-hang-8"])
+def test_a_hang_starts_no_earlier_than_the_servers_last_line(name):
+    """facts `start`: the recorder's SIGSTOP. A timed-out call's send (one socket timeout before its timeout) is
+    late by its pod's scheduling delay (up to 0.05 s here), and early when the busy server left a call unanswered
+    while it still ran: hang-36's first timeout (0.5 s) was sent 0.405 s before the pause, the server accepting
+    until 2 ms before it. The server's own last line before the first timeout bounds the start (ms stamps)."""
+    truth = json.loads((RECORDED / f"{name}.facts.json").read_text())
+    report, _ = analyze([str(RECORDED / name)])
+    (f,) = [f for f in report.findings if f.rule_id == "PM100"]
+    start = _iso(truth["outage"]["start"])
+    timeout = truth["parameters"]["socket_timeout"]
+    assert start - timedelta(milliseconds=10) <= f.start <= start + timedelta(seconds=timeout / 5), (f.start, start)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skew_s", [1.5, -1.5])
+def test_the_servers_last_line_counts_only_when_its_clock_agrees(skew_s):
+    """busy-cfg-pause-16 (2 s socket timeout, pause 3.0 s) with its server log moved by a skew inside the clock margin
+    (2 s, left uncorrected): 1.5 s ahead, its last line before the pause falls between the first call's send and its
+    timeout and would start the window 0.18 s after the pause began; 1.5 s behind, its resume's lines come before
+    the first timeout and would start it at the resume. The median pod's records place the log: neither moves it."""
+    truth = json.loads((RECORDED / "busy-cfg-pause-16.facts.json").read_text())
+    _, ingested = analyze([str(RECORDED / "busy-cfg-pause-16")])
+    events = ingested.events
+    g = hang_timeouts(events)
+    entity = find_outages(events)[0].entity
+    assert alive_before_hang(events, entity, g) is not None  # as recorded, the clocks agree
+    shifted = events.with_columns(ts=pl.when(pl.col("source") == "redis_server")
+                                  .then(pl.col("ts") + timedelta(seconds=skew_s)).otherwise(pl.col("ts")))
+    assert alive_before_hang(shifted, entity, hang_timeouts(shifted)) is None
+    start = _iso(truth["outage"]["start"])
+    assert start <= _hang_start(shifted) <= start + timedelta(seconds=truth["parameters"]["socket_timeout"] / 5)

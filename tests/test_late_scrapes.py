@@ -101,19 +101,64 @@ def test_a_scraper_late_from_load_alone_is_no_outage(name):
         assert not f.stats["hang"]
 
 
-# Each confirmation is needed. The late recordings without the server's log (no catch-up to see) find no late
-# scrape; nor do they when the clients' records of the second before the silence are copied into every second of it
-# (a fleet that kept working while its scraper was late).
+# Each confirmation is needed. The late recordings without the server's log (no accept to see) are confirmed by
+# the clients' own catch-up, their reconnect loops' lines at the resume (and the clients' catch-up is needed where
+# the server's is not: test_a_pooled_fleets_resume_needs_its_held_calls_to_finish_together); they find no late
+# scrape when the clients' records of the second before the silence are copied into every second of it (a fleet
+# that kept working while its scraper was late).
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LATE)
-def test_a_late_scrape_needs_the_fleets_silence_and_the_servers_catch_up(name):
+def test_a_late_scrape_needs_the_fleets_silence_and_a_catch_up(name):
     _, ingested = analyzed(name)
     events = ingested.events
     (late,) = late_scrapes(events)
-    assert late_scrapes(events.filter(pl.col("source") != "redis_server")) == []
+    (blind,) = late_scrapes(events.filter(pl.col("source") != "redis_server"))
+    assert blind.gap.resume_accepts == 0 and blind.gap.resume_lines > blind.gap.peak_lines
     quiet = late.gap.quiet
     seconds = int((quiet[1] - quiet[0]).total_seconds()) + 1
     activity = events.filter((pl.col("kind") == "app.activity") & (pl.col("ts") == quiet[0] - timedelta(seconds=1)))
     assert activity.height
     busy = pl.concat([events, *(activity.with_columns(pl.col("ts") + timedelta(seconds=k + 1)) for k in range(seconds))])
     assert late_scrapes(busy) == []
+
+
+# A pooled fleet paused for its socket timeout (healthy-pause-*): its pools filled at start-up in one second, so the
+# server's accepts at the resume need not pass that second (healthy-pause-24: 52 at start-up, 48 at the resume;
+# healthy-pause-16: none at the resume, its pools full since start-up); its held calls finishing together pass the
+# pods' own busiest second. healthy-pause-48's pods still starting wrote their configuration lines through the pause.
+# The old rule found no outage in any of them.
+POOLED = ["healthy-pause-16", "healthy-pause-24", "healthy-pause-48"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", POOLED)
+def test_a_pooled_fleets_pause_seen_only_as_a_late_scrape_is_an_outage(name):
+    facts = facts_of(name)
+    start, end = _iso(facts["outage"]["start"]), _iso(facts["outage"]["end"])
+    assert facts["outage"]["kind"] == "pause" and facts["polls"]["failed"] == 0
+    assert all(v == 1 for _, v in up_samples(name)) and longest_late_step(name) > GAP_FACTOR
+    report, ingested = analyzed(name)
+    (late,) = late_scrapes(ingested.events)
+    assert late.gap.resume_lines > late.gap.peak_lines
+    (f,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert f.stats["hang"] and f.stats["at_least"]
+    # a lower bound: after the pause began, within the per-second rows' second; it ends at the resume
+    assert timedelta(0) <= f.start - start <= timedelta(seconds=1), (f.start, start)
+    assert abs((f.end - end).total_seconds()) <= 0.1, (f.end, end)
+    assert report.summary.startswith(f"Redis ({f.stats['endpoint']}) stopped answering for at least"), report.summary
+
+
+# The clients' catch-up is needed where the server's is not there: healthy-pause-16 (no accept at the resume) with
+# the pods' lines in the resume's two seconds scaled down to their busiest second before finds no late scrape.
+@pytest.mark.slow
+def test_a_pooled_fleets_resume_needs_its_held_calls_to_finish_together():
+    _, ingested = analyzed("healthy-pause-16")
+    events = ingested.events
+    (late,) = late_scrapes(events)
+    assert late.gap.resume_accepts <= late.gap.peak_accepts
+    second = late.gap.quiet[1].replace(microsecond=0)
+    resume = ((pl.col("kind") == "app.activity") & (pl.col("ts") >= second)
+              & (pl.col("ts") < second + timedelta(seconds=2)))
+    for share, found in ((1.0, 1), (late.gap.peak_lines / late.gap.resume_lines, 0)):
+        cut = events.with_columns(value=pl.when(resume).then(pl.col("value") * share).otherwise(pl.col("value")))
+        assert len(late_scrapes(cut)) == found, share

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
-from postmortem.analysis.silence import Silence, server_silences
+from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile, event_weight
 
@@ -210,6 +210,46 @@ def _timeout_sent(events: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(out)
 
 
+def last_line() -> pl.Expr:
+    """A row's last log line: a summarized row (parsers/churn.py) spans `span_s` from its time."""
+    return pl.col("ts") + pl.duration(microseconds=(attr("span_s", pl.Float64).fill_null(0.0) * 1e6).round()
+                                      .cast(pl.Int64))
+
+
+def alive_before_hang(events: pl.DataFrame, entity: str, g: pl.DataFrame) -> datetime | None:
+    """The server's last log line before its clients' first timeout in the hang `g`: a stopped server logs nothing,
+    so it ran until then, however early the first timed-out call was sent or a failed scrape began (hang-36: a
+    0.5 s timeout logged at 09.356 sent at 08.856, a scrape begun at 09.048, the server accepting until 09.259,
+    paused at 09.261). Only when its clock agrees with the clients' (the `_last_refusals` pattern; a skew inside the
+    clock margin is left uncorrected): its next line, the resume, must come after the median pod's first timeout and
+    before the median pod worked again (its first record after the first timeout that is no failure; a per-second
+    row's whole second). A log ahead would start the window late by its skew; one behind has its resume's lines
+    before the first timeout and no line until long after the pods worked again (busy-cfg-pause-16 moved 1.5 s
+    either way: 0.18 s late, and at the resume). None without such a line or a line after it."""
+    clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("host").is_not_null())
+    if clients.height == 0:
+        return None
+    first = clients.get_column("ts").min()
+    server = events.select("ts", "source", "entity", "attrs").filter(
+        (pl.col("source") == "redis_server") & pl.col("ts").is_not_null()
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    alive = server.filter(pl.col("ts") < first).select(last_line()).to_series().max()
+    after = server.filter(pl.col("ts") >= first).get_column("ts").min()
+    if alive is None or after is None or alive >= first:  # no silence of its own around the first timeout
+        return None
+    # late: clocks imports this module
+    from postmortem.analysis.clocks import LOSS, PER_SECOND
+
+    timed_out = clients.group_by("host").agg(pl.col("ts").min()).get_column("ts").sort()
+    worked = (events.select("ts", "source", "kind", "level", "host").filter(
+        ~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null() & (pl.col("ts") > first)
+        & ~pl.col("kind").is_in(LOSS) & (pl.col("level") < "warning"))
+        .group_by("host").agg(pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
+                              .otherwise(pl.col("ts")).min()).get_column("ts").sort())
+    agrees = timed_out[(timed_out.len() - 1) // 2] <= after and (worked.len() == 0 or after <= worked[(worked.len() - 1) // 2])
+    return alive if agrees else None
+
+
 def _sent_by_first_wait(events: pl.DataFrame, entity: str, g: pl.DataFrame, seen: datetime,
                         waits: pl.DataFrame) -> pl.DataFrame:
     """(event_id, sent) of the timeouts in `waits` whose pod logged no timeout setting: each waited at most as long as
@@ -234,9 +274,7 @@ def _last_server_line(events: pl.DataFrame, entity: str, before: datetime) -> da
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     if rows.height == 0:
         return None
-    last = pl.col("ts") + pl.duration(microseconds=(attr("span_s", pl.Float64).fill_null(0.0) * 1e6).round()
-                                      .cast(pl.Int64))
-    return rows.select(pl.when(last < before).then(last).otherwise(pl.col("ts")).max()).item()
+    return rows.select(pl.when(last_line() < before).then(last_line()).otherwise(pl.col("ts")).max()).item()
 
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:
@@ -258,8 +296,7 @@ def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: da
         (pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") <= until)
         & (pl.col("ts") > after - timedelta(seconds=1))  # a summarized row is one second's lines
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
-    last = pl.col("ts") + pl.duration(microseconds=(attr("span_s", pl.Float64).fill_null(0.0) * 1e6).round()
-                                      .cast(pl.Int64))
+    last = last_line()
     answered = accepted.select(pl.when(pl.col("ts") > after).then(pl.col("ts")).when(last > after).then(last)
                                .alias("ts")).drop_nulls()
     return answered.get_column("ts").min() if answered.height else None
@@ -345,6 +382,8 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
             answered = None if behind else _answered_before(events, entity, start, server_up)
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
+            if hung:  # its own log may show the server alive after a call it left unanswered was sent (or a scrape)
+                o_start = max(o_start, alive_before_hang(events, entity, g) or o_start)
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if behind:  # the clients were refused until their last refusal, whatever the log's ready line says
                 o_end = max(o_end, refused[-1])

@@ -3,8 +3,8 @@
 A server stopped (SIGSTOP, a frozen VM) for less than its scraper's timeout answers the scrape it held when it runs
 again: no `redis_up` 0, only a sample that comes later than the scraper's own rhythm, and clients without a socket
 timeout log nothing while they wait (storm-pause-late-16: answered samples 1.0 s apart, then 2.9 s around a 2.0 s
-pause). A scraper on a busy machine is late too, so a late scrape is a stop only when the clients and the server say
-so. Every threshold is the incident's own:
+pause). A scraper on a busy machine is late too, so a late scrape is a stop only when the clients' silence and a
+catch-up at the resume (the server's or the clients') say so. Every threshold is the incident's own:
 
 * the gap between two answered scrapes is more than `GAP_FACTOR` of the scraper's median interval (its own samples:
   a scrape interval differs from one exporter to another), with no unanswered scrape in it;
@@ -12,8 +12,16 @@ so. Every threshold is the incident's own:
   `SILENCE_CHANCE` chance anywhere in the log at the fleet's own rate before it (measured over at least one
   interval), and that is long enough to make a scrape that late (`GAP_FACTOR` - 1 intervals): a busy machine slows
   its clients, it does not stop them all;
-* the server caught up when it ran again: more connections accepted in the second the clients resumed (or the next)
-  than in any second of its log before (the fleet reconnecting at once, the connects it held).
+* someone caught up when the server ran again: the server accepted more connections in the second the clients
+  resumed (or the next) than in any second of its log before (the fleet reconnecting at once, the connects it held),
+  or the clients logged more in it than in any second before (the calls it held answered at once). A pooled fleet
+  whose pools had filled at start-up opens no connection at the resume, or fewer than its start-up's second
+  (healthy-pause-16: none; healthy-pause-24: 48 against 52), and its held calls finish together (92 and 132 lines
+  against at most 33 and 51 a second before). A busy machine's clients slow down and do not burst
+  (healthy-loaded-40: 3 and 4 lines against 7).
+
+The clients' silence counts their records of work: a client's configuration line is written when it is created
+(healthy-pause-48: pods still starting logged theirs through the pause).
 
 The window runs from the later of the answered scrape before the gap and the fleet's last record before the silence
 (a per-second summary row covers its whole second) to the server's first accepted connection after that (the clients'
@@ -35,6 +43,7 @@ from postmortem.model import event_weight
 GAP_FACTOR = 1.5  # a scrape more than this many of the scraper's own median intervals after the one before is late
 MIN_INTERVALS = 3  # fewer answered intervals: no rhythm to be late against
 UP_METRICS = ("redis_up", "up")  # exporter scrape success: 0 means the server did not answer
+CONFIG = "redis.config"  # a client's configuration line: written when it is created, no work
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class Gap:
     chance_need: float = math.inf  # lines a silence must lack to be that improbable anywhere in the log
     resume_accepts: float = 0.0  # connections accepted in the second the clients resumed (or the next)
     peak_accepts: float = 0.0  # the server's busiest second before the silence
+    resume_lines: float = 0.0  # the clients' lines in the second they resumed (or the next)
+    peak_lines: float = 0.0  # their busiest second before the silence
     resumed: tuple[datetime, int] | None = None  # the server's first accepted connection after `start` (and its id)
 
     @property
@@ -66,16 +77,21 @@ class Gap:
         return (self.quiet[1] - self.quiet[0]).total_seconds() if self.quiet else 0.0
 
     @property
+    def caught_up(self) -> bool:
+        """The server's accepts or the clients' lines at the resume outnumber their busiest second before."""
+        return self.resume_accepts > self.peak_accepts or self.resume_lines > self.peak_lines
+
+    @property
     def stopped(self) -> bool:
-        """The clients' silence and the server's catch-up confirm the late scrape."""
+        """The clients' silence and a catch-up at the resume confirm the late scrape."""
         return (self.quiet is not None and self.quiet_s >= (GAP_FACTOR - 1) * self.interval_s
                 and self.history_s >= self.interval_s and self.client_rate * self.quiet_s >= self.chance_need
-                and self.resume_accepts > self.peak_accepts)
+                and self.caught_up)
 
 
 @dataclass(frozen=True)
 class LateScrape:
-    """An outage seen as a late answered scrape, confirmed by the fleet's silence and the server's catch-up."""
+    """An outage seen as a late answered scrape, confirmed by the fleet's silence and a catch-up at the resume."""
 
     entity: str
     start: datetime
@@ -98,7 +114,8 @@ def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
     # late: clocks imports correlate, which imports this module
     from postmortem.analysis.clocks import PER_SECOND
 
-    rows = events.filter(~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null())
+    rows = events.filter(~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null()
+                         & (pl.col("kind") != CONFIG))
     return rows.select("ts", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
                        .otherwise(pl.col("ts")), lines=event_weight()).sort("ts")
 
@@ -161,17 +178,27 @@ def _measured(gap: Gap, spans: pl.DataFrame, accepted: pl.DataFrame, per_second:
     before = spans.filter((pl.col("until") <= start) & (pl.col("ts") > start - timedelta(seconds=BASELINE_S)))
     history = (start - before.get_column("ts").min()).total_seconds() if before.height else 0.0
     rate = before.get_column("lines").sum() / history if history > 0 else 0.0
-    first = end.replace(microsecond=0)
+    first, silent = end.replace(microsecond=0), start.replace(microsecond=0)
     after = accepted.filter(pl.col("ts") > gap.start).head(1)
+    lines = dict(spans.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(pl.col("lines").sum()).iter_rows())
     return replace(gap, history_s=history, client_rate=rate, chance_need=improbable_after(span / gap.quiet_s),
-                   resume_accepts=max(per_second.get(first, 0.0), per_second.get(first + timedelta(seconds=1), 0.0)),
-                   peak_accepts=max((n for sec, n in per_second.items() if sec < start.replace(microsecond=0)),
-                                    default=0.0),
+                   resume_accepts=_resumed(per_second, first), peak_accepts=_peak(per_second, silent),
+                   resume_lines=_resumed(lines, first), peak_lines=_peak(lines, silent),
                    resumed=(after.item(0, "ts"), after.item(0, "event_id")) if after.height else None)
 
 
+def _resumed(per_second: dict, first: datetime) -> float:
+    """A per-second count's larger of the resume's second and the next."""
+    return max(per_second.get(first, 0.0), per_second.get(first + timedelta(seconds=1), 0.0))
+
+
+def _peak(per_second: dict, before: datetime) -> float:
+    """A per-second count's busiest second before `before`."""
+    return max((n for sec, n in per_second.items() if sec < before), default=0.0)
+
+
 def late_scrapes(events: pl.DataFrame) -> list[LateScrape]:
-    """Every late scrape confirmed by the clients' silence and the server's catch-up (see the module docstring)."""
+    """Every late scrape confirmed by the clients' silence and a catch-up (see the module docstring)."""
     gaps = [g for g in scrape_gaps(events) if g.stopped]
     if not gaps:
         return []

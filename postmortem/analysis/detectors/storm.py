@@ -292,9 +292,12 @@ def _late(s: LateScrape) -> str:
     """How an outage seen as a late answered scrape was seen: the scrape's gap, the fleet's silence, the catch-up."""
     g = s.gap
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
+    caught = (f"{g.resume_accepts:,.0f} connections accepted in the second they resumed (at most "
+              f"{g.peak_accepts:,.0f} a second before)" if g.resume_accepts > g.peak_accepts else
+              f"{g.resume_lines:,.0f} lines logged in the second they resumed (at most {g.peak_lines:,.0f} a second "
+              f"before)")
     return (f"a scrape answered {g.gap_s:.1f} s after the one before (every {g.interval_s:.1f} s otherwise), while its "
-            f"{pods} logged nothing for {g.quiet_s:.1f} s and no failure; {g.resume_accepts:,.0f} connections accepted "
-            f"in the second they resumed (at most {g.peak_accepts:,.0f} a second before)")
+            f"{pods} logged nothing for {g.quiet_s:.1f} s and no failure; {caught}")
 
 
 def _unanswered(rows: pl.DataFrame) -> str:
