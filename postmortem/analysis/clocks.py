@@ -10,10 +10,13 @@ offset against a reference:
   anchors agree with (within `AGREE_S`); ties go to metric exports (epoch or zoned times) before
   redis-server logs (no zone, UTC by convention), then by path. Anchors that disagree with it are
   aligned to it on their down and up edges.
-* **Clients**: per (file, host), the first failure of each burst against the reference's down edges.
+* **Clients**: per (file, host), the first loss (a lost, refused or timed-out connection, or a command
+  left unanswered) of each burst against the reference's down edges.
   The fleet is the largest group of hosts within `AGREE_S` of each other: its offset beyond the
   skew margins (a zone, or every client off the same way) is the fleet's correction, and a host
   outside the group by more than `HOST_MARGIN_S` has its own offset (one pod ahead of the others).
+  Ahead needs first losses after the reference saw Redis back: one while Redis was down is a lag,
+  however long (a stalled server's connect timeouts come when pools reopen; an idle pod fails late).
   Without a reference only per-host offsets against the fleet are found: a fleet of `FLEET_MIN`
   hosts or more, hosts between `FLEET_MARGIN_S` and `FLEET_RANGE_S` from it.
 * **A lone server log** (the reference, no other anchor agreeing with it) against a fleet of
@@ -84,6 +87,7 @@ STARTED_BEFORE = "Started - first line"  # at most the events' offset: a pod log
 STALL_UPPER = "resume burst - last loss"  # at least the server's offset: no loss once the server answers
 STALL_LOWER = "resume burst - next activity"  # at most: a client works again only after the server does
 SPAN_ATTRS = ("first_ts", "last_ts")  # an aggregated event's span (Kubernetes), moved with its time
+FLEET_ONLY = "other client hosts on their first failure"  # agreement among clients alone: any server edge wins
 RESUME_WINDOW_S = 1.0  # the closes and accepts of one resume come within this (churn rows are per second)
 
 
@@ -260,13 +264,21 @@ def _reference(anchors, units: dict[tuple[str, str, str], list[dict]]):
     return anchors[ref], aligned
 
 
+def _client_losses(events: pl.DataFrame) -> pl.DataFrame:
+    """The clients' lost connections and unanswered commands, numbered by burst per (path, host).
+
+    Why unanswered commands too: a server that stalls (a blocking command, SIGSTOP) keeps its connections
+    open, so a client's first loss is a read timeout, and a connect failure may come only seconds later,
+    when the pool opens a new connection; taken alone it reads as a clock ahead by the stall's length."""
+    return (events.filter(pl.col("kind").is_in(LOSS) & pl.col("ts").is_not_null() & pl.col("host").is_not_null())
+            .sort(["path", "host", "ts", "line"])
+            .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
+                          .cum_sum().over(["path", "host"])))
+
+
 def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
-    """Per (path, host, source) of a client: the first failure of each burst, in time order."""
-    fails = (events.filter(pl.col("kind").is_in(UNREACHABLE) & pl.col("ts").is_not_null()
-                           & pl.col("host").is_not_null())
-             .sort(["path", "host", "ts", "line"])
-             .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)))
-    firsts = fails.filter(pl.col("burst")).to_dicts()
+    """Per (path, host, source) of a client: the first loss of each burst, in time order."""
+    firsts = _client_losses(events).unique(["path", "host", "burst"], keep="first", maintain_order=True).to_dicts()
     out: dict[tuple[str, str, str], list[dict]] = {}
     for r in firsts:
         out.setdefault((r["path"], r["host"], r["source"]), []).append(r)
@@ -276,12 +288,7 @@ def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]
 def _last_refusals(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict | None]]:
     """Per client (path, host, source): the last refused connection of each burst (`_client_units`'
     bursts, in the same order), or None where a burst had no refusal."""
-    fails = (events.filter(pl.col("kind").is_in(UNREACHABLE) & pl.col("ts").is_not_null()
-                           & pl.col("host").is_not_null())
-             .sort(["path", "host", "ts", "line"])
-             .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
-                           .cum_sum().over(["path", "host"]),
-                           refused=refused_connect()))
+    fails = _client_losses(events).with_columns(refused=refused_connect())
     last = (fails.group_by(["path", "host", "source", "burst"], maintain_order=True)
             .agg(pl.struct("ts", "path", "line").filter(pl.col("refused")).last().alias("row")))
     out: dict[tuple[str, str, str], list[dict | None]] = {}
@@ -356,6 +363,7 @@ def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zon
         return []
     downs = [d for d, _ in reference[3]] if reference else []
     raw: dict[tuple[str, str, str], float] = {}
+    past_up: dict[tuple[str, str, str], float] = {}  # its first losses after the reference saw Redis back
     edges: dict[tuple[str, str, str], list[Edge]] = {}
     for unit, firsts in units.items():
         if downs:
@@ -363,6 +371,7 @@ def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zon
             if found is None or not found[1]:
                 continue
             raw[unit] = found[0]
+            past_up[unit] = median(_secs(firsts[i]) - _secs(reference[3][j][1]) for i, j in found[1])
             edges[unit] = [Edge("outage start", _secs(firsts[i]) - _secs(downs[j]), (_where(downs[j]), _where(firsts[i])))
                            for i, j in found[1]]
         else:
@@ -371,8 +380,10 @@ def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zon
     fleet_value = median(raw[u] for u in fleet)
     if reference:
         zone, residual = split_zone(fleet_value, all(zoneless.get(u[0], False) for u in fleet))
-        # a skew of the whole fleet needs two edges: one client failing early proves little
-        skewed = (residual < -NEGATIVE_SKEW_S or residual > POSITIVE_SKEW_S) and sum(len(edges[u]) for u in fleet) >= 2
+        # a skew of the whole fleet needs two edges: one client failing early proves little; and ahead, failures
+        # after Redis was back: a first loss while it was down is a lag, however long (a stall, an idle pod)
+        ahead = residual > POSITIVE_SKEW_S and median(past_up[u] for u in fleet) - zone > AGREE_S
+        skewed = (residual < -NEGATIVE_SKEW_S or ahead) and sum(len(edges[u]) for u in fleet) >= 2
         correction = zone + (residual if skewed else 0.0)
     else:
         correction = 0.0
@@ -380,7 +391,8 @@ def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zon
     first_of_fleet = min((units[u][0] for u in fleet), key=_secs)
     out = []
     for unit in sorted(raw):
-        own = abs(raw[unit] - fleet_value) > HOST_MARGIN_S
+        own = abs(raw[unit] - fleet_value) > HOST_MARGIN_S and not (
+            reference and raw[unit] > fleet_value and past_up[unit] - correction <= AGREE_S)
         if own and not reference and (len(fleet) < FLEET_MIN or abs(raw[unit] - fleet_value) > FLEET_RANGE_S
                                       or abs(raw[unit] - fleet_value) <= FLEET_MARGIN_S):
             continue  # no anchor: only a host near a fleet that agrees is compared with it
@@ -389,7 +401,7 @@ def client_offsets(units: dict[tuple[str, str, str], list[dict]], reference, zon
             if reference:
                 agreed.setdefault(unit[0], f"agrees with {reference[1]} on {_edges(len(edges[unit]))}")
             elif unit in fleet and len(fleet) > 1:
-                agreed.setdefault(unit[0], f"agrees with {len(fleet) - 1} other client hosts on their first failure")
+                agreed.setdefault(unit[0], f"agrees with {len(fleet) - 1} {FLEET_ONLY}")
             continue
         zone, skew = split_zone(offset, zoneless.get(unit[0], False))
         unit_edges = list(edges.get(unit, []))
@@ -660,7 +672,8 @@ def _hosts_against_stall(stall: Stall, path: str, server_shift: float, fleet_shi
         own = abs(stall.raw[unit] - fleet_value) > HOST_MARGIN_S and proven
         offset = min(max(stall.raw[unit] - fleet_value + fleet_shift, lo), hi) if own else fleet_shift
         if offset == 0.0:
-            agreed.setdefault(unit[0], f"agrees with {path} on a stall")
+            if FLEET_ONLY in agreed.get(unit[0], FLEET_ONLY):  # the server's stall is the stronger evidence
+                agreed[unit[0]] = f"agrees with {path} on a stall"
             continue
         edges = own_edges if own else []
         if own:
