@@ -6,6 +6,8 @@ of the dense single file); the plain form is kept in the test as the definition.
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,6 +121,26 @@ def test_stackexchange_staged_fields_equal_every_alternative_on_every_record(tex
     from parsers.stackexchange_redis import StackExchangeRedis
 
     records = _py_records(texts, ["a.log"] * len(texts))
-    staged = StackExchangeRedis().recognize(records)
     plain = StackExchangeRedis().recognize(records, staged=False)
-    assert staged.equals(plain)
+    for split_min in (se.SPLIT_MIN_RECORDS, 1):  # one select for a small batch; split as a big batch is
+        with patch.object(se, "SPLIT_MIN_RECORDS", split_min):
+            staged = StackExchangeRedis().recognize(records)
+        assert staged.equals(plain)
+
+
+def test_stackexchange_small_mixed_batch_is_one_select(monkeypatch):
+    """A batch with a few timeouts among other records is selected once (each select costs polars the compile
+    of ~100 patterns, whatever its rows), and split only when its timeouts are many; the events are the same."""
+    from parsers.stackexchange_redis import StackExchangeRedis
+
+    texts = ["StackExchange.Redis.RedisTimeoutException: Timeout performing GET (5000ms), inst: 1, "
+             "serverEndpoint: redis:6379, v: 2.6.122.38350",
+             "StackExchange.Redis.RedisConnectionException: SocketFailure on redis:6379/Interactive, Idle/Faulted"]
+    records = _py_records(texts, ["a.log"] * len(texts))
+    selects = []
+    columns = StackExchangeRedis._columns
+    monkeypatch.setattr(StackExchangeRedis, "_columns", lambda self, *a, **k: selects.append(a) or columns(self, *a, **k))
+    one = StackExchangeRedis().recognize(records)
+    assert len(selects) == 1 and one.height == 2
+    monkeypatch.setattr(se, "SPLIT_MIN_RECORDS", 1)
+    assert StackExchangeRedis().recognize(records).equals(one) and len(selects) == 3

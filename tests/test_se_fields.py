@@ -42,6 +42,20 @@ def test_a_table_with_broken_attrs_is_read_field_by_field():
     assert got == table.select(attr("worker_busy", pl.Int64)).to_series().to_list() == [7, None, None, None]
 
 
+def test_no_records_runs_no_select(monkeypatch):
+    """An empty table gives the columns `read_plain` would, without its select (whose patterns polars compiles
+    even for no rows)."""
+    from postmortem.analysis import se_fields
+
+    expected = read_plain(_table([]), FIELDS)[1]
+
+    def refuse(*_):
+        raise AssertionError("read_plain ran on no rows")
+
+    monkeypatch.setattr(se_fields, "read_plain", refuse)
+    assert decode_fields(_table([]), FIELDS).equals(expected)
+
+
 def test_no_records_and_records_in_many_slices(monkeypatch):
     from postmortem.analysis import se_fields
 
