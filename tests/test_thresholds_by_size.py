@@ -311,3 +311,37 @@ def test_a_command_shorter_than_the_default_threshold_blocks_when_timeouts_fall_
     assert f.stats["pods_logging"] == facts["parameters"]["pods"]
     assert f" on {failed} of {facts['parameters']['pods']} pods fell inside it" in report.summary
     assert " on all " not in report.summary
+
+
+@cache
+def backoff_finding(name: str):
+    report, _ = analyze([str(RECORDED / name)], AnalyzeOptions(select=("PM4",)))
+    return next((f for f in report.findings if f.rule_id == "PM402"), None)
+
+
+# PM402 from behaviour: a pod's failures closer than 0.1 s (configs.NO_BACKOFF_GAP_S), at least 4x the fleet's pace
+# before the outage, not growing, over half the outage. Timing alone cannot tell a retry loop at its request's pace
+# from the request rate: the storm's NoBackoff pods with two handler threads at 1 request/s fail 0.14-0.21 s apart
+# (over 10x their records before), a jittered fleet that logs a tenth of its requests 0.16-0.27 s apart (4.6x), so
+# the gap stays; the delay the pods log with every retry (`retrying in 0.25s`) is their policy, at 8 and 24 pods.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-slow-nocfg-8", "storm-slow-nocfg-24"])
+def test_a_constant_retry_delay_the_pods_log_is_retry_without_backoff(name):
+    p = facts_of(name)["parameters"]
+    assert p["backoff"] == "NoBackoff" and not p["log_config"]
+    f = backoff_finding(name)
+    assert f is not None and f.stats["hosts_with_constant_delay"] == p["pods"]
+    assert f.stats["constant_retry_delay_s"] == p["app_retry_interval"]
+    assert f.stats.get("hosts_without_backoff") is None  # the spacing alone judged no pod
+    assert all("retrying in 0.25s" in e.text for e in f.evidence)
+
+
+# ... and a policy is the fleet's: every recorded no-backoff fleet showed it on all its failing pods (8 of 12 with two
+# threads a pod, blind storm-w2-12), while one of 24 jittered pods logging a tenth of their requests passed every test
+# by chance (0.092 s, 4.6x) and was called a retry loop until session 13.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy-quiet-nocfg-24", "busy-8", "busy-16"])
+def test_jittered_fleets_that_log_no_configuration_are_not_retry_loops(name):
+    p = facts_of(name)["parameters"]
+    assert p["backoff"] == "ExponentialWithJitterBackoff" and not p["log_config"]
+    assert backoff_finding(name) is None, backoff_finding(name).title
