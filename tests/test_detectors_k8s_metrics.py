@@ -222,6 +222,22 @@ def test_pm301_spike_is_measured_against_what_the_fleet_held(pods, before, peak,
         assert s["added_per_held"] == round((peak - before) / (pods * 4), 2) > 1
 
 
+@pytest.mark.parametrize(("after", "spike"), [
+    ((33, 33, 33), False),  # hang-nocfg-8's shape: 8 pools of 4 filled and held while the pods went on: no spike
+    ((12, 10, 10), True),  # the same peak, but the clients did not keep it: connections beyond what they hold
+])
+def test_pm301_without_a_logged_cap_what_the_clients_kept_is_what_they_hold(after, spike):
+    """No pool cap logged: the connections held before are one per pod (9); a peak of 33 the pods go on holding while
+    they still send is their pools' size (metrics.kept_level), one that falls back is a spike."""
+    pods = [client_fail(s, host=f"api-{i}") for i in range(1, 9) for s in (5, 58)]  # the pods send until 58 s
+    levels = [sample(-30, "connected_clients", 9), sample(15, "connected_clients", 33),
+              *[sample(30 + 10 * i, "connected_clients", v) for i, v in enumerate(after)]]
+    found = run(ConnectedClientsSpike(), [*OUTAGE, *pods, *levels])
+    assert bool(found) == spike
+    if spike:
+        assert only(found).stats["kept_after"] == 10 and only(found).stats["held_before"] == 9
+
+
 # PM302 rejected-connections
 
 def test_pm302_counter_increase_with_reset_is_critical():

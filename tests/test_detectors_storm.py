@@ -208,6 +208,26 @@ def test_pm402_a_burst_of_failures_that_stops_is_not_a_retry_loop():
     assert ids(run(RetryWithoutBackoff(), rows)) == ["PM402"]
 
 
+def test_pm402_a_retry_delay_logged_constant_per_pod_but_not_a_growing_one():
+    """The delay a client logs with each retry is its policy, whatever the spacing of its failures."""
+    def lines(host, delays, text="redis call failed (attempt {i}), retrying in {d}s: Connection refused"):
+        return [ev(28 + i, "app", "app.log", host=host, message=text.format(i=i + 1, d=d)) for i, d in enumerate(delays)]
+    (f,) = run(RetryWithoutBackoff(), lines("pod-a", [0.25] * 4) + lines("pod-b", [0.25] * 3))
+    assert f.stats["hosts_with_constant_delay"] == 2 and f.stats["constant_retry_delay_s"] == 0.25
+    assert "2 pods logged a constant 0.25 s retry delay" in f.title
+    tenacity = "Retrying app.cache.get in {d} seconds as it raised ConnectionError"
+    assert run(RetryWithoutBackoff(), lines("pod-a", [0.5] * 3, tenacity))[0].stats["constant_retry_delay_s"] == 0.5
+    assert run(RetryWithoutBackoff(), lines("pod-a", [2.0, 4.0, 8.0], "Trying again in {d} seconds... ({i}/100)")) == []
+    assert run(RetryWithoutBackoff(), lines("pod-a", [0.25] * 2)) == []  # too few to call constant
+
+
+def test_pm402_a_retry_loop_is_the_fleets_policy_not_one_pods():
+    """Two pods hammering among five that failed at their request rate: chance, not the fleet's policy."""
+    slow = [ev(28 + i, "redis_py", "redis.connect_failed", host=f"pod-{c}", entity=EP) for c in "cde" for i in range(12)]
+    assert run(RetryWithoutBackoff(), outage() + slow) == []
+    assert ids(run(RetryWithoutBackoff(), outage(pods=("pod-a", "pod-b", "pod-c")) + slow[:24])) == ["PM402"]
+
+
 def test_pm403_multiplexer_per_request():
     rows = [ev(i, "stackexchange_redis", "redis.timeout", message=f"Timeout ..., lm: 3/{40 + i}/0/0, mc: 1/1/0")
             for i in range(3)]

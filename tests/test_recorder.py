@@ -213,7 +213,10 @@ def test_recorded_restarts_match_the_logs(name):
         assert facts["rejected_connections"]["total"] == 0 and rejected == []
         assert all("Retry(NoBackoff(), 3)" in line for _, line in startup)
         before, after = facts["connections_accepted"]["per_server_lifetime"]
-        assert after >= 3 * before  # every thread opened its own connection at once after the restart
+        if facts["parameters"]["workers"] >= 8:
+            assert after >= 3 * before  # every thread opened its own connection at once after the restart
+        else:  # storm-slow-nocfg-*: two threads a pod at 1 request/s, one or two connections each
+            assert after > before
     elif facts["parameters"]["backoff"] == "NoBackoff":  # the storm configuration at its limit
         assert facts["rejected_connections"]["total"] > 0
         assert facts["clients"]["errors_by_kind"]["max_clients"] > 0

@@ -40,30 +40,26 @@ def findings_of(name: str) -> dict:
     return by_rule
 
 
-# PM301: connected clients 3x the baseline and above it by more than the clients held (population.held_before).
-# The storm configuration with room to grow (maxclients 10000: every thread opens its own connection at once) at 2
-# and 16 pods: 4.7x and 5.1x, 11 and 70 clients added, below the 100 the rule used to require. A hung server at 40
-# pods: its capped pools re-open to what they hold (161 for 40 x 4 + the INFO poller), 3.9x and 120 added, above
-# the 100, and no more than the pools hold, as at 8 and 24 pods.
+# PM301: connected clients 3x the baseline and above it by more than the clients can hold: what they held before
+# (population.held_before: their capped pools when logged) or what they went on holding after the peak
+# (metrics.kept_level). Every recording here only re-opened or filled its pools and kept every connection to the end
+# of its traffic: a hung server at 8 to 40 pods (capped pools logged or not: 8 pools of 4 + the INFO poller = 33 at
+# 8 pods, 9 before), a KEYS that blocked the server at 12 to 40 pods with the cap not logged, and the storm
+# configuration with room to grow (maxclients 10000, no cap: every handler thread opens its own connection and keeps
+# it; PM404's uncapped pool, and kept.py's "no storm at any size"). Until session 13 the unlogged cap left the
+# connections held before (one per pod) as the measure: added 2.0x to 2.9x of it fired on the hung and blocked fleets
+# and 3.7x to 6.1x on the uncapped ones, at every size; the storms at maxclients still fire (next test).
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "spike"), [("storm-unlimited-2", True), ("storm-unlimited-16", True),
-                                             ("hang-8", False), ("hang-24", False), ("hang-40", False)])
-def test_connected_clients_spike_is_judged_against_what_the_clients_held(name, spike):
+@pytest.mark.parametrize("name", ["storm-unlimited-2", "storm-unlimited-8", "storm-unlimited-16", "storm-unlimited-24",
+                                  "storm-unlimited-32", "hang-8", "hang-24", "hang-40", "hang-nocfg-8", "hang-nocfg-16",
+                                  "hang-nocfg-32", "slow-nocfg-12", "slow-nocfg-20", "slow-nocfg-24", "slow-nocfg-40"])
+def test_connected_clients_that_fill_their_pools_and_keep_them_are_no_spike(name):
     facts = facts_of(name)
-    found = findings_of(name)
-    assert facts["rejected_connections"]["total"] == 0 and facts["parameters"]["maxclients"] == 10000  # not near it
-    if not spike:
-        assert "PM301" not in found, found.get("PM301") and found["PM301"].title
-        pool = facts["parameters"]["max_connections"] * facts["parameters"]["pods"]
-        assert facts["max_connected_clients"] <= pool + 1  # the pools (and the poller) at most: re-opened, not a spike
-        return
-    f = found["PM301"]
-    s = f.stats
-    assert s["peak"] == facts["max_connected_clients"]
-    assert s["ratio"] >= 3 and s["peak"] - s["baseline"] < 100  # what the fixed floor of 100 missed
-    assert s["held_before"] == s["baseline"] and s["held_from"].startswith("connected_clients metric")  # no pool cap
-    assert s["added_per_held"] == round((s["peak"] - s["baseline"]) / s["held_before"], 2) > 1
-    assert f"{s['added_per_held']}× the {s['held_before']} the clients held" in f.title
+    p = facts["parameters"]
+    assert facts["rejected_connections"]["total"] == 0 and p["maxclients"] == 10000  # not near it
+    # the pools (capped, or one connection per handler thread) and the poller at most: filled, not a spike
+    assert facts["max_connected_clients"] <= p["pods"] * (p["max_connections"] or p["workers"]) + 1
+    assert "PM301" not in findings_of(name), findings_of(name).get("PM301") and findings_of(name)["PM301"].title
 
 
 @pytest.mark.slow
@@ -315,3 +311,37 @@ def test_a_command_shorter_than_the_default_threshold_blocks_when_timeouts_fall_
     assert f.stats["pods_logging"] == facts["parameters"]["pods"]
     assert f" on {failed} of {facts['parameters']['pods']} pods fell inside it" in report.summary
     assert " on all " not in report.summary
+
+
+@cache
+def backoff_finding(name: str):
+    report, _ = analyze([str(RECORDED / name)], AnalyzeOptions(select=("PM4",)))
+    return next((f for f in report.findings if f.rule_id == "PM402"), None)
+
+
+# PM402 from behaviour: a pod's failures closer than 0.1 s (configs.NO_BACKOFF_GAP_S), at least 4x the fleet's pace
+# before the outage, not growing, over half the outage. Timing alone cannot tell a retry loop at its request's pace
+# from the request rate: the storm's NoBackoff pods with two handler threads at 1 request/s fail 0.14-0.21 s apart
+# (over 10x their records before), a jittered fleet that logs a tenth of its requests 0.16-0.27 s apart (4.6x), so
+# the gap stays; the delay the pods log with every retry (`retrying in 0.25s`) is their policy, at 8 and 24 pods.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-slow-nocfg-8", "storm-slow-nocfg-24"])
+def test_a_constant_retry_delay_the_pods_log_is_retry_without_backoff(name):
+    p = facts_of(name)["parameters"]
+    assert p["backoff"] == "NoBackoff" and not p["log_config"]
+    f = backoff_finding(name)
+    assert f is not None and f.stats["hosts_with_constant_delay"] == p["pods"]
+    assert f.stats["constant_retry_delay_s"] == p["app_retry_interval"]
+    assert f.stats.get("hosts_without_backoff") is None  # the spacing alone judged no pod
+    assert all("retrying in 0.25s" in e.text for e in f.evidence)
+
+
+# ... and a policy is the fleet's: every recorded no-backoff fleet showed it on all its failing pods (8 of 12 with two
+# threads a pod, blind storm-w2-12), while one of 24 jittered pods logging a tenth of their requests passed every test
+# by chance (0.092 s, 4.6x) and was called a retry loop until session 13.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy-quiet-nocfg-24", "busy-8", "busy-16"])
+def test_jittered_fleets_that_log_no_configuration_are_not_retry_loops(name):
+    p = facts_of(name)["parameters"]
+    assert p["backoff"] == "ExponentialWithJitterBackoff" and not p["log_config"]
+    assert backoff_finding(name) is None, backoff_finding(name).title

@@ -35,11 +35,18 @@ from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity,
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
-# failures are usually just the request rate and prove nothing about the retry policy.
+# failures are usually just the request rate and prove nothing about the retry policy. An absolute figure, kept after
+# session 13's measurements because nothing in the logs does better: no timing tells a retry loop at its request's
+# own pace from the request rate (storm-slow-nocfg-8/24, no backoff: a pod's failures 0.14-0.21 s apart at over 10x
+# the pace before; healthy-quiet-nocfg-24, jittered: 0.16-0.27 s at about 4-5x, 22 of its 24 pods stopped by this
+# gap alone). The pods' logged retry delay (`constant_logged_delays`) judges the slow loops instead.
 NO_BACKOFF_GAP_S = 0.1
 # ... and they go on for at least this share of the outage (the recorded no-backoff fleets: 0.78-0.99 per pod;
 # the cascades' web pods, whose requests fail and then block: 0.09-0.27)
 MIN_OUTAGE_COVER = 0.5
+# ... on at least this share of the pods that failed during the outage (the recorded no-backoff fleets: all of them
+# at 2 to 48 pods, 8 of 12 with two handler threads a pod; healthy-quiet-nocfg-24, jittered backoff: 1 of 24)
+MIN_FLEET_SHARE = 0.5
 # ... and they come at least this many times faster than a pod of the fleet logged records of any kind before the
 # outage (the fleet's median), when any did: a busy pod's requests fail as fast as they arrive, whatever its
 # backoff. Recorded, per pod: fleets with jittered backoff at 25 requests/s and no logged configuration 0.86-1.22
@@ -100,14 +107,16 @@ class AbortConnectFigures(Figures):
 
 @dataclass(frozen=True)
 class BackoffFigures(Figures):
-    OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "failure_rate_multiple", "constant_retry_delay_s")
+    OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "failure_rate_multiple", "constant_retry_delay_s",
+                 "hosts_with_constant_delay")
 
     config_lines: int  # logged retry configurations without backoff
     client_versions: dict[str, str]  # client family → logged version
     hosts_without_backoff: int | None = None  # pods whose retries came at even intervals
     median_retry_gap_s: float | None = None  # their median gap between retries
     failure_rate_multiple: float | None = None  # their median failures/s in the outage ÷ the fleet's records/s before
-    constant_retry_delay_s: float | None = None  # a celery/kombu constant retry delay
+    constant_retry_delay_s: float | None = None  # the constant retry delay the pods logged (their median)
+    hosts_with_constant_delay: int | None = None  # pods that logged one retry delay, at least three times
     client: str | None = None  # the client family of the configurations
 
     def facts(self) -> dict[str, object]:
@@ -279,8 +288,8 @@ def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Per host: retries whose gaps do not grow (no backoff). Returns host rows (`evidence`: the
     records judged). Two kinds of runs count:
     - failures during the outages closer than any backoff would allow (`NO_BACKOFF_GAP_S`) that go on for
-      most of the outage (`MIN_OUTAGE_COVER`): slower ones, or a burst that stops, are the request rate
-      and prove nothing about the policy;
+      most of the outage (`MIN_OUTAGE_COVER`), on at least `MIN_FLEET_SHARE` of the pods that failed: slower ones,
+      a burst that stops, or one pod's by chance are the request rate and prove nothing about the policy;
     - the client's own reconnect attempts (`redis.reconnect_attempt`: its reconnect loop, whatever the
       request rate) from the outage on, at any pace: a loop whose spacing stays flat has no backoff."""
     failures, reconnects = _retry_records(events, ctx)
@@ -296,7 +305,10 @@ def evenly_spaced_retries(events: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                 .filter(_not_growing() & (pl.col("median_gap") <= NO_BACKOFF_GAP_S)
                         & (pl.col("span_s") >= MIN_OUTAGE_COVER * down_s)
                         & (pl.col("rate_multiple").is_null() | (pl.col("rate_multiple") >= FAILURE_RATE_MULTIPLE))))
-        found.append(fast.with_columns(evidence=pl.lit("failures")))
+        # one retry policy is the fleet's: most of the pods that failed during the outage show it, as every recorded
+        # no-backoff fleet did on every pod, while 1 of 24 jittered pods logging a tenth of their requests passed
+        if fast.height >= MIN_FLEET_SHARE * failures.get_column("host").n_unique():
+            found.append(fast.with_columns(evidence=pl.lit("failures")))
     if reconnects.height:
         loops = _spacing(reconnects).filter(_not_growing())
         found.append(loops.with_columns(evidence=pl.lit("reconnects")))
@@ -326,14 +338,33 @@ def retry_evidence(events: pl.DataFrame, ctx: Context, hosts: pl.DataFrame, per_
     return pl.concat(parts) if parts else events.head(0)
 
 
+# A retry delay the client logs with each retry: celery's `Trying again in 2.00 seconds...`, tenacity's `Retrying
+# app.cache.get in 0.5 seconds as it raised ...`, an app's own `retrying in 0.25s`
+LOGGED_DELAY = r"(?:Trying again|\b[Rr]etrying\b[^\n]{0,80}?) in (\d+(?:\.\d+)?) ?s(?:ec(?:ond)?s?)?\b"
+
+
+def constant_logged_delays(events: pl.DataFrame) -> pl.DataFrame:
+    """The retry lines (`delay` added) of the pods that logged one delay, the same at least three times: a constant
+    retry, whatever the pace. Why: a retry loop at its request's own pace cannot be told from the request rate by
+    timing (storm-slow-nocfg-8: no backoff, a pod's failures 0.21 s apart; a jittered fleet logging a tenth of its
+    requests, 0.23 s apart, both over 6x their pace before), while the delay it logs is its policy."""
+    lines = events.filter(pl.col("message").str.contains(LOGGED_DELAY)).with_columns(
+        delay=pl.col("message").str.extract(LOGGED_DELAY, 1).cast(pl.Float64), _pod=pl.col("host").fill_null(""))
+    flat = lines.group_by("_pod").agg(n=pl.len(), k=pl.col("delay").n_unique()).filter(
+        (pl.col("n") >= 3) & (pl.col("k") == 1)).get_column("_pod")
+    return lines.filter(pl.col("_pod").is_in(flat.implode())).drop("_pod").sort("ts")
+
+
 class RetryWithoutBackoff(RuleDetector):
     rule = Rule(
         "PM402", "retry-without-backoff", Severity.HIGH,
         "LinearRetry / NoBackoff / ConstantBackoff, or evenly spaced retries",
         what=("reconnect or retry policies without growing, jittered delays: redis-py `NoBackoff()` or "
               "`ConstantBackoff(...)` (with `retries=-1` the worst), StackExchange.Redis `LinearRetry`, celery "
-              "`Trying again in N seconds` with a constant N, or, from behaviour alone, per pod: failures during the "
-              f"outage under {NO_BACKOFF_GAP_S:g} s apart, going on for at least {MIN_OUTAGE_COVER:.0%} of it, "
+              "`Trying again in N seconds`, tenacity `Retrying ... in N seconds` or an app's `retrying in Ns` with one N "
+              "per pod, at least three times, or, from behaviour alone, per pod: failures during the "
+              f"outage under {NO_BACKOFF_GAP_S:g} s apart, going on for at least {MIN_OUTAGE_COVER:.0%} of it on at least "
+              f"{MIN_FLEET_SHARE:.0%} of the pods that failed, "
               f"at least {FAILURE_RATE_MULTIPLE:g}x as fast as a pod of the fleet logged records of any kind before the "
               "outage (the median pod, when any logged), whose spacing does not grow (slower failures, a burst that stops, or failures "
               "at the pod's own pace follow the request rate), or the client's own reconnect attempts from the outage on whose spacing does not grow, "
@@ -359,13 +390,12 @@ class RetryWithoutBackoff(RuleDetector):
         cfg = configs(events).filter(
             text.str.contains(r"NoBackoff\s*\(|ConstantBackoff\s*\(|LinearRetry\s*\(|retries\s*[=:]\s*-1\b")
         )
-        celery = events.filter(pl.col("message").str.contains(r"Trying again in \d+(?:\.\d+)? seconds")).with_columns(
-            delay=pl.col("message").str.extract(r"Trying again in (\d+(?:\.\d+)?) seconds", 1).cast(pl.Float64)
-        )
-        constant_celery = celery if celery.height >= 3 and celery.get_column("delay").n_unique() == 1 else celery.head(0)
+        constant = constant_logged_delays(events)
         hosts = evenly_spaced_retries(events, ctx)
         behaviour = retry_evidence(events, ctx, hosts) if hosts.height else pl.DataFrame()
-        parts = [df for df in (cfg, constant_celery.drop("delay") if constant_celery.height else None, behaviour)
+        # a pod's first logged delay speaks for its constant ones
+        delays = constant.group_by("host", maintain_order=True).head(1).select(events.columns)
+        parts = [df for df in (cfg, delays, behaviour)
                  if df is not None and df.height]
         if not parts:
             return
@@ -376,7 +406,8 @@ class RetryWithoutBackoff(RuleDetector):
             hosts_without_backoff=hosts.height or None,
             median_retry_gap_s=round(float(hosts.get_column("median_gap").median()), 3) if hosts.height else None,
             failure_rate_multiple=_median_multiple(hosts),
-            constant_retry_delay_s=constant_celery.get_column("delay")[0] if constant_celery.height else None,
+            constant_retry_delay_s=float(constant.get_column("delay").median()) if constant.height else None,
+            hosts_with_constant_delay=constant.get_column("host").n_unique() if constant.height else None,
             client="redis_py" if "redis_py" in fam else ("stackexchange_redis" if fam else None),
         )
         what = []
@@ -387,8 +418,9 @@ class RetryWithoutBackoff(RuleDetector):
             what.append("configured " + ", ".join(found[:4]))
         if hosts.height:
             what.append(f"{hosts.height} pods retried every {stats.median_retry_gap_s} s without growing delays")
-        if constant_celery.height:
-            what.append(f"constant {stats.constant_retry_delay_s} s retry delay")
+        if constant.height:
+            what.append(f"{stats.hosts_with_constant_delay} pods logged a constant {stats.constant_retry_delay_s:g} s "
+                        "retry delay")
         confidence = Confidence.HIGH if cfg.height and hosts.height else (
             Confidence.HIGH if cfg.height else Confidence.MEDIUM)
         f = finding(self.rule, "retries without backoff: " + "; ".join(what), rows, stats, confidence,

@@ -18,8 +18,14 @@ from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, 
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.storm import NOT_KEPT_PER_NEEDED, rejected_server, storms
-from postmortem.analysis.kept import Kept, kept_after
-from postmortem.analysis.population import connected_before, counter_increase, counter_reset, held_before
+from postmortem.analysis.kept import GAUGE_SLACK, Kept, kept_after
+from postmortem.analysis.population import (
+    CLIENT_SOURCES,
+    connected_before,
+    counter_increase,
+    counter_reset,
+    held_before,
+)
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
@@ -156,6 +162,8 @@ class ClientsSpikeFigures(Figures):
     # adds more than this above the baseline
     held_from: str | None = None  # where that figure came from
     added_per_held: float | None = None  # (peak - baseline) ÷ held_before
+    kept_after: Number | None = None  # the fewest connected_clients from the peak to the clients' last record: the
+    # connections the clients went on holding (pools keep what they open); a spike adds more than these too
 
     def facts(self) -> dict[str, object]:
         return {"maxclients": self.maxclients}
@@ -247,6 +255,7 @@ class ConnectedClientsSpike(RuleDetector):
         s = samples(events, "connected_clients")
         ref = incident_start(ctx)
         held = held_before(events, ref) if ref is not None else None
+        clients_end = _clients_end(events)
         for entity in _entities(s):
             g = s.filter(pl.col("entity") == entity)
             peak = g.sort(["value", "ts"], descending=[True, False]).head(1)
@@ -256,9 +265,13 @@ class ConnectedClientsSpike(RuleDetector):
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
             added = peak_v - base if base is not None else None
+            kept = kept_level(g, peak.get_column("ts")[0], clients_end)
+            # what the clients can hold: what they held before (their capped pools when logged) or, when the pools'
+            # cap is not logged, what they went on holding after the peak while their traffic went on
+            hold = max(held.connections if held else 0.0, kept - base if kept is not None and base is not None else 0.0)
             # with no population to compare with, the baseline is the clients the server held (the ratio implies it)
             spike = added is not None and peak_v >= SPIKE_RATIO * max(base, 1.0) and (
-                held is None or added > held.connections)
+                (held is None and kept is None) or added > hold)
             if not (near or spike):
                 continue
             threshold = NEAR_MAXCLIENTS * maxclients if near else SPIKE_RATIO * max(base or 0.0, 1.0)
@@ -272,6 +285,7 @@ class ConnectedClientsSpike(RuleDetector):
                 first_above_ts=_iso(first_above.get_column("ts")[0]),
                 held_before=_num(held.connections) if held else None, held_from=held.source if held else None,
                 added_per_held=round(added / held.connections, 2) if held and added is not None else None,
+                kept_after=_num(kept) if kept is not None else None,
             )
             parts = [f"peak {stats.peak} connected clients"]
             if near:
@@ -290,6 +304,25 @@ class ConnectedClientsSpike(RuleDetector):
                         Severity.MEDIUM, start=first_above.get_column("ts")[0], end=g.get_column("ts").max())
             if f:
                 yield f
+
+
+def _clients_end(events: pl.DataFrame) -> datetime | None:
+    """The last record of any kind that the client pods (hosts with client records) wrote: their traffic's end."""
+    hosts = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
+    return events.filter(pl.col("host").is_in(hosts.implode()) & (pl.col("source") != "metrics")).get_column("ts").max()
+
+
+def kept_level(g: pl.DataFrame, peak_ts: datetime, clients_end: datetime | None) -> float | None:
+    """The fewest `connected_clients` from the peak to the clients' last record (and the gauge's next second), when a
+    later sample shows it (None: no sample after the peak while the clients still ran). Why: a pool that re-opens or fills keeps what it opened
+    (hang-nocfg-8: 9 -> 33, 8 pools of 4 and the poller, held until the run ended), so a level the clients go on
+    holding is their pools' size, whatever the cap they did not log; a spike is connections they did not keep."""
+    if clients_end is None:
+        return None
+    after = g.filter(pl.col("ts").is_between(peak_ts, clients_end + GAUGE_SLACK))
+    if after.height < 2:
+        return None
+    return float(after.get_column("value").min())
 
 
 def _increase_rows(g: pl.DataFrame) -> pl.DataFrame:
