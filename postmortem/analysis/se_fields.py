@@ -86,8 +86,8 @@ def _merged(mask: pl.Series, yes: pl.DataFrame, no: pl.DataFrame) -> pl.DataFram
 def read_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """`attr(name)` for each name as `attr_<name>`, as it reads `se_attrs.with_attrs(rows)`: the fields of a
     timeout kept in its message alone (`se_attrs.derived`) are derived from it, the other rows' decoded."""
-    if "source" not in rows.columns:
-        return decode_fields(rows, names)
+    if not {"source", "kind", "message"} <= set(rows.columns):  # a table without them has every `attrs`
+        return decode_fields(rows.select("attrs"), names)
     mine = rows.select(derived()).to_series()
     if not mine.any():
         return decode_fields(rows.select("attrs"), names)
@@ -119,8 +119,8 @@ def decode_json(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
 def _decoded(events: pl.DataFrame) -> pl.DataFrame:
     """The fields alone, in the order of the StackExchange.Redis rows (kept for the table's life: small, unlike
     the rows' messages, which each caller selects again and lets go)."""
-    return read_fields(events.lazy().filter(pl.col("source") == SOURCE).select("source", "kind", "attrs", "message")
-                       .collect(), FIELDS)
+    kept = [c for c in ("source", "kind", "attrs", "message") if c in events.columns]
+    return read_fields(events.lazy().filter(pl.col("source") == SOURCE).select(kept).collect(), FIELDS)
 
 
 def se_records(events: pl.DataFrame) -> pl.DataFrame:
