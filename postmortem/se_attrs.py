@@ -33,8 +33,10 @@ def one_form(frame: pl.DataFrame) -> pl.DataFrame:
     same = timeout_attrs(rows) == rows.get_column("attrs")
     if not same.any():
         return frame
-    cleared = at.filter(same.fill_null(False))
-    return frame.with_columns(frame.get_column("attrs").scatter(cleared, None))
+    cleared = frame.get_column("attrs").scatter(at.filter(same.fill_null(False)), None)
+    # a string column's nulled values keep their bytes in its buffers (written to the workers' Arrow files, kept
+    # through every gather): the concatenation writes the values left into new ones
+    return frame.with_columns(pl.concat_str([cleared, pl.lit("")]).alias("attrs"))
 
 
 def with_attrs(events: pl.DataFrame) -> pl.DataFrame:

@@ -3,7 +3,9 @@ gets what the `attrs` JSON gave (issue #20: the dense 1 GiB file's `attrs` were 
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +19,9 @@ from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.analysis.se_fields import FIELDS, with_fields
 from postmortem.input.ingest import IngestOptions, ingest
 from postmortem.se_attrs import derived, one_form, with_attrs
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from generate_dense import generate as generate_dense  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 # every fixture with StackExchange.Redis timeouts in it
@@ -49,14 +54,34 @@ def test_the_one_form_table_gives_back_every_attrs_and_field(path):
         assert not (timeout_attrs(kept) == kept.get_column("attrs")).any()
 
 
+def _stored(column: pl.DataFrame) -> int:
+    """Bytes of a column as written to Arrow (a worker's frames travel so): the values' buffers, dead ones too."""
+    out = io.BytesIO()
+    column.write_ipc(out, compression="uncompressed")
+    return out.tell()
+
+
 def test_the_fixtures_timeouts_store_their_fields_once():
     """Most fixture timeouts' fields are in their message alone: their `attrs` are not stored a second time."""
     timeouts = derived_rows = 0
     for path in INPUTS:
-        one = _both(path)[1]
+        full, one = _both(path)
         timeouts += one.filter((pl.col("source") == "stackexchange_redis") & (pl.col("kind") == "redis.timeout")).height
         derived_rows += one.select(derived().sum()).item()
     assert timeouts > 20 and derived_rows >= timeouts // 2, (timeouts, derived_rows)
+
+
+def test_a_dense_logs_timeouts_attrs_are_not_stored(tmp_path):
+    """The dense benchmark's shape (1 MiB of it): every timeout is kept in its message alone, and the bytes of
+    their `attrs` are gone from the column's buffers too, not only from its values."""
+    generate_dense(tmp_path / "dense.log", 1)
+    full, one = _both(tmp_path / "dense.log")
+    mine = one.select(derived()).to_series()
+    timeouts = full.filter((pl.col("source") == "stackexchange_redis") & (pl.col("kind") == "redis.timeout"))
+    assert timeouts.height > 100 and mine.sum() == timeouts.height
+    saved = timeouts.get_column("attrs").str.len_bytes().sum()
+    assert _stored(one.select("attrs")) <= _stored(full.select("attrs")) - saved * 0.9
+    assert with_attrs(one).equals(full)
 
 
 def test_analyze_returns_the_table_with_every_attrs():
