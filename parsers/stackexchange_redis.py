@@ -386,6 +386,10 @@ class StackExchangeRedis:
     def _attrs(self, configs: bool = True, full: bool = True) -> pl.Expr:
         """The record's fields as JSON; `configs=False` (no config record among them) skips the config options,
         which are null outside config records."""
+        return _encode(self._fields(configs, full))
+
+    def _fields(self, configs: bool = True, full: bool = True) -> list[pl.Expr]:
+        """The record's fields, each named as in `attrs`, in `attrs`' order."""
         h, t = pl.col("_head"), pl.col("_t")
         out: list[pl.Expr] = [pl.lit("stackexchange_redis").alias("client")]
         out.append(t.str.extract(r"((?:StackExchange\.Redis\.)?Redis\w*Exception|TimeoutException)", 1).alias("exception"))
@@ -462,7 +466,7 @@ class StackExchangeRedis:
         out.append(t.str.extract(_LOG_TIME.replace(r"\d\d:\d\d:\d\d\.\d{3,7}", r"(\d\d:\d\d:\d\d\.\d{3,7})"), 1)
                    .alias("log_time"))
         out.extend(self._config_fields() if configs else [])
-        return _encode(out)
+        return out
 
     @staticmethod
     def _inner_kind() -> pl.Expr:
@@ -520,3 +524,22 @@ class StackExchangeRedis:
         out.append(pl.when(is_cfg).then(opt("name|ClientName", r"[^,\s\";]+")).alias("config_client_name"))
         out.append(pl.when(is_cfg & h.str.contains(r"(?i)\bpassword\s*[=:]")).then(pl.lit(True)).alias("has_password"))
         return out
+
+
+def _as_timeouts(rows: pl.DataFrame) -> pl.DataFrame:
+    """The recognizer's working columns for timeouts whose whole text is their `message`."""
+    m = pl.col("message")
+    return rows.select(_t=m, _head=m, _line=m, _rule=pl.lit("redis.timeout")).with_columns(**_first_choices())
+
+
+def timeout_attrs(rows: pl.DataFrame) -> pl.Series:
+    """The `attrs` the recognizer writes for a timeout whose text is `message` alone (`rows`' column)."""
+    return _as_timeouts(rows).select(StackExchangeRedis()._attrs(configs=False).alias("attrs")).get_column("attrs")
+
+
+def timeout_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """The fields `names` of `timeout_attrs`, as Strings as `json_path_match` prints them (null where absent):
+    the same expressions, so equal to reading them from `timeout_attrs`, without building the JSON."""
+    exprs = {e.meta.output_name(): e for e in StackExchangeRedis()._fields(configs=False)}
+    return _as_timeouts(rows).select(*(exprs[n].cast(pl.String).alias(n) if n in exprs else pl.lit(None, pl.String)
+                                       .alias(n) for n in names))

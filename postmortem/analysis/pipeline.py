@@ -32,6 +32,7 @@ from postmortem.model import (
 )
 from postmortem.quoting import MAX_MESSAGE, shorten
 from postmortem.redaction import redact_events, redact_report, redact_value
+from postmortem.se_attrs import with_attrs
 
 _RULES = {d.rule.rule_id: d for d in DETECTORS}
 
@@ -119,7 +120,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     `events` are the analysed window (for `parse`, tests and tools that need the table; an empty table
     with `return_events=False`)."""
     opts = opts or AnalyzeOptions()
-    result = ingest(paths, opts.ingest)
+    result = ingest(paths, replace(opts.ingest, se_fields_in_message=True))  # each timeout's fields once
     clocks = align(result.events, result.inputs, opts.ingest, apply=opts.align)  # one clock before correlation
     events = clocks.events
     if opts.align and clocks.offsets:
@@ -170,9 +171,11 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     result.warnings.extend(replay_warnings)
     if opts.redact:  # the one redaction pass: everything that leaves the analysis
         report = redact_report(report)
-        result.events = redact_events(events) if opts.return_events else events
+        result.events = redact_events(with_attrs(events)) if opts.return_events else events
         result.inputs = list(report.inputs)
         result.warnings = list(report.warnings)
     if not opts.return_events:
         result.events = empty_events()
+    elif not opts.redact:
+        result.events = with_attrs(events)
     return report, result

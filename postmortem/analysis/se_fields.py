@@ -21,6 +21,7 @@ import polars as pl
 from postmortem.analysis.correlate import attr
 from postmortem.analysis.table_memo import per_table
 from postmortem.failures import RECOVERABLE
+from postmortem.se_attrs import derived, derived_fields
 
 SOURCE = "stackexchange_redis"
 FIELDS = ("v", "lib_version", "aoc", "lm_created", "mc_attempts", "worker_busy", "worker_min", "iocp_busy",
@@ -75,9 +76,27 @@ def decode_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
         return values
     if not plain.any():
         return decode_json(rows, names)
-    order = pl.concat([plain.arg_true(), (~plain).arg_true()]).arg_sort()
-    both = pl.concat([values.filter(plain), decode_json(rows.filter(~plain), names)])
-    return both.select(pl.all().gather(order))
+    return _merged(plain, values.filter(plain), decode_json(rows.filter(~plain), names))
+
+
+def _merged(mask: pl.Series, yes: pl.DataFrame, no: pl.DataFrame) -> pl.DataFrame:
+    """The rows `yes` (where `mask`) and `no` (the others) back in the order of `mask`."""
+    order = pl.concat([mask.arg_true(), (~mask).arg_true()]).arg_sort()
+    return pl.concat([yes, no]).select(pl.all().gather(order))
+
+
+def read_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """`attr(name)` for each name as `attr_<name>`, as it reads `se_attrs.with_attrs(rows)`: the fields of a
+    timeout kept in its message alone (`se_attrs.derived`) are derived from it, the other rows' decoded."""
+    if not {"source", "kind", "message"} <= set(rows.columns):  # a table without them has every `attrs`
+        return decode_fields(rows.select("attrs"), names)
+    mine = rows.select(derived()).to_series()
+    if not mine.any():
+        return decode_fields(rows.select("attrs"), names)
+    told = derived_fields(rows.filter(mine), names).rename(lambda n: PREFIX + n)
+    if mine.all():
+        return told
+    return _merged(mine, told, decode_fields(rows.filter(~mine).select("attrs"), names))
 
 
 def decode_json(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
@@ -102,7 +121,8 @@ def decode_json(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
 def _decoded(events: pl.DataFrame) -> pl.DataFrame:
     """The fields alone, in the order of the StackExchange.Redis rows (kept for the table's life: small, unlike
     the rows' messages, which each caller selects again and lets go)."""
-    return decode_fields(events.lazy().filter(pl.col("source") == SOURCE).select("attrs").collect(), FIELDS)
+    kept = [c for c in ("source", "kind", "attrs", "message") if c in events.columns]
+    return read_fields(events.lazy().filter(pl.col("source") == SOURCE).select(kept).collect(), FIELDS)
 
 
 def se_records(events: pl.DataFrame) -> pl.DataFrame:
@@ -124,9 +144,10 @@ def at_positions(events: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
-    """`rows` (any source) with `attr_<name>` for each name, for `field` to read: what `attr` reads, with
-    `decode_fields` instead of one `json_path_match` (a whole JSON parse) per row and field."""
-    return rows.hstack(decode_fields(rows.select("attrs"), names))
+    """`rows` (any source) with `attr_<name>` for each name, for `field` to read: what `attr` reads of
+    `se_attrs.with_attrs(rows)`, with `read_fields` instead of one `json_path_match` (a whole JSON parse) per row
+    and field."""
+    return rows.hstack(read_fields(rows, names))
 
 
 def field(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:

@@ -19,6 +19,7 @@ from postmortem.input.read_file import ParsedPiece, frame_log, read_file
 from postmortem.input.small_logs import BATCH_CHARS, BATCH_FILES, SmallLog, ingest_small
 from postmortem.input.timecheck import dst_notes, local_time_counts, out_of_order
 from postmortem.model import InputFile
+from postmortem.se_attrs import one_form
 
 CLASSIFY_BATCH_ROWS = 100_000  # framed records kept before the recognizers run over them
 # ... or this many bytes of them: a dense log's records are long (a StackExchange.Redis timeout is ~1.7 kB),
@@ -43,9 +44,13 @@ class Part:
     # per log file: (its accounting, local times in a repeated DST hour, in a skipped one), summed over pieces
     local_times: dict[int, tuple[InputFile, int, int]] = field(default_factory=dict)
     said: set[str] = field(default_factory=set)  # the warnings above, for `warn` (a list search per line is quadratic)
+    one_form: bool = False  # `IngestOptions.se_fields_in_message`
+
 
     def add_frame(self, frame: pl.DataFrame) -> None:
         """Keep a finished events frame: in memory, or written to the next spill file and let go."""
+        if self.one_form:
+            frame = one_form(frame)
         if self.spill is None:
             self.frames.append(frame)
             return
@@ -63,7 +68,7 @@ class Part:
 def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions, spill: str | None = None) -> Part:
     """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files.
     With `spill`, each events frame is written to a file as it is made (`Part.add_frame`)."""
-    part = Part(spill=spill)
+    part = Part(spill=spill, one_form=opts.se_fields_in_message)
     pending: list[tuple[InputFile, FramedLog]] = []
     pending_rows = pending_bytes = 0
     spans: set[int] = set()  # a span's DST notes are said once its file's spans are joined (file_split.py)

@@ -19,6 +19,9 @@ class IngestOptions:
     jobs: int = 1  # worker processes that read and frame files (postmortem/input/workers.py)
     # (given path, name shown for it): batch shows an incident's name, not the scratch folder it was read from
     display_names: tuple[tuple[str, str], ...] = ()
+    # a StackExchange.Redis timeout's `attrs` left null where its `message` alone gives them (se_attrs.py): the
+    # analysis' table holds each timeout's fields once; `parse` and `ingest`'s other callers keep both forms
+    se_fields_in_message: bool = False
 
     def zone_for(self, path: str) -> tuple[str, str]:
         """The zone zone-less times of this file are read in, and why: `given` (--tz ZONE=GLOB or

@@ -19,10 +19,10 @@ from postmortem.analysis.advice import (
     se_options,
     thread_pool_minimum,
 )
-from postmortem.analysis.correlate import Context, attr
+from postmortem.analysis.correlate import Context
 from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
 from postmortem.analysis.detectors.slow_commands import explained_timeout_ids
-from postmortem.analysis.se_fields import at_positions, field, se_figures
+from postmortem.analysis.se_fields import at_positions, field, se_figures, with_fields
 from postmortem.analysis.table_memo import per_table
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -156,7 +156,8 @@ class SlowResponses(RuleDetector):
             rows = rows.filter(~pl.col("event_id").is_in(list(blocked)))
         if rows.height == 0:
             return
-        with_qs = rows.with_columns(qs=attr("qs", pl.Int64), timeout_ms=attr("timeout_ms", pl.Int64))
+        with_qs = with_fields(rows, ("qs", "timeout_ms")).with_columns(qs=field("qs", pl.Int64),
+                                                                       timeout_ms=field("timeout_ms", pl.Int64))
         stats = SlowFigures(
             timeouts=rows.height,
             hosts=rows.get_column("host").n_unique(),

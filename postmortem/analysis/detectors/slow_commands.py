@@ -23,6 +23,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, Snippet
 from postmortem.analysis.correlate import CLIENT_SOURCES, Context, attr, unanswered_connect
 from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, RuleDetector, finding
+from postmortem.analysis.se_fields import field, with_fields
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 
@@ -104,7 +105,8 @@ def _client_timeout_s(events: pl.DataFrame) -> tuple[float | None, str]:
             v = got.get_column(column).drop_nulls().filter(got.get_column(column).drop_nulls() > 0).min()
             if v is not None:
                 found.append((float(v), f"{label} {v:g} s (client configuration)"))
-    ms = events.filter(pl.col("kind") == "redis.timeout").select(attr("timeout_ms", pl.Float64)).to_series()
+    timeouts = events.filter(pl.col("kind") == "redis.timeout")
+    ms = with_fields(timeouts, ("timeout_ms",)).select(field("timeout_ms", pl.Float64)).to_series()
     ms = ms.drop_nulls().filter(ms.drop_nulls() > 0)
     if ms.len():
         found.append((float(ms.min()) / 1000, f"{ms.min() / 1000:g} s (timeout in the client errors)"))
