@@ -173,7 +173,7 @@ def test_a_pause_the_clients_did_not_log_lasts_from_its_first_sign_to_the_server
 # pauses) logs no client error and no failed scrape (the polls wait 2 s): the only sign is the server's own log, 32
 # lines a second, none for 2 s, then the connections queued meanwhile at once (per-request-pause-8 and -16: 94 and 52
 # lines in the resume's second; silence.py). The old code found no outage at all. The window runs from the server's
-# last second's lines at its own rate to its first line after the silence.
+# last line before the silence to its first line after it.
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["per-request-pause-8", "per-request-pause-16"])
 def test_a_server_gone_silent_while_its_clients_kept_sending_stopped_answering(name):

@@ -10,15 +10,27 @@ lines a second, none for 2.0 s, then 94 in the resume's second). Every threshold
   (`BASELINE_S`), a run of no line that long has less than `SILENCE_CHANCE` chance anywhere in the log (lines
   arriving at random at that rate); a low-rate log's gaps are expected, and its silence is not one; and that rate
   was measured over at least `BASELINE_SILENCES` silences' lengths (a start-up burst is no rate);
+* the silence stands out from the log's own quiet spells: a rate assumes lines arrive one by one, but a server
+  on a busy machine stalls now and then and handles its backlog in one millisecond, so its quiet spells run longer
+  than its rate implies. A spell is the gap from a second's last line to the next second's first while the clients
+  logged in both (places chosen blind, in the incident's own traffic); the silence must be improbable in any of
+  the log's largest sqrt(n) other spells at their mean as an exponential tail's scale (its own is no baseline).
+  per-request-pause-12 (loaded machine): 7 lines in one millisecond after 182 ms of none, against 96 a second
+  (improbable at that rate), where the log also went 129, 106 and 83 ms without a line: it needs 0.56 s; its 2.0 s
+  pause needs 0.67 s, per-request-pause-8's (32 lines a second in bursts 0.17-0.23 s apart) 1.2 s;
 * the server caught up when it resumed: the resume's second holds more lines than any second of that baseline
   (a bursty log's regular bursts reach its own peak; a stopped server's backlog goes past it), and its two seconds
   from the resume hold, past the baseline rate, at least `CATCH_UP_SHARE` of the lines the silence held back at
-  that rate (per-request-pause-8 and -16: 62 and 33 of 65 and 63; the backlog is what the clients had in flight);
+  that rate (per-request-pause-8 and -16: 62 and 33 of 65 and 64; the backlog is what the clients had in flight);
 * its clients' work did not stop: their records from one silence length before it to one after are at least
   `DEMAND_SHARE` of what their own median rate over the baseline gives for those three lengths. The requests a
   stopped server held complete when it resumes, so clients that waited on it log their usual total (1.0 of it:
   per-request-pause-16's 16 pods, 24 records in the second after the resume); clients that went idle when the
   server went quiet log a third of it, before the silence only.
+
+A silence runs from the server's last line before it (a churn row's time plus its span: a stopped server logs
+nothing after it) to its first line after. Placing the last line at the baseline rate instead put
+per-request-pause-16's and -12's 42 and 6 ms after the pause began and, in a 24-pod recording, a 10 ms gap at 78 ms.
 """
 
 from __future__ import annotations
@@ -51,7 +63,7 @@ class Silence:
 
     entity: str
     path: str
-    start: datetime  # when it stopped: its last second's lines at the baseline rate (a churn row spans its second)
+    start: datetime  # its last line before the silence (a churn row's: its time plus its span)
     end: datetime  # its first line after the silence (exact: a churn row keeps its first line's time)
     before_id: int  # the server's last event before the silence
     after_id: int  # its first event after it
@@ -84,6 +96,35 @@ def _per_second(rows: pl.DataFrame, first: datetime, last: datetime, name: str) 
         pl.col(name).fill_null(0.0))
 
 
+def _quiet_spells(rows: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+    """Per second with lines (`sec`): the log's last line before it (`stopped`; a churn row's last line is its
+    time plus its span), the quiet from there to the second's first line (`quiet`, seconds), and `spell`: that line
+    fell in the second before and the clients logged in both seconds (a quiet spell across one boundary while they
+    sent; a silence longer than a second, or the start and end of their traffic, is none)."""
+    # late: correlate imports this module
+    from postmortem.analysis.correlate import last_line
+
+    sending = grid.select("sec", sending=(pl.col("c") > 0) & (pl.col("c").shift(1) > 0))
+    spells = (rows.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(first=pl.col("ts").min(), last=last_line().max())
+              .sort("sec").select(
+                  "sec", stopped=pl.col("last").shift(1),
+                  quiet=(pl.col("first") - pl.col("last").shift(1)).dt.total_microseconds() / 1e6,
+                  spell=(pl.col("sec").shift(1) == pl.col("sec") - pl.duration(seconds=1)).fill_null(False)))
+    return spells.join(sending.with_columns(pl.col("sec").cast(spells.schema["sec"])), on="sec", how="left").select(
+        "sec", "stopped", "quiet", spell=pl.col("spell") & pl.col("sending").fill_null(False))
+
+
+def _stands_out(gap: float, sec: datetime, spells: pl.DataFrame) -> bool:
+    """The silence is improbable against the log's largest other quiet spells (its own is no baseline for it): at
+    the mean of the largest sqrt(n) of its n others as an exponential tail's scale, in any of those places. A
+    server on a busy machine stalls now and then; a log that stalled as long elsewhere had no outage there."""
+    others = spells.filter(pl.col("spell") & (pl.col("sec") != sec)).get_column("quiet").sort(descending=True)
+    if others.len() < BASELINE_MIN_S:
+        return False  # no baseline, no silence
+    k = math.ceil(math.sqrt(others.len()))
+    return gap >= float(others.head(k).mean()) * improbable_after(k)
+
+
 def _log_silences(rows: pl.DataFrame, clients: pl.DataFrame) -> list[Silence]:
     rows = rows.sort(["ts", "line"])
     first, last = rows.get_column("ts").min().replace(microsecond=0), rows.get_column("ts").max()
@@ -97,19 +138,16 @@ def _log_silences(rows: pl.DataFrame, clients: pl.DataFrame) -> list[Silence]:
     )
     span_s = float(grid.height)
     steps = rows.with_columns(sec=pl.col("ts").dt.truncate("1s")).with_columns(
-        prev_ts=pl.col("ts").shift(1), prev_sec=pl.col("sec").shift(1), prev_kind=pl.col("kind").shift(1),
+        prev_sec=pl.col("sec").shift(1), prev_kind=pl.col("kind").shift(1),
         prev_id=pl.col("event_id").shift(1)).filter(pl.col("sec") > pl.col("prev_sec"))
-    base = grid.select(prev_sec="sec", prev_n="n", rate="rate", peak="peak", client_rate="client_rate",
-                       history="history")
-    steps = (steps.join(base, on="prev_sec", how="inner")
+    base = grid.select(prev_sec="sec", rate="rate", peak="peak", client_rate="client_rate", history="history")
+    spells = _quiet_spells(rows, grid)
+    steps = (steps.join(base, on="prev_sec", how="inner").join(spells, on="sec", how="inner")
              .join(grid.select(sec="sec", resume_n="n", resume_2s=pl.col("n") + pl.col("n").shift(-1).fill_null(0.0)),
                    on="sec", how="inner")
              .filter((pl.col("rate") > 0) & (pl.col("client_rate") > 0) & (pl.col("resume_n") > pl.col("peak"))
                      & ~pl.col("prev_kind").is_in(RESTART_KINDS) & ~pl.col("kind").is_in(RESTART_KINDS)))
-    stopped = pl.max_horizontal(pl.col("prev_ts"), pl.col("prev_sec") + pl.duration(
-        microseconds=(pl.min_horizontal(pl.lit(1.0), pl.col("prev_n") / pl.col("rate")) * 1e6).cast(pl.Int64)))
-    steps = steps.with_columns(stopped=stopped).with_columns(
-        gap=(pl.col("ts") - pl.col("stopped")).dt.total_microseconds() / 1e6).filter(
+    steps = steps.rename({"quiet": "gap"}).filter(
         (pl.col("gap") > 0)
         & (pl.col("gap") * pl.col("rate") >= improbable_after(span_s / pl.col("gap")))
         & (pl.col("history") >= pl.min_horizontal(pl.lit(BASELINE_S), BASELINE_SILENCES * pl.col("gap")))
@@ -120,7 +158,7 @@ def _log_silences(rows: pl.DataFrame, clients: pl.DataFrame) -> list[Silence]:
         length = timedelta(seconds=r["gap"])
         during = clients.filter((pl.col("ts") >= r["stopped"] - length) & (pl.col("ts") < r["ts"] + length))
         records = float(during.select(event_weight().sum()).item() or 0.0)
-        if records < DEMAND_SHARE * r["client_rate"] * 3 * r["gap"]:
+        if records < DEMAND_SHARE * r["client_rate"] * 3 * r["gap"] or not _stands_out(r["gap"], r["sec"], spells):
             continue
         out.append(Silence(
             entity=r["entity"] or "redis:unknown", path=r["path"], start=r["stopped"], end=r["ts"],
