@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.last_seen import unseen_since
 from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
@@ -382,8 +383,14 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
             answered = None if behind else _answered_before(events, entity, start, server_up)
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
-            if hung:  # its own log may show the server alive after a call it left unanswered was sent (or a scrape)
-                o_start = max(o_start, alive_before_hang(events, entity, g) or o_start)
+            if hung:  # its own log shows it alive after a call it left unanswered was sent (or a scrape), or last
+                alive = alive_before_hang(events, entity, g)  # seen answering long before a late first sign
+                if alive is not None and alive < o_start:
+                    seen = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts").min()
+                    back = resumed_after_hang(events, entity, seen, end) or end
+                    o_start = alive if unseen_since(events, alive, o_start, back) else o_start
+                elif alive is not None:
+                    o_start = alive
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if behind:  # the clients were refused until their last refusal, whatever the log's ready line says
                 o_end = max(o_end, refused[-1])
