@@ -401,6 +401,12 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
+                if not g.get_column("source").is_in(CLIENT_SOURCES).any():  # a scrape its only sign
+                    held = held_calls(events, entity, o_start, max(o_end, o_start))
+                    g = pl.concat([g, held.with_columns(group=pl.lit(g.item(0, "group")))], how="vertical_relaxed")
+                    began = hang_began(events, held) if held.height else None  # a held call sent before the scrape
+                    if began is not None and began < o_start:
+                        o_start = max(began, alive_before_hang(events, entity, g) or began)
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
@@ -504,10 +510,28 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
 
 
 def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outage]:
-    """The outages plus those only a late answered scrape shows (scrape_gaps.py), in time order."""
-    late = [Outage(entity=s.entity, start=s.start, end=s.end, event_ids=s.event_ids, hosts=s.hosts,
-                   start_unknown=True, late_scrape=s) for s in late_scrapes(events) if not _covered(s, outages)]
+    """The outages plus those only a late answered scrape shows (scrape_gaps.py), with the calls it held, in time
+    order."""
+    late = []
+    for s in late_scrapes(events):
+        if not _covered(s, outages):
+            held = held_calls(events, s.entity, s.start, s.end).get_column("event_id").to_list()
+            late.append(Outage(entity=s.entity, start=s.start, end=s.end, event_ids=tuple(sorted({*s.event_ids, *held})),
+                               hosts=s.hosts, start_unknown=True, late_scrape=s))
     return sorted(outages + late, key=lambda o: (o.start, o.entity)) if late else outages
+
+
+def held_calls(events: pl.DataFrame, entity: str, start: datetime, end: datetime) -> pl.DataFrame:
+    """The client timeouts of calls a server stopped from `start` to `end` held, when no client failure was its sign (a
+    late or unanswered scrape): logged inside the window (healthy-pause-24: one 9 ms before the resume), or after it by
+    a call sent, one logged `socket_timeout` earlier, by the resume (healthy-pause-40 and -48: 2 ms and 20 ms after
+    it). Too few pods for a fleet-wide burst (`hang_timeouts`), they are still the pause's: the title's failures, not
+    timeouts on a live connection (PM106)."""
+    timeouts = events.select(OUTAGE_COLUMNS).filter(
+        pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("kind") == "redis.timeout") & (pl.col("ts") >= start)
+        & (pl.col("ts") <= end + OUTAGE_GAP) & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    sent = _timeout_sent(events, timeouts.filter(pl.col("ts") > end)).filter(pl.col("sent") <= end)
+    return timeouts.filter((pl.col("ts") <= end) | pl.col("event_id").is_in(sent.get_column("event_id").implode()))
 
 
 def _covered(s: Silence | LateScrape, outages: list[Outage]) -> bool:
