@@ -97,8 +97,8 @@ def test_the_final_shutdown_is_not_the_incident(name):
     assert [(k.count, k.unit) for k in shutdowns] == ([(restarts, "shutdowns")] if restarts else [])
 
 
-# KEYS runs of 0.6-5.9 s, 12 to 40 pods that log no socket_timeout
-NOCFG_STALLS = ["slow-nocfg-12", "slow-nocfg-20", "slow-nocfg-24", "slow-nocfg-40"]
+# KEYS runs of 0.6-2.2 s, 12 to 40 pods that log no socket_timeout (slow-nocfg-16: the server's accepts summarized per second)
+NOCFG_STALLS = ["slow-nocfg-12", "slow-nocfg-16", "slow-nocfg-20", "slow-nocfg-24", "slow-nocfg-40"]
 
 
 @pytest.mark.slow
