@@ -9,6 +9,14 @@
   `correlate._answered_before`: a client answered by a listening server before the ready line places the end.
 * The recording's final shutdown (the operator stopping Redis after the incident) is not the incident: it ran the
   incident window to the end of the recording and Impact counted its lines as shutdowns.
+* A stall's start when the pods log no client configuration: the first sign (a failed scrape, stamped when it began;
+  a timeout, one unknown client timeout after its call) came 0.1-0.6 s after the `KEYS` began (slow-nocfg-12 +0.58 s,
+  -40 +0.13 s; blind slow-nocfg-28 +0.21 s). `last_seen.unseen_since`: the server's last line starts it when nothing
+  after it shows the server answering and the fleet's rate makes that silence improbable.
+* A pause its scrapes showed (late or unanswered) and a few pods' timeouts too few for a fleet-wide burst: the title
+  said "no failure" (healthy-pause-24: one timeout 9 ms before the resume), the held calls timed out just after the
+  window were a PM106 of their own (healthy-pause-48), and the window began at the failed scrape, after the first held
+  call was sent (healthy-pause-32 +0.14 s). `correlate.held_calls`.
 """
 
 from __future__ import annotations
@@ -87,3 +95,62 @@ def test_the_final_shutdown_is_not_the_incident(name):
     restarts = 0 if truth["outage"]["kind"] in (None, "none", "pause") else 1
     shutdowns = [k for k in report.impact.errors if k.kind == "redis.server.shutdown"]
     assert [(k.count, k.unit) for k in shutdowns] == ([(restarts, "shutdowns")] if restarts else [])
+
+
+# KEYS runs of 0.6-2.2 s, 12 to 40 pods that log no socket_timeout (slow-nocfg-16: the server's accepts summarized per second)
+NOCFG_STALLS = ["slow-nocfg-12", "slow-nocfg-16", "slow-nocfg-20", "slow-nocfg-24", "slow-nocfg-40"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOCFG_STALLS)
+def test_a_stall_starts_where_the_server_was_last_seen_answering(name):
+    """facts `slow_command.start` (the CronJob's `running KEYS` line): PM100 starts at the server's last line, its
+    accept of the CronJob's connection, within 10 ms after it (was 0.13-0.58 s, at the first scrape or timeout)."""
+    truth = _facts(name)
+    assert truth["parameters"]["log_config"] is False
+    began = _iso(truth["slow_command"]["start"])
+    report, _ = analyze([str(RECORDED / name)])
+    (stall,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert began <= stall.start <= began + timedelta(milliseconds=10), (stall.start, began)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hang-nocfg-8", "hang-nocfg-16", "hang-nocfg-32"])
+def test_a_pause_whose_server_was_quiet_before_keeps_its_first_sign(name):
+    """The pooled fleet worked after the server's last line (0.8-2.3 s before the pause): that line is no start, and
+    PM100 never starts before the pause (facts `outage.start`)."""
+    truth = _facts(name)
+    paused = _iso(truth["outage"]["start"])
+    report, _ = analyze([str(RECORDED / name)])
+    (stall,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert paused <= stall.start <= paused + timedelta(seconds=0.6), (stall.start, paused)
+
+
+# pauses seen by a late scrape (-16, -24, -48) or an unanswered one (-32), with 0, 1, 1 and 10 held calls' timeouts
+SCRAPED_PAUSES = ["healthy-pause-16", "healthy-pause-24", "healthy-pause-48", "healthy-pause-32"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCRAPED_PAUSES)
+def test_a_pause_seen_by_its_scrapes_counts_the_calls_it_held(name):
+    """Every timeout the recorder counted (facts `clients.errors_by_kind`) is the pause's: PM100 counts them, says "no
+    failure" only without one, and no PM106 reports them as timeouts on a live connection."""
+    truth = _facts(name)
+    held = truth["clients"]["errors_by_kind"].get("timeout", 0)
+    report, _ = analyze([str(RECORDED / name)])
+    (pause,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert pause.stats["timeouts"] == held and pause.stats["hang"]
+    assert ("no failure" in pause.title) == (held == 0) and ("no client logged a failure" not in pause.title)
+    assert not [f for f in report.findings if f.rule_id == "PM106"]
+    assert ("no connection failure" in report.summary) == (held == 0), report.summary
+
+
+@pytest.mark.slow
+def test_a_held_call_sent_before_the_failed_scrape_starts_the_pause():
+    """healthy-pause-32: the first held call (logged 2 s socket_timeout) was sent 0.12 s before the scrape that failed
+    began: PM100 starts within 30 ms of the pause (was 0.14 s after it, at the scrape)."""
+    truth = _facts("healthy-pause-32")
+    paused = _iso(truth["outage"]["start"])
+    report, _ = analyze([str(RECORDED / "healthy-pause-32")])
+    (pause,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert paused <= pause.start <= paused + timedelta(milliseconds=30), (pause.start, paused)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.last_seen import unseen_since
 from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
@@ -233,9 +234,13 @@ def alive_before_hang(events: pl.DataFrame, entity: str, g: pl.DataFrame) -> dat
     server = events.select("ts", "source", "entity", "attrs").filter(
         (pl.col("source") == "redis_server") & pl.col("ts").is_not_null()
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
-    alive = server.filter(pl.col("ts") < first).select(last_line()).to_series().max()
-    after = server.filter(pl.col("ts") >= first).get_column("ts").min()
-    if alive is None or after is None or alive >= first:  # no silence of its own around the first timeout
+    # a summarized row that straddles the first timeout: its first line before it, its last after (slow-nocfg-16: the
+    # KEYS client's accept at .324, the resume's at .921 in one row), as a row per line reads
+    rows = server.filter(pl.col("ts") < first).select("ts", last=last_line())
+    alive = rows.select(pl.when(pl.col("last") < first).then(pl.col("last")).otherwise(pl.col("ts")).max()).item()
+    after = min((t for t in (server.filter(pl.col("ts") >= first).get_column("ts").min(),
+                             rows.filter(pl.col("last") >= first).get_column("last").min()) if t is not None), default=None)
+    if alive is None or after is None:  # no silence of its own around the first timeout
         return None
     # late: clocks imports this module
     from postmortem.analysis.clocks import LOSS, PER_SECOND
@@ -382,8 +387,14 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
             answered = None if behind else _answered_before(events, entity, start, server_up)
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
-            if hung:  # its own log may show the server alive after a call it left unanswered was sent (or a scrape)
-                o_start = max(o_start, alive_before_hang(events, entity, g) or o_start)
+            if hung:  # its own log shows it alive after a call it left unanswered was sent (or a scrape), or last
+                alive = alive_before_hang(events, entity, g)  # seen answering long before a late first sign
+                if alive is not None and alive < o_start:
+                    seen = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts").min()
+                    back = resumed_after_hang(events, entity, seen, end) or end
+                    o_start = alive if unseen_since(events, alive, o_start, back) else o_start
+                elif alive is not None:
+                    o_start = alive
             o_end = server_up if server_up is not None and server_up >= o_start else end
             if behind:  # the clients were refused until their last refusal, whatever the log's ready line says
                 o_end = max(o_end, refused[-1])
@@ -394,6 +405,12 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
+                if not g.get_column("source").is_in(CLIENT_SOURCES).any():  # a scrape its only sign
+                    held = held_calls(events, entity, o_start, max(o_end, o_start))
+                    g = pl.concat([g, held.with_columns(group=pl.lit(g.item(0, "group")))], how="vertical_relaxed")
+                    began = hang_began(events, held) if held.height else None  # a held call sent before the scrape
+                    if began is not None and began < o_start:
+                        o_start = max(began, alive_before_hang(events, entity, g) or began)
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
@@ -497,10 +514,28 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
 
 
 def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outage]:
-    """The outages plus those only a late answered scrape shows (scrape_gaps.py), in time order."""
-    late = [Outage(entity=s.entity, start=s.start, end=s.end, event_ids=s.event_ids, hosts=s.hosts,
-                   start_unknown=True, late_scrape=s) for s in late_scrapes(events) if not _covered(s, outages)]
+    """The outages plus those only a late answered scrape shows (scrape_gaps.py), with the calls it held, in time
+    order."""
+    late = []
+    for s in late_scrapes(events):
+        if not _covered(s, outages):
+            held = held_calls(events, s.entity, s.start, s.end).get_column("event_id").to_list()
+            late.append(Outage(entity=s.entity, start=s.start, end=s.end, event_ids=tuple(sorted({*s.event_ids, *held})),
+                               hosts=s.hosts, start_unknown=True, late_scrape=s))
     return sorted(outages + late, key=lambda o: (o.start, o.entity)) if late else outages
+
+
+def held_calls(events: pl.DataFrame, entity: str, start: datetime, end: datetime) -> pl.DataFrame:
+    """The client timeouts of calls a server stopped from `start` to `end` held, when no client failure was its sign (a
+    late or unanswered scrape): logged inside the window (healthy-pause-24: one 9 ms before the resume), or after it by
+    a call sent, one logged `socket_timeout` earlier, by the resume (healthy-pause-40 and -48: 2 ms and 20 ms after
+    it). Too few pods for a fleet-wide burst (`hang_timeouts`), they are still the pause's: the title's failures, not
+    timeouts on a live connection (PM106)."""
+    timeouts = events.select(OUTAGE_COLUMNS).filter(
+        pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("kind") == "redis.timeout") & (pl.col("ts") >= start)
+        & (pl.col("ts") <= end + OUTAGE_GAP) & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    sent = _timeout_sent(events, timeouts.filter(pl.col("ts") > end)).filter(pl.col("sent") <= end)
+    return timeouts.filter((pl.col("ts") <= end) | pl.col("event_id").is_in(sent.get_column("event_id").implode()))
 
 
 def _covered(s: Silence | LateScrape, outages: list[Outage]) -> bool:

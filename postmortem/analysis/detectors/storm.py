@@ -248,7 +248,7 @@ class RedisUnreachable(RuleDetector):
             what = "stopped answering" if hang else "unreachable"
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
-            failed = (_silent(o.silence) if o.silence is not None else _late(o.late_scrape) if o.late_scrape
+            failed = (_silent(o.silence) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
                       else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
                            "none refused" if hang
                       else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
@@ -274,6 +274,8 @@ class RedisUnreachable(RuleDetector):
             return None
         if not fig.client_failures:  # seen by the server's log or the scrapes alone
             return "left no connection failure in the clients' logs"
+        if fig.scrape_gap_s is not None:  # `hosts` are the pods that went silent, not those that timed out
+            return f"left {_held_timeouts(fig.timeouts)} in the clients' logs"
         # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
         if fig.hang:
@@ -288,8 +290,9 @@ def _silent(s: Silence) -> str:
             f"the second it resumed; its {pods} kept sending and logged no failure")
 
 
-def _late(s: LateScrape) -> str:
-    """How an outage seen as a late answered scrape was seen: the scrape's gap, the fleet's silence, the catch-up."""
+def _late(s: LateScrape, held: int) -> str:
+    """How an outage seen as a late answered scrape was seen: the scrape's gap, the fleet's silence and the `held`
+    calls that timed out (none: no failure), the catch-up."""
     g = s.gap
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
     caught = (f"{g.resume_accepts:,.0f} connections accepted in the second they resumed (at most "
@@ -297,7 +300,11 @@ def _late(s: LateScrape) -> str:
               f"{g.resume_lines:,.0f} lines logged in the second they resumed (at most {g.peak_lines:,.0f} a second "
               f"before)")
     return (f"a scrape answered {g.gap_s:.1f} s after the one before (every {g.interval_s:.1f} s otherwise), while its "
-            f"{pods} logged nothing for {g.quiet_s:.1f} s and no failure; {caught}")
+            f"{pods} logged nothing for {g.quiet_s:.1f} s {'but ' + _held_timeouts(held) if held else 'and no failure'}; {caught}")
+
+
+def _held_timeouts(n: int) -> str:
+    return f"{_n(n)} timeout{'' if n == 1 else 's'} of {'a call' if n == 1 else 'calls'} it held"
 
 
 def _unanswered(rows: pl.DataFrame) -> str:
