@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.analysis.population import connected_before, fleet_started
+from postmortem.analysis.population import connected_before
 from postmortem.model import event_weight
 
 # A gauge sampled once a second may first show the connections a window's last second opened just after it
@@ -55,7 +55,7 @@ def _from_gauge(events: pl.DataFrame, t0: datetime, back: datetime, end: datetim
     peak = float(after.get_column("value").max())
     if restarted:
         return peak, f"peak connected_clients metric after the outage ({peak:,.0f}; the restarted server held none)"
-    before = connected_before(samples, t0, fleet_started(events))
+    before = connected_before(samples, t0)
     level = before[0] if before else 0.0
     return max(peak - level, 0.0), (f"peak connected_clients metric after the outage ({peak:,.0f}) less the "
                                     f"{level:,.0f} open before it")

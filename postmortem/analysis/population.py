@@ -118,27 +118,11 @@ def client_pods(events: pl.DataFrame) -> int:
     return hosts.n_unique()
 
 
-def fleet_started(events: pl.DataFrame) -> datetime | None:
-    """When the client fleet was running: the median client host's first record (None without client hosts).
-
-    Why: a gauge sample taken before the clients started counts none of their connections, so it is no
-    "before the incident" for them: blind eviction-nocfg-16 (session 13) hit maxmemory 0.24 s after its pods
-    started, and the exporter's last sample before that, 1 connection, made the pools' 31 a 31x spike."""
-    clients = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
-    if clients.len() == 0:
-        return None
-    firsts = (_timed(events).filter(pl.col("host").is_in(clients.implode())).group_by("host")
-              .agg(pl.col("ts").min()).get_column("ts").sort())
-    return firsts[(firsts.len() - 1) // 2]
-
-
-def connected_before(samples: pl.DataFrame, t0: datetime, since: datetime | None = None) -> tuple[float, str, int] | None:
-    """The `connected_clients` gauge's last sample before `t0` (within the lookback, and from `since`, the fleet's
-    start, `fleet_started`): (value, its named source, event_id). The one figure for "connections before the
-    incident": the storm's population and the connected-clients rule's reference both read it here, so they never
-    disagree."""
-    start = t0 - LOOKBACK if since is None else max(t0 - LOOKBACK, since)
-    before = samples.filter((pl.col("ts") < t0) & (pl.col("ts") >= start)).sort("ts")
+def connected_before(samples: pl.DataFrame, t0: datetime) -> tuple[float, str, int] | None:
+    """The `connected_clients` gauge's last sample before `t0` (within the lookback): (value, its named
+    source, event_id). The one figure for "connections before the incident": the storm's population and
+    the connected-clients rule's reference both read it here, so they never disagree."""
+    before = samples.filter((pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK)).sort("ts")
     if before.height == 0:
         return None
     last = before.tail(1).row(0, named=True)
@@ -148,7 +132,7 @@ def connected_before(samples: pl.DataFrame, t0: datetime, since: datetime | None
 def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
     """Client connections open just before `t0` (see the module doc for the order of sources)."""
     pods = client_pods(events)
-    gauge = connected_before(_metric(events, "connected_clients"), t0, fleet_started(events))
+    gauge = connected_before(_metric(events, "connected_clients"), t0)
     if gauge is not None:  # a gauge: its last value before the outage is the state the outage found
         value, source, event_id = gauge
         return Population(value, source, pods, (event_id,))

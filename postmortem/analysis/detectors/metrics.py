@@ -24,7 +24,6 @@ from postmortem.analysis.population import (
     connected_before,
     counter_increase,
     counter_reset,
-    fleet_started,
     held_before,
 )
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -257,15 +256,12 @@ class ConnectedClientsSpike(RuleDetector):
         ref = incident_start(ctx)
         held = held_before(events, ref) if ref is not None else None
         clients_end = _clients_end(events)
-        started = fleet_started(events)
         for entity in _entities(s):
             g = s.filter(pl.col("entity") == entity)
             peak = g.sort(["value", "ts"], descending=[True, False]).head(1)
             peak_v = float(peak.get_column("value")[0])
-            before = connected_before(g, ref, started) if ref is not None else None
-            # samples from before the clients started are no baseline of their connections (`fleet_started`)
-            running = g.filter(pl.col("ts") >= started) if started is not None else g
-            base, base_from = (before[0], before[1]) if before else baseline(running, "value", ref)
+            before = connected_before(g, ref) if ref is not None else None
+            base, base_from = (before[0], before[1]) if before else baseline(g, "value", ref)
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
             added = peak_v - base if base is not None else None
