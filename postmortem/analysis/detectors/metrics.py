@@ -471,7 +471,7 @@ class ConnectionChurn(RuleDetector):
                 high = judged.filter((pl.col("rate") >= threshold) & (pl.col("rate") > 0))
                 began_high = high.with_columns(began=began).get_column("began")
                 kept = _kept(events, high, metric, base, held, began_high.min())
-                if kept is not None and kept[1].churn < NOT_KEPT_PER_NEEDED:
+                if kept is not None and not kept[1].churns(NOT_KEPT_PER_NEEDED):
                     continue  # kept what they opened (a recovery or pools filling), not churn
                 new, k = kept or (None, None)
                 stats = ChurnFigures(

@@ -334,7 +334,7 @@ class Storm:
 
     @property
     def is_storm(self) -> bool:
-        return self.kept.churn >= NOT_KEPT_PER_NEEDED
+        return self.kept.churns(NOT_KEPT_PER_NEEDED)
 
 
 def rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
