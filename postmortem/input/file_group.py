@@ -46,7 +46,6 @@ class Part:
     said: set[str] = field(default_factory=set)  # the warnings above, for `warn` (a list search per line is quadratic)
     one_form: bool = False  # `IngestOptions.se_fields_in_message`
 
-
     def add_frame(self, frame: pl.DataFrame) -> None:
         """Keep a finished events frame: in memory, or written to the next spill file and let go."""
         if self.one_form:
