@@ -20,7 +20,8 @@ from parsers.base import RECORD_COLUMNS, FileParse, ParseContext
 from parsers.envelopes import normalize_level
 from parsers.recognize import APP_LOG, recognize
 from postmortem.input.timeparse import with_parsed_ts
-from postmortem.model import Kind, UnrecognizedSample, conform_events
+from postmortem.model import Kind, UnrecognizedSample
+from postmortem.schema import conform_events
 
 _TS_COLS = ("timestamp [UTC]", "TimeGenerated [UTC]", "timestamp", "TimeGenerated", "timestamp [Local Time]")
 _MSG_COLS = ("message", "Message")

@@ -31,7 +31,8 @@ import polars as pl
 from parsers.base import FileParse, ParseContext, attrs_json, no_claims
 from parsers.metrics.rows import account, head_lines, split_text
 from postmortem import safe_regex
-from postmortem.model import Kind, conform_events
+from postmortem.model import Kind
+from postmortem.schema import conform_events
 
 FAMILY = "redis_commands"
 SLOW_COMMAND = Kind(

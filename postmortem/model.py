@@ -1,4 +1,6 @@
-"""The data model every stage shares: the events table schema and the report's frozen values.
+"""The data model every stage shares: the kinds, rules, findings and the report's frozen values (the
+events table's polars schema is `postmortem/schema.py`, so that drawing charts in the side process does
+not load polars).
 
 The column names, `source`/`kind` values, rule IDs and report keys are contracts (design.md §4, §6):
 add to them, never rename.
@@ -11,30 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
-
-import polars as pl
-
-LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
-LEVEL_DTYPE = pl.Enum(list(LEVELS))
-TS_DTYPE = pl.Datetime("us", "UTC")
-
-EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.UInt32(),
-    "ts": TS_DTYPE,
-    "source": pl.String(),
-    "kind": pl.String(),
-    "path": pl.String(),
-    "line": pl.UInt32(),
-    "level": LEVEL_DTYPE,
-    "host": pl.String(),
-    "entity": pl.String(),
-    "message": pl.String(),
-    "metric": pl.String(),
-    "value": pl.Float64(),
-    "attrs": pl.String(),
-}
-EVENT_COLUMNS = tuple(EVENT_SCHEMA)
-
 
 
 @dataclass(frozen=True)
@@ -73,43 +51,6 @@ METRIC_NAMES = (
     "server_load",
     "cpu",
 )
-
-
-def event_weight() -> pl.Expr:
-    """How many log records an event stands for: `value` for the `weighted` kinds (1 when null), else 1.
-
-    Weighted kinds (summarized noise, summarized connection churn) may stand for many log lines; anything
-    that counts them must sum this, never rows.
-    """
-    # late: the table is assembled from the parsers, which import this module
-    from postmortem.kinds import KINDS
-
-    return (
-        pl.when(pl.col("kind").is_in(KINDS.with_flag("weighted")))
-        .then(pl.col("value").fill_null(1.0))
-        .otherwise(pl.lit(1.0))
-    )
-
-
-def weighted_count(events: pl.DataFrame) -> int:
-    """How many log records `events` stands for: the sum of `event_weight()` (0 for no rows)."""
-    return int(round(events.select(event_weight().sum()).item() or 0)) if events.height else 0
-
-
-def empty_events() -> pl.DataFrame:
-    """An events table with no rows but the full schema, so concat and joins never guess types."""
-    return pl.DataFrame(schema=EVENT_SCHEMA)
-
-
-def conform_events(df: pl.DataFrame) -> pl.DataFrame:
-    """Give a parser's output exactly the events schema: missing columns become null, order fixed."""
-    cols = []
-    for name, dtype in EVENT_SCHEMA.items():
-        if name in df.columns:
-            cols.append(pl.col(name).cast(dtype, strict=False))
-        else:
-            cols.append(pl.lit(None, dtype=dtype).alias(name))
-    return df.select(cols)
 
 
 class Severity(enum.IntEnum):

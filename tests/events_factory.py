@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.correlate import build_context
-from postmortem.model import EVENT_COLUMNS, conform_events
+from postmortem.schema import EVENT_COLUMNS, conform_events
 
 T0 = datetime(2026, 3, 14, 2, 12, 0, tzinfo=UTC)
 

@@ -20,7 +20,8 @@ from postmortem.analysis.correlate import attempts_per_second
 from postmortem.analysis.detectors.configs import ConnectionPerRequest
 from postmortem.analysis.detectors.storm import ReconnectStorm
 from postmortem.analysis.sections import with_sections
-from postmortem.model import Report, event_weight, weighted_count
+from postmortem.model import Report
+from postmortem.schema import event_weight, weighted_count
 from reports.charts import render_charts
 
 from .events_factory import T0, context, ev, table

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from postmortem.cli import main
-from postmortem.model import EVENT_COLUMNS
+from postmortem.schema import EVENT_COLUMNS
 
 from .conftest import EXAMPLE
 

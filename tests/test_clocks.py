@@ -37,7 +37,7 @@ from postmortem.analysis.clocks import (
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.cli import main
 from postmortem.input.ingest import IngestOptions, ingest
-from postmortem.model import EVENT_SCHEMA
+from postmortem.schema import EVENT_SCHEMA
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 SKEWED = RECORDED / "skewed"

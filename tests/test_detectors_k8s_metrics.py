@@ -22,7 +22,8 @@ from postmortem.analysis.detectors.metrics import (
 from postmortem.analysis.detectors.storm import ReconnectStorm
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.input.ingest import IngestOptions
-from postmortem.model import EVENT_COLUMNS, Confidence, Severity, conform_events
+from postmortem.model import Confidence, Severity
+from postmortem.schema import EVENT_COLUMNS, conform_events
 
 from .conftest import DATA
 

@@ -19,7 +19,7 @@ from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors.configs import FAILURE_RATE_MULTIPLE
 from postmortem.analysis.detectors.storm import NOT_KEPT_PER_NEEDED, MaxclientsSaturation
 from postmortem.analysis.pipeline import analyze
-from postmortem.model import conform_events
+from postmortem.schema import conform_events
 from reports.render import render
 
 from .conftest import DATA

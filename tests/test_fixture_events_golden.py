@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from postmortem.cli import main
 from postmortem.input.ingest import ingest
-from postmortem.model import EVENT_COLUMNS
+from postmortem.schema import EVENT_COLUMNS
 
 from .conftest import DATA
 

@@ -27,8 +27,8 @@ from postmortem.batch.run import BatchUsageError, find_incidents, run_batch
 from postmortem.cli import main
 from postmortem.input import stream
 from postmortem.input.events_table import drop_implausible_times
-from postmortem.model import EVENT_SCHEMA
 from postmortem.quoting import MAX_MESSAGE, MAX_QUOTED, quote, terminal
+from postmortem.schema import EVENT_SCHEMA
 from reports.render import render
 
 from .conftest import EXAMPLE

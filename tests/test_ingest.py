@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from postmortem.input.decode import decode_bytes
 from postmortem.input.ingest import ingest
-from postmortem.model import EVENT_COLUMNS, EVENT_SCHEMA
+from postmortem.schema import EVENT_COLUMNS, EVENT_SCHEMA
 
 from .conftest import EXAMPLE
 

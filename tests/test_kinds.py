@@ -8,7 +8,8 @@ import pytest
 from parsers import FILE_PARSERS, RECOGNIZERS
 from postmortem.analysis.correlate import ATTEMPT_KINDS, UNREACHABLE_KINDS, is_problem
 from postmortem.kinds import FLAGS, KINDS, KindTable
-from postmortem.model import Kind, event_weight
+from postmortem.model import Kind
+from postmortem.schema import event_weight
 
 
 def test_every_parser_declares_its_kinds():

@@ -11,7 +11,7 @@ import pytest
 from parsers import FILE_PARSERS, RECOGNIZERS
 from parsers.envelopes import frame
 from postmortem.input.log_text import host_from_path
-from postmortem.model import EVENT_SCHEMA
+from postmortem.schema import EVENT_SCHEMA
 
 SNIFF_BAR = 0.5  # a file parser must beat the line framer's score (postmortem.input.parser_choice)
 REC_SAMPLES = [(r, i) for r in RECOGNIZERS for i in range(len(r.samples))]

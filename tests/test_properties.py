@@ -17,7 +17,7 @@ from parsers import FILE_PARSERS, RECOGNIZERS, ParseContext
 from parsers.envelopes import frame
 from postmortem.input.decode import decode_bytes
 from postmortem.input.log_text import parse_log_text
-from postmortem.model import EVENT_COLUMNS
+from postmortem.schema import EVENT_COLUMNS
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CTX = ParseContext(path="fuzz/api-1.log", tz="UTC", now=datetime(2024, 3, 14, 2, 20, tzinfo=UTC), year=2024)

@@ -18,7 +18,7 @@ from parsers.base import ParseContext
 from parsers.redis_server import RedisServerRecognizer
 from postmortem.input.ingest import IngestOptions, ingest
 from postmortem.input.log_text import frame_log_text, parse_log_text
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 from .conftest import DATA
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postmortem.analysis.replay import inputs
-from postmortem.model import TS_DTYPE
+from postmortem.schema import TS_DTYPE
 
 BASE = datetime(2026, 3, 14, 2, 0, 20, tzinfo=UTC)
 

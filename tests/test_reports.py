@@ -33,9 +33,9 @@ from postmortem.model import (
     SourceClock,
     TimelineEntry,
     UnrecognizedSample,
-    conform_events,
 )
 from postmortem.redaction import redact_events, redact_report
+from postmortem.schema import conform_events
 from reports.mermaid import mermaid_label
 from reports.render import chart_files, md_code, md_escape, render
 

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 import postmortem.cli as cli
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.side_process import SideProcess, result_or_run, submit
-from reports.chart_process import ChartDrawing
+from reports.chart_process import PRELOAD, ChartDrawing
 from reports.charts import draw_data, draw_whatif
+from tests import side_probe
 
 REC = Path(__file__).parent / "data" / "recorded"
 
@@ -72,6 +73,25 @@ def test_charts_drawn_there_are_the_ones_drawn_here(storm):
         assert [c.svg for c in stale.charts(report)[0]] == [c.svg for c in data]
     finally:
         side.close()
+
+
+@pytest.mark.slow
+def test_the_chart_process_loads_no_polars(storm):
+    """The side process imports matplotlib and draws from the report's chart data (postmortem.model), not the
+    events table: polars (about 0.2 CPU s of its start) is never loaded there, also not when it runs the CLI's
+    module first as a spawned process does (`python -m postmortem.cli`)."""
+    report, _ = storm
+    side = SideProcess((*PRELOAD, "postmortem.cli"))
+    try:
+        drawing = ChartDrawing(side)
+        drawing.draw_data(report.charts)
+        data, whatif = drawing.charts(report)
+        loaded = side.submit(side_probe.top_level_modules).result(timeout=120)
+    finally:
+        side.close()
+    assert data and whatif is not None
+    assert "matplotlib" in loaded and "reports" in loaded  # the probe ran where the charts were drawn
+    assert "polars" not in loaded
 
 
 @pytest.mark.slow

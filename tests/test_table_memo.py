@@ -11,7 +11,7 @@ import polars as pl
 from postmortem.analysis.detectors.client_health import _busy_above_min, thread_stats
 from postmortem.analysis.detectors.configs import client_versions
 from postmortem.analysis.table_memo import per_table
-from postmortem.model import conform_events
+from postmortem.schema import conform_events
 
 
 def _se_events(busy: int, version: str) -> pl.DataFrame:

@@ -38,7 +38,8 @@ from parsers.exports.fields import epoch_iso
 from parsers.noise import ACTIVITY
 from parsers.recognize import APP_LOG, recognize
 from postmortem.input.timeparse import with_parsed_ts
-from postmortem.model import UnrecognizedSample, conform_events, empty_events
+from postmortem.model import UnrecognizedSample
+from postmortem.schema import conform_events, empty_events
 
 MAX_SAMPLES = 5
 ENTRY_SCHEMA = {

@@ -12,7 +12,7 @@ import polars as pl
 from parsers.base import ParseContext
 from parsers.k8s.event import REASON, SOURCE, Acc, Event
 from postmortem import safe_regex
-from postmortem.model import conform_events
+from postmortem.schema import conform_events
 
 _KIND_ENTITY = {
     "pod": "pod",

@@ -17,7 +17,8 @@ from parsers.metrics.csvtable import TIME_HEADER, delimiter, number_expr, strip_
 from parsers.metrics.grafana_csv import parse_csv_table, table_events
 from parsers.metrics.names import normalize, squash
 from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, head_lines, samples_frame
-from postmortem.model import Kind, conform_events
+from postmortem.model import Kind
+from postmortem.schema import conform_events
 
 _AZURE_NAMES = {
     squash(n) for n in (

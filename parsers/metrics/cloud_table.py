@@ -15,7 +15,8 @@ from parsers.base import FileParse, ParseContext
 from parsers.metrics.csvtable import time_expr
 from parsers.metrics.names import normalize
 from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, head_lines, samples_frame, split_text
-from postmortem.model import Kind, conform_events
+from postmortem.model import Kind
+from postmortem.schema import conform_events
 
 _ROW = re.compile(r"^\s*\|+.*\|")
 _BORDER = re.compile(r"^\s*[|+]*[-+=]{3,}[-+|=]*\s*$")

@@ -17,7 +17,8 @@ from parsers.base import FileParse, ParseContext
 from parsers.envelopes import split_lines
 from parsers.metrics.names import entity_of, normalize_expr
 from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, now_assumption, split_text
-from postmortem.model import Kind, conform_events
+from postmortem.model import Kind
+from postmortem.schema import conform_events
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = r"^(" + _NAME + r")(?:\{(.*)\})?\s+([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|NaN|Inf|[+-]Inf))(?:\s+(-?[0-9]+))?\s*$"

@@ -23,7 +23,8 @@ from parsers.metrics.csvtable import (
 )
 from parsers.metrics.names import entity_of, normalize
 from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, head_lines, samples_frame, split_text
-from postmortem.model import Kind, conform_events
+from postmortem.model import Kind
+from postmortem.schema import conform_events
 
 _SERIES = re.compile(r'^([^{]*?)\s*\{(.*)\}\s*$')
 _LABEL = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')

@@ -24,7 +24,8 @@ from parsers.envelopes import split_lines
 from parsers.metrics.names import normalize_expr
 from parsers.metrics.rows import KIND, SAMPLE_KIND, SOURCE, account, now_assumption, split_text
 from postmortem.input.timeparse import parse_ts
-from postmortem.model import Kind, conform_events
+from postmortem.model import Kind
+from postmortem.schema import conform_events
 
 _QUOTE = r"^(?:>\s?)*"
 _FIELD = r"^([a-z][a-z0-9_]*):(.*)$"

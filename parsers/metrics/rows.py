@@ -10,7 +10,8 @@ import polars as pl
 
 from parsers.base import FileParse, ParseContext
 from parsers.metrics.names import entity_of, normalize
-from postmortem.model import Kind, UnrecognizedSample, conform_events
+from postmortem.model import Kind, UnrecognizedSample
+from postmortem.schema import conform_events
 
 SOURCE = "metrics"
 KIND = "metric.sample"

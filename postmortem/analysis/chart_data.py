@@ -8,7 +8,8 @@ from __future__ import annotations
 import polars as pl
 
 from postmortem.kinds import KINDS
-from postmortem.model import ChartData, ChartSeries, Report, ShadedWindow, event_weight
+from postmortem.model import ChartData, ChartSeries, Report, ShadedWindow
+from postmortem.schema import event_weight
 
 # The attempts chart: connection attempts, then the errors of commands and connections that did not get through.
 ATTEMPTS_AND_ERRORS_KINDS = tuple(dict.fromkeys((*KINDS.with_flag("attempt"), *KINDS.with_flag("connection_error"))))

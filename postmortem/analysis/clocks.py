@@ -59,7 +59,8 @@ import polars as pl
 from postmortem.analysis.correlate import is_problem, refused_connect
 from postmortem.input.options import IngestOptions
 from postmortem.kinds import KINDS
-from postmortem.model import EVENT_COLUMNS, InputFile, SourceClock
+from postmortem.model import InputFile, SourceClock
+from postmortem.schema import EVENT_COLUMNS
 
 AGREE_S = 2.0  # two clocks closer than this agree (metric polls are a second apart)
 MATCH_S = 5.0  # an edge matches another within this, once the offset is applied

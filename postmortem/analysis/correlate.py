@@ -17,7 +17,8 @@ from postmortem.analysis.last_seen import unseen_since
 from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
-from postmortem.model import InputFile, event_weight
+from postmortem.model import InputFile
+from postmortem.schema import event_weight
 
 ERROR_LEVELS = ("warning", "error", "critical")
 REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.population import connected_before
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 # A gauge sampled once a second may first show the connections a window's last second opened just after it
 GAUGE_SLACK = timedelta(seconds=1)

@@ -24,7 +24,7 @@ import polars as pl
 
 from postmortem.analysis.scrape_gaps import CONFIG
 from postmortem.analysis.silence import BASELINE_S, NOT_CLIENTS, SILENCE_CHANCE, improbable_after
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 FLEET_SHARE = 0.5  # at least this share of the working pods logged work after the line: the server answered them
 

@@ -20,18 +20,10 @@ from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.events_table import fill_time_ranges
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
-from postmortem.model import (
-    Finding,
-    InputSummary,
-    Report,
-    Role,
-    ShadedWindow,
-    TimelineEntry,
-    empty_events,
-    frozen_mapping,
-)
+from postmortem.model import Finding, InputSummary, Report, Role, ShadedWindow, TimelineEntry, frozen_mapping
 from postmortem.quoting import MAX_MESSAGE, shorten
 from postmortem.redaction import redact_events, redact_report, redact_value
+from postmortem.schema import empty_events
 from postmortem.se_attrs import with_attrs
 
 _RULES = {d.rule.rule_id: d for d in DETECTORS}

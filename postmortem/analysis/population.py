@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 LOOKBACK = timedelta(minutes=5)  # population and baseline are read this far before the outage

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.silence import BASELINE_S, NOT_CLIENTS, improbable_after
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 GAP_FACTOR = 1.5  # a scrape more than this many of the scraper's own median intervals after the one before is late
 MIN_INTERVALS = 3  # fewer answered intervals: no rhythm to be late against

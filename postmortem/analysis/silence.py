@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 BASELINE_S = 60  # the server's and clients' rates are their medians over this many seconds before the silence
 BASELINE_MIN_S = 3  # fewer seconds known before it: no baseline, no silence

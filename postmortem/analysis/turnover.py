@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.population import LOOKBACK, population_before
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 MIN_SPAN_S = 30.0  # a steady state shorter than this says nothing about lifetimes
 MIN_CONNECTIONS = 20  # fewer new connections than this are too few to call a rate

@@ -9,7 +9,8 @@ import polars as pl
 
 from postmortem.input.options import IngestOptions
 from postmortem.input.timeparse import PLACEHOLDER_YEAR
-from postmortem.model import EVENT_COLUMNS, InputFile, empty_events
+from postmortem.model import InputFile
+from postmortem.schema import EVENT_COLUMNS, empty_events
 
 # Times outside these bounds are typos, placeholders (9999-12-31, 0001-01-01) or corruption: the
 # analysis adds seconds and minutes to event times, and Python datetimes overflow at year 1 and 9999.

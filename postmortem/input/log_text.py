@@ -13,7 +13,8 @@ from parsers.envelopes import MAX_LINE_CHARS, frame_counted
 from parsers.noise import ACTIVITY
 from parsers.recognize import APP_LOG, recognize
 from postmortem.failures import RECOVERABLE
-from postmortem.model import UnrecognizedSample, conform_events, empty_events
+from postmortem.model import UnrecognizedSample
+from postmortem.schema import conform_events, empty_events
 
 MAX_SAMPLES = 5  # unrecognized lines kept per file, to show what was not read
 

@@ -16,7 +16,8 @@ from parsers.envelopes import MAX_LINE_CHARS
 from parsers.frame_many import frame_many
 from postmortem.input.log_text import MAX_SAMPLES, host_from_path, recognize_records
 from postmortem.input.timecheck import local_time_counts_by_file, out_of_order_by_file
-from postmortem.model import InputFile, UnrecognizedSample, conform_events
+from postmortem.model import InputFile, UnrecognizedSample
+from postmortem.schema import conform_events
 
 if TYPE_CHECKING:
     from postmortem.input.file_group import Part

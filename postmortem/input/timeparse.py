@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from postmortem.model import TS_DTYPE
+from postmortem.schema import TS_DTYPE
 
 PLACEHOLDER_YEAR = 2000  # a leap year, so 29 Feb parses
 

@@ -31,7 +31,8 @@ from postmortem.analysis.detectors.storm import maxclients_value
 from postmortem.analysis.se_fields import drop_fields, field, se_records, with_fields
 from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
-from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import event_weight
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced

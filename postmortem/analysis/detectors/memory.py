@@ -19,7 +19,8 @@ from postmortem.analysis.correlate import Context
 from postmortem.analysis.detectors.base import LEADS_AT, RuleDetector, at_time, finding
 from postmortem.analysis.population import client_pods
 from postmortem.kinds import KINDS
-from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity, event_weight
+from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import event_weight
 
 OOM_KIND = "redis.oom"
 

@@ -15,7 +15,7 @@ from postmortem.analysis.correlate import outage_shutdown
 from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy, from_backoff
 from postmortem.kinds import KINDS
-from postmortem.model import event_weight
+from postmortem.schema import event_weight
 
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 HUNG = "first and last client timeout (the server stopped answering)"
