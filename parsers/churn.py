@@ -6,7 +6,7 @@ lines of one file, host, kind and second become one record: the first line of th
 recognized as usual, with `n_lines` = how many connections it stands for, `last_line` = the last
 line's number and `last_span` = seconds from the first line's time to the last's (a second's lines can straddle a
 stall: the accepts right after a resume share the row of those before it, so only this says when they came). The redis_server recognizer turns `n_lines` into the event's `value` (its weight, see
-postmortem/model.py `event_weight`); every line stays accounted as an event line.
+postmortem/schema.py `event_weight`); every line stays accounted as an event line.
 
 Only plain redis-server headers (`pid:role dd Mon yyyy hh:mm:ss.mmm marker`) are summarized, and only
 single-line records, checked with one regex each; the second is the text before the first `.`.

@@ -10,7 +10,7 @@ Connection churn (`client_accepted` / `client_closed`) can be one line per conne
 for a verbose incident log, so the framer may summarize it: one record for the churn lines of one
 file, host, kind and second, with `n_lines` connections from `line` to `last_line`, carrying the
 first line's time and text. Its event keeps that first line as example and evidence, with `value` =
-how many connections (1.0 for a single line) so counts sum `postmortem.model.event_weight()`.
+how many connections (1.0 for a single line) so counts sum `postmortem.schema.event_weight()`.
 """
 
 from __future__ import annotations
