@@ -232,10 +232,11 @@ def test_recorded_restarts_match_the_logs(name):
         assert all("ExponentialWithJitterBackoff" in line for _, line in startup)
 
 
-def test_healthy_fixtures_span_seven_fleet_sizes_with_pools_4_to_16():
+def test_healthy_fixtures_span_eight_fleet_sizes_with_pools_4_to_16():
     sizes = {facts_of(n)["parameters"]["pods"]: facts_of(n)["parameters"]["max_connections"] for n in FIXTURES
              if n.startswith("healthy-")}
-    assert sorted(sizes) == [4, 16, 20, 24, 32, 40, 48]  # healthy-pause-24 (session 12) added 24, healthy-pause-20 (13) 20
+    # healthy-pause-24 (session 12) added 24, healthy-pause-20 (13) 20, healthy-pause-tokyo-36 (14) 36
+    assert sorted(sizes) == [4, 16, 20, 24, 32, 36, 40, 48]
     assert all(4 <= pool <= 16 for pool in sizes.values())
     assert all(facts_of(n)["rejected_connections"]["total"] == 0 for n in FIXTURES if n.startswith("healthy"))
 

@@ -447,6 +447,7 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
     # the last two read the clients' clocks as corrected so far
     out += stalled_servers(events, out, zoneless, {o.path for o in out} | set(agreed), agreed)
+    out += peer_zones(events, out, zoneless, {o.path for o in out}, agreed)
     out += k8s_against_pod_starts(events, out, agreed)
     return out
 
@@ -745,6 +746,51 @@ def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: se
         edges = (edge("Started - first line", r), edge("the started pods' start-up lag", typical))
         out.append(ClockOffset(r["path"], r["host"], r["source"], offset, zone, skew, r["k8s_path"], edges))
     agreed.setdefault(rows[0]["k8s_path"], f"pod starts compared with {len(rows)} pod logs' first lines")
+    return out
+
+
+def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
+    """Per client (path, host): its first and last times as read, and its first line."""
+    return (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS) & pl.col("ts").is_not_null())
+            .sort(["path", "host", "ts", "line"])
+            .group_by(["path", "host"], maintain_order=True)
+            .agg(first=pl.col("ts").first(), last=pl.col("ts").last(), line=pl.col("line").first()))
+
+
+def peer_zones(events: pl.DataFrame, found: list[ClockOffset], zoneless: dict[str, bool], known: set[str],
+               agreed: dict[str, str]) -> list[ClockOffset]:
+    """Zone-less client hosts no edge placed (pods that rode out the outage without a loss), written in the
+    zone their peers were found in: the zone of most of the compared hosts of files of the same source (a
+    zone the edges showed), when the host's lines as read lie wholly outside the placed hosts' corrected
+    span and moved by that zone fall inside it. A host whose lines already overlap its peers' keeps its times."""
+    placed = {(o.path, o.host): o for o in found if o.host is not None and o.source not in NOT_PODS}
+    if not placed:
+        return []
+    sources = file_sources(events)
+    spans = _client_spans(events).with_columns(source=pl.col("path").replace_strict(sources, default=None))
+    out = []
+    for _, part in sorted(spans.partition_by("source", as_dict=True).items()):
+        rows = part.to_dicts()
+        mine = [r | {"offset": placed[(r["path"], r["host"])]} for r in rows if (r["path"], r["host"]) in placed]
+        zones = [r["offset"].zone_s for r in mine] + [0.0 for r in rows if r["path"] in agreed and r["path"] not in known]
+        zone = max(sorted(set(zones)), key=zones.count) if mine else 0.0
+        if not zone or 2 * zones.count(zone) <= len(zones):
+            continue
+        lo = min(r["first"].timestamp() - r["offset"].offset_s for r in mine)
+        hi = max(r["last"].timestamp() - r["offset"].offset_s for r in mine)
+        first_peer = min(mine, key=lambda r: r["first"].timestamp() - r["offset"].offset_s)
+        for r in rows:
+            if (r["path"], r["host"]) in placed or r["path"] in known or r["path"] in agreed \
+                    or not zoneless.get(r["path"], False):
+                continue
+            first, last = r["first"].timestamp(), r["last"].timestamp()
+            outside = first > hi + MATCH_S or last < lo - MATCH_S
+            inside = first - zone <= hi + MATCH_S and last - zone >= lo - MATCH_S
+            if outside and inside:
+                edge = Edge("first line vs its peers' (as corrected)", first - lo,
+                            ((first_peer["path"], int(first_peer["line"])), (r["path"], int(r["line"]))))
+                peer = first_peer["offset"]
+                out.append(ClockOffset(r["path"], r["host"], peer.source, zone, zone, 0.0, peer.reference, (edge,)))
     return out
 
 

@@ -58,7 +58,7 @@ def lessons(report: Report) -> tuple[tuple[str, str], ...]:
             out.append(("went badly", f"{phrase[:1].upper()}{phrase[1:]} ({f.rule_id})."))
     quality = [f for f in report.findings if (r := find_rule(f.rule_id)) is not None and r.role == Role.DATA_QUALITY]
     for f in quality:
-        out.append(("went badly", f"The evidence was incomplete: {f.title}"))
+        out.append(("went badly", f"The evidence was incomplete: {f.title.rstrip('.')}."))
     if report.findings:
         absent = [r.phrase or r.name for r in rules() if r.lucky_if_absent and r.rule_id not in fired]
         if absent:
