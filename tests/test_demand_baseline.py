@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from postmortem.analysis.population import demand_after
-from postmortem.model import EVENT_SCHEMA
+from postmortem.schema import EVENT_SCHEMA
 
 T0 = datetime(2026, 12, 7, 9, 0, 0, tzinfo=UTC)
 
