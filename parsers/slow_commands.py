@@ -32,7 +32,7 @@ from parsers.base import FileParse, ParseContext, attrs_json, no_claims
 from parsers.metrics.rows import account, head_lines, split_text
 from postmortem import safe_regex
 from postmortem.model import Kind
-from postmortem.schema import conform_events
+from postmortem.schema import conform_events, empty_events
 
 FAMILY = "redis_commands"
 SLOW_COMMAND = Kind(
@@ -144,6 +144,7 @@ class SlowCommandRecognizer:
 
 # --- redis-cli SLOWLOG GET ------------------------------------------------------------------------------------
 _PROMPT = safe_regex.compile(r"^\s*(?:\S+:\d+(?:\[\d+\])?>|redis>)\s*(?i:slowlog)\b")
+EMPTY_REPLY = 0.6  # a file of empty replies only: above the line framer (0.5), below any other claim
 _EMPTY = safe_regex.compile(r"^\s*\((?:empty array|empty list or set)\)\s*$")
 _ENTRY = safe_regex.compile(r"^(\s*\d+\)\s+)(\d+)\)\s+\(integer\)\s+(\d+)\s*$")  # `1) 1) (integer) 14`
 _MARK = safe_regex.compile(r"(\s*)(\d+)\)\s+")  # one `N) ` marker and its column
@@ -187,13 +188,22 @@ class SlowlogFile:
 
     def sniff(self, head: str) -> float:
         if "(integer)" not in head[:65536]:  # no entry can match (`_ENTRY`): skip the per-line scan (issue 20)
-            return 0.0
+            return self._empty_reply(head[:65536])
         lines = [ln for ln in head_lines(head[:65536], 400) if ln.strip()]
         if not lines:
             return 0.0
         entries = sum(1 for ln in lines if _ENTRY.match(ln))
         marked = sum(1 for ln in lines if _MARK.match(ln) or _PROMPT.match(ln))
         return 0.9 if entries and marked / len(lines) >= 0.9 else 0.0
+
+    @staticmethod
+    def _empty_reply(head: str) -> float:
+        """A slow log with no entry, as redis-cli prints it (`(empty array)`, after its prompt or alone): a
+        complete reply, not an unrecognized line; claimed just above the line framer, so any parser that knows the file wins."""
+        if "(empty" not in head:
+            return 0.0
+        lines = [ln for ln in head_lines(head, 400) if ln.strip()]
+        return EMPTY_REPLY if lines and all(_EMPTY.match(ln) or _PROMPT.match(ln) for ln in lines) else 0.0
 
     def parse(self, text: str, ctx: ParseContext) -> FileParse:
         lines = split_text(text)
@@ -231,7 +241,7 @@ class SlowlogFile:
                 rows.append(row)
                 used.update(e["lines"])
         schema = {"ts": pl.Datetime("us", "UTC"), "line": pl.UInt32}
-        events = conform_events(pl.DataFrame(rows, schema_overrides=schema) if rows else pl.DataFrame())
+        events = conform_events(pl.DataFrame(rows, schema_overrides=schema)) if rows else empty_events()
         problems = [] if rows else ["no SLOWLOG entry found"]
         return account(lines, used, events, problems=problems)
 

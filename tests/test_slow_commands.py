@@ -64,6 +64,26 @@ def test_slowlog_with_prompt_old_layout_and_stray_lines():
     assert second["verb"] == "FLUSHDB" and second["client"] == "10.1.2.3:5000" and second["client_name"] is None
 
 
+@pytest.mark.parametrize("text", ["(empty array)\n", "127.0.0.1:6379> SLOWLOG GET 128\n(empty array)\n",
+                                  "(empty list or set)\n"])
+def test_an_empty_slowlog_is_claimed_and_read_as_no_entry(text):
+    """redis-cli's empty reply (a slow log with nothing in it, recorded slow-restart-16's `slowlog.txt`) is a whole
+    reply: the slow log reader takes the file from the line framer, which counted it unrecognized (PM001)."""
+    from postmortem.input.options import IngestOptions
+    from postmortem.input.parser_choice import choose_parser
+
+    assert choose_parser(text, "slowlog.txt", IngestOptions()) is not None
+    parsed = SlowlogFile().parse(text, ParseContext("slowlog.txt"))
+    assert parsed.unrecognized_lines == 0 and parsed.events.height == 0
+
+
+def test_an_empty_reply_among_other_lines_is_not_claimed():
+    from postmortem.input.options import IngestOptions
+    from postmortem.input.parser_choice import choose_parser
+
+    assert choose_parser("(empty array)\nsomething else\n", "x.txt", IngestOptions()) is None
+
+
 _arg = st.text(st.characters(codec="utf-8", exclude_characters='"\\\n\r'), min_size=1, max_size=20)
 
 
