@@ -17,6 +17,14 @@
   said "no failure" (healthy-pause-24: one timeout 9 ms before the resume), the held calls timed out just after the
   window were a PM106 of their own (healthy-pause-48), and the window began at the failed scrape, after the first held
   call was sent (healthy-pause-32 +0.14 s). `correlate.held_calls`.
+* A window whose only sign is an unanswered scrape, and the server's silence that failed it: the scrape is stamped when
+  it began, before the server stopped, and its window ran to the server's first accept after it, a line logged before
+  the stop (per-request-pause-scrape-12: a scrape begun 28 ms before the pause, "A 0.0 s Redis outage", the silence
+  that measured it dropped as covered; unfixtured -r5, the scrape before answered 1.8 s before the stop: 3.8 s for
+  2.0 s; a 24-pod recording whose held calls timed out after the resume: 0.0 s). `correlate._scrape_silence`: the
+  window takes the silence's bounds, the server's own last line before and first line after.
+* A hang window that starts at the server's last line before it is no lower bound: slow-nocfg-*'s `KEYS` began within
+  4 ms of that line, and the window said "at least".
 """
 
 from __future__ import annotations
@@ -154,3 +162,27 @@ def test_a_held_call_sent_before_the_failed_scrape_starts_the_pause():
     report, _ = analyze([str(RECORDED / "healthy-pause-32")])
     (pause,) = [f for f in report.findings if f.rule_id == "PM100"]
     assert paused <= pause.start <= paused + timedelta(milliseconds=30), (pause.start, paused)
+
+
+@pytest.mark.slow
+def test_a_scrape_begun_before_the_pause_yields_to_the_servers_silence():
+    name = "per-request-pause-scrape-12"
+    outage = _facts(name)["outage"]
+    start, end = _iso(outage["start"]), _iso(outage["end"])
+    report, _ = analyze([str(RECORDED / name)])
+    (f,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert 0 <= (start - f.start).total_seconds() < 0.1, (f.start, start)
+    assert abs((f.end - end).total_seconds()) < 0.1, (f.end, end)
+    assert f.stats["hang"] and "at_least" not in f.stats, f.stats
+    assert "1 scrape unanswered" in f.title and "its log went silent" in f.title, f.title
+    assert "stopped answering for 2.0 s" in report.summary.split(". ")[0], report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-nocfg-16", "slow-nocfg-24"])
+def test_a_hang_from_the_servers_last_line_is_no_lower_bound(name):
+    keys = _facts(name)["slow_command"]
+    report, _ = analyze([str(RECORDED / name)])
+    (f,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert 0 <= (f.start - _iso(keys["start"])).total_seconds() < 0.05, (f.start, keys["start"])
+    assert "at_least" not in f.stats and "at least" not in f.title, f.title

@@ -50,6 +50,7 @@ class Outage:
     start_unknown: bool = False  # a hang whose clients logged no socket timeout: it began before its first timeout
     silence: Silence | None = None  # seen by the server's log going silent while its clients kept sending (silence.py)
     late_scrape: LateScrape | None = None  # seen as a scrape answered late while its clients went silent (scrape_gaps.py)
+    scraped: bool = False  # a hang whose only sign was an unanswered scrape: its timeouts are the calls it held
 
     @property
     def seconds(self) -> float:
@@ -362,6 +363,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     edges = _server_edges(events)
     restores = events.filter(pl.col("kind") == "redis.connection_restored").sort("ts")
     outages: list[Outage] = []
+    silences = server_silences(events)
     if fails.height:
         fails = fails.with_columns(
             group=(pl.col("ts").diff().over("entity").fill_null(OUTAGE_GAP * 2) > OUTAGE_GAP)
@@ -380,6 +382,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
             # Timeouts only, no restart: the server stopped answering (a shutdown after them is not this window's).
+            quiet, scraped, alive = None, False, None
             hung = (server_up is None and server_down is None
                     and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
@@ -406,21 +409,28 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
-                if not g.get_column("source").is_in(CLIENT_SOURCES).any():  # a scrape its only sign
+                scraped = not g.get_column("source").is_in(CLIENT_SOURCES).any()  # a scrape its only sign
+                if scraped:
+                    quiet = _scrape_silence(events, entity, g, silences)
+                    if quiet is not None:  # the server's own lines bound it, not a scrape's begin (_scrape_silence)
+                        o_start, o_end = quiet.start, quiet.end
                     held = held_calls(events, entity, o_start, max(o_end, o_start))
                     g = pl.concat([g, held.with_columns(group=pl.lit(g.item(0, "group")))], how="vertical_relaxed")
                     began = hang_began(events, held) if held.height else None  # a held call sent before the scrape
-                    if began is not None and began < o_start:
+                    if quiet is None and began is not None and began < o_start:
                         o_start = max(began, alive_before_hang(events, entity, g) or began)
             ids = g.get_column("event_id").to_list()
             for extra in (down, up):
                 ids += extra.get_column("event_id").to_list()
             clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES))
+            # a start at the server's last line before the stop is known, however late the first timeout
+            at_line = o_start == (quiet.start if quiet is not None else alive if hung else None)
             outages.append(Outage(
                 entity=entity, start=o_start, end=max(o_end, o_start), event_ids=tuple(sorted(set(ids))),
                 hosts=tuple(sorted(set(clients.get_column("host").drop_nulls().to_list()))),
                 server_down=server_down, server_up=server_up, restored=restored,
-                start_unknown=hung and sent is None and g.get_column("kind")[0] == "redis.timeout",
+                start_unknown=hung and sent is None and g.get_column("kind")[0] == "redis.timeout" and not at_line,
+                silence=quiet, scraped=hung and scraped,
             ))
     elif edges.height:
         # Server-only evidence: shutdown followed by a start/ready.
@@ -434,7 +444,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             outages.append(Outage(entity="redis:server", start=r["ts"], end=nxt["ts"],
                                   event_ids=(r["event_id"], nxt["event_id"]), hosts=(),
                                   server_down=r["ts"], server_up=nxt["ts"]))
-    outages += [_silent_outage(s) for s in server_silences(events) if not _covered(s, outages)]
+    outages += [_silent_outage(s) for s in silences if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
 
@@ -539,12 +549,34 @@ def held_calls(events: pl.DataFrame, entity: str, start: datetime, end: datetime
     return timeouts.filter((pl.col("ts") <= end) | pl.col("event_id").is_in(sent.get_column("event_id").implode()))
 
 
+def _scrape_silence(events: pl.DataFrame, entity: str, g: pl.DataFrame, silences: list[Silence]) -> Silence | None:
+    """The server silence (silence.py) that failed the unanswered scrapes `g`, a window's only sign: it ends after the
+    last of them began and begins before the first scrape answered after the first (the scrape still waited when the
+    server went quiet). Its bounds are the server's own lines, its last before and its first after; a failed scrape is
+    stamped when it began, before the server stopped, and the window built from it starts there or at the last
+    answered scrape, and ends at the first accept after it, which may be a line the server logged before it stopped
+    (per-request-pause-12-r6: a scrape begun at 13.565, the server logging until 13.576 and resuming at 15.615, was
+    a 0.0 s window; -r5: the scrape before answered at 16.179, the server logging until 17.942, was 3.8 s for 2.0)."""
+    scrapes = g.filter(pl.col("metric").is_in(UP_METRICS).fill_null(False)).get_column("ts")
+    if scrapes.len() == 0:
+        return None
+    answered = events.select("metric", "value", "ts", "entity").filter(
+        pl.col("metric").is_in(UP_METRICS) & (pl.col("value") > 0) & (pl.col("ts") > scrapes.min())
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity))).get_column("ts").min()
+    return next((s for s in silences if _same_endpoint(s.entity, entity) and s.end > scrapes.max() and (answered is None or s.start < answered)), None)
+
+
 def _covered(s: Silence | LateScrape, outages: list[Outage]) -> bool:
     """A silence or late scrape inside (or within OUTAGE_GAP of) an outage of its endpoint found from other signs adds
     nothing."""
-    vague = ("redis:unknown", "redis:server")  # a window or log that names no endpoint may be this one
-    return any((o.entity == s.entity or o.entity in vague or s.entity in vague) and o.start - OUTAGE_GAP <= s.end
+    return any(_same_endpoint(o.entity, s.entity) and o.start - OUTAGE_GAP <= s.end
                and s.start <= o.end + OUTAGE_GAP for o in outages)
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    """Two endpoints that may be one: the same, or either named by a window or log that names none."""
+    vague = ("redis:unknown", "redis:server")
+    return a == b or a in vague or b in vague
 
 
 def _silent_outage(s: Silence) -> Outage:

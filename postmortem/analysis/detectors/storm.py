@@ -248,7 +248,8 @@ class RedisUnreachable(RuleDetector):
             what = "stopped answering" if hang else "unreachable"
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
-            failed = (_silent(o.silence) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
+            failed = (_scraped(o, rows, timeouts, pods) if o.scraped
+                      else _silent(o.silence) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
                       else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
                            "none refused" if hang
                       else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
@@ -286,8 +287,20 @@ class RedisUnreachable(RuleDetector):
 def _silent(s: Silence) -> str:
     """How an outage only the server's log showed was seen: its silence against its own rate, and the catch-up."""
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
+    return f"{_went_silent(s)}; its {pods} kept sending and logged no failure"
+
+
+def _went_silent(s: Silence) -> str:
     return (f"its log went silent (no line, against {s.rate:g} a second before) and logged {s.resume_lines} lines in "
-            f"the second it resumed; its {pods} kept sending and logged no failure")
+            f"the second it resumed")
+
+
+def _scraped(o: Outage, rows: pl.DataFrame, held: int, pods: str) -> str:
+    """How a hang first seen as an unanswered scrape was seen: the scrapes, the `held` calls that timed out over the
+    pause (not a burst at once: per-request-pause-32's 11 from 11 pods), and the server's silence that bounds it."""
+    seen = _scrapes(rows)
+    seen += f" and {_held_timeouts(held)} on {pods}" if held else "; no client logged a failure"
+    return f"{seen}; {_went_silent(o.silence)}" if o.silence is not None else seen
 
 
 def _late(s: LateScrape, held: int) -> str:
@@ -309,10 +322,13 @@ def _held_timeouts(n: int) -> str:
 
 def _unanswered(rows: pl.DataFrame) -> str:
     """How an outage no client logged was seen: the scrapes the server did not answer."""
+    return f"{_scrapes(rows)}; no client logged a failure"
+
+
+def _scrapes(rows: pl.DataFrame) -> str:
     scrapes = rows.filter(pl.col("metric").is_in(UP_METRICS))
-    seen = (f"{scrapes.height} scrape{'' if scrapes.height == 1 else 's'} unanswered (`{scrapes.get_column('metric')[0]}` 0)" if scrapes.height
+    return (f"{scrapes.height} scrape{'' if scrapes.height == 1 else 's'} unanswered (`{scrapes.get_column('metric')[0]}` 0)" if scrapes.height
             else "seen by the server's own log only")
-    return f"{seen}; no client logged a failure"
 
 
 @dataclass(frozen=True)
