@@ -17,6 +17,7 @@ import polars as pl
 from parsers import redis_client_kinds as ck
 from parsers.base import no_claims
 from parsers.breakers import CLAIMS as BREAKER_TEXT
+from parsers.json_members import without_nulls
 from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
 
@@ -197,7 +198,7 @@ def _flag(e: pl.Expr) -> pl.Expr:
 
 def _encode(fields: list[pl.Expr]) -> pl.Expr:
     """JSON object of the fields without null members (first field is never null: `client`)."""
-    return pl.struct(fields).struct.json_encode().str.replace_all(r",\"[\w-]+\":null", "")
+    return without_nulls(pl.struct(fields))
 
 
 def _first_choices() -> dict[str, pl.Expr]:
