@@ -52,7 +52,6 @@ def rss_by_pid(root: int) -> dict[int, int]:
 def _marked_cli(log_path: str, argv: list[str]) -> None:
     """The CLI's `analyze` with each MARKED function's start and end written to `log_path` (time, own RSS)."""
     import importlib
-
     import threading
 
     log = open(log_path, "w", buffering=1)  # noqa: SIM115 - open for the whole run
