@@ -72,10 +72,13 @@ def _per_pod(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(pod, attempts, errors, restarts) per pod of the fleet, and the rows each figure came from: their
     `event_id`, host, time and place only (with every column, the rows of a dense log's errors, concatenated, were
     a second copy of their messages and `attrs`: +412 MiB on the dense 1 GiB log)."""
-    client = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("host").is_not_null())
-    pod_rows = events.filter((pl.col("source") == K8S) & pl.col("kind").str.starts_with("pod.")
-                             & pl.col("host").is_not_null())
     where = ("event_id", "host", "ts", "path", "line")
+    # only the columns read here, before the filters: a filter copies every column it keeps (the client rows of the
+    # dense 1 GiB log with every column: +150 MiB)
+    read = events.select(*where, "source", "kind", "level", "value", "attrs")
+    client = read.filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("host").is_not_null()).drop("attrs")
+    pod_rows = read.filter((pl.col("source") == K8S) & pl.col("kind").str.starts_with("pod.")
+                           & pl.col("host").is_not_null())
     attempts = client.filter(pl.col("kind").is_in(ATTEMPT_KINDS)).select(*where, measure=pl.lit("attempts"),
                                                                            w=event_weight())
     errors = client.filter(is_problem()).select(*where, measure=pl.lit("errors"), w=event_weight())
@@ -85,7 +88,8 @@ def _per_pod(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     per = (
         rows.group_by("host", "measure")
         # restart counts are cumulative snapshots: the largest one per pod; attempts and errors add up
-        .agg(pl.when(pl.col("measure").first() == "restarts").then(pl.col("w").max()).otherwise(pl.col("w").sum()))
+        .agg(total=pl.col("w").sum(), top=pl.col("w").max())  # two plain aggregates: half the memory of a when/then
+        .select("host", "measure", w=pl.when(pl.col("measure") == "restarts").then("top").otherwise("total"))
         .pivot(on="measure", index="host", values="w")
     )
     table = fleet.join(per, on="host", how="left")
