@@ -49,16 +49,18 @@ def opened_between(events: pl.DataFrame, a: datetime, b: datetime) -> tuple[floa
 
 def connected_after(samples: pl.DataFrame, events: pl.DataFrame, last: dict, t0: datetime) -> tuple[dict, str] | None:
     """(the gauge's first sample once the fleet connected, how it was found) when the server log shows more
-    connections opened between the sample `last` (a row of `samples`) and `t0` than `last` counted: the sample
-    predates the fleet. None when it counted the fleet (or no log tells). With no later sample, the sample
-    carried forward by the log."""
+    connections opened between the sample `last` (a row of `samples`) and `t0` than `last` counted, and the next
+    sample still holds them: `last` predates the fleet. None when it counted the fleet, or no log tells, or the
+    connections were closed again by the next sample (a fleet opening one per request: per-request-pause-16's 2
+    held while it opened and closed more)."""
     opened, until = opened_between(events, last["ts"], t0)
     if until is None or opened <= last["value"]:
         return None
-    why = (f"the server log's {opened:,.0f} connections opened after the {last['ts']:%H:%M:%S.%f}"[:-3]
-           + f" UTC sample ({last['value']:,.0f}) and before the incident")
     later = samples.filter(pl.col("ts") > until).sort("ts").head(1)
-    if later.height:
-        row = later.row(0, named=True)
-        return row, f"connected_clients metric at {row['ts']:%H:%M:%S} UTC, the first sample after the fleet connected ({why})"
-    return dict(last, value=last["value"] + opened), f"connected_clients metric carried forward by {why}"
+    if later.height == 0 or later.get_column("value")[0] < last["value"] + opened:
+        return None
+    row = later.row(0, named=True)
+    return row, (f"connected_clients metric at {row['ts']:%H:%M:%S} UTC, the first sample after the fleet connected: "
+                 f"the server log's connections opened after the {last['ts']:%H:%M:%S.%f}"[:-3]
+                 + f" UTC sample ({last['value']:,.0f}) and before the incident, about {opened:,.0f} (a summarized "
+                 "row's lines spread evenly over its span), more than it counted")

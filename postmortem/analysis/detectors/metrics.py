@@ -230,7 +230,9 @@ class ConnectedClientsSpike(RuleDetector):
         "connected clients far above baseline or near maxclients",
         what=(f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
               f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
-              f"assumption), or at least {SPIKE_RATIO:g}× the pre-incident baseline and above it by more than the "
+              f"assumption), or, at a peak from the incident on, at least {SPIKE_RATIO:g}× the pre-incident baseline (the "
+              "first sample once the fleet had connected when the server log shows the last one before the incident "
+              "taken before it) and above it by more than the "
               "connections the clients held before the incident (PM101's population: connected_clients, the server's "
               "open connections or pods x pool cap, whichever is larger): re-opening or filling the pools is not a "
               "spike at any fleet size."),
