@@ -2,7 +2,7 @@
 (`analysis/fleet_connect.py`), and a peak before the incident began is no spike in it.
 
 Blind eviction-nocfg-16 (session 13): the 16 pods hit maxmemory 0.17 s after the exporter's last sample, which
-counted the poller alone (1); the server log shows the fleet's 22 connections accepted in between, and PM301 called
+counted the poller alone (1); the server log shows 20 of the fleet's connections accepted in between, and PM301 called
 the pools' 31 a 31x spike. Eviction-nocfg-8 (session 14): no write refused, so the analysis window is the run's
 shutdown after the pods stopped, and PM301 compared the fleet's 15 with the 1 left after them. The same fleet at 24
 and 32 pods (/tmp recordings over 1 MB, kept out) read 9 and 1 before the incident against 53 and 58."""
