@@ -61,7 +61,7 @@ def _from_gauge(events: pl.DataFrame, t0: datetime, back: datetime, end: datetim
     peak = float(after.get_column("value").max())
     if restarted:
         return peak, f"peak connected_clients metric after the outage ({peak:,.0f}; the restarted server held none)"
-    before = connected_before(samples, t0)
+    before = connected_before(samples, t0, events)
     level = before[0] if before else 0.0
     return max(peak - level, 0.0), (f"peak connected_clients metric after the outage ({peak:,.0f}) less the "
                                     f"{level:,.0f} open before it")

@@ -19,9 +19,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
+from typing import NamedTuple
 
 import polars as pl
 
+from postmortem.analysis.fleet_connect import connected_after
 from postmortem.schema import event_weight
 
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
@@ -119,23 +121,38 @@ def client_pods(events: pl.DataFrame) -> int:
     return hosts.n_unique()
 
 
-def connected_before(samples: pl.DataFrame, t0: datetime) -> tuple[float, str, int] | None:
-    """The `connected_clients` gauge's last sample before `t0` (within the lookback): (value, its named
-    source, event_id). The one figure for "connections before the incident": the storm's population and
-    the connected-clients rule's reference both read it here, so they never disagree."""
+class Reading(NamedTuple):
+    """A `connected_clients` reading: the value, its named source, its event_id and its time."""
+
+    value: float
+    source: str
+    event_id: int
+    ts: datetime
+
+
+def connected_before(samples: pl.DataFrame, t0: datetime, events: pl.DataFrame) -> Reading | None:
+    """The `connected_clients` gauge's last sample before `t0` (within the lookback) or, when the server log shows
+    that sample taken before the fleet connected, the first sample once it had (`fleet_connect.connected_after`).
+    The one figure for "connections before the incident": the storm's population and the connected-clients rule's
+    reference both read it here, so they never disagree."""
     before = samples.filter((pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK)).sort("ts")
     if before.height == 0:
         return None
     last = before.tail(1).row(0, named=True)
-    return float(last["value"]), f"connected_clients metric at {last['ts']:%H:%M:%S} UTC", last["event_id"]
+    fleet = connected_after(samples, events, last, t0)
+    if fleet is not None:
+        row, source = fleet
+        return Reading(float(row["value"]), source, row["event_id"], row["ts"])
+    return Reading(float(last["value"]), f"connected_clients metric at {last['ts']:%H:%M:%S} UTC", last["event_id"],
+                   last["ts"])
 
 
 def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
     """Client connections open just before `t0` (see the module doc for the order of sources)."""
     pods = client_pods(events)
-    gauge = connected_before(_metric(events, "connected_clients"), t0)
+    gauge = connected_before(_metric(events, "connected_clients"), t0, events)
     if gauge is not None:  # a gauge: its last value before the outage is the state the outage found
-        value, source, event_id = gauge
+        value, source, event_id, _ = gauge
         return Population(value, source, pods, (event_id,))
     server = _timed(events).filter(pl.col("source") == "redis_server")
     starts = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") < t0))

@@ -230,7 +230,9 @@ class ConnectedClientsSpike(RuleDetector):
         "connected clients far above baseline or near maxclients",
         what=(f"`connected_clients` samples above {NEAR_MAXCLIENTS:.0%} of maxclients (from a maxclients "
               f"sample, the redis-server log, or the default {DEFAULT_MAXCLIENTS}, stated as an "
-              f"assumption), or at least {SPIKE_RATIO:g}× the pre-incident baseline and above it by more than the "
+              f"assumption), or, at a peak from the incident on, at least {SPIKE_RATIO:g}× the pre-incident baseline (the "
+              "first sample once the fleet had connected when the server log shows the last one before the incident "
+              "taken before it) and above it by more than the "
               "connections the clients held before the incident (PM101's population: connected_clients, the server's "
               "open connections or pods x pool cap, whichever is larger): re-opening or filling the pools is not a "
               "spike at any fleet size."),
@@ -260,8 +262,8 @@ class ConnectedClientsSpike(RuleDetector):
             g = s.filter(pl.col("entity") == entity)
             peak = g.sort(["value", "ts"], descending=[True, False]).head(1)
             peak_v = float(peak.get_column("value")[0])
-            before = connected_before(g, ref) if ref is not None else None
-            base, base_from = (before[0], before[1]) if before else baseline(g, "value", ref)
+            before = connected_before(g, ref, events) if ref is not None else None
+            base, base_from = (before.value, before.source) if before else baseline(g, "value", ref)
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
             added = peak_v - base if base is not None else None
@@ -269,8 +271,11 @@ class ConnectedClientsSpike(RuleDetector):
             # what the clients can hold: what they held before (their capped pools when logged) or, when the pools'
             # cap is not logged, what they went on holding after the peak while their traffic went on
             hold = max(held.connections if held else 0.0, kept - base if kept is not None and base is not None else 0.0)
-            # with no population to compare with, the baseline is the clients the server held (the ratio implies it)
-            spike = added is not None and peak_v >= SPIKE_RATIO * max(base, 1.0) and (
+            # with no population to compare with, the baseline is the clients the server held (the ratio implies it).
+            # A peak before the incident began is part of the normal it is judged against, not a spike in it
+            # (eviction-nocfg-8: the fleet's 15 before the server's shutdown after the pods stopped, its "incident")
+            in_incident = ref is None or peak.get_column("ts")[0] >= ref
+            spike = added is not None and in_incident and peak_v >= SPIKE_RATIO * max(base, 1.0) and (
                 (held is None and kept is None) or added > hold)
             if not (near or spike):
                 continue
@@ -292,7 +297,8 @@ class ConnectedClientsSpike(RuleDetector):
                 parts.append(f"{stats.pct_of_maxclients}% of maxclients {maxclients}"
                              + (" (assumed default)" if "assumed" in mc_from else ""))
             if base is not None:
-                label = f"{stats.baseline} before the incident" if before else f"baseline {stats.baseline}"
+                label = (f"{stats.baseline} before the incident" if before and before.ts < ref
+                         else f"baseline {stats.baseline}")
                 parts.append(label + (f" ({stats.ratio}×)" if base else ""))
             if spike and not near and held is not None:
                 parts.append(f"{_num(added)} more, {stats.added_per_held}× the {stats.held_before} the clients held")
