@@ -241,6 +241,11 @@ def _provable(fixture: str, name: str, seconds: float) -> bool:
         return seconds > 2 * AGREE_S
     if fixture == "hang-8" and name == "redis-server.log":
         return _not_a_zone(seconds)
+    if fixture == "hang-8" and name == "redis-exporter.prom":
+        # every scrape of the 1.9 s hang was answered (no `redis_up` 0): no edge places the export, so it is kept
+        # as read, and moved hours later its counters' resume burst stands alone (PM303; found by hypothesis in
+        # session 14 at +700 s to +21,000 s, on main as well)
+        return False
     return True
 
 
@@ -497,8 +502,15 @@ def test_a_skewed_fleet_around_a_stall_gets_its_zone_and_its_pod():
     assert [f.entities for f in own] == [(pod,)] and abs(own[0].stats["skew_s"] - skew) <= 1
 
 
+def _one_clock(name: str) -> bool:
+    """Whether the recording was written on one clock as far as the clocks promise to tell: every pod in UTC and
+    none off by more than `AGREE_S` (its facts' clocks; hang-skew-16's pod 2.0 s off stays in)."""
+    clocks = json.loads((RECORDED / f"{name}.facts.json").read_text()).get("clocks") or {}
+    return all(abs(v) <= AGREE_S for v in (clocks.get("written_minus_true_seconds") or {}).values())
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fixture", [*sorted(p.name for p in RECORDED.iterdir() if p.is_dir() and not p.name.startswith("skewed")),
+@pytest.mark.parametrize("fixture", [*sorted(p.name for p in RECORDED.iterdir() if p.is_dir() and _one_clock(p.name)),
                                      "../example-incident", "../pod-storm"])
 def test_no_correction_on_an_unshifted_recording(tmp_path_factory, fixture):
     """Recordings written on one clock: no offset and no PM002, with and without the metrics export."""
