@@ -34,6 +34,9 @@ offset against a reference:
   fleet's last work (the closes of a fleet leaving taken for a resume) is no evidence.
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
+* **Pods with no edge of their own** (they rode out the outage without a loss): a zone-less pod log is read in
+  the zone most compared pods of its source were found in, when its lines as read lie wholly outside their
+  corrected span and moved by that zone fall inside it (`peer_zones`); otherwise it keeps its times.
 * **Kubernetes events ahead**: a pod logs only after Kubernetes started it, so its first line comes
   after the `Started` event for it; started pods (`FLEET_MIN` or more, most of them agreeing) whose
   logs begin more than `AGREE_S` before their `Started` events prove the events' clock ahead by at
