@@ -454,12 +454,22 @@ def test_record_refuses_to_append_to_an_older_recording(tmp_path):
     out.mkdir()
     (out / "redis-server.log").write_text("older run\n")
     with pytest.raises(FileExistsError):
-        tool.record(tool.SCENARIOS["healthy"], out, 1.0, binary="/bin/true")
+        tool.record(tool.SCENARIOS["healthy"], out, 12.0, binary="/bin/true")
+
+
+def test_record_refuses_an_outage_after_the_traffic(tmp_path):
+    """per-request's outage comes after 34 s of traffic: at --seconds 12 its pods had stopped long before it (three
+    blind recordings of session 14 held no traffic during their outage)."""
+    tool = load_tool()
+    with pytest.raises(ValueError, match="ends the traffic"):
+        tool.record(tool.SCENARIOS["per-request"], tmp_path / "short", 12.0, binary="/bin/true")
+    assert not (tmp_path / "short").exists()
 
 
 def test_cli_rejects_bad_knobs(capsys):
     tool = load_tool()
-    for argv in (["--clients", "0"], ["--pod-skew", "x"], ["--app-tz", "Mars/Olympus"], ["--job-share", "2"]):
+    for argv in (["--clients", "0"], ["--pod-skew", "x"], ["--app-tz", "Mars/Olympus"], ["--job-share", "2"],
+                 ["--scenario", "per-request", "--seconds", "12"]):
         with pytest.raises(SystemExit):
             tool.main(["--out", "/nonexistent/never-written", *argv])
     assert "error" in capsys.readouterr().err

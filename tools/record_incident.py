@@ -908,6 +908,12 @@ def record(
         raise FileNotFoundError("redis-server is not on PATH")
     outage = outage or scenario.outage
     clocks = clocks or Clocks()
+    warmup = scenario.warmup_seconds or max(2.0, seconds * 0.25)
+    down = scenario.outage_seconds or max(2.0, seconds * 0.25)
+    over = warmup + (down if outage != "none" else 0.0)
+    if over >= seconds:  # per-request at --seconds 12: its pods stopped at 12 s, the restart came at 34 s (session 14)
+        raise ValueError(f"--seconds {seconds:g} ends the traffic before the {scenario.name} scenario's "
+                         f"{'outage is over' if outage != 'none' else 'incident begins'} (at {over:g} s): give more")
     out = out.resolve()  # redis-server runs in its own --dir, so relative paths would move
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: logs would be appended to an older recording")
@@ -917,8 +923,6 @@ def record(
     run = Run(timeout=timeout)
     watchdog = threading.Timer(timeout, run.expire)
     watchdog.daemon = True
-    warmup = scenario.warmup_seconds or max(2.0, seconds * 0.25)
-    down = scenario.outage_seconds or max(2.0, seconds * 0.25)
     names = pod_names(scenario)
     first_names, late_names = names[: scenario.pods], names[scenario.pods :]
     facts: dict = {}
@@ -1160,7 +1164,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError) as exc:
         ap.error(str(exc))
     timeout = args.timeout or 30.0 + args.seconds + 0.5 * max(sc.pods, sc.scaleout_to)
-    facts = record(sc, args.out, args.seconds, args.port, args.outage, timeout, clocks=clocks)
+    try:
+        facts = record(sc, args.out, args.seconds, args.port, args.outage, timeout, clocks=clocks)
+    except ValueError as exc:
+        ap.error(str(exc))
     summary = ("outage", "first_rejected_connection", "rejected_connections", "connections_accepted", "clients")
     print(json.dumps({k: facts[k] for k in summary}, indent=2))
     return 0
