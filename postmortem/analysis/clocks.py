@@ -455,14 +455,17 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     return out
 
 
+def _pod_rows(events: pl.DataFrame) -> pl.DataFrame:
+    """The timed lines of the application's pods: a host, and a source that is no server, metrics or Kubernetes."""
+    return events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS) & pl.col("ts").is_not_null())
+
+
 def _loss_bursts(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
     """Per client (path, host, source): each burst of lost connections and unanswered commands (gaps
     under `BURST_GAP`), as {first, last: the rows; next: the host's first activity after the last loss,
     or None}. Activity is a line of the same file and host that signals no trouble; a row summarized per
     second counts from the end of its second, and only when that second began after the loss."""
-    hosts = (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS)
-                           & pl.col("ts").is_not_null())
-             .sort(["path", "host", "ts", "line"]))
+    hosts = _pod_rows(events).sort(["path", "host", "ts", "line"])
     losses = (hosts.filter(pl.col("kind").is_in(LOSS))
               .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
                             .cum_sum().over(["path", "host"])))
@@ -706,9 +709,7 @@ def _pod_first_lines(events: pl.DataFrame) -> pl.DataFrame:
                       pl.col("path").alias("k8s_path"), pl.col("line").alias("k8s_line")))
     if starts.height == 0:
         return starts
-    firsts = (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS)
-                            & pl.col("ts").is_not_null())
-              .sort(["path", "line"]).group_by(["path", "host"]).first()
+    firsts = (_pod_rows(events).sort(["path", "line"]).group_by(["path", "host"]).first()
               .select("path", "host", "source", "ts", "line", "kind"))
     return firsts.join(starts, on="host").sort("path", "host")
 
@@ -754,8 +755,7 @@ def pod_start_offsets(events: pl.DataFrame, zoneless: dict[str, bool], known: se
 
 def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
     """Per client (path, host): its first and last times as read, and its first line."""
-    return (events.filter(pl.col("host").is_not_null() & ~pl.col("source").is_in(NOT_PODS) & pl.col("ts").is_not_null())
-            .sort(["path", "host", "ts", "line"])
+    return (_pod_rows(events).sort(["path", "host", "ts", "line"])
             .group_by(["path", "host"], maintain_order=True)
             .agg(first=pl.col("ts").first(), last=pl.col("ts").last(), line=pl.col("line").first()))
 
