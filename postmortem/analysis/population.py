@@ -209,14 +209,16 @@ def _counter_increase(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(inc=counter_increase()).filter(pl.col("inc").is_not_null())
 
 
-def _sources(events: pl.DataFrame, live: pl.Expr, abandoned: bool = False) -> list[tuple[str, pl.DataFrame]]:
-    """(name, per-second attempts) for every source of new-connection counts, best first. With `abandoned`,
-    the server log's accepted connections are net of those closed in the same second (see `demand_after`)."""
+def _sources(events: pl.DataFrame, live: pl.Expr, resumed: datetime | None = None) -> list[tuple[str, pl.DataFrame]]:
+    """(name, per-second attempts) for every source of new-connection counts, best first. With `resumed` (a
+    stopped server answering again), the server log's accepted connections are net of those it closed at once
+    in the second after (see `demand_after`)."""
     out = []
     acc = _timed(events).filter(pl.col("kind") == "redis.server.client_accepted")
-    if acc.height and abandoned:
-        out.append(("server log `Accepted` lines, net of connections closed in the same second (abandoned in the "
-                    "listen queue while the server did not answer)", _net_of_closed(events, _per_second(acc, event_weight()))))
+    if acc.height and resumed is not None:
+        out.append(("server log `Accepted` lines, net of connections closed at once as the server resumed (abandoned "
+                    "in the listen queue while it did not answer)",
+                    _net_of_closed(events, _per_second(acc, event_weight()), resumed)))
     elif acc.height:
         out.append(("server log `Accepted` lines", _per_second(acc, event_weight())))
     rec = _counter_increase(_metric(events, "connections_received").with_columns(_span=_sample_span()))
@@ -238,9 +240,19 @@ def _sources(events: pl.DataFrame, live: pl.Expr, abandoned: bool = False) -> li
     return out
 
 
-def _net_of_closed(events: pl.DataFrame, accepted: pl.DataFrame) -> pl.DataFrame:
-    """Per second, accepted connections minus the connections closed in that second (never below 0)."""
-    closed = _per_second(_timed(events).filter(pl.col("kind") == "redis.server.client_closed"), event_weight())
+def _net_of_closed(events: pl.DataFrame, accepted: pl.DataFrame, resumed: datetime) -> pl.DataFrame:
+    """Per second, accepted connections minus the abandoned connects the server closed then (never below 0).
+
+    The server drains its listen queue as it resumes and logs the connects their clients had given up closed at
+    once: within 0.3 s of the resume on the recordings (hang-nocfg-8/16/32, hang-36: 465 closed 0.2 s after).
+    So only closes from the resume's second to a second after it count: later ones are the fleet's own
+    (scaleout-pause-nocfg-12: 85 closes of pods being stopped 6 s after the resume were taken for abandoned
+    connects, and its new connections came out below the refusals the server counted among them). The line's
+    `age=` does not tell them apart: a paused server stamps the connects it drains with its clock from before
+    the pause (hang-36: `age=2`)."""
+    closes = _timed(events).filter((pl.col("kind") == "redis.server.client_closed") & pl.col("ts").is_between(
+        resumed.replace(microsecond=0), resumed + timedelta(seconds=1), closed="left"))
+    closed = _per_second(closes, event_weight())
     net = accepted.join(closed.select("second", closed=pl.col("attempts")), on="second", how="left").with_columns(
         attempts=(pl.col("attempts") - pl.col("closed").fill_null(0.0)).clip(lower_bound=0.0))
     return net.with_columns(rate=pl.col("attempts")).drop("closed")
@@ -267,10 +279,10 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
     was not restarted, so it kept its listening socket): clients that timed out kept opening connections that
     the kernel queued while the server was stopped, and closed them again; the server accepts the whole queue
     the instant it resumes and logs them closed at once (hang-nocfg-16: 268 accepted, 220 closed in the same
-    100 ms), so the server log counts connections net of those closed in the same second.
+    100 ms), so the server log counts connections net of those (`_net_of_closed`).
     """
     end = min(until, back + HORIZON) if until is not None else back + HORIZON
-    for name, per_s in _sources(events, live, abandoned):
+    for name, per_s in _sources(events, live, back if abandoned else None):
         window = per_s.filter((pl.col("second") >= back.replace(microsecond=0)) & (pl.col("second") < end))
         if window.height == 0:
             continue

@@ -106,16 +106,17 @@ def _clock(ts: datetime | None) -> str:
 
 
 def _when_risen(up: pl.DataFrame) -> str:
-    """When a counter rose, as a title says it: between its first and last rising samples, or, when one sample
-    holds the whole rise, between the sample before it and that one (the rise happened somewhere in between;
-    "between 00:46:59.245 and 00:46:59.245" said nothing)."""
-    first, last = up.get_column("ts").min(), up.get_column("ts").max()
-    if first != last:
-        return f"between {_clock(first)} and {_clock(last)}"
-    dt = up.get_column("dt")[0]
+    """When a counter rose, as a title says it: from the sample before its first rising one (the rise it shows
+    happened somewhere after that sample) to its last rising sample. A rise seen only once the scraper got
+    through again is not dated by that scrape: scaleout-pause-nocfg-12's first answered scrape after 9 s of
+    refused ones showed 6,744 refusals, and "between 09:36:41.203 and 09:36:42.105" put the whole storm after
+    it had ended."""
+    first_row = up.sort("ts").row(0, named=True)
+    first, last, dt = first_row["ts"], up.get_column("ts").max(), first_row["dt"]
     if dt is None:
-        return f"by {_clock(last)}"
-    return f"between {_clock(first - timedelta(seconds=dt))} and {_clock(last)} (one rise of the counter)"
+        return f"between {_clock(first)} and {_clock(last)}" if first != last else f"by {_clock(last)}"
+    once = " (one rise of the counter)" if first == last else ""
+    return f"between {_clock(first - timedelta(seconds=dt))} and {_clock(last)}{once}"
 
 
 def _num(x: float) -> float | int:

@@ -446,8 +446,8 @@ class ReconnectStorm(RuleDetector):
               "open connections, or pods x pool cap) and those they kept. Counted from when the server "
               "answered again: its ready line, or the first connection it accepted inside the outage window (a "
               "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
-              "restarted counts its accepted connections net of those closed in the same second (connects the "
-              "clients abandoned in its listen queue while it was stopped)."),
+              "restarted counts its accepted connections net of those it closed at once as it resumed (connects "
+              "the clients abandoned in its listen queue while it was stopped)."),
         why=("when every pod reconnects in the same instant the server spends its time in TCP and TLS handshakes, "
              "hits maxclients and rejects connections, so clients time out and retry again: the app keeps its own "
              "cache down (a metastable failure). Scaling Redis up does not fix it."),
