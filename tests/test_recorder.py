@@ -466,10 +466,23 @@ def test_record_refuses_an_outage_after_the_traffic(tmp_path):
     assert not (tmp_path / "short").exists()
 
 
+def test_client_settings_as_a_snippet_sets_them():
+    tool = load_tool()
+    sc = tool.configure("storm", 16, pool_max=3, maxclients=64, client={
+        "backoff": "ExponentialWithJitterBackoff(base=0.1,cap=10)", "retries": "3", "pool": "BlockingConnectionPool",
+        "pool_timeout": "2", "socket_timeout": "2", "socket_connect_timeout": "none"})
+    assert (sc.backoff, sc.backoff_base, sc.backoff_cap, sc.retries) == ("ExponentialWithJitterBackoff", 0.1, 10.0, 3)
+    assert (sc.pool, sc.max_connections, sc.pool_timeout, sc.socket_timeout) == ("BlockingConnectionPool", 3, 2.0, 2.0)
+    assert sc.socket_connect_timeout is None and sc.app_retry_interval == 0.25  # the app's own loop is kept
+    assert tool.configure("storm", 16, client={"backoff": "NoBackoff"}).backoff_cap == 0.0
+
+
 def test_cli_rejects_bad_knobs(capsys):
     tool = load_tool()
     for argv in (["--clients", "0"], ["--pod-skew", "x"], ["--app-tz", "Mars/Olympus"], ["--job-share", "2"],
-                 ["--scenario", "per-request", "--seconds", "12"]):
+                 ["--scenario", "per-request", "--seconds", "12"], ["--client", "backoff=Fibonacci(base=1,cap=2)"],
+                 ["--client", "retries"], ["--client", "color=blue"],
+                 ["--client", "pool=BlockingConnectionPool", "--pool-max", "3"]):  # the last: maxclients 16 < 2x12+32
         with pytest.raises(SystemExit):
             tool.main(["--out", "/nonexistent/never-written", *argv])
     assert "error" in capsys.readouterr().err

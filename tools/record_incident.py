@@ -173,8 +173,10 @@ def configure(
     maxclients: int | None = None,
     rate: float | None = None,
     job_share: float | None = None,
+    client: dict[str, str] | None = None,
 ) -> Scenario:
-    """A named scenario with the CLI's knobs applied; maxclients follows the fleet unless given.
+    """A named scenario with the CLI's knobs applied; maxclients follows the fleet unless given. `client` sets
+    the redis-py client as a report's snippet would (`parse_client`): a what-if is checked by recording it.
 
     Why: a storm needs a limit the reconnecting fleet exceeds (4 per pod, as if sized for calm traffic),
     while a healthy fleet must stay comfortably below its limit at any size, or it would not be healthy.
@@ -200,6 +202,8 @@ def configure(
         if not 0 <= job_share <= 1:
             raise ValueError("--job-share must be in [0, 1]")
         sc = replace(sc, job_share=job_share)
+    if client:
+        sc = replace(sc, **parse_client(client))
     fleet = max(sc.pods, sc.scaleout_to)
     if maxclients is not None:
         sc = replace(sc, maxclients=maxclients, maxclients_per_pod=0)
@@ -212,6 +216,36 @@ def configure(
         if sc.maxclients <= demand:
             raise ValueError(f"maxclients {sc.maxclients} does not hold pods x pool ({demand}) and the poller")
     return sc
+
+
+# --client keys: the redis-py settings of a report's snippet, and the Scenario fields they set
+CLIENT_KEYS = {"backoff": "backoff", "retries": "retries", "pool": "pool", "pool_timeout": "pool_timeout",
+               "socket_timeout": "socket_timeout", "socket_connect_timeout": "socket_connect_timeout"}
+BACKOFFS = ("NoBackoff", "ConstantBackoff", "ExponentialBackoff", "ExponentialWithJitterBackoff",
+            "FullJitterBackoff", "EqualJitterBackoff", "DecorrelatedJitterBackoff")
+
+
+def parse_client(items: dict[str, str]) -> dict:
+    """`--client` settings as Scenario fields: `backoff=ExponentialWithJitterBackoff(base=0.1,cap=10)`,
+    `retries=3`, `pool=BlockingConnectionPool`, `pool_timeout=2`, `socket_timeout=2`, `socket_connect_timeout=2`."""
+    out: dict = {}
+    for key, value in items.items():
+        if key not in CLIENT_KEYS:
+            raise ValueError(f"--client {key}: not one of {', '.join(CLIENT_KEYS)}")
+        if key == "backoff":
+            m = re.fullmatch(r"(\w+)(?:\(base=([0-9.]+),\s*cap=([0-9.]+)\))?", value)
+            if not m or m.group(1) not in BACKOFFS or (m.group(1) != "NoBackoff" and m.group(2) is None):
+                raise ValueError(f"--client backoff={value}: say e.g. ExponentialWithJitterBackoff(base=0.1,cap=10)")
+            out.update(backoff=m.group(1), backoff_base=float(m.group(2) or 0), backoff_cap=float(m.group(3) or 0))
+        elif key == "pool":
+            if value not in ("ConnectionPool", "BlockingConnectionPool"):
+                raise ValueError("--client pool= must be ConnectionPool or BlockingConnectionPool")
+            out["pool"] = value
+        elif key == "retries":
+            out["retries"] = int(value)
+        else:
+            out[CLIENT_KEYS[key]] = float(value) if value.lower() != "none" else None
+    return out
 
 
 @dataclass(frozen=True)
@@ -1123,6 +1157,10 @@ def main(argv: list[str] | None = None) -> int:
         "--job-share", type=float, help="share of requests that are jobs (tracebacks on failure; default 0.5)"
     )
     ap.add_argument("--maxclients", type=int, help="redis maxclients (default: follows the scenario and fleet)")
+    ap.add_argument("--client", action="append", default=[], metavar="KEY=VALUE",
+                    help="a redis-py client setting, as a report's snippet sets it (repeatable): backoff="
+                         "ExponentialWithJitterBackoff(base=0.1,cap=10), retries=3, pool=BlockingConnectionPool, "
+                         "pool_timeout=2, socket_timeout=2, socket_connect_timeout=2 (with --pool-max for its cap)")
     ap.add_argument("--port", type=int, help="port for redis-server (default: a free one)")
     ap.add_argument(
         "--outage",
@@ -1154,7 +1192,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.seconds > 60:
         ap.error("--seconds must be in (0, 60]")
     try:
-        sc = configure(args.scenario, args.clients, args.workers, args.pool_max, args.maxclients, args.rate, args.job_share)
+        client = dict(item.split("=", 1) for item in args.client if "=" in item)
+        if len(client) != len(args.client):
+            raise ValueError("--client takes KEY=VALUE")
+        sc = configure(args.scenario, args.clients, args.workers, args.pool_max, args.maxclients, args.rate,
+                       args.job_share, client)
         sc = replace(sc, log_config=not args.no_config_log)
         clocks = Clocks(app_tz=args.app_tz, pod_skew=parse_skew(args.pod_skew))
         if args.app_tz:
