@@ -224,6 +224,10 @@ def test_recorded_restarts_match_the_logs(name):
         restarted = server_ready_times(server_text)[1]
         assert rejected and min(ts for ts, _ in rejected) >= restarted  # the rejections come with the restart
         assert all("Retry(NoBackoff(), 3)" in line for _, line in startup)
+    elif pool is None:  # storm-jitter-*: the storm with backoff alone (the what-if check): still rejected
+        assert facts["rejected_connections"]["total"] > 0 and rejected
+        assert facts["max_connected_clients"] == facts["parameters"]["maxclients"]
+        assert all("ExponentialWithJitterBackoff" in line and "max_connections=None" in line for _, line in startup)
     else:  # healthy at any fleet size: capped pools well inside maxclients, nothing rejected
         assert facts["rejected_connections"]["total"] == 0
         assert rejected == []

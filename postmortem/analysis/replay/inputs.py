@@ -306,6 +306,17 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
             f"requests start at random (Poisson) times{late_note}")
 
 
+def _nested(events: pl.DataFrame, down: datetime, up: datetime, pods: int, policy: Policy) -> float:
+    """Requests per pod still in their first call when the server is back, which no failure line shows yet:
+    a call that began on a connection the pool held before the outage fails its command, and each of its
+    command retries runs a whole connect with its own retries inside (redis-py `Retry` nests: client.py
+    `_execute_command` → connection.py `connect`), so it sleeps (1 + retries) x a failed call's backoff."""
+    if (1 + policy.retries) * policy.failed_call_s() <= (up - down).total_seconds():
+        return 0.0
+    before = _metric(events, "connected_clients").filter(pl.col("ts") < down)
+    return float(before.get_column("value")[-1]) / pods if before.height else 0.0
+
+
 def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
     return _timed(events, (pl.col("metric") == name) & pl.col("value").is_not_null()).sort("ts")
 
@@ -376,7 +387,9 @@ def measure(events: pl.DataFrame) -> Incident | None:
     running = max(1, sum(1 for b in arrivals.starts if b < (up - down).total_seconds()))  # pods in the outage
     if calls > 1:
         demand = _rate_in_outage(starts.filter(pl.col("ts") <= up), down, up, running)
-        concurrency = _rate_in_outage(in_outage, down, up, running, last=True) * app_delay
+        # Little's law: a request in flight logs one failure per app delay plus its call's backoff sleeps
+        concurrency = _rate_in_outage(in_outage, down, up, running, last=True) * (app_delay + policy.failed_call_s())
+        concurrency += _nested(events, down, up, pods, policy)
     else:
         demand = _rate_in_outage(in_outage, down, up, running)
         concurrency = None

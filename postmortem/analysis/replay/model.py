@@ -128,6 +128,11 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     held = np.zeros(n_pods, dtype=np.int64)
     if inc.hang:  # a paused server keeps its connections: the pools keep theirs
         held[:] = round(inc.held_before)
+    # per pod, disconnected connection objects idle in an unbounded pool: a call takes one (or a new one) and
+    # gives it back disconnected when it fails. A capped pool's waits are modelled by its cap alone.
+    unbounded = policy.pool_cap is None
+    dead = np.zeros(n_pods, dtype=np.int64) if unbounded and not inc.hang else None
+    last_ok, last_dead = np.full(n_pods, -np.inf), np.full(n_pods, -np.inf)  # each pod's last release of each
     held_n = int(held.sum())  # held.sum(), kept as a Python int: a numpy sum per step costs as much as the rest
     breaker = _Breaker(n_pods, policy)
     concurrency = math.ceil(inc.concurrency) if inc.concurrency else None
@@ -154,6 +159,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             release[rel] = np.inf
             np.subtract.at(busy, pod[rel], 1)
             np.subtract.at(active, pod[rel], 1)
+            last_ok[pod[rel]] = t
             freed = True
             if policy.pool_cap:  # a released connection goes to the pod's requests waiting on its pool
                 freed_pod = np.zeros(n_pods, dtype=bool)
@@ -188,13 +194,24 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                     # the next one connects anew, and the kernel queues it until the server runs again
                 else:
                     failed = trying
+                    if dead is not None:
+                        dead -= np.minimum(dead, np.bincount(pod[trying[tries[trying] == 0]], minlength=n_pods))
             else:
                 tried_pod = pod[trying]
-                rank = rank_within(tried_pod)
                 idle = held[tried_pod] - busy[tried_pod]
-                reuse = rank < idle
-                got = trying[reuse]
-                need, need_rank = trying[~reuse], (rank - np.maximum(idle, 0))[~reuse]
+                # a client retry keeps the connection object its call took from the pool (redis-py's
+                # get_connection → connect() retries inside it), so it opens a new connection, never an idle one
+                first = tries[trying] == 0 if unbounded else np.ones(trying.size, dtype=bool)
+                order_in_pod = rank_within(np.where(first, tried_pod, -1))
+                # the pool is a stack: a pod whose last release was a failed call's dead object hands those
+                # out first (each connects anew), its connected idle ones only below them
+                under = (np.where(last_dead[tried_pod] > last_ok[tried_pod], dead[tried_pod], 0)
+                         if dead is not None else 0)
+                reuse = first & (order_in_pod >= under) & (order_in_pod - under < idle)
+                if dead is not None:
+                    dead -= np.minimum(dead, np.bincount(tried_pod[first & ~reuse], minlength=n_pods))
+                got, need = trying[reuse], trying[~reuse]
+                need_rank = rank_within(pod[need])
                 if policy.pool_cap:
                     fits = held[pod[need]] + need_rank < policy.pool_cap
                     wait = need[~fits]
@@ -234,6 +251,9 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             tries[retry] += 1
             due[retry] = t + policy.delays(tries[retry], rng)
             given_up = failed[~more]
+            if dead is not None:  # a failed call gives its disconnected object back to the pool
+                np.add.at(dead, pod[given_up], 1)
+                last_dead[pod[given_up]] = t
             if inc.counts_failures:
                 attempts[b] += given_up.size
             if breaker.on:

@@ -58,6 +58,19 @@ class Policy:
             return raw / 2 + raw / 2 * rng.random(len(n))
         return raw
 
+    def failed_call_s(self) -> float:
+        """The mean time a call spends in its backoff sleeps when every try is refused at once: a thread
+        is busy that long per failed call, so Little's law on failure lines must count it (inputs.measure)."""
+        total = 0.0
+        for n in range(1, self.retries + 1):
+            if self.backoff == "none":
+                break
+            raw = self.base if self.backoff == "constant" else self.base * n if self.backoff == "linear" \
+                else self.base * 2.0 ** n
+            raw = min(raw, self.cap) if self.cap > 0 else raw
+            total += raw * {"full": 0.5, "equal": 0.75}.get(self.jitter, 1.0)
+        return total
+
     def describe(self) -> str:
         """One line a reader can compare with the config they run."""
         shape = "no backoff" if self.backoff == "none" else (
