@@ -389,7 +389,11 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             stopped = scrapes_stopped(events, entity, g) if hung else None
             refused = _last_refusals(events, g, server_up)
             behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
-            answered = None if behind else _answered_before(events, entity, start, server_up)
+            # without the server's ready line, a reply only a listening server gives still ends the window: the
+            # scrapes it refused at maxclients are the storm, not the outage (scaleout-nocfg-44 without its log: 10.9 s)
+            answered = None if behind else _answered_before(events, entity, start, server_up or end)
+            if server_up is None and answered is not None:
+                refused = _refused_before(events, g, answered)
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
             if hung:  # its own log shows it alive after a call it left unanswered was sent (or a scrape), or last
                 alive = alive_before_hang(events, entity, g)  # seen answering long before a late first sign
@@ -408,7 +412,9 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
+            if hung or answered is not None:
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
+            if hung:
                 scraped = not g.get_column("source").is_in(CLIENT_SOURCES).any()  # a scrape its only sign
                 if scraped:
                     quiet = _scrape_silence(events, entity, g, silences)
@@ -477,6 +483,15 @@ def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None
             .filter(pl.col("event_id").is_in(g.get_column("event_id").implode()))
             .filter(refused_connect() & pl.col("host").is_not_null()).group_by("host").agg(pl.col("ts").max()))
     return last.get_column("ts").sort().to_list() if last.height else None
+
+
+def _refused_before(events: pl.DataFrame, g: pl.DataFrame, answered: datetime) -> list[datetime] | None:
+    """The refused connects of the outage `g` up to the first reply `answered`, sorted; None without one. With no
+    server log to say when it listened again, the server came back between the last of them and that reply."""
+    refused = (events.select("event_id", "kind", "ts", "message")
+               .filter(pl.col("event_id").is_in(g.get_column("event_id").implode()))
+               .filter(refused_connect() & (pl.col("ts") <= answered)).get_column("ts").sort())
+    return refused.to_list() if refused.len() else None
 
 
 def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: datetime | None) -> datetime | None:
