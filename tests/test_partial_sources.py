@@ -48,3 +48,35 @@ def test_without_client_logs_the_report_does_not_say_the_clients_logged_nothing(
     assert "no client log was among the inputs" in outage.title, outage.title
     if not any(f.rule_id == "PM101" for f in report.findings):  # the storm leads otherwise, told by the server
         assert "clients' failures unknown: no client log was among the inputs" in report.summary, report.summary
+
+
+def _without_server_log(name: str, tmp_path):
+    for f in (RECORDED / name).iterdir():
+        if f.name not in ("redis-server.log", "slowlog.txt"):
+            shutil.copy2(f, tmp_path / f.name)
+    return json.loads((RECORDED / f"{name}.facts.json").read_text())["outage"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-pause-8", "storm-pause-16"])
+def test_without_the_server_log_a_paused_storm_s_outage_is_the_pause(name, tmp_path):
+    """The export refused at maxclients for 5 s after a 2.5 s pause: 6.7 s and 7.2 s outages before."""
+    truth = _without_server_log(name, tmp_path)
+    report, _ = analyze([str(tmp_path)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert abs(outage.stats["seconds"] - truth["seconds"]) < 0.3, outage.title
+    assert abs(outage.end - _ts(truth["end"])) < timedelta(milliseconds=300), (outage.end, truth["end"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy-pause-20", "healthy-pause-32"])
+def test_without_the_server_log_a_hang_lasts_until_the_scraper_was_answered(name, tmp_path):
+    """One unanswered scrape and the calls the pause held: the window ended at its last sign (0.0 s and 0.1 s for a
+    3.0 s pause); the scraper's next answered scrape began later, and the pause lasted at least until then."""
+    truth = _without_server_log(name, tmp_path)
+    report, _ = analyze([str(tmp_path)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert outage.stats["at_least"] is True, outage.title
+    assert truth["seconds"] / 2 < outage.stats["seconds"] <= truth["seconds"], outage.title
+    assert outage.end <= _ts(truth["end"]), (outage.end, truth["end"])
+    assert f"stopped answering for at least {outage.stats['seconds']:.1f} s" in report.summary, report.summary

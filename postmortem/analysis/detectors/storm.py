@@ -244,7 +244,7 @@ class RedisUnreachable(RuleDetector):
                 endpoint=o.entity, seconds=round(o.seconds, 3), client_failures=refused + timeouts,
                 hosts=len(o.hosts), server_down=o.server_down.isoformat() if o.server_down else None,
                 server_up=o.server_up.isoformat() if o.server_up else None, timeouts=timeouts, hang=hang,
-                at_least=True if hang and o.start_unknown else None,
+                at_least=True if hang and (o.start_unknown or o.end_unknown) else None,
                 server_lines_per_s=o.silence.rate if o.silence else None,
                 resume_lines=o.silence.resume_lines if o.silence else None,
                 scrape_gap_s=round(o.late_scrape.gap.gap_s, 3) if o.late_scrape else None,
