@@ -80,3 +80,16 @@ def test_without_the_server_log_a_hang_lasts_until_the_scraper_was_answered(name
     assert truth["seconds"] / 2 < outage.stats["seconds"] <= truth["seconds"], outage.title
     assert outage.end <= _ts(truth["end"]), (outage.end, truth["end"])
     assert f"stopped answering for at least {outage.stats['seconds']:.1f} s" in report.summary, report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-8", "slow-w1-40"])
+def test_without_client_logs_a_blocking_command_is_not_said_to_have_caused_no_timeouts(name, tmp_path):
+    """The server's log, its slowlog and the export: the KEYS run is known, its clients' timeouts are not (it read
+    "0 client timeouts on 0 pods fell inside it")."""
+    for f in ("redis-server.log", "redis-exporter.prom", "slowlog.txt"):
+        shutil.copy2(RECORDED / name / f, tmp_path / f)
+    report, _ = analyze([str(tmp_path)])
+    assert any(f.rule_id == "PM108" for f in report.findings), report.summary
+    assert "on 0 pods" not in report.summary, report.summary
+    assert "blocked Redis; what it did to the clients is unknown: no client log was among the inputs" in report.summary

@@ -36,7 +36,7 @@ from postmortem.analysis.correlate import (
     is_problem,
     unanswered_connect,
 )
-from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
+from postmortem.analysis.detectors.base import NO_CLIENT_LOGS, RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
@@ -301,9 +301,6 @@ def _silent(s: Silence) -> str:
 def _went_silent(s: Silence) -> str:
     return (f"its log went silent (no line, against {s.rate:g} a second before) and logged {s.resume_lines} lines in "
             f"the second it resumed")
-
-
-NO_CLIENT_LOGS = "no client log was among the inputs"
 
 
 def _no_failure(unread: bool) -> str:
