@@ -48,6 +48,8 @@ class Outage:
     server_up: datetime | None = None  # server ready again, when logged
     restored: datetime | None = None  # first client-side restore/success after the failures
     start_unknown: bool = False  # a hang whose clients logged no socket timeout: it began before its first timeout
+    # a hang with no server log whose end is the next answered scrape's begin: it lasted at least that long
+    end_unknown: bool = False
     silence: Silence | None = None  # seen by the server's log going silent while its clients kept sending (silence.py)
     late_scrape: LateScrape | None = None  # seen as a scrape answered late while its clients went silent (scrape_gaps.py)
     scraped: bool = False  # a hang whose only sign was an unanswered scrape: its timeouts are the calls it held
@@ -364,6 +366,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     restores = events.filter(pl.col("kind") == "redis.connection_restored").sort("ts")
     outages: list[Outage] = []
     silences = server_silences(events)
+    logged = events.get_column("source").eq("redis_server").any()  # a server log says when it resumed
     if fails.height:
         fails = fails.with_columns(
             group=(pl.col("ts").diff().over("entity").fill_null(OUTAGE_GAP * 2) > OUTAGE_GAP)
@@ -382,14 +385,18 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
             # Timeouts only, no restart: the server stopped answering (a shutdown after them is not this window's).
-            quiet, scraped, alive = None, False, None
+            quiet, scraped, alive, waited = None, False, None, None
             hung = (server_up is None and server_down is None
                     and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
             stopped = scrapes_stopped(events, entity, g) if hung else None
             refused = _last_refusals(events, g, server_up)
             behind = refused is not None and refused[(len(refused) - 1) // 2] > server_up
-            answered = None if behind else _answered_before(events, entity, start, server_up)
+            # without the server's ready line, a reply only a listening server gives still ends the window: the
+            # scrapes it refused at maxclients are the storm, not the outage (scaleout-nocfg-44 without its log: 10.9 s)
+            answered = None if behind else _answered_before(events, entity, start, server_up or end)
+            if server_up is None and answered is not None:
+                refused = _refused_before(events, g, answered)
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
             if hung:  # its own log shows it alive after a call it left unanswered was sent (or a scrape), or last
                 alive = alive_before_hang(events, entity, g)  # seen answering long before a late first sign
@@ -408,12 +415,21 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
                 o_end = _hang_end(events, entity, g, start, o_end)
+            if hung or answered is not None:
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
+            if hung:
                 scraped = not g.get_column("source").is_in(CLIENT_SOURCES).any()  # a scrape its only sign
                 if scraped:
                     quiet = _scrape_silence(events, entity, g, silences)
                     if quiet is not None:  # the server's own lines bound it, not a scrape's begin (_scrape_silence)
                         o_start, o_end = quiet.start, quiet.end
+                    elif not logged:  # a reply only a listening server gives bounds it from above (a storm's)
+                        waited = _scraper_waited(events, entity, g, o_end)
+                        reply = _answered_before(events, entity, start, end + OUTAGE_GAP)
+                        if waited is not None and reply is not None and reply < waited:
+                            waited = None
+                            o_end = max(o_end, reply)
+                        o_end = waited or o_end
                     held = held_calls(events, entity, o_start, max(o_end, o_start))
                     g = pl.concat([g, held.with_columns(group=pl.lit(g.item(0, "group")))], how="vertical_relaxed")
                     began = hang_began(events, held) if held.height else None  # a held call sent before the scrape
@@ -430,6 +446,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 hosts=tuple(sorted(set(clients.get_column("host").drop_nulls().to_list()))),
                 server_down=server_down, server_up=server_up, restored=restored,
                 start_unknown=hung and sent is None and g.get_column("kind")[0] == "redis.timeout" and not at_line,
+                end_unknown=waited is not None,
                 silence=quiet, scraped=hung and scraped,
             ))
     elif edges.height:
@@ -477,6 +494,28 @@ def _last_refusals(events: pl.DataFrame, g: pl.DataFrame, ready: datetime | None
             .filter(pl.col("event_id").is_in(g.get_column("event_id").implode()))
             .filter(refused_connect() & pl.col("host").is_not_null()).group_by("host").agg(pl.col("ts").max()))
     return last.get_column("ts").sort().to_list() if last.height else None
+
+
+def _scraper_waited(events: pl.DataFrame, entity: str, g: pl.DataFrame, end: datetime) -> datetime | None:
+    """When the scraper began its first answered scrape after the hang `g`'s last unanswered one, if after `end`: a
+    scraper takes its next scrape once the unanswered one gave up, so the server answered none of its scrapes until
+    then, a lower bound of the resume (a scrape is stamped when it began). Without the server's log the window ended
+    at its last sign instead: healthy-pause-kolkata-48 without its log, a 0.0 s outage for a 3.0 s pause."""
+    failed = g.filter(pl.col("metric").is_in(UP_METRICS)).get_column("ts")
+    if failed.len() == 0:
+        return None
+    nxt = events.filter(pl.col("metric").is_in(UP_METRICS) & (pl.col("value") > 0) & (pl.col("ts") > failed.max())
+                        & (pl.col("entity").is_null() | (pl.col("entity") == entity))).get_column("ts")
+    return nxt.min() if nxt.len() and nxt.min() > end else None
+
+
+def _refused_before(events: pl.DataFrame, g: pl.DataFrame, answered: datetime) -> list[datetime] | None:
+    """The refused connects of the outage `g` up to the first reply `answered`, sorted; None without one. With no
+    server log to say when it listened again, the server came back between the last of them and that reply."""
+    refused = (events.select("event_id", "kind", "ts", "message")
+               .filter(pl.col("event_id").is_in(g.get_column("event_id").implode()))
+               .filter(refused_connect() & (pl.col("ts") <= answered)).get_column("ts").sort())
+    return refused.to_list() if refused.len() else None
 
 
 def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: datetime | None) -> datetime | None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 MAX_EVIDENCE = 8
 LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' errors leads the story
+# what a finding says where the clients' failures would be: no client log was read, so none can be told (or denied)
+NO_CLIENT_LOGS = "no client log was among the inputs"
 
 
 class Detector(Protocol):

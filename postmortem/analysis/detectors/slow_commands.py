@@ -22,7 +22,7 @@ import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, Snippet
 from postmortem.analysis.correlate import CLIENT_SOURCES, Context, attr, unanswered_connect
-from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, RuleDetector, finding
+from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, NO_CLIENT_LOGS, RuleDetector, finding
 from postmortem.analysis.se_fields import field, with_fields
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -363,4 +363,6 @@ class BlockingCommand(RuleDetector):
         s = f.figures
         if not isinstance(s, BlockingFigures):
             return None
+        if not max(s.pods_with_clients, s.pods_logging or 0):  # "0 client timeouts on 0 pods" would be a claim
+            return f"blocked Redis; what it did to the clients is unknown: {NO_CLIENT_LOGS}"
         return f"blocked Redis: {_failures(s)} on {_pods_of_fleet(s)} fell inside it"

@@ -36,7 +36,7 @@ from postmortem.analysis.correlate import (
     is_problem,
     unanswered_connect,
 )
-from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
+from postmortem.analysis.detectors.base import NO_CLIENT_LOGS, RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
@@ -83,7 +83,7 @@ def _n(value) -> str:
 
 @dataclass(frozen=True)
 class OutageFigures(Figures):
-    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s")
+    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
@@ -104,6 +104,9 @@ class OutageFigures(Figures):
     # it and the scraper's median interval (None: not seen that way)
     scrape_gap_s: float | None = None
     scrape_interval_s: float | None = None
+    # True when no client's log was among the inputs: "no client logged a failure" would claim what only those logs
+    # can show (a server log and an export alone, any outage)
+    no_client_logs: bool | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -224,6 +227,8 @@ class RedisUnreachable(RuleDetector):
                       for_clients(facts, lambda: se_full(facts), lambda: [py_pool(facts)]) + breaker(facts))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        # an application's log is read even when it holds no Redis line (its records are `app` activity)
+        unread = not events.get_column("source").is_in([*CLIENT_SOURCES, "app"]).any()
         for o in ctx.outages:
             rows = rows_by_ids(events, o.event_ids)
             client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
@@ -239,22 +244,23 @@ class RedisUnreachable(RuleDetector):
                 endpoint=o.entity, seconds=round(o.seconds, 3), client_failures=refused + timeouts,
                 hosts=len(o.hosts), server_down=o.server_down.isoformat() if o.server_down else None,
                 server_up=o.server_up.isoformat() if o.server_up else None, timeouts=timeouts, hang=hang,
-                at_least=True if hang and o.start_unknown else None,
+                at_least=True if hang and (o.start_unknown or o.end_unknown) else None,
                 server_lines_per_s=o.silence.rate if o.silence else None,
                 resume_lines=o.silence.resume_lines if o.silence else None,
                 scrape_gap_s=round(o.late_scrape.gap.gap_s, 3) if o.late_scrape else None,
                 scrape_interval_s=round(o.late_scrape.gap.interval_s, 3) if o.late_scrape else None,
+                no_client_logs=True if unread else None,
             )
             what = "stopped answering" if hang else "unreachable"
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
-            failed = (_scraped(o, rows, timeouts, pods) if o.scraped
+            failed = (_scraped(o, rows, timeouts, pods, unread) if o.scraped
                       else _silent(o.silence) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
                       else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
                            "none refused" if hang
                       else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
                            f"{pods}" if refused + timeouts
-                      else _unanswered(rows))
+                      else _unanswered(rows, unread))
             title = f"{o.entity} {what} for {_at_least(stats)}{_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
             f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
                         start=o.start, end=o.end)
@@ -273,6 +279,8 @@ class RedisUnreachable(RuleDetector):
         fig = f.figures
         if not isinstance(fig, OutageFigures):
             return None
+        if not fig.client_failures and fig.no_client_logs:
+            return f"left its clients' failures unknown: {NO_CLIENT_LOGS}"
         if not fig.client_failures:  # seen by the server's log or the scrapes alone
             return "left no connection failure in the clients' logs"
         if fig.scrape_gap_s is not None:  # `hosts` are the pods that went silent, not those that timed out
@@ -295,11 +303,16 @@ def _went_silent(s: Silence) -> str:
             f"the second it resumed")
 
 
-def _scraped(o: Outage, rows: pl.DataFrame, held: int, pods: str) -> str:
+def _no_failure(unread: bool) -> str:
+    """What the clients' logs say of an outage none of them logged a failure in, or that none was read."""
+    return NO_CLIENT_LOGS if unread else "no client logged a failure"
+
+
+def _scraped(o: Outage, rows: pl.DataFrame, held: int, pods: str, unread: bool) -> str:
     """How a hang first seen as an unanswered scrape was seen: the scrapes, the `held` calls that timed out over the
     pause (not a burst at once: per-request-pause-32's 11 from 11 pods), and the server's silence that bounds it."""
     seen = _scrapes(rows)
-    seen += f" and {_held_timeouts(held)} on {pods}" if held else "; no client logged a failure"
+    seen += f" and {_held_timeouts(held)} on {pods}" if held else f"; {_no_failure(unread)}"
     return f"{seen}; {_went_silent(o.silence)}" if o.silence is not None else seen
 
 
@@ -320,9 +333,9 @@ def _held_timeouts(n: int) -> str:
     return f"{_n(n)} timeout{'' if n == 1 else 's'} of {'a call' if n == 1 else 'calls'} it held"
 
 
-def _unanswered(rows: pl.DataFrame) -> str:
+def _unanswered(rows: pl.DataFrame, unread: bool) -> str:
     """How an outage no client logged was seen: the scrapes the server did not answer."""
-    return f"{_scrapes(rows)}; no client logged a failure"
+    return f"{_scrapes(rows)}; {_no_failure(unread)}"
 
 
 def _scrapes(rows: pl.DataFrame) -> str:

@@ -1,0 +1,94 @@
+"""Reports on part of an incident's logs (session 15: blind recordings with a source removed). Without the server's
+log nothing says when a server that refused its scraper came back: a reply only a listening server gives (a client's
+`max number of clients reached`) does, and the scrapes refused after it are the storm, not the outage (scaleout-
+nocfg-44 without its log: a 10.9 s outage for a 3.5 s restart). Without the clients' logs, no report may say the
+clients logged no failure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+
+import pytest
+
+from postmortem.analysis.pipeline import analyze
+
+from .conftest import DATA
+
+RECORDED = DATA / "recorded"
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _without_server_log(name: str, tmp_path):
+    for f in (RECORDED / name).iterdir():
+        if f.name not in ("redis-server.log", "slowlog.txt"):
+            shutil.copy2(f, tmp_path / f.name)
+    return json.loads((RECORDED / f"{name}.facts.json").read_text())["outage"]
+
+
+@pytest.mark.slow
+def test_without_the_server_log_the_first_maxclients_reply_ends_the_outage(tmp_path):
+    truth = _without_server_log("scaleout-pause-nocfg-12", tmp_path)
+    report, _ = analyze([str(tmp_path)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert abs(outage.end - _ts(truth["end"])) < timedelta(milliseconds=200), (outage.end, truth["end"])
+    assert abs(outage.stats["seconds"] - truth["seconds"]) < 0.3, outage.title
+    assert "2 scrapes unanswered" in outage.title, outage.title  # not the 8 refused at maxclients after the pause
+    assert report.summary.startswith(f"A {truth['seconds']:.1f} s Redis outage"), report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hang-48", "healthy-pause-32", "storm-pause-16"])
+def test_without_client_logs_the_report_does_not_say_the_clients_logged_nothing(name, tmp_path):
+    """The server's log and the export alone: the outage is there, what it did to the clients is not known."""
+    for f in ("redis-server.log", "redis-exporter.prom"):
+        shutil.copy2(RECORDED / name / f, tmp_path / f)
+    report, _ = analyze([str(tmp_path)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    for text in (report.summary, outage.title):
+        assert "no client logged a failure" not in text and "left no connection failure" not in text, text
+    assert "no client log was among the inputs" in outage.title, outage.title
+    if not any(f.rule_id == "PM101" for f in report.findings):  # the storm leads otherwise, told by the server
+        assert "clients' failures unknown: no client log was among the inputs" in report.summary, report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-pause-8", "storm-pause-16"])
+def test_without_the_server_log_a_paused_storm_s_outage_is_the_pause(name, tmp_path):
+    """The export refused at maxclients for 5 s after a 2.5 s pause: 6.7 s and 7.2 s outages before."""
+    truth = _without_server_log(name, tmp_path)
+    report, _ = analyze([str(tmp_path)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert abs(outage.stats["seconds"] - truth["seconds"]) < 0.3, outage.title
+    assert abs(outage.end - _ts(truth["end"])) < timedelta(milliseconds=300), (outage.end, truth["end"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy-pause-20", "healthy-pause-32"])
+def test_without_the_server_log_a_hang_lasts_until_the_scraper_was_answered(name, tmp_path):
+    """One unanswered scrape and the calls the pause held: the window ended at its last sign (0.0 s and 0.1 s for a
+    3.0 s pause); the scraper's next answered scrape began later, and the pause lasted at least until then."""
+    truth = _without_server_log(name, tmp_path)
+    report, _ = analyze([str(tmp_path)])
+    (outage,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert outage.stats["at_least"] is True, outage.title
+    assert truth["seconds"] / 2 < outage.stats["seconds"] <= truth["seconds"], outage.title
+    assert outage.end <= _ts(truth["end"]), (outage.end, truth["end"])
+    assert f"stopped answering for at least {outage.stats['seconds']:.1f} s" in report.summary, report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-8", "slow-w1-40"])
+def test_without_client_logs_a_blocking_command_is_not_said_to_have_caused_no_timeouts(name, tmp_path):
+    """The server's log, its slowlog and the export: the KEYS run is known, its clients' timeouts are not (it read
+    "0 client timeouts on 0 pods fell inside it")."""
+    for f in ("redis-server.log", "redis-exporter.prom", "slowlog.txt"):
+        shutil.copy2(RECORDED / name / f, tmp_path / f)
+    report, _ = analyze([str(tmp_path)])
+    assert any(f.rule_id == "PM108" for f in report.findings), report.summary
+    assert "on 0 pods" not in report.summary, report.summary
+    assert "blocked Redis; what it did to the clients is unknown: no client log was among the inputs" in report.summary
