@@ -90,7 +90,7 @@ _OTHERS = st.sampled_from([
 ])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_record(), min_size=1, max_size=6), st.lists(_OTHERS, max_size=2))
 def test_the_recognizer_decides_as_the_check_on_generated_timeouts(timeouts, others):
     _decides_as_the_check(timeouts + others)
