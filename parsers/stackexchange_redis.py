@@ -10,6 +10,9 @@ Text stays as logged; postmortem/redaction.py redacts every output once (unless 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import ClassVar
 
 import polars as pl
@@ -20,6 +23,10 @@ from parsers.breakers import CLAIMS as BREAKER_TEXT
 from parsers.json_members import without_nulls
 from parsers.retries import CLAIMS as RETRY_TEXT
 from postmortem.model import Kind
+
+# Set while `analyze` ingests (postmortem/se_attrs.py): a timeout whose `message` alone gives its fields gets
+# null `attrs`. Decided here, where both forms are structs: no JSON is built for those rows (issue #20).
+MESSAGE_FORM: ContextVar[bool] = ContextVar("se_message_form", default=False)
 
 _EP = r"[\w.\-\[\]*]+:\d+"  # host:port (hosts may be [REDACTED] or masked)
 
@@ -299,7 +306,7 @@ class StackExchangeRedis:
         cand = cand.with_columns(**_first_choices())
         configs = bool((cand.get_column("_rule") == "redis.config").any())
         if not staged:
-            return cand.select(self._columns(configs, full=True))
+            return _encoded(cand.select(self._columns(configs, full=True)))
         # A timeout names its endpoint, version, command and timeout where each field's first alternative
         # looks: those records skip the other alternatives (a `coalesce` evaluates them all).
         firsts = pl.all_horizontal([pl.col(c).is_not_null() for c in _first_choices()])
@@ -308,21 +315,22 @@ class StackExchangeRedis:
         # split only when its first-alternative records are enough to pay for the second select.
         n_firsts = int(cand.get_column("_firsts").sum())
         if n_firsts < min(cand.height, SPLIT_MIN_RECORDS):
-            return cand.select(self._columns(configs, full=True))
+            return _encoded(cand.select(self._columns(configs, full=True)))
         parts = [part.select("_pos", *self._columns(configs, full=full))
                  for full, part in ((False, cand.filter(pl.col("_firsts"))), (True, cand.filter(~pl.col("_firsts"))))
                  if part.height]
-        return pl.concat(parts).sort("_pos").drop("_pos")
+        return _encoded(pl.concat(parts).sort("_pos").drop("_pos"))
 
     def _columns(self, configs: bool, full: bool) -> list[pl.Expr]:
-        """The claimed rows' columns; `full=False` for records whose fields' first alternatives all hit."""
+        """The claimed rows' columns, `attrs` as a struct (`_encoded` writes it as JSON); `full=False` for
+        records whose fields' first alternatives all hit."""
         return [
             pl.col("rec"),
             self._kind().alias("kind"),
             self._entity(full).alias("entity"),
             self._host().alias("host"),
             pl.col("_line").str.strip_chars().str.slice(0, 2000).alias("message"),
-            self._attrs(configs=configs, full=full).alias("attrs"),
+            pl.struct(self._fields(configs, full)).alias("attrs"),
         ]
 
     @staticmethod
@@ -544,3 +552,37 @@ def timeout_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     exprs = {e.meta.output_name(): e for e in StackExchangeRedis()._fields(configs=False)}
     return _as_timeouts(rows).select(*(exprs[n].cast(pl.String).alias(n) if n in exprs else pl.lit(None, pl.String)
                                        .alias(n) for n in names))
+
+
+@contextmanager
+def message_form(on: bool) -> Iterator[None]:
+    """Within: the recognizer leaves `attrs` null on the timeouts whose message alone gives them (`MESSAGE_FORM`)."""
+    token = MESSAGE_FORM.set(on)
+    try:
+        yield
+    finally:
+        MESSAGE_FORM.reset(token)
+
+
+def _encoded(out: pl.DataFrame) -> pl.DataFrame:
+    """The recognizer's rows with their `attrs` struct written as JSON; under `message_form`, null (and never
+    encoded) on the timeouts whose message alone gives the same fields."""
+    fields = out.get_column("attrs")
+    if MESSAGE_FORM.get():
+        fields = pl.select(pl.when(~_same_in_message(out)).then(fields)).to_series()
+    return out.with_columns(fields.alias("attrs")).with_columns(without_nulls(pl.col("attrs")))
+
+
+def _same_in_message(out: pl.DataFrame) -> pl.Series:
+    """Per row of `out`: a timeout whose `timeout_attrs` (its message alone) equal its `attrs`. Compared as the
+    structs the two JSON texts encode (one to one for these fields' dtypes), member by member, null equal to
+    null; fields the message form does not have (the config options) must be null."""
+    at = out.select(pl.arg_where(pl.col("kind") == "redis.timeout")).to_series()
+    same = pl.Series("same", [False] * out.height, dtype=pl.Boolean)
+    if at.len() == 0:
+        return same
+    head = out.get_column("attrs").gather(at).struct.unnest()
+    mine = _as_timeouts(out[at]).select(StackExchangeRedis()._fields(configs=False))
+    equal = [head.get_column(c).eq_missing(mine.get_column(c)) for c in mine.columns]
+    equal += [head.get_column(c).is_null() for c in head.columns if c not in mine.columns]
+    return same.scatter(at.filter(pl.select(pl.all_horizontal(equal)).to_series()), True)

@@ -25,15 +25,18 @@ def derived() -> pl.Expr:
 
 
 def one_form(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with `attrs` null on the StackExchange.Redis timeouts whose message gives exactly those `attrs`."""
-    at = frame.select(pl.arg_where((pl.col("source") == SOURCE) & (pl.col("kind") == KIND))).to_series()
-    if at.len() == 0:
+    """`frame` with `attrs` null on the StackExchange.Redis timeouts whose message gives exactly those `attrs`.
+    The recognizer decides that under `message_form` (`ingest_files`), so only rows it did not see are checked
+    here, as before: the timeouts whose `attrs` are still written out."""
+    at = frame.select(pl.arg_where((pl.col("source") == SOURCE) & (pl.col("kind") == KIND)
+                                   & pl.col("attrs").is_not_null())).to_series()
+    cleared = frame.get_column("attrs")
+    if at.len():
+        rows = frame[at]
+        same = timeout_attrs(rows) == rows.get_column("attrs")
+        cleared = cleared.scatter(at.filter(same.fill_null(False)), None)
+    if not frame.with_columns(cleared).select(derived().any()).item():
         return frame
-    rows = frame[at]
-    same = timeout_attrs(rows) == rows.get_column("attrs")
-    if not same.any():
-        return frame
-    cleared = frame.get_column("attrs").scatter(at.filter(same.fill_null(False)), None)
     # a string column's nulled values keep their bytes in its buffers (written to the workers' Arrow files, kept
     # through every gather): the concatenation writes the values left into new ones
     return frame.with_columns(pl.concat_str([cleared, pl.lit("")]).alias("attrs"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from parsers import FileParse
+from parsers.stackexchange_redis import message_form
 from postmortem.failures import RECOVERABLE
 from postmortem.input.discover import Discovered
 from postmortem.input.file_split import FileSpan
@@ -67,6 +68,11 @@ class Part:
 def ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions, spill: str | None = None) -> Part:
     """Read, frame and recognize these (index, file)s: the recognizers run over batches of framed files.
     With `spill`, each events frame is written to a file as it is made (`Part.add_frame`)."""
+    with message_form(opts.se_fields_in_message):  # the recognizer does most of `one_form`'s check
+        return _ingest_files(found, opts, spill)
+
+
+def _ingest_files(found: list[tuple[int, Discovered]], opts: IngestOptions, spill: str | None) -> Part:
     part = Part(spill=spill, one_form=opts.se_fields_in_message)
     pending: list[tuple[InputFile, FramedLog]] = []
     pending_rows = pending_bytes = 0
