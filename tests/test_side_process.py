@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -107,3 +109,19 @@ def test_the_html_report_is_the_same_byte_for_byte(tmp_path, monkeypatch):
         assert out.exit_code == 0, out.output
     assert started == [1]  # the side process ran for --jobs 2 only
     assert (tmp_path / "side.html").read_bytes() == (tmp_path / "alone.html").read_bytes()
+
+
+@pytest.mark.slow
+def test_the_side_process_ends_without_the_interpreters_teardown(tmp_path):
+    """`close` waits for the process to end; after its tasks it exits at once (postmortem/side_process.py:
+    `_preload`), not after clearing matplotlib's modules object by object."""
+    side = SideProcess(("reports.charts",))
+    try:
+        assert side.submit(side_probe.mark_teardown, str(tmp_path / "torn")).result(timeout=120)
+    finally:
+        side.close()
+    assert not (tmp_path / "torn").exists()
+    # the probe does write when a process is torn down (a plain interpreter)
+    subprocess.run([sys.executable, "-c", f"from tests import side_probe; side_probe.mark_teardown({str(tmp_path / 'plain')!r})"],
+                   cwd=Path(__file__).parents[1], check=True, timeout=60)
+    assert (tmp_path / "plain").read_text(encoding="utf-8") == "torn down"

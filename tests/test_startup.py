@@ -126,3 +126,56 @@ def test_yaml_loads_only_for_yaml_input(tmp_path: Path) -> None:
     assert "postmortem" in plain and "yaml" not in plain
     yaml_input = _loaded("parse", "tests/data/k8s/events-k8s-io-v1.yaml", "-o", str(tmp_path / "b.ndjson"))
     assert "yaml" in yaml_input and (tmp_path / "b.ndjson").stat().st_size > 0
+
+
+SIDE_FIRST = """
+import json, sys
+from click.testing import CliRunner
+import postmortem.cli as cli
+cli._free_cpu = lambda: True  # as on an idle machine
+seen = []
+real = cli._side_process
+cli._side_process = lambda paths: seen.append("polars" in sys.modules) or real(paths)
+result = CliRunner().invoke(cli.main, sys.argv[1:])
+print(json.dumps([result.exit_code, seen]))
+"""
+
+
+@pytest.mark.slow
+def test_the_chart_process_starts_before_the_analysis_is_imported(tmp_path: Path) -> None:
+    """With an idle CPU, HTML's side process (matplotlib's import and the drawing: the longer path of a small
+    incident) starts before this process imports polars and the analysis, not after."""
+    out = subprocess.run([sys.executable, "-c", SIDE_FIRST, "analyze", "tests/data/recorded/storm", "-f", "html", "-o",
+                          str(tmp_path / "r.html"), "--exit-zero", "--jobs", "2"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=180, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, [False]]
+    assert (tmp_path / "r.html").stat().st_size > 0
+
+
+RUN = """
+import sys
+from tests import side_probe
+side_probe.mark_teardown(sys.argv[1])
+from postmortem.cli import run
+sys.argv = ["postmortem", *sys.argv[2:]]
+run()
+"""
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (("analyze", "tests/data/recorded/storm", "-f", "json"), 1),  # findings
+    (("analyze", "tests/data/recorded/storm", "-f", "json", "--exit-zero"), 0),
+    (("analyze", "tests/data/recorded/storm", "-f", "json", "--select", "ZZZ"), 2),  # a usage error
+])
+def test_the_command_exits_with_its_code_and_output_but_no_teardown(tmp_path: Path, args, code) -> None:
+    """`postmortem` (`cli.run`) ends its process without the interpreter's teardown (~0.1 s of clearing modules
+    after the report is written): the exit code and the whole report still come out (stdout is a pipe here)."""
+    torn = tmp_path / "torn"
+    out = subprocess.run([sys.executable, "-c", RUN, str(torn), *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == code, out.stderr
+    assert not torn.exists()
+    if code != 2:
+        assert json.loads(out.stdout)["findings"]
+    else:
+        assert "unknown rule selector" in out.stderr

@@ -7,6 +7,9 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
+# smaller inputs are read in-process (workers take ~1 s to start); here so the CLI can test it before importing ingest
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class IngestOptions:

@@ -17,9 +17,7 @@ from postmortem.failures import RECOVERABLE
 from postmortem.input.discover import Discovered
 from postmortem.input.file_group import Part, ingest_files
 from postmortem.input.file_split import join_spans, split_file
-from postmortem.input.options import IngestOptions
-
-PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read in-process: workers take ~1 s to start
+from postmortem.input.options import PARALLEL_MIN_BYTES, IngestOptions
 
 
 def ingest_parts(found: list[tuple[int, Discovered]], opts: IngestOptions) -> list[Part]:
