@@ -36,7 +36,7 @@ from postmortem.analysis.correlate import (
     is_problem,
     unanswered_connect,
 )
-from postmortem.analysis.detectors.base import RuleDetector, at_time, finding, rows_by_ids
+from postmortem.analysis.detectors.base import ROW_COLUMNS, RuleDetector, at_time, finding, rows_by_ids
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
@@ -224,14 +224,17 @@ class RedisUnreachable(RuleDetector):
                       for_clients(facts, lambda: se_full(facts), lambda: [py_pool(facts)]) + breaker(facts))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
+        # the columns read of an outage's rows (`finding`'s, the scrapes' metric, the clients' kinds and attrs): an
+        # outage of a dense log is most of its rows, and a filter copies every column it keeps
+        read = events.select(*ROW_COLUMNS, "source", "kind", "metric", "attrs")
         for o in ctx.outages:
-            rows = rows_by_ids(events, o.event_ids)
-            client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
+            rows = rows_by_ids(read, o.event_ids)
+            client = rows.select("source", "kind", "attrs").filter(pl.col("source").is_in(CLIENT_SOURCES))
             # a connect that timed out was not answered, as a command that timed out: not a refusal
             failed = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS))
             unanswered = failed.filter(unanswered_connect()).height  # the JSON read over these rows alone
             refused = failed.height - unanswered
-            timeouts = client.filter(pl.col("kind") == "redis.timeout").height + unanswered
+            timeouts = client.select((pl.col("kind") == "redis.timeout").sum()).item() + unanswered
             hang = refused == 0 and (timeouts > 0 or o.silence is not None or o.late_scrape is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
