@@ -224,12 +224,12 @@ class RedisUnreachable(RuleDetector):
                       for_clients(facts, lambda: se_full(facts), lambda: [py_pool(facts)]) + breaker(facts))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        # the columns read of an outage's rows (`finding`'s, the scrapes' metric, the clients' kinds and attrs): an
-        # outage of a dense log is most of its rows, and a filter copies every column it keeps
-        read = events.select(*ROW_COLUMNS, "source", "kind", "metric", "attrs")
+        # the columns read of an outage's rows, apart (`finding`'s and the scrapes' metric; the clients' kinds and
+        # attrs): an outage of a dense log is most of its rows, and a filter copies every column it keeps
         for o in ctx.outages:
-            rows = rows_by_ids(read, o.event_ids)
-            client = rows.select("source", "kind", "attrs").filter(pl.col("source").is_in(CLIENT_SOURCES))
+            rows = rows_by_ids(events.select(*ROW_COLUMNS, "metric"), o.event_ids)
+            client = rows_by_ids(events.select("event_id", "source", "kind", "attrs"), o.event_ids).filter(
+                pl.col("source").is_in(CLIENT_SOURCES))
             # a connect that timed out was not answered, as a command that timed out: not a refusal
             failed = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS))
             unanswered = failed.filter(unanswered_connect()).height  # the JSON read over these rows alone
