@@ -123,8 +123,9 @@ def test_with_fields_reads_any_source():
 
 def test_thread_stats_are_the_rows_read_whole():
     """`thread_stats` keeps positions and figures only and selects the rows again: the same frame as the plain form,
-    which filtered the StackExchange.Redis rows whole."""
+    which filtered the StackExchange.Redis rows whole, in the columns the rules read of them (`ROW_COLUMNS`)."""
     from parsers.stackexchange_redis import StackExchangeRedis
+    from postmortem.analysis.detectors.base import ROW_COLUMNS
     from postmortem.analysis.detectors.client_health import thread_stats
     from postmortem.analysis.se_fields import drop_fields
 
@@ -134,12 +135,14 @@ def test_thread_stats_are_the_rows_read_whole():
     other = pl.DataFrame({"rec": [100, 101], "kind": ["app.log"] * 2, "message": ["a", "b"], "attrs": [None, '{"worker_busy":99}']},
                          schema_overrides={"attrs": pl.String})
     events = pl.concat([se.with_columns(source=pl.lit("stackexchange_redis")), other.with_columns(source=pl.lit("app"))],
-                       how="diagonal").sample(fraction=1.0, shuffle=True, seed=3).with_row_index("event_id")
+                       how="diagonal").sample(fraction=1.0, shuffle=True, seed=3).with_row_index("event_id").with_columns(
+        path=pl.lit("app.log"), line=pl.col("rec").cast(pl.UInt32) + 1, ts=pl.lit(None, pl.Datetime("us", "UTC")))
     plain = drop_fields(se_records(events).with_columns(
         worker_busy=field("worker_busy", pl.Int64), worker_min=field("worker_min", pl.Int64),
         iocp_busy=field("iocp_busy", pl.Int64), iocp_min=field("iocp_min", pl.Int64),
     )).filter((pl.col("worker_busy") > pl.col("worker_min")) | (pl.col("iocp_busy") > pl.col("iocp_min"))).with_columns(
-        excess=pl.max_horizontal(pl.col("worker_busy") - pl.col("worker_min"), pl.col("iocp_busy") - pl.col("iocp_min")))
+        excess=pl.max_horizontal(pl.col("worker_busy") - pl.col("worker_min"), pl.col("iocp_busy") - pl.col("iocp_min"))
+    ).select(*ROW_COLUMNS, "worker_busy", "worker_min", "iocp_busy", "iocp_min", "excess")
     got = thread_stats(events)
     assert 0 < got.height < 40
     assert got.equals(plain)

@@ -268,21 +268,25 @@ def _reference(anchors, units: dict[tuple[str, str, str], list[dict]]):
     return anchors[ref], aligned
 
 
-def _client_losses(events: pl.DataFrame) -> pl.DataFrame:
-    """The clients' lost connections and unanswered commands, numbered by burst per (path, host).
+def _client_losses(events: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """The clients' lost connections and unanswered commands, numbered by burst per (path, host), with `columns`
+    beside the keys (a filter and a sort copy every column they keep: a dense log's losses are most of its rows).
 
     Why unanswered commands too: a server that stalls (a blocking command, SIGSTOP) keeps its connections
     open, so a client's first loss is a read timeout, and a connect failure may come only seconds later,
     when the pool opens a new connection; taken alone it reads as a clock ahead by the stall's length."""
-    return (events.filter(pl.col("kind").is_in(LOSS) & pl.col("ts").is_not_null() & pl.col("host").is_not_null())
+    return (events.select(*dict.fromkeys(("path", "host", "ts", "line", "kind", *columns)))
+            .filter(pl.col("kind").is_in(LOSS) & pl.col("ts").is_not_null() & pl.col("host").is_not_null())
             .sort(["path", "host", "ts", "line"])
             .with_columns(burst=(pl.col("ts").diff().over(["path", "host"]).fill_null(BURST_GAP * 2) > BURST_GAP)
                           .cum_sum().over(["path", "host"])))
 
 
 def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
-    """Per (path, host, source) of a client: the first loss of each burst, in time order."""
-    firsts = _client_losses(events).unique(["path", "host", "burst"], keep="first", maintain_order=True).to_dicts()
+    """Per (path, host, source) of a client: the first loss of each burst, in time order (each a whole row)."""
+    firsts = _client_losses(events.with_row_index("_row"), "_row").unique(
+        ["path", "host", "burst"], keep="first", maintain_order=True)
+    firsts = events[firsts.get_column("_row")].with_columns(firsts.get_column("burst")).to_dicts()
     out: dict[tuple[str, str, str], list[dict]] = {}
     for r in firsts:
         out.setdefault((r["path"], r["host"], r["source"]), []).append(r)
@@ -292,7 +296,7 @@ def _client_units(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]
 def _last_refusals(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict | None]]:
     """Per client (path, host, source): the last refused connection of each burst (`_client_units`'
     bursts, in the same order), or None where a burst had no refusal."""
-    fails = _client_losses(events).with_columns(refused=refused_connect())
+    fails = _client_losses(events, "source", "message").with_columns(refused=refused_connect())
     last = (fails.group_by(["path", "host", "source", "burst"], maintain_order=True)
             .agg(pl.struct("ts", "path", "line").filter(pl.col("refused")).last().alias("row")))
     out: dict[tuple[str, str, str], list[dict | None]] = {}

@@ -86,7 +86,7 @@ def _anchor_groups(anchors: Counter) -> list[list[str]]:
 
 def resolve_redis_entities(events: pl.DataFrame) -> tuple[dict[str, str], tuple[RedisEntity, ...]]:
     """(spelling -> canonical name, the servers) for every `redis:` entity in `events`."""
-    red = events.filter(pl.col("entity").str.starts_with("redis:")).select("source", "entity")
+    red = events.select("source", "entity").filter(pl.col("entity").str.starts_with("redis:"))
     if red.height == 0:
         return {}, ()
     counts = red.group_by("source", "entity").len()

@@ -117,7 +117,7 @@ def held_before(events: pl.DataFrame, t0: datetime) -> Held | None:
 
 def client_pods(events: pl.DataFrame) -> int:
     """Client hosts (pods) in the client logs: the fleet, counted once for every figure that needs it."""
-    hosts = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls()
+    hosts = events.select("source", "host").filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls()
     return hosts.n_unique()
 
 

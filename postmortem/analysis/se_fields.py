@@ -120,14 +120,19 @@ def decode_json(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
 @per_table
 def _decoded(events: pl.DataFrame) -> pl.DataFrame:
     """The fields alone, in the order of the StackExchange.Redis rows (kept for the table's life: small, unlike
-    the rows' messages, which each caller selects again and lets go)."""
+    the rows' messages, which each caller selects again and lets go), each Categorical: a field takes a few values
+    (versions, thread counts), and a String value is a 16-byte view at least (dense 1 GiB: 92 → ~20 MiB kept).
+    `field` reads them back as String first, so every reader sees the strings `read_fields` gave."""
     kept = [c for c in ("source", "kind", "attrs", "message") if c in events.columns]
-    return read_fields(events.lazy().filter(pl.col("source") == SOURCE).select(kept).collect(), FIELDS)
+    fields = read_fields(events.lazy().filter(pl.col("source") == SOURCE).select(kept).collect(), FIELDS)
+    return fields.select(pl.all().cast(pl.Categorical))
 
 
-def se_records(events: pl.DataFrame) -> pl.DataFrame:
-    """The StackExchange.Redis rows of `events` with `attr_<field>` for every field in FIELDS."""
-    return events.filter(pl.col("source") == SOURCE).hstack(_decoded(events))
+def se_records(events: pl.DataFrame, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The StackExchange.Redis rows of `events` (only `columns` of them when given: a filter copies every column it
+    keeps) with `attr_<field>` for every field in FIELDS."""
+    rows = events if columns is None else events.select(columns)
+    return rows.filter(events.get_column("source") == SOURCE).hstack(_decoded(events))
 
 
 def se_figures(events: pl.DataFrame, **figures: pl.Expr) -> pl.DataFrame:
@@ -138,9 +143,11 @@ def se_figures(events: pl.DataFrame, **figures: pl.Expr) -> pl.DataFrame:
     return positions.hstack(_decoded(events)).select("_pos", **figures)
 
 
-def at_positions(events: pl.DataFrame, figures: pl.DataFrame) -> pl.DataFrame:
-    """The rows of `events` at the `_pos` of `se_figures`, with the figures after their columns."""
-    return events[figures.get_column("_pos")].hstack(figures.drop("_pos"))
+def at_positions(events: pl.DataFrame, figures: pl.DataFrame, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The rows of `events` (only `columns` of them when given: a gather copies every column it keeps) at the `_pos`
+    of `se_figures`, with the figures after their columns."""
+    rows = events if columns is None else events.select(columns)
+    return rows[figures.get_column("_pos")].hstack(figures.drop("_pos"))
 
 
 def with_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
@@ -152,7 +159,7 @@ def with_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
 
 def field(name: str, dtype: pl.DataType = pl.String) -> pl.Expr:
     """A decoded field of `se_records`, cast as `attr(name, dtype)` casts it."""
-    return pl.col(PREFIX + name).cast(dtype, strict=False)
+    return pl.col(PREFIX + name).cast(pl.String).cast(dtype, strict=False)
 
 
 def drop_fields(df: pl.DataFrame) -> pl.DataFrame:

@@ -24,8 +24,10 @@ def build_events(
     """The sorted, numbered events table, and the note saying which year year-less times were given.
 
     Times outside 1970–2199 become missing, one warning per file appended to `warnings`.
-    Empties `frames`: the per-file tables are let go before the sort copies the whole table."""
-    events = pl.concat(frames, how="vertical", rechunk=False) if frames else empty_events()
+    Empties `frames`: the per-file tables are let go before the sort copies the whole table. The pieces are made
+    one chunk first: a sort (a gather) of a many-chunk string column copies its strings' bytes, of a one-chunk
+    column only its 16-byte views (dense 1 GiB, 64 pieces: +304 → +151 MiB over the table)."""
+    events = pl.concat(frames, how="vertical", rechunk=False).rechunk() if frames else empty_events()
     frames.clear()
     events, year_note = _resolve_years(events, opts)
     events, dropped = drop_implausible_times(events)

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from postmortem.analysis.advice import Advice, Facts
 
 MAX_EVIDENCE = 8
+# what a finding reads of its rows (`finding`: the evidence and the times) and the rules of their hosts and ids: a
+# filter, gather or sort copies every column it keeps, so rows that are most of a dense log keep these alone
+ROW_COLUMNS = ("event_id", "ts", "path", "line", "host", "message")
 LEADS_AT = 0.5  # a trigger explaining more than this share of the clients' errors leads the story
 # what a finding says where the clients' failures would be: no client log was read, so none can be told (or denied)
 NO_CLIENT_LOGS = "no client log was among the inputs"
@@ -87,11 +90,12 @@ def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[
     """Turn event rows into evidence (first `limit` by time), plus how many more there were."""
     if rows.height == 0:
         return (), 0
-    ordered = rows.sort(["ts", "path", "line"], nulls_last=True)
+    # the four columns read, before the sort: a sort copies every column it keeps
+    ordered = rows.select("path", "line", "ts", "message").sort(["ts", "path", "line"], nulls_last=True)
     picked = ordered.head(limit)
     ev = tuple(
         Evidence(path=r["path"], line=int(r["line"] or 0), ts=r["ts"], text=(r["message"] or "")[:500])
-        for r in picked.select("path", "line", "ts", "message").iter_rows(named=True)
+        for r in picked.iter_rows(named=True)
     )
     return ev, rows.height - len(ev)
 
@@ -111,11 +115,11 @@ def finding(
     evidence, more = evidence_rows(rows)
     if not evidence:
         return None
-    timed = rows.filter(pl.col("ts").is_not_null())
-    if start is None and timed.height:
-        start = timed.get_column("ts").min()
-    if end is None and timed.height:
-        end = timed.get_column("ts").max()
+    ts = rows.get_column("ts")  # min and max skip nulls (None when every time is missing); no filter's copy
+    if start is None:
+        start = ts.min()
+    if end is None:
+        end = ts.max()
     return Finding(
         rule_id=rule.rule_id, name=rule.name, severity=severity or rule.severity, confidence=confidence,
         title=title, start=start, end=end, entities=tuple(sorted(set(entities))), stats=figures.as_stats(),

@@ -20,7 +20,7 @@ from postmortem.analysis.advice import (
     thread_pool_minimum,
 )
 from postmortem.analysis.correlate import Context
-from postmortem.analysis.detectors.base import RuleDetector, at_time, finding
+from postmortem.analysis.detectors.base import ROW_COLUMNS, RuleDetector, at_time, finding
 from postmortem.analysis.detectors.slow_commands import explained_timeout_ids
 from postmortem.analysis.se_fields import at_positions, field, se_figures, with_fields
 from postmortem.analysis.table_memo import per_table
@@ -44,8 +44,9 @@ def _busy_above_min(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
-    """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs, Busy above Min, and the excess."""
-    return at_positions(events, _busy_above_min(events))
+    """SE.Redis timeouts with WORKER/IOCP Busy and Min parsed from attrs, Busy above Min, and the excess; of the rows,
+    the columns the rules read (their hosts and evidence)."""
+    return at_positions(events, _busy_above_min(events), ROW_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from postmortem.analysis.advice import (
     thread_pool_minimum,
 )
 from postmortem.analysis.correlate import Context, attr
-from postmortem.analysis.detectors.base import RuleDetector, finding
+from postmortem.analysis.detectors.base import ROW_COLUMNS, RuleDetector, finding
 from postmortem.analysis.detectors.client_health import INJECTION_S_PER_THREAD, thread_stats
 from postmortem.analysis.detectors.storm import maxclients_value
 from postmortem.analysis.se_fields import drop_fields, field, se_records, with_fields
@@ -73,7 +73,7 @@ def _config_text() -> pl.Expr:
 def client_versions(events: pl.DataFrame) -> dict:
     """Client library versions seen, per client family (from attrs or text)."""
     out: dict = {}
-    se = se_records(events).with_columns(
+    se = se_records(events, ("message",)).with_columns(
         v=pl.coalesce(field("v"), field("lib_version"), pl.col("message").str.extract(r"SE\.Redis-v([0-9.]+)", 1))
     ).get_column("v").drop_nulls()
     if se.len():
@@ -205,10 +205,10 @@ class AbortConnectTrue(RuleDetector):
         text = _config_text()
         cfg = configs(events).filter(
             text.str.contains(r"(?i)abortConnect\s*[=:]\s*\"?true|AbortOnConnectFail\"?\s*[=:]\s*\"?true")
-        )
-        aoc = drop_fields(se_records(events).filter(
+        ).select(ROW_COLUMNS)
+        aoc = drop_fields(se_records(events, ROW_COLUMNS).filter(
             (field("aoc") == "1") | pl.col("message").str.contains(r"\baoc: 1\b")))
-        advisory = events.filter(
+        advisory = events.select(ROW_COLUMNS).filter(
             pl.col("message").str.contains(
                 r"Error connecting right now\. To allow this multiplexer|to create a disconnected multiplexer, disable AbortOnConnectFail")
         )
@@ -237,10 +237,12 @@ RECONNECT_KIND = "redis.reconnect_attempt"
 
 def _retry_records(events: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(failures inside the outages, the client's own reconnect attempts from the first outage on), client
-    records of pods that did not log a growing policy, each sorted by host and time."""
+    records of pods that did not log a growing policy, each sorted by host and time; of each record its id, host,
+    time and kind alone (a filter copies every column it keeps, and these are most of a dense log's rows)."""
     if not ctx.outages:
         return pl.DataFrame(), pl.DataFrame()
-    client = events.filter(pl.col("source").is_in(["stackexchange_redis", "redis_py"]) & pl.col("ts").is_not_null())
+    client = events.select("event_id", "source", "host", "ts", "kind").filter(
+        pl.col("source").is_in(["stackexchange_redis", "redis_py"]) & pl.col("ts").is_not_null())
     # a pod that logged a growing, jittered policy is not judged by spacing: its many threads' independent
     # requests fail at evenly spread moments while each retry sequence backs off
     backed_off = configs(events).filter(_config_text().str.contains(GROWING_BACKOFF)).get_column("host")
@@ -273,7 +275,7 @@ def _fleet_pace_before(events: pl.DataFrame, ctx: Context, hosts: pl.Series) -> 
     each pod's own: a pod's few seconds before the outage hold a handful of records (a 24-pod recording at 12
     requests/s: 1.3-4.4x its own, 1.5-2.0x the fleet's), while pods behind one load balancer see the same traffic."""
     start = ctx.outages[0].start
-    before = events.filter(pl.col("host").is_in(hosts.implode()) & (pl.col("ts") < start))
+    before = events.select("host", "ts", "kind", "value").filter(pl.col("host").is_in(hosts.implode()) & (pl.col("ts") < start))
     rates = before.group_by("host").agg(
         records=event_weight().sum(),
         span_s=(pl.lit(start) - pl.col("ts").min()).dt.total_microseconds() / 1e6,
@@ -328,14 +330,15 @@ def _median_multiple(hosts: pl.DataFrame) -> float | None:
 
 
 def retry_evidence(events: pl.DataFrame, ctx: Context, hosts: pl.DataFrame, per_host: int = 2) -> pl.DataFrame:
-    """The first records of each judged host's run, from the run that judged it."""
+    """The first records of each judged host's run, from the run that judged it (whole rows, in the table's order)."""
     failures, reconnects = _retry_records(events, ctx)
     parts = []
     for name, rows in (("failures", failures), ("reconnects", reconnects)):
         chosen = hosts.filter(pl.col("evidence") == name).get_column("host")
         if rows.height and chosen.len():
-            parts.append(rows.filter(pl.col("host").is_in(chosen.implode())).group_by("host", maintain_order=True)
-                         .head(per_host).select(events.columns))
+            first = (rows.filter(pl.col("host").is_in(chosen.implode())).group_by("host", maintain_order=True)
+                     .head(per_host).get_column("event_id"))
+            parts.append(events.filter(pl.col("event_id").is_in(first.implode())))
     return pl.concat(parts) if parts else events.head(0)
 
 
@@ -458,7 +461,7 @@ class ConnectionPerRequest(RuleDetector):
                       "request rate.", for_clients(facts, lambda: [se_options(facts)], lambda: [py_pool(facts)]))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        se = drop_fields(se_records(events).with_columns(
+        se = drop_fields(se_records(events, ROW_COLUMNS).with_columns(
             lm_created=pl.coalesce(field("lm_created", pl.Int64),
                                    pl.col("message").str.extract(r"\blm: \d+/(\d+)/", 1).cast(pl.Int64, strict=False)),
             mc_attempts=pl.coalesce(field("mc_attempts", pl.Int64),
@@ -476,7 +479,8 @@ class ConnectionPerRequest(RuleDetector):
         turnover = steady_turnover(events, ctx.window_start, ctx.window_end)
         renewing = turnover is not None and turnover.lifetime_s < MAX_LIFETIME_S and (
             turnover.per_pod_per_s is not None and turnover.per_pod_per_s >= MIN_PER_POD_PER_S)
-        churn_rows = events.filter(pl.col("event_id").is_in(list(turnover.evidence))) if renewing else events.head(0)
+        cited = events.select(ROW_COLUMNS)  # what `finding` reads
+        churn_rows = cited.filter(pl.col("event_id").is_in(list(turnover.evidence))) if renewing else cited.head(0)
         rows = pl.concat([lm.drop("lm_created", "mc_attempts"), mc_rows.drop("lm_created", "mc_attempts"), churn_rows])
         if rows.height == 0:
             return
@@ -646,11 +650,15 @@ class TimeoutsMisconfigured(RuleDetector):
             cfg = cfg.with_columns(sock=pl.when(implicit).then(pl.lit("None")).otherwise(pl.col("sock")))
         bad_cfg = cfg.filter((pl.col("sync") < 1000) | (pl.col("connect") < 5000) | (pl.col("sock") == "None")
                              | (pl.col("sock").cast(pl.Float64, strict=False) < 0.5))
-        short = drop_fields(with_fields(events.filter(pl.col("kind") == "redis.timeout"), ("timeout_ms",)).with_columns(
-            ms=pl.coalesce(field("timeout_ms", pl.Int64),
-                           pl.col("message").str.extract(r"\((\d+)ms\)|timeout is (\d+)ms", 1).cast(pl.Int64, strict=False))
+        # the timeouts' columns `with_fields` reads, then their first three whole rows (a dense log's timeouts are most
+        # of its rows: a filter copies every column it keeps)
+        timeouts = events.select("event_id", "source", "kind", "message", "attrs").filter(pl.col("kind") == "redis.timeout")
+        short = with_fields(timeouts, ("timeout_ms",)).select("event_id", ms=pl.coalesce(
+            field("timeout_ms", pl.Int64),
+            pl.col("message").str.extract(r"\((\d+)ms\)|timeout is (\d+)ms", 1).cast(pl.Int64, strict=False),
         )).filter(pl.col("ms") < 1000)
-        rows = pl.concat([bad_cfg.drop("sync", "connect", "sock"), short.drop("ms").head(3)]).unique("event_id")
+        cited = events.filter(pl.col("event_id").is_in(short.get_column("event_id").head(3).implode()))
+        rows = pl.concat([bad_cfg.drop("sync", "connect", "sock"), cited]).unique("event_id")
         if rows.height == 0:
             return
         stats = TimeoutFigures(

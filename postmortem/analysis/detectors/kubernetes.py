@@ -16,6 +16,7 @@ import polars as pl
 from postmortem.analysis.advice import Advice, Facts, hpa_yaml, redis_free_liveness, rollout_yaml
 from postmortem.analysis.correlate import (
     CLIENT_SOURCES,
+    PROBLEM_COLUMNS,
     REDIS_SOURCES,
     Context,
     attr,
@@ -324,7 +325,9 @@ class LivenessDependsOnRedis(RuleDetector):
         return redis_free_liveness(facts)
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        errs = events.filter(pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & pl.col("ts").is_not_null())
+        # the columns read of the clients' errors (most of a dense log's rows: a filter copies every column it keeps)
+        errs = events.select("event_id", "source", "ts", "path", "line", "host", *PROBLEM_COLUMNS).filter(
+            pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & pl.col("ts").is_not_null())
         if errs.height == 0:
             return
         first_err, last_err = errs.get_column("ts").min(), errs.get_column("ts").max()
@@ -357,7 +360,8 @@ class LivenessDependsOnRedis(RuleDetector):
             kills=int(kills.get_column("n").sum()), first_redis_error=first_err.isoformat(),
             first_kill=first_kill.isoformat(), delay_first_error_to_first_kill_s=_secs(first_kill, first_err),
         )
-        evidence = pl.concat([errs.sort(["ts", "path", "line"]).head(1),
+        first = errs.sort(["ts", "path", "line"]).get_column("event_id").head(1)
+        evidence = pl.concat([events.filter(pl.col("event_id").is_in(first.implode())),
                               unhealthy.drop("first", "last", "n"),
                               kills.drop("first", "last", "n", "fail_first")], how="vertical_relaxed")
         f = finding(

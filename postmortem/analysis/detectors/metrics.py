@@ -315,8 +315,9 @@ class ConnectedClientsSpike(RuleDetector):
 
 def _clients_end(events: pl.DataFrame) -> datetime | None:
     """The last record of any kind that the client pods (hosts with client records) wrote: their traffic's end."""
-    hosts = events.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
-    return events.filter(pl.col("host").is_in(hosts.implode()) & (pl.col("source") != "metrics")).get_column("ts").max()
+    seen = events.select("source", "host", "ts")  # the columns read: a filter copies every column it keeps
+    hosts = seen.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
+    return seen.filter(pl.col("host").is_in(hosts.implode()) & (pl.col("source") != "metrics")).get_column("ts").max()
 
 
 def kept_level(g: pl.DataFrame, peak_ts: datetime, clients_end: datetime | None) -> float | None:

@@ -36,7 +36,14 @@ from postmortem.analysis.correlate import (
     is_problem,
     unanswered_connect,
 )
-from postmortem.analysis.detectors.base import NO_CLIENT_LOGS, RuleDetector, at_time, finding, rows_by_ids
+from postmortem.analysis.detectors.base import (
+    NO_CLIENT_LOGS,
+    ROW_COLUMNS,
+    RuleDetector,
+    at_time,
+    finding,
+    rows_by_ids,
+)
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
@@ -229,14 +236,17 @@ class RedisUnreachable(RuleDetector):
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         # an application's log is read even when it holds no Redis line (its records are `app` activity)
         unread = not events.get_column("source").is_in([*CLIENT_SOURCES, "app"]).any()
+        # the columns read of an outage's rows, apart (`finding`'s and the scrapes' metric; the clients' kinds and
+        # attrs): an outage of a dense log is most of its rows, and a filter copies every column it keeps
         for o in ctx.outages:
-            rows = rows_by_ids(events, o.event_ids)
-            client = rows.filter(pl.col("source").is_in(CLIENT_SOURCES))
+            rows = rows_by_ids(events.select(*ROW_COLUMNS, "metric"), o.event_ids)
+            client = rows_by_ids(events.select("event_id", "source", "kind", "attrs"), o.event_ids).filter(
+                pl.col("source").is_in(CLIENT_SOURCES))
             # a connect that timed out was not answered, as a command that timed out: not a refusal
             failed = client.filter(pl.col("kind").is_in(UNREACHABLE_KINDS))
             unanswered = failed.filter(unanswered_connect()).height  # the JSON read over these rows alone
             refused = failed.height - unanswered
-            timeouts = client.filter(pl.col("kind") == "redis.timeout").height + unanswered
+            timeouts = client.select((pl.col("kind") == "redis.timeout").sum()).item() + unanswered
             hang = refused == 0 and (timeouts > 0 or o.silence is not None or o.late_scrape is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
