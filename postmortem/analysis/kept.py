@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.analysis.population import connected_before
+from postmortem.analysis.population import RESUME_DRAIN, connected_before
 from postmortem.schema import event_weight
 
 # A gauge sampled once a second may first show the connections a window's last second opened just after it
@@ -53,18 +53,27 @@ def _gauge(events: pl.DataFrame) -> pl.DataFrame:
 def _from_gauge(events: pl.DataFrame, t0: datetime, back: datetime, end: datetime,
                 restarted: bool) -> tuple[float, str] | None:
     """(peak connected_clients from `back` to `end` minus those open from before, how counted): a restarted server
-    starts with none; one that kept running still holds what it held before the outage at `t0`, at most."""
+    starts with none; one that kept running still holds what it held before the outage at `t0`, less the
+    connections its log closed from `t0` to the end of its resume (`RESUME_DRAIN`): a fleet whose socket timeout ran out in a pause dropped its
+    old connections, and the server logs them closed as it resumes (healthy-pause-kolkata-48 without its clients'
+    logs: 75 held, 75 closed at the resume, a peak of 193 of new connections read as 118 kept, and its 121 other
+    new connections as a storm)."""
     samples = _gauge(events)
     after = samples.filter(pl.col("ts").is_between(back, end + GAUGE_SLACK))
     if after.height == 0:
         return None
-    peak = float(after.get_column("value").max())
+    top = after.sort(["value", "ts"], descending=[True, False]).row(0, named=True)
+    peak = float(top["value"])
     if restarted:
         return peak, f"peak connected_clients metric after the outage ({peak:,.0f}; the restarted server held none)"
     before = connected_before(samples, t0, events)
     level = before[0] if before else 0.0
-    return max(peak - level, 0.0), (f"peak connected_clients metric after the outage ({peak:,.0f}) less the "
-                                    f"{level:,.0f} open before it")
+    closed = float(events.filter((pl.col("kind") == "redis.server.client_closed") & pl.col("ts").is_between(
+        t0, back + RESUME_DRAIN, closed="left")).select(event_weight().sum()).item() or 0.0)
+    still = max(level - closed, 0.0)
+    held = f"{level:,.0f} open before it" if still == level \
+        else f"{still:,.0f} still open of the {level:,.0f} open before it (the server log closed {closed:,.0f} since)"
+    return max(peak - still, 0.0), f"peak connected_clients metric after the outage ({peak:,.0f}) less the {held}"
 
 
 def _from_log(events: pl.DataFrame, back: datetime, end: datetime, refused: int | None) -> tuple[float, str] | None:

@@ -240,6 +240,11 @@ def _sources(events: pl.DataFrame, live: pl.Expr, resumed: datetime | None = Non
     return out
 
 
+# how long after a stopped server answers again it may still be logging the closes of connections that ended while
+# it was stopped (its queue's abandoned connects, its clients' timed-out ones): within 0.3 s on the recordings
+RESUME_DRAIN = timedelta(seconds=1)
+
+
 def _net_of_closed(events: pl.DataFrame, accepted: pl.DataFrame, resumed: datetime) -> pl.DataFrame:
     """Per second, accepted connections minus the abandoned connects the server closed then (never below 0).
 
@@ -251,7 +256,7 @@ def _net_of_closed(events: pl.DataFrame, accepted: pl.DataFrame, resumed: dateti
     `age=` does not tell them apart: a paused server stamps the connects it drains with its clock from before
     the pause (hang-36: `age=2`)."""
     closes = _timed(events).filter((pl.col("kind") == "redis.server.client_closed") & pl.col("ts").is_between(
-        resumed.replace(microsecond=0), resumed + timedelta(seconds=1), closed="left"))
+        resumed.replace(microsecond=0), resumed + RESUME_DRAIN, closed="left"))
     closed = _per_second(closes, event_weight())
     net = accepted.join(closed.select("second", closed=pl.col("attempts")), on="second", how="left").with_columns(
         attempts=(pl.col("attempts") - pl.col("closed").fill_null(0.0)).clip(lower_bound=0.0))
