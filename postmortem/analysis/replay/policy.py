@@ -37,21 +37,26 @@ class Policy:
     breaker_failures: int = 0  # failed calls in a row that open a pod's circuit breaker (0: no breaker)
     breaker_open_s: float = 0.0  # how long it stays open before one trial call
 
-    def delays(self, failures: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Client backoff before retry number `failures` (1-based), one per row, as redis-py computes it."""
+    def _raw(self, n: np.ndarray) -> np.ndarray:
+        """Backoff before retry number `n` (1-based) before jitter, capped."""
         import numpy as np  # late: numpy loads only when a replay runs (start-up of reports without one)
 
-        n = failures.astype(float)
-        if self.backoff == "none":
-            return np.zeros(len(n))
         if self.backoff == "constant":
             raw = np.full(len(n), self.base)
         elif self.backoff == "linear":
             raw = self.base * n
         else:
             raw = self.base * np.power(2.0, n)
-        if self.cap > 0:
-            raw = np.minimum(raw, self.cap)
+        return np.minimum(raw, self.cap) if self.cap > 0 else raw
+
+    def delays(self, failures: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Client backoff before retry number `failures` (1-based), one per row, as redis-py computes it."""
+        import numpy as np
+
+        n = failures.astype(float)
+        if self.backoff == "none":
+            return np.zeros(len(n))
+        raw = self._raw(n)
         if self.jitter == "full":
             return raw * rng.random(len(n))
         if self.jitter == "equal":
@@ -61,15 +66,12 @@ class Policy:
     def failed_call_s(self) -> float:
         """The mean time a call spends in its backoff sleeps when every try is refused at once: a thread
         is busy that long per failed call, so Little's law on failure lines must count it (inputs.measure)."""
-        total = 0.0
-        for n in range(1, self.retries + 1):
-            if self.backoff == "none":
-                break
-            raw = self.base if self.backoff == "constant" else self.base * n if self.backoff == "linear" \
-                else self.base * 2.0 ** n
-            raw = min(raw, self.cap) if self.cap > 0 else raw
-            total += raw * {"full": 0.5, "equal": 0.75}.get(self.jitter, 1.0)
-        return total
+        import numpy as np
+
+        if self.backoff == "none" or self.retries < 1:
+            return 0.0
+        mean_jitter = {"full": 0.5, "equal": 0.75}.get(self.jitter, 1.0)  # of `delays`' uniform draws
+        return float(self._raw(np.arange(1, self.retries + 1, dtype=float)).sum()) * mean_jitter
 
     def describe(self) -> str:
         """One line a reader can compare with the config they run."""
