@@ -578,7 +578,7 @@ def _same_in_message(out: pl.DataFrame) -> pl.Series:
     structs the two JSON texts encode (one to one for these fields' dtypes), member by member, null equal to
     null; fields the message form does not have (the config options) must be null."""
     at = out.select(pl.arg_where(pl.col("kind") == "redis.timeout")).to_series()
-    same = pl.Series("same", [False] * out.height, dtype=pl.Boolean)
+    same = pl.repeat(False, out.height, dtype=pl.Boolean, eager=True).alias("same")
     if at.len() == 0:
         return same
     head = out.get_column("attrs").gather(at).struct.unnest()

@@ -306,15 +306,14 @@ def _arrivals(starts: pl.DataFrame, client: pl.DataFrame, hosts: list[str], down
             f"requests start at random (Poisson) times{late_note}")
 
 
-def _nested(events: pl.DataFrame, down: datetime, up: datetime, pods: int, policy: Policy) -> float:
+def _nested(down: datetime, up: datetime, held: float, policy: Policy) -> float:
     """Requests per pod still in their first call when the server is back, which no failure line shows yet:
-    a call that began on a connection the pool held before the outage fails its command, and each of its
-    command retries runs a whole connect with its own retries inside (redis-py `Retry` nests: client.py
+    a call that began on a connection the pool held before the outage (`held` per pod) fails its command, and each
+    of its command retries runs a whole connect with its own retries inside (redis-py `Retry` nests: client.py
     `_execute_command` → connection.py `connect`), so it sleeps (1 + retries) x a failed call's backoff."""
     if (1 + policy.retries) * policy.failed_call_s() <= (up - down).total_seconds():
         return 0.0
-    before = _metric(events, "connected_clients").filter(pl.col("ts") < down)
-    return float(before.get_column("value")[-1]) / pods if before.height else 0.0
+    return held
 
 
 def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -385,11 +384,13 @@ def measure(events: pl.DataFrame) -> Incident | None:
     starts = numbered.filter(pl.col("attempt") == 1) if calls > 1 else fails
     arrivals, arrivals_note = _arrivals(starts, client, hosts, down, numbered.filter(pl.col("attempt").is_not_null()))
     running = max(1, sum(1 for b in arrivals.starts if b < (up - down).total_seconds()))  # pods in the outage
+    before_cc = _metric(events, "connected_clients").filter(pl.col("ts") < down)
+    held = float(before_cc.get_column("value")[-1]) / pods if before_cc.height else 0.0  # per pod, before
     if calls > 1:
         demand = _rate_in_outage(starts.filter(pl.col("ts") <= up), down, up, running)
         # Little's law: a request in flight logs one failure per app delay plus its call's backoff sleeps
         concurrency = _rate_in_outage(in_outage, down, up, running, last=True) * (app_delay + policy.failed_call_s())
-        concurrency += _nested(events, down, up, pods, policy)
+        concurrency += _nested(down, up, held, policy)
     else:
         demand = _rate_in_outage(in_outage, down, up, running)
         concurrency = None
@@ -413,8 +414,6 @@ def measure(events: pl.DataFrame) -> Incident | None:
         peak_attempts=max((a for _, a in series), default=0.0),
         peak_connections=float(cc.get_column("value").max()) if cc.height else None,
         rejections=rejected, recovery_s=recovery(series, up, quiet, end), per_second=tuple(series))
-    before_cc = _metric(events, "connected_clients").filter(pl.col("ts") < down)
-    held = float(before_cc.get_column("value")[-1]) / pods if before_cc.height else 0.0
     notes = (
         f"outage {down:%H:%M:%S.%f}"[:-3] + f" → {up:%H:%M:%S.%f}"[:-3] + f" UTC from the {how}",
         f"{pods} client pods; {demand:.1f} requests per pod per second needed Redis during the outage"
