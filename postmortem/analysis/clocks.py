@@ -34,8 +34,9 @@ offset against a reference:
   fleet's last work (the closes of a fleet leaving taken for a resume) is no evidence.
 * **Pod starts**: a pod no outage edge placed, by its log's first line after the Kubernetes `Started`
   event for it, against the other started pods (`pod_start_offsets`).
-* **Pods with no edge of their own** (they rode out the outage without a loss): a zone-less pod log is read in
-  the zone most compared pods of its source were found in, when its lines as read lie wholly outside their
+* **Pods with no edge of their own** (they rode out the outage without a loss, or were started during it and
+  agree only with the other started pods, whose `Started` events no edge has placed): a zone-less pod log is
+  read in the zone most compared pods of its source were found in, when its lines as read lie wholly outside their
   corrected span and moved by that zone fall inside it (`peer_zones`); otherwise it keeps its times.
 * **Kubernetes events ahead**: a pod logs only after Kubernetes started it, so its first line comes
   after the `Started` event for it; started pods (`FLEET_MIN` or more, most of them agreeing) whose
@@ -451,10 +452,14 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
         out.append(ClockOffset(anchor[1], None, anchor[2], offset, zone, skew, reference[1], edges))
     # clients against the reference's own times: an aligned anchor is never the reference
     out += client_offsets(units, reference, zoneless, agreed)
+    before = set(agreed)
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
+    # a pod on time with the other started pods is on the Kubernetes events' clock, which no edge has
+    # placed yet: its zone may still be its peers'
+    on_reference = {p: why for p, why in agreed.items() if p in before}
     # the last two read the clients' clocks as corrected so far
     out += stalled_servers(events, out, zoneless, {o.path for o in out} | set(agreed), agreed)
-    out += peer_zones(events, out, zoneless, {o.path for o in out}, agreed)
+    out += peer_zones(events, out, zoneless, {o.path for o in out}, on_reference)
     out += k8s_against_pod_starts(events, out, agreed)
     return out
 
