@@ -94,14 +94,16 @@ def _from_log(events: pl.DataFrame, back: datetime, end: datetime, refused: int 
 
 
 def kept_after(events: pl.DataFrame, held: float, opened: float, t0: datetime, back: datetime, end: datetime,
-               restarted: bool, refused_server: int | None, refused_clients: int, queued: float = 0.0) -> Kept:
+               restarted: bool, refused_server: int | None, refused_clients: int, queued: float = 0.0,
+               refused_before: tuple[float, float] = (0.0, 0.0)) -> Kept:
     """Of the `opened` new connections from `back` (the server answering again after the outage that began at `t0`)
     to `end`, those kept and those not, against the `held` the clients held before. `queued` of them may be the
     connects the clients left in the listen queue of a server that did not answer: not counted as not kept.
 
     The server log's open count holds every connection it refused (an `Accepted` line and no close): with refusals
     the clients logged and no counter of them, what was kept is not in the logs, and the fleet is taken to have
-    kept what it held before."""
+    kept what it held before. `refused_before` (server, clients) are the refusals the pre-outage rate of each
+    count accounts for (`refusals.refused_after`): not the outage's."""
     found = _from_gauge(events, t0, back, end, restarted)
     if found is None and not (refused_clients and not refused_server):
         found = _from_log(events, back, end, refused_server)
@@ -111,6 +113,7 @@ def kept_after(events: pl.DataFrame, held: float, opened: float, t0: datetime, b
         kept, source = min(found[0], opened), found[1]  # no more than were opened (net of the pre-outage rate)
         if found[0] > opened:
             source += f", at most the {opened:,.0f} opened"
-    not_kept = max(opened - queued - kept, float(refused_server or 0), float(refused_clients))
+    not_kept = max(opened - queued - kept, float(refused_server or 0) - refused_before[0],
+                   float(refused_clients) - refused_before[1], 0.0)
     needed = max(held, kept)
     return Kept(kept, source, not_kept, needed, round(not_kept / needed, 1), found is not None)

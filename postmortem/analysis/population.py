@@ -263,7 +263,7 @@ def _net_of_closed(events: pl.DataFrame, accepted: pl.DataFrame, resumed: dateti
     return net.with_columns(rate=pl.col("attempts")).drop("closed")
 
 
-def _baseline(attempts: pl.Series, span_s: float) -> float:
+def baseline_rate(attempts: pl.Series, span_s: float) -> float:
     """A source's rate before the outage: the larger of its mean over the span from its first second and the
     median of that span's seconds (those without an attempt counted as none). The mean understates a steady
     source whose span began before its traffic (the scraper's lone connection 5 s before a fleet that opens a
@@ -294,7 +294,7 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
         before = per_s.filter((pl.col("second") < t0 - timedelta(seconds=1)) & (pl.col("second") >= t0 - LOOKBACK))
         span_before = (t0 - max(before.get_column("second").min(), t0 - LOOKBACK)).total_seconds() \
             if before.height else 0.0
-        baseline = _baseline(before.get_column("attempts"), span_before) if span_before >= 3 else None
+        baseline = baseline_rate(before.get_column("attempts"), span_before) if span_before >= 3 else None
         last = window.get_column("second").max() + timedelta(seconds=1)
         seconds = max(1.0, (last - back).total_seconds())
         attempts = float(window.get_column("attempts").sum())

@@ -25,6 +25,7 @@ from postmortem.analysis.advice import (
     se_full,
     se_options,
 )
+from postmortem.analysis.clocks import AGREE_S
 from postmortem.analysis.correlate import (
     ATTEMPT_KINDS,
     CLIENT_SOURCES,
@@ -55,6 +56,7 @@ from postmortem.analysis.population import (
     demand_after,
     held_before,
 )
+from postmortem.analysis.refusals import refused_after, rejected_server
 from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.analysis.table_memo import per_outages
@@ -376,18 +378,6 @@ class Storm:
         return self.kept.churns(NOT_KEPT_PER_NEEDED)
 
 
-def rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
-    """The server's rejected_connections increase from `start` to 5 s after `end` (None: no such metric)."""
-    rows = events.filter(pl.col("metric") == "rejected_connections").sort("ts")
-    if rows.height == 0:
-        return None
-    prev = pl.col("value").shift(1).over("entity")
-    inc = rows.with_columns(inc=pl.when(prev.is_null()).then(None).when(pl.col("value") >= prev)
-                            .then(pl.col("value") - prev).otherwise(pl.col("value")))
-    inside = inc.filter((pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(seconds=5)))
-    return int(inside.get_column("inc").drop_nulls().sum() or 0)
-
-
 def _restarted(events: pl.DataFrame, o: Outage, back: datetime) -> bool:
     """Whether the server was restarted in outage `o`: its ready line, a shutdown before it answered again (not the
     run's own shutdown after it: hang-40's, 3.3 s after its pause), or its connections counter reset meanwhile."""
@@ -431,17 +421,16 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
         # second, so the window does not hinge on where one second's boundary falls
         start = hot.get_column("second").min()
         end = hot.get_column("second").max() + timedelta(seconds=1)
-    clients = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(back, end))
-    refused = rejected_server(events, back, end)
+    refused = refused_after(events, o.start, back, end)
     # without the server log's closes, the queue a server that kept running accepted when it answered again is in
     # the first count after it (hang-24 and hang-40 without their logs: 217 and 388 connections not kept, 2.3x)
     netted = demand.source.startswith("server log")
     queued = 0.0 if restarted or netted or demand.per_second.height == 0 \
         else float(demand.per_second.get_column("attempts")[0])
-    kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused,
-                      clients.height, queued)
-    return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), clients.height, refused, start, end,
-                 threshold, kept)
+    kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
+                      refused.clients, queued, (refused.server_before, refused.clients_before))
+    return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
+                 start, end, threshold, kept)
 
 
 @per_outages
@@ -566,6 +555,9 @@ class ReconnectStorm(RuleDetector):
             text += " logged reconnect attempts in it"
             if s.synchrony is not None:
                 text += f", two or more at once in {round(100 * s.synchrony)} % of its 100 ms steps"
+        if (before := refusing_before(sat, findings)) is not None:
+            text += (f"; Redis was already refusing connections at maxclients from {before[0]:%H:%M:%S} UTC, "
+                     f"{before[1]:.1f} s before the outage")
         return text
 
 
@@ -760,7 +752,25 @@ class MaxclientsSaturation(RuleDetector):
     def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None:
         s = f.figures
         refused = _refused_overall(s) if isinstance(s, SaturationFigures) else None
+        before = refusing_before(s, findings)
+        if before is not None:
+            return (f"came while Redis was already refusing connections at maxclients (from {before[0]:%H:%M:%S} UTC, "
+                    f"{before[1]:.1f} s before it" + (f"; {refused})" if refused else ")"))
         return f"pushed Redis to maxclients ({refused})" if refused else "pushed Redis to maxclients"
+
+
+def refusing_before(sat: Figures | None, findings: Sequence[Finding]) -> tuple[datetime, float] | None:
+    """PM103's first refusal and how many seconds before the first outage it came, when it came before that outage
+    began by more than two clocks may disagree (`clocks.AGREE_S`): the outage did not do it
+    (a fleet whose pools want more than maxclients: storm-rate50-long-8, refused from 6.0 s before a restart)."""
+    outages = [x.start for x in findings if x.rule_id == RedisUnreachable.rule.rule_id and x.start is not None]
+    if not outages or not isinstance(sat, SaturationFigures) or not sat.first_rejection:
+        return None
+    first = datetime.fromisoformat(sat.first_rejection)
+    lead = (min(outages) - first).total_seconds()
+    if lead <= AGREE_S:
+        return None
+    return first, lead
 
 
 class PoolExhaustion(RuleDetector):
