@@ -52,3 +52,14 @@ def test_a_fleet_refused_only_after_the_outage_still_storms(name):
     _, report = _run(name)
     assert [f for f in report.findings if f.rule_id == "PM101"]
     assert "triggered a reconnect storm" in report.summary and "already refusing" not in report.summary
+
+
+def test_pm301_says_what_pools_could_hold_when_their_capacity_is_the_figure():
+    """per-request-32 (blind, session 16): 8 connections open before, 32 pods x pool cap 4 = 128; PM301 said
+    "134 more, 1.05× the 128 the clients held" beside "8 before the incident"."""
+    from postmortem.analysis.population import Held, Population
+
+    capped = Held(128.0, Population(8.0, "connected_clients metric", 32), (128, "32 pods x pool cap 4"))
+    assert capped.from_capacity and capped.source == "32 pods x pool cap 4"
+    held = Held(37.0, Population(37.0, "connected_clients metric", 32), (32, "8 pods x pool cap 4"))
+    assert not held.from_capacity and held.source == "connected_clients metric"

@@ -99,11 +99,14 @@ class Held:
     capacity: tuple[int, str] | None
 
     @property
+    def from_capacity(self) -> bool:
+        """`connections` is the pools' capacity (at least the population): what they could hold, not what they held."""
+        return bool(self.capacity) and self.capacity[0] >= self.population.connections
+
+    @property
     def source(self) -> str:
         """Where `connections` came from: the pool capacity when it is at least the population."""
-        if self.capacity and self.capacity[0] >= self.population.connections:
-            return self.capacity[1]
-        return self.population.source
+        return self.capacity[1] if self.from_capacity else self.population.source
 
 
 def held_before(events: pl.DataFrame, t0: datetime) -> Held | None:

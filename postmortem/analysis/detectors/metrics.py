@@ -302,7 +302,8 @@ class ConnectedClientsSpike(RuleDetector):
                          else f"baseline {stats.baseline}")
                 parts.append(label + (f" ({stats.ratio}×)" if base else ""))
             if spike and not near and held is not None:
-                parts.append(f"{_num(added)} more, {stats.added_per_held}× the {stats.held_before} the clients held")
+                parts.append(f"{_num(added)} more, {stats.added_per_held}× the {stats.held_before} the clients "
+                             + ("could hold" if held.from_capacity else "held"))
             rows = pl.concat([first_above, peak, mc_row.select(s.columns)], how="vertical_relaxed").unique(
                 "event_id", keep="first").sort(["ts", "path", "line"])
             f = finding(self.rule, f"{entity}: " + ", ".join(parts), rows, stats,
