@@ -18,7 +18,7 @@ from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile
-from postmortem.schema import event_weight
+from postmortem.schema import event_weight, ts_lit
 
 ERROR_LEVELS = ("warning", "error", "critical")
 REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")
@@ -108,7 +108,7 @@ def starting_up(timed: pl.DataFrame) -> pl.Expr:
     booting = spans.filter((pl.col("edge") == "redis.server.start") & (pl.col("nxt") == "redis.server.ready"))
     cond = pl.lit(False)
     for r in booting.iter_rows(named=True):
-        cond = cond | ((pl.col("path") == r["path"]) & pl.col("ts").is_between(r["ts"], r["until"]))
+        cond = cond | ((pl.col("path") == r["path"]) & pl.col("ts").is_between(ts_lit(r["ts"]), ts_lit(r["until"])))
     return (pl.col("source") == "redis_server") & cond
 
 
@@ -134,14 +134,14 @@ def final_stop(problems: pl.DataFrame, edges: pl.DataFrame) -> pl.Expr:
     for path, _ in downs.iter_rows():
         up = edges.filter(pl.col("path") == path).get_column("ts").max()
         mine = problems.filter((pl.col("path") == path) & (pl.col("kind") == "redis.server.shutdown")
-                               & (pl.col("ts") > up if up is not None else pl.lit(True)))
+                               & (pl.col("ts") > ts_lit(up) if up is not None else pl.lit(True)))
         first = mine.get_column("ts").min()
         if first is None:
             continue
-        after = problems.filter((pl.col("path") != path) & (pl.col("ts") >= first)).height
-        before = problems.filter(pl.col("ts") < first).height
+        after = problems.filter((pl.col("path") != path) & (pl.col("ts") >= ts_lit(first))).height
+        before = problems.filter(pl.col("ts") < ts_lit(first)).height
         if before and not after:
-            cond = cond | ((pl.col("path") == path) & (pl.col("ts") >= first))
+            cond = cond | ((pl.col("path") == path) & (pl.col("ts") >= ts_lit(first)))
     return cond
 
 
@@ -479,8 +479,8 @@ def outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.
     line. A run stopped within 5 s of the first failure put its final shutdown there, after the server was back
     (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40). The
     replay's outage window reads the same rule."""
-    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
+    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= ts_lit(start + timedelta(seconds=5)))
+                        & (pl.col("ts") >= ts_lit(start - timedelta(minutes=2))) & (pl.col("ts") <= ts_lit(back)))
 
 
 def refused_connect() -> pl.Expr:

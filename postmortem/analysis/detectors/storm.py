@@ -59,6 +59,7 @@ from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import ts_lit
 
 # A storm opens connections it does not keep (refused at maxclients, or closed again and re-opened; analysis/kept.py):
 # at least as many as the fleet needs (the larger of what it held before and what it kept after) means every
@@ -384,7 +385,7 @@ def rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int
     prev = pl.col("value").shift(1).over("entity")
     inc = rows.with_columns(inc=pl.when(prev.is_null()).then(None).when(pl.col("value") >= prev)
                             .then(pl.col("value") - prev).otherwise(pl.col("value")))
-    inside = inc.filter((pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(seconds=5)))
+    inside = inc.filter((pl.col("ts") >= ts_lit(start)) & (pl.col("ts") <= ts_lit(end + timedelta(seconds=5))))
     return int(inside.get_column("inc").drop_nulls().sum() or 0)
 
 
