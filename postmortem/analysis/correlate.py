@@ -304,8 +304,8 @@ def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: da
     accepts on both sides of the stall (slow-nocfg-16: one at .324, the KEYS until .921, 27 at .921): its last
     accept is the one known to come after, so the server answered by then."""
     accepted = events.select("kind", "ts", "entity", "attrs").filter(
-        (pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") <= until)
-        & (pl.col("ts") > after - timedelta(seconds=1))  # a summarized row is one second's lines
+        (pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") <= ts_lit(until))
+        & (pl.col("ts") > ts_lit(after - timedelta(seconds=1)))  # a summarized row is one second's lines
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     last = last_line()
     answered = accepted.select(pl.when(pl.col("ts") > after).then(pl.col("ts")).when(last > after).then(last)
@@ -382,7 +382,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
         for (entity, _), g in fails.group_by(["entity", "group"], maintain_order=True):
             start, end = g.get_column("ts").min(), g.get_column("ts").max()
             up = edges.filter((pl.col("kind").is_in(["redis.server.ready", "redis.server.start"]))
-                              & (pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(minutes=2)))
+                              & (pl.col("ts") >= ts_lit(start)) & (pl.col("ts") <= ts_lit(end + timedelta(minutes=2))))
             server_up = None
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
@@ -536,7 +536,7 @@ def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: 
         return None
     replies = events.select("source", "kind", "entity", "ts").filter(
         pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(ANSWERED_KINDS)
-        & (pl.col("ts") > start) & (pl.col("ts") < ready)
+        & (pl.col("ts") > ts_lit(start)) & (pl.col("ts") < ts_lit(ready))
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     return replies.get_column("ts").min() if replies.height else None
 

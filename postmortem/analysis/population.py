@@ -288,10 +288,10 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
     """
     end = min(until, back + HORIZON) if until is not None else back + HORIZON
     for name, per_s in _sources(events, live, back if abandoned else None):
-        window = per_s.filter((pl.col("second") >= back.replace(microsecond=0)) & (pl.col("second") < end))
+        window = per_s.filter((pl.col("second") >= ts_lit(back.replace(microsecond=0))) & (pl.col("second") < ts_lit(end)))
         if window.height == 0:
             continue
-        before = per_s.filter((pl.col("second") < t0 - timedelta(seconds=1)) & (pl.col("second") >= t0 - LOOKBACK))
+        before = per_s.filter((pl.col("second") < ts_lit(t0 - timedelta(seconds=1))) & (pl.col("second") >= ts_lit(t0 - LOOKBACK)))
         span_before = (t0 - max(before.get_column("second").min(), t0 - LOOKBACK)).total_seconds() \
             if before.height else 0.0
         baseline = _baseline(before.get_column("attempts"), span_before) if span_before >= 3 else None

@@ -81,7 +81,7 @@ PERSIST_MIN_S = 5.0
 def _in_outage(ctx: Context) -> pl.Expr:
     cond = pl.lit(False)
     for o in ctx.outages:
-        cond = cond | pl.col("ts").is_between(o.start, o.end)
+        cond = cond | pl.col("ts").is_between(ts_lit(o.start), ts_lit(o.end))
     return cond
 
 
