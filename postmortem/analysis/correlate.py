@@ -18,7 +18,7 @@ from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile
-from postmortem.schema import event_weight
+from postmortem.schema import event_weight, ts_lit
 
 ERROR_LEVELS = ("warning", "error", "critical")
 REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")
@@ -108,7 +108,7 @@ def starting_up(timed: pl.DataFrame) -> pl.Expr:
     booting = spans.filter((pl.col("edge") == "redis.server.start") & (pl.col("nxt") == "redis.server.ready"))
     cond = pl.lit(False)
     for r in booting.iter_rows(named=True):
-        cond = cond | ((pl.col("path") == r["path"]) & pl.col("ts").is_between(r["ts"], r["until"]))
+        cond = cond | ((pl.col("path") == r["path"]) & pl.col("ts").is_between(ts_lit(r["ts"]), ts_lit(r["until"])))
     return (pl.col("source") == "redis_server") & cond
 
 
@@ -134,14 +134,14 @@ def final_stop(problems: pl.DataFrame, edges: pl.DataFrame) -> pl.Expr:
     for path, _ in downs.iter_rows():
         up = edges.filter(pl.col("path") == path).get_column("ts").max()
         mine = problems.filter((pl.col("path") == path) & (pl.col("kind") == "redis.server.shutdown")
-                               & (pl.col("ts") > up if up is not None else pl.lit(True)))
+                               & (pl.col("ts") > ts_lit(up) if up is not None else pl.lit(True)))
         first = mine.get_column("ts").min()
         if first is None:
             continue
-        after = problems.filter((pl.col("path") != path) & (pl.col("ts") >= first)).height
-        before = problems.filter(pl.col("ts") < first).height
+        after = problems.filter((pl.col("path") != path) & (pl.col("ts") >= ts_lit(first))).height
+        before = problems.filter(pl.col("ts") < ts_lit(first)).height
         if before and not after:
-            cond = cond | ((pl.col("path") == path) & (pl.col("ts") >= first))
+            cond = cond | ((pl.col("path") == path) & (pl.col("ts") >= ts_lit(first)))
     return cond
 
 
@@ -304,8 +304,8 @@ def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: da
     accepts on both sides of the stall (slow-nocfg-16: one at .324, the KEYS until .921, 27 at .921): its last
     accept is the one known to come after, so the server answered by then."""
     accepted = events.select("kind", "ts", "entity", "attrs").filter(
-        (pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") <= until)
-        & (pl.col("ts") > after - timedelta(seconds=1))  # a summarized row is one second's lines
+        (pl.col("kind") == "redis.server.client_accepted") & (pl.col("ts") <= ts_lit(until))
+        & (pl.col("ts") > ts_lit(after - timedelta(seconds=1)))  # a summarized row is one second's lines
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     last = last_line()
     answered = accepted.select(pl.when(pl.col("ts") > after).then(pl.col("ts")).when(last > after).then(last)
@@ -382,7 +382,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
         for (entity, _), g in fails.group_by(["entity", "group"], maintain_order=True):
             start, end = g.get_column("ts").min(), g.get_column("ts").max()
             up = edges.filter((pl.col("kind").is_in(["redis.server.ready", "redis.server.start"]))
-                              & (pl.col("ts") >= start) & (pl.col("ts") <= end + timedelta(minutes=2)))
+                              & (pl.col("ts") >= ts_lit(start)) & (pl.col("ts") <= ts_lit(end + timedelta(minutes=2))))
             server_up = None
             if up.height:
                 ready = up.filter(pl.col("kind") == "redis.server.ready")
@@ -479,8 +479,8 @@ def outage_shutdown(edges: pl.DataFrame, start: datetime, back: datetime) -> pl.
     line. A run stopped within 5 s of the first failure put its final shutdown there, after the server was back
     (storm-32: 18:57:27 for a server back at 18:57:24.7), and a pause has no shutdown of its own (hang-40). The
     replay's outage window reads the same rule."""
-    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= start + timedelta(seconds=5))
-                        & (pl.col("ts") >= start - timedelta(minutes=2)) & (pl.col("ts") <= back))
+    return edges.filter((pl.col("kind") == "redis.server.shutdown") & (pl.col("ts") <= ts_lit(start + timedelta(seconds=5)))
+                        & (pl.col("ts") >= ts_lit(start - timedelta(minutes=2))) & (pl.col("ts") <= ts_lit(back)))
 
 
 def refused_connect() -> pl.Expr:
@@ -539,7 +539,7 @@ def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: 
     if ready is None:
         return None
     rows = events.select("source", "kind", "entity", "host", "ts").filter(
-        pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > start) & (pl.col("ts") < ready)
+        pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > ts_lit(start)) & (pl.col("ts") < ts_lit(ready))
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     down = (rows.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).group_by("host")
             .agg(pl.col("ts").max().alias("down_until")))

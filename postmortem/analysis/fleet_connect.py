@@ -16,7 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
-from postmortem.schema import event_weight
+from postmortem.schema import event_weight, ts_lit
 
 CHURN_KINDS = ("redis.server.client_accepted", "redis.server.client_closed")
 
@@ -30,10 +30,10 @@ def opened_between(events: pl.DataFrame, a: datetime, b: datetime) -> tuple[floa
     """(connections the server log shows accepted minus closed after `a` up to `b`, the last accepted line counted):
     a summarized row's lines are spread evenly over its span (the fleet's 45 connects in 0.94 s, a sample among
     them)."""
-    rows = events.filter(pl.col("kind").is_in(CHURN_KINDS) & pl.col("ts").is_not_null() & (pl.col("ts") <= b))
+    rows = events.filter(pl.col("kind").is_in(CHURN_KINDS) & pl.col("ts").is_not_null() & (pl.col("ts") <= ts_lit(b)))
     if rows.height == 0:
         return 0.0, None
-    lo, hi = (pl.lit(a).cast(rows.schema["ts"]), pl.lit(b).cast(rows.schema["ts"]))
+    lo, hi = (ts_lit(a).cast(rows.schema["ts"]), ts_lit(b).cast(rows.schema["ts"]))
     span = _span()
     end = pl.col("ts") + pl.duration(microseconds=(span * 1e6).round().cast(pl.Int64))
     overlap = (pl.min_horizontal(end, hi) - pl.max_horizontal(pl.col("ts"), lo)).dt.total_microseconds() / 1e6

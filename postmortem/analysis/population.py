@@ -24,7 +24,7 @@ from typing import NamedTuple
 import polars as pl
 
 from postmortem.analysis.fleet_connect import connected_after
-from postmortem.schema import event_weight
+from postmortem.schema import event_weight, ts_lit
 
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 LOOKBACK = timedelta(minutes=5)  # population and baseline are read this far before the outage
@@ -138,7 +138,7 @@ def connected_before(samples: pl.DataFrame, t0: datetime, events: pl.DataFrame) 
     that sample taken before the fleet connected, the first sample once it had (`fleet_connect.connected_after`).
     The one figure for "connections before the incident": the storm's population and the connected-clients rule's
     reference both read it here, so they never disagree."""
-    before = samples.filter((pl.col("ts") < t0) & (pl.col("ts") >= t0 - LOOKBACK)).sort("ts")
+    before = samples.filter((pl.col("ts") < ts_lit(t0)) & (pl.col("ts") >= ts_lit(t0 - LOOKBACK))).sort("ts")
     if before.height == 0:
         return None
     last = before.tail(1).row(0, named=True)
@@ -158,12 +158,12 @@ def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
         value, source, event_id, _ = gauge
         return Population(value, source, pods, (event_id,))
     server = _timed(events).filter(pl.col("source") == "redis_server")
-    starts = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") < t0))
+    starts = server.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") < ts_lit(t0)))
     since = starts.get_column("ts").max() if starts.height else None
     churn = server.filter(pl.col("kind").is_in(["redis.server.client_accepted", "redis.server.client_closed"])
-                          & (pl.col("ts") < t0))
+                          & (pl.col("ts") < ts_lit(t0)))
     if since is not None:
-        churn = churn.filter(pl.col("ts") >= since)
+        churn = churn.filter(pl.col("ts") >= ts_lit(since))
     if churn.height:
         w = churn.with_columns(w=event_weight()).group_by("kind").agg(pl.col("w").sum())
         by = dict(zip(w.get_column("kind").to_list(), w.get_column("w").to_list(), strict=True))
@@ -291,10 +291,10 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
     """
     end = min(until, back + HORIZON) if until is not None else back + HORIZON
     for name, per_s in _sources(events, live, back if abandoned else None):
-        window = per_s.filter((pl.col("second") >= back.replace(microsecond=0)) & (pl.col("second") < end))
+        window = per_s.filter((pl.col("second") >= ts_lit(back.replace(microsecond=0))) & (pl.col("second") < ts_lit(end)))
         if window.height == 0:
             continue
-        before = per_s.filter((pl.col("second") < t0 - timedelta(seconds=1)) & (pl.col("second") >= t0 - LOOKBACK))
+        before = per_s.filter((pl.col("second") < ts_lit(t0 - timedelta(seconds=1))) & (pl.col("second") >= ts_lit(t0 - LOOKBACK)))
         span_before = (t0 - max(before.get_column("second").min(), t0 - LOOKBACK)).total_seconds() \
             if before.height else 0.0
         baseline = baseline_rate(before.get_column("attempts"), span_before) if span_before >= 3 else None

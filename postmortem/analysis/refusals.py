@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.population import CLIENT_SOURCES, LOOKBACK, baseline_rate, counter_increase
+from postmortem.schema import ts_lit
 
 COUNTED_AFTER = timedelta(seconds=5)  # the server's count runs this long past the storm window (late scrapes)
 MIN_SPAN_S = 3.0  # a pre-outage rate needs this much time before the outage, as the new connections' baseline
@@ -55,7 +56,7 @@ def _counted(events: pl.DataFrame, start: datetime, end: datetime) -> tuple[int,
     rows = _increases(events)
     if rows.height == 0:
         return None
-    inside = rows.filter(pl.col("ts").is_between(start, end + COUNTED_AFTER) & pl.col("inc").is_not_null())
+    inside = rows.filter(pl.col("ts").is_between(ts_lit(start), ts_lit(end + COUNTED_AFTER)) & pl.col("inc").is_not_null())
     if inside.height == 0:
         return 0, 0.0
     covered = (inside.get_column("ts").max() - inside.get_column("prev_ts").min()).total_seconds()
@@ -67,7 +68,8 @@ def _counter_rate(events: pl.DataFrame, t0: datetime) -> float:
     samples): the larger of the mean and the median sample's rate, as `population.baseline_rate` for new connections
     (the mean understates a fleet whose refusals began after the log did: storm-rate50-long-8, 427 a second over
     its first 6.4 s, ~600 once its pools had filled)."""
-    rows = _increases(events).filter((pl.col("ts") >= t0 - LOOKBACK) & (pl.col("ts") < t0) & pl.col("inc").is_not_null())
+    rows = _increases(events).filter((pl.col("ts") >= ts_lit(t0 - LOOKBACK)) & (pl.col("ts") < ts_lit(t0))
+                                    & pl.col("inc").is_not_null())
     if rows.height == 0:
         return 0.0
     span = (rows.get_column("ts").max() - rows.get_column("prev_ts").min()).total_seconds()
@@ -81,7 +83,7 @@ def _client_rate(events: pl.DataFrame, t0: datetime) -> float:
     """The clients' logged refusals per second over `LOOKBACK` before `t0`, from their first line in it (0: under
     `MIN_SPAN_S` of client lines), by `population.baseline_rate`."""
     rows = events.select("source", "kind", "ts").filter(
-        pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") >= t0 - LOOKBACK) & (pl.col("ts") < t0))
+        pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") >= ts_lit(t0 - LOOKBACK)) & (pl.col("ts") < ts_lit(t0)))
     if rows.height == 0:
         return 0.0
     span = (t0 - rows.get_column("ts").min()).total_seconds()
@@ -93,7 +95,7 @@ def _client_rate(events: pl.DataFrame, t0: datetime) -> float:
 
 def refused_after(events: pl.DataFrame, t0: datetime, back: datetime, end: datetime) -> Refused:
     """Refusals from `back` (the server answering again after the outage that began at `t0`) to `end`."""
-    replies = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(back, end)).height
+    replies = events.filter((pl.col("kind") == "redis.max_clients") & pl.col("ts").is_between(ts_lit(back), ts_lit(end))).height
     counted = _counted(events, back, end)
     server, covered = counted if counted is not None else (None, 0.0)
     return Refused(server, _counter_rate(events, t0) * covered, replies,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.population import LOOKBACK, population_before
-from postmortem.schema import event_weight
+from postmortem.schema import event_weight, ts_lit
 
 MIN_SPAN_S = 30.0  # a steady state shorter than this says nothing about lifetimes
 MIN_CONNECTIONS = 20  # fewer new connections than this are too few to call a rate
@@ -61,7 +61,7 @@ Read = tuple[float, float, str, tuple[int, ...]]  # new connections, seconds, so
 
 
 def _span(events: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
-    return events.filter(pl.col("ts").is_not_null() & (pl.col("ts") >= lo) & (pl.col("ts") < hi))
+    return events.filter(pl.col("ts").is_not_null() & (pl.col("ts") >= ts_lit(lo)) & (pl.col("ts") < ts_lit(hi)))
 
 
 def _server_turnover(events: pl.DataFrame, lo: datetime, hi: datetime) -> Read | None:

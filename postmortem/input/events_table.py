@@ -10,7 +10,7 @@ import polars as pl
 from postmortem.input.options import IngestOptions
 from postmortem.input.timeparse import PLACEHOLDER_YEAR
 from postmortem.model import InputFile
-from postmortem.schema import EVENT_COLUMNS, empty_events
+from postmortem.schema import EVENT_COLUMNS, empty_events, ts_lit
 
 # Times outside these bounds are typos, placeholders (9999-12-31, 0001-01-01) or corruption: the
 # analysis adds seconds and minutes to event times, and Python datetimes overflow at year 1 and 9999.
@@ -47,7 +47,7 @@ def drop_implausible_times(events: pl.DataFrame) -> tuple[pl.DataFrame, list[str
     """Treat times before 1970 or from 2200 on as missing (the event is kept, untimed); say so per file."""
     if events.height == 0:
         return events, []
-    bad = pl.col("ts").is_not_null() & ((pl.col("ts") < EARLIEST) | (pl.col("ts") >= LATEST))
+    bad = pl.col("ts").is_not_null() & ((pl.col("ts") < ts_lit(EARLIEST)) | (pl.col("ts") >= ts_lit(LATEST)))
     counts = events.filter(bad).group_by("path", maintain_order=True).agg(
         n=pl.len(), example=pl.col("ts").first(), line=pl.col("line").first())
     if counts.height == 0:

@@ -32,7 +32,7 @@ from postmortem.analysis.se_fields import drop_fields, field, se_records, with_f
 from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
-from postmortem.schema import event_weight
+from postmortem.schema import event_weight, ts_lit
 
 CONFIG_SOURCES = ("stackexchange_redis", "redis_py", "app")
 # Retries closer than this are faster than any backoff policy would allow; slower, evenly spaced
@@ -249,7 +249,7 @@ def _retry_records(events: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, pl
     client = client.filter(~pl.col("host").is_in(backed_off.drop_nulls().implode()))
     window = pl.lit(False)
     for o in ctx.outages:
-        window = window | pl.col("ts").is_between(o.start, o.end)
+        window = window | pl.col("ts").is_between(ts_lit(o.start), ts_lit(o.end))
     failures = client.filter(pl.col("kind").is_in(FAILURE_KINDS) & window).sort(["host", "ts"])
     reconnects = client.filter((pl.col("kind") == RECONNECT_KIND)
                                & (pl.col("ts") >= ctx.outages[0].start)).sort(["host", "ts"])

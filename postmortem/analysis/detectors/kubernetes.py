@@ -25,6 +25,7 @@ from postmortem.analysis.correlate import (
 )
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import ts_lit
 
 K8S = "k8s_events"
 CONTROLLER_LOG = "k8s_controller"  # kube-controller-manager's own log lines (`hpa.rescale`)
@@ -52,7 +53,7 @@ def k8s_events(events: pl.DataFrame, kinds: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _overlaps(start: datetime, end: datetime) -> pl.Expr:
-    return (pl.col("first") <= end) & (pl.col("last") >= start)
+    return (pl.col("first") <= ts_lit(end)) & (pl.col("last") >= ts_lit(start))
 
 
 def redis_trouble(events: pl.DataFrame, ctx: Context) -> tuple[datetime, datetime] | None:

@@ -27,6 +27,7 @@ from postmortem.analysis.population import (
     held_before,
 )
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import ts_lit
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
 NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent
@@ -464,7 +465,7 @@ class ConnectionChurn(RuleDetector):
             began = since if metric == "connections_received" else pl.col("ts")
             covered = pl.lit(False)
             for st in storm_list:
-                covered = covered | ((pl.col("ts") >= st.outage.start) & (began <= st.demand.window_end))
+                covered = covered | ((pl.col("ts") >= ts_lit(st.outage.start)) & (began <= ts_lit(st.demand.window_end)))
             for entity in _entities(s):
                 g = s.filter(pl.col("entity") == entity)
                 judged = after_baseline(g, "rate", ref).filter(~covered)

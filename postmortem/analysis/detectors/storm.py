@@ -61,6 +61,7 @@ from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import ts_lit
 
 # A storm opens connections it does not keep (refused at maxclients, or closed again and re-opened; analysis/kept.py):
 # at least as many as the fleet needs (the larger of what it held before and what it kept after) means every
@@ -82,7 +83,7 @@ PERSIST_MIN_S = 5.0
 def _in_outage(ctx: Context) -> pl.Expr:
     cond = pl.lit(False)
     for o in ctx.outages:
-        cond = cond | pl.col("ts").is_between(o.start, o.end)
+        cond = cond | pl.col("ts").is_between(ts_lit(o.start), ts_lit(o.end))
     return cond
 
 
