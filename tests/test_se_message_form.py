@@ -147,3 +147,14 @@ def test_the_dense_files_timeouts_are_proved_by_one_search():
     records = pl.DataFrame({"_head": [text.split("\n   at")[0].replace("\n", " ")], "_line": [text.split("\n")[1]],
                             "_rule": ["redis.timeout"]})
     assert records.select(se._head_searched_as_message()).item()
+
+
+def test_a_search_anchored_at_the_start_is_not_proved_by_the_head(monkeypatch):
+    """`^` holds at the message's first byte and not where the message starts inside the head: a search matching
+    there is never proved by the head (no field of today anchors so; the proof must not rely on that)."""
+    from parsers import stackexchange_redis as se
+
+    monkeypatch.setattr(se, "_head_search", lambda: r"^qs: (\d+)")
+    rows = pl.DataFrame({"_head": ["x qs: 4", "x y qs: 4", "qs: 4"], "_line": ["qs: 4", "y qs: 4", "qs: 4"],
+                         "_rule": ["redis.timeout"] * 3})
+    assert rows.select(se._head_searched_as_message()).to_series().to_list() == [False, True, True]
