@@ -14,8 +14,9 @@ from typing import Any
 
 import polars as pl
 
-# string functions whose second input is a regex (or, with `literal`, a plain text) searched in the first
-_SEARCHES = ("Extract", "ExtractAll", "Contains", "CountMatches", "Find", "Replace")
+# string functions whose second input is a regex (or, with `literal`, a plain text) searched in the first, and
+# whose result is made of the matches alone (not `find`'s offset, nor `replace`'s whole text)
+_SEARCHES = ("Extract", "ExtractAll", "Contains", "CountMatches")
 
 
 class UnknownUse(ValueError):

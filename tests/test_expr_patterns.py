@@ -17,14 +17,15 @@ def test_reads_every_search_and_escapes_literal_ones():
         pl.coalesce(H.str.extract(r"a(\d+)", 1), pl.col("other").str.extract("zz", 0)).cast(pl.Int64),
         H.str.contains("x.y", literal=True), H.str.count_matches("c+"),
         H.str.extract_groups(r"(?P<n>\d+)-(?P<m>\d+)").struct.field("n"),
-        pl.when(H.str.contains("w")).then(H.str.replace("q", "r")),
+        pl.when(H.str.contains("w")).then(H.str.extract_all("q")),
         H.str.extract("k(v)", 1).str.extract(r"^(v)", 1),  # a search in a value, not in `h`
     ]
     assert patterns(exprs, "h") == [r"a(\d+)", re.escape("x.y"), "c+", r"(?P<n>\d+)-(?P<m>\d+)", "w", "q", "k(v)"]
 
 
 @pytest.mark.parametrize("expr", [H.str.len_bytes(), H == "x", H.str.ends_with("x"), pl.concat_str([H, H]),
-                                  H.str.strip_chars().str.extract("a", 0), H.is_null()])
+                                  H.str.strip_chars().str.extract("a", 0), H.is_null(),
+                                  H.str.replace("a", "b"), H.str.find("a")])
 def test_refuses_a_use_it_cannot_read(expr):
     with pytest.raises(UnknownUse):
         patterns([expr], "h")
