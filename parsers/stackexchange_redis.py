@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import ClassVar
 
 import polars as pl
 
+from parsers import expr_patterns
 from parsers import redis_client_kinds as ck
 from parsers.base import no_claims
 from parsers.breakers import CLAIMS as BREAKER_TEXT
@@ -195,6 +197,9 @@ _THREADPOOL = (r"POOL: ?\(Threads=(?P<threads>\d+),QueuedItems=(?P<queued_items>
 _FRAME_TAIL = r"\n[ \t]+(?:at |--- |[\w.`<>]+\.\w+[\[(])(?s:.*)"
 
 
+_MESSAGE = pl.col("_line").str.strip_chars().str.slice(0, 2000)  # a record's `message`
+
+
 def _int(e: pl.Expr) -> pl.Expr:
     return e.cast(pl.Int64, strict=False)
 
@@ -329,8 +334,9 @@ class StackExchangeRedis:
             self._kind().alias("kind"),
             self._entity(full).alias("entity"),
             self._host().alias("host"),
-            pl.col("_line").str.strip_chars().str.slice(0, 2000).alias("message"),
+            _MESSAGE.alias("message"),
             pl.struct(self._fields(configs, full)).alias("attrs"),
+            *([_head_searched_as_message().alias("_as_message")] if MESSAGE_FORM.get() else []),
         ]
 
     @staticmethod
@@ -570,19 +576,59 @@ def _encoded(out: pl.DataFrame) -> pl.DataFrame:
     fields = out.get_column("attrs")
     if MESSAGE_FORM.get():
         fields = pl.select(pl.when(~_same_in_message(out)).then(fields)).to_series()
+        out = out.drop("_as_message")
     return out.with_columns(fields.alias("attrs")).with_columns(without_nulls(pl.col("attrs")))
+
+
+# The recognizer's columns a field may read besides its `_head` searches; a field reading any other column (the
+# whole text `_t`, the line `_line`) is computed again from the message to be compared
+_FROM_HEAD = frozenset({"_head", "_rule", *_first_choices()})
+
+
+@cache
+def _head_search() -> str | None:
+    """One regex whose leftmost match starts where the first of every search the fields (message form) make in
+    `_head` starts; None where a field uses `_head` in a way `expr_patterns` cannot read (then no row is
+    proved, and every timeout's fields are computed from its message)."""
+    exprs = StackExchangeRedis()._fields(configs=False) + list(_first_choices().values())
+    try:
+        return expr_patterns.any_of(expr_patterns.patterns(exprs, "_head"))
+    except expr_patterns.UnknownUse:
+        return None
+
+
+def _head_searched_as_message() -> pl.Expr:
+    """A timeout whose `_head` gives every `_head` search the result its `message` gives: the head is the
+    message, or ends with a space and the message, and no search matches before the message starts, nor at the
+    message's first byte (there `^` holds in the message and not in the head; elsewhere the message's text and
+    the byte before it, a space or none, read the same to every regex: no look-behind in polars' regex)."""
+    rx = _head_search()
+    if rx is None:
+        return pl.lit(False)
+    h, m = pl.col("_head"), _MESSAGE
+    start = h.str.len_bytes() - m.str.len_bytes()
+    found_h, found_m = h.str.find(rx), m.str.find(rx)
+    after = (h.str.ends_with(pl.lit(" ") + m) & (found_h.is_null() | (found_h >= start))
+             & (found_m.is_null() | (found_m >= 1)))
+    return (pl.col("_rule") == "redis.timeout") & ((h == m) | after).fill_null(False)
 
 
 def _same_in_message(out: pl.DataFrame) -> pl.Series:
     """Per row of `out`: a timeout whose `timeout_attrs` (its message alone) equal its `attrs`. Compared as the
     structs the two JSON texts encode (one to one for these fields' dtypes), member by member, null equal to
-    null; fields the message form does not have (the config options) must be null."""
-    at = out.select(pl.arg_where(pl.col("kind") == "redis.timeout")).to_series()
+    null; fields the message form does not have (the config options) must be null. Where `_as_message` proved
+    the `_head` searches equal, only the fields reading other columns are computed from the message."""
     same = pl.repeat(False, out.height, dtype=pl.Boolean, eager=True).alias("same")
-    if at.len() == 0:
-        return same
-    head = out.get_column("attrs").gather(at).struct.unnest()
-    mine = _as_timeouts(out[at]).select(StackExchangeRedis()._fields(configs=False))
-    equal = [head.get_column(c).eq_missing(mine.get_column(c)) for c in mine.columns]
-    equal += [head.get_column(c).is_null() for c in head.columns if c not in mine.columns]
-    return same.scatter(at.filter(pl.select(pl.all_horizontal(equal)).to_series()), True)
+    fields = StackExchangeRedis()._fields(configs=False)
+    others = [e for e in fields if not set(e.meta.root_names()) <= _FROM_HEAD]
+    proved = pl.col("_as_message")
+    for rows, exprs in ((proved, others), (~proved, fields)):
+        at = out.select(pl.arg_where((pl.col("kind") == "redis.timeout") & rows)).to_series()
+        if at.len() == 0:
+            continue
+        head = out.get_column("attrs").gather(at).struct.unnest()
+        mine = _as_timeouts(out[at]).select(exprs)
+        equal = [head.get_column(c).eq_missing(mine.get_column(c)) for c in mine.columns]
+        equal += [head.get_column(c).is_null() for c in head.columns if c not in {e.meta.output_name() for e in fields}]
+        same = same.scatter(at.filter(pl.select(pl.all_horizontal(equal)).to_series()), True)
+    return same

@@ -100,3 +100,61 @@ def test_a_long_message_is_cut_before_it_is_compared():
     """A message is the line's first 2,000 characters: fields past them are the head's alone."""
     line = "Timeout performing GET key, inst: 1, clientName: " + "x" * 2000 + ", qs: 5"
     _decides_as_the_check([line, "Timeout performing GET key, inst: 1, qs: 5"])
+
+
+# Text before a timeout's message line that the `_head` searches may read: fields, a command, figures the
+# searches take, delimiters at its end, nothing at all; and messages that start with a field (there `^` holds
+# in the message and not in the head), so `_head_searched_as_message` must not prove them.
+_BEFORE_BITS = st.sampled_from([
+    "Cache failure for cart 7", "5984ms elapsed", "Timeout performing GET (5000ms)", "command=GET", "inst: 3",
+    "qs:", "in=0/0", "IOCP: (Busy=1,Free=2,Min=3,Max=4)", "POOL: (Threads=1,QueuedItems=2,CompletedItems=3)",
+    "serverEndpoint: r:6379", "v: 2.6.1", "clientName: a-b(SE.Redis-v2.6.1)", "mgr: 9 of 10 available", ",", "(",
+    "[", " ", "\t", "faulted: x", "There was an authentication failure", "SocketFailure on r:1/Interactive",
+    "Resurrecting r:1 (retry: 2)", "12:00:01.123: ", "é", "\n",
+])
+_MESSAGE_STARTS = st.sampled_from(["", "qs: 4, ", "inst: 1, ", "in=0/0, ", "5ms elapsed, ", "mgr: 1 of 2 available, ",
+                                   "StackExchange.Redis.RedisTimeoutException: ", "err: x, "])
+
+
+@st.composite
+def _prefixed(draw: st.DrawFn) -> str:
+    before = "".join(draw(st.lists(_BEFORE_BITS, max_size=6)))
+    start = draw(_MESSAGE_STARTS)
+    line = start + "Timeout performing GET key, " + _pairs(draw(st.lists(_PAIR, max_size=6)))
+    after = draw(st.sampled_from(["", ", qs: 9", "\nnext line, qs: 8", "\n   at X.Y()"]))
+    return (before + "\n" if before else "") + line + after
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_prefixed(), min_size=1, max_size=6))
+def test_the_recognizer_decides_as_the_check_on_adversarial_heads(timeouts):
+    """Where the head's searches are proved to read as the message's, the decision is still the check's."""
+    _decides_as_the_check(timeouts)
+
+
+def test_the_dense_files_timeouts_are_proved_by_one_search():
+    """The storm layout (a log line, then the exception line) takes the proof: none of its fields is extracted
+    from the head and the message both (the proof is used at all)."""
+    from parsers import stackexchange_redis as se
+
+    text = ("Cache failure for cart 279361\nStackExchange.Redis.RedisTimeoutException: Timeout performing GET "
+            "(5000ms), next: GET cart:279361, inst: 9, qu: 27, qs: 41, serverEndpoint: redis-master:6379, "
+            "clientName: cart-api-2ff8d2-011(SE.Redis-v2.6.122.38350), v: 2.6.122.38350\n   at X.Y()")
+    assert se._head_search() is not None
+    with message_form(True):
+        cand = StackExchangeRedis().recognize(pl.DataFrame({"rec": [0], "text": [text]}))
+    assert cand.get_column("attrs").to_list() == [None]
+    records = pl.DataFrame({"_head": [text.split("\n   at")[0].replace("\n", " ")], "_line": [text.split("\n")[1]],
+                            "_rule": ["redis.timeout"]})
+    assert records.select(se._head_searched_as_message()).item()
+
+
+def test_a_search_anchored_at_the_start_is_not_proved_by_the_head(monkeypatch):
+    """`^` holds at the message's first byte and not where the message starts inside the head: a search matching
+    there is never proved by the head (no field of today anchors so; the proof must not rely on that)."""
+    from parsers import stackexchange_redis as se
+
+    monkeypatch.setattr(se, "_head_search", lambda: r"^qs: (\d+)")
+    rows = pl.DataFrame({"_head": ["x qs: 4", "x y qs: 4", "qs: 4"], "_line": ["qs: 4", "y qs: 4", "qs: 4"],
+                         "_rule": ["redis.timeout"] * 3})
+    assert rows.select(se._head_searched_as_message()).to_series().to_list() == [False, True, True]
