@@ -533,9 +533,10 @@ def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: 
     (storm-16's log 1.3 s ahead, no exporter: PM100's window 3.2 s for 1.9 s, and PM402's retries no longer covered
     it: its window moved 3.4 s).
 
-    Only a reply after the same pod's last unreachable failure before the ready line counts: one before it was
-    the server's answer before it stopped, logged as the outage began (a fleet refused at maxclients before the
-    outage: storm-rate50-long-16's first such reply 0.01 s after its first failure, PM100 "0.0 s" for 6.1 s)."""
+    A reply the same pod followed with an unreachable failure before the ready line does not count: it was the
+    server's answer before it stopped, logged as the outage began (a fleet refused at maxclients before the
+    outage: storm-rate50-long-16's first such reply 0.01 s after its first failure, PM100 "0.0 s" for 6.1 s). A pod
+    that logged no failure (a paused storm's fleet without socket timeouts) keeps its replies."""
     if ready is None:
         return None
     rows = events.select("source", "kind", "entity", "host", "ts").filter(
@@ -543,8 +544,8 @@ def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: 
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     down = (rows.filter(pl.col("kind").is_in(UNREACHABLE_KINDS)).group_by("host")
             .agg(pl.col("ts").max().alias("down_until")))
-    replies = (rows.filter(pl.col("kind").is_in(ANSWERED_KINDS)).join(down, on="host", how="inner", nulls_equal=True)
-               .filter(pl.col("ts") > pl.col("down_until")))
+    replies = (rows.filter(pl.col("kind").is_in(ANSWERED_KINDS)).join(down, on="host", how="left", nulls_equal=True)
+               .filter(pl.col("down_until").is_null() | (pl.col("ts") > pl.col("down_until"))))
     return replies.get_column("ts").min() if replies.height else None
 
 
