@@ -79,7 +79,7 @@ def test_a_paused_storm_is_found_without_the_exporter(report, rec, ablation):
     # the fleet's silence is a lower bound of the pause: inside it, within the per-second rows' second
     assert f.stats["hang"] and f.stats["at_least"] and f.stats["fleet_quiet_s"] >= 1.0
     assert start <= f.start <= start + timedelta(seconds=1), (f.start, start)
-    assert f.end <= end + timedelta(seconds=1) and f.seconds <= facts["outage"]["seconds"] + 0.05
+    assert f.end <= end + timedelta(seconds=1) and f.stats["seconds"] <= facts["outage"]["seconds"] + 0.05
     assert f"its {p['pods']} pods logged nothing for" in f.title
     s = found["PM101"]
     # the storm's refusals: at least those the clients logged, every one of them a refusal the server counted
