@@ -10,6 +10,8 @@ same tests as there, each measured against the incident's own fleet:
   per-second rows; 6.7 expected records make it improbable in that 8 s log);
 * that rate was measured over at least the silence's length (a start-up's first records are no rate);
 * it stands out from the fleet's own quiet spells (`_stands_out`): a busy machine stalls its clients for a moment;
+* a server log, when read, was silent too: its first line after the fleet's last record comes in the silence's
+  second half at the earliest (a server still logging while the fleet was quiet was running);
 * someone caught up when the server ran again (scrape_gaps.Gap.caught_up): the server accepted more connections in
   the second the clients resumed (or the next) than in any second before, or the clients logged more in it than in
   any second before. A busy machine slows its clients, it does not stop them all and then release them at once.
@@ -48,14 +50,6 @@ class FleetSilence:
     hosts: tuple[str, ...]  # the client hosts that logged
     event_ids: tuple[int, ...]  # the fleet's last record before, its first after and the server's first accept
 
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    @property
-    def accepts_caught_up(self) -> bool:
-        return self.resume_accepts > self.peak_accepts
-
 
 def _runs(spans: pl.DataFrame) -> pl.DataFrame:
     """The quiet from each of the fleet's records (`seen`: the last it covered so far) to its next (`nxt`), 0 where
@@ -72,7 +66,7 @@ def _stands_out(quiet: float, gaps: pl.Series) -> bool:
     fleet): at the mean of the largest sqrt(n) of its n others as an exponential tail's scale, in any of those
     places. A busy machine stalls its clients now and then (eviction-40: 40 pods at 148 records a second, none for
     88 ms, where its 52 largest other spells average 21 ms)."""
-    others = gaps.slice(1)  # `gaps` longest first: the silence is its own first
+    others = pl.concat([gaps.filter(gaps > quiet), gaps.filter(gaps <= quiet).slice(1)])  # less the silence itself
     k = math.ceil(math.sqrt(others.len()))
     return others.len() > 0 and quiet >= float(others.head(k).mean()) * improbable_after(k)
 
@@ -94,6 +88,7 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
     if spans.height < 2:
         return []
     span = (spans.get_column("until").max() - spans.get_column("ts").min()).total_seconds()
+    server = timed.filter(pl.col("source") == "redis_server").get_column("ts").sort()
     accepted = timed.filter(pl.col("kind") == "redis.server.client_accepted").sort("ts")
     accepts = dict(accepted.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(event_weight().sum()).iter_rows())
     lines = dict(spans.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(pl.col("lines").sum()).iter_rows())
@@ -111,6 +106,9 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
         rate = before.get_column("lines").sum() / history if history > 0 else 0.0
         if history < quiet or rate * quiet < improbable_after(span / quiet) or not _stands_out(quiet, gaps):
             continue
+        logged = server.filter(server > start)
+        if logged.len() and logged[0] < start + timedelta(seconds=quiet / 2):
+            continue  # the server logged on while its fleet was quiet
         first, silent = r["nxt"].replace(microsecond=0), start.replace(microsecond=0)
         s = dict(resume_accepts=_resumed(accepts, first), peak_accepts=_peak(accepts, silent),
                  resume_lines=_resumed(lines, first), peak_lines=_peak(lines, silent))
