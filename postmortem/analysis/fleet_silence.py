@@ -18,7 +18,8 @@ same tests as there, each measured against the incident's own fleet:
 
 Only when no scraper is among the inputs: a scraper answered on time through the fleet's silence says the server
 ran. The window runs from the fleet's last record before the silence to the server's first accepted connection after
-it (the clients' first record when the server logged none); it is a lower bound, as a late scrape's.
+it, within the catch-up's two seconds (else the clients' first record after it); it is a lower bound, as a late
+scrape's.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
         if not (s["resume_accepts"] > s["peak_accepts"] or s["resume_lines"] > s["peak_lines"]):
             continue
         last_id = before.sort("until").get_column("event_id")[-1] if before.height else r["event_id"]
-        after = accepted.filter(pl.col("ts") > start).head(1)
+        # the server's resume within the catch-up's two seconds (a server log on another clock is no resume of theirs)
+        after = accepted.filter((pl.col("ts") > start) & (pl.col("ts") < first + timedelta(seconds=2))).head(1)
         end, ids = (after.item(0, "ts"), (after.item(0, "event_id"),)) if after.height else (r["nxt"], ())
         found.append(FleetSilence(
             entity=_entity(timed), start=start, end=end, quiet_s=quiet, client_rate=rate, hosts=hosts,
