@@ -116,7 +116,7 @@ def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
 
     rows = events.filter(~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null()
                          & (pl.col("kind") != CONFIG))
-    return rows.select("ts", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
+    return rows.select("event_id", "ts", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
                        .otherwise(pl.col("ts")), lines=event_weight()).sort("ts")
 
 

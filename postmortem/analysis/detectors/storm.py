@@ -45,6 +45,7 @@ from postmortem.analysis.detectors.base import (
     finding,
     rows_by_ids,
 )
+from postmortem.analysis.fleet_silence import FleetSilence
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
@@ -57,7 +58,7 @@ from postmortem.analysis.population import (
     held_before,
 )
 from postmortem.analysis.refusals import refused_after, rejected_server
-from postmortem.analysis.scrape_gaps import LateScrape
+from postmortem.analysis.scrape_gaps import Gap, LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -93,7 +94,8 @@ def _n(value) -> str:
 
 @dataclass(frozen=True)
 class OutageFigures(Figures):
-    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs")
+    OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs",
+                 "fleet_quiet_s")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
@@ -114,6 +116,9 @@ class OutageFigures(Figures):
     # it and the scraper's median interval (None: not seen that way)
     scrape_gap_s: float | None = None
     scrape_interval_s: float | None = None
+    # a server seen stopped by its whole fleet's silence, no scraper watching (fleet_silence.py): how long the fleet
+    # logged nothing (None: not seen that way)
+    fleet_quiet_s: float | None = None
     # True when no client's log was among the inputs: "no client logged a failure" would claim what only those logs
     # can show (a server log and an export alone, any outage)
     no_client_logs: bool | None = None
@@ -250,7 +255,8 @@ class RedisUnreachable(RuleDetector):
             unanswered = failed.filter(unanswered_connect()).height  # the JSON read over these rows alone
             refused = failed.height - unanswered
             timeouts = client.select((pl.col("kind") == "redis.timeout").sum()).item() + unanswered
-            hang = refused == 0 and (timeouts > 0 or o.silence is not None or o.late_scrape is not None)
+            hang = refused == 0 and (timeouts > 0 or o.silence is not None or o.late_scrape is not None
+                                     or o.fleet_silence is not None)
             confirmed = o.server_down is not None or o.server_up is not None
             confidence = Confidence.HIGH if confirmed or len(o.hosts) >= 2 else Confidence.MEDIUM
             stats = OutageFigures(
@@ -263,12 +269,14 @@ class RedisUnreachable(RuleDetector):
                 scrape_gap_s=round(o.late_scrape.gap.gap_s, 3) if o.late_scrape else None,
                 scrape_interval_s=round(o.late_scrape.gap.interval_s, 3) if o.late_scrape else None,
                 no_client_logs=True if unread else None,
+                fleet_quiet_s=round(o.fleet_silence.quiet_s, 3) if o.fleet_silence else None,
             )
             what = "stopped answering" if hang else "unreachable"
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
             failed = (_scraped(o, rows, timeouts, pods, unread) if o.scraped
                       else _silent(o.silence) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
+                      else _fleet_quiet(o.fleet_silence, timeouts) if o.fleet_silence
                       else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
                            "none refused" if hang
                       else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
@@ -296,7 +304,7 @@ class RedisUnreachable(RuleDetector):
             return f"left its clients' failures unknown: {NO_CLIENT_LOGS}"
         if not fig.client_failures:  # seen by the server's log or the scrapes alone
             return "left no connection failure in the clients' logs"
-        if fig.scrape_gap_s is not None:  # `hosts` are the pods that went silent, not those that timed out
+        if fig.scrape_gap_s is not None or fig.fleet_quiet_s is not None:  # `hosts`: the pods that went silent
             return f"left {_held_timeouts(fig.timeouts)} in the clients' logs"
         # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
@@ -334,12 +342,24 @@ def _late(s: LateScrape, held: int) -> str:
     calls that timed out (none: no failure), the catch-up."""
     g = s.gap
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
-    caught = (f"{g.resume_accepts:,.0f} connections accepted in the second they resumed (at most "
-              f"{g.peak_accepts:,.0f} a second before)" if g.resume_accepts > g.peak_accepts else
-              f"{g.resume_lines:,.0f} lines logged in the second they resumed (at most {g.peak_lines:,.0f} a second "
-              f"before)")
+    caught = _caught_up(g)
     return (f"a scrape answered {g.gap_s:.1f} s after the one before (every {g.interval_s:.1f} s otherwise), while its "
             f"{pods} logged nothing for {g.quiet_s:.1f} s {'but ' + _held_timeouts(held) if held else 'and no failure'}; {caught}")
+
+
+def _fleet_quiet(s: FleetSilence, held: int) -> str:
+    """How an outage seen as the whole fleet's silence (no scraper) was seen: the silence against the fleet's own
+    rate, the `held` calls that timed out, the catch-up."""
+    pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
+    return (f"its {pods} logged nothing for {s.quiet_s:.1f} s (against {s.client_rate:.1f} records a second before) "
+            f"{'but ' + _held_timeouts(held) if held else 'and no failure'}; {_caught_up(s)}")
+
+
+def _caught_up(g: Gap | FleetSilence) -> str:
+    return (f"{g.resume_accepts:,.0f} connections accepted in the second they resumed (at most "
+            f"{g.peak_accepts:,.0f} a second before)" if g.resume_accepts > g.peak_accepts else
+            f"{g.resume_lines:,.0f} lines logged in the second they resumed (at most {g.peak_lines:,.0f} a second "
+            f"before)")
 
 
 def _held_timeouts(n: int) -> str:
