@@ -85,3 +85,19 @@ def test_the_snippet_rows_predict_what_recording_them_gave():
     c = _facts("storm-jitter-pool-8")
     assert pool.rejections == c["rejected_connections"]["total"] == 0
     assert pool.peak_connections <= c["parameters"]["maxclients"]
+
+
+@pytest.mark.parametrize("name", ["storm-8", "storm-jitter-8", "storm-jitter-pool-8"])
+def test_pm402_says_whose_retries_have_no_backoff(name):
+    """B and C's redis-py retried with ExponentialWithJitterBackoff; only the app's own loop (`retrying in 0.25s`)
+    had none, and PM402 said "retries without backoff" as of A, whose client had NoBackoff."""
+    report = _analyzed(name)[0]
+    (f,) = [f for f in report.findings if f.rule_id == "PM402"]
+    backoff = _facts(name)["parameters"]["backoff"]
+    if backoff == "NoBackoff":
+        assert "configured NoBackoff()" in f.title and "application" not in report.summary
+    else:
+        assert f.stats["client_backoff"] == backoff and f"client's retry backs off ({backoff})" in f.title
+        assert "the application's own retry loop waits a constant 0.25 s" in f.title
+        assert "an application-level retry loop without backoff" in report.summary
+        assert "retries without backoff" not in report.summary
