@@ -241,16 +241,19 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int)
 
 
 def _in_flight(fails: pl.DataFrame, down: datetime, up: datetime, pods: int, cycle: float) -> float:
-    """Requests per pod in the app's retry loop when the server is back, by Little's law: one in flight logs
-    one failure per `cycle` (the app's delay, its call's backoff sleeps and the call itself), so the failures of
-    the last cycle before `up` are the requests in flight then. Not a longer window: the loops pile up through
-    an outage shorter than a request's retries (its 1 s mean said 6.1 per pod where 24 pods ran 7.5)."""
+    """Requests per pod in the app's retry loop when the server is back: each logs one failure per `cycle` (the
+    app's delay, its call's backoff sleeps and the call itself), so the failures of the last cycle before `up` are
+    the requests in flight then, less those that were a request's last (`failed after N attempts`: it ended, and a
+    busy pod's worker starts the next one at once). Not the mean over a longer window: the loops pile up through an
+    outage shorter than a request's retries (the outage's last second said 6.1 a pod where storm-24's 8 workers
+    ran; the last cycle's 7.2), and a busy pod's last lines are ends as well as requests (storm-48: 8.0 for 6)."""
     span = (up - down).total_seconds()
     window = min(cycle, span)
     if fails.height == 0 or pods == 0 or window <= 0:
         return 0.0
     ts = seconds_after(fails.get_column("ts"), down)
-    return float(((ts > span - window) & (ts <= span)).sum()) / pods * cycle / window
+    ended = fails.get_column("message").str.contains(_GAVE_UP).fill_null(False).to_numpy()
+    return float(((ts > span - window) & (ts <= span) & ~ended).sum()) / pods * cycle / window
 
 
 TICK_SPREAD = 0.15  # a pod's gaps between request starts within this share of their median: a fixed tick
