@@ -240,7 +240,7 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int)
     return float(counts.max() if counts.size else 0) / pods
 
 
-def _in_flight(fails: pl.DataFrame, down: datetime, up: datetime, pods: int, cycle: float) -> float:
+def _in_flight(fails: pl.DataFrame, down: datetime, up: datetime, pods: int, cycle: float, lifetime: float) -> float:
     """Requests per pod in the app's retry loop when the server is back: each logs one failure per `cycle` (the
     app's delay, its call's backoff sleeps and the call itself), so the failures of the last cycle before `up` are
     the requests in flight then, less those that were a request's last (`failed after N attempts`: it ended, and a
@@ -248,7 +248,9 @@ def _in_flight(fails: pl.DataFrame, down: datetime, up: datetime, pods: int, cyc
     outage shorter than a request's retries (the outage's last second said 6.1 a pod where storm-24's 8 workers
     ran; the last cycle's 7.2), and a busy pod's last lines are ends as well as requests (storm-48: 8.0 for 6)."""
     span = (up - down).total_seconds()
-    window = min(cycle, span)
+    # the loops are steady once the outage's first requests could have ended (`lifetime` after `down`): from then
+    # on a longer window, up to 1 s, counts the same requests with more lines
+    window = min(span, max(cycle, min(1.0, span - lifetime)))
     if fails.height == 0 or pods == 0 or window <= 0:
         return 0.0
     ts = seconds_after(fails.get_column("ts"), down)
@@ -404,7 +406,8 @@ def measure(events: pl.DataFrame) -> Incident | None:
     held = before.value / pods if before is not None else 0.0
     if calls > 1:
         demand = _rate_in_outage(starts.filter(pl.col("ts") <= up), down, up, running)
-        concurrency = _in_flight(in_outage, down, up, running, app_delay + policy.failed_call_s() + arrivals.call_s)
+        cycle = app_delay + policy.failed_call_s() + arrivals.call_s
+        concurrency = _in_flight(in_outage, down, up, running, cycle, (calls - 1) * cycle)
         concurrency += _nested(down, up, held, policy)
     else:
         demand = _rate_in_outage(in_outage, down, up, running)
