@@ -276,3 +276,22 @@ def test_pm406_version_aware_socket_timeout_default():
 def test_pm101_ranks_top_pods():
     (f,) = run(ReconnectStorm(), baseline() + outage() + herd(pods=("pod-a", "pod-a", "pod-b")))
     assert list(f.stats["top_pods"]) == ["pod-a", "pod-b"]
+
+
+def test_pm402_says_the_apps_loop_has_no_backoff_when_the_clients_retry_has_one():
+    """storm-jitter-8 and storm-jitter-pool-8 (session 15): redis-py retried with ExponentialWithJitterBackoff, and
+    the only evidence was the app's own `retrying in 0.25s`; the title said "retries without backoff" of the fleet as
+    if its client had none. It names the application's loop, and the client's backoff beside it."""
+    def lines(host):
+        return [ev(28 + i, "app", "app.log", host=host, message=f"redis call failed (attempt {i + 1}), retrying in "
+                   "0.25s: Connection refused") for i in range(4)]
+    config = "redis client: Redis(retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=10.0), 3)) redis-py 8.2.0"
+    cfg = [ev(20, "redis_py", "redis.config", host=h, entity=EP, message=config) for h in ("pod-a", "pod-b")]
+    (f,) = run(RetryWithoutBackoff(), lines("pod-a") + lines("pod-b") + cfg)
+    assert f.stats["client_backoff"] == "ExponentialWithJitterBackoff"
+    assert f.title == ("retries without backoff: the application's own retry loop waits a constant 0.25 s between "
+                       "calls (2 pods logged it), while the client's retry backs off (ExponentialWithJitterBackoff)")
+    no_backoff = [ev(20, "redis_py", "redis.config", host="pod-a", entity=EP, message=config.replace(
+        "ExponentialWithJitterBackoff(base=0.1, cap=10.0)", "NoBackoff()"))]
+    (f,) = run(RetryWithoutBackoff(), lines("pod-a") + lines("pod-b") + no_backoff)
+    assert "client_backoff" not in f.stats and "application's own" not in f.title

@@ -17,6 +17,7 @@ import pytest
 from postmortem.analysis.detectors.metrics import ConnectedClientsSpike
 from postmortem.analysis.pipeline import analyze
 from postmortem.analysis.population import connected_before
+from postmortem.analysis.replay.inputs import measure
 
 from .test_detectors_k8s_metrics import at, client_fail, ev, run, sample, table
 
@@ -44,6 +45,16 @@ def test_a_sample_before_the_fleet_connected_is_no_baseline():
     reading = connected_before(gauge, at(0), events)
     assert reading.value == 21 and reading.ts == at(0.8)
     assert "first sample after the fleet connected" in reading.source and "about 20" in reading.source
+
+
+def test_the_replay_reads_the_connections_held_before_where_the_population_does():
+    """One value per fact: the what-if replay's connections each pod held before the outage are the population's
+    reading (the first sample once the fleet connected: 21), not the gauge's last sample before it (the poller's 1)."""
+    refused = [client_fail(s, host=f"api-{i}") for i in range(1, 9) for s in (0.0, 0.5, 1.0)]
+    events = table([*refused, *GAUGE, accepted(-0.15, 20, 0.12)])
+    inc = measure(events)
+    reading = connected_before(events.filter(events["metric"] == "connected_clients"), inc.down, events)
+    assert reading.value == 21 and inc.held_before == 21 / 8
 
 
 @pytest.mark.parametrize("rows", [

@@ -106,7 +106,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     amplified = _amplified(present)
     no_trigger_told, opened = False, bool(sentences)
     if named:
-        said = _join([d.rule.phrase for d in named]) + " (" + ", ".join(d.rule.rule_id for d in named) + ")"
+        said = _join([d.named(first[d.rule.rule_id]) for d in named]) + " (" + ", ".join(d.rule.rule_id for d in named) + ")"
         if not opened:  # "Nothing amplified it" / "It was amplified" need an "it": say that no trigger shows
             no_trigger_told = True
             sentences.append(f"{NO_TRIGGER}, but the clients run with {said}, a known amplifier of reconnect storms.")

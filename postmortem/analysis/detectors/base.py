@@ -40,6 +40,8 @@ class Detector(Protocol):
 
     def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None: ...
 
+    def named(self, f: Finding) -> str: ...
+
     def sentence(self, f: Finding) -> str | None: ...
 
     def explains(self, f: Finding) -> float | None: ...
@@ -63,6 +65,11 @@ class RuleDetector:
     def clause(self, f: Finding, findings: Sequence[Finding]) -> str | None:
         """What the trigger set off, as a predicate ("triggered a reconnect storm: …"); None: nothing."""
         return None
+
+    def named(self, f: Finding) -> str:
+        """What the summary calls this finding among the amplifiers: the rule's phrase, unless the finding's own
+        evidence says something narrower (PM402 when only the app's own loop has no backoff)."""
+        return self.rule.phrase
 
     def sentence(self, f: Finding) -> str | None:
         """A sentence of its own after the amplifiers ("Errors persisted …"); None: named by phrase only."""

@@ -109,7 +109,7 @@ class AbortConnectFigures(Figures):
 @dataclass(frozen=True)
 class BackoffFigures(Figures):
     OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "failure_rate_multiple", "constant_retry_delay_s",
-                 "hosts_with_constant_delay")
+                 "hosts_with_constant_delay", "client_backoff")
 
     config_lines: int  # logged retry configurations without backoff
     client_versions: dict[str, str]  # client family → logged version
@@ -119,6 +119,8 @@ class BackoffFigures(Figures):
     constant_retry_delay_s: float | None = None  # the constant retry delay the pods logged (their median)
     hosts_with_constant_delay: int | None = None  # pods that logged one retry delay, at least three times
     client: str | None = None  # the client family of the configurations
+    client_backoff: str | None = None  # the growing backoff the client's own retry was configured with, when the
+    # only evidence is the constant delay the app logged: the app's retry loop has none, the client's retry has one
 
     def facts(self) -> dict[str, object]:
         return {"client": self.client}
@@ -342,6 +344,12 @@ def retry_evidence(events: pl.DataFrame, ctx: Context, hosts: pl.DataFrame, per_
     return pl.concat(parts) if parts else events.head(0)
 
 
+def growing_backoffs(events: pl.DataFrame) -> list[str]:
+    """The growing client backoff classes (`GROWING_BACKOFF`) the logged client configurations name, sorted."""
+    named = configs(events).select(_config_text().str.extract_all(GROWING_BACKOFF).alias("b")).get_column("b")
+    return sorted({b.rstrip("( ") for b in named.explode().drop_nulls().to_list()})
+
+
 # A retry delay the client logs with each retry: celery's `Trying again in 2.00 seconds...`, tenacity's `Retrying
 # app.cache.get in 0.5 seconds as it raised ...`, an app's own `retrying in 0.25s`
 LOGGED_DELAY = r"(?:Trying again|\b[Rr]etrying\b[^\n]{0,80}?) in (\d+(?:\.\d+)?) ?s(?:ec(?:ond)?s?)?\b"
@@ -389,6 +397,9 @@ class RetryWithoutBackoff(RuleDetector):
     def advise(self, facts: Facts) -> Advice:
         return reconnect_backoff(facts)
 
+    def named(self, f: Finding) -> str:
+        return "an application-level retry loop without backoff" if f.stats.get("client_backoff") else self.rule.phrase
+
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         text = _config_text()
         cfg = configs(events).filter(
@@ -405,6 +416,9 @@ class RetryWithoutBackoff(RuleDetector):
             return
         rows = pl.concat(parts).unique("event_id")
         fam = cfg.get_column("source").unique().to_list()
+        # the app's own loop is the only evidence: say so when the client's own retry backs off (storm-jitter-*)
+        app_only = constant.height > 0 and cfg.height == 0 and hosts.height == 0
+        growing = growing_backoffs(events) if app_only else []
         stats = BackoffFigures(
             config_lines=cfg.height, client_versions=client_versions(events),
             hosts_without_backoff=hosts.height or None,
@@ -413,6 +427,7 @@ class RetryWithoutBackoff(RuleDetector):
             constant_retry_delay_s=float(constant.get_column("delay").median()) if constant.height else None,
             hosts_with_constant_delay=constant.get_column("host").n_unique() if constant.height else None,
             client="redis_py" if "redis_py" in fam else ("stackexchange_redis" if fam else None),
+            client_backoff=", ".join(growing) or None,
         )
         what = []
         if cfg.height:
@@ -422,7 +437,11 @@ class RetryWithoutBackoff(RuleDetector):
             what.append("configured " + ", ".join(found[:4]))
         if hosts.height:
             what.append(f"{hosts.height} pods retried every {stats.median_retry_gap_s} s without growing delays")
-        if constant.height:
+        if constant.height and growing:
+            what.append(f"the application's own retry loop waits a constant {stats.constant_retry_delay_s:g} s between "
+                        f"calls ({stats.hosts_with_constant_delay} pods logged it), while the client's retry backs off "
+                        f"({stats.client_backoff})")
+        elif constant.height:
             what.append(f"{stats.hosts_with_constant_delay} pods logged a constant {stats.constant_retry_delay_s:g} s "
                         "retry delay")
         confidence = Confidence.HIGH if cfg.height and hosts.height else (

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.correlate import outage_shutdown
+from postmortem.analysis.population import connected_before
 from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy, from_backoff
 from postmortem.kinds import KINDS
@@ -223,9 +224,9 @@ def by_host_plain(rows: pl.DataFrame, hosts: list[str]) -> dict[str, pl.DataFram
     return {host: rows.filter(pl.col("host") == host) for host in hosts}
 
 
-def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int, last: bool = False) -> float:
-    """Rows per pod per second in the outage: the busiest 1 s window inside it (`last`: the one ending
-    when the server is back, where retry loops have piled up), else the mean over a shorter outage."""
+def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int) -> float:
+    """Rows per pod per second in the outage: the busiest 1 s window inside it, else the mean over a
+    shorter outage."""
     if rows.height == 0 or pods == 0:
         return 0.0
     span = (up - down).total_seconds()
@@ -234,11 +235,27 @@ def _rate_in_outage(rows: pl.DataFrame, down: datetime, up: datetime, pods: int,
     import numpy as np  # late: numpy loads only when there is an outage to replay (start-up)
 
     ts = np.sort(seconds_after(rows.get_column("ts"), down))
-    if last:
-        return float(((ts >= span - 1.0) & (ts <= span)).sum()) / pods
     starts = ts[ts <= span - 1.0]
     counts = np.searchsorted(ts, starts + 1.0, side="left") - np.arange(starts.size)
     return float(counts.max() if counts.size else 0) / pods
+
+
+def _in_flight(fails: pl.DataFrame, down: datetime, up: datetime, pods: int, cycle: float, lifetime: float) -> float:
+    """Requests per pod in the app's retry loop when the server is back: each logs one failure per `cycle` (the
+    app's delay, its call's backoff sleeps and the call itself), so the failures of the last cycle before `up` are
+    the requests in flight then, less those that were a request's last (`failed after N attempts`: it ended, and a
+    busy pod's worker starts the next one at once). Not the mean over a longer window: the loops pile up through an
+    outage shorter than a request's retries (the outage's last second said 6.1 a pod where storm-24's 8 workers
+    ran; the last cycle's 7.2), and a busy pod's last lines are ends as well as requests (storm-48: 8.0 for 6)."""
+    span = (up - down).total_seconds()
+    # the loops are steady once the outage's first requests could have ended (`lifetime` after `down`): from then
+    # on a longer window, up to 1 s, counts the same requests with more lines
+    window = min(span, max(cycle, min(1.0, span - lifetime)))
+    if fails.height == 0 or pods == 0 or window <= 0:
+        return 0.0
+    ts = seconds_after(fails.get_column("ts"), down)
+    ended = fails.get_column("message").str.contains(_GAVE_UP).fill_null(False).to_numpy()
+    return float(((ts > span - window) & (ts <= span) & ~ended).sum()) / pods * cycle / window
 
 
 TICK_SPREAD = 0.15  # a pod's gaps between request starts within this share of their median: a fixed tick
@@ -384,12 +401,13 @@ def measure(events: pl.DataFrame) -> Incident | None:
     starts = numbered.filter(pl.col("attempt") == 1) if calls > 1 else fails
     arrivals, arrivals_note = _arrivals(starts, client, hosts, down, numbered.filter(pl.col("attempt").is_not_null()))
     running = max(1, sum(1 for b in arrivals.starts if b < (up - down).total_seconds()))  # pods in the outage
-    before_cc = _metric(events, "connected_clients").filter(pl.col("ts") < down)
-    held = float(before_cc.get_column("value")[-1]) / pods if before_cc.height else 0.0  # per pod, before
+    # per pod, the connections the clients held before: the population's one reading of the gauge
+    before = connected_before(_metric(events, "connected_clients"), down, events)
+    held = before.value / pods if before is not None else 0.0
     if calls > 1:
         demand = _rate_in_outage(starts.filter(pl.col("ts") <= up), down, up, running)
-        # Little's law: a request in flight logs one failure per app delay plus its call's backoff sleeps
-        concurrency = _rate_in_outage(in_outage, down, up, running, last=True) * (app_delay + policy.failed_call_s())
+        cycle = app_delay + policy.failed_call_s() + arrivals.call_s
+        concurrency = _in_flight(in_outage, down, up, running, cycle, (calls - 1) * cycle)
         concurrency += _nested(down, up, held, policy)
     else:
         demand = _rate_in_outage(in_outage, down, up, running)
