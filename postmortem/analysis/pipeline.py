@@ -8,12 +8,14 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from postmortem import __version__
-from postmortem.analysis.advice import action_items, gather, recommendations
+from postmortem.analysis.advice import Facts, action_items, gather, recommendations
 from postmortem.analysis.clocks import align
 from postmortem.analysis.correlate import build_context
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.entities import canonical_events
+from postmortem.analysis.limits import maxclients_at
 from postmortem.analysis.message_templates import message_templates
+from postmortem.analysis.population import client_pods, logged_pool_cap
 from postmortem.analysis.sections import with_sections
 from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
@@ -80,11 +82,28 @@ def shaded_windows(findings: list[Finding]) -> tuple[ShadedWindow, ...]:
     return tuple(sorted(out, key=lambda w: (w.start, w.rule_id)))
 
 
-def conclusions(findings, event_counts) -> dict:
+def incident_facts(findings, event_counts, events: pl.DataFrame | None) -> Facts:
+    """The facts the recommendations are filled with: the findings' figures first, then, for what no finding
+    states, the incident's own (client pods, maxclients, the pool cap the clients logged). Without them a fleet of
+    8 pods capped at 3 against maxclients 32 was told to cap its pools at 20 (storm-jitter-pool-8)."""
+    facts = gather(findings, event_counts)
+    if events is None:
+        return facts
+    if facts.pods is None:
+        facts.pods = client_pods(events) or None
+    if facts.maxclients is None:
+        limit = maxclients_at(events, None)
+        facts.maxclients = int(limit.value) if limit else None
+    if facts.pool_cap is None:
+        facts.pool_cap = logged_pool_cap(events)
+    return facts
+
+
+def conclusions(findings, event_counts, events: pl.DataFrame | None = None) -> dict:
     """What the rules conclude from their findings, as Report fields: the causes grouping, the
     recommendations (filled with the incident's facts), the action items and the shaded chart windows."""
     findings = list(findings)
-    facts = gather(findings, event_counts)
+    facts = incident_facts(findings, event_counts, events)
     return {
         "causes": causes(findings, DETECTORS),
         "recommendations": recommendations(findings, lambda rule_id: _RULES[rule_id].advise(facts)),
@@ -150,7 +169,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         generated_at=opts.generated_at,
         templates=tuple(frozen_mapping(t) for t in templates),
         clocks=clocks.clocks,
-        **conclusions(findings, counts),
+        **conclusions(findings, counts, events),
     )
     report = with_sections(report, events)
     if opts.on_chart_data is not None:

@@ -66,7 +66,7 @@ def _metric(events: pl.DataFrame, name: str) -> pl.DataFrame:
     ).sort("ts")
 
 
-def _pool_cap(events: pl.DataFrame) -> int | None:
+def logged_pool_cap(events: pl.DataFrame) -> int | None:
     """The largest `max_connections` a client logged in its configuration."""
     cfg = events.filter((pl.col("kind") == "redis.config") & pl.col("source").is_in(CLIENT_SOURCES))
     caps = []
@@ -83,7 +83,7 @@ def _pool_cap(events: pl.DataFrame) -> int | None:
 def pool_capacity(events: pl.DataFrame) -> tuple[int, str] | None:
     """(pods x the largest pool cap the clients logged, how it was counted): the most connections a fleet
     of capped pools can hold, so the most a recovery can re-open. None when no cap was logged."""
-    cap, pods = _pool_cap(events), client_pods(events)
+    cap, pods = logged_pool_cap(events), client_pods(events)
     if not cap or not pods:
         return None
     return cap * pods, f"{pods} pods x pool cap {cap} (logged client configuration)"
@@ -171,7 +171,7 @@ def population_before(events: pl.DataFrame, t0: datetime) -> Population | None:
         if open_ > 0:
             return Population(float(open_), "server log (connections accepted minus closed before "
                               f"{t0:%H:%M:%S})", pods)
-    cap = _pool_cap(events)
+    cap = logged_pool_cap(events)
     if cap and pods:
         return Population(float(cap * pods), f"{pods} pods x pool cap {cap} (logged client configuration)", pods)
     if pods:
