@@ -92,3 +92,22 @@ def test_without_client_logs_a_blocking_command_is_not_said_to_have_caused_no_ti
     assert any(f.rule_id == "PM108" for f in report.findings), report.summary
     assert "on 0 pods" not in report.summary, report.summary
     assert "blocked Redis; what it did to the clients is unknown: no client log was among the inputs" in report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-pause-8", "storm-pause-16", "storm-pause-sparse-16"])
+def test_without_the_server_log_a_storm_counted_across_refused_scrapes_is_not_one_second(name, tmp_path):
+    """The exporter's scrapes were refused at maxclients for the whole storm, so its counters' one rise landed in the
+    second of the next answered scrape: "in 1.0 s ... peaking at" a rate that was the mean over 8 s. The storm lay
+    between the server answering again and that scrape, and was still refusing at the last refused scrape: the
+    report gives that range, which holds the server's true busy span (resumed to first ping answered)."""
+    truth = _without_server_log(name, tmp_path)
+    busy = (_ts(truth["first_ping_after"]) - _ts(truth["end"])).total_seconds()
+    report, _ = analyze([str(tmp_path)])
+    (storm,) = [f for f in report.findings if f.rule_id == "PM101"]
+    s = storm.stats
+    assert s["least_seconds"] - 0.3 <= busy <= s["seconds"] + 0.3, (busy, storm.title)
+    assert f"in {s['least_seconds']} to {s['seconds']} s" in storm.title, storm.title
+    assert "peaking" not in storm.title and "on average" in storm.title, storm.title  # no second was counted alone
+    assert s["peak_new_connections_per_s"] == round(s["attempts"] / s["seconds"]), s
+    assert f"{s['attempts']:,} new connections in {s['least_seconds']} to" in report.summary, report.summary
