@@ -57,6 +57,7 @@ from postmortem.analysis.population import (
 )
 from postmortem.analysis.scrape_gaps import LateScrape
 from postmortem.analysis.silence import Silence
+from postmortem.analysis.source_kinds import has_client_logs
 from postmortem.analysis.storm_dating import Dated, date_counter_rise
 from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
@@ -242,8 +243,7 @@ class RedisUnreachable(RuleDetector):
                       for_clients(facts, lambda: se_full(facts), lambda: [py_pool(facts)]) + breaker(facts))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        # an application's log is read even when it holds no Redis line (its records are `app` activity)
-        unread = not events.get_column("source").is_in([*CLIENT_SOURCES, "app"]).any()
+        unread = not has_client_logs(events)
         # the columns read of an outage's rows, apart (`finding`'s and the scrapes' metric; the clients' kinds and
         # attrs): an outage of a dense log is most of its rows, and a filter copies every column it keeps
         for o in ctx.outages:
