@@ -77,8 +77,6 @@ def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
     serious = [f for f in findings if _RULES[f.rule_id].rule.role != Role.DATA_QUALITY]
     if serious:
         text += " Findings: " + "; ".join(f"{f.rule_id} {f.name}" for f in serious[:6]) + "."
-    if (missing := missing_sentence(ev)) is not None:  # nothing found: say what could not have been seen
-        text += " " + missing
     return text
 
 
@@ -148,8 +146,8 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     story = build_story(findings, DETECTORS)
     accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
     summary = story.summary if story and story.summary else accounting
-    if summary is not accounting and _weak(findings) and (missing := missing_sentence(events)) is not None:
-        summary += " " + missing  # only weak findings: what the missing sources might have shown matters
+    if (summary is accounting or _weak(findings)) and (missing := missing_sentence(events)) is not None:
+        summary += " " + missing  # nothing found, or only weakly: say what the inputs could not have shown
     unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
     templates = message_templates(events, unrecognized)
     counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
