@@ -92,3 +92,80 @@ def test_without_client_logs_a_blocking_command_is_not_said_to_have_caused_no_ti
     assert any(f.rule_id == "PM108" for f in report.findings), report.summary
     assert "on 0 pods" not in report.summary, report.summary
     assert "blocked Redis; what it did to the clients is unknown: no client log was among the inputs" in report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-pause-8", "storm-pause-16", "storm-pause-sparse-16"])
+def test_without_the_server_log_a_storm_counted_across_refused_scrapes_is_not_one_second(name, tmp_path):
+    """The exporter's scrapes were refused at maxclients for the whole storm, so its counters' one rise landed in the
+    second of the next answered scrape: "in 1.0 s ... peaking at" a rate that was the mean over 8 s. The storm lay
+    between the server answering again and that scrape, and was still refusing at the last refused scrape: the
+    report gives that range, which holds the server's true busy span (resumed to first ping answered)."""
+    truth = _without_server_log(name, tmp_path)
+    busy = (_ts(truth["first_ping_after"]) - _ts(truth["end"])).total_seconds()
+    report, _ = analyze([str(tmp_path)])
+    (storm,) = [f for f in report.findings if f.rule_id == "PM101"]
+    s = storm.stats
+    assert s["least_seconds"] - 0.3 <= busy <= s["seconds"] + 0.3, (busy, storm.title)
+    assert f"in {s['least_seconds']} to {s['seconds']} s" in storm.title, storm.title
+    assert "peaking" not in storm.title and "on average" in storm.title, storm.title  # no second was counted alone
+    assert s["peak_new_connections_per_s"] == round(s["attempts"] / s["seconds"]), s
+    assert f"{s['attempts']:,} new connections in {s['least_seconds']} to" in report.summary, report.summary
+
+
+def _copy(name: str, tmp_path, keep) -> None:
+    for f in (RECORDED / name).iterdir():
+        if keep(f.name):
+            shutil.copy2(f, tmp_path / f.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-nocfg-32", "slow-nocfg-40", "slow-w1-40"])
+def test_with_server_log_and_export_alone_a_keys_run_and_its_unanswered_scrapes_are_one_episode(name, tmp_path):
+    """The slowlog's KEYS and the scrapes it left unanswered share no line (no client log to cite in common), and
+    were told as two triggers: "A 13.7 s KEYS ... blocked Redis ... A 13.5 s Redis outage ... left its clients'
+    failures unknown". A single-threaded server answers no one while the command runs: one episode, the KEYS."""
+    _copy(name, tmp_path, lambda f: f in ("redis-server.log", "slowlog.txt", "redis-exporter.prom"))
+    report, _ = analyze([str(tmp_path)])
+    rules = [f.rule_id for f in report.findings]
+    assert "PM100" in rules and "PM108" in rules, rules  # both still found, and both in the causes
+    assert report.chain("trigger")[0] == "PM108", report.chain("trigger")
+    assert report.summary.startswith("A ") and "`KEYS " in report.summary[:40], report.summary
+    assert "Redis outage" not in report.summary, report.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-8", "slow-nocfg-40", "slow-w1-40"])
+def test_the_batch_index_names_the_trigger_the_summary_leads_with(name, tmp_path):
+    """Without the server log the summary leads with the KEYS (its timeouts explain the clients' errors), while the
+    batch index took the most severe trigger, ties to the lowest rule ID: "stopped answering for 4.9 s" (PM100)."""
+    from postmortem.batch.summary import summary_from_json
+    from reports.render import render
+
+    _copy(name, tmp_path, lambda f: f not in ("redis-server.log", "slowlog.txt"))
+    report, _ = analyze([str(tmp_path)])
+    assert report.chain("trigger")[0] == "PM108", report.summary
+    row = summary_from_json(name, render(report, "json"))
+    assert row.trigger() is not None and row.trigger().rule_id == "PM108", row.trigger()
+    assert row.root_cause() is not None and row.root_cause().rule_id != "PM100", row.root_cause()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["healthy-pause-16", "healthy-pause-48", "slow-24"])
+def test_a_report_with_no_finding_says_which_sources_were_missing_in_every_format(name, tmp_path):
+    """The server's log and the export alone, nothing found: the report said what it read, not what it could not
+    have seen (the clients' timeouts of a pause, pods restarted)."""
+    from postmortem.analysis.source_kinds import SOURCE_KINDS
+    from reports.render import render
+
+    _copy(name, tmp_path, lambda f: f in ("redis-server.log", "slowlog.txt", "redis-exporter.prom"))
+    report, _ = analyze([str(tmp_path)])
+    assert not [f for f in report.findings if f.rule_id not in ("PM001", "PM002")], report.summary
+    kinds = {k.name: k for k in SOURCE_KINDS}
+    said = (f"Not among the inputs: client logs, which would show {kinds['client logs'].unknown}; "
+            f"Kubernetes events, which would show {kinds['Kubernetes events'].unknown}.")
+    assert report.summary.endswith(said), report.summary
+    assert "server log, which" not in report.summary and "metrics export, which" not in report.summary
+    for fmt in ("md", "html", "json", "jira"):
+        text = render(report, fmt)
+        assert "Not among the inputs: client logs" in text, fmt

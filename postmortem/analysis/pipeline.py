@@ -17,12 +17,22 @@ from postmortem.analysis.limits import maxclients_at
 from postmortem.analysis.message_templates import message_templates
 from postmortem.analysis.population import client_pods, logged_pool_cap
 from postmortem.analysis.sections import with_sections
+from postmortem.analysis.source_kinds import missing_sentence
 from postmortem.analysis.story import build_story, causes
 from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.events_table import fill_time_ranges
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
-from postmortem.model import Finding, InputSummary, Report, Role, ShadedWindow, TimelineEntry, frozen_mapping
+from postmortem.model import (
+    Confidence,
+    Finding,
+    InputSummary,
+    Report,
+    Role,
+    ShadedWindow,
+    TimelineEntry,
+    frozen_mapping,
+)
 from postmortem.quoting import MAX_MESSAGE, shorten
 from postmortem.redaction import redact_events, redact_report, redact_value
 from postmortem.schema import empty_events
@@ -70,6 +80,11 @@ def summarize(result: IngestResult, findings: list[Finding], start, end) -> str:
     if serious:
         text += " Findings: " + "; ".join(f"{f.rule_id} {f.name}" for f in serious[:6]) + "."
     return text
+
+
+def _weak(findings: list[Finding]) -> bool:
+    """Whether every finding that tells the incident (not the inputs' quality) is of low confidence."""
+    return all(f.confidence == Confidence.LOW for f in findings if _RULES[f.rule_id].rule.role != Role.DATA_QUALITY)
 
 
 def shaded_windows(findings: list[Finding]) -> tuple[ShadedWindow, ...]:
@@ -150,6 +165,8 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     story = build_story(findings, DETECTORS)
     accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
     summary = story.summary if story and story.summary else accounting
+    if (summary is accounting or _weak(findings)) and (missing := missing_sentence(events)) is not None:
+        summary += " " + missing  # nothing found, or only weakly: say what the inputs could not have shown
     unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
     templates = message_templates(events, unrecognized)
     counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}

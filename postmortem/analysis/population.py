@@ -54,6 +54,9 @@ class Demand:
     window_start: datetime
     window_end: datetime
     per_second: pl.DataFrame  # second, attempts, rate (this source, from `back` to the window's end)
+    # the sampled metric the source counted (None: log lines, each in its own second): a sample's whole increase
+    # lands in its second, however long ago the answered sample before it was (storm_dating.py)
+    metric: str | None = None
 
 
 def _timed(events: pl.DataFrame) -> pl.DataFrame:
@@ -212,8 +215,9 @@ def _counter_increase(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(inc=counter_increase()).filter(pl.col("inc").is_not_null())
 
 
-def _sources(events: pl.DataFrame, live: pl.Expr, resumed: datetime | None = None) -> list[tuple[str, pl.DataFrame]]:
-    """(name, per-second attempts) for every source of new-connection counts, best first. With `resumed` (a
+def _sources(events: pl.DataFrame, live: pl.Expr,
+             resumed: datetime | None = None) -> list[tuple[str, pl.DataFrame, str | None]]:
+    """(name, per-second attempts, sampled metric or None) for every source of new-connection counts, best first. With `resumed` (a
     stopped server answering again), the server log's accepted connections are net of those it closed at once
     in the second after (see `demand_after`)."""
     out = []
@@ -221,9 +225,9 @@ def _sources(events: pl.DataFrame, live: pl.Expr, resumed: datetime | None = Non
     if acc.height and resumed is not None:
         out.append(("server log `Accepted` lines, net of connections closed at once as the server resumed (abandoned "
                     "in the listen queue while it did not answer)",
-                    _net_of_closed(events, _per_second(acc, event_weight()), resumed)))
+                    _net_of_closed(events, _per_second(acc, event_weight()), resumed), None))
     elif acc.height:
-        out.append(("server log `Accepted` lines", _per_second(acc, event_weight())))
+        out.append(("server log `Accepted` lines", _per_second(acc, event_weight()), None))
     rec = _counter_increase(_metric(events, "connections_received").with_columns(_span=_sample_span()))
     if rec.height:
         # a connection refused at maxclients is counted rejected, not received (redis networking.c,
@@ -231,15 +235,16 @@ def _sources(events: pl.DataFrame, live: pl.Expr, resumed: datetime | None = Non
         # `Accepted` line comes before that test: the two counters together are the connections the server was asked for
         rej = _counter_increase(_metric(events, "rejected_connections").with_columns(_span=_sample_span()))
         name = "connections_received + rejected_connections counters" if rej.height else "connections_received counter"
-        out.append((name, _per_second(pl.concat([rec, rej]) if rej.height else rec, pl.col("inc"), pl.col("_span"))))
+        out.append((name, _per_second(pl.concat([rec, rej]) if rej.height else rec, pl.col("inc"), pl.col("_span")),
+                    "connections_received"))
     created = _metric(events, "connections_created_per_sec").with_columns(_span=_sample_span())
     if created.height:
         out.append(("connections created per second (metric)", _per_second(
-            created, pl.col("value") * pl.col("_span"), pl.col("_span"))))
+            created, pl.col("value") * pl.col("_span"), pl.col("_span")), "connections_created_per_sec"))
     cl = _timed(events).filter(pl.col("source").is_in(CLIENT_SOURCES) & pl.col("kind").is_in(CLIENT_ATTEMPT_KINDS)
                                & live)
     if cl.height:
-        out.append(("client logs (connect attempts against the live server)", _per_second(cl, pl.lit(1.0))))
+        out.append(("client logs (connect attempts against the live server)", _per_second(cl, pl.lit(1.0)), None))
     return out
 
 
@@ -290,7 +295,7 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
     100 ms), so the server log counts connections net of those (`_net_of_closed`).
     """
     end = min(until, back + HORIZON) if until is not None else back + HORIZON
-    for name, per_s in _sources(events, live, back if abandoned else None):
+    for name, per_s, metric in _sources(events, live, back if abandoned else None):
         window = per_s.filter((pl.col("second") >= ts_lit(back.replace(microsecond=0))) & (pl.col("second") < ts_lit(end)))
         if window.height == 0:
             continue
@@ -302,5 +307,5 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
         seconds = max(1.0, (last - back).total_seconds())
         attempts = float(window.get_column("attempts").sum())
         excess = max(0.0, attempts - (baseline or 0.0) * seconds)
-        return Demand(attempts, baseline, excess, name, back, last, window)
+        return Demand(attempts, baseline, excess, name, back, last, window, metric)
     return None

@@ -72,6 +72,7 @@ class IncidentSummary:
     summary: str = ""
     findings: tuple[FindingRow, ...] = ()
     cached: bool = False
+    story_trigger: tuple[str, ...] = ()  # the report's trigger rules in its story's order: the lead first
 
     @property
     def ok(self) -> bool:
@@ -92,14 +93,18 @@ class IncidentSummary:
         return min(hits, key=lambda f: (-f.rank, f.rule_id), default=None)
 
     def trigger(self) -> FindingRow | None:
-        return self._top(lambda r: rule_role(r) == "trigger")
+        """The trigger the report's summary leads with (story.py: by the evidence), else the most severe one."""
+        lead = next((f for r in self.story_trigger[:1] for f in self.findings if f.rule_id == r), None)
+        return lead or self._top(lambda r: rule_role(r) == "trigger")
 
     def root_cause(self) -> FindingRow | None:
         """The finding that best explains the incident: the best `cause_rank` (a configuration to fix,
         then a trigger, another amplifier, a consequence), then the most severe, then the lowest rule ID."""
         ranked = [(cause_rank(f.rule_id), f) for f in self.findings]
         ranked = [(r, f) for r, f in ranked if r is not None]
-        return min(ranked, key=lambda rf: (rf[0], -rf[1].rank, rf[1].rule_id), default=(None, None))[1]
+        lead = self.trigger()  # among triggers, the one the summary leads with
+        return min(ranked, key=lambda rf: (rf[0], rf[1] is not lead, -rf[1].rank, rf[1].rule_id),
+                   default=(None, None))[1]
 
 
 def _ts(value: object) -> datetime | None:
@@ -121,4 +126,5 @@ def summary_from_json(name: str, text: str, cached: bool = False) -> IncidentSum
         for f in doc.get("findings") or ()
     )
     return IncidentSummary(name=name, window_start=_ts(window.get("start")), window_end=_ts(window.get("end")),
-                           summary=str(doc.get("summary", "")), findings=findings, cached=cached)
+                           summary=str(doc.get("summary", "")), findings=findings, cached=cached,
+                           story_trigger=tuple(str(r) for r in (doc.get("story") or {}).get("trigger") or ()))

@@ -48,6 +48,8 @@ class Detector(Protocol):
 
     def outcome(self, f: Finding) -> str | None: ...
 
+    def stops_server(self, f: Finding) -> bool: ...
+
 
 class RuleDetector:
     """Defaults for the optional parts of a rule; detectors subclass it and override what they say."""
@@ -85,6 +87,11 @@ class RuleDetector:
         from all 8 pods (OOM at maxmemory)"): when another trigger opens the summary, this one is told after it in
         a sentence of its own (its `opening` + this). None: nothing to tell."""
         return None
+
+    def stops_server(self, f: Finding) -> bool:
+        """Whether the server answered no one for the finding's window (a command that blocked it): any other sign
+        of it not answering then is this finding seen from outside (story.py tells them as one episode)."""
+        return False
 
 
 def at_time(ts) -> str:

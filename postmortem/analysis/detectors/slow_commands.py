@@ -342,6 +342,9 @@ class BlockingCommand(RuleDetector):
                      "slowlog-log-slower-than 10000\nbusy-reply-threshold 5000   # lua-time-limit before 7.0")),
         )
 
+    def stops_server(self, f: Finding) -> bool:
+        return True  # single-threaded Redis runs nothing else while the command runs
+
     def explains(self, f: Finding) -> float | None:
         s = f.figures
         return s.error_share if isinstance(s, BlockingFigures) else None

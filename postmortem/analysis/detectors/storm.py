@@ -60,6 +60,8 @@ from postmortem.analysis.population import (
 from postmortem.analysis.refusals import refused_after, rejected_server
 from postmortem.analysis.scrape_gaps import Gap, LateScrape
 from postmortem.analysis.silence import Silence
+from postmortem.analysis.source_kinds import has_client_logs
+from postmortem.analysis.storm_dating import Dated, date_counter_rise
 from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 from postmortem.schema import ts_lit
@@ -130,7 +132,8 @@ class OutageFigures(Figures):
 @dataclass(frozen=True)
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
-                 "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn")
+                 "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
+                 "least_seconds")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_new_connections_per_s: int  # the busiest second's new connections per second
@@ -158,6 +161,12 @@ class StormFigures(Figures):
     kept_source: str | None = None  # where that figure came from
     not_kept: int | None = None  # of them, those refused at maxclients or closed again: the churn of a storm
     churn: float | None = None  # not_kept ÷ the larger of the connections held before and those kept (1 or more)
+    # the storm counted only by a server counter read after unanswered scrapes (storm_dating.py): the seconds
+    # between the answered samples around its rise, and how long after the window's start the server surely still
+    # refused (its failed scrapes, the clients' refusals; None: nothing in the gap says); `seconds` is then an
+    # upper bound, `peak_new_connections_per_s` the window's mean (a lower bound) and `peak_at` its start
+    counter_gap_s: float | None = None
+    least_seconds: float | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.fleet_pods or self.pods}
@@ -242,8 +251,7 @@ class RedisUnreachable(RuleDetector):
                       for_clients(facts, lambda: se_full(facts), lambda: [py_pool(facts)]) + breaker(facts))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        # an application's log is read even when it holds no Redis line (its records are `app` activity)
-        unread = not events.get_column("source").is_in([*CLIENT_SOURCES, "app"]).any()
+        unread = not has_client_logs(events)
         # the columns read of an outage's rows, apart (`finding`'s and the scrapes' metric; the clients' kinds and
         # attrs): an outage of a dense log is most of its rows, and a filter copies every column it keeps
         for o in ctx.outages:
@@ -393,6 +401,7 @@ class Storm:
     end: datetime
     threshold: float  # rate above which a second belongs to the storm window
     kept: Kept  # of the new connections, those the clients kept and those they did not
+    dated: Dated | None = None  # a counter's rise across unanswered scrapes: the window it allows (storm_dating.py)
 
     @property
     def is_storm(self) -> bool:
@@ -442,6 +451,9 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
         # second, so the window does not hinge on where one second's boundary falls
         start = hot.get_column("second").min()
         end = hot.get_column("second").max() + timedelta(seconds=1)
+    dated = date_counter_rise(events, demand, back, hot.get_column("second").to_list())
+    if dated is not None:
+        start, end = dated.start, dated.end
     refused = refused_after(events, o.start, back, end)
     # without the server log's closes, the queue a server that kept running accepted when it answered again is in
     # the first count after it (hang-24 and hang-40 without their logs: 217 and 388 connections not kept, 2.3x)
@@ -451,7 +463,7 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
                       refused.clients, queued, (refused.server_before, refused.clients_before))
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
-                 start, end, threshold, kept)
+                 start, end, threshold, kept, dated)
 
 
 @per_outages
@@ -509,10 +521,15 @@ class ReconnectStorm(RuleDetector):
 
     def _finding(self, events: pl.DataFrame, st: Storm) -> Finding | None:
         d = st.demand
-        in_win = d.per_second.filter(pl.col("second").is_between(st.start, st.end, closed="left"))
+        counted_until = st.dated.counted_until if st.dated else st.end
+        in_win = d.per_second.filter(pl.col("second").is_between(st.start.replace(microsecond=0), counted_until,
+                                                                 closed="left"))
         in_win = in_win if in_win.height else d.per_second
         peak = in_win.sort(["rate", "second"], descending=[True, False]).row(0, named=True)
         attempts = int(round(float(in_win.get_column("attempts").sum())))
+        seconds = round((st.end - st.start).total_seconds(), 1)
+        if st.dated:  # no second of it was counted alone: its mean over the window is all the sources say
+            peak = {"rate": attempts / max(seconds, 1.0), "second": st.start.replace(microsecond=0)}
         window = events.filter(pl.col("ts").is_between(st.start, st.end, closed="left")
                                & (pl.col("kind").is_in(ATTEMPT_KINDS) | (pl.col("metric") == "connections_received")
                                   | pl.col("kind").is_in(("redis.connection_restored",))))
@@ -530,7 +547,7 @@ class ReconnectStorm(RuleDetector):
         stats = StormFigures(
             attempts=attempts, peak_new_connections_per_s=int(round(peak["rate"])), peak_at=peak["second"].isoformat(),
             baseline_attempts_per_s=round(base, 2) if base is not None else None,
-            threshold_attempts_per_s=round(st.threshold, 2), seconds=round((st.end - st.start).total_seconds(), 1),
+            threshold_attempts_per_s=round(st.threshold, 2), seconds=seconds,
             peak_vs_baseline=round(peak["rate"] / base, 1) if base else None, synchrony=synchrony, pods=pods,
             top_pods=top_pods, amplification=st.amplification,
             amplification_basis=(f"{_n(int(round(d.excess)))} new connections ({d.source}, net of the pre-outage rate) "
@@ -540,18 +557,22 @@ class ReconnectStorm(RuleDetector):
             population_source=st.population.source, fleet_pods=st.population.pods or None,
             rejected_server=st.rejected_server, kept=int(round(st.kept.kept)), kept_source=st.kept.kept_source,
             not_kept=int(round(st.kept.not_kept)), churn=st.kept.churn,
+            counter_gap_s=st.dated.gap_s if st.dated else None,
+            least_seconds=round((st.dated.least_end - st.start).total_seconds(), 1)
+            if st.dated and st.dated.least_end else None,
         )
         evidence = pl.concat([
             rows_by_ids(events, st.population.evidence).select(window.columns),
             window.filter(pl.col("ts").dt.truncate("1s") == peak["second"]).head(3),
             window.filter(pl.col("kind") == "redis.max_clients").head(2),
             window.head(2),
+            _counting_samples(events, st).select(window.columns),
         ]).unique("event_id").sort("ts")
         if evidence.height == 0:
             return None
-        title = (f"{_n(attempts)} new connections in {stats.seconds} s after the outage for the "
+        title = (f"{_n(attempts)} new connections {_span(stats)} after the outage for the "
                  f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), "
-                 f"{_not_kept(st.kept)}, peaking at {_n(stats.peak_new_connections_per_s)} new connections/s"
+                 f"{_not_kept(st.kept)}, {_rate(stats)}"
                  + (f"; {refused}" if (refused := _refused(stats)) else ""))
         confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
             else Confidence.MEDIUM
@@ -563,10 +584,10 @@ class ReconnectStorm(RuleDetector):
         s = f.figures
         if not isinstance(s, StormFigures):
             return None
-        text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections in {s.seconds} s for the "
+        text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections {_span(s)} for the "
                 f"{_n(s.population)} the clients held before ({s.amplification}x), "
                 + (f"{_n(s.not_kept)} not kept, " if s.not_kept is not None else "")
-                + f"peaking at {_n(s.peak_new_connections_per_s)} new connections/s")
+                + _rate(s))
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
         refused = _refused(s) or (_refused_overall(sat) if isinstance(sat, SaturationFigures) else None)
         if refused:
@@ -580,6 +601,33 @@ class ReconnectStorm(RuleDetector):
             text += (f"; Redis was already refusing connections at maxclients from {before[0]:%H:%M:%S} UTC, "
                      f"{before[1]:.1f} s before the outage")
         return text
+
+
+def _counting_samples(events: pl.DataFrame, st: Storm) -> pl.DataFrame:
+    """The counter samples that counted a storm dated across unanswered scrapes (none otherwise): its evidence."""
+    if st.dated is None or st.demand.metric is None:
+        return events.clear()
+    return events.filter((pl.col("metric") == st.demand.metric)
+                         & pl.col("ts").is_between(st.start, st.dated.counted_until, closed="left")).tail(1)
+
+
+def _span(s: StormFigures) -> str:
+    """How long the storm lasted, as precisely as its count dates it: a counter read only after unanswered scrapes
+    bounds it by that gap, and what the server refused inside the gap says how long at least (`storm_dating.py`)."""
+    if s.counter_gap_s is None:
+        return f"in {s.seconds} s"
+    least = "" if s.least_seconds == s.seconds else \
+        f"{s.least_seconds} to " if s.least_seconds is not None else "at most "
+    return (f"in {least}{s.seconds} s (the server's counter rose once across {s.counter_gap_s} s of unanswered "
+            "scrapes)")
+
+
+def _rate(s: StormFigures) -> str:
+    """The storm's rate: its busiest second, or, counted only across a gap of unanswered scrapes, its mean over the
+    longest window the gap allows (at least that: no second of it was counted alone)."""
+    if s.counter_gap_s is None:
+        return f"peaking at {_n(s.peak_new_connections_per_s)} new connections/s"
+    return f"at least {_n(s.peak_new_connections_per_s)} new connections/s on average"
 
 
 def _not_kept(k: Kept) -> str:
