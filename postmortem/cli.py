@@ -17,7 +17,10 @@ from pathlib import Path
 import click
 
 from postmortem import __version__
+from postmortem.allocator import configure
 from postmortem.quoting import shorten, terminal
+
+configure()  # before anything loads polars
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 SEVERITIES = ("info", "low", "medium", "high", "critical")

@@ -105,7 +105,11 @@ def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[
     if rows.height == 0:
         return (), 0
     # the four columns read, before the sort: a sort copies every column it keeps
-    ordered = rows.select("path", "line", "ts", "message").sort(["ts", "path", "line"], nulls_last=True)
+    cited = rows.select("path", "line", "ts", "message")
+    ts = cited.get_column("ts")
+    if rows.height - ts.null_count() > limit:  # the first `limit` come at or before the limit-th time: sort those only
+        cited = cited.filter(pl.col("ts") <= ts.drop_nulls().bottom_k(limit).max())
+    ordered = cited.sort(["ts", "path", "line"], nulls_last=True)
     picked = ordered.head(limit)
     ev = tuple(
         Evidence(path=r["path"], line=int(r["line"] or 0), ts=r["ts"], text=(r["message"] or "")[:500])

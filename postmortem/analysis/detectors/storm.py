@@ -29,6 +29,7 @@ from postmortem.analysis.clocks import AGREE_S
 from postmortem.analysis.correlate import (
     ATTEMPT_KINDS,
     CLIENT_SOURCES,
+    PROBLEM_COLUMNS,
     UNREACHABLE_KINDS,
     UP_METRICS,
     Context,
@@ -698,7 +699,8 @@ class RetryStorm(RuleDetector):
         if not ctx.outages:
             return
         trigger_end = ctx.outages[-1].end
-        after = events.filter(
+        # the columns read (`finding`'s, and what picks the rows): a dense log's errors after an outage are many rows
+        after = events.select(*ROW_COLUMNS, "source", *PROBLEM_COLUMNS).filter(
             pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & (pl.col("ts") > trigger_end)
             & ~pl.col("kind").is_in(NOT_RETRIES)
         ).sort("ts")
