@@ -31,3 +31,13 @@ def test_the_pool_cap_fits_the_fleet_and_its_maxclients(name):
     caps = _caps(report)
     assert caps and all(pods * cap <= 0.8 * maxclients for cap in caps)
     assert caps == {int(0.8 * maxclients) // pods}
+
+
+@pytest.mark.parametrize("name", ["healthy-16", "hang-24"])
+def test_a_cap_the_clients_already_set_is_never_raised(name):
+    """healthy-16: pools capped at 4 under maxclients 10,000; the fair share (50) would add connections a recovery
+    may re-open."""
+    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
+    report, _ = analyze([str(RECORDED / name)])
+    logged = facts["parameters"]["max_connections"]
+    assert logged and _caps(report) == {logged}

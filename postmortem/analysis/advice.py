@@ -174,10 +174,12 @@ def py_backoff(facts: Facts) -> tuple[str, str, str]:
 
 
 def pool_cap(facts: Facts) -> int:
-    """Per-pod connection cap: 80 % of maxclients shared by the pods seen, else what was set, else 20."""
+    """Per-pod connection cap: 80 % of maxclients shared by the pods seen (at most 50), never above a cap the clients
+    already set (healthy-16's pools capped at 4 under maxclients 10,000 were told 50), else what was set, else 20."""
     pods, maxc = facts.pods, facts.maxclients
     if pods and maxc:
-        return max(1, min(50, int(maxc * 0.8) // pods))
+        share = max(1, min(50, int(maxc * 0.8) // pods))
+        return min(share, facts.pool_cap) if facts.pool_cap else share
     return facts.pool_cap or 20
 
 
