@@ -9,28 +9,19 @@ ended the outage 0.01 s after it began: a pod's refusal logged then was taken fo
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from postmortem.analysis.pipeline import analyze
+from tests.recorded import facts_and_report
 
-RECORDED = Path(__file__).parent / "data" / "recorded"
 SATURATED = ["storm-rate50-long-8", "storm-rate50-long-16"]
 STORMS = ["storm-16", "storm-pause-16"]
 
 
-def _run(name: str):
-    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
-    report, _ = analyze([str(RECORDED / name)])
-    return facts, report
-
-
 @pytest.mark.parametrize("name", SATURATED)
 def test_refusals_at_the_pre_outage_rate_are_no_reconnect_storm(name):
-    facts, report = _run(name)
+    facts, report = facts_and_report(name)
     assert not [f for f in report.findings if f.rule_id == "PM101"]
     first = datetime.fromisoformat(facts["first_rejected_connection"]["client_error"])
     assert f"came while Redis was already refusing connections at maxclients (from {first:%H:%M:%S} UTC" \
@@ -40,7 +31,7 @@ def test_refusals_at_the_pre_outage_rate_are_no_reconnect_storm(name):
 
 @pytest.mark.parametrize("name", SATURATED)
 def test_the_outage_lasts_from_the_shutdown_to_the_ready_line(name):
-    facts, report = _run(name)
+    facts, report = facts_and_report(name)
     (pm100,) = [f for f in report.findings if f.rule_id == "PM100"]
     start, end = (datetime.fromisoformat(facts["outage"][k]) for k in ("start", "end"))
     assert abs(pm100.start - start) < timedelta(seconds=0.5)
@@ -49,7 +40,7 @@ def test_the_outage_lasts_from_the_shutdown_to_the_ready_line(name):
 
 @pytest.mark.parametrize("name", STORMS)
 def test_a_fleet_refused_only_after_the_outage_still_storms(name):
-    _, report = _run(name)
+    _, report = facts_and_report(name)
     assert [f for f in report.findings if f.rule_id == "PM101"]
     assert "triggered a reconnect storm" in report.summary and "already refusing" not in report.summary
 

@@ -10,27 +10,18 @@ slow start-up, so nothing at all was said of the eight new pods' clocks."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from postmortem.analysis.pipeline import analyze
+from tests.recorded import facts_and_report
 
-RECORDED = Path(__file__).parent / "data" / "recorded"
 SCALEOUTS = ["scaleout-kolkata-8", "scaleout-saopaulo-12"]
-
-
-def _run(name: str):
-    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
-    report, _ = analyze([str(RECORDED / name)])
-    return facts, report
 
 
 @pytest.mark.parametrize("name", SCALEOUTS)
 def test_every_pod_old_and_new_is_read_in_the_zone_it_wrote(name):
-    facts, report = _run(name)
+    facts, report = facts_and_report(name)
     written = facts["clocks"]["written_minus_true_seconds"]
     new_pods = set(facts["scaleout"]["new_pods"])
     assert new_pods <= set(written) and len(new_pods) == facts["scaleout"]["to"] - facts["scaleout"]["from"]
@@ -40,7 +31,7 @@ def test_every_pod_old_and_new_is_read_in_the_zone_it_wrote(name):
 
 @pytest.mark.parametrize("name", SCALEOUTS)
 def test_the_kubernetes_events_keep_their_utc_times_and_the_scale_up_is_found(name):
-    facts, report = _run(name)
+    facts, report = facts_and_report(name)
     k8s = [c for c in report.clocks if c.source == "k8s_events"]
     assert len(k8s) == 1 and abs(k8s[0].offset_s) < 60
     scale = [f for f in report.findings if f.rule_id == "PM202"]
@@ -52,6 +43,6 @@ def test_the_kubernetes_events_keep_their_utc_times_and_the_scale_up_is_found(na
 
 @pytest.mark.parametrize("name", SCALEOUTS)
 def test_every_pod_of_the_scaled_fleet_is_in_the_storm(name):
-    facts, report = _run(name)
+    facts, report = facts_and_report(name)
     pods = facts["scaleout"]["to"]
     assert f"{pods} of {pods} pods logged reconnect attempts" in report.summary
