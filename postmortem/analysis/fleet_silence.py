@@ -30,9 +30,15 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.analysis.scrape_gaps import UP_METRICS, _client_spans, _peak, _resumed
-from postmortem.analysis.silence import BASELINE_S, NOT_CLIENTS, improbable_after
-from postmortem.schema import event_weight
+from postmortem.analysis.scrape_gaps import (
+    UP_METRICS,
+    catch_up,
+    client_spans,
+    per_second_accepts,
+    per_second_lines,
+    rate_before,
+)
+from postmortem.analysis.silence import NOT_CLIENTS, improbable_after
 
 
 @dataclass(frozen=True)
@@ -85,14 +91,13 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
         return []
     timed = events.select("event_id", "ts", "source", "kind", "host", "value", "entity").filter(
         pl.col("ts").is_not_null())
-    spans = _client_spans(timed)
+    spans = client_spans(timed)
     if spans.height < 2:
         return []
     span = (spans.get_column("until").max() - spans.get_column("ts").min()).total_seconds()
     server = timed.filter(pl.col("source") == "redis_server").get_column("ts").sort()
     accepted = timed.filter(pl.col("kind") == "redis.server.client_accepted").sort("ts")
-    accepts = dict(accepted.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(event_weight().sum()).iter_rows())
-    lines = dict(spans.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(pl.col("lines").sum()).iter_rows())
+    accepts, lines = per_second_accepts(accepted), per_second_lines(spans)
     peak = max(lines.values(), default=0.0)
     hosts = tuple(sorted(set(timed.filter(~pl.col("source").is_in(NOT_CLIENTS)).get_column("host").drop_nulls())))
     found: list[FleetSilence] = []
@@ -102,17 +107,14 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
     runs = runs.filter(pl.col("quiet") * peak >= improbable_after(span / pl.col("quiet")))
     for r in runs.iter_rows(named=True):
         start, quiet = r["seen"], r["quiet"]
-        before = spans.filter((pl.col("until") <= start) & (pl.col("ts") > start - timedelta(seconds=BASELINE_S)))
-        history = (start - before.get_column("ts").min()).total_seconds() if before.height else 0.0
-        rate = before.get_column("lines").sum() / history if history > 0 else 0.0
+        history, rate, before = rate_before(spans, start)
         if history < quiet or rate * quiet < improbable_after(span / quiet) or not _stands_out(quiet, gaps):
             continue
         logged = server.filter(server > start)
         if logged.len() and logged[0] < start + timedelta(seconds=quiet / 2):
             continue  # the server logged on while its fleet was quiet
-        first, silent = r["nxt"].replace(microsecond=0), start.replace(microsecond=0)
-        s = dict(resume_accepts=_resumed(accepts, first), peak_accepts=_peak(accepts, silent),
-                 resume_lines=_resumed(lines, first), peak_lines=_peak(lines, silent))
+        first = r["nxt"].replace(microsecond=0)
+        s = catch_up(accepts, lines, start, r["nxt"])
         if not (s["resume_accepts"] > s["peak_accepts"] or s["resume_lines"] > s["peak_lines"]):
             continue
         last_id = before.sort("until").get_column("event_id")[-1] if before.height else r["event_id"]

@@ -109,7 +109,7 @@ class LateScrape:
         return tuple(sorted({self.gap.before_id, self.gap.after_id, *([self.gap.resumed[1]] if self.gap.resumed else [])}))
 
 
-def _client_spans(events: pl.DataFrame) -> pl.DataFrame:
+def client_spans(events: pl.DataFrame) -> pl.DataFrame:
     """The client fleet's records as [ts, until] with their lines (a per-second summary row spans its second)."""
     # late: clocks imports correlate, which imports this module
     from postmortem.analysis.clocks import PER_SECOND
@@ -157,12 +157,12 @@ def scrape_gaps(events: pl.DataFrame) -> list[Gap]:
     if not late:
         return []
     timed = events.select("event_id", "ts", "source", "kind", "host", "value").filter(pl.col("ts").is_not_null())
-    spans = _client_spans(timed)
+    spans = client_spans(timed)
     if spans.height == 0:
         return []
     span = (spans.get_column("until").max() - spans.get_column("ts").min()).total_seconds()
     accepted = timed.filter(pl.col("kind") == "redis.server.client_accepted").sort("ts")
-    per_second = dict(accepted.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(event_weight().sum()).iter_rows())
+    per_second = per_second_accepts(accepted)
     found: list[Gap] = []
     for entity, r, interval in late:
         a, b = r["prev"], r["ts"]
@@ -175,16 +175,36 @@ def scrape_gaps(events: pl.DataFrame) -> list[Gap]:
 def _measured(gap: Gap, spans: pl.DataFrame, accepted: pl.DataFrame, per_second: dict, span: float) -> Gap:
     """The gap with the fleet's rate before its silence and the server's accepts around it."""
     start, end = gap.quiet
+    history, rate, _ = rate_before(spans, start)
+    after = accepted.filter(pl.col("ts") > gap.start).head(1)
+    return replace(gap, history_s=history, client_rate=rate, chance_need=improbable_after(span / gap.quiet_s),
+                   **catch_up(per_second, per_second_lines(spans), start, end),
+                   resumed=(after.item(0, "ts"), after.item(0, "event_id")) if after.height else None)
+
+
+def rate_before(spans: pl.DataFrame, start: datetime) -> tuple[float, float, pl.DataFrame]:
+    """The fleet's records per second over `BASELINE_S` before `start`: (seconds measured, rate, those records)."""
     before = spans.filter((pl.col("until") <= start) & (pl.col("ts") > start - timedelta(seconds=BASELINE_S)))
     history = (start - before.get_column("ts").min()).total_seconds() if before.height else 0.0
-    rate = before.get_column("lines").sum() / history if history > 0 else 0.0
+    return history, before.get_column("lines").sum() / history if history > 0 else 0.0, before
+
+
+def per_second_accepts(accepted: pl.DataFrame) -> dict:
+    """The server's accepted connections per second."""
+    return dict(accepted.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(event_weight().sum()).iter_rows())
+
+
+def per_second_lines(spans: pl.DataFrame) -> dict:
+    """The fleet's records per second."""
+    return dict(spans.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(pl.col("lines").sum()).iter_rows())
+
+
+def catch_up(accepts: dict, lines: dict, start: datetime, end: datetime) -> dict[str, float]:
+    """The accepts and client records in the resume's second (or the next) against the busiest second before the
+    silence from `start` to `end` (`Gap.caught_up` reads them)."""
     first, silent = end.replace(microsecond=0), start.replace(microsecond=0)
-    after = accepted.filter(pl.col("ts") > gap.start).head(1)
-    lines = dict(spans.group_by(sec=pl.col("ts").dt.truncate("1s")).agg(pl.col("lines").sum()).iter_rows())
-    return replace(gap, history_s=history, client_rate=rate, chance_need=improbable_after(span / gap.quiet_s),
-                   resume_accepts=_resumed(per_second, first), peak_accepts=_peak(per_second, silent),
-                   resume_lines=_resumed(lines, first), peak_lines=_peak(lines, silent),
-                   resumed=(after.item(0, "ts"), after.item(0, "event_id")) if after.height else None)
+    return dict(resume_accepts=_resumed(accepts, first), peak_accepts=_peak(accepts, silent),
+                resume_lines=_resumed(lines, first), peak_lines=_peak(lines, silent))
 
 
 def _resumed(per_second: dict, first: datetime) -> float:

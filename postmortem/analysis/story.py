@@ -152,8 +152,7 @@ def _while_stopped(a: Finding, d: Detector, b: Finding) -> bool:
     """Whether `a` happened while `b`, from detector `d`, kept the server from answering anyone: most of `a`'s
     window inside `b`'s (the unanswered scrapes of a KEYS run, told by an export and the server's slowlog with no
     client log to cite in common: slow-32 without its clients told a 9.5 s KEYS and a 9.4 s outage as two)."""
-    stops = getattr(d, "stops_server", None)
-    if stops is None or not stops(b) or None in (a.start, b.start):
+    if not d.stops_server(b) or None in (a.start, b.start):
         return False
     a_end, b_end = a.end or a.start, b.end or b.start
     inside = (min(a_end, b_end) - max(a.start, b.start)).total_seconds()
