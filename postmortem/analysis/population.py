@@ -28,6 +28,7 @@ from postmortem.schema import event_weight, ts_lit
 
 CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 LOOKBACK = timedelta(minutes=5)  # population and baseline are read this far before the outage
+BASELINE_MIN_S = 3.0  # a pre-outage rate needs at least this much time before the outage
 HORIZON = timedelta(seconds=60)  # reconnects are counted this long after the server is back
 CLIENT_ATTEMPT_KINDS = ("redis.connect_failed", "redis.max_clients", "redis.reconnect_attempt",
                         "redis.connection_restored")
@@ -302,7 +303,7 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
         before = per_s.filter((pl.col("second") < ts_lit(t0 - timedelta(seconds=1))) & (pl.col("second") >= ts_lit(t0 - LOOKBACK)))
         span_before = (t0 - max(before.get_column("second").min(), t0 - LOOKBACK)).total_seconds() \
             if before.height else 0.0
-        baseline = baseline_rate(before.get_column("attempts"), span_before) if span_before >= 3 else None
+        baseline = baseline_rate(before.get_column("attempts"), span_before) if span_before >= BASELINE_MIN_S else None
         last = window.get_column("second").max() + timedelta(seconds=1)
         seconds = max(1.0, (last - back).total_seconds())
         attempts = float(window.get_column("attempts").sum())

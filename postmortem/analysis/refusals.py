@@ -12,11 +12,16 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from postmortem.analysis.population import CLIENT_SOURCES, LOOKBACK, baseline_rate, counter_increase
+from postmortem.analysis.population import (
+    BASELINE_MIN_S,
+    CLIENT_SOURCES,
+    LOOKBACK,
+    baseline_rate,
+    counter_increase,
+)
 from postmortem.schema import ts_lit
 
 COUNTED_AFTER = timedelta(seconds=5)  # the server's count runs this long past the storm window (late scrapes)
-MIN_SPAN_S = 3.0  # a pre-outage rate needs this much time before the outage, as the new connections' baseline
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def _counted(events: pl.DataFrame, start: datetime, end: datetime) -> tuple[int,
 
 
 def _counter_rate(events: pl.DataFrame, t0: datetime) -> float:
-    """The counter's refusals per second over `LOOKBACK` before the outage start `t0` (0: under `MIN_SPAN_S` of
+    """The counter's refusals per second over `LOOKBACK` before the outage start `t0` (0: under `BASELINE_MIN_S` of
     samples): the larger of the mean and the median sample's rate, as `population.baseline_rate` for new connections
     (the mean understates a fleet whose refusals began after the log did: storm-rate50-long-8, 427 a second over
     its first 6.4 s, ~600 once its pools had filled)."""
@@ -73,7 +78,7 @@ def _counter_rate(events: pl.DataFrame, t0: datetime) -> float:
     if rows.height == 0:
         return 0.0
     span = (rows.get_column("ts").max() - rows.get_column("prev_ts").min()).total_seconds()
-    if span < MIN_SPAN_S:
+    if span < BASELINE_MIN_S:
         return 0.0
     rates = rows.select(pl.col("inc") / (pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() * 1e6)
     return max(float(rows.get_column("inc").sum()) / span, float(rates.to_series().median() or 0.0))
@@ -81,13 +86,13 @@ def _counter_rate(events: pl.DataFrame, t0: datetime) -> float:
 
 def _client_rate(events: pl.DataFrame, t0: datetime) -> float:
     """The clients' logged refusals per second over `LOOKBACK` before `t0`, from their first line in it (0: under
-    `MIN_SPAN_S` of client lines), by `population.baseline_rate`."""
+    `BASELINE_MIN_S` of client lines), by `population.baseline_rate`."""
     rows = events.select("source", "kind", "ts").filter(
         pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") >= ts_lit(t0 - LOOKBACK)) & (pl.col("ts") < ts_lit(t0)))
     if rows.height == 0:
         return 0.0
     span = (t0 - rows.get_column("ts").min()).total_seconds()
-    if span < MIN_SPAN_S:
+    if span < BASELINE_MIN_S:
         return 0.0
     per_s = rows.filter(pl.col("kind") == "redis.max_clients").group_by(pl.col("ts").dt.truncate("1s")).len()
     return baseline_rate(per_s.get_column("len").cast(pl.Float64), span) if per_s.height else 0.0
