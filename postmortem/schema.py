@@ -32,6 +32,9 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 }
 EVENT_COLUMNS = tuple(EVENT_SCHEMA)
 
+# the `source` of the Redis client libraries' records: what "the clients logged" means wherever a stage asks
+CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
+
 
 def event_weight() -> pl.Expr:
     """How many log records an event stands for: `value` for the `weighted` kinds (1 when null), else 1.

@@ -345,3 +345,42 @@ def test_jittered_fleets_that_log_no_configuration_are_not_retry_loops(name):
     p = facts_of(name)["parameters"]
     assert p["backoff"] == "ExponentialWithJitterBackoff" and not p["log_config"]
     assert backoff_finding(name) is None, backoff_finding(name).title
+
+
+# PM301 in the summary: a count that filled the pools to maxclients and stayed there (the storm fleets whose pools
+# kept every connection they opened: kept level 32 of maxclients 32 at 8 pods, 73 of 120 at 48) is no spike, and the
+# summary says where it was; a count above what the clients hold (pair-storm-24: 100 against 29 held and 17 kept;
+# slow-nocfg-32: 112 against 37 held) is one.
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "spike"), [("storm-8", False), ("storm-48", False), ("pair-storm-24", True),
+                                             ("slow-nocfg-32", True)])
+def test_the_summary_calls_a_count_at_maxclients_no_spike(name, spike):
+    report, _ = analyze([str(RECORDED / name)])
+    (f, *_) = [f for f in report.findings if f.rule_id == "PM301"]
+    assert f.stats["spike"] is spike
+    assert ("a connected-clients spike" in report.summary) is spike, report.summary
+    if not spike:
+        where = "at" if f.stats["pct_of_maxclients"] >= 100 else "near"
+        assert f"connected clients {where} maxclients" in report.summary, report.summary
+
+
+# A pause only the server's log shows, in which a call it held timed out (per-request-pause-st1-*: 1 s socket
+# timeouts, the other calls' retries answered after the resume): the timeout is the pause's, counted in PM100's title
+# and the summary's outcome as a held call's, not "no failure", and not said to have failed on every pod that kept
+# sending (the fleet). Their controls, the per-request-pause fixtures above, logged no client error.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["per-request-pause-st1-8", "per-request-pause-st1-12"])
+def test_a_call_a_silent_server_held_is_its_outages_failure(name):
+    facts = facts_of(name)
+    errors = facts["clients"]["errors_by_kind"]
+    assert facts["outage"]["kind"] == "pause" and set(errors) == {"timeout"}
+    assert _iso(facts["outage"]["start"]) < _iso(facts["clients"]["first_error_by_kind"]["timeout"]) < _iso(
+        facts["outage"]["end"])
+    report, _ = analyze([str(RECORDED / name)])
+    (f,) = [f for f in report.findings if f.rule_id == "PM100"]
+    held = errors["timeout"]
+    assert f.stats["server_lines_per_s"] and f.stats["timeouts"] == held == f.stats["client_failures"]
+    calls = "a call" if held == 1 else "calls"
+    assert f"its {facts['parameters']['pods']} pods kept sending but logged {held:,} timeout" in f.title
+    assert f"which left {held:,} timeout{'' if held == 1 else 's'} of {calls} it held in the clients' logs" in report.summary
+    assert "PM106" not in {x.rule_id for x in report.findings}

@@ -19,11 +19,10 @@ from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile
-from postmortem.schema import event_weight, ts_lit
+from postmortem.schema import CLIENT_SOURCES, event_weight, ts_lit
 
 ERROR_LEVELS = ("warning", "error", "critical")
 REDIS_SOURCES = ("stackexchange_redis", "redis_py", "redis_server")
-CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 
 # Client-side signs that an endpoint could not be reached (not: server full, slow replies).
 UNREACHABLE_KINDS = KINDS.with_flag("unreachable")
@@ -469,7 +468,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             outages.append(Outage(entity="redis:server", start=r["ts"], end=nxt["ts"],
                                   event_ids=(r["event_id"], nxt["event_id"]), hosts=(),
                                   server_down=r["ts"], server_up=nxt["ts"]))
-    outages += [_silent_outage(s) for s in silences if not _covered(s, outages)]
+    outages += [_silent_outage(events, s) for s in silences if not _covered(s, outages)]
     outages.sort(key=lambda o: (o.start, o.entity))
     return outages
 
@@ -658,10 +657,12 @@ def _same_endpoint(a: str, b: str) -> bool:
     return a == b or a in vague or b in vague
 
 
-def _silent_outage(s: Silence) -> Outage:
-    """An outage only the server's log shows: it stopped (its last line's second at its own rate) and resumed."""
-    return Outage(entity=s.entity, start=s.start, end=s.end, event_ids=(s.before_id, s.after_id), hosts=s.hosts,
-                  silence=s)
+def _silent_outage(events: pl.DataFrame, s: Silence) -> Outage:
+    """An outage only the server's log shows: it stopped (its last line's second at its own rate) and resumed; with
+    the calls it held that timed out (per-request-pause-nocfg-16: one at 2.0 s, 4 ms before the resume)."""
+    held = held_calls(events, s.entity, s.start, s.end).get_column("event_id").to_list()
+    return Outage(entity=s.entity, start=s.start, end=s.end, event_ids=tuple(sorted({s.before_id, s.after_id, *held})),
+                  hosts=s.hosts, silence=s)
 
 
 def attempts_per_second(events: pl.DataFrame) -> pl.DataFrame:

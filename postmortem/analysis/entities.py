@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
+from postmortem.schema import CLIENT_SOURCES
+
 EXPORTER_PORTS = frozenset({9121, 9187, 9100, 9090, 15692})  # scrape targets, not Redis ports
 UNKNOWN = ("redis:unknown", "redis:server")
 

@@ -24,9 +24,8 @@ from typing import NamedTuple
 import polars as pl
 
 from postmortem.analysis.fleet_connect import connected_after
-from postmortem.schema import event_weight, ts_lit
+from postmortem.schema import CLIENT_SOURCES, event_weight, ts_lit
 
-CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 LOOKBACK = timedelta(minutes=5)  # population and baseline are read this far before the outage
 BASELINE_MIN_S = 3.0  # a pre-outage rate needs at least this much time before the outage
 HORIZON = timedelta(seconds=60)  # reconnects are counted this long after the server is back

@@ -123,7 +123,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
         sentences.append(("" if no_trigger_told else NO_TRIGGER + ". ") + "Seen: " + "; ".join(
             f"{first[d.rule.rule_id].title} ({d.rule.rule_id})" for d in untold) + ".")
     elif untold:
-        sentences.append("Impact also included " + _join([d.rule.phrase for d in untold]) + ".")
+        sentences.append("Impact also included " + _join([d.named(first[d.rule.rule_id]) for d in untold]) + ".")
     return Story(parts[Role.TRIGGER], parts[Role.AMPLIFIER], parts[Role.CONSEQUENCE], " ".join(sentences))
 
 

@@ -69,8 +69,9 @@ class RuleDetector:
         return None
 
     def named(self, f: Finding) -> str:
-        """What the summary calls this finding among the amplifiers: the rule's phrase, unless the finding's own
-        evidence says something narrower (PM402 when only the app's own loop has no backoff)."""
+        """What the summary calls this finding among the amplifiers or the impact: the rule's phrase, unless the
+        finding's own evidence says something narrower (PM402 when only the app's own loop has no backoff, PM301
+        when the count reached maxclients without a spike)."""
         return self.rule.phrase
 
     def sentence(self, f: Finding) -> str | None:

@@ -166,6 +166,7 @@ class ClientsSpikeFigures(Figures):
     added_per_held: float | None = None  # (peak - baseline) ÷ held_before
     kept_after: Number | None = None  # the fewest connected_clients from the peak to the clients' last record: the
     # connections the clients went on holding (pools keep what they open); a spike adds more than these too
+    spike: bool = False  # above the baseline by more than the clients hold (else it fired near maxclients only)
 
     def facts(self) -> dict[str, object]:
         return {"maxclients": self.maxclients}
@@ -255,6 +256,12 @@ class ConnectedClientsSpike(RuleDetector):
     def advise(self, facts: Facts) -> Advice:
         return reuse_connections(facts)
 
+    def named(self, f: Finding) -> str:
+        """A count that reached maxclients without rising above what the clients hold is no spike: say so."""
+        if f.figures.spike:
+            return self.rule.phrase
+        return "connected clients " + ("at" if (f.figures.pct_of_maxclients or 0) >= 100 else "near") + " maxclients"
+
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
         s = samples(events, "connected_clients")
         ref = incident_start(ctx)
@@ -292,7 +299,7 @@ class ConnectedClientsSpike(RuleDetector):
                 first_above_ts=_iso(first_above.get_column("ts")[0]),
                 held_before=_num(held.connections) if held else None, held_from=held.source if held else None,
                 added_per_held=round(added / held.connections, 2) if held and added is not None else None,
-                kept_after=_num(kept) if kept is not None else None,
+                kept_after=_num(kept) if kept is not None else None, spike=spike,
             )
             parts = [f"peak {stats.peak} connected clients"]
             if near:

@@ -284,7 +284,7 @@ class RedisUnreachable(RuleDetector):
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
             failed = (_scraped(o, rows, timeouts, pods, unread) if o.scraped
-                      else _silent(o.silence) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
+                      else _silent(o.silence, timeouts) if o.silence is not None else _late(o.late_scrape, timeouts) if o.late_scrape
                       else _fleet_quiet(o.fleet_silence, timeouts) if o.fleet_silence
                       else f"{_n(timeouts)} client timeout{'' if timeouts == 1 else 's'} from {pods} at once, "
                            "none refused" if hang
@@ -313,7 +313,8 @@ class RedisUnreachable(RuleDetector):
             return f"left its clients' failures unknown: {NO_CLIENT_LOGS}"
         if not fig.client_failures:  # seen by the server's log or the scrapes alone
             return "left no connection failure in the clients' logs"
-        if fig.scrape_gap_s is not None or fig.fleet_quiet_s is not None:  # `hosts`: the pods that went silent
+        # `hosts`: the pods that went silent, or kept sending to a silent server: not the pods that failed
+        if fig.scrape_gap_s is not None or fig.fleet_quiet_s is not None or fig.server_lines_per_s is not None:
             return f"left {_held_timeouts(fig.timeouts)} in the clients' logs"
         # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
@@ -322,10 +323,11 @@ class RedisUnreachable(RuleDetector):
         return f"caused {fig.client_failures:,} client failure{'' if fig.client_failures == 1 else 's'} on {pods}"
 
 
-def _silent(s: Silence) -> str:
-    """How an outage only the server's log showed was seen: its silence against its own rate, and the catch-up."""
+def _silent(s: Silence, held: int) -> str:
+    """How an outage only the server's log showed was seen: its silence against its own rate, the catch-up, and the
+    `held` calls that timed out (none: no failure)."""
     pods = f"{len(s.hosts)} pod{'' if len(s.hosts) == 1 else 's'}"
-    return f"{_went_silent(s)}; its {pods} kept sending and logged no failure"
+    return f"{_went_silent(s)}; its {pods} kept sending {'but logged ' + _held_timeouts(held) if held else 'and logged no failure'}"
 
 
 def _went_silent(s: Silence) -> str:

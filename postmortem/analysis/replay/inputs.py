@@ -16,9 +16,8 @@ from postmortem.analysis.population import connected_before
 from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy, from_backoff
 from postmortem.kinds import KINDS
-from postmortem.schema import event_weight
+from postmortem.schema import CLIENT_SOURCES, event_weight
 
-CLIENT_SOURCES = ("stackexchange_redis", "redis_py")
 HUNG = "first and last client timeout (the server stopped answering)"
 FAILURE_KINDS = ("redis.connect_failed", "redis.max_clients")  # one row per failed call
 HORIZON_MIN, HORIZON_MAX = 3.0, 60.0  # seconds after the server is back that are compared
