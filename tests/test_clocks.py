@@ -610,29 +610,54 @@ def test_pod_starts_need_a_fleet_of_started_pods(tmp_path):
 @given(hosts=st.integers(min_value=3, max_value=40), truth=st.floats(min_value=-6 * 3600, max_value=6 * 3600),
        lags=st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40),
        lasts=st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40),
-       outage=st.floats(min_value=1, max_value=120))
-def test_a_reaction_lag_is_never_read_as_a_server_offset(hosts, truth, lags, lasts, outage):
-    """Each client fails a lag after the shutdown (up to the whole outage) and is refused last somewhere
-    between then and the ready line: the offset found lies within what those edges allow, and a server
-    on time is never moved, however long the lags."""
+       outage=st.floats(min_value=1, max_value=120), hang=st.floats(min_value=0, max_value=30))
+def test_a_reaction_lag_is_never_read_as_a_server_offset(hosts, truth, lags, lasts, outage, hang):
+    """Each client loses its connection a lag after the shutdown (up to the whole outage) and is refused last
+    somewhere between then and the ready line: the offset found lies within what those edges allow, and a server
+    on time is never moved, however long the lags. A server that hung for `hang` seconds before it shut down (a
+    blocking command, then the restart queued behind it) made each client time out first, up to that long before
+    the shutdown: a timeout is no edge of the shutdown."""
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
     def row(path, line, at):
-        return {"path": path, "line": line, "ts": t0 + timedelta(seconds=at)}
+        return {"path": path, "line": line, "ts": t0 + timedelta(seconds=at), "burst": 0}
 
     server = (1, "redis-server.log", "redis_server",
               [(row("redis-server.log", 1, truth), row("redis-server.log", 2, truth + outage))])
     fail = [lags[i] * outage for i in range(hosts)]  # true times: the server went down at 0
     refused = [f + lasts[i] * (outage - f) for i, f in enumerate(fail)]
-    units = {(f"h{i}.log", f"h{i}", "redis_py"): [row(f"h{i}.log", 1, fail[i])] for i in range(hosts)}
+    lost = {(f"h{i}.log", f"h{i}", "redis_py"): row(f"h{i}.log", 1, fail[i]) for i in range(hosts)}
+    timed_out = {u: row(u[0], 0, -hang * lags[i]) for i, u in enumerate(lost)}  # before the shutdown, in the hang
+    units = {u: [timed_out[u] if hang else r] for u, r in lost.items()}  # the first loss of each host's burst
     refusals = {u: [row(u[0], 2, refused[i])] for i, u in enumerate(units)}
-    found = server_against_fleet(server, units, refusals, {})
+    found = server_against_fleet(server, units, refusals, {}, {u: {0: r} for u, r in lost.items()})
     longest_lag, longest_gap = max(fail), max(outage - r for r in refused)
     if found is not None:
         assert truth - longest_lag - 1e-6 <= found[0] <= truth + longest_gap + 1e-6
         assert found[0] <= -AGREE_S or found[0] >= AGREE_S
     if abs(truth) < 1e-9:
         assert found is None  # on time: no lag, however long, reads as an offset
-    elif (_not_a_zone(-truth) and max(fail) - min(fail) <= AGREE_S  # one fleet: every host agrees
+    elif (not hang and _not_a_zone(-truth) and max(fail) - min(fail) <= AGREE_S  # one fleet: every host agrees
           and (truth > longest_lag + AGREE_S or truth < -longest_gap - AGREE_S)):
         assert found is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["slow-restart-8", "slow-restart-12"])
+def test_a_hang_before_a_shutdown_moves_no_clock(tmp_path, name):
+    """A KEYS that blocked the server, then the restart queued behind it: the scrapes failed from the hang on, seconds
+    before the server logged its shutdown (4.2 s at 12 pods, 6.7 s at 8). The recoveries (the ready line, the first
+    answered scrape, no connection refused) agree on time and win over the starts: no clock is moved, and with the
+    server's log and the metrics alone the outage runs from the first failed scrape to the ready line."""
+    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
+    assert facts["rejected_connections"]["total"] == 0 and facts["slow_command"]["seconds"] > 2 * AGREE_S
+    d = tmp_path / name
+    d.mkdir()
+    for f in ("redis-server.log", "redis-exporter.prom"):
+        shutil.copy(RECORDED / name / f, d / f)
+    report, _ = analyze([str(d)])
+    assert not [c for c in report.clocks if c.offset_s or c.corrected]
+    (f,) = _by_rule(report)["PM100"]
+    hang = datetime.fromisoformat(facts["slow_command"]["start"].replace("Z", "+00:00"))
+    ready = datetime.fromisoformat(facts["outage"]["end"].replace("Z", "+00:00"))
+    assert abs((f.start - hang).total_seconds()) <= 1.0 and abs((f.end - ready).total_seconds()) <= 1.0, (f.start, f.end)

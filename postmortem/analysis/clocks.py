@@ -164,17 +164,29 @@ def _signal_handler(row: dict) -> bool:
 
 
 def metric_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
-    """(first `redis_up` 0 sample, next 1 sample) pairs of one metrics file, in time order."""
+    """(first `redis_up` 0 sample, next 1 sample) pairs of one metrics file, in time order. The 1 sample carries
+    `sharp`: whether the file's `rejected_connections` counter shows that the server refused no connection from the 0
+    sample to it (no counter: not known, False). Only a server refusing at maxclients (a storm) refuses the scraper
+    after its ready line; otherwise the scraper is answered at its first try once the server is back."""
     rows = (events.filter((pl.col("metric") == "redis_up") & pl.col("ts").is_not_null())
             .sort(["ts", "line"]).to_dicts())
+    rejected = (events.filter((pl.col("metric") == "rejected_connections") & pl.col("ts").is_not_null())
+                .sort("ts").select("ts", "value").rows())
     cycles, down = [], None
     for r in rows:
         if r["value"] == 0 and down is None:
             down = r
         elif r["value"] == 1 and down is not None:
-            cycles.append((down, r))
+            cycles.append((down, {**r, "sharp": _refused_none(rejected, down["ts"], r["ts"])}))
             down = None
     return cycles
+
+
+def _refused_none(rejected: list[tuple[datetime, float]], start: datetime, end: datetime) -> bool:
+    """Whether the counter's samples from the last before `start` to the first from `end` on show no increase."""
+    before = [v for t, v in rejected if t < start]
+    after = [v for t, v in rejected if t >= end]
+    return bool(before and after) and after[0] <= before[-1]
 
 
 def _secs(row: dict) -> float:
@@ -217,7 +229,8 @@ def split_zone(offset: float, zoneless: bool) -> tuple[float, float]:
 def _anchors(events: pl.DataFrame) -> list[tuple[int, str, str, list[tuple[dict, dict]]]]:
     """(rank, path, source, cycles) of every source whose outage edges can anchor the others."""
     out = []
-    for (path,), part in events.filter(pl.col("metric") == "redis_up").partition_by("path", as_dict=True).items():
+    scraped = events.filter(pl.col("metric").is_in(["redis_up", "rejected_connections"]))
+    for (path,), part in scraped.partition_by("path", as_dict=True).items():
         if cycles := metric_cycles(part):
             out.append((0, path, "metrics", cycles))
     server = events.filter(pl.col("source") == "redis_server")
@@ -232,16 +245,24 @@ def _anchor_offset(a, b) -> tuple[float, tuple[Edge, ...]] | None:
     found = match([_secs(d) for d, _ in a[3]], [_secs(d) for d, _ in b[3]])
     if found is None:
         return None
-    starts, recoveries = [], []
+    starts, recoveries, sharp_ups = [], [], []
     for i, j in found[1]:
         (da, ua), (db, ub) = a[3][i], b[3][j]
         starts.append(Edge("outage start", _secs(da) - _secs(db), (_where(db), _where(da))))
         recoveries.append(Edge("recovery", _secs(ua) - _secs(ub), (_where(ub), _where(ua))))
+        sharp_ups.append(ua.get("sharp", True) and ub.get("sharp", True))  # a server's ready line is sharp
     at_start = median(e.offset_s for e in starts)
     # A recovery is a blunt edge: during a storm the exporter's own connection is refused at maxclients, so
     # `redis_up` returns seconds after the server's ready line. Recoveries count only where they agree.
     agreeing = [e for e in recoveries if abs(e.offset_s - at_start) <= AGREE_S]
     edges = starts + agreeing
+    # A start is a blunt edge too: a server that hung before it went down (a blocking command, then the restart it
+    # had queued) failed its scrapes from the hang on, before its shutdown line (slow-restart-12: 4.2 s). Where the
+    # server refused nobody, the recoveries are sharp: when they disagree with the starts, they win.
+    sharp = [e for e, ok in zip(recoveries, sharp_ups, strict=True) if ok]
+    if sharp and abs(median(e.offset_s for e in sharp) - at_start) > AGREE_S:
+        at_up = median(e.offset_s for e in sharp)
+        edges = sharp + [e for e in starts if abs(e.offset_s - at_up) <= AGREE_S]
     return median(e.offset_s for e in edges), tuple(edges)
 
 
@@ -306,11 +327,24 @@ def _last_refusals(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict
     return out
 
 
-def server_against_fleet(server, units, refusals, zoneless: dict[str, bool]) -> tuple[float, tuple[Edge, ...]] | None:
+def _first_unreachable(events: pl.DataFrame) -> dict[tuple[str, str, str], dict[int, dict]]:
+    """Per client (path, host, source): the first lost or refused connection of each of `_client_units`' bursts, by
+    burst number (a burst that only timed out has none)."""
+    fails = _client_losses(events, "source").filter(pl.col("kind").is_in(UNREACHABLE)).unique(
+        ["path", "host", "burst"], keep="first", maintain_order=True)
+    out: dict[tuple[str, str, str], dict[int, dict]] = {}
+    for r in fails.iter_rows(named=True):
+        out.setdefault((r["path"], r["host"], r["source"]), {})[r["burst"]] = r
+    return out
+
+
+def server_against_fleet(server, units, refusals, zoneless: dict[str, bool],
+                         unreachable: dict[tuple[str, str, str], dict[int, dict]]) -> tuple[float, tuple[Edge, ...]] | None:
     """A lone redis-server log's offset against a fleet of client hosts that agree with each other.
 
-    The two edges have a known direction: a client fails only after the server went down (its first
-    failure comes a reaction lag after the shutdown line), and a connection is refused only before the
+    The two edges have a known direction: a client loses its connection only after the server went down (its
+    first lost or refused connection comes a reaction lag after the shutdown line; a timeout may come before it, from
+    a server that hung before it shut down: slow-restart-8's KEYS, 6.2 s), and a connection is refused only before the
     server listens again (its last refusal comes before the ready line). So the server's offset lies
     between (shutdown - first failure) and (ready - last refusal): the medians over the fleet's hosts
     bound it from both sides, and a lag never reads as an offset. None when zero lies within those
@@ -329,15 +363,18 @@ def server_against_fleet(server, units, refusals, zoneless: dict[str, bool]) -> 
     edges: list[Edge] = []  # per host: the lower bound (shutdown - first failure), then the upper one
     for unit in fleet:
         for i, j in pairs[unit]:
-            (down, up), first = server[3][j], units[unit][i]
-            edges.append(Edge(LOWER, _secs(down) - _secs(first), (_where(down), _where(first))))
+            (down, up) = server[3][j]
+            first = unreachable.get(unit, {}).get(units[unit][i]["burst"])
+            if first is not None:
+                edges.append(Edge(LOWER, _secs(down) - _secs(first), (_where(down), _where(first))))
             refused = refusals.get(unit, [])[i] if i < len(refusals.get(unit, [])) else None
             if refused is not None:
                 edges.append(Edge(UPPER, _secs(up) - _secs(refused), (_where(up), _where(refused))))
     highs = [e.offset_s for e in edges if e.name == UPPER]
-    if not highs:
+    lows = [e.offset_s for e in edges if e.name == LOWER]
+    if not highs or not lows:
         return None
-    low, high = median(e.offset_s for e in edges if e.name == LOWER), median(highs)
+    low, high = median(lows), median(highs)
     if low <= AGREE_S and high >= -AGREE_S:
         return None
     offset = (low + high) / 2
@@ -434,8 +471,9 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
     reference, aligned = _reference(_anchors(events), units)
     out = []
     lone = None
+    unreachable = _first_unreachable(events)
     if reference and reference[2] == "redis_server" and not any(abs(o) <= AGREE_S for _, (o, _) in aligned):
-        lone = server_against_fleet(reference, units, _last_refusals(events), zoneless)
+        lone = server_against_fleet(reference, units, _last_refusals(events), zoneless, unreachable)
     if lone:
         offset, edges = lone
         zone, skew = split_zone(offset, zoneless.get(reference[1], False))
@@ -450,7 +488,13 @@ def estimate(events: pl.DataFrame, zoneless: dict[str, bool],
             continue
         zone, skew = split_zone(offset, zoneless.get(anchor[1], False))
         out.append(ClockOffset(anchor[1], None, anchor[2], offset, zone, skew, reference[1], edges))
-    # clients against the reference's own times: an aligned anchor is never the reference
+    # clients against the reference's own times: an aligned anchor is never the reference. A server log's down edge
+    # is its shutdown line, which a client's timeout may precede by a hang (`server_against_fleet`): against it, a
+    # client's edge is its first lost or refused connection of each burst
+    if reference and reference[2] == "redis_server":
+        units = {u: [unreachable[u][r["burst"]] for r in rows if r["burst"] in unreachable.get(u, {})]
+                 for u, rows in units.items()}
+        units = {u: rows for u, rows in units.items() if rows}
     out += client_offsets(units, reference, zoneless, agreed)
     before = set(agreed)
     out += pod_start_offsets(events, zoneless, {o.path for o in out} | set(agreed), agreed)
