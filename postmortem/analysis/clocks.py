@@ -9,7 +9,10 @@ offset against a reference:
 * **Reference** (anchor order): among the anchored sources that saw outage edges, the one most other
   anchors agree with (within `AGREE_S`); ties go to metric exports (epoch or zoned times) before
   redis-server logs (no zone, UTC by convention), then by path. Anchors that disagree with it are
-  aligned to it on their down and up edges.
+  aligned to it on their down and up edges. Either edge can be blunt: a scraper refused at maxclients
+  comes back seconds after the ready line (a storm), and a server that hung before it shut down failed
+  its scrapes from the hang on; where the metrics' own counter shows no refused connection, the
+  recoveries are sharp and win over starts that disagree with them.
 * **Clients**: per (file, host), the first loss (a lost, refused or timed-out connection, or a command
   left unanswered) of each burst against the reference's down edges.
   The fleet is the largest group of hosts within `AGREE_S` of each other: its offset beyond the
@@ -19,8 +22,10 @@ offset against a reference:
   however long (a stalled server's connect timeouts come when pools reopen; an idle pod fails late).
   Without a reference only per-host offsets against the fleet are found: a fleet of `FLEET_MIN`
   hosts or more, hosts between `FLEET_MARGIN_S` and `FLEET_RANGE_S` from it.
+* **Against a server log's shutdown line** a client's edge is its first lost or refused connection: a
+  timeout may precede the shutdown by a hang (a blocking command, then the restart queued behind it).
 * **A lone server log** (the reference, no other anchor agreeing with it) against a fleet of
-  `FLEET_MIN` or more agreeing hosts: clients fail only after the shutdown and are refused only before
+  `FLEET_MIN` or more agreeing hosts: clients lose connections only after the shutdown and are refused only before
   the ready line, so the server's offset is bounded from both sides (`server_against_fleet`); outside
   `AGREE_S` of zero it is the server that is off.
 * **A stalled server** (a hang: SIGSTOP, a blocking command, a frozen VM) logs no shutdown or ready
