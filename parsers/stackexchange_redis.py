@@ -309,6 +309,8 @@ class StackExchangeRedis:
             _head=t.str.replace(_FRAME_TAIL, "").str.replace_all(r"\s*\n\s*", " "),
         )
         cand = cand.with_columns(**_first_choices())
+        if MESSAGE_FORM.get():
+            cand = cand.with_columns(_as_message=_head_searched_as_message())
         configs = bool((cand.get_column("_rule") == "redis.config").any())
         if not staged:
             return _encoded(cand.select(self._columns(configs, full=True)))
@@ -316,15 +318,35 @@ class StackExchangeRedis:
         # looks: those records skip the other alternatives (a `coalesce` evaluates them all).
         firsts = pl.all_horizontal([pl.col(c).is_not_null() for c in _first_choices()])
         cand = cand.with_row_index("_pos").with_columns(_firsts=firsts)
+        parts = []
+        if MESSAGE_FORM.get():
+            # timeouts whose message alone gives their fields: their `attrs` are null, so never extracted
+            alone = _alone_in_message(cand, configs)
+            if alone.any():
+                parts.append(self._message_only(cand.filter(alone)))
+                cand = cand.filter(~alone)
+        if cand.height:
+            parts.append(_encoded(self._split(cand, configs)))
+        return pl.concat(parts).sort("_pos").drop("_pos")
+
+    def _split(self, cand: pl.DataFrame, configs: bool) -> pl.DataFrame:
+        """The candidates' columns (`_pos` kept), the records whose fields' first alternatives all hit selected
+        apart when they are many."""
         # Each select costs polars ~25 ms of compiling its ~100 patterns whatever its rows, so a batch is
         # split only when its first-alternative records are enough to pay for the second select.
         n_firsts = int(cand.get_column("_firsts").sum())
         if n_firsts < min(cand.height, SPLIT_MIN_RECORDS):
-            return _encoded(cand.select(self._columns(configs, full=True)))
+            return cand.select("_pos", *self._columns(configs, full=True))
         parts = [part.select("_pos", *self._columns(configs, full=full))
                  for full, part in ((False, cand.filter(pl.col("_firsts"))), (True, cand.filter(~pl.col("_firsts"))))
                  if part.height]
-        return _encoded(pl.concat(parts).sort("_pos").drop("_pos"))
+        return pl.concat(parts)
+
+    def _message_only(self, cand: pl.DataFrame) -> pl.DataFrame:
+        """The columns of timeouts whose `attrs` are null (`_alone_in_message`): a timeout's kind is its rule."""
+        full = not cand.get_column("_firsts").all()
+        return cand.select("_pos", "rec", pl.col("_rule").alias("kind"), self._entity(full).alias("entity"),
+                           self._host().alias("host"), _MESSAGE.alias("message"), pl.lit(None, pl.String).alias("attrs"))
 
     def _columns(self, configs: bool, full: bool) -> list[pl.Expr]:
         """The claimed rows' columns, `attrs` as a struct (`_encoded` writes it as JSON); `full=False` for
@@ -336,7 +358,7 @@ class StackExchangeRedis:
             self._host().alias("host"),
             _MESSAGE.alias("message"),
             pl.struct(self._fields(configs, full)).alias("attrs"),
-            *([_head_searched_as_message().alias("_as_message")] if MESSAGE_FORM.get() else []),
+            *([pl.col("_as_message")] if MESSAGE_FORM.get() else []),
         ]
 
     @staticmethod
@@ -611,6 +633,32 @@ def _head_searched_as_message() -> pl.Expr:
     after = (h.str.ends_with(pl.lit(" ") + m) & (found_h.is_null() | (found_h >= start))
              & (found_m.is_null() | (found_m >= 1)))
     return (pl.col("_rule") == "redis.timeout") & ((h == m) | after).fill_null(False)
+
+
+@cache
+def _other_names() -> frozenset[str]:
+    """The fields (message form) reading a column other than `_head`'s searches: the whole text, the line."""
+    return frozenset(e.meta.output_name() for e in StackExchangeRedis()._fields(configs=False)
+                     if not set(e.meta.root_names()) <= _FROM_HEAD)
+
+
+def _alone_in_message(cand: pl.DataFrame, configs: bool) -> pl.Series:
+    """Per candidate: a timeout `_same_in_message` would find equal to its message's fields, decided before its
+    fields are extracted: its `_head` searches proved (`_as_message`), its other fields equal the message's and
+    its config options (when the batch has them) null."""
+    alone = pl.repeat(False, cand.height, dtype=pl.Boolean, eager=True)
+    at = cand.select(pl.arg_where(pl.col("_as_message"))).to_series()
+    if at.len() == 0:
+        return alone
+    rows = cand[at]
+    # proved rows' `_first_choices` are the message's: where all hit, the other alternatives are left out in both
+    full = not rows.get_column("_firsts").all()
+    fields = [e for e in StackExchangeRedis()._fields(configs=False, full=full) if e.meta.output_name() in _other_names()]
+    head, mine = rows.select(fields), _as_timeouts(rows.select(message=_MESSAGE)).select(fields)
+    equal = [head.get_column(c).eq_missing(mine.get_column(c)) for c in mine.columns]
+    if configs:
+        equal += [c.is_null() for c in rows.select(StackExchangeRedis._config_fields())]
+    return alone.scatter(at.filter(pl.select(pl.all_horizontal(equal)).to_series()), True)
 
 
 def _same_in_message(out: pl.DataFrame) -> pl.Series:

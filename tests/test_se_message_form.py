@@ -158,3 +158,23 @@ def test_a_search_anchored_at_the_start_is_not_proved_by_the_head(monkeypatch):
     rows = pl.DataFrame({"_head": ["x qs: 4", "x y qs: 4", "qs: 4"], "_line": ["qs: 4", "y qs: 4", "qs: 4"],
                          "_rule": ["redis.timeout"] * 3})
     assert rows.select(se._head_searched_as_message()).to_series().to_list() == [False, True, True]
+
+
+def test_a_timeout_its_message_gives_is_never_extracted_from_its_head(monkeypatch):
+    """The storm layout's timeouts (proved, their other fields the message's) skip the ~90 field searches of the
+    head: no select of `attrs` runs for them; a record the message does not give (a log time before it) does."""
+    from parsers import stackexchange_redis as se
+
+    split, original = [], se.StackExchangeRedis._split
+
+    def spy(self, cand, configs):
+        split.append(cand.height)
+        return original(self, cand, configs)
+
+    monkeypatch.setattr(se.StackExchangeRedis, "_split", spy)
+    text = ("Cache failure for cart 7\nStackExchange.Redis.RedisTimeoutException: Timeout performing GET (5000ms), "
+            "inst: 9, qs: 41, serverEndpoint: redis-master:6379, clientName: a-b(SE.Redis-v2.6.1), v: 2.6.1\n   at X.Y()")
+    with message_form(True):
+        got = StackExchangeRedis().recognize(pl.DataFrame({"rec": [0, 1], "text": [text, "12:00:01.123: " + text]}))
+    assert split == [1]
+    assert got.get_column("attrs").is_null().to_list() == [True, False]
