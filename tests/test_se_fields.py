@@ -147,3 +147,28 @@ def test_thread_stats_are_the_rows_read_whole():
     assert 0 < got.height < 40
     assert got.equals(plain)
     assert thread_stats(events).equals(plain)  # the second caller, from the figures kept for the table
+
+
+def test_fields_read_in_slices_are_the_fields_read_at_once(monkeypatch):
+    """`_decoded` reads the rows' fields in slices: the same fields, in the rows' order, as one read of every row,
+    with slices whose rows take different paths (message form, the regex, the decode, field by field)."""
+    from parsers.stackexchange_redis import StackExchangeRedis
+    from postmortem.analysis import se_fields
+    from postmortem.se_attrs import one_form
+
+    texts = [f"Timeout performing GET k{i} (5000ms), inst: 1, qs: {i}, v: 2.6.{i}.1, IOCP: (Busy={i % 3},Free=1000,"
+             f"Min=2,Max=1000), WORKER: (Busy={(i * 7) % 23},Free=32000,Min=8,Max=32767)" for i in range(30)]
+    se = StackExchangeRedis().recognize(pl.DataFrame({"rec": list(range(30)), "text": texts}))
+    se = one_form(se.with_columns(source=pl.lit("stackexchange_redis"))).with_columns(  # every third keeps its JSON
+        attrs=pl.when(pl.col("rec") % 3 == 0).then(pl.col("message").str.slice(0, 0) + '{"worker_busy": 5}')
+        .when(pl.col("rec") == 20).then(pl.lit('{"worker_busy": 0.0}')).otherwise("attrs"))
+    other = pl.DataFrame({"rec": [100, 101], "kind": ["app.log"] * 2, "message": ["a", "b"], "source": ["app"] * 2,
+                          "attrs": [None, '{"worker_busy":99}']})
+    events = pl.concat([se, other], how="diagonal_relaxed").sample(fraction=1.0, shuffle=True, seed=5)
+    kept = events.filter(pl.col("source") == "stackexchange_redis")
+    assert kept.select(se_fields.derived().any()).item() and kept.get_column("attrs").is_not_null().any()
+    whole = se_fields.read_fields(kept, FIELDS)
+    monkeypatch.setattr(se_fields, "FIELD_ROWS", 4)  # 30 rows in 8 slices
+    got = se_fields._decoded.__wrapped__(events)
+    assert got.height == 30 and got.dtypes == [pl.Categorical] * len(FIELDS)
+    assert got.cast(pl.String).equals(whole)

@@ -27,6 +27,7 @@ SOURCE = "stackexchange_redis"
 FIELDS = ("v", "lib_version", "aoc", "lm_created", "mc_attempts", "worker_busy", "worker_min", "iocp_busy",
           "iocp_min")
 DECODE_ROWS = 20_000  # records decoded at a time
+FIELD_ROWS = 100_000  # records whose fields `_decoded` reads at a time
 PREFIX = "attr_"  # the decoded columns: `attr_<field>`, String as `attr(field)` gives it
 # a member whose value `json_path_match` prints back as written: a string without escapes, an integer as serde_json
 # writes it (no leading zero, no `-0`, short enough to stay an integer), or null; then the member's end
@@ -123,9 +124,12 @@ def _decoded(events: pl.DataFrame) -> pl.DataFrame:
     the rows' messages, which each caller selects again and lets go), each Categorical: a field takes a few values
     (versions, thread counts), and a String value is a 16-byte view at least (dense 1 GiB: 92 → ~20 MiB kept).
     `field` reads them back as String first, so every reader sees the strings `read_fields` gave."""
-    kept = [c for c in ("source", "kind", "attrs", "message") if c in events.columns]
-    fields = read_fields(events.lazy().filter(pl.col("source") == SOURCE).select(kept).collect(), FIELDS)
-    return fields.select(pl.all().cast(pl.Categorical))
+    kept = events.select(c for c in ("source", "kind", "attrs", "message") if c in events.columns)
+    at = events.select(pl.arg_where(pl.col("source") == SOURCE)).to_series()
+    # in slices of rows (each row's fields are its own): all at once, the rows and their fields' strings before the
+    # cast were +190 MiB on the dense 1 GiB file, the analysis' highest transient
+    return pl.concat([read_fields(kept[at.slice(i, FIELD_ROWS)], FIELDS).select(pl.all().cast(pl.Categorical))
+                      for i in range(0, max(at.len(), 1), FIELD_ROWS)])
 
 
 def se_records(events: pl.DataFrame, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
