@@ -41,6 +41,9 @@ class Outcome:
     # whether the run drew from its random generator; when it did not, the seed never reached it and every
     # seed gives this same run (`ensemble` reuses it). Not a figure: left out of comparisons.
     drew: bool = field(default=True, compare=False, repr=False)
+    # the least maxclients at which the same inputs make this same run: the most connections it ever asked
+    # the server for at once (inf when the server's limit refused one). Not a figure either (`for_limit`).
+    unbound_at: float = field(default=math.inf, compare=False, repr=False)
 
 
 def _where(mask: np.ndarray) -> np.ndarray:
@@ -139,13 +142,15 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     frac = inc.down.microsecond / 1e6
     attempts = np.zeros(int(math.ceil(frac + total)) + 1)
     rejections, peak_conn, backlog = 0, held_n, 0
+    unbound_at = 0  # see Outcome.unbound_at
     last_step, step = int(math.ceil(total / DT)), 0
     if _refused_at_once(inc, policy, breaker, concurrency):
         requests.refuse_outage(outage, frac, attempts if inc.counts_failures else None, concurrency)
         if math.isinf(limit) and policy.pool_cap is None and concurrency is None and hold_s > 0 and fast:
             peak_conn, crowded = _unlimited(requests, frac, hold_s, last_step, n_pods,
                                             attempts if inc.counts_accepts else None)
-            return _outcome(inc, attempts, peak_conn, 0, rng.bit_generator.state != seeded or crowded)
+            # every connection opened is kept: the most asked for at once is the most held at the end
+            return _outcome(inc, attempts, peak_conn, 0, rng.bit_generator.state != seeded or crowded, peak_conn)
     ctx = (policy, due, tries, calls, call_start, active, inc.arrivals, rng)
     while step <= last_step:
         t = step * DT
@@ -224,6 +229,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                     freed |= _fail_calls(late, t, pod, *ctx) > 0
                 order = need[rng.permutation(need.size)]
                 free = int(max(0, min(order.size, limit - held_n))) if math.isfinite(limit) else order.size
+                unbound_at = max(unbound_at, held_n + order.size) if free == order.size else math.inf
                 accepted, failed = order[:free], order[free:]
                 if accepted.size:
                     np.add.at(held, pod[accepted], 1)
@@ -239,6 +245,8 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                 peak_conn = max(peak_conn, held_n)
             if not failed.size:  # nothing failed: the rest of the iteration would change nothing
                 break
+            if policy.backoff == "none" and (t >= outage or inc.hang):  # the limit decides the next line
+                unbound_at = max(unbound_at, held_n + 1) if held_n < limit else math.inf
             if policy.backoff == "none" and (t < outage and not inc.hang or held_n >= limit):
                 # retried at once into the same refusal: the call's remaining tries fail in this instant
                 left = policy.retries - tries[failed]
@@ -263,17 +271,18 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             trying = retry[due[retry] <= t]
         peak_conn = max(peak_conn, held_n)
         step = _next_step(step, t, arrive, due, release, freed, requests.next_arrival)
-    return _outcome(inc, attempts, peak_conn, rejections, rng.bit_generator.state != seeded)
+    return _outcome(inc, attempts, peak_conn, rejections, rng.bit_generator.state != seeded, unbound_at)
 
 
-def _outcome(inc: Incident, attempts: np.ndarray, peak_conn: int, rejections: float, drew: bool) -> Outcome:
+def _outcome(inc: Incident, attempts: np.ndarray, peak_conn: int, rejections: float, drew: bool,
+             unbound_at: float) -> Outcome:
     start = inc.down.replace(microsecond=0)
     series = [(start + timedelta(seconds=i), float(a)) for i, a in enumerate(attempts)]
     end = inc.up + timedelta(seconds=inc.horizon_s)
     series = [(s, a) for s, a in series if s < end]
     return Outcome(per_second=tuple(series), peak_attempts=max((a for _, a in series), default=0.0),
                    peak_connections=float(peak_conn), rejections=float(rejections),
-                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=drew)
+                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=drew, unbound_at=unbound_at)
 
 
 def _unlimited(requests: _Requests, frac: float, hold_s: float, last_step: int, n_pods: int,
@@ -431,17 +440,37 @@ class _Breaker:
 
 
 def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
-           hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None) -> Outcome:
-    """`simulate` once per seed: each figure is the median over the runs, the per-second series is the
-    run closest to those medians (one run's lottery of who reconnects first is not the incident's).
-    `known`: runs already made with these inputs, by seed (a run is a pure function of its inputs)."""
+             hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None) -> Outcome:
+    """`simulate` once per seed, combined (`combine`)."""
+    return combine(seed_runs(inc, policy, pods, maxclients, hold_s, seeds, known))
+
+
+def seed_runs(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
+              hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS,
+              known: dict[int, Outcome] | None = None) -> dict[int, Outcome]:
+    """`simulate` once per seed, by seed. `known`: runs already made with these inputs, by seed (a run is a
+    pure function of its inputs)."""
     known = known or {}
-    runs: list[Outcome] = []
+    runs: dict[int, Outcome] = {}
     for seed in seeds:
-        if runs and not runs[0].drew:  # the first run used no random draw: another seed gives the same run
-            runs.append(runs[0])
+        if runs and not runs[seeds[0]].drew:  # the first run used no random draw: another seed gives the same run
+            runs[seed] = runs[seeds[0]]
         else:
-            runs.append(known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s))
+            runs[seed] = known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s)
+    return runs
+
+
+def for_limit(runs: dict[int, Outcome], limit: float | None) -> dict[int, Outcome]:
+    """The runs that the same inputs under maxclients `limit` (None: none) make: those the limit would not
+    have bound (`Outcome.unbound_at`), to pass as `known`."""
+    at = math.inf if limit is None else limit
+    return {seed: run for seed, run in runs.items() if run.unbound_at <= at}
+
+
+def combine(by_seed: dict[int, Outcome]) -> Outcome:
+    """Each figure is the median over the runs, the per-second series is the run closest to those medians
+    (one run's lottery of who reconnects first is not the incident's)."""
+    runs = list(by_seed.values())
     if len(runs) == 1:
         return runs[0]
     peak = float(median([r.peak_attempts for r in runs]))
