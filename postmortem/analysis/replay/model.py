@@ -276,8 +276,9 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                 tries[failed] = policy.retries
             more = tries[failed] < policy.retries
             retry = failed[more]
-            tries[retry] += 1
-            due[retry] = t + policy.delays(tries[retry], rng)
+            if retry.size:  # (an empty draw leaves the generator as it was)
+                tries[retry] += 1
+                due[retry] = t + policy.delays(tries[retry], rng)
             given_up = failed[~more]
             if dead is not None and given_up.size:  # a failed call gives its disconnected object back to the pool
                 up_pod = pod[given_up]
@@ -533,6 +534,8 @@ def _fail_calls(ids: np.ndarray, t: float, pod, policy: Policy, due, tries, call
     if ended.size:
         active -= _per_pod(pod[ended], active.size)
     again = ids[~over]
+    if again.size == 0:
+        return int(ended.size)
     took = np.maximum(0.0, arrivals.call_s + arrivals.call_spread_s * rng.standard_normal(again.size))
     due[again] = t + policy.app_interval + took
     call_start[again] = due[again]
