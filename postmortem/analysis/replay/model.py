@@ -41,11 +41,30 @@ class Outcome:
     # whether the run drew from its random generator; when it did not, the seed never reached it and every
     # seed gives this same run (`ensemble` reuses it). Not a figure: left out of comparisons.
     drew: bool = field(default=True, compare=False, repr=False)
+    # the least maxclients at which the same inputs make this same run: the most connections it ever asked
+    # the server for at once (inf when the server's limit refused one). Not a figure either (`for_limit`).
+    unbound_at: float = field(default=math.inf, compare=False, repr=False)
 
 
 def _where(mask: np.ndarray) -> np.ndarray:
     """`np.flatnonzero` for the 1-D masks of the loop, without its Python wrapper (called per step)."""
     return mask.nonzero()[0]
+
+
+def _per_pod(pods: np.ndarray, n_pods: int) -> np.ndarray:
+    """How many of `pods` name each pod: the loop's `np.add.at(counts, pods, 1)` as one `bincount`, which
+    costs a fraction of `ufunc.at` on these short arrays (the counts are integers: the same sums)."""
+    return np.bincount(pods, minlength=n_pods)
+
+
+def _shuffled(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`ids[rng.permutation(ids.size)]` in fewer calls: shuffling a copy makes the same swaps from the same
+    draws, and fewer than two elements draw nothing (most steps); tests/test_replay_loop_calls.py checks both."""
+    if ids.size < 2:
+        return ids
+    out = ids.copy()
+    rng.shuffle(out)
+    return out
 
 
 def _least(values: np.ndarray) -> float:
@@ -139,13 +158,15 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
     frac = inc.down.microsecond / 1e6
     attempts = np.zeros(int(math.ceil(frac + total)) + 1)
     rejections, peak_conn, backlog = 0, held_n, 0
+    unbound_at = 0  # see Outcome.unbound_at
     last_step, step = int(math.ceil(total / DT)), 0
     if _refused_at_once(inc, policy, breaker, concurrency):
         requests.refuse_outage(outage, frac, attempts if inc.counts_failures else None, concurrency)
         if math.isinf(limit) and policy.pool_cap is None and concurrency is None and hold_s > 0 and fast:
             peak_conn, crowded = _unlimited(requests, frac, hold_s, last_step, n_pods,
                                             attempts if inc.counts_accepts else None)
-            return _outcome(inc, attempts, peak_conn, 0, rng.bit_generator.state != seeded or crowded)
+            # every connection opened is kept: the most asked for at once is the most held at the end
+            return _outcome(inc, attempts, peak_conn, 0, rng.bit_generator.state != seeded or crowded, peak_conn)
     ctx = (policy, due, tries, calls, call_start, active, inc.arrivals, rng)
     while step <= last_step:
         t = step * DT
@@ -157,13 +178,15 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
         rel = _where(release <= t)
         if rel.size:
             release[rel] = np.inf
-            np.subtract.at(busy, pod[rel], 1)
-            np.subtract.at(active, pod[rel], 1)
-            last_ok[pod[rel]] = t
+            rel_pod = pod[rel]
+            done = _per_pod(rel_pod, n_pods)
+            busy -= done
+            active -= done
+            last_ok[rel_pod] = t
             freed = True
             if policy.pool_cap:  # a released connection goes to the pod's requests waiting on its pool
                 freed_pod = np.zeros(n_pods, dtype=bool)
-                freed_pod[pod[rel]] = True
+                freed_pod[rel_pod] = True
                 wake = _where(pool_wait & freed_pod[pod])
                 due[wake], pool_wait[wake] = t, False
         pend = _where(arrive <= t)
@@ -172,7 +195,7 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
             pend = pend[rank_within(pend_pod) < concurrency - active[pend_pod]]
         if pend.size:
             arrive[pend], due[pend], tries[pend], call_start[pend] = np.inf, t, 0, t
-            np.add.at(active, pod[pend], 1)
+            active += _per_pod(pod[pend], n_pods)
         if t >= outage and backlog:
             attempts[b] += backlog if inc.counts_accepts else 0  # a hung server's queued connects, accepted now
             backlog = 0
@@ -222,23 +245,28 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                     pool_wait[wait] = True
                     pool_wait[late] = False
                     freed |= _fail_calls(late, t, pod, *ctx) > 0
-                order = need[rng.permutation(need.size)]
+                order = _shuffled(need, rng)
                 free = int(max(0, min(order.size, limit - held_n))) if math.isfinite(limit) else order.size
+                unbound_at = max(unbound_at, held_n + order.size) if free == order.size else math.inf
                 accepted, failed = order[:free], order[free:]
                 if accepted.size:
-                    np.add.at(held, pod[accepted], 1)
+                    held += _per_pod(pod[accepted], n_pods)
                     held_n += accepted.size
                     got = np.concatenate([got, accepted])
                 due[got], release[got], pool_wait[got] = np.inf, t + hold_s, False
-                np.add.at(busy, pod[got], 1)
-                if breaker.on:
-                    breaker.succeeded(pod[got])
+                if got.size:
+                    got_pod = pod[got]
+                    busy += _per_pod(got_pod, n_pods)
+                    if breaker.on:
+                        breaker.succeeded(got_pod)
                 if inc.counts_accepts:
                     attempts[b] += order.size
                 rejections += failed.size
                 peak_conn = max(peak_conn, held_n)
             if not failed.size:  # nothing failed: the rest of the iteration would change nothing
                 break
+            if policy.backoff == "none" and (t >= outage or inc.hang):  # the limit decides the next line
+                unbound_at = max(unbound_at, held_n + 1) if held_n < limit else math.inf
             if policy.backoff == "none" and (t < outage and not inc.hang or held_n >= limit):
                 # retried at once into the same refusal: the call's remaining tries fail in this instant
                 left = policy.retries - tries[failed]
@@ -248,12 +276,14 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                 tries[failed] = policy.retries
             more = tries[failed] < policy.retries
             retry = failed[more]
-            tries[retry] += 1
-            due[retry] = t + policy.delays(tries[retry], rng)
+            if retry.size:  # (an empty draw leaves the generator as it was)
+                tries[retry] += 1
+                due[retry] = t + policy.delays(tries[retry], rng)
             given_up = failed[~more]
-            if dead is not None:  # a failed call gives its disconnected object back to the pool
-                np.add.at(dead, pod[given_up], 1)
-                last_dead[pod[given_up]] = t
+            if dead is not None and given_up.size:  # a failed call gives its disconnected object back to the pool
+                up_pod = pod[given_up]
+                dead += _per_pod(up_pod, n_pods)
+                last_dead[up_pod] = t
             if inc.counts_failures:
                 attempts[b] += given_up.size
             if breaker.on:
@@ -262,18 +292,19 @@ def simulate(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                 freed |= _fail_calls(given_up, t, pod, *ctx) > 0
             trying = retry[due[retry] <= t]
         peak_conn = max(peak_conn, held_n)
-        step = _next_step(step, t, arrive, due, release, freed, requests.next_arrival)
-    return _outcome(inc, attempts, peak_conn, rejections, rng.bit_generator.state != seeded)
+        step = _next_step(step, t, arrive, due, release, freed, requests.next_arrival, concurrency is not None)
+    return _outcome(inc, attempts, peak_conn, rejections, rng.bit_generator.state != seeded, unbound_at)
 
 
-def _outcome(inc: Incident, attempts: np.ndarray, peak_conn: int, rejections: float, drew: bool) -> Outcome:
+def _outcome(inc: Incident, attempts: np.ndarray, peak_conn: int, rejections: float, drew: bool,
+             unbound_at: float) -> Outcome:
     start = inc.down.replace(microsecond=0)
     series = [(start + timedelta(seconds=i), float(a)) for i, a in enumerate(attempts)]
     end = inc.up + timedelta(seconds=inc.horizon_s)
     series = [(s, a) for s, a in series if s < end]
     return Outcome(per_second=tuple(series), peak_attempts=max((a for _, a in series), default=0.0),
                    peak_connections=float(peak_conn), rejections=float(rejections),
-                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=drew)
+                   recovery_s=recovery(series, inc.up, inc.quiet, end), drew=drew, unbound_at=unbound_at)
 
 
 def _unlimited(requests: _Requests, frac: float, hold_s: float, last_step: int, n_pods: int,
@@ -431,17 +462,37 @@ class _Breaker:
 
 
 def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
-           hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None) -> Outcome:
-    """`simulate` once per seed: each figure is the median over the runs, the per-second series is the
-    run closest to those medians (one run's lottery of who reconnects first is not the incident's).
-    `known`: runs already made with these inputs, by seed (a run is a pure function of its inputs)."""
+             hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS, known: dict[int, Outcome] | None = None) -> Outcome:
+    """`simulate` once per seed, combined (`combine`)."""
+    return combine(seed_runs(inc, policy, pods, maxclients, hold_s, seeds, known))
+
+
+def seed_runs(inc: Incident, policy: Policy, pods: int | None = None, maxclients: float | None = None,
+              hold_s: float = 0.1, seeds: tuple[int, ...] = SEEDS,
+              known: dict[int, Outcome] | None = None) -> dict[int, Outcome]:
+    """`simulate` once per seed, by seed. `known`: runs already made with these inputs, by seed (a run is a
+    pure function of its inputs)."""
     known = known or {}
-    runs: list[Outcome] = []
+    runs: dict[int, Outcome] = {}
     for seed in seeds:
-        if runs and not runs[0].drew:  # the first run used no random draw: another seed gives the same run
-            runs.append(runs[0])
+        if runs and not runs[seeds[0]].drew:  # the first run used no random draw: another seed gives the same run
+            runs[seed] = runs[seeds[0]]
         else:
-            runs.append(known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s))
+            runs[seed] = known[seed] if seed in known else simulate(inc, policy, pods, maxclients, seed, hold_s)
+    return runs
+
+
+def for_limit(runs: dict[int, Outcome], limit: float | None) -> dict[int, Outcome]:
+    """The runs that the same inputs under maxclients `limit` (None: none) make: those the limit would not
+    have bound (`Outcome.unbound_at`), to pass as `known`."""
+    at = math.inf if limit is None else limit
+    return {seed: run for seed, run in runs.items() if run.unbound_at <= at}
+
+
+def combine(by_seed: dict[int, Outcome]) -> Outcome:
+    """Each figure is the median over the runs, the per-second series is the run closest to those medians
+    (one run's lottery of who reconnects first is not the incident's)."""
+    runs = list(by_seed.values())
     if len(runs) == 1:
         return runs[0]
     peak = float(median([r.peak_attempts for r in runs]))
@@ -454,13 +505,16 @@ def ensemble(inc: Incident, policy: Policy, pods: int | None = None, maxclients:
                    recovery_s=None if math.isinf(rec) else rec)
 
 
-def _next_step(step: int, t: float, arrive, due, release, freed: bool, outside: float) -> int:
+def _next_step(step: int, t: float, arrive, due, release, freed: bool, outside: float, waits: bool) -> int:
     """The next step at which anything can happen (steps in between would change nothing): a try that
     is due, a request that arrives (`outside`: the first one not yet among the live requests), a
     connection released; the very next step when a request waits for a free worker and one was freed."""
-    if freed and (arrive <= t).any():
+    if not waits:  # every request that arrived was let in: none is left at or before t
+        soon = min(_least(np.concatenate((due, release, arrive))), outside)
+    elif freed and (arrive <= t).any():
         return step + 1
-    soon = min(_least(np.concatenate((due, release, arrive[arrive > t]))), outside)  # one reduction, not three
+    else:
+        soon = min(_least(np.concatenate((due, release, arrive[arrive > t]))), outside)  # one reduction, not three
     if not math.isfinite(soon):
         return 1 << 62  # nothing is left to happen
     return max(step + 1, math.ceil(soon / DT - 1e-9))
@@ -477,8 +531,11 @@ def _fail_calls(ids: np.ndarray, t: float, pod, policy: Policy, due, tries, call
     over = calls[ids] >= policy.app_attempts
     ended = ids[over]
     due[ended] = np.inf
-    np.subtract.at(active, pod[ended], 1)
+    if ended.size:
+        active -= _per_pod(pod[ended], active.size)
     again = ids[~over]
+    if again.size == 0:
+        return int(ended.size)
     took = np.maximum(0.0, arrivals.call_s + arrivals.call_spread_s * rng.standard_normal(again.size))
     due[again] = t + policy.app_interval + took
     call_start[again] = due[again]

@@ -136,11 +136,17 @@ def build(events: pl.DataFrame, recs: tuple[Recommendation, ...]) -> WhatIf | No
     if not ok:
         verdict = f"Not calibrated: {missed(replay, inc)}, so no prediction is shown."
         return WhatIf(False, TOLERANCE, verdict, tuple(rows), tuple(chart), inputs, inc.horizon_s)
-    from postmortem.analysis.replay.model import ensemble
+    from postmortem.analysis.replay.model import combine, for_limit, seed_runs
 
     predicted = recommended(recs, inc)
+    before: tuple[Policy, dict] | None = None  # the previous row's policy and runs
     for label, policy, limit in predicted:
-        out = ensemble(inc, policy, maxclients=limit, hold_s=hold)
+        # a row that only raises maxclients is the previous row's runs where that limit never bound them
+        same = before is not None and replace(before[0], label=policy.label) == policy
+        runs = seed_runs(inc, policy, maxclients=limit, hold_s=hold,
+                         known=for_limit(before[1], limit if limit is not None else inc.maxclients) if same else None)
+        before = (policy, runs)
+        out = combine(runs)
         rows.append(_row(label, policy.describe(), out, limit if limit is not None else inc.maxclients))
     if predicted:
         chart.append(_series("predicted: " + predicted[-1][0].removeprefix("+ "), out))
