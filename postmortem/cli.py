@@ -191,7 +191,6 @@ def main() -> None:
 def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero, strict, no_redact,
             generated_at, jobs, no_align, tz, year, now, source_type):
     """Analyze incident logs under PATHS and write a postmortem."""
-    from postmortem.dataclass_code import cached_dataclass_code
     from postmortem.import_gc import imports_without_gc
 
     chosen = fmt
@@ -204,7 +203,7 @@ def analyze(paths, fmt, output, since, until, select, ignore, fail_on, exit_zero
     side = _side_process(list(paths)) if draws and jobs > 1 and _free_cpu() else None
     imports = None
     try:
-        with imports_without_gc(), cached_dataclass_code():
+        with imports_without_gc():
             from postmortem.analysis.pipeline import AnalyzeOptions
             from postmortem.analysis.pipeline import analyze as run
             from postmortem.model import Severity
@@ -328,10 +327,9 @@ def _write_charts(folder: Path, files: list[tuple[str, str]]) -> None:
 @with_input_options
 def parse(paths, fmt, output, no_redact, tz, year, now, source_type):
     """Print the normalized events table of PATHS."""
-    from postmortem.dataclass_code import cached_dataclass_code
     from postmortem.import_gc import imports_without_gc
 
-    with imports_without_gc(), cached_dataclass_code():
+    with imports_without_gc():
         from postmortem.input.ingest import ingest
         from postmortem.redaction import redact_events, redact_text
 
