@@ -58,6 +58,7 @@ from postmortem.analysis.population import (
     demand_after,
     held_before,
 )
+from postmortem.analysis.rate_spread import Spread, rate_spread
 from postmortem.analysis.refusals import refused_after, rejected_server
 from postmortem.analysis.scrape_gaps import Gap, LateScrape
 from postmortem.analysis.silence import Silence
@@ -188,7 +189,8 @@ class PersistenceFigures(Figures):
 @dataclass(frozen=True)
 class SaturationFigures(Figures):
     OMIT_NONE = ("first_rejection", "maxclients", "maxclients_source", "peak_connected_clients",
-                 "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at")
+                 "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at", "connections_per_s_before",
+                 "connections_per_s_after", "connections_per_s_top", "connections_seconds", "connections_source")
 
     rejections_logged: int  # `max number of clients reached` lines the clients (or the server) logged
     hosts: int  # hosts that logged them
@@ -199,6 +201,14 @@ class SaturationFigures(Figures):
     rejected_by_server: int | None = None  # the server's own rejected_connections increase (its counter)
     maxclients_raised_to: int | None = None  # the limit after a later raise (a mitigation: CONFIG SET, restart)
     maxclients_raised_at: str | None = None  # when the raised limit was first read (ISO)
+    # an outage after which new connections kept the rate they had before it, within its spread (rate_spread.py):
+    # that rate's mean over the steady seconds before and over the window after, the highest rate those seconds
+    # predict (95 %), how many they were, and the source counted (None: no such outage)
+    connections_per_s_before: float | None = None
+    connections_per_s_after: float | None = None
+    connections_per_s_top: float | None = None
+    connections_seconds: int | None = None
+    connections_source: str | None = None
 
     def facts(self) -> dict[str, object]:
         # Not `hosts` as the pod count: the server's own log lines count the Redis host, not client pods.
@@ -403,10 +413,16 @@ class Storm:
     threshold: float  # rate above which a second belongs to the storm window
     kept: Kept  # of the new connections, those the clients kept and those they did not
     dated: Dated | None = None  # a counter's rise across unanswered scrapes: the window it allows (storm_dating.py)
+    spread: Spread | None = None  # the source's rate before the outage and in the window (rate_spread.py)
+
+    @property
+    def within_spread(self) -> bool:
+        """The window's rate is one the source kept before the outage: a fleet refused at maxclients all along."""
+        return self.spread is not None and self.spread.within
 
     @property
     def is_storm(self) -> bool:
-        return self.kept.churns(NOT_KEPT_PER_NEEDED)
+        return self.kept.churns(NOT_KEPT_PER_NEEDED) and not self.within_spread
 
 
 def _restarted(events: pl.DataFrame, o: Outage, back: datetime) -> bool:
@@ -464,7 +480,7 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
                       refused.clients, queued, (refused.server_before, refused.clients_before))
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
-                 start, end, threshold, kept, dated)
+                 start, end, threshold, kept, dated, rate_spread(demand, o.start, start, end))
 
 
 @per_outages
@@ -793,6 +809,10 @@ class MaxclientsSaturation(RuleDetector):
                               rows_by_ids(events, cited).select(rej.columns)])
         server = rejected_server(events, events.get_column("ts").min(), events.get_column("ts").max()) \
             if first is not None else None
+        steady = next((st for st in storms(events, ctx) if st.within_spread), None)
+        if steady is not None:  # the refusals went on after the outage as before it: the first of them is evidence
+            rows = pl.concat([rows, rej.filter(pl.col("ts") > steady.outage.end).sort("ts").head(1)])
+        spread = steady.spread if steady is not None else None
         stats = SaturationFigures(
             rejections_logged=rej.height, hosts=rej.get_column("host").n_unique(),
             first_rejection=first.isoformat() if first is not None else None,
@@ -801,6 +821,11 @@ class MaxclientsSaturation(RuleDetector):
             rejected_by_server=server or None,
             maxclients_raised_to=raise_.new if raise_ else None,
             maxclients_raised_at=raise_.ts.isoformat() if raise_ else None,
+            connections_per_s_before=round(spread.before, 1) if spread else None,
+            connections_per_s_after=round(spread.after, 1) if spread else None,
+            connections_per_s_top=round(spread.top, 1) if spread else None,
+            connections_seconds=spread.seconds if spread else None,
+            connections_source=steady.demand.source if steady is not None else None,
         )
         # the server's count of refused connections and the clients' logged errors are two facts, each named
         parts = [f"{_n(server)} connections rejected at maxclients (the server's count)" if server else None,
@@ -826,8 +851,18 @@ class MaxclientsSaturation(RuleDetector):
         before = refusing_before(s, findings)
         if before is not None:
             return (f"came while Redis was already refusing connections at maxclients (from {before[0]:%H:%M:%S} UTC, "
-                    f"{before[1]:.1f} s before it" + (f"; {refused})" if refused else ")"))
+                    f"{before[1]:.1f} s before it" + (f"; {refused})" if refused else ")")
+                    + (_steady_rate(s) if isinstance(s, SaturationFigures) else ""))
         return f"pushed Redis to maxclients ({refused})" if refused else "pushed Redis to maxclients"
+
+
+def _steady_rate(s: SaturationFigures) -> str:
+    """An outage after which new connections kept their pre-outage rate, within its spread: no reconnect storm."""
+    if s.connections_per_s_before is None or s.connections_per_s_after is None:
+        return ""
+    return (f": {s.connections_per_s_before:,.0f} new connections a second before it and {s.connections_per_s_after:,.0f} "
+            f"after it, within the {s.connections_per_s_top:,.0f} a second its {s.connections_seconds} seconds before "
+            "predict (95 %), so no reconnect storm")
 
 
 def refusing_before(sat: Figures | None, findings: Sequence[Finding]) -> tuple[datetime, float] | None:
