@@ -1,29 +1,36 @@
-"""Whether the new connections after an outage stand out of what the same source did before it.
+"""Whether the new connections after an outage stand out of the rate a fleet already refused at maxclients kept.
 
 A fleet whose pools want more connections than maxclients allows is refused before any outage, every second, and
 as often after a short restart (storm-full-long-4: 281 new connections a second before a 6 s restart, 280 after
 it). Netted by its baseline rate, what is left is that rate's noise: hundreds of connections over a window, against
 the 6 to 80 connections the fleet needs (`kept.Kept.churns`), so the churn test alone called every such restart a
-reconnect storm. A storm must also lift the rate out of the spread of its own seconds before the outage: its mean
-over the storm window above the upper end of the 95 % prediction interval of one second from those seconds (their
-mean plus Student's t for their number times their standard deviation, at least the counting noise, the square root
-of the mean). Few seconds predict little: two seconds at 352 and 334 allow up to 630 (storm-rate50-6, refused at
-maxclients before its restart as after it, 1.4x its rate for 6 s after it at 6 pods, 0.9x at 6 pods with 6 s before
-it). A fleet healthy before the outage (its pools held, a few new connections a second) is lifted out of any
-spread it had; a fleet already refused at maxclients at about the same rate is not."""
+reconnect storm. A fleet refused before the outage storms only when the outage lifts its rate out of the spread of
+its own seconds before it: the window's mean above the upper end of the 95 % prediction interval of one more such
+second (their mean plus Student's t for their number, times their standard deviation, at least the counting noise,
+the square root of the mean, times the square root of 1 + 1/n). Few seconds predict little: storm-rate50-6's three
+(352, 334, and 393 a second in the 0.8 s of the outage's second before it) allow up to 509, and its 471 a second
+after the restart is within them (its pods were 3 s old; 6 s old, the same fleet was refused at 0.9x its rate
+before it, rate50-long-6). A fleet not refused before the outage is not judged so: whatever it opens and does not
+keep is the outage's."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from statistics import fmean, median, stdev
+from statistics import fmean, stdev
 
 import polars as pl
 
-from postmortem.analysis.population import Demand
+from postmortem.analysis.clocks import AGREE_S
+from postmortem.analysis.population import LOOKBACK, Demand, counter_increase
+from postmortem.schema import ts_lit
 
-RAMP_SHARE = 0.5  # seconds before the first at this share of the median one are the fleet starting up, not its rate
+# seconds before the first at this share of the busiest are the fleet before it was refused (starting up, or its
+# pools held): not the saturation's rate (storm-rate50-6: 37 new connections as its pods started, 352 after)
+LEVEL_SHARE = 0.5
+# the outage's own second counts, scaled to a whole second, when at least this share of it came before the outage
+PART_SHARE = 0.5
 # Student's t, two-sided 95 %, for 1 to 30 degrees of freedom (past 30: 1.96 + 2.37 / df, within 0.005 of it)
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
@@ -54,31 +61,49 @@ class Spread:
         return self.after <= self.top
 
 
+def refused_before(events: pl.DataFrame, t0: datetime) -> bool:
+    """Whether Redis refused a connection at maxclients before the outage at `t0`, by more than two clocks may
+    disagree (`clocks.AGREE_S`): a client's logged refusal, or the server's counter rising."""
+    since, until = ts_lit(t0 - LOOKBACK), ts_lit(t0 - timedelta(seconds=AGREE_S))
+    logged = events.filter((pl.col("kind") == "redis.max_clients") & (pl.col("ts") >= since) & (pl.col("ts") < until))
+    if logged.height:
+        return True
+    counter = events.filter(pl.col("metric") == "rejected_connections").select("entity", "ts", "value").sort("ts")
+    rose = counter.with_columns(inc=counter_increase()).filter((pl.col("ts") >= since) & (pl.col("ts") < until)
+                                                              & (pl.col("inc") > 0))
+    return rose.height > 0
+
+
 def _steady(d: Demand, t0: datetime) -> list[float]:
     """The source's rate in each steady second before the outage at `t0`: a log's whole seconds after its first
-    (partial) one, none counted as 0, a sampled counter's samples; less the fleet's start-up (seconds before the first
-    at `RAMP_SHARE` of their median: storm-rate50-6's 37 new connections in the second its pods started, 352 after).
-    Not of their busiest: a healthy fleet's seconds are mostly none, and a pool re-opened once is no start-up."""
+    (partial) one, none counted as 0, and the outage's own second scaled when most of it came before (`PART_SHARE`);
+    a sampled counter's samples; from the first at `LEVEL_SHARE` of the busiest."""
     rows = d.before
     if rows is None or rows.height == 0:
         return []
+    own = t0.replace(microsecond=0)
     if d.metric is not None:
-        values = rows.get_column("rate").to_list()
+        values = rows.filter(pl.col("second") < ts_lit(own)).get_column("rate").to_list()
     else:
         counted = dict(zip(rows.get_column("second").to_list(), rows.get_column("attempts").to_list(), strict=True))
-        values: list[float] = []
+        values = []
         second = rows.get_column("second").min() + timedelta(seconds=1)
-        while second < t0 - timedelta(seconds=1):
+        while second < own:
             values.append(float(counted.get(second, 0.0)))
             second += timedelta(seconds=1)
-    middle = median(values) if values else 0.0
-    start = next((i for i, v in enumerate(values) if v >= RAMP_SHARE * middle), len(values))
+        part = (t0 - own).total_seconds()
+        if part >= PART_SHARE and own > rows.get_column("second").min():
+            values.append(float(counted.get(own, 0.0)) / part)
+    top = max(values, default=0.0)
+    start = next((i for i, v in enumerate(values) if v >= LEVEL_SHARE * top), len(values))
     return values[start:]
 
 
-def rate_spread(d: Demand, t0: datetime, start: datetime, end: datetime) -> Spread | None:
+def rate_spread(events: pl.DataFrame, d: Demand, t0: datetime, start: datetime, end: datetime) -> Spread | None:
     """The source's spread before the outage at `t0` and its rate from `start` to `end` (the storm window); None
-    with fewer than two steady seconds before it (no spread to measure)."""
+    when Redis refused no connection at maxclients before the outage, or with fewer than two steady seconds."""
+    if not refused_before(events, t0):
+        return None
     steady = _steady(d, t0)
     if len(steady) < 2:
         return None

@@ -480,7 +480,7 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
                       refused.clients, queued, (refused.server_before, refused.clients_before))
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
-                 start, end, threshold, kept, dated, rate_spread(demand, o.start, start, end))
+                 start, end, threshold, kept, dated, rate_spread(events, demand, o.start, start, end))
 
 
 @per_outages
