@@ -14,7 +14,6 @@ import polars as pl
 import pytest
 
 from postmortem.analysis.population import Demand
-from postmortem.analysis.rate_spread import rate_spread, t_975
 from postmortem.schema import conform_events
 from tests.recorded import facts_and_report
 
@@ -105,6 +104,9 @@ def _demand(before: list[float], after: list[float]) -> Demand:
 
 
 def _spread(d: Demand, events: pl.DataFrame = REFUSED):
+    # imported here, not at the top: the fixtures' tests run (and fail) on a tree without the module
+    from postmortem.analysis.rate_spread import rate_spread
+
     return rate_spread(events, d, T0, d.window_start, d.window_end)
 
 
@@ -112,6 +114,8 @@ def test_three_seconds_predict_little():
     """storm-rate50-6's seconds: the scraper's lone connection, 37 as its pods started (not the saturation's rate),
     352 and 334, and 320 in the 0.815 s of the outage's second before it (393 a second); 471 a second after the
     restart is within what three seconds predict (t = 4.30 for two degrees of freedom)."""
+    from postmortem.analysis.rate_spread import t_975
+
     d = _demand([1, 37, 352, 334, 320], [464, 399, 444, 407, 571, 543])
     s = _spread(d)
     assert s is not None and s.seconds == 3 and s.before == pytest.approx((352 + 334 + 320 / 0.815) / 3)
