@@ -135,7 +135,7 @@ class OutageFigures(Figures):
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
-                 "least_seconds")
+                 "least_seconds", "rate_before", "rate_after", "rate_top")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_new_connections_per_s: int  # the busiest second's new connections per second
@@ -169,6 +169,12 @@ class StormFigures(Figures):
     # upper bound, `peak_new_connections_per_s` the window's mean (a lower bound) and `peak_at` its start
     counter_gap_s: float | None = None
     least_seconds: float | None = None
+    # a fleet refused at maxclients before the outage (rate_spread.py): new connections a second over its steady
+    # seconds before it and over the window, and the highest rate those seconds predict (95 %), which the window's
+    # passed (None: not refused before)
+    rate_before: float | None = None
+    rate_after: float | None = None
+    rate_top: float | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.fleet_pods or self.pods}
@@ -472,6 +478,8 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     if dated is not None:
         start, end = dated.start, dated.end
     refused = refused_after(events, o.start, back, end)
+    # a restarted server's rate is measured from its ready line: a window that began with the old server's last
+    # accepts (storm-rate50-long-16: at its shutdown line) holds the seconds it was down
     # without the server log's closes, the queue a server that kept running accepted when it answered again is in
     # the first count after it (hang-24 and hang-40 without their logs: 217 and 388 connections not kept, 2.3x)
     netted = demand.source.startswith("server log")
@@ -480,7 +488,8 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
                       refused.clients, queued, (refused.server_before, refused.clients_before))
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
-                 start, end, threshold, kept, dated, rate_spread(events, demand, o.start, start, end))
+                 start, end, threshold, kept, dated,
+                 rate_spread(events, demand, o.start, max(start, o.server_up) if o.server_up else start, end))
 
 
 @per_outages
@@ -505,7 +514,9 @@ class ReconnectStorm(RuleDetector):
               "the server log's accepted minus closed): a fleet that re-opens its pools keeps what it opens, however wide "
               "its pools; a storm's connections are refused at maxclients or closed and opened again. A storm when those "
               "not kept reach the larger of the connections the clients held before (connected_clients, the server's "
-              "open connections, or pods x pool cap) and those they kept. Counted from when the server "
+              "open connections, or pods x pool cap) and those they kept; a fleet Redis already refused at maxclients "
+              "before the outage storms only when the outage lifts its rate out of its own seconds before it (above "
+              "the 95 % prediction interval of one more such second). Counted from when the server "
               "answered again: its ready line, or the first connection it accepted inside the outage window (a "
               "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
               "restarted counts its accepted connections net of those it closed at once as it resumed (connects "
@@ -577,6 +588,9 @@ class ReconnectStorm(RuleDetector):
             counter_gap_s=st.dated.gap_s if st.dated else None,
             least_seconds=round((st.dated.least_end - st.start).total_seconds(), 1)
             if st.dated and st.dated.least_end else None,
+            rate_before=round(st.spread.before, 1) if st.spread else None,
+            rate_after=round(st.spread.after, 1) if st.spread else None,
+            rate_top=round(st.spread.top, 1) if st.spread else None,
         )
         evidence = pl.concat([
             rows_by_ids(events, st.population.evidence).select(window.columns),
@@ -617,6 +631,9 @@ class ReconnectStorm(RuleDetector):
         if (before := refusing_before(sat, findings)) is not None:
             text += (f"; Redis was already refusing connections at maxclients from {before[0]:%H:%M:%S} UTC, "
                      f"{before[1]:.1f} s before the outage")
+            if s.rate_before is not None and s.rate_after is not None:
+                text += (f", and the outage lifted its new connections from {s.rate_before:,.0f} a second to "
+                         f"{s.rate_after:,.0f}, beyond the {s.rate_top:,.0f} its seconds before predict (95 %)")
         return text
 
 
