@@ -57,6 +57,9 @@ class Demand:
     # the sampled metric the source counted (None: log lines, each in its own second): a sample's whole increase
     # lands in its second, however long ago the answered sample before it was (storm_dating.py)
     metric: str | None = None
+    # the same source's seconds before the outage, to the one it began in (second, attempts, rate): their spread
+    # says how far the rate after it may stray without the outage (`rate_spread.py`)
+    before: pl.DataFrame | None = None
 
 
 def _timed(events: pl.DataFrame) -> pl.DataFrame:
@@ -307,5 +310,6 @@ def demand_after(events: pl.DataFrame, t0: datetime, back: datetime, until: date
         seconds = max(1.0, (last - back).total_seconds())
         attempts = float(window.get_column("attempts").sum())
         excess = max(0.0, attempts - (baseline or 0.0) * seconds)
-        return Demand(attempts, baseline, excess, name, back, last, window, metric)
+        lead = per_s.filter(pl.col("second").is_between(ts_lit(t0 - LOOKBACK), ts_lit(t0)))
+        return Demand(attempts, baseline, excess, name, back, last, window, metric, lead)
     return None

@@ -58,6 +58,7 @@ from postmortem.analysis.population import (
     demand_after,
     held_before,
 )
+from postmortem.analysis.rate_spread import Spread, rate_spread
 from postmortem.analysis.refusals import refused_after, rejected_server
 from postmortem.analysis.scrape_gaps import Gap, LateScrape
 from postmortem.analysis.silence import Silence
@@ -134,7 +135,7 @@ class OutageFigures(Figures):
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
-                 "least_seconds")
+                 "least_seconds", "rate_before", "rate_after", "rate_top")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_new_connections_per_s: int  # the busiest second's new connections per second
@@ -168,6 +169,12 @@ class StormFigures(Figures):
     # upper bound, `peak_new_connections_per_s` the window's mean (a lower bound) and `peak_at` its start
     counter_gap_s: float | None = None
     least_seconds: float | None = None
+    # a fleet refused at maxclients before the outage (rate_spread.py): new connections a second over its steady
+    # seconds before it and over the window, and the highest rate those seconds predict (95 %), which the window's
+    # passed (None: not refused before)
+    rate_before: float | None = None
+    rate_after: float | None = None
+    rate_top: float | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.fleet_pods or self.pods}
@@ -188,7 +195,8 @@ class PersistenceFigures(Figures):
 @dataclass(frozen=True)
 class SaturationFigures(Figures):
     OMIT_NONE = ("first_rejection", "maxclients", "maxclients_source", "peak_connected_clients",
-                 "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at")
+                 "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at", "connections_per_s_before",
+                 "connections_per_s_after", "connections_per_s_top", "connections_seconds", "connections_source")
 
     rejections_logged: int  # `max number of clients reached` lines the clients (or the server) logged
     hosts: int  # hosts that logged them
@@ -199,6 +207,14 @@ class SaturationFigures(Figures):
     rejected_by_server: int | None = None  # the server's own rejected_connections increase (its counter)
     maxclients_raised_to: int | None = None  # the limit after a later raise (a mitigation: CONFIG SET, restart)
     maxclients_raised_at: str | None = None  # when the raised limit was first read (ISO)
+    # an outage after which new connections kept the rate they had before it, within its spread (rate_spread.py):
+    # that rate's mean over the steady seconds before and over the window after, the highest rate those seconds
+    # predict (95 %), how many they were, and the source counted (None: no such outage)
+    connections_per_s_before: float | None = None
+    connections_per_s_after: float | None = None
+    connections_per_s_top: float | None = None
+    connections_seconds: int | None = None
+    connections_source: str | None = None
 
     def facts(self) -> dict[str, object]:
         # Not `hosts` as the pod count: the server's own log lines count the Redis host, not client pods.
@@ -405,10 +421,16 @@ class Storm:
     threshold: float  # rate above which a second belongs to the storm window
     kept: Kept  # of the new connections, those the clients kept and those they did not
     dated: Dated | None = None  # a counter's rise across unanswered scrapes: the window it allows (storm_dating.py)
+    spread: Spread | None = None  # the source's rate before the outage and in the window (rate_spread.py)
+
+    @property
+    def within_spread(self) -> bool:
+        """The window's rate is one the source kept before the outage: a fleet refused at maxclients all along."""
+        return self.spread is not None and self.spread.within
 
     @property
     def is_storm(self) -> bool:
-        return self.kept.churns(NOT_KEPT_PER_NEEDED)
+        return self.kept.churns(NOT_KEPT_PER_NEEDED) and not self.within_spread
 
 
 def _restarted(events: pl.DataFrame, o: Outage, back: datetime) -> bool:
@@ -458,6 +480,8 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     if dated is not None:
         start, end = dated.start, dated.end
     refused = refused_after(events, o.start, back, end)
+    # a restarted server's rate is measured from its ready line: a window that began with the old server's last
+    # accepts (storm-rate50-long-16: at its shutdown line) holds the seconds it was down
     # without the server log's closes, the queue a server that kept running accepted when it answered again is in
     # the first count after it (hang-24 and hang-40 without their logs: 217 and 388 connections not kept, 2.3x)
     netted = demand.source.startswith("server log")
@@ -466,7 +490,8 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
                       refused.clients, queued, (refused.server_before, refused.clients_before))
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
-                 start, end, threshold, kept, dated)
+                 start, end, threshold, kept, dated,
+                 rate_spread(events, demand, o.start, max(start, o.server_up) if o.server_up else start, end))
 
 
 @per_outages
@@ -491,7 +516,9 @@ class ReconnectStorm(RuleDetector):
               "the server log's accepted minus closed): a fleet that re-opens its pools keeps what it opens, however wide "
               "its pools; a storm's connections are refused at maxclients or closed and opened again. A storm when those "
               "not kept reach the larger of the connections the clients held before (connected_clients, the server's "
-              "open connections, or pods x pool cap) and those they kept. Counted from when the server "
+              "open connections, or pods x pool cap) and those they kept; a fleet Redis already refused at maxclients "
+              "before the outage storms only when the outage lifts its rate out of its own seconds before it (above "
+              "the 95 % prediction interval of one more such second). Counted from when the server "
               "answered again: its ready line, or the first connection it accepted inside the outage window (a "
               "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
               "restarted counts its accepted connections net of those it closed at once as it resumed (connects "
@@ -563,6 +590,9 @@ class ReconnectStorm(RuleDetector):
             counter_gap_s=st.dated.gap_s if st.dated else None,
             least_seconds=round((st.dated.least_end - st.start).total_seconds(), 1)
             if st.dated and st.dated.least_end else None,
+            rate_before=round(st.spread.before, 1) if st.spread else None,
+            rate_after=round(st.spread.after, 1) if st.spread else None,
+            rate_top=round(st.spread.top, 1) if st.spread else None,
         )
         evidence = pl.concat([
             rows_by_ids(events, st.population.evidence).select(window.columns),
@@ -603,6 +633,9 @@ class ReconnectStorm(RuleDetector):
         if (before := refusing_before(sat, findings)) is not None:
             text += (f"; Redis was already refusing connections at maxclients from {before[0]:%H:%M:%S} UTC, "
                      f"{before[1]:.1f} s before the outage")
+            if s.rate_before is not None and s.rate_after is not None:
+                text += (f", and the outage lifted its new connections from {s.rate_before:,.0f} a second to "
+                         f"{s.rate_after:,.0f}, beyond the {s.rate_top:,.0f} its seconds before predict (95 %)")
         return text
 
 
@@ -795,6 +828,10 @@ class MaxclientsSaturation(RuleDetector):
                               rows_by_ids(events, cited).select(rej.columns)])
         server = rejected_server(events, events.get_column("ts").min(), events.get_column("ts").max()) \
             if first is not None else None
+        steady = next((st for st in storms(events, ctx) if st.within_spread), None)
+        if steady is not None:  # the refusals went on after the outage as before it: the first of them is evidence
+            rows = pl.concat([rows, rej.filter(pl.col("ts") > steady.outage.end).sort("ts").head(1)])
+        spread = steady.spread if steady is not None else None
         stats = SaturationFigures(
             rejections_logged=rej.height, hosts=rej.get_column("host").n_unique(),
             first_rejection=first.isoformat() if first is not None else None,
@@ -803,6 +840,11 @@ class MaxclientsSaturation(RuleDetector):
             rejected_by_server=server or None,
             maxclients_raised_to=raise_.new if raise_ else None,
             maxclients_raised_at=raise_.ts.isoformat() if raise_ else None,
+            connections_per_s_before=round(spread.before, 1) if spread else None,
+            connections_per_s_after=round(spread.after, 1) if spread else None,
+            connections_per_s_top=round(spread.top, 1) if spread else None,
+            connections_seconds=spread.seconds if spread else None,
+            connections_source=steady.demand.source if steady is not None else None,
         )
         # the server's count of refused connections and the clients' logged errors are two facts, each named
         parts = [f"{_n(server)} connections rejected at maxclients (the server's count)" if server else None,
@@ -828,8 +870,18 @@ class MaxclientsSaturation(RuleDetector):
         before = refusing_before(s, findings)
         if before is not None:
             return (f"came while Redis was already refusing connections at maxclients (from {before[0]:%H:%M:%S} UTC, "
-                    f"{before[1]:.1f} s before it" + (f"; {refused})" if refused else ")"))
+                    f"{before[1]:.1f} s before it" + (f"; {refused})" if refused else ")")
+                    + (_steady_rate(s) if isinstance(s, SaturationFigures) else ""))
         return f"pushed Redis to maxclients ({refused})" if refused else "pushed Redis to maxclients"
+
+
+def _steady_rate(s: SaturationFigures) -> str:
+    """An outage after which new connections kept their pre-outage rate, within its spread: no reconnect storm."""
+    if s.connections_per_s_before is None or s.connections_per_s_after is None:
+        return ""
+    return (f": {s.connections_per_s_before:,.0f} new connections a second before it and {s.connections_per_s_after:,.0f} "
+            f"after it, within the {s.connections_per_s_top:,.0f} a second its {s.connections_seconds} seconds before "
+            "predict (95 %), so no reconnect storm")
 
 
 def refusing_before(sat: Figures | None, findings: Sequence[Finding]) -> tuple[datetime, float] | None:
