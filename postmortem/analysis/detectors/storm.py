@@ -135,7 +135,7 @@ class OutageFigures(Figures):
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
-                 "least_seconds", "not_kept_bound")
+                 "least_seconds", "attempts_bound", "not_kept_bound")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_new_connections_per_s: int  # the busiest second's new connections per second
@@ -169,9 +169,10 @@ class StormFigures(Figures):
     # upper bound, `peak_new_connections_per_s` the window's mean (a lower bound) and `peak_at` its start
     counter_gap_s: float | None = None
     least_seconds: float | None = None
-    # counted from the clients' own logs (no server log, counter or gauge): the new connections, the amplification
-    # and the peak are lower bounds; `not_kept` is a bound when what was kept is not in the logs (kept.py)
-    at_least: bool = False
+    # "at least": counted from the clients' own logs (no server log, counter or gauge), the new connections, the
+    # amplification and the peak are lower bounds; `not_kept` is a bound when what was kept is not in the logs
+    # (kept.py: "at least" or "at most"); None: counts
+    attempts_bound: str | None = None
     not_kept_bound: str | None = None
 
     def facts(self) -> dict[str, object]:
@@ -567,7 +568,7 @@ class ReconnectStorm(RuleDetector):
             counter_gap_s=st.dated.gap_s if st.dated else None,
             least_seconds=round((st.dated.least_end - st.start).total_seconds(), 1)
             if st.dated and st.dated.least_end else None,
-            at_least=d.source == CLIENT_LOG_ATTEMPTS, not_kept_bound=st.kept.bound,
+            attempts_bound="at least" if d.source == CLIENT_LOG_ATTEMPTS else None, not_kept_bound=st.kept.bound,
         )
         evidence = pl.concat([
             rows_by_ids(events, st.population.evidence).select(window.columns),
@@ -578,8 +579,8 @@ class ReconnectStorm(RuleDetector):
         ]).unique("event_id").sort("ts")
         if evidence.height == 0:
             return None
-        title = (f"{_least(stats)}{_n(attempts)} new connections {_span(stats)} after the outage for the "
-                 f"{_n(stats.population)} the clients held before ({_least(stats)}{st.amplification}x amplification), "
+        title = (f"{_bound(stats.attempts_bound)}{_n(attempts)} new connections {_span(stats)} after the outage for the "
+                 f"{_n(stats.population)} the clients held before ({_bound(stats.attempts_bound)}{st.amplification}x amplification), "
                  f"{_not_kept(st.kept)}, {_rate(stats)}"
                  + (f"; {refused}" if (refused := _refused(stats)) else ""))
         confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
@@ -592,8 +593,8 @@ class ReconnectStorm(RuleDetector):
         s = f.figures
         if not isinstance(s, StormFigures):
             return None
-        text = (f"triggered a reconnect storm: {_least(s)}{_n(s.attempts)} new connections {_span(s)} for the "
-                f"{_n(s.population)} the clients held before ({_least(s)}{s.amplification}x), "
+        text = (f"triggered a reconnect storm: {_bound(s.attempts_bound)}{_n(s.attempts)} new connections {_span(s)} for the "
+                f"{_n(s.population)} the clients held before ({_bound(s.attempts_bound)}{s.amplification}x), "
                 + (f"{_bound(s.not_kept_bound)}{_n(s.not_kept)} not kept, " if s.not_kept is not None else "")
                 + _rate(s))
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
@@ -630,20 +631,16 @@ def _span(s: StormFigures) -> str:
             "scrapes)")
 
 
-def _least(s: StormFigures) -> str:
-    """"at least " before a figure counted from the clients' own logs: a lower bound (population.CLIENT_LOG_ATTEMPTS)."""
-    return "at least " if s.at_least else ""
-
-
 def _bound(bound: str | None) -> str:
+    """"at least " or "at most " before a figure that is a bound (`StormFigures.attempts_bound`, `not_kept_bound`)."""
     return f"{bound} " if bound else ""
 
 
 def _rate(s: StormFigures) -> str:
     """The storm's rate: its busiest second, or, counted only across a gap of unanswered scrapes, its mean over the
     longest window the gap allows (at least that: no second of it was counted alone)."""
-    if s.at_least:
-        return f"at least {_n(s.peak_new_connections_per_s)} new connections/s at its peak"
+    if s.attempts_bound:
+        return f"{s.attempts_bound} {_n(s.peak_new_connections_per_s)} new connections/s at its peak"
     if s.counter_gap_s is None:
         return f"peaking at {_n(s.peak_new_connections_per_s)} new connections/s"
     return f"at least {_n(s.peak_new_connections_per_s)} new connections/s on average"
