@@ -139,3 +139,18 @@ def test_without_a_count_of_what_was_kept_not_kept_is_at_most(report, rec):
     assert st["not_kept"] >= facts["rejected_connections"]["total"], (st["not_kept"], facts["rejected_connections"])
     assert f"at most {st['not_kept']:,} not kept (refused or closed again: at most {st['churn']}x" in s.title, s.title
     assert f", at most {st['not_kept']:,} not kept," in r.summary, r.summary
+
+
+@pytest.mark.parametrize("ablation", ABLATIONS)
+@pytest.mark.parametrize("rec", ["per-request-pause-8", "per-request-pause-12"])
+def test_a_paused_per_request_fleet_is_an_outage_without_the_exporter(report, rec, ablation):
+    """A fleet opening a connection per request, paused 2 s under it: its log (or the server's) goes silent and
+    catches up. The blind per-request-pause-24 and -nocfg-40 of sessions 11 and 14 show nothing without their
+    exporter: their pods stopped at 12 s, the pause came at 34 s (the recorder refuses such a run since)."""
+    facts = facts_of(rec)
+    assert facts["parameters"]["client_per_request"] and facts["outage"]["kind"] == "pause"
+    start, end = _iso(facts["outage"]["start"]), _iso(facts["outage"]["end"])
+    r = report(rec, ablation)
+    (f,) = [f for f in r.findings if f.rule_id == "PM100"]
+    assert start - timedelta(seconds=1) <= f.start and f.end <= end + timedelta(seconds=1), (f.start, f.end)
+    assert f.stats["seconds"] <= facts["outage"]["seconds"] + 0.1 and "PM101" not in {g.rule_id for g in r.findings}
