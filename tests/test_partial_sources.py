@@ -95,12 +95,15 @@ def test_without_client_logs_a_blocking_command_is_not_said_to_have_caused_no_ti
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["storm-pause-8", "storm-pause-16", "storm-pause-sparse-16"])
+@pytest.mark.parametrize("name", ["storm-pause-8", "storm-pause-16", "storm-pause-sparse-16", "scaleout-pause-nocfg-12",
+                                  "scaleout-pause-16"])
 def test_without_the_server_log_a_storm_counted_across_refused_scrapes_is_not_one_second(name, tmp_path):
     """The exporter's scrapes were refused at maxclients for the whole storm, so its counters' one rise landed in the
     second of the next answered scrape: "in 1.0 s ... peaking at" a rate that was the mean over 8 s. The storm lay
     between the server answering again and that scrape, and was still refusing at the last refused scrape: the
-    report gives that range, which holds the server's true busy span (resumed to first ping answered)."""
+    report gives that range, which holds the server's true busy span (resumed to first ping answered). The
+    scaleouts' next answered sample counted the storm's last refusals too: it ended by that sample and ran past the
+    one before it ("in 7.8 s" and "in 7.0 s", to the end of the later sample's second, for 5.8 s until session 17)."""
     truth = _without_server_log(name, tmp_path)
     busy = (_ts(truth["first_ping_after"]) - _ts(truth["end"])).total_seconds()
     report, _ = analyze([str(tmp_path)])

@@ -101,3 +101,56 @@ def test_a_healthy_pause_is_no_storm_without_the_exporter(report, rec, ablation)
         if f.rule_id == "PM100":  # an outage it finds is the pause, inside it
             start, end = _iso(facts["outage"]["start"]), _iso(facts["outage"]["end"])
             assert start - timedelta(seconds=1) <= f.start and f.end <= end + timedelta(seconds=1), (f.start, f.end)
+
+
+# the storms at three fleet sizes: storm-pause-8 and -16, scaleout-pause-nocfg-12 (12 pods rescaled to 24)
+BOUNDED = [*STORMS, "scaleout-pause-nocfg-12"]
+
+
+@pytest.mark.parametrize("rec", BOUNDED)
+def test_client_logs_alone_count_a_storm_at_least(report, rec):
+    """The clients log their refusals, never a connect that worked (storm-pause-8: 36 for the server's 2,147): every
+    count of the storm is a lower bound, and the report says so in PM101 and the summary alike."""
+    facts = facts_of(rec)
+    r = report(rec, "clientonly")
+    (s,) = [f for f in r.findings if f.rule_id == "PM101"]
+    st = s.stats
+    assert st["attempts_bound"] == st["not_kept_bound"] == "at least", st
+    assert st["attempts"] <= facts["connections_accepted"]["server_log_accepted_lines"]
+    assert st["not_kept"] <= facts["rejected_connections"]["total"]
+    assert s.title.startswith(f"at least {st['attempts']:,} new connections"), s.title
+    assert f"(at least {st['amplification']}x amplification)" in s.title, s.title
+    assert f"at least {st['not_kept']:,} not kept" in s.title, s.title
+    assert f"at least {st['peak_new_connections_per_s']:,} new connections/s at its peak" in s.title, s.title
+    assert f"reconnect storm: at least {st['attempts']:,} new connections" in r.summary, r.summary
+    assert f"at least {st['not_kept']:,} not kept" in r.summary, r.summary
+
+
+@pytest.mark.parametrize("rec", BOUNDED)
+def test_without_a_count_of_what_was_kept_not_kept_is_at_most(report, rec):
+    """The server log without the export: its open count holds the refusals no counter numbers, so the fleet is
+    taken to have kept what it held before; it kept more (storm-pause-8 held 12 at once, 9 before), and the new
+    connections beyond it are at most those not kept: never fewer than the server refused."""
+    facts = facts_of(rec)
+    r = report(rec, "nometrics")
+    (s,) = [f for f in r.findings if f.rule_id == "PM101"]
+    st = s.stats
+    assert "attempts_bound" not in st and st["not_kept_bound"] == "at most", st
+    assert st["not_kept"] >= facts["rejected_connections"]["total"], (st["not_kept"], facts["rejected_connections"])
+    assert f"at most {st['not_kept']:,} not kept (refused or closed again: at most {st['churn']}x" in s.title, s.title
+    assert f", at most {st['not_kept']:,} not kept," in r.summary, r.summary
+
+
+@pytest.mark.parametrize("ablation", ABLATIONS)
+@pytest.mark.parametrize("rec", ["per-request-pause-8", "per-request-pause-12"])
+def test_a_paused_per_request_fleet_is_an_outage_without_the_exporter(report, rec, ablation):
+    """A fleet opening a connection per request, paused 2 s under it: its log (or the server's) goes silent and
+    catches up. The blind per-request-pause-24 and -nocfg-40 of sessions 11 and 14 show nothing without their
+    exporter: their pods stopped at 12 s, the pause came at 34 s (the recorder refuses such a run since)."""
+    facts = facts_of(rec)
+    assert facts["parameters"]["client_per_request"] and facts["outage"]["kind"] == "pause"
+    start, end = _iso(facts["outage"]["start"]), _iso(facts["outage"]["end"])
+    r = report(rec, ablation)
+    (f,) = [f for f in r.findings if f.rule_id == "PM100"]
+    assert start - timedelta(seconds=1) <= f.start and f.end <= end + timedelta(seconds=1), (f.start, f.end)
+    assert f.stats["seconds"] <= facts["outage"]["seconds"] + 0.1 and "PM101" not in {g.rule_id for g in r.findings}

@@ -11,6 +11,12 @@ keep: refused at maxclients, or closed again and re-opened. Counted from the inc
   (net of the connections its counter refused, which log an `Accepted` line and no close);
 * not kept: the new connections beyond those kept (more than were ever open at once were closed or refused), and
   at least the refusals the server counted or the clients logged.
+
+Without a count of what was kept (no gauge, and a server log whose open count holds refusals no counter numbers)
+the fleet is taken to have kept what it held before; a fleet that re-opened its pools keeps at least that, so the
+new connections beyond it are at most those not kept (storm-pause-20 without its export: 373 not kept for the 340
+the server refused, while it held 80 at once, 58 more than before). Counted from the clients' own logs, every figure
+is at least. `bound` says which.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class Kept:
     needed: float  # the larger of the connections held before and those kept after: what a recovery opens
     churn: float  # not_kept ÷ needed, to one decimal (the figure shown)
     measured: bool  # False: what was kept is not in the logs, taken as the connections held before
+    bound: str | None = None  # "at least" or "at most": not_kept (and churn) is a bound, not a count
 
     def churns(self, per_needed: float) -> bool:
         """At least `per_needed` not kept per connection needed, judged on the exact counts, not on the rounded
@@ -95,7 +102,7 @@ def _from_log(events: pl.DataFrame, back: datetime, end: datetime, refused: int 
 
 def kept_after(events: pl.DataFrame, held: float, opened: float, t0: datetime, back: datetime, end: datetime,
                restarted: bool, refused_server: int | None, refused_clients: int, queued: float = 0.0,
-               refused_before: tuple[float, float] = (0.0, 0.0)) -> Kept:
+               refused_before: tuple[float, float] = (0.0, 0.0), opened_at_least: bool = False) -> Kept:
     """Of the `opened` new connections from `back` (the server answering again after the outage that began at `t0`)
     to `end`, those kept and those not, against the `held` the clients held before. `queued` of them may be the
     connects the clients left in the listen queue of a server that did not answer: not counted as not kept.
@@ -103,7 +110,8 @@ def kept_after(events: pl.DataFrame, held: float, opened: float, t0: datetime, b
     The server log's open count holds every connection it refused (an `Accepted` line and no close): with refusals
     the clients logged and no counter of them, what was kept is not in the logs, and the fleet is taken to have
     kept what it held before. `refused_before` (server, clients) are the refusals the pre-outage rate of each
-    count accounts for (`refusals.refused_after`): not the outage's."""
+    count accounts for (`refusals.refused_after`): not the outage's. `opened_at_least`: `opened` is a lower bound
+    (the clients' own records), and so is what is not kept."""
     found = _from_gauge(events, t0, back, end, restarted)
     if found is None and not (refused_clients and not refused_server):
         found = _from_log(events, back, end, refused_server)
@@ -113,7 +121,10 @@ def kept_after(events: pl.DataFrame, held: float, opened: float, t0: datetime, b
         kept, source = min(found[0], opened), found[1]  # no more than were opened (net of the pre-outage rate)
         if found[0] > opened:
             source += f", at most the {opened:,.0f} opened"
-    not_kept = max(opened - queued - kept, float(refused_server or 0) - refused_before[0],
-                   float(refused_clients) - refused_before[1], 0.0)
+    beyond = opened - queued - kept
+    refused = max(float(refused_server or 0) - refused_before[0], float(refused_clients) - refused_before[1], 0.0)
+    not_kept = max(beyond, refused)
+    bound = "at least" if opened_at_least or (found is None and refused > beyond) \
+        else "at most" if found is None else None
     needed = max(held, kept)
-    return Kept(kept, source, not_kept, needed, round(not_kept / needed, 1), found is not None)
+    return Kept(kept, source, not_kept, needed, round(not_kept / needed, 1), found is not None, bound)

@@ -4,7 +4,9 @@ A server full at maxclients refuses the exporter's scrapes too: its connection c
 once the storm is over, and their whole rise lands in that one sample's second (scaleout-nocfg-44 without its
 server log: 5,149 new connections "in 1.0 s", really 9 s). The rise happened somewhere between the answered
 samples around it, after the server answered again: the window is that part of the gap, an upper bound, and the
-rate over it a lower one. What the server refused inside it (the exporter's failed scrapes, the clients' own
+rate over it a lower one. An answered sample after the gap that counted more moves the end to it and the least end
+to the sample before it (scaleout-pause-16 without its log: "in 7.0 s", to the end of that sample's second, for a
+5.8 s storm whose refusals ended 6.2 s after the resume). What the server refused inside it (the exporter's failed scrapes, the clients' own
 `max number of clients reached` lines) says it was still full then: a lower bound.
 """
 
@@ -59,9 +61,12 @@ def date_counter_rise(events: pl.DataFrame, demand: Demand, back: datetime, hot:
         (pl.col("metric").is_in(UP_METRICS) & (pl.col("value") == 0))
         | ((pl.col("kind") == "redis.max_clients") & pl.col("source").is_in(CLIENT_SOURCES)))).get_column("ts")
     least = full.max() if full.len() else None
-    first, last = lo, hi
-    if others:
-        first, last = min(first, min(others)), max(last, max(others) + timedelta(seconds=1))
-        least = max(least or last, last)
+    first, last, until = min([lo, *others]), hi, counted
+    if later := [s for s in others if s >= counted]:
+        # an answered sample after the gap counted more: the storm ran past the sample before it, and ended by it
+        until = max(later) + timedelta(seconds=1)
+        last = max(t for t in samples if t < until)
+        prev = max(t for t in samples if t < last)
+        least = max(least or prev, prev)
     gap_s = round(sum((b - a).total_seconds() for a, b in gaps), 1)
-    return Dated(first, last, least, gap_s, max(counted, last))
+    return Dated(first, last, least, gap_s, until)

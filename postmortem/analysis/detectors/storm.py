@@ -50,6 +50,7 @@ from postmortem.analysis.fleet_silence import FleetSilence
 from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
+    CLIENT_LOG_ATTEMPTS,
     HORIZON,
     Demand,
     Held,
@@ -135,7 +136,7 @@ class OutageFigures(Figures):
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
-                 "least_seconds", "rate_before", "rate_after", "rate_top")
+                 "least_seconds", "rate_before", "rate_after", "rate_top", "attempts_bound", "not_kept_bound")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_new_connections_per_s: int  # the busiest second's new connections per second
@@ -175,6 +176,11 @@ class StormFigures(Figures):
     rate_before: float | None = None
     rate_after: float | None = None
     rate_top: float | None = None
+    # "at least": counted from the clients' own logs (no server log, counter or gauge), the new connections, the
+    # amplification and the peak are lower bounds; `not_kept` is a bound when what was kept is not in the logs
+    # (kept.py: "at least" or "at most"); None: counts
+    attempts_bound: str | None = None
+    not_kept_bound: str | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.fleet_pods or self.pods}
@@ -488,7 +494,8 @@ def measure_storm(events: pl.DataFrame, ctx: Context, o: Outage, nxt: Outage | N
     queued = 0.0 if restarted or netted or demand.per_second.height == 0 \
         else float(demand.per_second.get_column("attempts")[0])
     kept = kept_after(events, held, demand.excess, o.start, back, demand.window_end, restarted, refused.server,
-                      refused.clients, queued, (refused.server_before, refused.clients_before))
+                      refused.clients, queued, (refused.server_before, refused.clients_before),
+                      opened_at_least=demand.source == CLIENT_LOG_ATTEMPTS)
     return Storm(o, pop, capacity, demand, held, round(demand.excess / held, 1), refused.clients, refused.server,
                  start, end, threshold, kept, dated,
                  rate_spread(events, demand, o.start, max(start, o.server_up) if o.server_up else start, end))
@@ -593,6 +600,7 @@ class ReconnectStorm(RuleDetector):
             rate_before=round(st.spread.before, 1) if st.spread else None,
             rate_after=round(st.spread.after, 1) if st.spread else None,
             rate_top=round(st.spread.top, 1) if st.spread else None,
+            attempts_bound="at least" if d.source == CLIENT_LOG_ATTEMPTS else None, not_kept_bound=st.kept.bound,
         )
         evidence = pl.concat([
             rows_by_ids(events, st.population.evidence).select(window.columns),
@@ -603,8 +611,8 @@ class ReconnectStorm(RuleDetector):
         ]).unique("event_id").sort("ts")
         if evidence.height == 0:
             return None
-        title = (f"{_n(attempts)} new connections {_span(stats)} after the outage for the "
-                 f"{_n(stats.population)} the clients held before ({st.amplification}x amplification), "
+        title = (f"{_bound(stats.attempts_bound)}{_n(attempts)} new connections {_span(stats)} after the outage for the "
+                 f"{_n(stats.population)} the clients held before ({_bound(stats.attempts_bound)}{st.amplification}x amplification), "
                  f"{_not_kept(st.kept)}, {_rate(stats)}"
                  + (f"; {refused}" if (refused := _refused(stats)) else ""))
         confidence = Confidence.HIGH if st.rejected_clients or st.rejected_server or (synchrony or 0) >= 0.5 \
@@ -617,9 +625,9 @@ class ReconnectStorm(RuleDetector):
         s = f.figures
         if not isinstance(s, StormFigures):
             return None
-        text = (f"triggered a reconnect storm: {_n(s.attempts)} new connections {_span(s)} for the "
-                f"{_n(s.population)} the clients held before ({s.amplification}x), "
-                + (f"{_n(s.not_kept)} not kept, " if s.not_kept is not None else "")
+        text = (f"triggered a reconnect storm: {_bound(s.attempts_bound)}{_n(s.attempts)} new connections {_span(s)} for the "
+                f"{_n(s.population)} the clients held before ({_bound(s.attempts_bound)}{s.amplification}x), "
+                + (f"{_bound(s.not_kept_bound)}{_n(s.not_kept)} not kept, " if s.not_kept is not None else "")
                 + _rate(s))
         sat = next((x.figures for x in findings if x.rule_id == MaxclientsSaturation.rule.rule_id), None)
         refused = _refused(s) or (_refused_overall(sat) if isinstance(sat, SaturationFigures) else None)
@@ -658,9 +666,16 @@ def _span(s: StormFigures) -> str:
             "scrapes)")
 
 
+def _bound(bound: str | None) -> str:
+    """"at least " or "at most " before a figure that is a bound (`StormFigures.attempts_bound`, `not_kept_bound`)."""
+    return f"{bound} " if bound else ""
+
+
 def _rate(s: StormFigures) -> str:
     """The storm's rate: its busiest second, or, counted only across a gap of unanswered scrapes, its mean over the
     longest window the gap allows (at least that: no second of it was counted alone)."""
+    if s.attempts_bound:
+        return f"{s.attempts_bound} {_n(s.peak_new_connections_per_s)} new connections/s at its peak"
     if s.counter_gap_s is None:
         return f"peaking at {_n(s.peak_new_connections_per_s)} new connections/s"
     return f"at least {_n(s.peak_new_connections_per_s)} new connections/s on average"
@@ -672,7 +687,8 @@ def _not_kept(k: Kept) -> str:
     kept = int(round(k.kept))
     against = f"the {_n(kept)} they kept" if k.measured and kept >= k.needed \
         else f"the {_n(int(round(k.needed)))} they held before"
-    return f"{_n(int(round(k.not_kept)))} not kept (refused or closed again: {k.churn}x {against})"
+    bound = _bound(k.bound)
+    return f"{bound}{_n(int(round(k.not_kept)))} not kept (refused or closed again: {bound}{k.churn}x {against})"
 
 
 def _refused(s: StormFigures) -> str | None:
