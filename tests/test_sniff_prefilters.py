@@ -24,7 +24,7 @@ from parsers.k8s.pod_tables import GET_PODS_HEADER, TOP_PODS_HEADER
 from parsers.k8s.tables import GET_HEADER
 from parsers.metrics import rabbitmq_queues as rabbit
 from parsers.metrics.rows import split_text
-from parsers.slow_commands import _ENTRY, _MARK, _PROMPT, SlowlogFile
+from parsers.slow_commands import _EMPTY, _ENTRY, _MARK, _PROMPT, EMPTY_REPLY, SlowlogFile
 
 DATA = Path(__file__).parent / "data"
 
@@ -68,6 +68,8 @@ def plain_slowlog(head: str) -> float:
     lines = [ln for ln in split_text(head[:65536])[:400] if ln.strip()]
     if not lines:
         return 0.0
+    if all(_EMPTY.match(ln) or _PROMPT.match(ln) for ln in lines) and any(_EMPTY.match(ln) for ln in lines):
+        return EMPTY_REPLY  # redis-cli's reply for a slow log with no entry (slow-restart-8's slowlog.txt)
     entries = sum(1 for ln in lines if _ENTRY.match(ln))
     marked = sum(1 for ln in lines if _MARK.match(ln) or _PROMPT.match(ln))
     return 0.9 if entries and marked / len(lines) >= 0.9 else 0.0
