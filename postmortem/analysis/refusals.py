@@ -14,12 +14,11 @@ import polars as pl
 
 from postmortem.analysis.population import (
     BASELINE_MIN_S,
-    CLIENT_SOURCES,
     LOOKBACK,
     baseline_rate,
     counter_increase,
 )
-from postmortem.schema import ts_lit
+from postmortem.schema import CLIENT_SOURCES, ts_lit
 
 COUNTED_AFTER = timedelta(seconds=5)  # the server's count runs this long past the storm window (late scrapes)
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from postmortem.analysis.population import CLIENT_SOURCES
+from postmortem.schema import CLIENT_SOURCES
 
 
 class SourceKind(NamedTuple):

@@ -18,8 +18,9 @@ from statistics import median
 
 import polars as pl
 
-from postmortem.analysis.population import CLIENT_SOURCES, Demand
+from postmortem.analysis.population import Demand
 from postmortem.analysis.scrape_gaps import UP_METRICS
+from postmortem.schema import CLIENT_SOURCES
 
 # a sample more than this many scrape intervals after the answered one before it follows unanswered scrapes
 GAP_INTERVALS = 1.5

@@ -15,7 +15,6 @@ import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, hpa_yaml, redis_free_liveness, rollout_yaml
 from postmortem.analysis.correlate import (
-    CLIENT_SOURCES,
     PROBLEM_COLUMNS,
     REDIS_SOURCES,
     Context,
@@ -25,7 +24,7 @@ from postmortem.analysis.correlate import (
 )
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
-from postmortem.schema import ts_lit
+from postmortem.schema import CLIENT_SOURCES, ts_lit
 
 K8S = "k8s_events"
 CONTROLLER_LOG = "k8s_controller"  # kube-controller-manager's own log lines (`hpa.rescale`)

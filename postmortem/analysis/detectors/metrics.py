@@ -20,14 +20,13 @@ from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.storm import NOT_KEPT_PER_NEEDED, rejected_server, storms
 from postmortem.analysis.kept import GAUGE_SLACK, Kept, kept_after
 from postmortem.analysis.population import (
-    CLIENT_SOURCES,
     connected_before,
     counter_increase,
     counter_reset,
     held_before,
 )
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
-from postmortem.schema import ts_lit
+from postmortem.schema import CLIENT_SOURCES, ts_lit
 
 DEFAULT_MAXCLIENTS = 10000  # redis.conf default (formats.md §3.3)
 NEAR_MAXCLIENTS = 0.9  # clients above this share of maxclients: saturation is imminent

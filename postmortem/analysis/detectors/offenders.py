@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from postmortem.analysis.correlate import ATTEMPT_KINDS, CLIENT_SOURCES, Context, attr, is_problem
+from postmortem.analysis.correlate import ATTEMPT_KINDS, Context, attr, is_problem
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
-from postmortem.schema import event_weight
+from postmortem.schema import CLIENT_SOURCES, event_weight
 
 K8S = "k8s_events"
 MIN_FLEET = 3  # fewer pods have no fleet to be skewed against

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.advice import Advice, Facts, Snippet
-from postmortem.analysis.correlate import CLIENT_SOURCES, Context, attr, unanswered_connect
+from postmortem.analysis.correlate import Context, attr, unanswered_connect
 from postmortem.analysis.detectors.base import LEADS_AT, MAX_EVIDENCE, NO_CLIENT_LOGS, RuleDetector, finding
 from postmortem.analysis.se_fields import field, with_fields
 from postmortem.kinds import KINDS
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
+from postmortem.schema import CLIENT_SOURCES
 
 SLOW_KINDS = ("redis.slow_command", "redis.blocking_command")
 # client failures a blocked server causes on live connections: timeouts, and BUSY replies while a script runs

@@ -28,7 +28,6 @@ from postmortem.analysis.advice import (
 from postmortem.analysis.clocks import AGREE_S
 from postmortem.analysis.correlate import (
     ATTEMPT_KINDS,
-    CLIENT_SOURCES,
     PROBLEM_COLUMNS,
     UNREACHABLE_KINDS,
     UP_METRICS,
@@ -67,7 +66,7 @@ from postmortem.analysis.source_kinds import has_client_logs
 from postmortem.analysis.storm_dating import Dated, date_counter_rise
 from postmortem.analysis.table_memo import per_outages
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
-from postmortem.schema import ts_lit
+from postmortem.schema import CLIENT_SOURCES, ts_lit
 
 # A storm opens connections it does not keep (refused at maxclients, or closed again and re-opened; analysis/kept.py):
 # at least as many as the fleet needs (the larger of what it held before and what it kept after) means every
