@@ -66,6 +66,7 @@ from statistics import median
 import polars as pl
 
 from postmortem.analysis.correlate import is_problem, refused_connect
+from postmortem.analysis.refusals import counter_rises
 from postmortem.input.options import IngestOptions
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile, SourceClock
@@ -170,28 +171,22 @@ def _signal_handler(row: dict) -> bool:
 
 def metric_cycles(events: pl.DataFrame) -> list[tuple[dict, dict]]:
     """(first `redis_up` 0 sample, next 1 sample) pairs of one metrics file, in time order. The 1 sample carries
-    `sharp`: whether the file's `rejected_connections` counter shows that the server refused no connection from the 0
-    sample to it (no counter: not known, False). Only a server refusing at maxclients (a storm) refuses the scraper
-    after its ready line; otherwise the scraper is answered at its first try once the server is back."""
+    `sharp`: whether the file's `rejected_connections` counter, sampled before the 0 sample and with the 1 sample, shows
+    that the server refused no connection between them (no counter: not known, False). Only a server refusing at
+    maxclients (a storm) refuses the scraper after its ready line; otherwise the scraper is answered at its first try
+    once the server is back."""
     rows = (events.filter((pl.col("metric") == "redis_up") & pl.col("ts").is_not_null())
             .sort(["ts", "line"]).to_dicts())
-    rejected = (events.filter((pl.col("metric") == "rejected_connections") & pl.col("ts").is_not_null())
-                .sort("ts").select("ts", "value").rows())
+    counted = events.filter(pl.col("metric") == "rejected_connections").get_column("ts").drop_nulls()
     cycles, down = [], None
     for r in rows:
         if r["value"] == 0 and down is None:
             down = r
         elif r["value"] == 1 and down is not None:
-            cycles.append((down, {**r, "sharp": _refused_none(rejected, down["ts"], r["ts"])}))
+            known = (counted < down["ts"]).any() and (counted == r["ts"]).any()
+            cycles.append((down, {**r, "sharp": bool(known) and not counter_rises(events, down["ts"], r["ts"])}))
             down = None
     return cycles
-
-
-def _refused_none(rejected: list[tuple[datetime, float]], start: datetime, end: datetime) -> bool:
-    """Whether the counter's samples from the last before `start` to the first from `end` on show no increase."""
-    before = [v for t, v in rejected if t < start]
-    after = [v for t, v in rejected if t >= end]
-    return bool(before and after) and after[0] <= before[-1]
 
 
 def _secs(row: dict) -> float:

@@ -23,7 +23,8 @@ from statistics import fmean, stdev
 import polars as pl
 
 from postmortem.analysis.clocks import AGREE_S
-from postmortem.analysis.population import LOOKBACK, Demand, counter_increase
+from postmortem.analysis.population import LOOKBACK, Demand
+from postmortem.analysis.refusals import counter_rises
 from postmortem.schema import ts_lit
 
 # seconds before the first at this share of the busiest are the fleet before it was refused (starting up, or its
@@ -66,12 +67,7 @@ def refused_before(events: pl.DataFrame, t0: datetime) -> bool:
     disagree (`clocks.AGREE_S`): a client's logged refusal, or the server's counter rising."""
     since, until = ts_lit(t0 - LOOKBACK), ts_lit(t0 - timedelta(seconds=AGREE_S))
     logged = events.filter((pl.col("kind") == "redis.max_clients") & (pl.col("ts") >= since) & (pl.col("ts") < until))
-    if logged.height:
-        return True
-    counter = events.filter(pl.col("metric") == "rejected_connections").select("entity", "ts", "value").sort("ts")
-    rose = counter.with_columns(inc=counter_increase()).filter((pl.col("ts") >= since) & (pl.col("ts") < until)
-                                                              & (pl.col("inc") > 0))
-    return rose.height > 0
+    return logged.height > 0 or counter_rises(events, t0 - LOOKBACK, t0 - timedelta(seconds=AGREE_S, microseconds=1))
 
 
 def _steady(d: Demand, t0: datetime) -> list[float]:

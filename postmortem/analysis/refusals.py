@@ -48,6 +48,13 @@ def _increases(events: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(inc=counter_increase(), prev_ts=pl.col("ts").shift(1).over("entity"))
 
 
+def counter_rises(events: pl.DataFrame, start: datetime, end: datetime) -> bool:
+    """Whether a rejected_connections sample from `start` up to `end` (both included) rose over the one before it: the
+    server refused a connection at maxclients then (a restart's reset is no rise: `counter_increase`)."""
+    rows = _increases(events).filter(pl.col("ts").is_between(ts_lit(start), ts_lit(end)) & (pl.col("inc") > 0))
+    return rows.height > 0
+
+
 def rejected_server(events: pl.DataFrame, start: datetime, end: datetime) -> int | None:
     """The server's rejected_connections increase from `start` to `COUNTED_AFTER` past `end` (None: no such metric)."""
     found = _counted(events, start, end)
