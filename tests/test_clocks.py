@@ -30,6 +30,7 @@ from postmortem.analysis.clocks import (
     apply_offsets,
     file_sources,
     match,
+    metric_cycles,
     server_against_fleet,
     server_against_stall,
     split_zone,
@@ -661,3 +662,18 @@ def test_a_hang_before_a_shutdown_moves_no_clock(tmp_path, name):
     hang = datetime.fromisoformat(facts["slow_command"]["start"].replace("Z", "+00:00"))
     ready = datetime.fromisoformat(facts["outage"]["end"].replace("Z", "+00:00"))
     assert abs((f.start - hang).total_seconds()) <= 1.0 and abs((f.end - ready).total_seconds()) <= 1.0, (f.start, f.end)
+
+
+@pytest.mark.parametrize(("old", "new", "sharp"), [(0, 0, True), (500, 0, True), (500, 100, False), (0, 40, False)])
+def test_a_recovery_is_sharp_only_when_the_restarted_server_refused_nobody(old, new, sharp):
+    """The export's rejected_connections counter before the failed scrape (`old`, the server before its restart) and
+    with the answered one (`new`, counted from 0 again by the restarted server): a reset is no refusal, and a
+    restarted server that refused 100 refused them, whatever the old one's count was."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [("redis_up", 1.0, 0), ("rejected_connections", float(old), 0), ("redis_up", 0.0, 2),
+            ("redis_up", 1.0, 4), ("rejected_connections", float(new), 4)]
+    events = pl.DataFrame([{"path": "redis-exporter.prom", "line": i + 1, "ts": t0 + timedelta(seconds=at),
+                            "metric": metric, "value": value, "entity": "redis:x:6379"}
+                           for i, (metric, value, at) in enumerate(rows)])
+    ((down, up),) = metric_cycles(events)
+    assert up["sharp"] is sharp
