@@ -545,9 +545,14 @@ def _loss_bursts(events: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]
 
 
 def resume_bursts(server: pl.DataFrame, silence_s: float) -> list[tuple[dict, dict]]:
-    """(first churn row, the row before it) of each resume of one redis-server log: after at least
-    `silence_s` without a line, closes and accepts within `RESUME_WINDOW_S` of each other (a running
-    server logs a pooled fleet's connections one by one; a stalled one, all at once when it runs again)."""
+    """(churn row that ends the stall, the row before the stall) of each resume of one redis-server log: after
+    at least `silence_s` without a line, closes and accepts within `RESUME_WINDOW_S` of each other (a running
+    server logs a pooled fleet's connections one by one; a stalled one, all at once when it runs again).
+
+    A resume whose burst is followed, within `RESUME_WINDOW_S`, by another silence of `AGREE_S` or more and
+    another such burst did not end the stall: the server ran only long enough to take the connections queued
+    in it and stalled again (slow-pause-20: SIGCONT at 38.7 let a queued `KEYS` run until 41.3, and the
+    fleet's timeouts went on until then), so the stall ends with the last burst of that chain."""
     churn = pl.col("kind").is_in(CHURN)
     rows = (server.filter(pl.col("ts").is_not_null()).sort(["ts", "line"])
             .with_columns(at=pl.col("ts").dt.epoch("us") / 1e6)
@@ -555,12 +560,41 @@ def resume_bursts(server: pl.DataFrame, silence_s: float) -> list[tuple[dict, di
             .with_columns(end=pl.when(churn & (pl.col("value").fill_null(0) > 1))
                           .then(pl.col("at").floor() + 1).otherwise(pl.col("at")))
             .with_columns(gap=pl.col("at") - pl.col("end").shift(1), before=pl.int_range(pl.len()) - 1))
-    found = rows.filter(churn & (pl.col("gap") >= silence_s))
+    bursts = _bursts_after(rows, min(silence_s, AGREE_S))
+    later = {r["before"] + 1: r for r in bursts}
+    ends = rows.get_column("end").to_list()
+    gaps = rows.get_column("gap").to_list()
+    out = []
+    for r in bursts:
+        if r["gap"] < silence_s:
+            continue
+        stall_end = r
+        while (nxt := _next_silence(gaps, ends, stall_end["before"] + 1)) is not None and nxt in later:
+            stall_end = later[nxt]
+        out.append((stall_end, rows.row(r["before"], named=True)))
+    return out
+
+
+def _bursts_after(rows: pl.DataFrame, silence_s: float) -> list[dict]:
+    """The churn rows after at least `silence_s` without a line that have a close and an accept within
+    `RESUME_WINDOW_S` from them."""
+    found = rows.filter(pl.col("kind").is_in(CHURN) & (pl.col("gap") >= silence_s))
     for i, kind in enumerate(CHURN):
         found = found.join_asof(rows.filter(pl.col("kind") == kind).select(pl.col("at").alias(f"next{i}")),
                                 left_on="at", right_on=f"next{i}", strategy="forward")
         found = found.filter(pl.col(f"next{i}") - pl.col("at") <= RESUME_WINDOW_S)
-    return [(r, rows.row(r["before"], named=True)) for r in found.iter_rows(named=True)]
+    return list(found.iter_rows(named=True))
+
+
+def _next_silence(gaps: list, ends: list, start: int) -> int | None:
+    """The index of the first row after `start` that follows a silence of `AGREE_S` or more, when every row
+    from `start` up to it lies within `RESUME_WINDOW_S` of `start`'s (a burst, then silence); else None."""
+    for i in range(start + 1, len(gaps)):
+        if gaps[i] is not None and gaps[i] >= AGREE_S:
+            return i
+        if ends[i] - ends[start] > RESUME_WINDOW_S:
+            return None
+    return None
 
 
 def _line_end(row: dict) -> float:
