@@ -49,7 +49,7 @@ def _breaker_key() -> pl.Expr:
         pl.col("host").fill_null("?")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MissingBreakerFigures(Figures):
     retried_attempts: int  # retry.attempt events during the trouble
     hosts: int  # hosts whose retry layers logged them
@@ -123,7 +123,7 @@ class BreakerMissing(RuleDetector):
             yield f
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BreakerFigures(Figures):
     breakers: list[dict]  # per breaker and host: name, host, openings, rejected calls, first opened, closed, library,
     # whether it guards Redis

@@ -57,7 +57,7 @@ def _per_second(count: int, span: timedelta) -> float:
     return count / max(span.total_seconds(), 1.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CascadeFigures(Figures):
     trouble_start: str  # when the Redis trouble began (ISO): the outage start, else the first Redis problem event
     trouble_end: str  # when it ended (ISO)

@@ -49,7 +49,7 @@ def thread_stats(events: pl.DataFrame) -> pl.DataFrame:
     return at_positions(events, _busy_above_min(events), ROW_COLUMNS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StarvationFigures(Figures):
     timeouts_with_busy_above_min: int  # timeouts whose WORKER or IOCP Busy exceeded Min
     peak_worker_busy: int | None  # busy worker threads at the worst timeout
@@ -64,7 +64,7 @@ class StarvationFigures(Figures):
         return {"pods": self.hosts, "busy": self.peak_worker_busy, "min_threads": self.worker_min}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SlowFigures(Figures):
     timeouts: int  # command timeouts while connected
     hosts: int  # hosts that logged them
@@ -75,7 +75,7 @@ class SlowFigures(Figures):
         return {"pods": self.hosts}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LoadingFigures(Figures):
     loading_errors: int  # client LOADING errors
     load_seconds: float | None  # how long the server said the dataset took to load

@@ -28,7 +28,7 @@ from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 __all__ = ["ClockSkew", "SkewFigures", "server_cycles"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SkewFigures(Figures):
     source: str  # the source whose clock is off
     host: str  # its host(s), comma-separated for a zone shared by several

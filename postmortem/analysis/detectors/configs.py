@@ -93,7 +93,7 @@ def _major(version: str | None) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AbortConnectFigures(Figures):
     config_lines: int  # logged configurations with abortConnect=true
     aoc_1_messages: int  # StackExchange.Redis messages showing `aoc: 1`
@@ -106,7 +106,7 @@ class AbortConnectFigures(Figures):
         return {"pods": self.hosts, "client": self.client, "client_version": self.client_version}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BackoffFigures(Figures):
     OMIT_NONE = ("hosts_without_backoff", "median_retry_gap_s", "failure_rate_multiple", "constant_retry_delay_s",
                  "hosts_with_constant_delay", "client_backoff")
@@ -126,7 +126,7 @@ class BackoffFigures(Figures):
         return {"client": self.client}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PerRequestFigures(Figures):
     max_multiplexers_created: int | None  # the most multiplexers one process created (`lm`)
     mc_attempts_growth: int | None  # growth of connect attempts on one multiplexer (`mc`)
@@ -139,7 +139,7 @@ class PerRequestFigures(Figures):
     client_versions: dict[str, str]  # client family → logged version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PoolCapFigures(Figures):
     OMIT_NONE = ("pool_cap", "connection_demand")
 
@@ -156,7 +156,7 @@ class PoolCapFigures(Figures):
                 "client": self.client, "client_version": self.client_version}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MinThreadsFigures(Figures):
     worker_min: int | None  # the worker-thread minimum
     iocp_min: int | None  # the IOCP-thread minimum
@@ -170,7 +170,7 @@ class MinThreadsFigures(Figures):
         return {"min_threads": self.worker_min, "client": self.client, "client_version": self.client_version}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TimeoutFigures(Figures):
     min_sync_timeout_ms: int | None  # the shortest syncTimeout configured
     min_connect_timeout_ms: int | None  # the shortest connectTimeout configured

@@ -13,7 +13,7 @@ from postmortem.analysis.detectors.base import RuleDetector
 from postmortem.model import Confidence, Evidence, Figures, Finding, Role, Rule, Severity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class InputFigures(Figures):
     unrecognized_lines: int  # lines no parser understood, over all files
     files_skipped: int  # files not read at all (binary, unreadable, special)

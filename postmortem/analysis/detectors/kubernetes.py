@@ -70,7 +70,7 @@ def _secs(a: datetime, b: datetime) -> float:
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RestartFigures(Figures):
     pods_affected: int  # distinct pods restarting
     restart_events: int  # restart events, with their repeat counts
@@ -79,7 +79,7 @@ class RestartFigures(Figures):
     last: str  # the last one (ISO)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ScaleUpFigures(Figures):
     scale_ups: int  # scale-up events during the Redis trouble
     workloads: list[dict]  # per workload: replicas before / after, seconds after the trouble began
@@ -91,7 +91,7 @@ class ScaleUpFigures(Figures):
     connection_demand_added: int | None  # connections_per_pod × replicas_added
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LivenessFigures(Figures):
     pods: int  # pods killed by liveness probes
     liveness_failures: int  # probe failures

@@ -25,7 +25,7 @@ from postmortem.schema import event_weight
 OOM_KIND = "redis.oom"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class OomFigures(Figures):
     refused: int  # client records of a write refused with OOM
     pods: int  # client hosts that logged them

@@ -148,7 +148,7 @@ def _maxclients(events: pl.DataFrame, entity: str) -> tuple[pl.DataFrame, int, s
 Number = int | float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ClientsSpikeFigures(Figures):
     peak: Number  # the highest connected_clients sample
     peak_ts: str | None  # when (ISO)
@@ -171,7 +171,7 @@ class ClientsSpikeFigures(Figures):
         return {"maxclients": self.maxclients}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RejectedFigures(Figures):
     rejected: Number  # connections rejected (sum of counter increases)
     peak_increase: Number  # the largest increase between two samples
@@ -183,14 +183,14 @@ class RejectedFigures(Figures):
     samples: int  # samples of the series
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RejectedTotalFigures(Figures):
     rejected_since_server_start: Number  # a lone counter sample: rejections since the server started
     samples: int  # always 1
     ts: str | None  # the sample's time (ISO)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ChurnFigures(Figures):
     metric: str  # the connection-rate metric read
     peak_per_s: Number  # the highest rate
@@ -210,7 +210,7 @@ class ChurnFigures(Figures):
     churn: float | None = None  # not kept ÷ needed (the larger of held and kept), PM101's measure
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class EvictionFigures(Figures):
     evicted: Number  # keys evicted (sum of counter increases)
     peak_increase: Number  # the largest increase between two samples

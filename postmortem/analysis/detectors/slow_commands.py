@@ -64,7 +64,7 @@ class Episode:
         return self.start + timedelta(seconds=self.duration_s)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BlockingFigures(Figures):
     OMIT_NONE = ("pods_logging",)
 

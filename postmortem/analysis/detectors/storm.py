@@ -96,7 +96,7 @@ def _n(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class OutageFigures(Figures):
     OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs",
                  "fleet_quiet_s")
@@ -131,7 +131,7 @@ class OutageFigures(Figures):
         return {"pods": self.hosts}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
@@ -185,7 +185,7 @@ class StormFigures(Figures):
         return {"pods": self.fleet_pods or self.pods}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PersistenceFigures(Figures):
     persistence_s: float  # how long errors continued after Redis was back
     errors_after_trigger: int  # client errors in that run
@@ -197,7 +197,7 @@ class PersistenceFigures(Figures):
         return {"pods": self.hosts}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SaturationFigures(Figures):
     OMIT_NONE = ("first_rejection", "maxclients", "maxclients_source", "peak_connected_clients",
                  "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at", "connections_per_s_before",
@@ -226,7 +226,7 @@ class SaturationFigures(Figures):
         return {"maxclients": self.maxclients}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PoolFigures(Figures):
     events: int  # pool-exhausted errors
     hosts: int  # hosts that logged them

@@ -15,6 +15,7 @@ from postmortem.analysis.correlate import outage_shutdown
 from postmortem.analysis.population import connected_before
 from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy, from_backoff
+from postmortem.import_gc import late_import
 from postmortem.kinds import KINDS
 from postmortem.schema import CLIENT_SOURCES, event_weight
 
@@ -379,6 +380,7 @@ def measure(events: pl.DataFrame) -> Incident | None:
     found = _outage(events)
     if found is None:
         return None
+    late_import("numpy")  # first needed below: without the collector (postmortem/import_gc.py)
     down, up, how = found
     hang = how == HUNG
     policy, cfg_note = client_policy(events, "observed")
