@@ -257,8 +257,10 @@ class RedisPyRecognizer:
         # config) is a redis-py app log: its bare server replies ("max number of clients reached")
         # are redis-py's too, even on lines with no Python context of their own. "File" means the
         # records of that file in this recognition batch (a file over 16 MiB may span batches).
-        py_record = text.str.contains(_PY_CONTEXT) & text.str.contains(r"redis|Redis")
-        py_file = (py_record | text.str.contains(_CONFIG)).any()
+        # the searches read again below are columns, made once (an eager frame runs an expression at every use)
+        records = records.with_columns(_py_context=text.str.contains(_PY_CONTEXT), _config=text.str.contains(_CONFIG))
+        py_record = pl.col("_py_context") & text.str.contains(r"redis|Redis")
+        py_file = (py_record | pl.col("_config")).any()
         py_file = py_file.over("path") if "path" in records.columns else py_file
         # celery's `Connection to broker lost` when its broker is Redis (by the URL: parsers/queues.py)
         lost_broker = redis_broker(records)
@@ -267,8 +269,9 @@ class RedisPyRecognizer:
             return no_claims()
         level = pl.col("level") if "level" in records.columns else pl.lit(None, pl.String)
         py_reply = text.str.contains(_PY_MAXCLIENTS_TAIL) & level.is_in(["warning", "error", "critical"]).fill_null(False)
-        py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file") | py_reply
-        frames = text.str.contains(_REDIS_FRAMES)
+        py = pl.col("_py_context") | pl.col("_py_file") | py_reply
+        df = df.with_columns(_frames=text.str.contains(_REDIS_FRAMES))
+        frames = pl.col("_frames")
         foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
         strict = text.str.extract_all(whole_line(_STRICT)).list.last()
         shared = pl.when(py).then(text.str.extract_all(whole_line(_STRICT + "|" + _SHARED)).list.last())
@@ -280,7 +283,6 @@ class RedisPyRecognizer:
             _foreign=foreign,
             # a traceback through redis-py whose exception line was cut off (pasted fragments)
             _cut=frames & ~text.str.contains(_TAIL) & (text.str.count_matches(r'File "') >= 2),
-            _config=text.str.contains(_CONFIG),
         ).filter(~pl.col("_foreign"))
         hit = pl.col("_hit")
         df = df.with_columns(_phase=_phase(text, hit.fill_null("")))
