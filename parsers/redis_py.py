@@ -212,6 +212,20 @@ def _endpoint(s: pl.Expr) -> pl.Expr:
     )
 
 
+def _first_found(df: pl.DataFrame, name: str, first: pl.Expr, *rest: pl.Expr) -> pl.DataFrame:
+    """`df` with column `name` = `coalesce(first, *rest)`, the `rest` searched only on the rows `first` left null:
+    polars' coalesce evaluates every input on every row, and in a storm the first search finds most rows' line."""
+    df = df.with_columns(first.alias(name))
+    missing = df.get_column(name).is_null()
+    if not missing.any():
+        return df
+    if missing.all():
+        return df.with_columns(pl.coalesce(*rest).alias(name))
+    at = missing.arg_true()
+    found = df[at].select(pl.coalesce(*rest).alias(name)).get_column(name)
+    return df.with_columns(df.get_column(name).scatter(at, found))
+
+
 class RedisPyRecognizer:
     name: ClassVar[str] = "redis_py"
     kinds: ClassVar[tuple[Kind, ...]] = (
@@ -278,8 +292,8 @@ class RedisPyRecognizer:
         sock = pl.when(frames).then(text.str.extract_all(whole_line(_SOCKET)).list.last())
         cls = text.str.extract_all(whole_line(_CLASS)).list.last()
         broker = pl.when(pl.col("_redis_broker")).then(text.str.extract(whole_line(BROKER_LOST_TEXT), 0))
+        df = _first_found(df, "_hit", shared, strict, sock, cls, broker)
         df = df.with_columns(
-            _hit=pl.coalesce(shared, strict, sock, cls, broker),
             _foreign=foreign,
             # a traceback through redis-py whose exception line was cut off (pasted fragments)
             _cut=frames & ~text.str.contains(_TAIL) & (text.str.count_matches(r'File "') >= 2),
