@@ -137,19 +137,34 @@ def header_groups(body: pl.Expr, variant: str, one_line: bool) -> dict[str, pl.E
     cost). Exact then: `.` takes anything but a line feed, so the `(?P<rest>.*)$` tail matches after any
     header and the header's first choice is the whole regex's; iso_level's tail is the end or a
     separator run, which the prefix asks for (tests/test_envelopes.py compares the two forms)."""
+    return header_fields(body, header_capture(body, variant, one_line), variant, one_line)
+
+
+def _sliced(rx: str, one_line: bool) -> bool:
+    return one_line and rx.startswith("^") and (rx.endswith(_REST_TAIL) or rx.endswith(_LEVEL_TAIL))
+
+
+def header_capture(body: pl.Expr, variant: str, one_line: bool) -> pl.Expr:
+    """The one regex capture `header_fields` reads a variant's fields from (a struct): evaluate it once, as
+    a column, where several fields are wanted: an eager `with_columns` runs a shared expression at every
+    use (each field, the header test), and the capture is most of framing's cost per line."""
+    rx = dict(HEADER_VARIANTS)[variant]
+    return body.str.extract_groups(_header_prefix(rx) if _sliced(rx, one_line) else rx)
+
+
+def header_fields(body: pl.Expr, groups: pl.Expr, variant: str, one_line: bool) -> dict[str, pl.Expr]:
+    """`header_groups`' fields from `groups`, the variant's `header_capture` of `body`."""
     rx = dict(HEADER_VARIANTS)[variant]
     names = re.findall(r"\?P<(\w+)>", rx)
-    if not one_line or not rx.startswith("^") or not (rx.endswith(_REST_TAIL) or rx.endswith(_LEVEL_TAIL)):
-        g = body.str.extract_groups(rx)
-        return {n: g.struct.field(n) for n in names}
-    g = body.str.extract_groups(_header_prefix(rx))
-    hdr = g.struct.field("_hdr")
+    if not _sliced(rx, one_line):
+        return {n: groups.struct.field(n) for n in names}
+    hdr = groups.struct.field("_hdr")
     after = body.str.slice(hdr.str.len_chars())
     if rx.endswith(_LEVEL_TAIL):
         rest = pl.when(hdr.is_not_null() & (after != "")).then(after.str.strip_chars_start(" :|-"))
     else:
         rest = pl.when(hdr.is_not_null()).then(after)
-    return {n: rest if n == "rest" else g.struct.field(n) for n in names}
+    return {n: rest if n == "rest" else groups.struct.field(n) for n in names}
 
 # Outer prefixes: (name, regex with groups pts/host/rest).
 OUTER_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -434,6 +449,45 @@ def _outer_strip(lines: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     ), None
 
 
+def header_columns(lines: pl.DataFrame, variants: tuple[str, ...]) -> pl.DataFrame:
+    """`lines` with each line's header read by the chosen variants: `header` (a variant's header starts
+    the line), its fields `h_ts`, `h_level`, `h_logger`, `h_host`, `h_rest`, `h_thread` (the first variant
+    that has the field, in order) and `envelope` (the last variant whose message the line has, else the
+    first if it is a header, else null).
+
+    Each variant's capture, and its message sliced off after it, is a column made once: an eager
+    `with_columns` evaluates a shared expression at every use (each field and the header test read it),
+    and the capture is framing's largest cost per line."""
+    body = pl.col("body")
+    if not variants:
+        none = pl.lit(None, dtype=pl.String)
+        return lines.with_columns(header=pl.lit(False), h_ts=none, h_level=none, h_logger=none, h_host=none,
+                                  h_rest=none, h_thread=none, envelope=none)
+    one_line = not lines.select(body.str.contains("\n", literal=True).any()).item()
+    captures = [f"_hv{i}" for i in range(len(variants))]
+    rests = [f"_hr{i}" for i in range(len(variants))]
+    lines = lines.with_columns(**{c: header_capture(body, v, one_line) for c, v in zip(captures, variants, strict=True)})
+    fields_of = [header_fields(body, pl.col(c), v, one_line) for c, v in zip(captures, variants, strict=True)]
+    lines = lines.with_columns(**{r: f["rest"] for r, f in zip(rests, fields_of, strict=True)})
+    structs = [{**f, "rest": pl.col(r)} for f, r in zip(fields_of, rests, strict=True)]
+    header = pl.any_horizontal([s["rest"].is_not_null() | s[
+        "ts" if "?P<ts>" in dict(HEADER_VARIANTS)[v] else "level"].is_not_null() for s, v in zip(structs, variants, strict=True)])
+
+    def field(name: str) -> pl.Expr:
+        exprs = [s[name] for s, v in zip(structs, variants, strict=True) if f"?P<{name}>" in dict(HEADER_VARIANTS)[v]]
+        return pl.coalesce(exprs) if exprs else pl.lit(None, dtype=pl.String)
+
+    df = lines.with_columns(
+        header=header.fill_null(False),
+        h_ts=field("ts"), h_level=field("level"), h_logger=field("logger"),
+        h_host=field("host"), h_rest=field("rest"), h_thread=field("thread"),
+    )
+    envelope = pl.when(pl.col("header")).then(pl.lit(variants[0]))
+    for v, s in zip(variants[1:], structs[1:], strict=True):
+        envelope = pl.when(s["rest"].is_not_null()).then(pl.lit(v)).otherwise(envelope)
+    return df.with_columns(envelope=envelope).drop(captures + rests)
+
+
 def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool = False,
                 variants: tuple[str, ...] | None = None) -> tuple[pl.DataFrame, FramePlan, pl.DataFrame | None]:
     """Inner header detection and continuation joining over the `body` column.
@@ -454,37 +508,12 @@ def _frame_text(lines: pl.DataFrame, outer: str | None, tz: str, summarize: bool
         lines, activity = split_noise(lines, rxs, dict(HEADER_VARIANTS)[variants[0]], variants, tz)
     body = pl.col("body")
     blank = body.str.strip_chars() == ""
-    if variants:
-        one_line = not lines.select(body.str.contains("\n", literal=True).any()).item()
-        structs = [header_groups(body, v, one_line) for v in variants]
-        header = pl.any_horizontal([s["rest"].is_not_null() | s[
-            "ts" if "?P<ts>" in dict(HEADER_VARIANTS)[v] else "level"].is_not_null() for s, v in zip(structs, variants, strict=True)])
-
-        def field(name: str) -> pl.Expr:
-            exprs = [s[name] for s, v in zip(structs, variants, strict=True)
-                     if f"?P<{name}>" in dict(HEADER_VARIANTS)[v]]
-            return pl.coalesce(exprs) if exprs else pl.lit(None, dtype=pl.String)
-
-        df = lines.with_columns(
-            header=header.fill_null(False),
-            h_ts=field("ts"), h_level=field("level"), h_logger=field("logger"),
-            h_host=field("host"), h_rest=field("rest"), h_thread=field("thread"),
-        )
-        envelope = pl.when(pl.col("header")).then(pl.lit(variants[0]))
-        for v, s in zip(variants[1:], structs[1:], strict=True):
-            envelope = pl.when(s["rest"].is_not_null()).then(pl.lit(v)).otherwise(envelope)
-    else:
-        df = lines.with_columns(
-            header=pl.lit(False), h_ts=pl.lit(None, dtype=pl.String), h_level=pl.lit(None, dtype=pl.String),
-            h_logger=pl.lit(None, dtype=pl.String), h_host=pl.lit(None, dtype=pl.String),
-            h_rest=pl.lit(None, dtype=pl.String), h_thread=pl.lit(None, dtype=pl.String),
-        )
-        envelope = pl.lit(None, dtype=pl.String)
+    df = header_columns(lines, variants)
     prev = body.shift(1).over("_file") if by_file else body.shift(1)
     prev_indented = prev.str.contains(r"^\s").fill_null(False)
     cont_like = (body.str.contains(_CONTINUATION) | (body.str.contains(_EXC_TAIL) & prev_indented)
                  | body.str.contains(_SE_REDIS_WRAP))
-    df = df.with_columns(blank=blank, envelope=envelope)
+    df = df.with_columns(blank=blank)
     # Bare framing (a non-continuation line starts a record) applies only before the first header,
     # or to the whole file without a variant: the continuation regexes run on that prefix only.
     if by_file:  # the bare zone of each file: its lines before its first header

@@ -117,8 +117,12 @@ def broker_scheme(records: pl.DataFrame) -> pl.Expr:
 
 
 def redis_broker(records: pl.DataFrame) -> pl.Expr:
-    """Per record: a celery `Connection to broker lost` whose broker is Redis (a Redis client error)."""
-    return pl.col("text").fill_null("").str.contains(BROKER_LOST_TEXT) & (broker_scheme(records) == "redis").fill_null(False)
+    """Per record: a celery `Connection to broker lost` whose broker is Redis (a Redis client error). The broker
+    is worked out (six searches over every record) only when some record is such a line: most batches hold none."""
+    lost = pl.col("text").fill_null("").str.contains(BROKER_LOST_TEXT)
+    if not records.select(lost.any()).item():
+        return pl.lit(False)
+    return lost & (broker_scheme(records) == "redis").fill_null(False)
 
 
 
@@ -177,8 +181,11 @@ class QueueRecognizer:
         # RabbitMQ 3.9+ prints each line of the alarm banner as a record of its own, at the alarm's time
         keys = [c for c in ("path", "ts") if c in records.columns]
         alarm_here = text.str.contains(_ALARM_SET)
-        alarm_here = alarm_here.any().over(keys) if keys else alarm_here.any()
-        banner = text.str.contains(_BANNER_REST) & alarm_here
+        if records.select(alarm_here.any()).item():
+            alarm_here = alarm_here.any().over(keys) if keys else alarm_here.any()
+            banner = text.str.contains(_BANNER_REST) & alarm_here
+        else:  # no alarm line: no record is its banner, and the pass per (path, time) is spared (most batches)
+            banner = pl.lit(False)
         claimed = records.with_columns(_mine=text.str.contains(_MINE) | banner).get_column("_mine")
         if not claimed.any():  # most batches: no queue line, so no broker to work out for every record
             return no_claims()

@@ -212,6 +212,20 @@ def _endpoint(s: pl.Expr) -> pl.Expr:
     )
 
 
+def _first_found(df: pl.DataFrame, name: str, first: pl.Expr, *rest: pl.Expr) -> pl.DataFrame:
+    """`df` with column `name` = `coalesce(first, *rest)`, the `rest` searched only on the rows `first` left null:
+    polars' coalesce evaluates every input on every row, and in a storm the first search finds most rows' line."""
+    df = df.with_columns(first.alias(name))
+    missing = df.get_column(name).is_null()
+    if not missing.any():
+        return df
+    if missing.all():
+        return df.with_columns(pl.coalesce(*rest).alias(name))
+    at = missing.arg_true()
+    found = df[at].select(pl.coalesce(*rest).alias(name)).get_column(name)
+    return df.with_columns(df.get_column(name).scatter(at, found))
+
+
 class RedisPyRecognizer:
     name: ClassVar[str] = "redis_py"
     kinds: ClassVar[tuple[Kind, ...]] = (
@@ -257,8 +271,10 @@ class RedisPyRecognizer:
         # config) is a redis-py app log: its bare server replies ("max number of clients reached")
         # are redis-py's too, even on lines with no Python context of their own. "File" means the
         # records of that file in this recognition batch (a file over 16 MiB may span batches).
-        py_record = text.str.contains(_PY_CONTEXT) & text.str.contains(r"redis|Redis")
-        py_file = (py_record | text.str.contains(_CONFIG)).any()
+        # the searches read again below are columns, made once (an eager frame runs an expression at every use)
+        records = records.with_columns(_py_context=text.str.contains(_PY_CONTEXT), _config=text.str.contains(_CONFIG))
+        py_record = pl.col("_py_context") & text.str.contains(r"redis|Redis")
+        py_file = (py_record | pl.col("_config")).any()
         py_file = py_file.over("path") if "path" in records.columns else py_file
         # celery's `Connection to broker lost` when its broker is Redis (by the URL: parsers/queues.py)
         lost_broker = redis_broker(records)
@@ -267,20 +283,20 @@ class RedisPyRecognizer:
             return no_claims()
         level = pl.col("level") if "level" in records.columns else pl.lit(None, pl.String)
         py_reply = text.str.contains(_PY_MAXCLIENTS_TAIL) & level.is_in(["warning", "error", "critical"]).fill_null(False)
-        py = text.str.contains(_PY_CONTEXT) | pl.col("_py_file") | py_reply
-        frames = text.str.contains(_REDIS_FRAMES)
+        py = pl.col("_py_context") | pl.col("_py_file") | py_reply
+        df = df.with_columns(_frames=text.str.contains(_REDIS_FRAMES))
+        frames = pl.col("_frames")
         foreign = text.str.contains(_FOREIGN) & ~text.str.contains(r"redis\.exceptions\.|" + _REDIS_FRAMES)
         strict = text.str.extract_all(whole_line(_STRICT)).list.last()
         shared = pl.when(py).then(text.str.extract_all(whole_line(_STRICT + "|" + _SHARED)).list.last())
         sock = pl.when(frames).then(text.str.extract_all(whole_line(_SOCKET)).list.last())
         cls = text.str.extract_all(whole_line(_CLASS)).list.last()
         broker = pl.when(pl.col("_redis_broker")).then(text.str.extract(whole_line(BROKER_LOST_TEXT), 0))
+        df = _first_found(df, "_hit", shared, strict, sock, cls, broker)
         df = df.with_columns(
-            _hit=pl.coalesce(shared, strict, sock, cls, broker),
             _foreign=foreign,
             # a traceback through redis-py whose exception line was cut off (pasted fragments)
             _cut=frames & ~text.str.contains(_TAIL) & (text.str.count_matches(r'File "') >= 2),
-            _config=text.str.contains(_CONFIG),
         ).filter(~pl.col("_foreign"))
         hit = pl.col("_hit")
         df = df.with_columns(_phase=_phase(text, hit.fill_null("")))

@@ -563,10 +563,12 @@ class StackExchangeRedis:
         return out
 
 
-def _as_timeouts(rows: pl.DataFrame) -> pl.DataFrame:
-    """The recognizer's working columns for timeouts whose whole text is their `message`."""
+def _as_timeouts(rows: pl.DataFrame, reads: frozenset[str] | None = None) -> pl.DataFrame:
+    """The recognizer's working columns for timeouts whose whole text is their `message`; with `reads`, only the
+    first choices (`_first_choices`, a search over every message each) among those columns."""
     m = pl.col("message")
-    return rows.select(_t=m, _head=m, _line=m, _rule=pl.lit("redis.timeout")).with_columns(**_first_choices())
+    firsts = {k: v for k, v in _first_choices().items() if reads is None or k in reads}
+    return rows.select(_t=m, _head=m, _line=m, _rule=pl.lit("redis.timeout")).with_columns(**firsts)
 
 
 def timeout_attrs(rows: pl.DataFrame) -> pl.Series:
@@ -578,8 +580,11 @@ def timeout_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """The fields `names` of `timeout_attrs`, as Strings as `json_path_match` prints them (null where absent):
     the same expressions, so equal to reading them from `timeout_attrs`, without building the JSON."""
     exprs = {e.meta.output_name(): e for e in StackExchangeRedis()._fields(configs=False)}
-    return _as_timeouts(rows).select(*(exprs[n].cast(pl.String).alias(n) if n in exprs else pl.lit(None, pl.String)
-                                       .alias(n) for n in names))
+    # the first choices these fields read, not all four: a reader asking for one field pays its searches alone
+    reads = frozenset(c for n in names if n in exprs for c in exprs[n].meta.root_names())
+    # with_columns, not select: a constant field (`client`) asked alone is one value per row, not one row
+    return _as_timeouts(rows, reads).with_columns(*(exprs[n].cast(pl.String).alias(n) if n in exprs
+                                                    else pl.lit(None, pl.String).alias(n) for n in names)).select(names)
 
 
 @contextmanager

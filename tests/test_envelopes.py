@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -16,6 +16,7 @@ from parsers.envelopes import (
     OUTER_PREFIXES,
     frame,
     frame_counted,
+    header_columns,
     header_groups,
     outer_groups,
     split_lines,
@@ -127,6 +128,39 @@ def test_header_fields_sliced_after_the_header_equal_the_whole_capture(lines):
         g = pl.col("body").str.extract_groups(rx)
         plain = df.select(**{n: g.struct.field(n) for n in fast})
         assert df.select(**fast).equals(plain), (name, lines)
+
+
+_VARIANT_NAMES = [name for name, _ in HEADER_VARIANTS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_HEADER_LINE_BITS, min_size=1, max_size=8).map("".join), min_size=1, max_size=8),
+       st.lists(st.sampled_from(_VARIANT_NAMES), min_size=1, max_size=3, unique=True))
+@example(["2024-01-15 10:02:11,532 [thé٣] ERROR app - x", "2024-01-15 10:02:11,532 - app.é - ERROR - y", "  at z"],
+         ["python_named", "iso_level"])  # the message sliced after a header holding non-ASCII (chars, not bytes)
+def test_header_columns_read_each_line_as_the_whole_regexes_of_mixed_layouts(lines, variants):
+    """Lines of mixed header layouts read by one to three variants at once (the capture made once per
+    variant, the message sliced off after it): every line's header test, fields and envelope are what each
+    variant's whole regex captures, the first variant having a field giving it. A capture or slice reused
+    for the wrong variant, or a message cut at the wrong place, changes some line's fields."""
+    bodies = [ln.replace("\n", " ") for ln in lines] + [None]
+    df = pl.DataFrame({"body": bodies}, schema={"body": pl.String})
+    got = header_columns(df, tuple(variants))
+    whole = {v: df.select(g=pl.col("body").str.extract_groups(dict(HEADER_VARIANTS)[v])).get_column("g").to_list()
+             for v in variants}
+    for i in range(df.height):
+        caps = {v: (whole[v][i] or {}) for v in variants}
+        is_header = any(caps[v].get("rest") is not None or caps[v].get("ts" if "ts" in caps[v] else "level") is not None
+                        for v in variants)
+        row = got.row(i, named=True)
+        assert row["header"] == is_header, (bodies[i], variants)
+        for name in ("ts", "level", "logger", "host", "rest", "thread"):
+            want = next((caps[v][name] for v in variants if name in caps[v] and caps[v][name] is not None), None)
+            assert row["h_" + name] == want, (name, bodies[i], variants)
+        envelope = variants[0] if is_header else None
+        for v in variants[1:]:
+            envelope = v if caps[v].get("rest") is not None else envelope
+        assert row["envelope"] == envelope, (bodies[i], variants)
 
 
 _COMPOSE_BITS = st.sampled_from([

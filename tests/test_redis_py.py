@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parsers.base import ParseContext
-from parsers.redis_py import RedisPyRecognizer
+from parsers.redis_py import RedisPyRecognizer, _first_found
 from postmortem.input.log_text import parse_log_text
 from postmortem.redaction import redact_events
 
@@ -305,3 +305,13 @@ def test_recorded_client_errors_match_what_the_recorder_measured(scenario):
     for pod, measured in facts["clients_by_pod"].items():
         found = dict(events.filter(pl.col("host") == pod).group_by("kind").len().iter_rows())
         assert found == {kind_of[k]: n for k, n in measured["errors"].items()}, pod
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(*[st.none() | st.sampled_from(["a", "b", ""])] * 3), min_size=1, max_size=12))
+def test_the_first_found_column_is_the_coalesce_of_its_searches(rows):
+    """`_first_found` searches the later alternatives only where the first found nothing: the column is still
+    `coalesce` of all of them, row for row, in order (none found, all found, some found)."""
+    df = pl.DataFrame(rows, schema=["x", "y", "z"], orient="row").with_row_index("rec")
+    got = _first_found(df, "_hit", pl.col("x"), pl.col("y"), pl.col("z"))
+    assert got.equals(df.with_columns(_hit=pl.coalesce("x", "y", "z")))

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.stackexchange_redis import StackExchangeRedis, timeout_attrs
+from parsers.stackexchange_redis import StackExchangeRedis, timeout_attrs, timeout_fields
 from postmortem.analysis.correlate import attr
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.analysis.se_fields import FIELDS, with_fields
@@ -119,6 +119,22 @@ def test_fields_read_from_the_message_are_the_recognizers(records):
     one = one_form(full)
     assert with_attrs(one).equals(full)
     assert _fields(one).equals(_attr_read(full))
+
+
+def test_a_timeout_field_asked_alone_is_the_field_asked_with_all_the_others(tmp_path):
+    """`timeout_fields` computes only the first choices the asked fields read: each field asked alone (and the
+    endpoint with the version) equals what it is among every field, on the fixtures' and a dense file's timeouts."""
+    generate_dense(tmp_path / "dense.log", 1)
+    events = pl.concat([ingest([str(p)], IngestOptions()).events.select("source", "kind", "message")
+                        for p in [*INPUTS, tmp_path / "dense.log"]])
+    rows = events.filter((pl.col("source") == "stackexchange_redis") & (pl.col("kind") == "redis.timeout"))
+    assert rows.height > 100
+    names = tuple(e.meta.output_name() for e in StackExchangeRedis()._fields(configs=False))
+    every = timeout_fields(rows, names)
+    for asked in [(n,) for n in names] + [("serverEndpoint", "lib_version"), ("no_such_field", "timeout_ms")]:
+        got = timeout_fields(rows, asked)
+        assert got.equals(every.select(asked) if asked[0] != "no_such_field"
+                          else every.select(pl.lit(None, pl.String).alias("no_such_field"), "timeout_ms")), asked
 
 
 # `attr(name)` of a timeout field, read on rows that are never StackExchange.Redis timeouts (file, field)
