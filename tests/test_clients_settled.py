@@ -109,3 +109,18 @@ def test_storms_keep_their_finding_without_the_clients_logs(name, spike, tmp_pat
     elif f.stats["kept_after"] is not None:
         assert f.stats["peak"] - f.stats["kept_after"] >= f.stats["held_before"], f.title
         assert f.stats["kept_from"].startswith("median of the"), f.stats
+
+
+# Fleets that grew beyond what they held and kept every connection (tests/test_thresholds_by_size.py: no spike with
+# their logs): the storm configuration with room to grow (no pool cap, maxclients 10000: each handler thread opens its
+# own connection at once, 4.7x to 5.7x the count before) at 2 to 32 pods, and a KEYS that blocked the server while 40
+# pods' unlogged pools of 4 filled (41 -> 149). Without their pods' logs main called each a spike.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-unlimited-2", "storm-unlimited-16", "storm-unlimited-32", "slow-nocfg-40"])
+def test_pools_that_grew_and_kept_every_connection_are_no_spike_without_the_clients_logs(name, tmp_path):
+    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
+    p = facts["parameters"]
+    assert facts["rejected_connections"]["total"] == 0 and p["maxclients"] == 10000
+    assert facts["max_connected_clients"] <= p["pods"] * (p["max_connections"] or p["workers"]) + 1
+    assert not _pm301(RECORDED / name)
+    assert not _pm301(_server_and_metrics(name, tmp_path))
