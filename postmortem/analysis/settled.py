@@ -2,14 +2,14 @@
 
 Why: whether a rise of connected clients is a spike depends on whether the clients kept what they opened. A pooled
 fleet that re-opens or fills its pools after a pause or a restart rises to its pools' size and stays there
-(hang-st1-nocfg-24: 26 -> 97, held until the run ended; healthy-pause-16 and -36 the same at 4 per pod), while a
-storm's excess is refused or closed again (pair-storm-24 falls from 100 to 17 while running). The clients' own
-records say when they ran; without them (an incident with only the server log and the metrics export) the series
-must say it itself. Its last samples may be taken while the fleet stops: the count falls to less than the fleet held
-before the incident (every recording ends so, its pods stopped before the exporter), or part of the way there
-(hang-skew-16: 65 for 6 s, then 44 as its pods stopped). So the settled level is the median of the samples after
-the peak, less the trailing ones below the level before the incident: the level the fleet held most of the time
-after the peak, which a fleet stopping in the last samples does not move.
+(hang-st1-nocfg-24 after a pause: 26 -> 97, held until the run ended; storm-blocking-20 after a restart: 21 -> 81,
+the same at 4 a pod), while a storm's excess is refused or closed again (pair-storm-24 falls from 100 to 17 while
+its pods run). The clients' own records say when they ran; without them (an incident with only the server's log and
+the metrics export) the series must say it itself. Its last samples may be taken while the fleet stops: the count
+falls below what the fleet held before the incident (most recordings end so: their pods stop before the exporter),
+or part of the way there (hang-skew-16: 65 for 6 s, then 44 as its pods stopped). So the settled level is the median
+of the samples after the peak, less the trailing ones below the level before the incident: the level the fleet held
+most of the time after the peak, which a fleet stopping in the last samples does not move.
 """
 
 from __future__ import annotations
