@@ -25,6 +25,7 @@ from postmortem.analysis.population import (
     counter_reset,
     held_before,
 )
+from postmortem.analysis.settled import settled_level
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 from postmortem.schema import CLIENT_SOURCES, ts_lit
 
@@ -166,6 +167,10 @@ class ClientsSpikeFigures(Figures):
     kept_after: Number | None = None  # the fewest connected_clients from the peak to the clients' last record: the
     # connections the clients went on holding (pools keep what they open); a spike adds more than these too
     spike: bool = False  # above the baseline by more than the clients hold (else it fired near maxclients only)
+    kept_from: str | None = None  # how kept_after was taken when no client record says when the clients ran (the
+    # level the series settled at after the peak, `settled_level`); None: the fewest to the clients' last record
+
+    OMIT_NONE = ("kept_from",)
 
     def facts(self) -> dict[str, object]:
         return {"maxclients": self.maxclients}
@@ -236,8 +241,11 @@ class ConnectedClientsSpike(RuleDetector):
               "first sample once the fleet had connected when the server log shows the last one before the incident "
               "taken before it) and above it by more than the "
               "connections the clients held before the incident (PM101's population: connected_clients, the server's "
-              "open connections or pods x pool cap, whichever is larger): re-opening or filling the pools is not a "
-              "spike at any fleet size."),
+              "open connections or pods x pool cap, whichever is larger) and than the level the clients kept after "
+              "the peak (the fewest to the clients' last record; with no client log, the median of the later samples "
+              "less the trailing ones below the level before the incident, a fleet stopping, and short of the peak by "
+              "at least the connections held before): re-opening or filling the pools is not a spike at any fleet "
+              "size, with or without the clients' logs."),
         why=("each client holds a connection and a file descriptor; when the count reaches maxclients "
              "the server answers new connections with `max number of clients reached`, and clients "
              "that retry those connects make the storm worse."),
@@ -275,7 +283,15 @@ class ConnectedClientsSpike(RuleDetector):
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
             added = peak_v - base if base is not None else None
-            kept = kept_level(g, peak.get_column("ts")[0], clients_end)
+            # with no client record to say when the clients ran, the series says what they kept: the level it settled
+            # at after the peak (analysis/settled.py), of which a spike is short by at least the connections the
+            # fleet held before (PM101's measure of a storm, NOT_KEPT_PER_NEEDED): a pooled fleet that re-opened its
+            # pools after a pause holds them until it stops (hang-st1-nocfg-24: 26 -> 97, kept), and one connection
+            # more than the settled level is no spike
+            settled = None if clients_end is not None else settled_level(g, peak.get_column("ts")[0], base)
+            kept = kept_level(g, peak.get_column("ts")[0], clients_end) if settled is None else settled.value
+            unkept = settled is None or (
+                peak_v - settled.value >= NOT_KEPT_PER_NEEDED * (held.connections if held else 0.0))
             # what the clients can hold: what they held before (their capped pools when logged) or, when the pools'
             # cap is not logged, what they went on holding after the peak while their traffic went on
             hold = max(held.connections if held else 0.0, kept - base if kept is not None and base is not None else 0.0)
@@ -284,7 +300,7 @@ class ConnectedClientsSpike(RuleDetector):
             # (eviction-nocfg-8: the fleet's 15 before the server's shutdown after the pods stopped, its "incident")
             in_incident = ref is None or peak.get_column("ts")[0] >= ref
             spike = added is not None and in_incident and peak_v >= SPIKE_RATIO * max(base, 1.0) and (
-                (held is None and kept is None) or added > hold)
+                (held is None and kept is None) or added > hold) and unkept
             if not (near or spike):
                 continue
             threshold = NEAR_MAXCLIENTS * maxclients if near else SPIKE_RATIO * max(base or 0.0, 1.0)
@@ -299,6 +315,7 @@ class ConnectedClientsSpike(RuleDetector):
                 held_before=_num(held.connections) if held else None, held_from=held.source if held else None,
                 added_per_held=round(added / held.connections, 2) if held and added is not None else None,
                 kept_after=_num(kept) if kept is not None else None, spike=spike,
+                kept_from=settled.source if settled is not None else None,
             )
             parts = [f"peak {stats.peak} connected clients"]
             if near:
