@@ -4,10 +4,13 @@ nothing amplified the outage (`rate_spread.errors_spread`, `storm.ErrorsAfter`, 
 
 Until session 18 every such restart was told as "It was amplified by retries without backoff, uncapped redis-py
 pools and misconfigured timeouts" and "Errors persisted 11.9 s after Redis was back" (storm-rate50-long-8): the
-same refusals ran from 6 s before the restart, at 128 to 178 errors a second, and went on after it at 80 to 154."""
+same refusals ran from 6 s before the restart, at 128 to 178 errors a second, and went on after it at 80 to 154.
+Such a fleet's old server also accepts connections right up to its shutdown line: they are not the restarted
+server answering again."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -78,3 +81,21 @@ def test_errors_the_outage_raised_still_persist(name):
     assert "It was amplified by" in report.summary and "triggered a reconnect storm" in report.summary
     (pm103,) = [f for f in report.findings if f.rule_id == "PM103"]
     assert pm103.stats.get("errors_after") is None and "errors went on" not in report.summary
+
+
+def test_a_restarted_server_answers_again_at_its_ready_line_not_at_its_last_accepts():
+    """storm-rate50-long-16: the old server logged 42 `Accepted` lines from 14:40:54.611 to .625, after the clients' first
+    failure (54.598) and up to its shutdown line (54.625); PM101's count began there until session 18, 6.1 s of a server
+    that answered nobody in its window (`storm.answered_again`)."""
+    from postmortem.analysis.correlate import build_context
+    from postmortem.analysis.detectors.storm import answered_again
+    from postmortem.analysis.pipeline import AnalyzeOptions, analyze
+
+    facts = json.loads((RECORDED / "storm-rate50-long-16.facts.json").read_text())
+    _, ingested = analyze([str(RECORDED / "storm-rate50-long-16")], AnalyzeOptions(redact=False))
+    events = ingested.events
+    (outage,) = build_context(events, ingested.inputs, ingested.assumptions).outages
+    assert outage.start < outage.server_down < outage.server_up
+    back = answered_again(events, outage)
+    assert back == outage.server_up
+    assert abs((back - _iso(facts["outage"]["end"])).total_seconds()) < 0.1  # the recorder's first answered ping

@@ -466,9 +466,13 @@ def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
     """When the server answered again after outage `o`: its ready line, else the window's end; or, earlier,
     the first connection its log shows it accepting inside the window. A fleet that reconnects the instant a
     paused server resumes can keep it busy refusing them at maxclients (and refusing the scraper whose failures
-    then extend the window) for seconds: that flood is the storm, not more of the outage."""
+    then extend the window) for seconds: that flood is the storm, not more of the outage. A server whose shutdown
+    line falls inside the window answered nobody between it and its ready line: the connections it accepted before
+    it are the old server's last (storm-rate50-long-16: 42 from 14:40:54.611 to .625, after the clients' first failure,
+    began PM101's count 6.1 s before the restarted server's ready line)."""
     back = o.server_up or o.end
-    first = first_accepted(events, o.entity, o.start, back)
+    gone = o.server_down if o.server_down is not None and o.start <= o.server_down <= back else o.start
+    first = first_accepted(events, o.entity, gone, back)
     return first if first is not None and first < back else back
 
 
@@ -539,7 +543,8 @@ class ReconnectStorm(RuleDetector):
               "open connections, or pods x pool cap) and those they kept; a fleet Redis already refused at maxclients "
               "before the outage storms only when the outage lifts its rate out of its own seconds before it (above "
               "the 95 % prediction interval of one more such second). Counted from when the server "
-              "answered again: its ready line, or the first connection it accepted inside the outage window (a "
+              "answered again: its ready line, or the first connection it accepted inside the outage window, after its "
+              "shutdown line when it logged one (a "
               "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
               "restarted counts its accepted connections net of those it closed at once as it resumed (connects "
               "the clients abandoned in its listen queue while it was stopped)."),
