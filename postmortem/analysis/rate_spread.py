@@ -11,7 +11,11 @@ the square root of the mean, times the square root of 1 + 1/n). Few seconds pred
 (352, 334, and 393 a second in the 0.8 s of the outage's second before it) allow up to 509, and its 471 a second
 after the restart is within them (its pods were 3 s old; 6 s old, the same fleet was refused at 0.9x its rate
 before it, rate50-long-6). A fleet not refused before the outage is not judged so: whatever it opens and does not
-keep is the outage's."""
+keep is the outage's.
+
+The same test judges the clients' errors once Redis was back against their own seconds before the outage
+(`errors_spread`): a fleet refused at maxclients all along goes on failing after a restart as before it, and those
+errors are no retries the outage left behind (PM102)."""
 
 from __future__ import annotations
 
@@ -71,28 +75,63 @@ def refused_before(events: pl.DataFrame, t0: datetime) -> bool:
 
 
 def _steady(d: Demand, t0: datetime) -> list[float]:
-    """The source's rate in each steady second before the outage at `t0`: a log's whole seconds after its first
-    (partial) one, none counted as 0, and the outage's own second scaled when most of it came before (`PART_SHARE`);
-    a sampled counter's samples; from the first at `LEVEL_SHARE` of the busiest."""
+    """The source's rate in each steady second before the outage at `t0` (`_steady_seconds`); a sampled counter's
+    samples, from the first at `LEVEL_SHARE` of the busiest."""
     rows = d.before
     if rows is None or rows.height == 0:
         return []
-    own = t0.replace(microsecond=0)
     if d.metric is not None:
-        values = rows.filter(pl.col("second") < ts_lit(own)).get_column("rate").to_list()
-    else:
-        counted = dict(zip(rows.get_column("second").to_list(), rows.get_column("attempts").to_list(), strict=True))
-        values = []
-        second = rows.get_column("second").min() + timedelta(seconds=1)
-        while second < own:
-            values.append(float(counted.get(second, 0.0)))
-            second += timedelta(seconds=1)
-        part = (t0 - own).total_seconds()
-        if part >= PART_SHARE and own > rows.get_column("second").min():
-            values.append(float(counted.get(own, 0.0)) / part)
+        own = t0.replace(microsecond=0)
+        return _level(rows.filter(pl.col("second") < ts_lit(own)).get_column("rate").to_list())
+    return _steady_seconds(rows, t0)
+
+
+def _steady_seconds(rows: pl.DataFrame, t0: datetime) -> list[float]:
+    """Counts of log lines a second (`second`, `attempts`) before the outage at `t0`, in each steady second: the whole
+    seconds after the first (partial) one, none counted as 0, and the outage's own second scaled when most of it came
+    before (`PART_SHARE`); from the first at `LEVEL_SHARE` of the busiest."""
+    if rows.height == 0:
+        return []
+    own = t0.replace(microsecond=0)
+    counted = dict(zip(rows.get_column("second").to_list(), rows.get_column("attempts").to_list(), strict=True))
+    values = []
+    second = rows.get_column("second").min() + timedelta(seconds=1)
+    while second < own:
+        values.append(float(counted.get(second, 0.0)))
+        second += timedelta(seconds=1)
+    part = (t0 - own).total_seconds()
+    if part >= PART_SHARE and own > rows.get_column("second").min():
+        values.append(float(counted.get(own, 0.0)) / part)
+    return _level(values)
+
+
+def _level(values: list[float]) -> list[float]:
+    """`values` from the first at `LEVEL_SHARE` of the busiest: the seconds before are the fleet before it was
+    refused (starting up, or its pools held)."""
     top = max(values, default=0.0)
     start = next((i for i, v in enumerate(values) if v >= LEVEL_SHARE * top), len(values))
     return values[start:]
+
+
+def spread_of(steady: list[float], after: float) -> Spread | None:
+    """The spread of `steady` seconds against the rate `after`; None with fewer than two of them."""
+    if len(steady) < 2:
+        return None
+    mean = fmean(steady)
+    return Spread(mean, max(stdev(steady), math.sqrt(mean)), len(steady), after)
+
+
+def errors_spread(errors: pl.DataFrame, t0: datetime, after: float) -> Spread | None:
+    """The clients' errors a second (`errors`: their rows, with `ts`) over their steady seconds before the outage at
+    `t0`, against `after`, their rate once Redis was back; None when they logged none more than two clocks may
+    disagree (`clocks.AGREE_S`) before it, or in fewer than two steady seconds. A fleet refused at maxclients before
+    an outage goes on failing after it at that level (storm-rate50-long-8: 128 to 178 errors a second before a 6 s
+    restart, 80 to 154 after it): that is no error the outage left behind."""
+    before = errors.filter((pl.col("ts") >= ts_lit(t0 - LOOKBACK)) & (pl.col("ts") < ts_lit(t0)))
+    if before.height == 0 or before.get_column("ts").min() > t0 - timedelta(seconds=AGREE_S):
+        return None
+    per_s = before.group_by(second=pl.col("ts").dt.truncate("1s")).agg(attempts=pl.len().cast(pl.Float64))
+    return spread_of(_steady_seconds(per_s, t0), after)
 
 
 def rate_spread(events: pl.DataFrame, d: Demand, t0: datetime, start: datetime, end: datetime) -> Spread | None:
@@ -100,11 +139,6 @@ def rate_spread(events: pl.DataFrame, d: Demand, t0: datetime, start: datetime, 
     when Redis refused no connection at maxclients before the outage, or with fewer than two steady seconds."""
     if not refused_before(events, t0):
         return None
-    steady = _steady(d, t0)
-    if len(steady) < 2:
-        return None
     seconds = max((end - start).total_seconds(), 1.0)
     window = d.per_second.filter(pl.col("second").is_between(start.replace(microsecond=0), end, closed="left"))
-    after = float(window.get_column("attempts").sum()) / seconds
-    mean = fmean(steady)
-    return Spread(mean, max(stdev(steady), math.sqrt(mean)), len(steady), after)
+    return spread_of(_steady(d, t0), float(window.get_column("attempts").sum()) / seconds)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from postmortem.analysis.clocks import AGREE_S
 from postmortem.analysis.detectors.base import LEADS_AT, Detector, at_time
 from postmortem.model import Finding, Role
 
@@ -26,9 +27,30 @@ GROUPS = (("trigger", Role.TRIGGER), ("amplifiers", Role.AMPLIFIER), ("impact", 
 RISKS = "risks"
 
 
-def _amplified(present: Sequence[Detector]) -> bool:
-    return any((d.rule.role == Role.AMPLIFIER and not d.rule.config_cause) or d.rule.role == Role.CONSEQUENCE
-               for d in present)
+def _amplified(present: Sequence[Detector], findings: Sequence[Finding]) -> bool:
+    """A behaviour rule fired (a storm, retries that outlived the outage), or a consequence the trigger may have
+    caused: one seen from before the first trigger began (`_before_trigger`) was not its doing."""
+    before = _before_trigger(present, findings)
+    return any((d.rule.role == Role.AMPLIFIER and not d.rule.config_cause)
+               or (d.rule.role == Role.CONSEQUENCE and d.rule.rule_id not in before) for d in present)
+
+
+def _before_trigger(present: Sequence[Detector], findings: Sequence[Finding]) -> set[str]:
+    """The consequence rules whose every finding began before the first trigger did, by more than two clocks may
+    disagree (`clocks.AGREE_S`): a fleet refused at maxclients 6 s before a restart (storm-rate50-long-8), connected
+    clients at maxclients and rejected connections all along, was no outage's consequence. Untimed findings, or no
+    timed trigger: none."""
+    triggers = {d.rule.rule_id for d in present if d.rule.role == Role.TRIGGER}
+    starts = [f.start for f in findings if f.rule_id in triggers and f.start is not None]
+    if not starts:
+        return set()
+    began = min(starts) - timedelta(seconds=AGREE_S)
+    out = set()
+    for d in present:
+        own = [f.start for f in findings if f.rule_id == d.rule.rule_id]
+        if d.rule.role == Role.CONSEQUENCE and own and all(t is not None and t < began for t in own):
+            out.add(d.rule.rule_id)
+    return out
 
 
 def _group_of(d: Detector, amplified: bool) -> str | None:
@@ -59,7 +81,7 @@ def causes(findings: Sequence[Finding], detectors: Sequence[Detector]) -> tuple[
         first.setdefault(f.rule_id, f)
     present = _lead_first([d for d in detectors if d.rule.rule_id in first], first)
     order = {d.rule.rule_id: n for n, d in enumerate(present)}
-    amplified = _amplified(present)
+    amplified = _amplified(present, findings)
     group_of = {d.rule.rule_id: _group_of(d, amplified) for d in detectors}
     out = []
     for group in (*(g for g, _ in GROUPS), RISKS):
@@ -103,7 +125,7 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     own = [(d, d.sentence(first[d.rule.rule_id])) for d in present]
     told |= {d.rule.rule_id for d, s in own if s}
     named = [d for d in present if d.rule.role == Role.AMPLIFIER and d.rule.rule_id not in told and d.rule.phrase]
-    amplified = _amplified(present)
+    amplified = _amplified(present, findings)
     no_trigger_told, opened = False, bool(sentences)
     if named:
         said = _join([d.named(first[d.rule.rule_id]) for d in named]) + " (" + ", ".join(d.rule.rule_id for d in named) + ")"
@@ -123,7 +145,13 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
         sentences.append(("" if no_trigger_told else NO_TRIGGER + ". ") + "Seen: " + "; ".join(
             f"{first[d.rule.rule_id].title} ({d.rule.rule_id})" for d in untold) + ".")
     elif untold:
-        sentences.append("Impact also included " + _join([d.named(first[d.rule.rule_id]) for d in untold]) + ".")
+        before = _before_trigger(present, findings) if opened and not amplified else set()
+        after = [d for d in untold if d.rule.rule_id not in before]
+        if after:
+            sentences.append("Impact also included " + _join([d.named(first[d.rule.rule_id]) for d in after]) + ".")
+        if len(after) < len(untold):  # the trigger's "it": seen before it, not its impact
+            seen = _join([d.named(first[d.rule.rule_id]) for d in untold if d.rule.rule_id in before])
+            sentences.append(f"{seen[0].upper()}{seen[1:]} began before it.")
     return Story(parts[Role.TRIGGER], parts[Role.AMPLIFIER], parts[Role.CONSEQUENCE], " ".join(sentences))
 
 

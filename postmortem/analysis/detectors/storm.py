@@ -51,6 +51,7 @@ from postmortem.analysis.limits import maxclients_at, maxclients_changes
 from postmortem.analysis.population import (
     CLIENT_LOG_ATTEMPTS,
     HORIZON,
+    LOOKBACK,
     Demand,
     Held,
     Population,
@@ -58,7 +59,7 @@ from postmortem.analysis.population import (
     demand_after,
     held_before,
 )
-from postmortem.analysis.rate_spread import Spread, rate_spread
+from postmortem.analysis.rate_spread import Spread, errors_spread, rate_spread
 from postmortem.analysis.refusals import refused_after, rejected_server
 from postmortem.analysis.scrape_gaps import Gap, LateScrape
 from postmortem.analysis.silence import Silence
@@ -201,7 +202,9 @@ class PersistenceFigures(Figures):
 class SaturationFigures(Figures):
     OMIT_NONE = ("first_rejection", "maxclients", "maxclients_source", "peak_connected_clients",
                  "rejected_by_server", "maxclients_raised_to", "maxclients_raised_at", "connections_per_s_before",
-                 "connections_per_s_after", "connections_per_s_top", "connections_seconds", "connections_source")
+                 "connections_per_s_after", "connections_per_s_top", "connections_seconds", "connections_source",
+                 "errors_after", "errors_after_s", "errors_after_hosts", "errors_per_s_before", "errors_per_s_after",
+                 "errors_per_s_top", "errors_seconds")
 
     rejections_logged: int  # `max number of clients reached` lines the clients (or the server) logged
     hosts: int  # hosts that logged them
@@ -220,6 +223,17 @@ class SaturationFigures(Figures):
     connections_per_s_top: float | None = None
     connections_seconds: int | None = None
     connections_source: str | None = None
+    # the clients' errors once Redis was back, when they kept the level they ran at before the outage
+    # (`ErrorsAfter.continued`: no error the outage left behind, so no PM102): how many, over how long after it, from
+    # how many hosts, their rate a second over their steady seconds before and over that run, the highest rate those
+    # seconds predict (95 %) and how many they were (None: errors rose above that level, or none ran before)
+    errors_after: int | None = None
+    errors_after_s: float | None = None
+    errors_after_hosts: int | None = None
+    errors_per_s_before: float | None = None
+    errors_per_s_after: float | None = None
+    errors_per_s_top: float | None = None
+    errors_seconds: int | None = None
 
     def facts(self) -> dict[str, object]:
         # Not `hosts` as the pod count: the server's own log lines count the Redis host, not client pods.
@@ -452,9 +466,13 @@ def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
     """When the server answered again after outage `o`: its ready line, else the window's end; or, earlier,
     the first connection its log shows it accepting inside the window. A fleet that reconnects the instant a
     paused server resumes can keep it busy refusing them at maxclients (and refusing the scraper whose failures
-    then extend the window) for seconds: that flood is the storm, not more of the outage."""
+    then extend the window) for seconds: that flood is the storm, not more of the outage. A server whose shutdown
+    line falls inside the window answered nobody between it and its ready line: the connections it accepted before
+    it are the old server's last (storm-rate50-long-16: 42 from 14:40:54.611 to .625, after the clients' first failure,
+    began PM101's count 6.1 s before the restarted server's ready line)."""
     back = o.server_up or o.end
-    first = first_accepted(events, o.entity, o.start, back)
+    gone = o.server_down if o.server_down is not None and o.start <= o.server_down <= back else o.start
+    first = first_accepted(events, o.entity, gone, back)
     return first if first is not None and first < back else back
 
 
@@ -525,7 +543,8 @@ class ReconnectStorm(RuleDetector):
               "open connections, or pods x pool cap) and those they kept; a fleet Redis already refused at maxclients "
               "before the outage storms only when the outage lifts its rate out of its own seconds before it (above "
               "the 95 % prediction interval of one more such second). Counted from when the server "
-              "answered again: its ready line, or the first connection it accepted inside the outage window (a "
+              "answered again: its ready line, or the first connection it accepted inside the outage window, after its "
+              "shutdown line when it logged one (a "
               "resumed server kept busy refusing the fleet is the storm, not more outage); a server that was not "
               "restarted counts its accepted connections net of those it closed at once as it resumed (connects "
               "the clients abandoned in its listen queue while it was stopped)."),
@@ -718,12 +737,57 @@ def _held_source(st: Storm) -> str:
 NOT_RETRIES = ("redis.config", "redis.oom")
 
 
+@dataclass(frozen=True)
+class ErrorsAfter:
+    """The clients' errors once Redis was back after the last outage, against the level they had before the first."""
+
+    run: pl.DataFrame  # the contiguous run of errors after the last outage ended (gaps under 10 s)
+    trigger_end: datetime  # when the last outage ended
+    spread: Spread | None  # errors a second over their steady seconds before the first outage, and over the run
+    storm: bool  # an outage set off a reconnect storm (PM101): its errors are the storm's, whatever their level
+
+    @property
+    def persistence_s(self) -> float:
+        """How long the errors went on after Redis was back."""
+        return (self.run.get_column("ts").max() - self.trigger_end).total_seconds()
+
+    @property
+    def continued(self) -> bool:
+        """The run kept the level the fleet's errors ran at before the outage (within the 95 % prediction of one
+        more second, `rate_spread.errors_spread`) and no storm lifted it: errors the outage did not leave behind
+        (a fleet refused at maxclients all along: storm-rate50-long-8, storm-full-long-4)."""
+        return self.spread is not None and self.spread.within and not self.storm
+
+
+@per_outages
+def errors_after(events: pl.DataFrame, ctx: Context) -> list[ErrorsAfter]:
+    """The clients' errors after the outages (none: no outage, or fewer than 10 errors after it), for PM102 and PM103
+    alike: once per analysis."""
+    if not ctx.outages:
+        return []
+    trigger_end, first = ctx.outages[-1].end, ctx.outages[0].start
+    # the columns read (`finding`'s, and what picks the rows): a dense log's errors after an outage are many rows
+    errors = events.select(*ROW_COLUMNS, "source", *PROBLEM_COLUMNS).filter(
+        pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & ~pl.col("kind").is_in(NOT_RETRIES)
+        & (pl.col("ts") >= ts_lit(first - LOOKBACK)))
+    after = errors.filter(pl.col("ts") > trigger_end).sort("ts")
+    if after.height < 10:
+        return []
+    run = after.with_columns(gap=pl.col("ts").diff().dt.total_seconds().fill_null(0) > 10).with_columns(
+        part=pl.col("gap").cum_sum()).filter(pl.col("part") == 0).drop("gap", "part")
+    seconds = max((run.get_column("ts").max() - trigger_end).total_seconds(), 1.0)
+    spread = errors_spread(errors.select("ts"), first, run.height / seconds)
+    return [ErrorsAfter(run, trigger_end, spread, any(st.is_storm for st in storms(events, ctx)))]
+
+
 class RetryStorm(RuleDetector):
     rule = Rule(
         "PM102", "retry-storm", Severity.HIGH,
         "retries beyond budget; errors that persist after the trigger ended",
         what=("client errors that keep coming after the endpoint is back (persistence), at a rate per pod that "
-              "exceeds a retry budget."),
+              "exceeds a retry budget; a fleet that logged errors before the outage too (refused at maxclients all "
+              "along) persists only when the errors after it rose out of their spread before it, or a reconnect storm "
+              "lifted them."),
         why=("errors that outlive their trigger are the signature of a metastable failure: the retries themselves "
              "are now the load that keeps Redis from recovering."),
         recommendation=("keep one retry layer with a budget (at most 3 per request and ≤ 10 % of requests), with jittered "
@@ -746,23 +810,11 @@ class RetryStorm(RuleDetector):
                       + breaker(facts))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        if not ctx.outages:
+        found = errors_after(events, ctx)
+        if not found or found[0].continued or found[0].persistence_s < PERSIST_MIN_S:
             return
-        trigger_end = ctx.outages[-1].end
-        # the columns read (`finding`'s, and what picks the rows): a dense log's errors after an outage are many rows
-        after = events.select(*ROW_COLUMNS, "source", *PROBLEM_COLUMNS).filter(
-            pl.col("source").is_in(CLIENT_SOURCES) & is_problem() & (pl.col("ts") > trigger_end)
-            & ~pl.col("kind").is_in(NOT_RETRIES)
-        ).sort("ts")
-        if after.height < 10:
-            return
-        # the contiguous error run after the trigger (gaps under 10 s)
-        run = after.with_columns(gap=pl.col("ts").diff().dt.total_seconds().fill_null(0) > 10).with_columns(
-            part=pl.col("gap").cum_sum()).filter(pl.col("part") == 0)
-        last = run.get_column("ts").max()
-        persistence = (last - trigger_end).total_seconds()
-        if persistence < PERSIST_MIN_S:
-            return
+        run, trigger_end = found[0].run, found[0].trigger_end
+        last, persistence = run.get_column("ts").max(), found[0].persistence_s
         per_host = (run.with_columns(second=pl.col("ts").dt.truncate("1s"))
                     .group_by(["host", "second"]).len().get_column("len"))
         stats = PersistenceFigures(
@@ -847,6 +899,8 @@ class MaxclientsSaturation(RuleDetector):
         if steady is not None:  # the refusals went on after the outage as before it: the first of them is evidence
             rows = pl.concat([rows, rej.filter(pl.col("ts") > steady.outage.end).sort("ts").head(1)])
         spread = steady.spread if steady is not None else None
+        went_on = next((e for e in errors_after(events, ctx) if e.continued and e.spread is not None), None)
+        level = went_on.spread if went_on is not None else None
         stats = SaturationFigures(
             rejections_logged=rej.height, hosts=rej.get_column("host").n_unique(),
             first_rejection=first.isoformat() if first is not None else None,
@@ -860,6 +914,13 @@ class MaxclientsSaturation(RuleDetector):
             connections_per_s_top=round(spread.top, 1) if spread else None,
             connections_seconds=spread.seconds if spread else None,
             connections_source=steady.demand.source if steady is not None else None,
+            errors_after=went_on.run.height if went_on is not None else None,
+            errors_after_s=round(went_on.persistence_s, 1) if went_on is not None else None,
+            errors_after_hosts=went_on.run.get_column("host").n_unique() if went_on is not None else None,
+            errors_per_s_before=round(level.before, 1) if level is not None else None,
+            errors_per_s_after=round(level.after, 1) if level is not None else None,
+            errors_per_s_top=round(level.top, 1) if level is not None else None,
+            errors_seconds=level.seconds if level is not None else None,
         )
         # the server's count of refused connections and the clients' logged errors are two facts, each named
         parts = [f"{_n(server)} connections rejected at maxclients (the server's count)" if server else None,
@@ -886,7 +947,7 @@ class MaxclientsSaturation(RuleDetector):
         if before is not None:
             return (f"came while Redis was already refusing connections at maxclients (from {before[0]:%H:%M:%S} UTC, "
                     f"{before[1]:.1f} s before it" + (f"; {refused})" if refused else ")")
-                    + (_steady_rate(s) if isinstance(s, SaturationFigures) else ""))
+                    + (_steady_rate(s) + _errors_went_on(s) if isinstance(s, SaturationFigures) else ""))
         return f"pushed Redis to maxclients ({refused})" if refused else "pushed Redis to maxclients"
 
 
@@ -897,6 +958,17 @@ def _steady_rate(s: SaturationFigures) -> str:
     return (f": {s.connections_per_s_before:,.0f} new connections a second before it and {s.connections_per_s_after:,.0f} "
             f"after it, within the {s.connections_per_s_top:,.0f} a second its {s.connections_seconds} seconds before "
             "predict (95 %), so no reconnect storm")
+
+
+def _errors_went_on(s: SaturationFigures) -> str:
+    """The clients' errors after Redis was back, at the level they ran at before the outage: its refusals went on,
+    not errors it left behind (PM102 says nothing of them)."""
+    if s.errors_after is None or s.errors_per_s_before is None:
+        return ""
+    hosts = f"{s.errors_after_hosts} host{'' if s.errors_after_hosts == 1 else 's'}"
+    return (f"; its clients' errors went on {s.errors_after_s} s after Redis was back ({_n(s.errors_after)} from {hosts}), "
+            f"{s.errors_per_s_after:,.0f} a second against {s.errors_per_s_before:,.0f} before it, within the "
+            f"{s.errors_per_s_top:,.0f} its {s.errors_seconds} seconds before predict (95 %)")
 
 
 def refusing_before(sat: Figures | None, findings: Sequence[Finding]) -> tuple[datetime, float] | None:
