@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -113,7 +112,7 @@ def test_a_pods_empty_share_counts_its_empty_places(ticks, quiet):
     """A pod's per-second rows in a minute: the share of places a run of `quiet` with no record of it began is at
     least its one prior run and at most 1; a run of one second fits once in each of its empty seconds, and a pod that
     logged every second lends a run of a second or more only its prior."""
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     rows = pl.DataFrame({"host": ["p"] * len(ticks), "ts": [t0 + timedelta(seconds=s) for s in sorted(ticks)]},
                         schema={"host": pl.String, "ts": pl.Datetime("us", "UTC")}).with_columns(
         until=pl.col("ts") + timedelta(seconds=1))
