@@ -121,3 +121,13 @@ def test_a_few_pods_timed_out_by_a_blocking_command_are_no_outage(client_only, r
     assert facts["outage"]["kind"] == "none" and facts["clients"]["errors_by_kind"]["timeout"] < facts["parameters"]["pods"] / 2
     ids = {f.rule_id for f in client_only(rec).findings}
     assert "PM100" not in ids and "PM108" in ids, ids
+
+
+@pytest.mark.parametrize("rec", ["slow-24", "slow-nocfg-12", "slow-nocfg-16", "slow-nocfg-20"])
+def test_a_blocking_command_that_timed_out_a_few_pods_reads_alike_with_or_without_their_configuration(rec):
+    """Every source: slow-24 (configuration logged, 3 of 24 pods timed out) was PM108 alone on main, slow-nocfg-16
+    (none logged, 3 of 16) PM100 and PM108: the fleet was the pods that named redis-py, only the 3 that timed out."""
+    facts = facts_of(rec)
+    assert facts["clients"]["errors_by_kind"]["timeout"] < facts["parameters"]["pods"] / 2
+    ids = {f.rule_id for f in analyze([str(RECORDED / rec)])[0].findings}
+    assert "PM100" not in ids and "PM108" in ids, ids
