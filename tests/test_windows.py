@@ -105,8 +105,10 @@ def test_the_final_shutdown_is_not_the_incident(name):
     assert [(k.count, k.unit) for k in shutdowns] == ([(restarts, "shutdowns")] if restarts else [])
 
 
-# KEYS runs of 0.6-2.2 s, 12 to 40 pods that log no socket_timeout (slow-nocfg-16: the server's accepts summarized per second)
-NOCFG_STALLS = ["slow-nocfg-12", "slow-nocfg-16", "slow-nocfg-20", "slow-nocfg-24", "slow-nocfg-40"]
+# KEYS runs of 1.2-2.2 s, 24 and 40 pods that log no socket_timeout, most of them timed out (slow-nocfg-12/-16/-20's runs
+# timed out 3 to 5 pods, no fleet-wide hang since session 18: PM108 alone, as slow-24's with its configuration logged;
+# tests/test_client_only_pause.py)
+NOCFG_STALLS = ["slow-nocfg-24", "slow-nocfg-40"]
 
 
 @pytest.mark.slow
@@ -179,7 +181,7 @@ def test_a_scrape_begun_before_the_pause_yields_to_the_servers_silence():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["slow-nocfg-16", "slow-nocfg-24"])
+@pytest.mark.parametrize("name", ["slow-nocfg-24"])
 def test_a_hang_from_the_servers_last_line_is_no_lower_bound(name):
     keys = _facts(name)["slow_command"]
     report, _ = analyze([str(RECORDED / name)])

@@ -177,7 +177,10 @@ def hang_timeouts(events: pl.DataFrame) -> pl.Series:
     ).select("event_id", "host", "ts").sort("ts")
     if timeouts.height == 0:
         return timeouts.get_column("event_id")
-    fleet = events.select("source", "host").filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().n_unique()
+    # the fleet is every pod that logged, not only those that logged a Redis client's line: a fleet that logs no
+    # client configuration names the client only in its failures (per-request paused 2.0 s, 1 s socket timeouts, no
+    # configuration logged, 8 pods: 2 held calls timed out on 2 pods, "a fleet" of 2 that all timed out)
+    fleet = events.select("source", "host").filter(~pl.col("source").is_in(NOT_CLIENTS)).get_column("host").drop_nulls().n_unique()
     need = max(2, int(fleet * HANG_SHARE + 0.999))
     bursts = timeouts.with_columns(
         burst=(pl.col("ts").diff().fill_null(HANG_GAP * 2) > HANG_GAP).cast(pl.UInt32).cum_sum()
@@ -598,7 +601,7 @@ def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outag
                                hosts=s.hosts, start_unknown=True, late_scrape=s))
     if not outages and not late:
         for f in _longest_apart(fleet_silences(events)):
-            held = held_calls(events, f.entity, f.start, f.end).get_column("event_id").to_list()
+            held = held_calls(events, f.entity, f.start, f.answered_by).get_column("event_id").to_list()
             late.append(Outage(entity=f.entity, start=f.start, end=f.end, event_ids=tuple(sorted({*f.event_ids, *held})),
                                hosts=f.hosts, start_unknown=True, fleet_silence=f))
     return sorted(outages + late, key=lambda o: (o.start, o.entity)) if late else outages

@@ -110,13 +110,14 @@ class LateScrape:
 
 
 def client_spans(events: pl.DataFrame) -> pl.DataFrame:
-    """The client fleet's records as [ts, until] with their lines (a per-second summary row spans its second)."""
+    """The client fleet's records as [ts, until] with their lines and pod (a per-second summary row spans its
+    second)."""
     # late: clocks imports correlate, which imports this module
     from postmortem.analysis.clocks import PER_SECOND
 
     rows = events.filter(~pl.col("source").is_in(NOT_CLIENTS) & pl.col("host").is_not_null()
                          & (pl.col("kind") != CONFIG))
-    return rows.select("event_id", "ts", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
+    return rows.select("event_id", "ts", "host", until=pl.when(pl.col("kind") == PER_SECOND).then(pl.col("ts") + timedelta(seconds=1))
                        .otherwise(pl.col("ts")), lines=event_weight()).sort("ts")
 
 
