@@ -120,6 +120,14 @@ def _when_risen(up: pl.DataFrame) -> str:
     return f"between {_clock(first - timedelta(seconds=dt))} and {_clock(last)}{once}"
 
 
+def _run_start(g: pl.DataFrame, threshold: float, peak_ts) -> pl.DataFrame:
+    """The first sample of the run at or above `threshold` that holds the peak: when the count rose to the level it
+    peaked at, not an earlier crossing it fell back from (prp-nocfg-12: a per-request fleet's 7 connections 28 s
+    before a pause read as its spike of 52 after it, "began before" the pause)."""
+    below = g.filter((pl.col("value") < threshold) & (pl.col("ts") < peak_ts)).get_column("ts").max()
+    return g.filter((pl.col("value") >= threshold) & ((pl.col("ts") > below) if below is not None else True)).head(1)
+
+
 def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else round(float(x), 3)
 
@@ -304,7 +312,7 @@ class ConnectedClientsSpike(RuleDetector):
             if not (near or spike):
                 continue
             threshold = NEAR_MAXCLIENTS * maxclients if near else SPIKE_RATIO * max(base or 0.0, 1.0)
-            first_above = g.filter(pl.col("value") >= threshold).head(1)
+            first_above = _run_start(g, threshold, peak.get_column("ts")[0])
             stats = ClientsSpikeFigures(
                 peak=_num(peak_v), peak_ts=_iso(peak.get_column("ts")[0]),
                 baseline=_num(base) if base is not None else None, baseline_from=base_from,
