@@ -136,7 +136,8 @@ class OutageFigures(Figures):
 class StormFigures(Figures):
     OMIT_NONE = ("peak_vs_baseline", "synchrony", "pods", "top_pods", "fleet_pods", "rejected_server",
                  "baseline_attempts_per_s", "kept", "kept_source", "not_kept", "churn", "counter_gap_s",
-                 "least_seconds", "rate_before", "rate_after", "rate_top", "attempts_bound", "not_kept_bound")
+                 "least_seconds", "rate_before", "rate_after", "rate_top", "attempts_bound", "not_kept_bound",
+                 "rejected_server_all")
 
     attempts: int  # new connections in the storm window, from `attempts_source` (summarized lines by weight)
     peak_new_connections_per_s: int  # the busiest second's new connections per second
@@ -158,6 +159,9 @@ class StormFigures(Figures):
     # client with its own retries logs once for several refused connections (storm-32: 221 for the server's 884)
     rejected: int = 0
     rejected_server: int | None = None  # connections the server refused: its rejected_connections increase
+    # the same counter's increase over the whole incident (PM103's figure), when more than the window's: two facts,
+    # each named (storm-berlin-12: 1,921 in the 6 s window, 2,088 in all)
+    rejected_server_all: int | None = None
     # what made it a storm (analysis/kept.py); None in figures built by hand (tests/test_reports.py)
     kept: int | None = None  # of the excess new connections, those the clients kept (most open at once, net of
     # those open from before)
@@ -610,7 +614,8 @@ class ReconnectStorm(RuleDetector):
                                  f"({_held_source(st)})"),
             rejected=st.rejected_clients, attempts_source=d.source, population=int(round(st.population.connections)),
             population_source=st.population.source, fleet_pods=st.population.pods or None,
-            rejected_server=st.rejected_server, kept=int(round(st.kept.kept)), kept_source=st.kept.kept_source,
+            rejected_server=st.rejected_server, rejected_server_all=_rejected_beyond(events, st.rejected_server),
+            kept=int(round(st.kept.kept)), kept_source=st.kept.kept_source,
             not_kept=int(round(st.kept.not_kept)), churn=st.kept.churn,
             counter_gap_s=st.dated.gap_s if st.dated else None,
             least_seconds=round((st.dated.least_end - st.start).total_seconds(), 1)
@@ -710,8 +715,20 @@ def _not_kept(k: Kept) -> str:
 
 
 def _refused(s: StormFigures) -> str | None:
-    """The storm window's refusals at maxclients (`_refusals`)."""
-    return _refusals(s.rejected_server, s.rejected, "client errors at maxclients")
+    """The storm window's refusals at maxclients (`_refusals`), and the incident's when the server refused more."""
+    said = _refusals(s.rejected_server, s.rejected, "client errors at maxclients")
+    if said and s.rejected_server and s.rejected_server_all:
+        return f"{said} in it ({_n(s.rejected_server_all)} in all)"
+    return said
+
+
+def _rejected_beyond(events: pl.DataFrame, in_window: int | None) -> int | None:
+    """The server's refusals over the whole incident (PM103's count), when more than the storm window's."""
+    if not in_window:
+        return None
+    ts = events.get_column("ts")
+    total = rejected_server(events, ts.min(), ts.max())
+    return total if total is not None and total > in_window else None
 
 
 def _refused_overall(s: SaturationFigures) -> str | None:
