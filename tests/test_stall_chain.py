@@ -67,3 +67,17 @@ def test_slow_pause_20_moves_no_clock(tmp_path):
     report, _ = analyze([str(folder)])
     assert [c.path for c in report.clocks if c.offset_s] == []
     assert not [f for f in report.findings if f.rule_id == "PM002"]
+
+
+@pytest.mark.slow
+def test_a_fleet_that_names_redis_only_in_its_failures_began_before_them(tmp_path):
+    """per-request-pause-st17-nocfg-12: pods that log no client configuration write redis-py lines only when a
+    call fails, so the fleet's first redis-py line is the pause itself; the stall test took that for the fleet's
+    start, found the server log beginning before it, and matched the server's start-up burst to the pause's end
+    (PM002 "36.5 s behind"). The fleet's work began with its first line: no clock moves, the pause is found."""
+    folder = tmp_path / "per-request-pause-st17-nocfg-12"
+    shutil.copytree(RECORDED / "per-request-pause-st17-nocfg-12", folder)
+    report, _ = analyze([str(folder)])
+    assert [c.path for c in report.clocks if c.offset_s] == []
+    (pm100,) = [f for f in report.findings if f.rule_id == "PM100"]
+    assert pm100.start.isoformat().startswith("2026-12-07T20:35:15")

@@ -736,14 +736,15 @@ def stalled_servers(events: pl.DataFrame, found: list[ClockOffset], zoneless: di
 
 
 def _host_spans(events: pl.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """Per (path, host, source): the source's first line's time, and the time of the last line of that file
-    and host that signals no trouble, whatever its source (`app.activity` rows at the start of their second,
-    the earliest their lines can be; without one, its last line's)."""
+    """Per (path, host, source): the first line of that file and host, and the time of its last line that
+    signals no trouble, whatever their source (`app.activity` rows at the start of their second, the earliest
+    their lines can be; without one, its last line's). Whatever the source: a pod that logs no client
+    configuration names redis-py only in its failures, so its redis-py lines begin at the stall, while its
+    work began long before (prp-st17-nocfg-12: the server's start-up read as the pause's resume, 36.5 s)."""
     timed = events.filter(pl.col("ts").is_not_null() & pl.col("host").is_not_null())
     work = (timed.group_by(["path", "host"])
-            .agg(last=pl.col("ts").filter(~is_problem()).max(), end=pl.col("ts").max()))
-    spans = (timed.group_by(["path", "host", "source"]).agg(first=pl.col("ts").min())
-             .join(work, on=["path", "host"]))
+            .agg(first=pl.col("ts").min(), last=pl.col("ts").filter(~is_problem()).max(), end=pl.col("ts").max()))
+    spans = timed.select("path", "host", "source").unique().join(work, on=["path", "host"])
     return {(r["path"], r["host"], r["source"]): (r["first"].timestamp(), (r["last"] or r["end"]).timestamp())
             for r in spans.iter_rows(named=True)}
 
