@@ -279,12 +279,12 @@ def test_shifting_one_source_changes_nothing(tmp_path_factory, fixture, pick, si
     _assert_same(_BASELINES[fixture], _signature(analyze([str(folder)])[0]), f"{name} {sign * seconds:+} s")
 
 
-def _assert_same(baseline, got, shifted: str) -> None:
+def _assert_same(baseline, got, shifted: str, slack_s: float = 2.0) -> None:
     (rules, windows), (got_rules, got_windows) = baseline, got
     assert got_rules == rules, shifted
     for (rule, start, end), (_, s2, e2) in zip(windows, got_windows, strict=True):
-        assert start is None or abs((s2 - start).total_seconds()) <= 2, (rule, shifted)
-        assert end is None or abs((e2 - end).total_seconds()) <= 2, (rule, shifted)
+        assert start is None or abs((s2 - start).total_seconds()) <= slack_s, (rule, shifted)
+        assert end is None or abs((e2 - end).total_seconds()) <= slack_s, (rule, shifted)
 
 
 def _without_metrics(tmp_path_factory, fixture: str) -> Path:
@@ -363,6 +363,10 @@ _STALL: dict[str, tuple] = {}
 @example(fixture="hang-8", seconds=30.0)
 @example(fixture="slow-8", seconds=1234.5)
 @example(fixture="hang-8", seconds=-5000.0)
+@example(fixture="slow-8", seconds=1.0)  # inside the margin: the KEYS client's accept is no resume (_hang_end)
+@example(fixture="slow-8", seconds=1.5)
+@example(fixture="hang-8", seconds=1.9)
+@example(fixture="slow-8", seconds=2.093)  # found by hypothesis: PM101 counted the resume's queued connects
 @given(fixture=st.sampled_from(["hang-8", "slow-8"]),
        seconds=st.floats(min_value=-6 * 3600, max_value=6 * 3600).filter(_not_a_zone))
 def test_a_server_log_shifted_on_a_stall(tmp_path_factory, fixture, seconds):
@@ -374,8 +378,11 @@ def test_a_server_log_shifted_on_a_stall(tmp_path_factory, fixture, seconds):
     shutil.copytree(RECORDED / fixture, folder)
     shift_file(folder / "redis-server.log", seconds)
     report, _ = analyze([str(folder)])
-    _assert_same(_STALL[fixture], _signature(report), f"redis-server.log {seconds:+} s")
     off = [c for c in report.clocks if c.offset_s]
+    # a skew left uncorrected (inside the margin, or up to twice it) moves the edges the server's log dates by
+    # itself; what is found must not change
+    slack = 2.0 if off or abs(seconds) > 2 * AGREE_S else 2.0 + abs(seconds)
+    _assert_same(_STALL[fixture], _signature(report), f"redis-server.log {seconds:+} s", slack)
     assert all(c.path == "redis-server.log" for c in off), off
     if abs(seconds) > 2 * AGREE_S:
         assert len(off) == 1 and abs(off[0].offset_s - seconds) <= 2 and "other client hosts" in off[0].note

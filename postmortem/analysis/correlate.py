@@ -54,6 +54,7 @@ class Outage:
     late_scrape: LateScrape | None = None  # seen as a scrape answered late while its clients went silent (scrape_gaps.py)
     scraped: bool = False  # a hang whose only sign was an unanswered scrape: its timeouts are the calls it held
     fleet_silence: FleetSilence | None = None  # seen as the whole fleet's silence, no scraper watching (fleet_silence.py)
+    resumed: datetime | None = None  # a hang's end at the server's logged resume, its fleet's failures agreeing (_hang_end)
 
     @property
     def seconds(self) -> float:
@@ -296,8 +297,22 @@ def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last:
     log shows it accepting after the first timeout, within OUTAGE_GAP of the last. A stopped server (SIGSTOP, a
     blocking command) accepts nothing; the connects its clients queued meanwhile are accepted when it resumes.
     The last timeout alone ends the window one client timeout too early, or seconds early when the clients' waits
-    ran into their pools instead (busy-pause-8: timeouts span 0.3 s of a 4.0 s pause)."""
-    return first_accepted(events, entity, first, last + OUTAGE_GAP)
+    ran into their pools instead (busy-pause-8: timeouts span 0.3 s of a 4.0 s pause). An accept that a stall of
+    the server's own log follows (its resume burst, `clocks.resume_bursts`) is the last line before the stall, not
+    the resume: a skew inside the clock margin, left uncorrected, can put it after the first timeout (slow-8's log
+    2.1 s ahead: the KEYS client's accept, then the 2.4 s the KEYS ran, then the resume's 120 accepts)."""
+    found = first_accepted(events, entity, first, last + OUTAGE_GAP)
+    return None if found is None else _stall_after(events, entity, found, last + OUTAGE_GAP) or found
+
+
+def _stall_after(events: pl.DataFrame, entity: str, line: datetime, until: datetime) -> datetime | None:
+    """The end of the first stall of the server `entity`'s log that began at or after `line` and ended by `until`."""
+    from postmortem.analysis.clocks import AGREE_S, resume_bursts  # late: clocks imports this module
+
+    server = events.select("ts", "line", "kind", "value", "source", "entity").filter(
+        (pl.col("source") == "redis_server") & pl.col("ts").is_between(ts_lit(line), ts_lit(until))
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    return next((end["ts"] for end, before in resume_bursts(server, AGREE_S) if before["ts"] >= line), None)
 
 
 def first_accepted(events: pl.DataFrame, entity: str, after: datetime, until: datetime) -> datetime | None:
@@ -395,7 +410,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             rest = restores.filter(pl.col("ts") >= start)
             restored = rest.get_column("ts").min() if rest.height else None
             # Timeouts only, no restart: the server stopped answering (a shutdown after them is not this window's).
-            quiet, scraped, alive, waited = None, False, None, None
+            quiet, scraped, alive, waited, resumed = None, False, None, None, None
             hung = (server_up is None and server_down is None
                     and not (g.get_column("kind").is_in(UNREACHABLE_KINDS) & ~g.get_column("event_id").is_in(unanswered.implode())).any())
             sent = hang_began(events, g) if hung else None
@@ -424,7 +439,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             if restored is not None and restored < o_end and server_up is None:
                 o_end = restored
             if hung:  # scrapes refused after the resume are the server full, not more of this window (_hang_end)
-                o_end = _hang_end(events, entity, g, start, o_end)
+                o_end, resumed = _hang_end(events, entity, g, start, o_end)
             if hung or answered is not None:
                 g = g.filter(~pl.col("metric").is_in(UP_METRICS).fill_null(False) | (pl.col("ts") <= o_end))
             if hung:
@@ -458,6 +473,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
                 start_unknown=hung and sent is None and g.get_column("kind")[0] == "redis.timeout" and not at_line,
                 end_unknown=waited is not None,
                 silence=quiet, scraped=hung and scraped,
+                resumed=resumed if resumed is not None and resumed == max(o_end, o_start) else None,
             ))
     elif edges.height:
         # Server-only evidence: shutdown followed by a start/ready.
@@ -552,21 +568,23 @@ def _answered_before(events: pl.DataFrame, entity: str, start: datetime, ready: 
     return replies.get_column("ts").min() if replies.height else None
 
 
-def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime, end: datetime) -> datetime:
+def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetime,
+              end: datetime) -> tuple[datetime, datetime | None]:
     """The end of a window with no refusal and no restart: the server's resume (`resumed_after_hang`), or, when most
     of its clients logged failures after it that are not calls sent before the resume (a timeout whose call the
     paused server held, logged as it drained its backlog: hang-24 +0.02 s, hang-40 +0.05 s), the median client's
     last such failure (one pod's clock ahead, or its own late timeout, is no fleet's: hang-skew-16); without a logged
     resume, `end`. A scrape refused after
     the resume is the server full, not stopped: a storm fleet that reconnects the instant a paused server resumes
-    keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause)."""
+    keeps it refusing the scraper at maxclients for seconds (storm-pause-8: 5 s of `redis_up` 0 after a 2.5 s pause).
+    With it, the logged resume it ended at (None when the window ended otherwise)."""
     # a failed scrape is stamped when it began (it may begin before the server stopped: hang-36's at .048, the
     # server accepting at .258, paused at .261); a client's timeout is logged when it was not answered
     clients = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts")
     seen = clients.min() if clients.len() else start
     resumed = resumed_after_hang(events, entity, seen, g.get_column("ts").max())
     if resumed is None:
-        return end
+        return end, None
     later = g.filter(pl.col("source").is_in(CLIENT_SOURCES) & (pl.col("ts") > resumed))
     sent = _timeout_sent(events, later)
     unlogged = later.filter(~pl.col("event_id").is_in(sent.get_column("event_id").implode()))
@@ -574,11 +592,31 @@ def _hang_end(events: pl.DataFrame, entity: str, g: pl.DataFrame, start: datetim
     held = sent.filter(pl.col("sent") <= resumed).get_column("event_id")  # sent: an upper bound
     later = later.filter(~pl.col("event_id").is_in(held.implode()))
     if later.height == 0:
-        return resumed
+        return resumed, resumed
     # the fleet's failures after the resume contradict it, one pod's do not (a pod's clock 2 s ahead: hang-skew-16)
     hosts = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
     last = later.group_by("host").agg(pl.col("ts").max()).get_column("ts").sort(descending=True)
-    return max(resumed, last[hosts.len() // 2]) if last.len() > hosts.len() // 2 else resumed
+    if last.len() <= hosts.len() // 2:
+        return resumed, resumed
+    failed_until = max(resumed, last[hosts.len() // 2])
+    again = _resumed_after_silence(events, entity, resumed, failed_until)
+    return (again, again) if again is not None else (failed_until, None)
+
+
+def _resumed_after_silence(events: pl.DataFrame, entity: str, false: datetime, failed_until: datetime) -> datetime | None:
+    """The server's first accept after the fleet's failures that contradicted the accept at `false`, when its log
+    is silent from `false` until then: that accept was no resume but a line a clock skew inside the margin (left
+    uncorrected) put after the first timeout, and the stall went on (slow-8's server log 1-1.9 s ahead: the KEYS
+    client's accept after the first timeout, the resume's 120 accepts after the fleet's last; the window ended
+    between them and counted the resume's queued connects as a storm). A server that logged lines in between was
+    running: the failures after it are the fleet's own, and the window ends with them."""
+    again = first_accepted(events, entity, failed_until, failed_until + OUTAGE_GAP)
+    if again is None:
+        return None
+    between = events.select("source", "entity", "ts").filter(
+        (pl.col("source") == "redis_server") & (pl.col("ts") > ts_lit(false)) & (pl.col("ts") < ts_lit(again))
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
+    return again if between.height == 0 else None
 
 
 def _groups(fails: pl.DataFrame):

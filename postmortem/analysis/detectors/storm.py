@@ -473,7 +473,10 @@ def answered_again(events: pl.DataFrame, o: Outage) -> datetime:
     then extend the window) for seconds: that flood is the storm, not more of the outage. A server whose shutdown
     line falls inside the window answered nobody between it and its ready line: the connections it accepted before
     it are the old server's last (storm-rate50-long-16: 42 from 14:40:54.611 to .625, after the clients' first failure,
-    began PM101's count 6.1 s before the restarted server's ready line)."""
+    began PM101's count 6.1 s before the restarted server's ready line). A hang that ended at its logged resume
+    answered then."""
+    if o.resumed is not None:  # a line the clock margin put inside the window is not the resume (_hang_end)
+        return o.resumed
     back = o.server_up or o.end
     gone = o.server_down if o.server_down is not None and o.start <= o.server_down <= back else o.start
     first = first_accepted(events, o.entity, gone, back)
