@@ -520,3 +520,36 @@ def test_live_small_recording(tmp_path, scenario):
     else:
         assert facts["evicted_keys"]["total"] > 0
     assert processes_mentioning(str(out)) == []
+
+
+@pytest.mark.slow
+@needs_redis
+@pytest.mark.parametrize("mode", ["reset", "blackhole"])
+def test_live_network_outage_leaves_the_server_running(tmp_path, mode):
+    """The pods reach Redis through tools/netrelay.py, which fails for the outage; the server never restarts."""
+    pytest.importorskip("redis")
+    out = tmp_path / mode
+    argv = ["--scenario", "healthy", "--clients", "2", "--outage", mode, "--out", str(out), "--seconds", "6"]
+    proc = subprocess.run([sys.executable, str(TOOL), *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = json.loads((tmp_path / f"{mode}.facts.json").read_text())
+    outage, text = facts["outage"], (out / "redis-server.log").read_text()
+    assert outage["kind"] == mode and outage["server_down"] is None and 1.9 < outage["seconds"] < 3.0
+    assert outage["network"]["relay_port"] != outage["network"]["server_port"] == facts["parameters"]["port"]
+    assert text.count("Ready to accept connections") == 1 and facts["polls"]["failed"] == 0  # the exporter: direct
+    assert all(f"port={outage['network']['relay_port']}" in line for _, line in pod_lines(out, "redis client: Redis("))
+    if mode == "reset":
+        # one line per reset connection the server was reading (one reset while it wrote logs `Error writing to client`)
+        assert 0 < text.count("Reading from client: Connection reset by peer") <= outage["network"]["connections_at_start"]
+        assert facts["clients"]["errors_by_kind"].get("connection_refused", 0) > 0
+    else:
+        assert outage["network"]["connections_held_at_end"] == outage["network"]["connections_at_start"]
+    assert processes_mentioning(str(out)) == []
+    assert processes_mentioning(f"--listen-port {outage['network']['relay_port']} ") == []  # the relay ended too
+
+
+def test_cli_refuses_an_unknown_outage_in_one_line(capsys):
+    tool = load_tool()
+    with pytest.raises(SystemExit):
+        tool.main(["--out", "/nonexistent/never-written", "--outage", "partition"])
+    assert "invalid choice" in capsys.readouterr().err
