@@ -502,17 +502,21 @@ def test_cli_rejects_bad_knobs(capsys):
     assert "error" in capsys.readouterr().err
 
 
+def record_small(out: Path, *argv: str) -> dict:
+    """A two-pod live recording into `out`; its facts."""
+    pytest.importorskip("redis")
+    argv = ["--clients", "2", "--out", str(out), *argv]
+    proc = subprocess.run([sys.executable, str(TOOL), *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((out.parent / f"{out.name}.facts.json").read_text())
+
+
 @pytest.mark.slow
 @needs_redis
 @pytest.mark.parametrize("scenario", ["hang", "eviction"])
 def test_live_small_recording(tmp_path, scenario):
-    pytest.importorskip("redis")
     out = tmp_path / scenario
-    argv = ["--scenario", scenario, "--clients", "2", "--out", str(out), "--seconds", "5",
-            "--app-tz", "Europe/Berlin", "--pod-skew", "0=40"]
-    proc = subprocess.run([sys.executable, str(TOOL), *argv], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    facts = json.loads((tmp_path / f"{scenario}.facts.json").read_text())
+    facts = record_small(out, "--scenario", scenario, "--seconds", "5", "--app-tz", "Europe/Berlin", "--pod-skew", "0=40")
     names = facts["parameters"]["pod_names"]
     assert facts["clocks"]["written_minus_true_seconds"][names[0]] in (3640.0, 7240.0)  # CET or CEST
     if scenario == "hang":
@@ -520,3 +524,32 @@ def test_live_small_recording(tmp_path, scenario):
     else:
         assert facts["evicted_keys"]["total"] > 0
     assert processes_mentioning(str(out)) == []
+
+
+@pytest.mark.slow
+@needs_redis
+@pytest.mark.parametrize("mode", ["reset", "blackhole"])
+def test_live_network_outage_leaves_the_server_running(tmp_path, mode):
+    """The pods reach Redis through tools/netrelay.py, which fails for the outage; the server never restarts."""
+    out = tmp_path / mode
+    facts = record_small(out, "--scenario", "healthy", "--outage", mode, "--seconds", "6")
+    outage, text = facts["outage"], (out / "redis-server.log").read_text()
+    assert outage["kind"] == mode and outage["server_down"] is None and 1.9 < outage["seconds"] < 3.0
+    assert outage["network"]["relay_port"] != outage["network"]["server_port"] == facts["parameters"]["port"]
+    assert text.count("Ready to accept connections") == 1 and facts["polls"]["failed"] == 0  # the exporter: direct
+    assert all(f"port={outage['network']['relay_port']}" in line for _, line in pod_lines(out, "redis client: Redis("))
+    if mode == "reset":
+        # one line per reset connection the server was reading (one reset while it wrote logs `Error writing to client`)
+        assert 0 < text.count("Reading from client: Connection reset by peer") <= outage["network"]["connections_at_start"]
+        assert facts["clients"]["errors_by_kind"].get("connection_refused", 0) > 0
+    else:
+        assert outage["network"]["connections_held_at_end"] == outage["network"]["connections_at_start"]
+    assert processes_mentioning(str(out)) == []
+    assert processes_mentioning(f"--listen-port {outage['network']['relay_port']} ") == []  # the relay ended too
+
+
+def test_cli_refuses_an_unknown_outage_in_one_line(capsys):
+    tool = load_tool()
+    with pytest.raises(SystemExit):
+        tool.main(["--out", "/nonexistent/never-written", "--outage", "partition"])
+    assert "invalid choice" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 Why: parsers and detectors need logs that real software wrote, with the measured truth beside them.
 The recorder starts its own redis-server on 127.0.0.1 (verbose log), runs bounded client processes that
-log the way applications do, takes Redis down mid-run (SIGTERM and restart, or SIGSTOP/SIGCONT), polls
+log the way applications do, takes Redis down mid-run (SIGTERM and restart, or SIGSTOP/SIGCONT) or fails the
+network between the pods and Redis (`reset`, `blackhole`: the pods reach Redis through tools/netrelay.py), polls
 INFO every 200 ms, and writes the log folder plus `<folder>.facts.json` next to it (outside the folder,
 so the analyzer never reads it as a log). Every child runs in its own process group and is killed by
 its PID at the end; a watchdog ends the run after `--timeout` seconds.
@@ -18,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import queue
 import random
 import re
 import shutil
@@ -35,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HOST = "127.0.0.1"
+RELAY = Path(__file__).with_name("netrelay.py")
+NETWORK_OUTAGES = ("reset", "blackhole")  # the path fails, not the server: tools/netrelay.py's modes
 POLL_INTERVAL = 0.2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
 
@@ -62,7 +66,7 @@ class Scenario:
     pod_prefix: str
     job_share: float = 0.5  # share of requests that are jobs (logged with a traceback on failure)
     job_work: float = 0.1  # seconds a job holds its connection (WATCH, compute, MULTI/EXEC)
-    outage: str = "restart"  # restart (SIGTERM, start again), pause (SIGSTOP/SIGCONT) or none
+    outage: str = "restart"  # restart (SIGTERM, start again), pause (SIGSTOP/SIGCONT), reset, blackhole or none
     maxclients_per_pod: int = 0  # > 0: maxclients scales with the fleet (a limit sized for the old fleet)
     write_bytes: int = 0  # > 0: cache requests SET a value of this size instead of GET (fills memory)
     maxmemory: str | None = None  # redis maxmemory (e.g. "2mb"), with maxmemory_policy
@@ -578,6 +582,56 @@ def kill_group(proc: subprocess.Popen | None) -> None:
         pass
 
 
+class RelayProcess:
+    """tools/netrelay.py as a child in its own process group: the pods' only path to Redis, failed on command.
+
+    Each command line is answered by one JSON line holding the time the relay measured (the facts' outage times).
+    """
+
+    def __init__(self, target_port: int, lifetime: float):
+        if not RELAY.is_file():
+            raise FileNotFoundError(f"network outages need {RELAY}, which is missing")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RELAY), "--listen-port", str(self.port), "--target-port", str(target_port),
+             "--lifetime", f"{lifetime:.0f}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, name="relay-reader", daemon=True).start()
+        self.reply("start")
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def reply(self, what: str, timeout: float = 5.0) -> dict:
+        try:
+            answer = json.loads(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            raise RuntimeError(f"the network relay did not answer {what!r} within {timeout:g} s") from None
+        if "error" in answer:
+            raise RuntimeError(f"the network relay refused {what!r}: {answer['error']}")
+        return answer
+
+    def command(self, text: str) -> dict:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self.reply(text)
+
+    def stop(self) -> dict | None:
+        """`quit`, and its summary (connections accepted); killed by its PID if it does not exit."""
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            summary = self.reply("quit")
+            self.proc.wait(5)
+            return summary
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
+            kill_group(self.proc)
+            return None
+
+
 class Poller:
     """INFO every 200 ms over one dedicated connection; also the readiness probe after a restart."""
 
@@ -663,6 +717,7 @@ class Run:
     """Everything started, so the finally block and the watchdog can end it by PID."""
 
     server: RedisServer | None = None
+    relay: RelayProcess | None = None
     pods: dict[str, subprocess.Popen] = field(default_factory=dict)
     timeout: float = 30.0
     expired: threading.Event = field(default_factory=threading.Event)
@@ -681,11 +736,12 @@ class Run:
         self.check()
 
     def kill_all(self) -> None:
-        for proc in self.pods.values():
+        relay = self.relay.proc if self.relay else None
+        for proc in [*self.pods.values(), relay]:
             kill_group(proc)
         if self.server is not None:
             kill_group(self.server.proc)
-        for proc in [*self.pods.values(), self.server.proc if self.server else None]:
+        for proc in [*self.pods.values(), relay, self.server.proc if self.server else None]:
             if proc is not None:
                 try:
                     proc.wait(5)
@@ -941,6 +997,8 @@ def record(
     if not binary:
         raise FileNotFoundError("redis-server is not on PATH")
     outage = outage or scenario.outage
+    if outage == "blackhole" and not sys.platform.startswith("linux"):
+        raise ValueError("--outage blackhole relies on Linux dropping SYNs past a full listen backlog")
     clocks = clocks or Clocks()
     warmup = scenario.warmup_seconds or max(2.0, seconds * 0.25)
     down = scenario.outage_seconds or max(2.0, seconds * 0.25)
@@ -973,9 +1031,12 @@ def record(
             seeder.slowlog_reset()  # the seeding is the recorder's, not part of the incident
             seeder.close()
         poller.start()
+        if outage in NETWORK_OUTAGES:  # the pods go through the relay; the poller (the exporter) does not
+            run.relay = RelayProcess(port, timeout + 10.0)
+        pods_port = run.relay.port if run.relay else port
         start_at = time.time() + 1.5 + 0.12 * scenario.pods  # the pods import redis-py meanwhile
         stop_at = start_at + seconds
-        base_cfg = {"scenario": asdict(scenario), "port": port, "out": str(out), "app_tz": clocks.app_tz}
+        base_cfg = {"scenario": asdict(scenario), "port": pods_port, "out": str(out), "app_tz": clocks.app_tz}
 
         def pod_cfg(index: int, begin: float) -> dict:
             return base_cfg | {"start_at": begin, "stop_at": stop_at, "skew": clocks.pod_skew.get(index, 0.0)}
@@ -990,6 +1051,7 @@ def record(
         poller.poll()
         outage_start = time.time()
         server_down = resumed = poller_back = None
+        network: dict = {}
         scaled_at, late_started = None, {}
 
         def scale_out() -> None:
@@ -1008,6 +1070,18 @@ def record(
             run.sleep_until(outage_start + down)
             run.server.signal(signal.SIGCONT)
             resumed = time.time()
+        elif outage in NETWORK_OUTAGES:
+            went_down = run.relay.command(f"down {outage}")
+            outage_start = went_down["ts"]  # the relay's own time of the fault
+            if late_names:
+                run.sleep_until(outage_start + down / 2)
+                scale_out()
+            run.sleep_until(outage_start + down)
+            came_up = run.relay.command("up")
+            resumed = came_up["ts"]
+            network = {"relay_port": pods_port, "server_port": port,
+                       "connections_at_start": went_down["connections"], "connections_held_at_end": (
+                           came_up["connections"] if outage == "blackhole" else 0)}
         elif outage == "restart":
             server_down = run.server.stop()
             if late_names:
@@ -1017,7 +1091,7 @@ def record(
             run.server.start()
         elif late_names:
             scale_out()
-        if outage != "none":
+        if outage not in ("none", *NETWORK_OUTAGES):
             poller_back = poller.wait_ready(8.0)
             if poller_back is None:
                 run.check()
@@ -1037,6 +1111,8 @@ def record(
                 pod_stats[name] = stats
         poller.stop()
         poller.poll()
+        if run.relay:
+            network["relay_accepted_total"] = (run.relay.stop() or {}).get("accepted")
         slowlog_entries = dump_slowlog(port, out / "slowlog.txt") if scenario.slow_pattern else None
         run_end = run.server.stop()
         run.check()
@@ -1082,6 +1158,8 @@ def record(
                 "end": iso(outage_end),
                 "seconds": round(outage_end - outage_start, 3) if outage_end else 0.0,
                 "first_ping_after": iso(poller_back),
+                # reset / blackhole: start and end as the relay measured them; the server ran throughout
+                **({"network": network} if network else {}),
             },
             "first_rejected_connection": {
                 "info_poll": iso(first_increase(snaps, "rejected_connections")),
@@ -1164,9 +1242,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, help="port for redis-server (default: a free one)")
     ap.add_argument(
         "--outage",
-        choices=("restart", "pause", "none"),
-        help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang); none "
-        "(default: the scenario's)",
+        choices=("restart", "pause", *NETWORK_OUTAGES, "none"),
+        help="restart: SIGTERM then start again; pause: SIGSTOP then SIGCONT (a hang); reset: the network between "
+        "pods and Redis resets every connection and refuses new ones; blackhole: it forwards and accepts nothing "
+        "(tools/netrelay.py); none (default: the scenario's)",
     )
     ap.add_argument("--app-tz", help="pods write asctime in this zone, without offset (e.g. Europe/Berlin)")
     ap.add_argument(
@@ -1210,6 +1289,8 @@ def main(argv: list[str] | None = None) -> int:
         facts = record(sc, args.out, args.seconds, args.port, args.outage, timeout, clocks=clocks)
     except ValueError as exc:
         ap.error(str(exc))
+    except (FileNotFoundError, RuntimeError) as exc:  # a missing binary or relay, a child that did not answer
+        ap.exit(1, f"record_incident: {exc}\n")
     summary = ("outage", "first_rejected_connection", "rejected_connections", "connections_accepted", "clients")
     print(json.dumps({k: facts[k] for k in summary}, indent=2))
     return 0

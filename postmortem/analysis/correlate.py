@@ -8,14 +8,16 @@ connection-attempt rates with their baseline, and the client configurations that
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import polars as pl
 
 from postmortem.analysis.fleet_silence import FleetSilence, fleet_silences
 from postmortem.analysis.last_seen import unseen_since
+from postmortem.analysis.resets import ResetBurst, reset_bursts
 from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
+from postmortem.analysis.server_ran import answered_through
 from postmortem.analysis.silence import NOT_CLIENTS, Silence, server_silences
 from postmortem.kinds import KINDS
 from postmortem.model import InputFile
@@ -53,8 +55,12 @@ class Outage:
     silence: Silence | None = None  # seen by the server's log going silent while its clients kept sending (silence.py)
     late_scrape: LateScrape | None = None  # seen as a scrape answered late while its clients went silent (scrape_gaps.py)
     scraped: bool = False  # a hang whose only sign was an unanswered scrape: its timeouts are the calls it held
-    fleet_silence: FleetSilence | None = None  # seen as the whole fleet's silence, no scraper watching (fleet_silence.py)
+    fleet_silence: FleetSilence | None = None  # seen as the whole fleet's silence (fleet_silence.py)
     resumed: datetime | None = None  # a hang's end at the server's logged resume, its fleet's failures agreeing (_hang_end)
+    # scrapes the server answered on time through it, no shutdown or ready line logged: the path to it failed, not the
+    # server (server_ran.py); None when not seen so
+    server_answered: int | None = None
+    reset: ResetBurst | None = None  # seen as the clients' connections reset together in the server's log (resets.py)
 
     @property
     def seconds(self) -> float:
@@ -425,6 +431,8 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
             o_start = min(x for x in (start, None if behind else server_down, sent, stopped) if x is not None)
             if hung:  # its own log shows it alive after a call it left unanswered was sent (or a scrape), or last
                 alive = alive_before_hang(events, entity, g)  # seen answering long before a late first sign
+                if alive is not None and answered_through(events, entity, min(alive, o_start), end) is not None:
+                    alive = None  # it ran on, answering its scraper: its last line is no stop (server_ran.py)
                 if alive is not None and alive < o_start:
                     seen = g.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("ts").min()
                     back = resumed_after_hang(events, entity, seen, end) or end
@@ -645,6 +653,24 @@ def with_late_scrapes(events: pl.DataFrame, outages: list[Outage]) -> list[Outag
     return sorted(outages + late, key=lambda o: (o.start, o.entity)) if late else outages
 
 
+def with_resets(events: pl.DataFrame, outages: list[Outage]) -> list[Outage]:
+    """The outages plus the reset bursts of the server's log no outage already covers (resets.py): with no client
+    log, the only sign of a network fault that reset every connection."""
+    extra = [Outage(entity=b.entity, start=b.start, end=b.end, event_ids=b.event_ids, hosts=(), reset=b)
+             for b in reset_bursts(events)
+             if all(b.end < o.start - OUTAGE_GAP or b.start > o.end + OUTAGE_GAP for o in outages)]
+    return sorted(outages + extra, key=lambda o: (o.start, o.entity)) if extra else outages
+
+
+def _network_or_server(events: pl.DataFrame, o: Outage) -> Outage:
+    """The outage with the scrapes its server answered on time through it (server_ran.py), unless the server logged
+    its own shutdown or start in it or a late scrape showed it (then the server went away)."""
+    if o.server_down is not None or o.server_up is not None or o.late_scrape is not None:
+        return o
+    ran = answered_through(events, o.entity, o.start, o.end)
+    return replace(o, server_answered=ran) if ran is not None else o
+
+
 def _longest_apart(found: list[FleetSilence]) -> list[FleetSilence]:
     """Of the fleet's silences closer than OUTAGE_GAP (one pause split by a stray record: healthy-pause-saopaulo-24
     without its exporter, 1.4 s and 0.6 s), the longest: one outage, and its window a lower bound still."""
@@ -734,7 +760,7 @@ def endpoint_hosts(events: pl.DataFrame) -> dict[str, tuple[str, ...]]:
 
 def build_context(events: pl.DataFrame, inputs: list[InputFile], assumptions: list[str]) -> Context:
     start, end = incident_window(events)
-    outages = with_late_scrapes(events, find_outages(events))
+    outages = [_network_or_server(events, o) for o in with_resets(events, with_late_scrapes(events, find_outages(events)))]
     aps = attempts_per_second(events)
     baseline = 0.0
     if outages and aps.height:

@@ -21,8 +21,11 @@ same tests as there, each measured against the incident's own fleet:
 A client that waited and was not answered (`WAITS`: a call's timeout, a pool whose connections were all held) ends
 no silence: it is the stop seen from a client.
 
-Only when no scraper is among the inputs: a scraper answered on time through the fleet's silence says the server
-ran. The window runs from the fleet's last record before the silence to the server's first accepted connection after
+With a scraper among the inputs, a silence counts only when the scraper answered on time through it
+(server_ran.py): the server ran while its whole fleet could not reach it, the network between them failed
+(blip-blackhole-16: clients without a socket timeout wait on a blackholed path without a line, and the herd connects
+when it heals); the server's own log may go on meanwhile. A late or unanswered scrape is scrape_gaps.py's stop. The
+window runs from the fleet's last record before the silence to the server's first accepted connection after
 it, within the catch-up's two seconds (else the clients' first record after it); it is a lower bound, as a late
 scrape's. The calls it held are the timeouts logged by then, or within the second of a per-second row that ends it
 (`answered_by`).
@@ -44,6 +47,7 @@ from postmortem.analysis.scrape_gaps import (
     per_second_lines,
     rate_before,
 )
+from postmortem.analysis.server_ran import answered_through
 from postmortem.analysis.silence import BASELINE_S, NOT_CLIENTS, improbable_after
 from postmortem.schema import ts_lit
 
@@ -71,6 +75,7 @@ class FleetSilence:
     peak_lines: float
     hosts: tuple[str, ...]  # the client hosts that logged
     event_ids: tuple[int, ...]  # the fleet's last record before, its first after and the server's first accept
+    server_answered: int | None = None  # scrapes the server answered on time through it (server_ran.py), None: none
 
 
 def _runs(spans: pl.DataFrame) -> pl.DataFrame:
@@ -142,9 +147,8 @@ def _entity(events: pl.DataFrame) -> str:
 
 def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
     """Every silence of the whole client fleet confirmed by a catch-up (see the module docstring), in time order;
-    none when a scraper is among the inputs."""
-    if events.get_column("metric").is_in(UP_METRICS).any():
-        return []
+    with a scraper among the inputs, those it answered on time through."""
+    scraped = events.get_column("metric").is_in(UP_METRICS).any()
     timed = events.select("event_id", "ts", "source", "kind", "host", "value", "entity").filter(
         pl.col("ts").is_not_null())
     spans = client_spans(timed.filter(~pl.col("kind").is_in(WAITS)))
@@ -165,7 +169,7 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
         if history < quiet or not _stands_out(quiet, gaps) or _pods_unlikely(spans, start, quiet) < need:
             continue
         logged = server.filter(server > start)
-        if logged.len() and logged[0] < start + timedelta(seconds=quiet / 2):
+        if not scraped and logged.len() and logged[0] < start + timedelta(seconds=quiet / 2):
             continue  # the server logged on while its fleet was quiet
         first = r["nxt"].replace(microsecond=0)
         s = catch_up(accepts, lines, start, r["nxt"])
@@ -176,7 +180,11 @@ def fleet_silences(events: pl.DataFrame) -> list[FleetSilence]:
         after = accepted.filter((pl.col("ts") > start) & (pl.col("ts") < first + timedelta(seconds=2))).head(1)
         end, ids = (after.item(0, "ts"), (after.item(0, "event_id"),)) if after.height else (r["nxt"], ())
         answered_by = end if after.height else r["nxt_until"]
+        entity = _entity(timed)
+        ran = answered_through(events, entity, start, end) if scraped else None
+        if scraped and ran is None:
+            continue  # a scraper that did not answer through it: a stop is scrape_gaps.py's to find
         found.append(FleetSilence(
-            entity=_entity(timed), start=start, end=end, answered_by=answered_by, quiet_s=quiet, client_rate=rate, hosts=hosts,
-            event_ids=tuple(sorted({last_id, r["nxt_id"], *ids})), **s))
+            entity=entity, start=start, end=end, answered_by=answered_by, quiet_s=quiet, client_rate=rate, hosts=hosts,
+            event_ids=tuple(sorted({last_id, r["nxt_id"], *ids})), server_answered=ran, **s))
     return sorted(found, key=lambda f: f.start)

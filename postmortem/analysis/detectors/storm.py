@@ -61,6 +61,7 @@ from postmortem.analysis.population import (
 )
 from postmortem.analysis.rate_spread import Spread, errors_spread, rate_spread
 from postmortem.analysis.refusals import refused_after, rejected_server
+from postmortem.analysis.resets import ResetBurst
 from postmortem.analysis.scrape_gaps import Gap, LateScrape
 from postmortem.analysis.silence import Silence
 from postmortem.analysis.source_kinds import has_client_logs
@@ -100,7 +101,7 @@ def _n(value) -> str:
 @dataclass(frozen=True, eq=False, repr=False)
 class OutageFigures(Figures):
     OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs",
-                 "fleet_quiet_s")
+                 "fleet_quiet_s", "server_answered")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
@@ -127,6 +128,9 @@ class OutageFigures(Figures):
     # True when no client's log was among the inputs: "no client logged a failure" would claim what only those logs
     # can show (a server log and an export alone, any outage)
     no_client_logs: bool | None = None
+    # the scrapes the server answered on time through the outage, no shutdown logged (server_ran.py): it ran, the
+    # network between it and its clients failed (None: not seen so)
+    server_answered: int | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -318,8 +322,10 @@ class RedisUnreachable(RuleDetector):
                 scrape_interval_s=round(o.late_scrape.gap.interval_s, 3) if o.late_scrape else None,
                 no_client_logs=True if unread else None,
                 fleet_quiet_s=round(o.fleet_silence.quiet_s, 3) if o.fleet_silence else None,
+                server_answered=o.server_answered,
             )
-            what = "stopped answering" if hang else "unreachable"
+            what = ("unreachable from its clients" if o.server_answered is not None else "stopped answering" if hang
+                    else "unreachable")
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
             pods = f"{len(o.hosts)} pod{'' if len(o.hosts) == 1 else 's'}"
             failed = (_scraped(o, rows, timeouts, pods, unread) if o.scraped
@@ -329,7 +335,10 @@ class RedisUnreachable(RuleDetector):
                            "none refused" if hang
                       else f"{_n(refused + timeouts)} client failure{'' if refused + timeouts == 1 else 's'} from "
                            f"{pods}" if refused + timeouts
+                      else _reset(o.reset, unread) if o.reset is not None
                       else _unanswered(rows, unread))
+            if o.server_answered is not None:
+                failed += f"; {_server_ran(o.server_answered)}"
             title = f"{o.entity} {what} for {_at_least(stats)}{_fmt_s(o.seconds)} ({o.start:%H:%M:%S} → {o.end:%H:%M:%S} UTC): {failed}"
             f = finding(self.rule, title, rows, stats, confidence, entities=(o.entity, *o.hosts),
                         start=o.start, end=o.end)
@@ -340,6 +349,8 @@ class RedisUnreachable(RuleDetector):
         fig = f.figures
         where = fig.endpoint if isinstance(fig, OutageFigures) and fig.endpoint else "Redis"
         seconds = fig.seconds if isinstance(fig, OutageFigures) else 0
+        if isinstance(fig, OutageFigures) and fig.server_answered is not None:
+            return f"A {seconds:.1f} s network outage between the clients and Redis ({where}){at_time(f.start)}"
         if isinstance(fig, OutageFigures) and fig.hang:
             return f"Redis ({where}) stopped answering for {_at_least(fig)}{seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
@@ -357,9 +368,22 @@ class RedisUnreachable(RuleDetector):
             return f"left {_held_timeouts(fig.timeouts)} in the clients' logs"
         # the title's figures in the title's words ("101 client failures from 8 pods"); a hang's opening ends in ", which"
         pods = f"{fig.hosts} pod{'' if fig.hosts == 1 else 's'}"
-        if fig.hang:
+        if fig.hang and fig.server_answered is None:
             return f"caused {fig.timeouts:,} client timeout{'' if fig.timeouts == 1 else 's'} on {pods}"
         return f"caused {fig.client_failures:,} client failure{'' if fig.client_failures == 1 else 's'} on {pods}"
+
+
+def _reset(b: ResetBurst, unread: bool) -> str:
+    """How an outage only the server's log showed as its clients' connections reset together was seen (resets.py)."""
+    back = f"{b.end:%H:%M:%S}.{b.end.microsecond // 1000:03d}"
+    return (f"the server logged {_n(b.resets)} client connection{'' if b.resets == 1 else 's'} reset by peer at once "
+            f"(of {b.held:,.0f} it held: {b.held_source}) and accepted none until {back} UTC; {_no_failure(unread)}")
+
+
+def _server_ran(answered: int) -> str:
+    """Why the outage is the network's: the server answered its scraper on time through it (server_ran.py)."""
+    return (f"the server ran throughout (its exporter's {answered} scrape{'' if answered == 1 else 's'} in it answered on "
+            "time, no shutdown logged): the network between the clients and Redis failed")
 
 
 def _silent(s: Silence, held: int) -> str:
