@@ -21,7 +21,7 @@ from postmortem.input.ingest import ingest
 from tests.recorded import RECORDED, facts_and_report
 
 RESETS = ["blip-storm-reset-8", "blip-healthy-reset-16"]
-BLIPS = [*RESETS, "blip-storm-blackhole-8", "blip-healthy-blackhole-8"]
+BLIPS = [*RESETS, "blip-storm-blackhole-8", "blip-healthy-blackhole-8", "blip-hang-blackhole-28"]
 TOLERANCE_S = 0.1  # the relay's clock and the logs' are one machine's; a log line is written a few ms after the fact
 
 
@@ -117,3 +117,14 @@ def test_clients_closing_together_after_a_stop_or_restart_are_no_reset(name):
     """A pause's clients time out and close at the resume (hang-nocfg-16: 220 closed within 100 ms); a restart drops
     every connection: neither is a burst of connections reset by peer."""
     assert reset_bursts(ingest([str(RECORDED / name)]).events) == []
+
+
+def test_a_failure_naming_no_endpoint_is_its_pods_configured_one():
+    """redis-py's `Timeout connecting to server` names no endpoint, and the exporter scrapes the server at another
+    address than the clients' (a relay here; a Service or proxy in a cluster): the failures are the endpoint the
+    pods' client configuration names, not "redis:unknown" (blip-hang-blackhole-28, recorded blind)."""
+    facts, report = facts_and_report("blip-hang-blackhole-28")
+    pm100 = only(report, "PM100")
+    assert pm100.figures.endpoint == f"redis:127.0.0.1:{facts['outage']['network']['relay_port']}"
+    assert "unknown" not in report.summary
+

@@ -389,6 +389,7 @@ def find_outages(events: pl.DataFrame) -> list[Outage]:
     fails = events.select(OUTAGE_COLUMNS).filter(pl.col("event_id").is_in(signs.implode()))
     if not fails.get_column("ts").is_sorted():  # a table built by hand
         fails = fails.sort("ts", maintain_order=True)
+    fails = _configured_endpoint(events, fails)
     known = fails.get_column("entity").drop_nulls().unique()
     if known.len() == 1:  # a failure that names no endpoint belongs to the only endpoint there is
         fails = fails.with_columns(entity=pl.coalesce("entity", pl.lit(known[0])))
@@ -625,6 +626,23 @@ def _resumed_after_silence(events: pl.DataFrame, entity: str, false: datetime, f
         (pl.col("source") == "redis_server") & (pl.col("ts") > ts_lit(false)) & (pl.col("ts") < ts_lit(again))
         & (pl.col("entity").is_null() | (pl.col("entity") == entity)))
     return again if between.height == 0 else None
+
+
+def _configured_endpoint(events: pl.DataFrame, fails: pl.DataFrame) -> pl.DataFrame:
+    """`fails` with a failure that names no endpoint given the one its pod's client configuration names (redis-py's
+    `Timeout connecting to server` names none). Without it, a fleet whose exporter scrapes the server at another
+    address than the clients' (a Service's, a proxy's) had failures of no known endpoint: "redis:unknown stopped
+    answering" (hang-blackhole-28, session 19, blind: config 127.0.0.1:47089 through a relay, scrapes :39571)."""
+    if fails.height == 0 or fails.get_column("entity").null_count() == 0:
+        return fails
+    configured = (events.select("kind", "host", "entity")
+                  .filter((pl.col("kind") == "redis.config") & pl.col("host").is_not_null() & pl.col("entity").is_not_null())
+                  .group_by("host").agg(pl.col("entity").unique()).filter(pl.col("entity").list.len() == 1)
+                  .select("host", _configured=pl.col("entity").list.first()))
+    if configured.height == 0:
+        return fails
+    return (fails.join(configured, on="host", how="left", nulls_equal=False, maintain_order="left")
+            .with_columns(entity=pl.coalesce("entity", "_configured")).drop("_configured"))
 
 
 def _groups(fails: pl.DataFrame):
