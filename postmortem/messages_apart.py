@@ -115,7 +115,8 @@ def restored(rows: pl.DataFrame) -> pl.DataFrame:
     if not found.any():
         return rows
     texts = pl.concat([kept.segment(int(k)) for k in np.unique(pos[found] // SEGMENT_ROWS)])
-    texts = texts.filter(pl.col("event_id").is_in(pl.Series(wanted[found]).implode())).rename({"message": "_kept"})
+    texts = texts.filter(pl.col("event_id").is_in(pl.Series(wanted[found]).implode())).select(
+        pl.col("event_id").cast(rows.schema["event_id"]), _kept="message")
     back = rows.join(texts, on="event_id", how="left", maintain_order="left")
     return back.with_columns(pl.coalesce("message", "_kept").alias("message")).drop("_kept")
 

@@ -96,7 +96,7 @@ def read_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     if not mine.any():
         return decode_fields(rows.select("attrs"), names)
     # their messages read back a slice at a time (`messages_apart`): a dense log's timeouts hold ~830 bytes each
-    told = pl.concat([derived_fields(part, names) for part in each_restored(rows.filter(mine), FIELD_ROWS)])
+    told = pl.concat([derived_fields(part, names) for part in each_restored(rows.filter(mine))])
     told = told.rename(lambda n: PREFIX + n)
     if mine.all():
         return told

@@ -364,8 +364,8 @@ def constant_logged_delays(events: pl.DataFrame) -> pl.DataFrame:
     retry, whatever the pace. Why: a retry loop at its request's own pace cannot be told from the request rate by
     timing (storm-slow-nocfg-8: no backoff, a pod's failures 0.21 s apart; a jittered fleet logging a tenth of its
     requests, 0.23 s apart, both over 6x their pace before), while the delay it logs is its policy."""
-    lines = restored(events.filter(select_on_text(events.select("event_id", "message"), hit=pl.col("message").str.contains(LOGGED_DELAY))
-                                   .get_column("hit"))).with_columns(
+    hit = select_on_text(events.select("event_id", "message"), hit=pl.col("message").str.contains(LOGGED_DELAY))
+    lines = restored(events.filter(hit.get_column("hit"))).with_columns(
         delay=pl.col("message").str.extract(LOGGED_DELAY, 1).cast(pl.Float64), _pod=pl.col("host").fill_null(""))
     flat = lines.group_by("_pod").agg(n=pl.len(), k=pl.col("delay").n_unique()).filter(
         (pl.col("n") >= 3) & (pl.col("k") == 1)).get_column("_pod")
