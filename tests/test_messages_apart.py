@@ -3,6 +3,7 @@ and the report of an incident with StackExchange.Redis timeouts is the report th
 
 from __future__ import annotations
 
+import importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from postmortem.model import Evidence
 from tests.events_factory import ev, table
 
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
 SE, TIMEOUT = "stackexchange_redis", "redis.timeout"
 
 
@@ -73,13 +75,24 @@ def _whole(events):
     yield events
 
 
-@pytest.mark.parametrize("incident", ["stackexchange", "example-incident"])
-def test_the_report_is_the_whole_tables(monkeypatch, incident):
+def _dense(folder: Path) -> Path:
+    """1 MiB of the seeded dense storm log (benchmarks/generate_dense.py): 30 % Redis failures, SE.Redis timeouts
+    with every field, the file the memory figures are measured on."""
+    spec = importlib.util.spec_from_file_location("generate_dense", ROOT / "benchmarks" / "generate_dense.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(folder / "dense.log", 1)
+    return folder / "dense.log"
+
+
+@pytest.mark.parametrize("incident", ["stackexchange", "example-incident", "dense"])
+def test_the_report_is_the_whole_tables(monkeypatch, tmp_path, incident):
     """Findings, evidence quotes, timeline, sections: every text the report quotes is the one the whole table gave."""
     opts = AnalyzeOptions(return_events=True)
-    apart_report, apart_result = analyze([str(DATA / incident)], opts)
+    path = str(_dense(tmp_path) if incident == "dense" else DATA / incident)
+    apart_report, apart_result = analyze([path], opts)
     monkeypatch.setattr(pipeline, "messages_apart", _whole)
-    whole_report, whole_result = analyze([str(DATA / incident)], opts)
+    whole_report, whole_result = analyze([path], opts)
     assert apart_report == whole_report
     assert apart_result.events.equals(whole_result.events)
     quoted = [e.text for f in apart_report.findings for e in f.evidence if isinstance(e, Evidence)]
