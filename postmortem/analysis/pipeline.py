@@ -23,6 +23,7 @@ from postmortem.analysis.timeline import error_bursts
 from postmortem.failures import RECOVERABLE
 from postmortem.input.events_table import fill_time_ranges
 from postmortem.input.ingest import IngestOptions, IngestResult, ingest
+from postmortem.messages_apart import messages_apart, restored
 from postmortem.model import (
     Confidence,
     Finding,
@@ -149,6 +150,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     result = ingest(paths, replace(opts.ingest, se_fields_in_message=True))  # each timeout's fields once
     clocks = align(result.events, result.inputs, opts.ingest, apply=opts.align)  # one clock before correlation
     events = clocks.events
+    clocks = replace(clocks, events=empty_events())  # the table is held once: `messages_apart` lets its messages go
     if opts.align and clocks.offsets:
         fill_time_ranges(result.inputs, events)
     if opts.since is not None:
@@ -156,54 +158,55 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
     if opts.until is not None:
         events = events.filter(pl.col("ts").is_null() | (pl.col("ts") <= opts.until))
     events, servers = canonical_events(events)  # one Redis, one entity, whatever the sources called it
-    result.events = events  # callers that want the table see the same window as the detectors
-    ctx = build_context(events, result.inputs, result.assumptions)
-    ctx.extras["clock_offsets"] = clocks.offsets  # the clock-skew rule reports them
-    ctx.extras["clocks_corrected"] = clocks.applied
-    findings = run_detectors(events, ctx, opts, result.warnings)
-    timeline: list[TimelineEntry] = error_bursts(events)
-    story = build_story(findings, DETECTORS)
-    accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
-    summary = story.summary if story and story.summary else accounting
-    if (summary is accounting or _weak(findings)) and (missing := missing_sentence(events)) is not None:
-        summary += " " + missing  # nothing found, or only weakly: say what the inputs could not have shown
-    unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
-    templates = message_templates(events, unrecognized)
-    counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
-    report = Report(
-        tool_version=__version__,
-        inputs=tuple(InputSummary.of(f) for f in result.inputs),
-        window_start=ctx.window_start,
-        window_end=ctx.window_end,
-        summary=summary,
-        accounting=accounting,
-        findings=tuple(findings),
-        timeline=tuple(timeline),
-        assumptions=tuple(ctx.assumptions),
-        warnings=tuple(shorten(w, MAX_MESSAGE) for w in result.warnings),  # a warning may quote input
-        event_counts=frozen_mapping(counts),
-        redacted=opts.redact,
-        generated_at=opts.generated_at,
-        templates=tuple(frozen_mapping(t) for t in templates),
-        clocks=clocks.clocks,
-        **conclusions(findings, counts, events),
-    )
-    report = with_sections(report, events)
-    if opts.on_chart_data is not None:
-        opts.on_chart_data(redact_value(report.charts) if opts.redact else report.charts)
-    replay_warnings: list[str] = []
-    from postmortem.analysis.replay.section import whatif_section  # late: numpy loads only for the replay
+    with messages_apart(events) as events:  # the timeouts' long messages read back by `restored`
+        result.events = events  # callers that want the table see the same window as the detectors
+        ctx = build_context(events, result.inputs, result.assumptions)
+        ctx.extras["clock_offsets"] = clocks.offsets  # the clock-skew rule reports them
+        ctx.extras["clocks_corrected"] = clocks.applied
+        findings = run_detectors(events, ctx, opts, result.warnings)
+        timeline: list[TimelineEntry] = error_bursts(events)
+        story = build_story(findings, DETECTORS)
+        accounting = summarize(result, findings, ctx.window_start, ctx.window_end)
+        summary = story.summary if story and story.summary else accounting
+        if (summary is accounting or _weak(findings)) and (missing := missing_sentence(events)) is not None:
+            summary += " " + missing  # nothing found, or only weakly: say what the inputs could not have shown
+        unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
+        templates = message_templates(events, unrecognized)
+        counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
+        report = Report(
+            tool_version=__version__,
+            inputs=tuple(InputSummary.of(f) for f in result.inputs),
+            window_start=ctx.window_start,
+            window_end=ctx.window_end,
+            summary=summary,
+            accounting=accounting,
+            findings=tuple(findings),
+            timeline=tuple(timeline),
+            assumptions=tuple(ctx.assumptions),
+            warnings=tuple(shorten(w, MAX_MESSAGE) for w in result.warnings),  # a warning may quote input
+            event_counts=frozen_mapping(counts),
+            redacted=opts.redact,
+            generated_at=opts.generated_at,
+            templates=tuple(frozen_mapping(t) for t in templates),
+            clocks=clocks.clocks,
+            **conclusions(findings, counts, events),
+        )
+        report = with_sections(report, events)
+        if opts.on_chart_data is not None:
+            opts.on_chart_data(redact_value(report.charts) if opts.redact else report.charts)
+        replay_warnings: list[str] = []
+        from postmortem.analysis.replay.section import whatif_section  # late: numpy loads only for the replay
 
-    report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
-                     warnings=report.warnings + tuple(replay_warnings))
-    result.warnings.extend(replay_warnings)
-    if opts.redact:  # the one redaction pass: everything that leaves the analysis
-        report = redact_report(report)
-        result.events = redact_events(with_attrs(events)) if opts.return_events else events
-        result.inputs = list(report.inputs)
-        result.warnings = list(report.warnings)
-    if not opts.return_events:
-        result.events = empty_events()
-    elif not opts.redact:
-        result.events = with_attrs(events)
+        report = replace(report, whatif=whatif_section(events, report.recommendations, replay_warnings),
+                         warnings=report.warnings + tuple(replay_warnings))
+        result.warnings.extend(replay_warnings)
+        if opts.redact:  # the one redaction pass: everything that leaves the analysis
+            report = redact_report(report)
+            result.events = redact_events(with_attrs(restored(events))) if opts.return_events else events
+            result.inputs = list(report.inputs)
+            result.warnings = list(report.warnings)
+        if not opts.return_events:
+            result.events = empty_events()
+        elif not opts.redact:
+            result.events = with_attrs(restored(events))
     return report, result

@@ -21,6 +21,7 @@ import polars as pl
 from postmortem.analysis.correlate import attr
 from postmortem.analysis.table_memo import per_table
 from postmortem.failures import RECOVERABLE
+from postmortem.messages_apart import each_restored
 from postmortem.se_attrs import derived, derived_fields
 
 SOURCE = "stackexchange_redis"
@@ -94,7 +95,9 @@ def read_fields(rows: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     mine = rows.select(derived()).to_series()
     if not mine.any():
         return decode_fields(rows.select("attrs"), names)
-    told = derived_fields(rows.filter(mine), names).rename(lambda n: PREFIX + n)
+    # their messages read back a slice at a time (`messages_apart`): a dense log's timeouts hold ~830 bytes each
+    told = pl.concat([derived_fields(part, names) for part in each_restored(rows.filter(mine))])
+    told = told.rename(lambda n: PREFIX + n)
     if mine.all():
         return told
     return _merged(mine, told, decode_fields(rows.filter(~mine).select("attrs"), names))
@@ -124,7 +127,7 @@ def _decoded(events: pl.DataFrame) -> pl.DataFrame:
     the rows' messages, which each caller selects again and lets go), each Categorical: a field takes a few values
     (versions, thread counts), and a String value is a 16-byte view at least (dense 1 GiB: 92 → ~20 MiB kept).
     `field` reads them back as String first, so every reader sees the strings `read_fields` gave."""
-    kept = events.select(c for c in ("source", "kind", "attrs", "message") if c in events.columns)
+    kept = events.select(c for c in ("event_id", "source", "kind", "attrs", "message") if c in events.columns)
     at = events.select(pl.arg_where(pl.col("source") == SOURCE)).to_series()
     # in slices of rows (each row's fields are its own): all at once, the rows and their fields' strings before the
     # cast were +190 MiB on the dense 1 GiB file, the analysis' highest transient

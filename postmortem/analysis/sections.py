@@ -14,6 +14,7 @@ import polars as pl
 from postmortem.analysis.chart_data import chart_data
 from postmortem.analysis.correlate import INCIDENT_COLUMNS, incident_problems
 from postmortem.analysis.detectors import find_rule
+from postmortem.messages_apart import restored
 from postmortem.model import (
     Evidence,
     FirstSign,
@@ -89,13 +90,13 @@ def impact(report: Report, events: pl.DataFrame | None) -> Impact:
 
 def detection(events: pl.DataFrame | None) -> tuple[FirstSign, ...]:
     """When each source first showed the problem, and how long after the very first sign."""
-    probs = _problems(events, "source", "ts", "path", "line", "message", "kind")
+    probs = _problems(events, "event_id", "source", "ts", "path", "line", "message", "kind")
     if probs is None:
         return ()
     probs = probs.filter(pl.col("ts").is_not_null()).sort(["ts", "path", "line"])
     if probs.height == 0:
         return ()
-    firsts = probs.group_by("source", maintain_order=True).first().sort(["ts", "source"])
+    firsts = restored(probs.group_by("source", maintain_order=True).first().sort(["ts", "source"]))
     t0 = firsts.get_column("ts").min()
     out = []
     for r in firsts.iter_rows(named=True):
@@ -140,24 +141,24 @@ def resolution(report: Report, events: pl.DataFrame | None) -> tuple[ResolutionS
     restart, a changed maxclients, a scale-up or rollout, and when the last problem was logged."""
     if events is None or events.height == 0 or report.window_start is None:
         return ()
-    after = (events.select(list(dict.fromkeys(("ts", "path", "line", "kind", "message", *INCIDENT_COLUMNS))))
+    after = (events.select(list(dict.fromkeys(("event_id", "ts", "path", "line", "kind", "message", *INCIDENT_COLUMNS))))
              .filter(pl.col("ts").is_not_null() & (pl.col("ts") >= report.window_start)).sort(["ts", "path", "line"]))
     steps: list[ResolutionStep] = []
     downs = after.filter(pl.col("kind") == "redis.server.shutdown").get_column("ts")
     first_down = downs.min() if downs.len() else None
     ready = after.filter((pl.col("kind") == "redis.server.ready") & (pl.col("ts") > first_down)) \
         if first_down is not None else after.clear()
-    for r in ready.head(1).iter_rows(named=True):
+    for r in restored(ready.head(1)).iter_rows(named=True):
         steps.append(ResolutionStep(r["ts"], "restart", "Redis was restarted and accepted connections again", _evidence(r)))
     limits = events.filter((pl.col("metric") == "maxclients") & pl.col("ts").is_not_null() & pl.col("value").is_not_null())
-    steps += [s for s in _limit_changes(limits) if s.ts >= report.window_start]
+    steps += [s for s in _limit_changes(restored(limits)) if s.ts >= report.window_start]
     for kinds, what, verb in ((_SCALE_KINDS, "scale", "Scaled"), (_DEPLOY_KINDS, "deploy", "Rolled out / restarted")):
         first = after.filter(pl.col("kind").is_in(kinds)).group_by("kind", maintain_order=True).first()
-        for r in first.iter_rows(named=True):
+        for r in restored(first).iter_rows(named=True):
             steps.append(ResolutionStep(r["ts"], what, f"{verb}: {(r['message'] or r['kind'])[:120]}", _evidence(r)))
     probs = _problems(after)
     if probs is not None and probs.height:
-        last = probs.tail(1).row(0, named=True)
+        last = restored(probs.tail(1)).row(0, named=True)
         steps.append(ResolutionStep(last["ts"], "recovered", "Last problem logged; none after it in the inputs",
                                     _evidence(last)))
     steps.sort(key=lambda s: (s.ts, s.what, s.evidence.path, s.evidence.line))

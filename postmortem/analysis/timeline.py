@@ -11,6 +11,7 @@ import polars as pl
 
 from postmortem.analysis.correlate import INCIDENT_COLUMNS, incident_problems
 from postmortem.analysis.detectors.base import evidence_rows
+from postmortem.messages_apart import restored
 from postmortem.model import TimelineEntry
 
 BURST_GAP = timedelta(seconds=30)
@@ -20,7 +21,7 @@ MAX_ENTRIES = 60
 def error_bursts(events: pl.DataFrame) -> list[TimelineEntry]:
     # only what a burst reads (its evidence: path, line, ts, message): a filter copies every column it keeps
     problems = incident_problems(
-        events.select(list(dict.fromkeys(("ts", "source", "kind", "host", "path", "line", "message", *INCIDENT_COLUMNS))))
+        events.select(list(dict.fromkeys(("event_id", "ts", "source", "kind", "host", "path", "line", "message", *INCIDENT_COLUMNS))))
     )
     # each a copy of the problem rows (most of a dense log's), made only when it changes them: a sort of rows already in
     # time order leaves them in their order
@@ -43,7 +44,7 @@ def error_bursts(events: pl.DataFrame) -> list[TimelineEntry]:
     keys = ["source", "kind", "burst"]
     bursts = problems.group_by(keys, maintain_order=True).agg(
         start=pl.col("ts").min(), end=pl.col("ts").max(), count=pl.len(), hosts=pl.col("host").drop_nulls().n_unique())
-    first = problems.filter(pl.col("ts") == pl.col("ts").min().over(keys))
+    first = restored(problems.filter(pl.col("ts") == pl.col("ts").min().over(keys)))  # their texts read back at once
     evidence = {k: evidence_rows(g, limit=1)[0] for k, g in first.group_by(keys, maintain_order=True)}
     entries: list[TimelineEntry] = []
     for source, kind, burst, start, end, count, hosts in bursts.iter_rows():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from postmortem.analysis.correlate import Context
+from postmortem.messages_apart import restored
 from postmortem.model import Confidence, Evidence, Figures, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -106,12 +107,12 @@ def evidence_rows(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[tuple[
     if rows.height == 0:
         return (), 0
     # the four columns read, before the sort: a sort copies every column it keeps
-    cited = rows.select("path", "line", "ts", "message")
+    cited = rows.select(c for c in ("event_id", "path", "line", "ts", "message") if c in rows.columns)
     ts = cited.get_column("ts")
     if rows.height - ts.null_count() > limit:  # the first `limit` come at or before the limit-th time: sort those only
         cited = cited.filter(pl.col("ts") <= ts.drop_nulls().bottom_k(limit).max())
     ordered = cited.sort(["ts", "path", "line"], nulls_last=True)
-    picked = ordered.head(limit)
+    picked = restored(ordered.head(limit))  # the quoted rows' own text, if kept apart (`messages_apart`)
     ev = tuple(
         Evidence(path=r["path"], line=int(r["line"] or 0), ts=r["ts"], text=(r["message"] or "")[:500])
         for r in picked.iter_rows(named=True)

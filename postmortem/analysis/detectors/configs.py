@@ -31,6 +31,7 @@ from postmortem.analysis.detectors.storm import maxclients_value
 from postmortem.analysis.se_fields import drop_fields, field, se_records, with_fields
 from postmortem.analysis.table_memo import per_table
 from postmortem.analysis.turnover import steady_turnover
+from postmortem.messages_apart import restored, select_on_text
 from postmortem.model import Confidence, Figures, Finding, Role, Rule, Severity
 from postmortem.schema import event_weight, ts_lit
 
@@ -73,9 +74,11 @@ def _config_text() -> pl.Expr:
 def client_versions(events: pl.DataFrame) -> dict:
     """Client library versions seen, per client family (from attrs or text)."""
     out: dict = {}
-    se = se_records(events, ("message",)).with_columns(
-        v=pl.coalesce(field("v"), field("lib_version"), pl.col("message").str.extract(r"SE\.Redis-v([0-9.]+)", 1))
-    ).get_column("v").drop_nulls()
+    se = se_records(events, ("event_id", "message")).with_columns(v=pl.coalesce(field("v"), field("lib_version")))
+    # the message read only where no field gives the version (a kept-apart text is read back: `messages_apart`)
+    se = pl.concat([se.get_column("v").drop_nulls(), select_on_text(
+        se.filter(pl.col("v").is_null()), v=pl.col("message").str.extract(r"SE\.Redis-v([0-9.]+)", 1)).get_column("v")])
+    se = se.drop_nulls()
     if se.len():
         out["stackexchange_redis"] = se.sort().item(-1)
     py = configs(events).filter(pl.col("source") == "redis_py").with_columns(
@@ -208,12 +211,13 @@ class AbortConnectTrue(RuleDetector):
         cfg = configs(events).filter(
             text.str.contains(r"(?i)abortConnect\s*[=:]\s*\"?true|AbortOnConnectFail\"?\s*[=:]\s*\"?true")
         ).select(ROW_COLUMNS)
-        aoc = drop_fields(se_records(events, ROW_COLUMNS).filter(
-            (field("aoc") == "1") | pl.col("message").str.contains(r"\baoc: 1\b")))
-        advisory = events.select(ROW_COLUMNS).filter(
-            pl.col("message").str.contains(
-                r"Error connecting right now\. To allow this multiplexer|to create a disconnected multiplexer, disable AbortOnConnectFail")
-        )
+        se = se_records(events, ROW_COLUMNS)
+        aoc = drop_fields(se.filter(select_on_text(
+            se, hit=(field("aoc") == "1") | pl.col("message").str.contains(r"\baoc: 1\b")).get_column("hit")))
+        cited = events.select(ROW_COLUMNS)
+        advisory = cited.filter(select_on_text(cited, hit=pl.col("message").str.contains(
+            r"Error connecting right now\. To allow this multiplexer|to create a disconnected multiplexer, disable AbortOnConnectFail")
+        ).get_column("hit"))
         rows = pl.concat([cfg, aoc, advisory]).unique("event_id")
         if rows.height == 0:
             return
@@ -360,7 +364,8 @@ def constant_logged_delays(events: pl.DataFrame) -> pl.DataFrame:
     retry, whatever the pace. Why: a retry loop at its request's own pace cannot be told from the request rate by
     timing (storm-slow-nocfg-8: no backoff, a pod's failures 0.21 s apart; a jittered fleet logging a tenth of its
     requests, 0.23 s apart, both over 6x their pace before), while the delay it logs is its policy."""
-    lines = events.filter(pl.col("message").str.contains(LOGGED_DELAY)).with_columns(
+    hit = select_on_text(events.select("event_id", "message"), hit=pl.col("message").str.contains(LOGGED_DELAY))
+    lines = restored(events.filter(hit.get_column("hit"))).with_columns(
         delay=pl.col("message").str.extract(LOGGED_DELAY, 1).cast(pl.Float64), _pod=pl.col("host").fill_null(""))
     flat = lines.group_by("_pod").agg(n=pl.len(), k=pl.col("delay").n_unique()).filter(
         (pl.col("n") >= 3) & (pl.col("k") == 1)).get_column("_pod")
@@ -480,12 +485,14 @@ class ConnectionPerRequest(RuleDetector):
                       "request rate.", for_clients(facts, lambda: [se_options(facts)], lambda: [py_pool(facts)]))
 
     def detect(self, events: pl.DataFrame, ctx: Context) -> Iterator[Finding]:
-        se = drop_fields(se_records(events, ROW_COLUMNS).with_columns(
+        se = se_records(events, ROW_COLUMNS)
+        se = drop_fields(se.hstack(select_on_text(
+            se,
             lm_created=pl.coalesce(field("lm_created", pl.Int64),
                                    pl.col("message").str.extract(r"\blm: \d+/(\d+)/", 1).cast(pl.Int64, strict=False)),
             mc_attempts=pl.coalesce(field("mc_attempts", pl.Int64),
                                     pl.col("message").str.extract(r"\bmc: (\d+)/", 1).cast(pl.Int64, strict=False)),
-        ))
+        )))
         lm = se.filter(pl.col("lm_created") > 1)
         mc = se.filter(pl.col("mc_attempts").is_not_null()).sort("ts")
         mc_growth = 0
@@ -672,7 +679,7 @@ class TimeoutsMisconfigured(RuleDetector):
         # the timeouts' columns `with_fields` reads, then their first three whole rows (a dense log's timeouts are most
         # of its rows: a filter copies every column it keeps)
         timeouts = events.select("event_id", "source", "kind", "message", "attrs").filter(pl.col("kind") == "redis.timeout")
-        short = with_fields(timeouts, ("timeout_ms",)).select("event_id", ms=pl.coalesce(
+        short = select_on_text(with_fields(timeouts, ("timeout_ms",)), event_id=pl.col("event_id"), ms=pl.coalesce(
             field("timeout_ms", pl.Int64),
             pl.col("message").str.extract(r"\((\d+)ms\)|timeout is (\d+)ms", 1).cast(pl.Int64, strict=False),
         )).filter(pl.col("ms") < 1000)

@@ -17,6 +17,7 @@ from postmortem.analysis.replay.median import median
 from postmortem.analysis.replay.policy import Policy, from_backoff
 from postmortem.import_gc import late_import
 from postmortem.kinds import KINDS
+from postmortem.messages_apart import select_on_text
 from postmortem.schema import CLIENT_SOURCES, event_weight
 
 HUNG = "first and last client timeout (the server stopped answering)"
@@ -25,6 +26,16 @@ HORIZON_MIN, HORIZON_MAX = 3.0, 60.0  # seconds after the server is back that ar
 _RETRY_IN = r"(?i)retrying in ([0-9]*\.?[0-9]+)\s*s"
 _ATTEMPT = r"(?i)\(attempt (\d+)\)"
 _GAVE_UP = r"(?i)after (\d+) attempts"
+
+
+def _retry_words() -> dict[str, pl.Expr]:
+    """What a failure line says of the app's retries, read once per line: a kept-apart timeout's text is read back
+    (`messages_apart`) a slice at a time, not held with every failure."""
+    msg = pl.col("message")
+    return {"_delay": msg.str.extract(_RETRY_IN, 1).cast(pl.Float64, strict=False),
+            "_attempt": msg.str.extract(_ATTEMPT, 1).cast(pl.Int64, strict=False),
+            "_gave_up": msg.str.extract(_GAVE_UP, 1).cast(pl.Int64, strict=False),
+            "_ended": msg.str.contains(_GAVE_UP).fill_null(False)}
 
 
 @dataclass(frozen=True)
@@ -194,11 +205,7 @@ def client_policy(events: pl.DataFrame, label: str) -> tuple[Policy, str]:
 
 def _app_retry(fails: pl.DataFrame) -> tuple[float, int, str]:
     """The app's own retry loop, from its failure lines: delay (`retrying in 0.25s`), calls per request."""
-    msgs = fails.select(
-        delay=pl.col("message").str.extract(_RETRY_IN, 1).cast(pl.Float64, strict=False),
-        attempt=pl.col("message").str.extract(_ATTEMPT, 1).cast(pl.Int64, strict=False),
-        gave_up=pl.col("message").str.extract(_GAVE_UP, 1).cast(pl.Int64, strict=False),
-    )
+    msgs = fails.select(delay=pl.col("_delay"), attempt=pl.col("_attempt"), gave_up=pl.col("_gave_up"))
     delay = msgs.get_column("delay").drop_nulls()
     if delay.len() == 0:
         return 0.0, 1, "no app-level retry in the failure lines (each request fails once)"
@@ -254,7 +261,7 @@ def _in_flight(fails: pl.DataFrame, down: datetime, up: datetime, pods: int, cyc
     if fails.height == 0 or pods == 0 or window <= 0:
         return 0.0
     ts = seconds_after(fails.get_column("ts"), down)
-    ended = fails.get_column("message").str.contains(_GAVE_UP).fill_null(False).to_numpy()
+    ended = fails.get_column("_ended").to_numpy()
     return float(((ts > span - window) & (ts <= span) & ~ended).sum()) / pods * cycle / window
 
 
@@ -389,8 +396,10 @@ def measure(events: pl.DataFrame) -> Incident | None:
         down -= timedelta(seconds=timeout)
     failure_kinds = FAILURE_KINDS + (HANG_KINDS if hang else ())
     # only the columns read below: a filter copies every column of the rows it keeps
-    client = _timed(events.select("ts", "source", "kind", "host", "message"), pl.col("source").is_in(CLIENT_SOURCES))
+    client = _timed(events.select("event_id", "ts", "source", "kind", "host", "message"),
+                    pl.col("source").is_in(CLIENT_SOURCES))
     fails = client.filter(pl.col("kind").is_in(failure_kinds) & (pl.col("ts") >= down))
+    fails = fails.hstack(select_on_text(fails, **_retry_words()))
     hosts = sorted(client.filter(pl.col("kind").is_in(failure_kinds)).get_column("host").drop_nulls().unique())
     pods = len(hosts)
     if pods == 0:
@@ -398,7 +407,7 @@ def measure(events: pl.DataFrame) -> Incident | None:
     app_delay, calls, app_note = _app_retry(fails)
     policy = replace(policy, app_interval=app_delay, app_attempts=calls)
     in_outage = fails.filter(pl.col("ts") <= up)
-    numbered = fails.with_columns(attempt=pl.col("message").str.extract(_ATTEMPT, 1).cast(pl.Int64, strict=False))
+    numbered = fails.with_columns(attempt=pl.col("_attempt"))
     starts = numbered.filter(pl.col("attempt") == 1) if calls > 1 else fails
     arrivals, arrivals_note = _arrivals(starts, client, hosts, down, numbered.filter(pl.col("attempt").is_not_null()))
     running = max(1, sum(1 for b in arrivals.starts if b < (up - down).total_seconds()))  # pods in the outage
