@@ -54,7 +54,7 @@ def settled_level(g: pl.DataFrame, peak_ts: datetime, before: float | None,
     median = float(pl.Series(values[:kept]).median())
     source = f"median of the {kept} connected_clients samples after the peak"
     if clients_end is not None:
-        source += f" to the clients' last record at {clients_end:%H:%M:%S} UTC"
+        source += " to the clients' last record"  # its time depends on how their lines were summarized
     if left_out:
         source += f" (the last {left_out}, below the {before:g} before the incident, left out: the fleet stopping)"
     return Settled(median, source)
