@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmortem.analysis.detectors.metrics import ConnectedClientsSpike
 from postmortem.analysis.pipeline import AnalyzeOptions, analyze
 from postmortem.analysis.settled import settled_level
 
@@ -124,3 +125,36 @@ def test_pools_that_grew_and_kept_every_connection_are_no_spike_without_the_clie
     assert facts["max_connected_clients"] <= p["pods"] * (p["max_connections"] or p["workers"]) + 1
     assert not _pm301(RECORDED / name)
     assert not _pm301(_server_and_metrics(name, tmp_path))
+
+
+def _without_server_log(name: str, tmp_path):
+    """The recording with the server's log left out: the pods' logs and the exporter's series."""
+    for f in (RECORDED / name).iterdir():
+        if f.name != "redis-server.log":
+            shutil.copy2(f, tmp_path / f.name)
+    return tmp_path
+
+
+# Storms that reached maxclients and held it until their pods stopped (refused there: storm-16 and storm-jitter-16 at
+# 64, scaleout-8 at 32 after its scale-out, storm-pause-late-16 at 64 after a pause), at 8 to 16 pods. Whatever the
+# sources, one verdict: the count at maxclients, kept, not a spike above what the clients hold. Main read what they
+# kept with their pods' logs as the fewest connections to a second past the pods' last record, a sample taken as
+# they stopped (1, or storm-pause-late-16's 48 of 64), and called each "a connected-clients spike" with the pods'
+# logs and "connected clients at maxclients" without them.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["storm-16", "storm-jitter-8", "storm-jitter-16", "scaleout-8", "scaleout-nocfg-16",
+                                  "storm-pause-late-16"])
+def test_a_storm_held_at_maxclients_gets_one_verdict_from_every_source_set_with_the_metrics(name, tmp_path):
+    facts = json.loads((RECORDED / f"{name}.facts.json").read_text())
+    assert facts["max_connected_clients"] == facts["parameters"]["maxclients"]
+    whole = tmp_path / "whole"
+    server_and_metrics, pods_and_metrics = tmp_path / "srv", tmp_path / "pods"
+    for d in (whole, server_and_metrics, pods_and_metrics):
+        d.mkdir()
+    verdicts = {}
+    for label, folder in (("whole", RECORDED / name), ("server and metrics", _server_and_metrics(name, server_and_metrics)),
+                          ("pods and metrics", _without_server_log(name, pods_and_metrics))):
+        (f,) = _pm301(folder)
+        assert f.stats["kept_after"] is not None, f.stats  # a level held after the peak
+        verdicts[label] = (ConnectedClientsSpike().named(f), f.stats["spike"], f.stats["pct_of_maxclients"])
+    assert set(verdicts.values()) == {("connected clients at maxclients", False, 100.0)}, verdicts

@@ -229,7 +229,7 @@ def test_pm301_spike_is_measured_against_what_the_fleet_held(pods, before, peak,
 ])
 def test_pm301_without_a_logged_cap_what_the_clients_kept_is_what_they_hold(after, spike):
     """No pool cap logged: the connections held before are one per pod (9); a peak of 33 the pods go on holding while
-    they still send is their pools' size (metrics.kept_level), one that falls back is a spike."""
+    they still send is their pools' size (the level it settled at, settled.py), one that falls back is a spike."""
     pods = [client_fail(s, host=f"api-{i}") for i in range(1, 9) for s in (5, 58)]  # the pods send until 58 s
     levels = [sample(-30, "connected_clients", 9), sample(15, "connected_clients", 33),
               *[sample(30 + 10 * i, "connected_clients", v) for i, v in enumerate(after)]]
@@ -237,6 +237,28 @@ def test_pm301_without_a_logged_cap_what_the_clients_kept_is_what_they_hold(afte
     assert bool(found) == spike
     if spike:
         assert only(found).stats["kept_after"] == 10 and only(found).stats["held_before"] == 9
+
+
+def test_pm301_a_sample_taken_as_the_pods_stop_is_not_what_they_kept():
+    """The kept level is read to the pods' last record, not past it: a sample after it shows the fleet stopping
+    (storm-16: 64 at maxclients until the stop, then 1; storm-jitter-40: 293 held, then 210 as the pods closed).
+    Until session 19 the fewest to a second past the last record took it: 20 here made 33 a spike of 24 more."""
+    pods = [client_fail(s, host=f"api-{i}") for i in range(1, 9) for s in (5, 58)]  # the pods send until 58 s
+    levels = [sample(-30, "connected_clients", 9), sample(15, "connected_clients", 33),
+              sample(30, "connected_clients", 33), sample(45, "connected_clients", 33),
+              sample(58.5, "connected_clients", 20)]
+    assert run(ConnectedClientsSpike(), [*OUTAGE, *pods, *levels]) == []
+
+
+def test_pm301_a_summarized_second_of_the_pods_lines_ends_with_the_second():
+    """An `app.activity` row stands for a pod's info lines of one second and is dated at its start: the gauge's
+    sample within that second still shows the pods running (storm-unlimited-16: its 87 at 13:42:46.022, the pods'
+    last lines at 13:42:46.226, their row at 13:42:46)."""
+    pods = [client_fail(5, host=f"api-{i}") for i in range(1, 9)]
+    pods += [ev(56, "app", "app.activity", host=f"api-{i}", value=1.0) for i in range(1, 9)]
+    levels = [sample(-30, "connected_clients", 9), sample(15, "connected_clients", 33),
+              sample(56.4, "connected_clients", 33), sample(57.5, "connected_clients", 1)]
+    assert run(ConnectedClientsSpike(), [*OUTAGE, *pods, *levels]) == []
 
 
 # PM302 rejected-connections

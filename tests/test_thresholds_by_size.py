@@ -42,7 +42,7 @@ def findings_of(name: str) -> dict:
 
 # PM301: connected clients 3x the baseline and above it by more than the clients can hold: what they held before
 # (population.held_before: their capped pools when logged) or what they went on holding after the peak
-# (metrics.kept_level). Every recording here only re-opened or filled its pools and kept every connection to the end
+# (settled.settled_level). Every recording here only re-opened or filled its pools and kept every connection to the end
 # of its traffic: a hung server at 8 to 40 pods (capped pools logged or not: 8 pools of 4 + the INFO poller = 33 at
 # 8 pods, 9 before), a KEYS that blocked the server at 12 to 40 pods with the cap not logged, and the storm
 # configuration with room to grow (maxclients 10000, no cap: every handler thread opens its own connection and keeps

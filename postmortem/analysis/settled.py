@@ -10,6 +10,12 @@ falls below what the fleet held before the incident (most recordings end so: the
 or part of the way there (hang-skew-16: 65 for 6 s, then 44 as its pods stopped). So the settled level is the median
 of the samples after the peak, less the trailing ones below the level before the incident: the level the fleet held
 most of the time after the peak, which a fleet stopping in the last samples does not move.
+
+With the clients' logs the level is read the same way, to the clients' last record: the logs add when the fleet
+stopped, not another measure. Until session 19 they had one of their own, the fewest connections from the peak to a
+second past that record, which took the sample of a fleet stopping: storm-16 (64 at maxclients from the restart to
+the stop, then 1 a second later) was "a spike" with its pods' logs and "at maxclients" without them, storm-jitter-40
+(uncapped pools: 41 -> 293, held until the stop, then 210) a spike with them and none without.
 """
 
 from __future__ import annotations
@@ -28,11 +34,16 @@ class Settled:
     source: str
 
 
-def settled_level(g: pl.DataFrame, peak_ts: datetime, before: float | None) -> Settled | None:
+def settled_level(g: pl.DataFrame, peak_ts: datetime, before: float | None,
+                  clients_end: datetime | None = None) -> Settled | None:
     """The level one entity's `connected_clients` samples `g` (in time order, `value`) settled at after the peak at
-    `peak_ts`: the median of the later samples, less the trailing ones below `before` (the level before the
-    incident: the fleet stopping). None when no sample after the peak remains: nothing shows what was kept."""
-    values = g.filter(pl.col("ts") > peak_ts).get_column("value").to_list()
+    `peak_ts`: the median of the later samples (to `clients_end`, the clients' last record, when their logs say it),
+    less the trailing ones below `before` (the level before the incident: the fleet stopping). None when no sample
+    after the peak remains: nothing shows what was kept."""
+    later = g.filter(pl.col("ts") > peak_ts)
+    if clients_end is not None:
+        later = later.filter(pl.col("ts") <= clients_end)
+    values = later.get_column("value").to_list()
     kept = len(values)
     if before is not None:
         while kept and values[kept - 1] < before:
@@ -42,6 +53,8 @@ def settled_level(g: pl.DataFrame, peak_ts: datetime, before: float | None) -> S
     left_out = len(values) - kept
     median = float(pl.Series(values[:kept]).median())
     source = f"median of the {kept} connected_clients samples after the peak"
+    if clients_end is not None:
+        source += " to the clients' last record"  # its time depends on how their lines were summarized
     if left_out:
         source += f" (the last {left_out}, below the {before:g} before the incident, left out: the fleet stopping)"
     return Settled(median, source)

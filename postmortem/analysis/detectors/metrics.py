@@ -18,7 +18,7 @@ from postmortem.analysis.advice import Advice, Facts, Snippet, cap_connections, 
 from postmortem.analysis.correlate import Context, attr
 from postmortem.analysis.detectors.base import RuleDetector, finding
 from postmortem.analysis.detectors.storm import NOT_KEPT_PER_NEEDED, rejected_server, storms
-from postmortem.analysis.kept import GAUGE_SLACK, Kept, kept_after
+from postmortem.analysis.kept import Kept, kept_after
 from postmortem.analysis.population import (
     connected_before,
     counter_increase,
@@ -172,11 +172,11 @@ class ClientsSpikeFigures(Figures):
     # adds more than this above the baseline
     held_from: str | None = None  # where that figure came from
     added_per_held: float | None = None  # (peak - baseline) ÷ held_before
-    kept_after: Number | None = None  # the fewest connected_clients from the peak to the clients' last record: the
-    # connections the clients went on holding (pools keep what they open); a spike adds more than these too
+    kept_after: Number | None = None  # the level connected_clients settled at after the peak (to the clients' last
+    # record when logged, `settled_level`): the connections the clients went on holding (pools keep what they open); a
+    # spike adds more than these too and falls short of them by the connections held before
     spike: bool = False  # above the baseline by more than the clients hold (else it fired near maxclients only)
-    kept_from: str | None = None  # how kept_after was taken when no client record says when the clients ran (the
-    # level the series settled at after the peak, `settled_level`); None: the fewest to the clients' last record
+    kept_from: str | None = None  # how kept_after was taken (None: no sample after the peak, nothing kept)
 
     OMIT_NONE = ("kept_from",)
 
@@ -250,9 +250,9 @@ class ConnectedClientsSpike(RuleDetector):
               "taken before it) and above it by more than the "
               "connections the clients held before the incident (PM101's population: connected_clients, the server's "
               "open connections or pods x pool cap, whichever is larger) and than the level the clients kept after "
-              "the peak (the fewest to the clients' last record; with no client log, the median of the later samples "
-              "less the trailing ones below the level before the incident, a fleet stopping, and short of the peak by "
-              "at least the connections held before): re-opening or filling the pools is not a spike at any fleet "
+              "the peak (the median of the later samples, to the clients' last record when their logs say it, less the "
+              "trailing ones below the level before the incident, a fleet stopping) and above that level by at "
+              "least the connections held before: re-opening or filling the pools is not a spike at any fleet "
               "size, with or without the clients' logs."),
         why=("each client holds a connection and a file descriptor; when the count reaches maxclients "
              "the server answers new connections with `max number of clients reached`, and clients "
@@ -291,15 +291,15 @@ class ConnectedClientsSpike(RuleDetector):
             mc_row, maxclients, mc_from = _maxclients(events, entity)
             near = peak_v > NEAR_MAXCLIENTS * maxclients
             added = peak_v - base if base is not None else None
-            # with no client record to say when the clients ran, the series says what they kept: the level it settled
-            # at after the peak (analysis/settled.py), of which a spike is short by at least the connections the
+            # what the clients kept: the level the series settled at after the peak (analysis/settled.py, to the
+            # clients' last record when their logs say it), of which a spike is short by at least the connections the
             # fleet held before (PM101's measure of a storm, NOT_KEPT_PER_NEEDED): a pooled fleet that re-opened its
             # pools after a pause holds them until it stops (hang-st1-nocfg-24: 26 -> 97, kept), and one connection
-            # more than the settled level is no spike
-            settled = None if clients_end is not None else settled_level(g, peak.get_column("ts")[0], base)
-            kept = kept_level(g, peak.get_column("ts")[0], clients_end) if settled is None else settled.value
-            unkept = settled is None or (
-                peak_v - settled.value >= NOT_KEPT_PER_NEEDED * (held.connections if held else 0.0))
+            # more than the settled level is no spike. One measure with and without the clients' logs: the same
+            # incident gets the same verdict
+            settled = settled_level(g, peak.get_column("ts")[0], base, clients_end)
+            kept = settled.value if settled is not None else None
+            unkept = kept is None or peak_v - kept >= NOT_KEPT_PER_NEEDED * (held.connections if held else 0.0)
             # what the clients can hold: what they held before (their capped pools when logged) or, when the pools'
             # cap is not logged, what they went on holding after the peak while their traffic went on
             hold = max(held.connections if held else 0.0, kept - base if kept is not None and base is not None else 0.0)
@@ -347,23 +347,15 @@ class ConnectedClientsSpike(RuleDetector):
 
 
 def _clients_end(events: pl.DataFrame) -> datetime | None:
-    """The last record of any kind that the client pods (hosts with client records) wrote: their traffic's end."""
-    seen = events.select("source", "host", "ts")  # the columns read: a filter copies every column it keeps
+    """The last moment the client pods (hosts with client records) wrote anything: their traffic's end. A summarized
+    `app.activity` row stands for its host's info lines of one second, dated at the second's start, so it ends with
+    the second (storm-unlimited-16: the pods' last lines at 13:42:46.226, their row at 13:42:46, and the gauge's last
+    sample of the fleet, 87 at 13:42:46.022, between the two)."""
+    seen = events.select("source", "host", "ts", "kind")  # the columns read: a filter copies every column it keeps
     hosts = seen.filter(pl.col("source").is_in(CLIENT_SOURCES)).get_column("host").drop_nulls().unique()
-    return seen.filter(pl.col("host").is_in(hosts.implode()) & (pl.col("source") != "metrics")).get_column("ts").max()
-
-
-def kept_level(g: pl.DataFrame, peak_ts: datetime, clients_end: datetime | None) -> float | None:
-    """The fewest `connected_clients` from the peak to the clients' last record (and the gauge's next second), when a
-    later sample shows it (None: no sample after the peak while the clients still ran). Why: a pool that re-opens or fills keeps what it opened
-    (hang-nocfg-8: 9 -> 33, 8 pools of 4 and the poller, held until the run ended), so a level the clients go on
-    holding is their pools' size, whatever the cap they did not log; a spike is connections they did not keep."""
-    if clients_end is None:
-        return None
-    after = g.filter(pl.col("ts").is_between(peak_ts, clients_end + GAUGE_SLACK))
-    if after.height < 2:
-        return None
-    return float(after.get_column("value").min())
+    ends = seen.filter(pl.col("host").is_in(hosts.implode()) & (pl.col("source") != "metrics")).select(
+        pl.when(pl.col("kind") == "app.activity").then(pl.col("ts") + timedelta(seconds=1)).otherwise(pl.col("ts")))
+    return ends.to_series().max()
 
 
 def _increase_rows(g: pl.DataFrame) -> pl.DataFrame:
