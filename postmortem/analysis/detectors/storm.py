@@ -35,6 +35,7 @@ from postmortem.analysis.correlate import (
     Outage,
     first_accepted,
     is_problem,
+    silent_until,
     unanswered_connect,
 )
 from postmortem.analysis.detectors.base import (
@@ -100,7 +101,7 @@ def _n(value) -> str:
 @dataclass(frozen=True, eq=False, repr=False)
 class OutageFigures(Figures):
     OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs",
-                 "fleet_quiet_s")
+                 "fleet_quiet_s", "server_silent_until")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
@@ -127,6 +128,11 @@ class OutageFigures(Figures):
     # True when no client's log was among the inputs: "no client logged a failure" would claim what only those logs
     # can show (a server log and an export alone, any outage)
     no_client_logs: bool | None = None
+    # a hang that outlasted the server's own silence: the server's first log line after the window began (ISO), before
+    # the window ended; it logged nothing from the start until then, and ran again while its clients still failed
+    # (slow-pause-12: paused 18.4-21.4, then it ran a `KEYS` queued in the pause until 27.0). None otherwise: a hang
+    # that ended as its server resumed, or no server log
+    server_silent_until: str | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -318,6 +324,7 @@ class RedisUnreachable(RuleDetector):
                 scrape_interval_s=round(o.late_scrape.gap.interval_s, 3) if o.late_scrape else None,
                 no_client_logs=True if unread else None,
                 fleet_quiet_s=round(o.fleet_silence.quiet_s, 3) if o.fleet_silence else None,
+                server_silent_until=_silent_until(events, o) if hang else None,
             )
             what = "stopped answering" if hang else "unreachable"
             # the figures as the summary's outcome() writes them ("1,341 client failures on 32 pods")
@@ -344,6 +351,13 @@ class RedisUnreachable(RuleDetector):
             return f"Redis ({where}) stopped answering for {_at_least(fig)}{seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
+    def silence(self, f: Finding) -> str | None:
+        fig = f.figures
+        if not isinstance(fig, OutageFigures) or fig.server_silent_until is None or f.start is None:
+            return None
+        until = datetime.fromisoformat(fig.server_silent_until)
+        return f"the server logged nothing from {f.start:%H:%M:%S} to {until:%H:%M:%S} UTC"
+
     def outcome(self, f: Finding) -> str | None:
         fig = f.figures
         if not isinstance(fig, OutageFigures):
@@ -360,6 +374,13 @@ class RedisUnreachable(RuleDetector):
         if fig.hang:
             return f"caused {fig.timeouts:,} client timeout{'' if fig.timeouts == 1 else 's'} on {pods}"
         return f"caused {fig.client_failures:,} client failure{'' if fig.client_failures == 1 else 's'} on {pods}"
+
+
+def _silent_until(events: pl.DataFrame, o: Outage) -> str | None:
+    """`OutageFigures.server_silent_until`: when the server answered again with nothing logged since the window began
+    (`correlate.silent_until`), when that came before the window ended."""
+    line = silent_until(events, o.entity, o.start)
+    return line.isoformat() if line is not None and line < o.end else None
 
 
 def _silent(s: Silence, held: int) -> str:
