@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.fleet_connect import CHURN_KINDS
 from postmortem.analysis.fleet_silence import FleetSilence, fleet_silences
 from postmortem.analysis.last_seen import unseen_since
 from postmortem.analysis.scrape_gaps import UP_METRICS, LateScrape, late_scrapes
@@ -292,11 +293,12 @@ def _last_server_line(events: pl.DataFrame, entity: str, before: datetime) -> da
 
 
 def silent_until(events: pl.DataFrame, entity: str, after: datetime) -> datetime | None:
-    """When the server `entity` answered again after `after` having logged nothing since: its first line after `after`,
-    when that line accepted a connection. None when it logged no line after it, a summarized row straddles `after`
-    (parsers/churn.py: its lines fall anywhere in its span), or its first line is of another kind: a line that is no
-    answer may carry a coarser time than its place (redis-server's signal handler stamps whole epoch seconds:
-    slow-w1-40's SIGTERM, logged after a line at 35.883, reads 35.000)."""
+    """When the server `entity` ran again after `after` having logged nothing since: its first line after `after`, when
+    that line accepted or closed a connection (the server at work on its sockets; slow-pause-nocfg-20's first after its
+    pause closed one). None when it logged no line after it, a summarized row straddles `after` (parsers/churn.py: its
+    lines fall anywhere in its span), or its first line is of another kind: such a line may carry a coarser time than
+    its place (redis-server's signal handler stamps whole epoch seconds: slow-w1-40's SIGTERM, logged after a line at
+    35.883, reads 35.000)."""
     rows = events.select("source", "kind", "entity", "ts", "line", "attrs").filter(
         (pl.col("source") == "redis_server") & pl.col("ts").is_not_null()
         & (pl.col("entity").is_null() | (pl.col("entity") == entity))
@@ -304,7 +306,7 @@ def silent_until(events: pl.DataFrame, entity: str, after: datetime) -> datetime
     if rows.filter((pl.col("ts") <= ts_lit(after)) & (last_line() > after)).height:
         return None
     later = rows.filter(pl.col("ts") > ts_lit(after)).sort("ts", "line")
-    if later.height == 0 or later.item(0, "kind") != "redis.server.client_accepted":
+    if later.height == 0 or later.item(0, "kind") not in CHURN_KINDS:
         return None
     return later.item(0, "ts")
 

@@ -128,8 +128,9 @@ class OutageFigures(Figures):
     # True when no client's log was among the inputs: "no client logged a failure" would claim what only those logs
     # can show (a server log and an export alone, any outage)
     no_client_logs: bool | None = None
-    # a hang that outlasted the server's own silence: the server's first log line after the window began (ISO), before
-    # the window ended; it logged nothing from the start until then, and ran again while its clients still failed
+    # a hang that outlasted the server's own silence: the server's first log line after the window began (ISO), a
+    # connection it accepted or closed (`correlate.silent_until`), before the window ended; it logged nothing from the
+    # start until then, and ran again while its clients still failed
     # (slow-pause-12: paused 18.4-21.4, then it ran a `KEYS` queued in the pause until 27.0). None otherwise: a hang
     # that ended as its server resumed, or no server log
     server_silent_until: str | None = None
