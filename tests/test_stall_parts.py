@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from postmortem.analysis.clocks import AGREE_S
+from postmortem.analysis.correlate import silent_until
 from postmortem.analysis.detectors import DETECTORS
 from postmortem.analysis.detectors.slow_commands import BlockingFigures
 from postmortem.analysis.detectors.storm import OutageFigures, StormFigures
@@ -107,6 +109,28 @@ def test_a_command_in_the_first_part_explains_it():
     story = build_story([_stall(8.6, ran), _keys(ran, 5.5, 0.71), early], DETECTORS)
     assert "no command explains" not in story.summary
     assert "A 5.5 s `KEYS user:session:*:expired` from session-cleanup at " in story.summary
+
+
+def _server(rows: list[tuple[float, str, float]]) -> pl.DataFrame:
+    """redis-server rows (seconds after T0, kind, span of a summarized row's lines)."""
+    return pl.DataFrame([{"source": "redis_server", "kind": f"redis.server.{k}", "entity": None, "line": i + 1,
+                          "ts": T0 + timedelta(seconds=at), "attrs": f'{{"span_s": {span}}}'}
+                         for i, (at, k, span) in enumerate(rows)],
+                        schema={"source": pl.String, "kind": pl.String, "entity": pl.String, "line": pl.UInt32,
+                                "ts": pl.Datetime("us", "UTC"), "attrs": pl.String})
+
+
+@pytest.mark.parametrize(("rows", "until"), [
+    ([(-0.9, "client_accepted", 0.0), (3.0, "client_accepted", 0.0)], 3.0),
+    ([(3.0, "client_closed", 0.0), (3.0, "client_accepted", 0.0)], 3.0),  # slow-pause-nocfg-20: a close first
+    # slow-w1-40: the signal handler stamps whole epoch seconds, so its line may sort before lines logged earlier
+    ([(2.64, "shutdown", 0.0), (3.0, "client_accepted", 0.0)], None),
+    ([(-0.5, "client_accepted", 0.8), (3.0, "client_accepted", 0.0)], None),  # a summarized row straddles the start
+    ([(-0.5, "client_accepted", 0.0)], None),  # nothing logged after it
+])
+def test_the_server_was_silent_until_its_first_connection_line(rows, until):
+    got = silent_until(_server(rows), "redis:x", T0)
+    assert got == (None if until is None else T0 + timedelta(seconds=until))
 
 
 def _t(iso: str) -> datetime:
