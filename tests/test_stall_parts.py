@@ -82,10 +82,10 @@ def test_a_stall_that_began_before_its_command_leads_and_is_told_with_its_parts(
     assert story.summary.count("blocked Redis") == 1  # the command's clause is its own part, not the stall's
 
 
-@given(gap=st.floats(-1.0, AGREE_S), share=st.floats(0.0, 1.0))
-def test_a_command_that_began_with_the_stall_leads(gap, share):
-    """slow-8 to slow-w1-40: the `KEYS` began within 0.2 s of the stall its clients saw (either side): it is the
-    cause, whatever its share, and the stall is not told apart from it."""
+@given(gap=st.floats(-1.0, AGREE_S), share=st.floats(0.51, 1.0))
+def test_a_command_that_began_with_the_stall_is_no_part_of_it(gap, share):
+    """slow-8 to slow-w1-40: the `KEYS` began within 0.2 s of the stall its clients saw (either side) and explains
+    most of their errors: it leads, and the stall is not told apart from it."""
     ran = T0 + timedelta(seconds=gap)
     keys = _keys(ran, 5.0, share)
     story = build_story([_stall(max(gap, 0) + 5.0, None), keys], DETECTORS)

@@ -6,10 +6,11 @@ paused 18.4-21.4, the `KEYS` ran 21.5-27.0, one 8.6 s stall. Ranked by their sha
 command led at some fleet sizes and the stall at others (234 of 331 timeouts at 12 pods, 159 of 323 at 20), and a
 command that led swallowed the stall (most of the stall's window inside its own) with the storm the stall set off.
 
-The one that began first leads, at any size: the stall, when it began longer before the command ran than two clocks
-may disagree (`clocks.AGREE_S`), told with its parts (until the command no command explains it, with what the
-server's log says of that part, then the command with its own figures); the command otherwise, the stall being the
-command seen from outside (slow-8 to slow-w1-40: each `KEYS` began within 0.2 s of the stall it caused).
+The stall leads, at any size, when it began longer before the command ran than two clocks may disagree
+(`clocks.AGREE_S`): it began first and covers the command's run too; it is told with its parts (until the command no
+command explains it, with what the server's log says of that part, then the command with its own figures). A command
+that began with the stall (slow-8 to slow-w1-40: each `KEYS` began within 0.2 s of the stall it caused) is ranked by
+its share as any trigger (story.py), and the stall is that command seen from outside.
 """
 
 from __future__ import annotations
@@ -39,24 +40,14 @@ def ran_inside(stall_d: Detector, stall: Finding, cmd_d: Detector, cmd: Finding)
     return _stall_and_command(stall_d, stall, cmd_d, cmd) and cmd.start - stall.start > APART
 
 
-def _began_with(stall_d: Detector, stall: Finding, cmd_d: Detector, cmd: Finding) -> bool:
-    """Whether the command `cmd` began with the stall `stall` (before it, or within `APART` after): its cause."""
-    return _stall_and_command(stall_d, stall, cmd_d, cmd) and cmd.start - stall.start <= APART
-
-
 def leader(triggers: Sequence[Detector], first: Mapping[str, Finding]) -> Detector | None:
-    """The trigger that opens the summary in place of `triggers[0]` when the two are a stall and a command of one
-    episode and the other began first: the stall a command ran inside, or the command a stall began with. None:
+    """The stall that opens the summary in place of `triggers[0]`, a command that ran inside it (`ran_inside`). None:
     `triggers[0]` leads."""
     if not triggers:
         return None
     lead = triggers[0]
     lf = first[lead.rule.rule_id]
-    for d in triggers[1:]:
-        f = first[d.rule.rule_id]
-        if ran_inside(d, f, lead, lf) or _began_with(lead, lf, d, f):
-            return d
-    return None
+    return next((d for d in triggers[1:] if ran_inside(d, first[d.rule.rule_id], lead, lf)), None)
 
 
 def parts(stall_d: Detector, stall: Finding, cmd_d: Detector, cmd: Finding, findings: Sequence[Finding],

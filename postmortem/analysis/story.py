@@ -7,9 +7,8 @@ abortConnect=true). The report's summary opens with this chain, in two or three 
 Which rule plays which part is the rule's `role`; what a rule is called is its `phrase`; a rule that
 needs its own words says them through its detector (`opening`, `clause`, `sentence`). Triggers lead in
 registry order, except that one whose finding explains most of the clients' errors (`explains` above
-LEADS_AT) comes first, and its own clause is told first; of a stall and a command of one episode, the one that
-began first leads, and a command that ran inside a stall already under way is told as its later part
-(stall_parts.py). No rule is named here.
+LEADS_AT) comes first, and its own clause is told first; a stall leads a command that ran inside it once it was
+under way, and tells the command as its later part (stall_parts.py). No rule is named here.
 """
 
 from __future__ import annotations
@@ -211,8 +210,8 @@ def _same_episode(a: Finding, b: Finding) -> bool:
 def _lead_first(present: list[Detector], first: dict[str, Finding]) -> list[Detector]:
     """Registry order, with the triggers that explain most of the clients' errors first (largest share
     first): the cause with the strongest evidence opens the summary. The other triggers take their places
-    in the order they happened (untimed last), so the summary tells them as they came. A stall and a command of
-    one episode are told from the one that began first, whatever their shares (`stall_parts.leader`)."""
+    in the order they happened (untimed last), so the summary tells them as they came. A stall leads a command that
+    ran inside it once it was under way, whatever their shares (`stall_parts.leader`)."""
     def share(d: Detector) -> float:
         explains = getattr(d, "explains", None)
         value = explains(first[d.rule.rule_id]) if explains else None
@@ -225,7 +224,7 @@ def _lead_first(present: list[Detector], first: dict[str, Finding]) -> list[Dete
                           key=lambda d: (first[d.rule.rule_id].start is None,
                                          first[d.rule.rule_id].start or datetime.min.replace(tzinfo=UTC))))
     out = leads + [next(by_time) if d.rule.role == Role.TRIGGER else d for d in rest]
-    # a stall and a command of one episode: the one that began first leads, whatever their shares (stall_parts.py)
+    # a stall that began before the command that ran inside it leads, whatever their shares (stall_parts.py)
     triggers = [d for d in out if d.rule.role == Role.TRIGGER]
     other = stall_parts.leader(triggers, first)
     if other is not None:
