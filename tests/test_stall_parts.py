@@ -4,7 +4,7 @@ slow-pause-8, -12 and -20 (sessions 18-19): Redis was paused (SIGSTOP) for 3 s, 
 ms into the pause and ran when it resumed, blocking it for another 0.8-5.5 s; the fleet timed out throughout and, at
 12 and 20 pods, stormed. Ranked by their shares of the clients' errors the `KEYS` (234 of 331 timeouts) opened
 slow-pause-12's summary, which then said nothing of the 3 s before it nor of the storm, while slow-pause-20's (159 of
-323) opened with the stall. The finding that began first leads at every size (stall_parts.py).
+323) opened with the stall. The stall, which began first, leads at every size (stall_parts.py).
 """
 
 from __future__ import annotations
