@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from postmortem.analysis.fleet_connect import CHURN_KINDS
 from postmortem.analysis.fleet_silence import FleetSilence, fleet_silences
 from postmortem.analysis.last_seen import unseen_since
 from postmortem.analysis.resets import ResetBurst, reset_bursts
@@ -296,6 +297,25 @@ def _last_server_line(events: pl.DataFrame, entity: str, before: datetime) -> da
     if rows.height == 0:
         return None
     return rows.select(pl.when(last_line() < before).then(last_line()).otherwise(pl.col("ts")).max()).item()
+
+
+def silent_until(events: pl.DataFrame, entity: str, after: datetime) -> datetime | None:
+    """When the server `entity` ran again after `after` having logged nothing since: its first line after `after`, when
+    that line accepted or closed a connection (the server at work on its sockets; slow-pause-nocfg-20's first after its
+    pause closed one). None when it logged no line after it, a summarized row straddles `after` (parsers/churn.py: its
+    lines fall anywhere in its span), or its first line is of another kind: such a line may carry a coarser time than
+    its place (redis-server's signal handler stamps whole epoch seconds: slow-w1-40's SIGTERM, logged after a line at
+    35.883, reads 35.000)."""
+    rows = events.select("source", "kind", "entity", "ts", "line", "attrs").filter(
+        (pl.col("source") == "redis_server") & pl.col("ts").is_not_null()
+        & (pl.col("entity").is_null() | (pl.col("entity") == entity))
+        & (pl.col("ts") > ts_lit(after - timedelta(seconds=1))))  # a summarized row is one second's lines
+    if rows.filter((pl.col("ts") <= ts_lit(after)) & (last_line() > after)).height:
+        return None
+    later = rows.filter(pl.col("ts") > ts_lit(after)).sort("ts", "line")
+    if later.height == 0 or later.item(0, "kind") not in CHURN_KINDS:
+        return None
+    return later.item(0, "ts")
 
 
 def resumed_after_hang(events: pl.DataFrame, entity: str, first: datetime, last: datetime) -> datetime | None:

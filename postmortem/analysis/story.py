@@ -7,7 +7,8 @@ abortConnect=true). The report's summary opens with this chain, in two or three 
 Which rule plays which part is the rule's `role`; what a rule is called is its `phrase`; a rule that
 needs its own words says them through its detector (`opening`, `clause`, `sentence`). Triggers lead in
 registry order, except that one whose finding explains most of the clients' errors (`explains` above
-LEADS_AT) comes first, and its own clause is told first. No rule is named here.
+LEADS_AT) comes first, and its own clause is told first; a stall leads a command that ran inside it once it was
+under way, and tells the command as its later part (stall_parts.py). No rule is named here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from postmortem.analysis import stall_parts
 from postmortem.analysis.clocks import AGREE_S
 from postmortem.analysis.detectors.base import LEADS_AT, Detector, at_time
 from postmortem.model import Finding, Role
@@ -108,12 +110,14 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
         head = triggers[0].opening(lead) or f"{triggers[0].rule.phrase.capitalize()}{at_time(lead.start)}"
     clause, told = "", set()
     for d in present:
+        if d.rule.role == Role.TRIGGER and d is not triggers[0]:  # a trigger that does not lead sets nothing off
+            continue
         said = d.clause(first[d.rule.rule_id], findings)
         if said is not None:
             told.add(d.rule.rule_id)
             clause = clause or said
     sentences = []
-    later = _later_triggers(triggers, first)
+    later = _later_triggers(triggers, first, findings)
     # the lead trigger says what it did with its own figure when nothing else was said of it
     lead_outcome = triggers[0].outcome(first[triggers[0].rule.rule_id]) if triggers else None
     if triggers and clause:
@@ -155,19 +159,26 @@ def build_story(findings: Sequence[Finding], detectors: Sequence[Detector]) -> S
     return Story(parts[Role.TRIGGER], parts[Role.AMPLIFIER], parts[Role.CONSEQUENCE], " ".join(sentences))
 
 
-def _later_triggers(triggers: list[Detector], first: dict[str, Finding]) -> list[str]:
+def _later_triggers(triggers: list[Detector], first: dict[str, Finding], findings: Sequence[Finding]) -> list[str]:
     """A sentence for each trigger after the one that opens the summary, in the order they happened (its opening
     and its `outcome`, the figure of its own finding), unless it is the same episode as one already told, seen
     another way (a KEYS run and the hang it caused: the same client timeouts prove both). eviction-restart-8: an
     outage, then 48 writes refused at maxmemory once Redis was back; eviction-restart-16: writes refused from
-    before a restart to after it, the restart's refused connections its own."""
+    before a restart to after it, the restart's refused connections its own. A command that ran inside the leading
+    stall after it began is told as that stall's later part (stall_parts.py)."""
     if not triggers:
         return []
-    told = [(triggers[0], first[triggers[0].rule.rule_id])]
+    lead, lead_f = triggers[0], first[triggers[0].rule.rule_id]
+    told = [(lead, lead_f)]
     out = []
     for d in triggers[1:]:
         f = first[d.rule.rule_id]
         opening, outcome = d.opening(f), d.outcome(f)
+        if opening and outcome and stall_parts.ran_inside(lead, lead_f, d, f):
+            told.append((d, f))
+            out.append(stall_parts.parts(lead, lead_f, d, f, findings, {t.rule.rule_id: t for t in triggers})
+                       or f"{opening} {outcome}.")
+            continue
         if not opening or not outcome or any(_same_episode(f, t) or _while_stopped(f, td, t) or
                                              _while_stopped(t, d, f) for td, t in told):
             continue
@@ -199,7 +210,8 @@ def _same_episode(a: Finding, b: Finding) -> bool:
 def _lead_first(present: list[Detector], first: dict[str, Finding]) -> list[Detector]:
     """Registry order, with the triggers that explain most of the clients' errors first (largest share
     first): the cause with the strongest evidence opens the summary. The other triggers take their places
-    in the order they happened (untimed last), so the summary tells them as they came."""
+    in the order they happened (untimed last), so the summary tells them as they came. A stall leads a command that
+    ran inside it once it was under way, whatever their shares (`stall_parts.leader`)."""
     def share(d: Detector) -> float:
         explains = getattr(d, "explains", None)
         value = explains(first[d.rule.rule_id]) if explains else None
@@ -211,7 +223,14 @@ def _lead_first(present: list[Detector], first: dict[str, Finding]) -> list[Dete
     by_time = iter(sorted((d for d in rest if d.rule.role == Role.TRIGGER),
                           key=lambda d: (first[d.rule.rule_id].start is None,
                                          first[d.rule.rule_id].start or datetime.min.replace(tzinfo=UTC))))
-    return leads + [next(by_time) if d.rule.role == Role.TRIGGER else d for d in rest]
+    out = leads + [next(by_time) if d.rule.role == Role.TRIGGER else d for d in rest]
+    # a stall that began before the command that ran inside it leads, whatever their shares (stall_parts.py)
+    triggers = [d for d in out if d.rule.role == Role.TRIGGER]
+    other = stall_parts.leader(triggers, first)
+    if other is not None:
+        i, j = out.index(triggers[0]), out.index(other)
+        out[i], out[j] = other, triggers[0]
+    return out
 
 
 def _join(items: list[str]) -> str:

@@ -51,6 +51,8 @@ class Detector(Protocol):
 
     def stops_server(self, f: Finding) -> bool: ...
 
+    def silence(self, f: Finding) -> str | None: ...
+
 
 class RuleDetector:
     """Defaults for the optional parts of a rule; detectors subclass it and override what they say."""
@@ -94,6 +96,12 @@ class RuleDetector:
         """Whether the server answered no one for the finding's window (a command that blocked it): any other sign
         of it not answering then is this finding seen from outside (story.py tells them as one episode)."""
         return False
+
+    def silence(self, f: Finding) -> str | None:
+        """What the finding's figures say of the server's own log over its window, as a clause ("the server logged
+        nothing from 20:17:18 to 20:17:21 UTC"): told when a command ran only in the later part of a stall
+        (stall_parts.py). None: nothing."""
+        return None
 
 
 def at_time(ts) -> str:

@@ -35,6 +35,7 @@ from postmortem.analysis.correlate import (
     Outage,
     first_accepted,
     is_problem,
+    silent_until,
     unanswered_connect,
 )
 from postmortem.analysis.detectors.base import (
@@ -101,7 +102,7 @@ def _n(value) -> str:
 @dataclass(frozen=True, eq=False, repr=False)
 class OutageFigures(Figures):
     OMIT_NONE = ("at_least", "server_lines_per_s", "resume_lines", "scrape_gap_s", "scrape_interval_s", "no_client_logs",
-                 "fleet_quiet_s", "server_answered")
+                 "fleet_quiet_s", "server_answered", "server_silent_until")
 
     endpoint: str  # the entity clients could not reach, `redis:host:port`
     seconds: float  # how long the window lasted
@@ -131,6 +132,12 @@ class OutageFigures(Figures):
     # the scrapes the server answered on time through the outage, no shutdown logged (server_ran.py): it ran, the
     # network between it and its clients failed (None: not seen so)
     server_answered: int | None = None
+    # a hang that outlasted the server's own silence: the server's first log line after the window began (ISO), a
+    # connection it accepted or closed (`correlate.silent_until`), before the window ended; it logged nothing from the
+    # start until then, and ran again while its clients still failed
+    # (slow-pause-12: paused 18.4-21.4, then it ran a `KEYS` queued in the pause until 27.0). None otherwise: a hang
+    # that ended as its server resumed, or no server log
+    server_silent_until: str | None = None
 
     def facts(self) -> dict[str, object]:
         return {"pods": self.hosts}
@@ -323,6 +330,7 @@ class RedisUnreachable(RuleDetector):
                 no_client_logs=True if unread else None,
                 fleet_quiet_s=round(o.fleet_silence.quiet_s, 3) if o.fleet_silence else None,
                 server_answered=o.server_answered,
+                server_silent_until=_silent_until(events, o) if hang else None,
             )
             what = ("unreachable from its clients" if o.server_answered is not None else "stopped answering" if hang
                     else "unreachable")
@@ -355,6 +363,13 @@ class RedisUnreachable(RuleDetector):
             return f"Redis ({where}) stopped answering for {_at_least(fig)}{seconds:.1f} s{at_time(f.start)}, which"
         return f"A {seconds:.1f} s Redis outage ({where}){at_time(f.start)}"
 
+    def silence(self, f: Finding) -> str | None:
+        fig = f.figures
+        if not isinstance(fig, OutageFigures) or fig.server_silent_until is None or f.start is None:
+            return None
+        until = datetime.fromisoformat(fig.server_silent_until)
+        return f"the server logged nothing from {f.start:%H:%M:%S} to {until:%H:%M:%S} UTC"
+
     def outcome(self, f: Finding) -> str | None:
         fig = f.figures
         if not isinstance(fig, OutageFigures):
@@ -384,6 +399,13 @@ def _server_ran(answered: int) -> str:
     """Why the outage is the network's: the server answered its scraper on time through it (server_ran.py)."""
     return (f"the server ran throughout (its exporter's {answered} scrape{'' if answered == 1 else 's'} in it answered on "
             "time, no shutdown logged): the network between the clients and Redis failed")
+
+
+def _silent_until(events: pl.DataFrame, o: Outage) -> str | None:
+    """`OutageFigures.server_silent_until`: when the server answered again with nothing logged since the window began
+    (`correlate.silent_until`), when that came before the window ended."""
+    line = silent_until(events, o.entity, o.start)
+    return line.isoformat() if line is not None and line < o.end else None
 
 
 def _silent(s: Silence, held: int) -> str:
