@@ -1,10 +1,12 @@
 """A stall that held a slow command is told whole: the stall first, then its parts.
 
 slow-pause-8, -12 and -20 (sessions 18-19): Redis was paused (SIGSTOP) for 3 s, a CronJob's `KEYS` reached it a few
-ms into the pause and ran when it resumed, blocking it for another 0.8-5.5 s; the fleet timed out throughout and, at
-12 and 20 pods, stormed. Ranked by their shares of the clients' errors the `KEYS` (234 of 331 timeouts) opened
-slow-pause-12's summary, which then said nothing of the 3 s before it nor of the storm, while slow-pause-20's (159 of
-323) opened with the stall. The stall, which began first, leads at every size (stall_parts.py).
+ms into the pause and ran when it resumed, blocking it for another 0.8-5.5 s; the fleet timed out throughout (its
+pools capped at 4: the connects it queued were drained at the SIGCONT and when the `KEYS` ended, no storm; main counted
+the second drain as one at 12 and 20 pods: test_resume_closes.py). Ranked by their shares of the clients' errors the
+`KEYS` (234 of 331 timeouts) opened slow-pause-12's summary, which then said nothing of the 3 s before it, while
+slow-pause-20's (159 of 323) opened with the stall. The stall, which began first, leads at every size (stall_parts.py);
+a storm it set off is its clause (the hypothesis test below).
 """
 
 from __future__ import annotations
