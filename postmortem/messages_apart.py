@@ -22,7 +22,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from postmortem.se_attrs import derived
@@ -40,7 +39,7 @@ class _Kept:
     """The file of kept messages: `ids` sorted, segment k holding those at positions k*SEGMENT_ROWS onwards."""
 
     path: Path
-    ids: np.ndarray
+    ids: pl.Series  # sorted (polars, not numpy: `-f json` and `parse` never import numpy)
     spans: tuple[tuple[int, int], ...]  # (byte offset, length) of each segment
 
     def segment(self, k: int) -> pl.DataFrame:
@@ -94,7 +93,7 @@ def _write(events: pl.DataFrame, at: pl.Series, ids: pl.Series, path: Path) -> _
             events.select("event_id", "message")[at.slice(i, SEGMENT_ROWS)].write_ipc_stream(buf)
             spans.append((f.tell(), buf.tell()))
             f.write(buf.getbuffer())
-    return _Kept(path, ids.to_numpy().copy(), tuple(spans))
+    return _Kept(path, ids.clone(), tuple(spans))
 
 
 def restored(rows: pl.DataFrame) -> pl.DataFrame:
@@ -107,15 +106,13 @@ def restored(rows: pl.DataFrame) -> pl.DataFrame:
         return rows
     if "event_id" not in rows.columns:
         raise UnkeyedRows("rows without event_id read while messages are kept apart")
-    wanted = rows.get_column("event_id").filter(missing).drop_nulls().unique().sort().to_numpy()
-    pos = np.searchsorted(kept.ids, wanted)
-    inside = pos < kept.ids.size
-    found = np.zeros(wanted.size, dtype=bool)
-    found[inside] = kept.ids[pos[inside]] == wanted[inside]
+    wanted = rows.get_column("event_id").filter(missing).drop_nulls().unique().sort().cast(kept.ids.dtype)
+    pos = kept.ids.search_sorted(wanted)
+    found = (pos < kept.ids.len()) & (kept.ids.gather(pos.clip(upper_bound=max(kept.ids.len() - 1, 0))) == wanted)
     if not found.any():
         return rows
-    texts = pl.concat([kept.segment(int(k)) for k in np.unique(pos[found] // SEGMENT_ROWS)])
-    texts = texts.filter(pl.col("event_id").is_in(pl.Series(wanted[found]).implode())).select(
+    texts = pl.concat([kept.segment(int(k)) for k in (pos.filter(found) // SEGMENT_ROWS).unique().sort()])
+    texts = texts.filter(pl.col("event_id").is_in(wanted.filter(found).implode())).select(
         pl.col("event_id").cast(rows.schema["event_id"]), _kept="message")
     back = rows.join(texts, on="event_id", how="left", maintain_order="left")
     return back.with_columns(pl.coalesce("message", "_kept").alias("message")).drop("_kept")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from postmortem.redaction import redact_expr
+
 MAX_MESSAGES = 1000  # distinct masked messages clustered at most (pairwise distances grow as n²)
 DISTANCE = 0.3  # cosine distance under which two templates merge
 MAX_TEMPLATES = 15
@@ -30,8 +32,10 @@ def mask(expr: pl.Expr) -> pl.Expr:
     return expr.str.slice(0, 300)
 
 
-def message_templates(events: pl.DataFrame, unrecognized: list[str]) -> list[dict]:
-    """Templates of app errors (warning and above) and unrecognized samples, most frequent first."""
+def message_templates(events: pl.DataFrame, unrecognized: list[str], redacted: bool = False) -> list[dict]:
+    """Templates of app errors (warning and above) and unrecognized samples, most frequent first. `redacted`: the
+    texts are redacted before they are masked, as the Report's redaction cannot find a secret in a template whose
+    masks broke its key (`password%3D…%2C` masked to `password%<n>D…%<n>C`)."""
     app = events.filter((pl.col("source") == "app") & pl.col("level").cast(pl.String).is_in(["warning", "error", "critical"]))
     texts = pl.concat([
         app.select(pl.col("message").alias("text"), pl.lit("app").alias("origin")),
@@ -40,6 +44,8 @@ def message_templates(events: pl.DataFrame, unrecognized: list[str]) -> list[dic
     ]).filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
     if texts.height == 0:
         return []
+    if redacted:
+        texts = texts.with_columns(text=redact_expr(pl.col("text")))
     grouped = (
         texts.with_columns(template=mask(pl.col("text")))
         .group_by(["template", "origin"])

@@ -171,7 +171,7 @@ def analyze(paths: list[str], opts: AnalyzeOptions | None = None) -> tuple[Repor
         if (summary is accounting or _weak(findings)) and (missing := missing_sentence(events)) is not None:
             summary += " " + missing  # nothing found, or only weakly: say what the inputs could not have shown
         unrecognized = [s.text for f in result.inputs for s in f.unrecognized_samples]
-        templates = message_templates(events, unrecognized)
+        templates = message_templates(events, unrecognized, redacted=opts.redact)
         counts = {r["source"]: r["len"] for r in events.group_by("source").len().sort("source").iter_rows(named=True)}
         report = Report(
             tool_version=__version__,
