@@ -610,7 +610,8 @@ class ReconnectStorm(RuleDetector):
         phrase="a reconnect storm",
         actions=(
             ("prevent", "Use jittered exponential reconnects in every client."),
-            ("process", "Load-test a Redis restart with production pod counts before the next release."),
+            ("process", "Load-test a Redis outage (a restart, a failover and a network blip of a few seconds) with "
+                        "production pod counts before the next release."),
         ),
         chart_colour="#bf8700", chart_label="storm (PM101)",
         impact_duration=True,
