@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from postmortem.analysis.population import population_before
-from postmortem.schema import ts_lit
+from postmortem.schema import event_weight
 
 BURST = timedelta(seconds=1)  # resets closer to the first than this are one fault
 SHARE = 0.5  # of the connections held before (HANG_SHARE's fleet share)
@@ -45,29 +45,35 @@ class ResetBurst:
 
 
 def reset_bursts(events: pl.DataFrame) -> list[ResetBurst]:
-    """Every reset burst of the server's log (see the module docstring), in time order."""
+    """Every reset burst of the server's log (see the module docstring), in time order. The resets are the lines the
+    redis_server parser read as `read_error` closes; each one's burst size is counted at once (sorted times, a search
+    per row), so only the moments with two or more resets are weighed against the population."""
     server = events.filter((pl.col("source") == "redis_server") & pl.col("ts").is_not_null())
-    resets = server.filter((pl.col("kind") == "redis.server.client_closed")
-                           & pl.col("message").str.starts_with("Reading from client:")).select(
-        "event_id", "ts", "entity", "value").sort("ts")
+    resets = (server.filter(pl.col("kind") == "redis.server.client_closed")  # then the JSON, over those rows only
+              .filter(pl.col("attrs").str.json_path_match("$.event") == "read_error")
+              .select("event_id", "ts", "entity", w=event_weight()).sort("ts"))
     if resets.height < 2:
         return []
-    accepts = server.filter(pl.col("kind") == "redis.server.client_accepted").select("event_id", "ts").sort("ts")
+    times = resets.get_column("ts")
+    done = resets.get_column("w").cum_sum()
+    ends = times.search_sorted(times + BURST, side="right")  # one past each burst's last reset
+    sizes = (done.gather(ends - 1) - done + resets.get_column("w")).to_list()
+    accepts = server.filter(pl.col("kind") == "redis.server.client_accepted").get_column("ts").sort()
+    accept_ids = server.filter(pl.col("kind") == "redis.server.client_accepted").sort("ts").get_column("event_id")
     found: list[ResetBurst] = []
     after = None
-    for start in resets.get_column("ts"):
-        if after is not None and start < after:
+    for i, (start, n, end) in enumerate(zip(times.to_list(), sizes, ends.to_list(), strict=True)):
+        if (after is not None and start < after) or n < 2:
             continue
-        burst = resets.filter(pl.col("ts").is_between(ts_lit(start), ts_lit(start + BURST)))
-        n = int(burst.get_column("value").fill_null(1).sum())
-        nxt = accepts.filter(pl.col("ts") > ts_lit(burst.get_column("ts").max())).head(1)
         after = start + BURST
-        population = population_before(events, start)
-        if nxt.height == 0 or population is None or n < 2 or n < SHARE * population.connections:
+        nxt = accepts.search_sorted(times[end - 1], side="right")
+        population = population_before(events, start) if nxt < accepts.len() else None
+        if population is None or n < SHARE * population.connections:
             continue
-        after = nxt.item(0, "ts")
+        after = accepts[nxt]
         found.append(ResetBurst(
-            entity=burst.item(0, "entity") or "redis:unknown", start=start, end=after, resets=n,
+            entity=resets.item(i, "entity") or "redis:unknown", start=start, end=after, resets=int(n),
             held=population.connections, held_source=population.source,
-            event_ids=tuple(sorted({*burst.get_column("event_id").to_list(), nxt.item(0, "event_id")}))))
+            event_ids=tuple(sorted({*resets.get_column("event_id").slice(i, end - i).to_list(),
+                                    accept_ids[nxt]}))))
     return found
